@@ -34,6 +34,8 @@
 extern crate std;
 
 pub mod time;
+pub mod seq;
+pub mod window;
 pub mod interp;
 pub mod quant;
 pub mod ring;
