@@ -33,9 +33,11 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod time;
-pub mod seq;
-pub mod window;
+pub mod congestion;
 pub mod interp;
 pub mod quant;
 pub mod ring;
+pub mod seq;
+pub mod time;
+pub mod window;
+pub mod wire;
