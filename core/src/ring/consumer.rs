@@ -1,0 +1,307 @@
+//! The consumer side, shared by SPSC and MPSC rings.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Deref;
+use core::sync::atomic::Ordering;
+
+use super::{max_payload, record_len, Pos, RawRing, RingError, LEN_MASK, RECORD_ALIGN, RECORD_COMMIT, RECORD_PAD};
+
+/// The reading end of a [`Ring`](super::Ring) or [`MpscRing`](super::MpscRing).
+///
+/// Read with [`read_batch`](Self::read_batch) (fastest: every available record, one
+/// shared store), [`read`](Self::read) (one record through a closure) or
+/// [`pop`](Self::pop) (one record as a guard that frees its space when dropped). Each
+/// call reads the producer counter at most once, and only when the records it already
+/// knows of are used up (in MPSC, only if the next record is committed).
+///
+/// Every record is validated before its payload is handed out; any inconsistency
+/// returns [`RingError::Corrupt`] and poisons the consumer, which then returns `Corrupt`
+/// from every read. A callback that panics leaves its record (and the rest of the batch)
+/// in the ring.
+pub struct Consumer<'a> {
+    raw: RawRing,
+    /// Our position; the shared `head` is a published copy.
+    head: Pos,
+    /// The last `tail` we loaded; records below it are known to exist.
+    tail_cache: Pos,
+    /// MPSC: records may be uncommitted, consumed bytes must be zeroed.
+    multi: bool,
+    poisoned: bool,
+    _region: PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: the consumer accesses shared memory only through the header atomics, record
+// words read atomically, and payload bytes the protocol reserves for it; nothing in it is
+// tied to the thread that created it.
+unsafe impl Send for Consumer<'_> {}
+
+/// How far ahead of the record being read `read_batch` asks for cache lines (a record's
+/// position depends on the previous record's length, so without the hint the lines of a
+/// long batch arrive one miss at a time).
+const PREFETCH_AHEAD: Pos = 512;
+
+/// A read in progress, kept in locals: the next position and the bytes known to be
+/// published after it.
+#[derive(Clone, Copy)]
+struct Scan {
+    raw: RawRing,
+    multi: bool,
+    pos: Pos,
+    avail: usize,
+}
+
+/// What [`Scan::step`] found.
+enum Step {
+    /// A message: data offset of its record and payload length.
+    Record(usize, usize),
+    /// Padding, skipped.
+    Pad,
+    /// MPSC: the next record is not committed yet.
+    Stop,
+}
+
+impl Scan {
+    /// Validates the record at `pos` (which needs `avail > 0`) and moves past it.
+    #[inline(always)]
+    fn step(&mut self) -> Result<Step, RingError> {
+        let cap = self.raw.cap;
+        let off = (self.pos & self.raw.mask()) as usize;
+        // SPSC: the acquire load of `tail` already ordered the producer's writes before
+        // us. MPSC: each record is published by its own release store of the word.
+        let order = if self.multi { Ordering::Acquire } else { Ordering::Relaxed };
+        let word = self.raw.word(off).load(order);
+        if word & RECORD_COMMIT == 0 {
+            // MPSC: reserved but not yet written. SPSC: everything below tail is
+            // committed, so this cannot happen.
+            return if self.multi { Ok(Step::Stop) } else { Err(RingError::Corrupt) };
+        }
+        let len = (word & LEN_MASK) as usize;
+        // A record ends before the end of the area and before the producer counter.
+        let room = (cap - off).min(self.avail);
+        if word & RECORD_PAD == 0 {
+            let size = record_len(len);
+            if len > max_payload(cap) || size > room {
+                return Err(RingError::Corrupt);
+            }
+            self.pos = self.pos.wrapping_add(size as Pos);
+            self.avail -= size;
+            Ok(Step::Record(off, len))
+        } else {
+            if len == 0 || len % RECORD_ALIGN != 0 || len > room {
+                return Err(RingError::Corrupt);
+            }
+            self.pos = self.pos.wrapping_add(len as Pos);
+            self.avail -= len;
+            Ok(Step::Pad)
+        }
+    }
+}
+
+impl<'a> Consumer<'a> {
+    pub(super) fn new(raw: RawRing, multi: bool) -> Self {
+        let head = raw.head().load(Ordering::Acquire);
+        Consumer { raw, head, tail_cache: head, multi, poisoned: false, _region: PhantomData }
+    }
+
+    /// Bytes in the data area.
+    pub fn capacity(&self) -> usize {
+        self.raw.cap
+    }
+
+    /// Whether a read found the ring corrupted; every later read returns
+    /// [`RingError::Corrupt`].
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Calls `f` on up to `limit` records in order, then frees them all with one release
+    /// store of the consumer counter. Returns how many records `f` saw (0: the ring is
+    /// empty, or in MPSC the next record is not committed yet).
+    ///
+    /// On [`RingError::Corrupt`] the records already passed to `f` are freed.
+    #[inline]
+    pub fn read_batch<F: FnMut(&[u8])>(&mut self, limit: usize, mut f: F) -> Result<usize, RingError> {
+        let mut scan = self.scan()?;
+        let mut reloaded = false;
+        let mut n = 0;
+        let res = loop {
+            if n == limit {
+                break Ok(());
+            }
+            if scan.avail == 0 {
+                // Reload at most once, and not once records were handed out: the batch
+                // covers what was published when it started.
+                if n > 0 || reloaded {
+                    break Ok(());
+                }
+                reloaded = true;
+                match self.refill(&mut scan) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+            // SPSC only: in MPSC the bytes below the producer counter may still be being
+            // written, and pulling their lines here would slow their producers down.
+            if !scan.multi && scan.avail > PREFETCH_AHEAD as usize {
+                scan.raw.prefetch(scan.pos.wrapping_add(PREFETCH_AHEAD));
+            }
+            match scan.step() {
+                Ok(Step::Record(off, len)) => {
+                    // SAFETY: `step` validated `off + 4 + len <= cap` and that the record
+                    // lies below the producer counter (SPSC) or is committed (MPSC): its
+                    // producer no longer writes it, and it stays ours until `release`.
+                    f(unsafe { scan.raw.payload(off, len) });
+                    n += 1;
+                }
+                Ok(Step::Pad) => {}
+                Ok(Step::Stop) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.finish(scan.pos, res).map(|()| n)
+    }
+
+    /// Calls `f` on the next record and frees it. `Ok(None)`: nothing to read.
+    #[inline]
+    pub fn read<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, RingError> {
+        Ok(self.pop()?.map(|rec| f(&rec)))
+    }
+
+    /// The next record, as a guard that derefs to its payload and frees it (publishing
+    /// the consumer counter) when dropped. `Ok(None)`: nothing to read. Forgetting the
+    /// guard leaves the record in the ring.
+    #[inline]
+    pub fn pop(&mut self) -> Result<Option<Record<'_, 'a>>, RingError> {
+        let mut scan = self.scan()?;
+        let mut reloaded = false;
+        let res = loop {
+            if scan.avail == 0 {
+                if reloaded {
+                    break Ok(());
+                }
+                reloaded = true;
+                match self.refill(&mut scan) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+            match scan.step() {
+                Ok(Step::Record(off, len)) => {
+                    return Ok(Some(Record { consumer: self, off, len, next: scan.pos }));
+                }
+                Ok(Step::Pad) => {}
+                Ok(Step::Stop) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.finish(scan.pos, res).map(|()| None)
+    }
+
+    /// A scan from our position over the records we already know of.
+    #[inline(always)]
+    fn scan(&self) -> Result<Scan, RingError> {
+        if self.poisoned {
+            return Err(RingError::Corrupt);
+        }
+        let avail = self.tail_cache.wrapping_sub(self.head) as usize;
+        Ok(Scan { raw: self.raw, multi: self.multi, pos: self.head, avail })
+    }
+
+    /// Loads the producer counter into `scan`; returns whether anything is readable.
+    #[inline]
+    fn refill(&mut self, scan: &mut Scan) -> Result<bool, RingError> {
+        if self.multi {
+            // Free space is zero in MPSC: an uncommitted word at our position means there is
+            // nothing to read yet, and we need not touch the producers' contended counter.
+            let off = (scan.pos & self.raw.mask()) as usize;
+            if self.raw.word(off).load(Ordering::Relaxed) & RECORD_COMMIT == 0 {
+                return Ok(false);
+            }
+        }
+        let tail = self.raw.tail().load(Ordering::Acquire);
+        let avail = tail.wrapping_sub(scan.pos);
+        if avail > self.raw.cap as Pos || avail % RECORD_ALIGN as Pos != 0 {
+            return Err(RingError::Corrupt);
+        }
+        self.tail_cache = tail;
+        scan.avail = avail as usize;
+        Ok(avail != 0)
+    }
+
+    /// Frees everything before `pos` and passes `res` on, poisoning on error.
+    #[inline(always)]
+    fn finish<T>(&mut self, pos: Pos, res: Result<T, RingError>) -> Result<T, RingError> {
+        self.release(pos);
+        if res.is_err() {
+            self.poisoned = true;
+        }
+        res
+    }
+
+    /// Publishes `pos` as the consumer counter (zeroing the freed bytes first in MPSC).
+    #[inline(always)]
+    fn release(&mut self, pos: Pos) {
+        if pos == self.head {
+            return;
+        }
+        if self.multi {
+            let len = pos.wrapping_sub(self.head) as usize;
+            // SAFETY: `pos` only ever advances over validated records below the producer
+            // counter, so `len <= cap`; those bytes are consumed and no producer may touch
+            // them before the store below publishes them as free.
+            unsafe { self.raw.zero(self.head, len) };
+        }
+        self.head = pos;
+        self.raw.head().store(pos, Ordering::Release);
+    }
+}
+
+impl fmt::Debug for Consumer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.raw.cap)
+            .field("multi_producer", &self.multi)
+            .field("head", &self.head)
+            .field("tail_cache", &self.tail_cache)
+            .field("poisoned", &self.poisoned)
+            .finish()
+    }
+}
+
+/// A record returned by [`Consumer::pop`]: derefs to the payload; dropping it frees the
+/// record's space for producers.
+pub struct Record<'c, 'a> {
+    consumer: &'c mut Consumer<'a>,
+    off: usize,
+    len: usize,
+    /// Position after this record (and any padding before it).
+    next: Pos,
+}
+
+impl Deref for Record<'_, '_> {
+    type Target = [u8];
+
+    #[inline(always)]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `Consumer::next` validated the record (in bounds, committed, below the
+        // producer counter); it is released only when this guard drops, and the guard
+        // borrows the consumer, so the slice cannot outlive it.
+        unsafe { self.consumer.raw.payload(self.off, self.len) }
+    }
+}
+
+impl Drop for Record<'_, '_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.consumer.release(self.next);
+    }
+}
+
+impl fmt::Debug for Record<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record").field("len", &self.len).finish()
+    }
+}
