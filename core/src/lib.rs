@@ -33,9 +33,15 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod channel;
+pub mod config;
 pub mod congestion;
+pub mod conn;
+pub mod endpoint;
+pub mod fragment;
 pub mod interp;
 pub mod quant;
+mod queue;
 pub mod ring;
 pub mod seq;
 pub mod time;

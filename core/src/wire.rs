@@ -491,35 +491,53 @@ impl MessageFrame<'_> {
 
     /// Writes the frame at the start of `buf`; returns its length.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
-        let len = self.encoded_len();
-        if self.data.len() > u16::MAX as usize {
-            return Err(WireError::Malformed);
-        }
-        let out = buf.get_mut(..len).ok_or(WireError::BufferTooSmall)?;
-        let mut kind = FRAME_MESSAGE;
-        if self.offset.is_some() {
-            kind |= FLAG_OFFSET;
-        }
-        if self.fragment.is_some() {
-            kind |= FLAG_FRAGMENT;
-        }
-        out[0] = kind;
-        out[1] = self.channel;
-        out[2..4].copy_from_slice(&self.id.to_le_bytes());
-        out[4..6].copy_from_slice(&(self.data.len() as u16).to_le_bytes());
-        let mut at = 6;
-        if let Some(off) = self.offset {
-            out[at..at + 4].copy_from_slice(&off.to_le_bytes());
-            at += 4;
-        }
-        if let Some(f) = self.fragment {
-            out[at] = f.index;
-            out[at + 1] = f.count;
-            at += 2;
-        }
-        out[at..].copy_from_slice(self.data);
-        Ok(len)
+        let at = emit_message_header(buf, self.channel, self.id, self.offset, self.fragment, self.data.len())?;
+        let out = buf.get_mut(at..at + self.data.len()).ok_or(WireError::BufferTooSmall)?;
+        out.copy_from_slice(self.data);
+        Ok(at + self.data.len())
     }
+}
+
+/// Writes a message frame's header for a payload of `len` bytes that the caller copies
+/// right after it (possibly in pieces); returns the header length. The whole frame must
+/// fit in `buf`.
+pub fn emit_message_header(
+    buf: &mut [u8],
+    channel: u8,
+    id: u16,
+    offset: Option<u32>,
+    fragment: Option<FragmentInfo>,
+    len: usize,
+) -> Result<usize, WireError> {
+    if len > u16::MAX as usize {
+        return Err(WireError::Malformed);
+    }
+    let head = MessageFrame::header_len(offset.is_some(), fragment.is_some());
+    if buf.len() < head + len {
+        return Err(WireError::BufferTooSmall);
+    }
+    let mut kind = FRAME_MESSAGE;
+    if offset.is_some() {
+        kind |= FLAG_OFFSET;
+    }
+    if fragment.is_some() {
+        kind |= FLAG_FRAGMENT;
+    }
+    buf[0] = kind;
+    buf[1] = channel;
+    buf[2..4].copy_from_slice(&id.to_le_bytes());
+    buf[4..6].copy_from_slice(&(len as u16).to_le_bytes());
+    let mut at = 6;
+    if let Some(off) = offset {
+        buf[at..at + 4].copy_from_slice(&off.to_le_bytes());
+        at += 4;
+    }
+    if let Some(f) = fragment {
+        buf[at] = f.index;
+        buf[at + 1] = f.count;
+        at += 2;
+    }
+    Ok(at)
 }
 
 /// A decoded frame.
