@@ -1,0 +1,288 @@
+//! Building outgoing datagrams, and the sent-packet bookkeeping (loss, retransmission).
+
+use super::{DisconnectReason, Mem, Phase, Role, SentPacket, State, SENT_OUTSTANDING};
+use crate::channel::ring_read;
+use crate::time::Instant;
+use crate::wire::{
+    emit_disconnect, emit_message_header, emit_ping, seal, DataHeader, FragmentInfo, HandshakeRepr, MessageFrame,
+    DATA_HEADER_LEN, MIN_DATAGRAM,
+};
+
+/// `DataHeader::ack_delay` value meaning "no ack yet" (nothing received).
+pub(crate) const NO_ACK: u16 = u16::MAX;
+
+impl State {
+    pub(super) fn poll_transmit(&mut self, mem: &mut Mem<'_>, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let limit = buf.len().min(self.cfg.max_datagram as usize);
+        if limit < MIN_DATAGRAM {
+            return None;
+        }
+        let buf = &mut buf[..limit];
+        let n = match self.phase {
+            Phase::Closed => return None,
+            Phase::Connecting => {
+                if now < self.hs_next_send {
+                    return None;
+                }
+                self.hs_next_send = now + self.cfg.handshake_resend;
+                let fingerprint = self.cfg.fingerprint();
+                let repr = match self.challenge {
+                    None => HandshakeRepr::ConnectRequest { nonce: self.nonce, fingerprint },
+                    Some((bucket, cookie)) => {
+                        HandshakeRepr::ChallengeResponse { nonce: self.nonce, fingerprint, bucket, cookie }
+                    }
+                };
+                repr.emit(buf).ok()?
+            }
+            Phase::Closing { code, sends_left } => {
+                let n = emit_disconnect(buf, self.salt, code).ok()?;
+                if sends_left <= 1 {
+                    self.set_closed(DisconnectReason::Local(code));
+                } else {
+                    self.phase = Phase::Closing { code, sends_left: sends_left - 1 };
+                }
+                n
+            }
+            Phase::Connected => {
+                if self.role == Role::Server && self.accept_pending {
+                    self.accept_pending = false;
+                    HandshakeRepr::Accept { nonce: self.nonce, salt: self.salt }.emit(buf).ok()?
+                } else {
+                    self.build_data(mem, now, buf)?
+                }
+            }
+        };
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += n as u64;
+        Some(n)
+    }
+
+    /// Fills a data packet: resends, new reliable messages, unreliable messages, a ping
+    /// if a keep-alive is due; or an ack-only packet if an ack is due; or nothing.
+    fn build_data(&mut self, mem: &mut Mem<'_>, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let p = mem.sent.len();
+        // The sent table is a ring: a packet still unresolved after a full lap is lost.
+        while self.next_seq.wrapping_sub(self.oldest_seq) as usize >= p {
+            let seq = self.oldest_seq;
+            self.lose_packet(mem, seq, now);
+            self.advance_oldest(mem);
+        }
+        let seq = self.next_seq;
+        let refs_start = self.refs_head;
+        let mut at = DATA_HEADER_LEN;
+        let mut eliciting = false;
+        if self.cc.can_send(buf.len() as u32) {
+            eliciting |= self.fill_reliable(mem, now, seq, buf, &mut at);
+            eliciting |= self.fill_unreliable(mem, buf, &mut at);
+        }
+        if self.ping_pending && !eliciting {
+            at += emit_ping(&mut buf[at..]).ok()?;
+            eliciting = true;
+        }
+        self.ping_pending = false;
+        let ack_due = self.ack_deadline.is_some_and(|d| now >= d);
+        if !eliciting && !ack_due {
+            return None;
+        }
+        let (ack, ack_bits, ack_delay) = if self.recv_window.is_started() {
+            let held = (now - self.latest_recv_time).as_micros() / 8;
+            (self.recv_window.latest(), self.recv_window.bits(), held.min(NO_ACK as u64 - 1) as u16)
+        } else {
+            (0, 0, NO_ACK)
+        };
+        DataHeader { seq, ack, ack_bits, ack_delay }.emit(buf).ok()?;
+        seal(&mut buf[..at], self.salt).ok()?;
+        let slot = &mut mem.sent[seq as usize & (p - 1)];
+        if eliciting {
+            *slot = SentPacket {
+                sent_time: now.as_micros(),
+                refs_start,
+                refs_count: self.refs_head.wrapping_sub(refs_start) as u16,
+                size: at as u16,
+                seq,
+                flags: SENT_OUTSTANDING,
+                _pad: 0,
+            };
+            self.cc.on_sent(at as u32);
+            if self.rto_base.is_none() {
+                self.rto_base = Some(now);
+            }
+        } else {
+            *slot = SentPacket { seq, ..SentPacket::default() };
+        }
+        if self.oldest_seq == seq && !eliciting {
+            self.oldest_seq = seq.wrapping_add(1);
+            self.refs_tail = self.refs_head;
+        }
+        self.next_seq = seq.wrapping_add(1);
+        self.last_send = now;
+        self.ack_deadline = None;
+        self.unacked_eliciting = 0;
+        Some(at)
+    }
+
+    /// Adds reliable messages (resends first) round-robin over channels. Returns whether
+    /// any was added.
+    fn fill_reliable(&mut self, mem: &mut Mem<'_>, now: Instant, seq: u16, buf: &mut [u8], at: &mut usize) -> bool {
+        let n = self.cfg.channels.len();
+        let refs_cap = mem.refs.len();
+        let mut added = false;
+        let start = self.rr_channel;
+        self.rr_channel = (start + 1) % n;
+        for k in 0..n {
+            let ch = (start + k) % n;
+            if !self.cfg.channels[ch].kind.is_reliable() || !self.rel_send[ch].has_pending() {
+                continue;
+            }
+            let c = &mut mem.chans[ch];
+            let tx = &mut self.rel_send[ch];
+            let w = c.send_slots.len();
+            while let Some(id) = tx.next_to_send(c.send_slots) {
+                let slot = c.send_slots[id as usize & (w - 1)];
+                let frag =
+                    (slot.frag_count != 0).then_some(FragmentInfo { index: slot.frag_index, count: slot.frag_count });
+                let len = slot.len as usize;
+                let need = MessageFrame::header_len(true, frag.is_some()) + len;
+                if *at + need > buf.len() || self.refs_head.wrapping_sub(self.refs_tail) as usize >= refs_cap {
+                    break;
+                }
+                let h = match emit_message_header(&mut buf[*at..], ch as u8, id, Some(slot.offset), frag, len) {
+                    Ok(h) => h,
+                    Err(_) => break,
+                };
+                let (a, b) = ring_read(c.send_bytes, slot.offset, len);
+                let body = *at + h;
+                buf[body..body + a.len()].copy_from_slice(a);
+                buf[body + a.len()..body + len].copy_from_slice(b);
+                *at += need;
+                mem.refs[self.refs_head as usize & (refs_cap - 1)] = ((ch as u32) << 16) | id as u32;
+                self.refs_head = self.refs_head.wrapping_add(1);
+                if tx.on_sent(c.send_slots, id, seq, now) {
+                    self.stats.messages_resent += 1;
+                    self.stats.bytes_resent += len as u64;
+                }
+                added = true;
+            }
+        }
+        added
+    }
+
+    /// Adds queued unreliable messages (and fragments of them). Returns whether any was
+    /// added.
+    fn fill_unreliable(&mut self, mem: &mut Mem<'_>, buf: &mut [u8], at: &mut usize) -> bool {
+        let single = self.cfg.single_payload(false);
+        let fp = self.cfg.fragment_payload();
+        let mut added = false;
+        while let Some(rec) = self.outbox_q.front(mem.outbox) {
+            let (channel, id, data) = (rec[0], u16::from_le_bytes([rec[1], rec[2]]), &rec[3..]);
+            if data.len() <= single {
+                let f = MessageFrame { channel, id, offset: None, fragment: None, data };
+                if *at + f.encoded_len() > buf.len() {
+                    break;
+                }
+                *at += f.emit(&mut buf[*at..]).unwrap_or(0);
+                added = true;
+            } else {
+                let count = data.len().div_ceil(fp);
+                let mut i = self.outbox_frag_next as usize;
+                while i < count {
+                    let piece = &data[i * fp..((i + 1) * fp).min(data.len())];
+                    let fragment = Some(FragmentInfo { index: i as u8, count: count as u8 });
+                    let f = MessageFrame { channel, id, offset: None, fragment, data: piece };
+                    if *at + f.encoded_len() > buf.len() {
+                        break;
+                    }
+                    *at += f.emit(&mut buf[*at..]).unwrap_or(0);
+                    added = true;
+                    i += 1;
+                }
+                if i < count {
+                    self.outbox_frag_next = i as u8;
+                    break;
+                }
+                self.outbox_frag_next = 0;
+            }
+            self.outbox_q.pop(mem.outbox);
+        }
+        added
+    }
+
+    /// Declares packet `seq` lost if it is still outstanding.
+    pub(super) fn lose_packet(&mut self, mem: &mut Mem<'_>, seq: u16, now: Instant) {
+        let p = mem.sent.len();
+        let pkt = mem.sent[seq as usize & (p - 1)];
+        if pkt.flags & SENT_OUTSTANDING == 0 || pkt.seq != seq {
+            return;
+        }
+        mem.sent[seq as usize & (p - 1)].flags = 0;
+        self.cc.on_lost(pkt.size as u32, Instant::from_micros(pkt.sent_time), now);
+        self.stats.packets_lost += 1;
+        self.for_each_ref(mem, &pkt, |st, mem, ch, id| {
+            st.rel_send[ch].on_lost(mem.chans[ch].send_slots, id, seq);
+        });
+    }
+
+    /// Calls `f(state, mem, channel, message id)` for every message reference of `pkt`.
+    pub(super) fn for_each_ref(
+        &mut self,
+        mem: &mut Mem<'_>,
+        pkt: &SentPacket,
+        mut f: impl FnMut(&mut State, &mut Mem<'_>, usize, u16),
+    ) {
+        let cap = mem.refs.len();
+        for i in 0..pkt.refs_count as u32 {
+            let r = mem.refs[pkt.refs_start.wrapping_add(i) as usize & (cap - 1)];
+            let ch = (r >> 16) as usize;
+            if ch < self.cfg.channels.len() && self.cfg.channels[ch].kind.is_reliable() {
+                f(self, mem, ch, r as u16);
+            }
+        }
+    }
+
+    /// Moves `oldest_seq` past resolved packets and frees their message references.
+    pub(super) fn advance_oldest(&mut self, mem: &mut Mem<'_>) {
+        let p = mem.sent.len();
+        while self.oldest_seq != self.next_seq {
+            let pkt = &mem.sent[self.oldest_seq as usize & (p - 1)];
+            if pkt.flags & SENT_OUTSTANDING != 0 && pkt.seq == self.oldest_seq {
+                break;
+            }
+            self.oldest_seq = self.oldest_seq.wrapping_add(1);
+        }
+        self.refs_tail = if self.oldest_seq == self.next_seq {
+            self.refs_head
+        } else {
+            mem.sent[self.oldest_seq as usize & (p - 1)].refs_start
+        };
+        self.update_rto_base(mem.sent);
+    }
+
+    /// The retransmission timer fired: every packet older than one RTO is lost.
+    pub(super) fn on_rto(&mut self, mem: &mut Mem<'_>, now: Instant) {
+        let rto = self.rtt.rto();
+        let p = mem.sent.len();
+        let mut seq = self.oldest_seq;
+        while seq != self.next_seq {
+            let pkt = mem.sent[seq as usize & (p - 1)];
+            if pkt.flags & SENT_OUTSTANDING != 0 && pkt.seq == seq {
+                if Instant::from_micros(pkt.sent_time) + rto > now {
+                    break;
+                }
+                self.lose_packet(mem, seq, now);
+            }
+            seq = seq.wrapping_add(1);
+        }
+        self.rtt.on_timeout();
+        self.advance_oldest(mem);
+        self.release_channels(mem, u32::MAX);
+    }
+
+    /// Frees acked prefixes of the reliable channels in `mask`.
+    pub(super) fn release_channels(&mut self, mem: &mut Mem<'_>, mask: u32) {
+        for ch in 0..self.cfg.channels.len() {
+            if mask & (1 << ch) != 0 && self.cfg.channels[ch].kind.is_reliable() {
+                self.rel_send[ch].release_acked(mem.chans[ch].send_slots);
+            }
+        }
+    }
+}
