@@ -126,7 +126,13 @@ fn as_bytes(words: &mut [u64], len: usize) -> &mut [u8] {
     &mut bytemuck::cast_slice_mut::<u64, u8>(words)[..len]
 }
 
+/// The inbox alone: the per-message event path needs nothing else.
+fn inbox_of<'a>(cfg: &Config, layout: &Layout, storage: &'a mut [u64]) -> &'a mut [u8] {
+    as_bytes(&mut storage[layout.inbox.start..layout.inbox.end()], cfg.inbox_bytes as usize)
+}
+
 impl Mem<'_> {
+    #[inline(always)]
     fn carve<'a>(cfg: &Config, layout: &Layout, storage: &'a mut [u64]) -> Mem<'a> {
         let mut rest = &mut storage[..layout.total_words];
         let sent = bytemuck::cast_slice_mut(take(&mut rest, layout.sent.words));
@@ -330,7 +336,7 @@ impl<S: AsMut<[u64]>> Connection<S> {
             st.connected_event = false;
             return Some(Event::Connected);
         }
-        let inbox = Mem::carve(&st.cfg, &st.layout, self.storage.as_mut()).inbox;
+        let inbox = inbox_of(&st.cfg, &st.layout, self.storage.as_mut());
         if let Some(body) = st.inbox_q.front(inbox) {
             st.pending_pop = true;
             let (channel, data) = body.split_first().unwrap_or((&0, &[]));
@@ -345,12 +351,12 @@ impl<S: AsMut<[u64]>> Connection<S> {
     /// previously returned message and moves messages held back by a full inbox in.
     pub fn has_event(&mut self) -> bool {
         let st = &mut self.st;
-        let Mem { inbox, mut chans, .. } = Mem::carve(&st.cfg, &st.layout, self.storage.as_mut());
         if st.pending_pop {
             st.pending_pop = false;
-            st.inbox_q.pop(inbox);
+            st.inbox_q.pop(inbox_of(&st.cfg, &st.layout, self.storage.as_mut()));
         }
-        if st.inbox_q.is_empty() {
+        if st.inbox_q.is_empty() && st.rel_recv.iter().any(|r| r.pending > 0) {
+            let Mem { inbox, mut chans, .. } = Mem::carve(&st.cfg, &st.layout, self.storage.as_mut());
             st.drain_channels(&mut chans, inbox);
         }
         st.connected_event || !st.inbox_q.is_empty() || st.disconnect_event.is_some()

@@ -145,9 +145,12 @@ impl State {
     /// Whether frame `m` is acceptable, without changing anything.
     fn precheck(&self, mem: &Mem<'_>, m: &MessageFrame<'_>) -> RecvCheck {
         let Some(cc) = self.cfg.channels.get(m.channel as usize) else { return RecvCheck::Violation };
-        let max_count = (self.cfg.max_message as usize).div_ceil(self.cfg.fragment_payload()).min(MAX_FRAGMENTS);
-        if m.fragment.is_some_and(|f| f.count as usize > max_count) {
-            return RecvCheck::Violation;
+        if let Some(f) = m.fragment {
+            // Only fragments pay for the division.
+            let max_count = (self.cfg.max_message as usize).div_ceil(self.cfg.fragment_payload()).min(MAX_FRAGMENTS);
+            if f.count as usize > max_count {
+                return RecvCheck::Violation;
+            }
         }
         match (cc.kind.is_reliable(), m.offset) {
             (true, Some(offset)) => {
