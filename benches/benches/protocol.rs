@@ -15,7 +15,7 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kaos_core::config::Config;
 use kaos_core::conn::{Connection, Event};
-use kaos_core::endpoint::{Endpoint, StoragePool};
+use kaos_core::endpoint::Endpoint;
 use kaos_core::time::{Duration, Instant};
 use kaos_core::window::{acked_iter, BitmapWindow};
 use kaos_core::wire::{seal, DataHeader, Packet, DATA_HEADER_LEN};
@@ -91,20 +91,10 @@ fn acks(c: &mut Criterion) {
     g.finish();
 }
 
-struct Pool(Vec<Vec<u64>>);
-impl StoragePool<Vec<u64>> for Pool {
-    fn take(&mut self) -> Option<Vec<u64>> {
-        self.0.pop()
-    }
-    fn give(&mut self, s: Vec<u64>) {
-        self.0.push(s)
-    }
-}
-
 /// A connected KaosNet client and server (through an `Endpoint`) on a perfect wire.
 struct KaosPair {
     client: Connection<Vec<u64>>,
-    server: Endpoint<Vec<u64>, Pool, 2>,
+    server: Endpoint<Vec<u64>, Vec<Vec<u64>>, 2>,
     now: Instant,
     addr: SocketAddr,
     buf: Vec<u8>,
@@ -119,7 +109,7 @@ impl KaosPair {
         let words = cfg.storage_words();
         let now = Instant::from_millis(1);
         let client = Connection::connect(&cfg, vec![0; words], now, "127.0.0.1:7352".parse().unwrap(), 9).unwrap();
-        let server = Endpoint::new(cfg, [3; 16], Pool(vec![vec![0; words]])).unwrap();
+        let server = Endpoint::new(cfg, [3; 16], vec![vec![0; words]]).unwrap();
         let mut p = KaosPair {
             client,
             server,

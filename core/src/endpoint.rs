@@ -36,6 +36,17 @@ impl<S, const N: usize> StoragePool<S> for heapless::Vec<S, N> {
     }
 }
 
+/// A heap pool, for hosts with `std`: storages given back are kept for reuse.
+#[cfg(feature = "std")]
+impl<S> StoragePool<S> for std::vec::Vec<S> {
+    fn take(&mut self) -> Option<S> {
+        self.pop()
+    }
+    fn give(&mut self, storage: S) {
+        self.push(storage);
+    }
+}
+
 /// Identifies a connection of an endpoint; stale handles (of a closed connection whose
 /// slot was reused) are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,21 +5,11 @@ use std::net::SocketAddr;
 
 use kaos_core::config::Config;
 use kaos_core::conn::Connection;
-use kaos_core::endpoint::{ConnectionHandle, Endpoint, StoragePool};
+use kaos_core::endpoint::{ConnectionHandle, Endpoint};
 use kaos_core::time::{Duration, Instant};
 use kaos_core::wire::{seal, DataHeader, DATA_HEADER_LEN};
 
-pub struct Pool(pub Vec<Vec<u64>>);
-impl StoragePool<Vec<u64>> for Pool {
-    fn take(&mut self) -> Option<Vec<u64>> {
-        self.0.pop()
-    }
-    fn give(&mut self, s: Vec<u64>) {
-        self.0.push(s)
-    }
-}
-
-pub type Server = Endpoint<Vec<u64>, Pool, 4>;
+pub type Server = Endpoint<Vec<u64>, Vec<Vec<u64>>, 4>;
 
 pub fn client_addr() -> SocketAddr {
     "127.0.0.1:40000".parse().unwrap()
@@ -46,7 +36,7 @@ pub fn connected_pair() -> (Connection<Vec<u64>>, Server, ConnectionHandle, Inst
     let words = cfg.storage_words();
     let mut now = Instant::from_millis(1000);
     let mut client = Connection::connect(&cfg, vec![0; words], now, "127.0.0.1:7352".parse().unwrap(), 42).unwrap();
-    let mut server = Endpoint::new(cfg, [7; 16], Pool(vec![vec![0; words]; 2])).unwrap();
+    let mut server = Endpoint::new(cfg, [7; 16], vec![vec![0; words]; 2]).unwrap();
     let mut buf = vec![0u8; 2048];
     let mut reply = vec![0u8; 2048];
     let mut handle = None;

@@ -101,20 +101,8 @@ impl PartialOrd for InFlight {
     }
 }
 
-impl kaos_core::endpoint::StoragePool<Vec<u64>> for PoolVec {
-    fn take(&mut self) -> Option<Vec<u64>> {
-        self.0.pop()
-    }
-    fn give(&mut self, s: Vec<u64>) {
-        self.0.push(s)
-    }
-}
-
-/// A pool of heap storages for the server endpoint.
-#[derive(Debug)]
-pub struct PoolVec(pub Vec<Vec<u64>>);
-
-pub type ServerEp = Endpoint<Vec<u64>, PoolVec, 4>;
+/// The server endpoint, its connection storages pooled in a `Vec`.
+pub type ServerEp = Endpoint<Vec<u64>, Vec<Vec<u64>>, 4>;
 
 pub const CLIENT: &str = "127.0.0.1:40000";
 pub const SERVER: &str = "127.0.0.1:7352";
@@ -161,7 +149,7 @@ impl Sim {
         let now = Instant::from_millis(1000);
         let client = Connection::connect(&cfg, vec![0u64; words], now, SERVER.parse().unwrap(), seed ^ 0xABCD)
             .expect("client config");
-        let pool = PoolVec(vec![vec![0u64; words]; 2]);
+        let pool = vec![vec![0u64; words]; 2];
         let mut secret = [0u8; 16];
         secret[..8].copy_from_slice(&seed.to_le_bytes());
         let server = Endpoint::new(cfg.clone(), secret, pool).expect("server config");
