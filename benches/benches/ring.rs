@@ -4,7 +4,7 @@
 //! Each sample spawns a producer and a consumer thread (pinned to different CPUs on
 //! Linux when there are two), lines them up on a barrier and times from the barrier until
 //! the consumer has seen all `iters` messages. The producer writes the sequence number
-//! into each 64-byte message; the consumer reads it back and sums it. When a queue is full
+//! into each 64-byte message; the consumer reads every byte of it (a sum of its words). When a queue is full
 //! or empty the waiting side issues one `spin_loop` hint and retries. Throughput is in
 //! messages per second.
 //!
@@ -13,14 +13,13 @@
 //! - `rtrb`: `push` / `pop`; `crossbeam_array_queue`: `push` / `pop`.
 //!
 //! Batches of 32 on the producer side, whole batches on the consumer side:
-//! - `kaos_spsc_batch32`: `Producer::stage` ×32 then `publish`, `read_batch`;
+//! - `kaos_spsc_batch32`: `Producer::batch`, `Batch::push` ×32, `publish`; `read_batch`;
 //! - `rtrb_chunks32`: `write_chunk_uninit(32)`, `read_chunk(slots())`.
 
 use std::hint::{black_box, spin_loop};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use crossbeam_queue::ArrayQueue;
 use kaos_core::ring::{CacheLine, Consumer, MpscRing, Ring};
 
@@ -36,8 +35,14 @@ fn message(seq: u64) -> [u8; MSG] {
     m
 }
 
-fn seq_of(m: &[u8]) -> u64 {
-    u64::from_le_bytes(m[..8].try_into().unwrap())
+/// What the consumer does with a message: reads all of it (a wrapping sum of its eight
+/// words). A consumer that read only the sequence number would let a queue skip the
+/// cache traffic of the rest of the message, which no real consumer does.
+/// Messages come out of KaosNet's rings as `&[u8]`; a consumer that knows its messages
+/// are 64 bytes checks that once (`try_into`), as it would in a real program.
+fn digest(m: &[u8]) -> u64 {
+    let m: &[u8; MSG] = m.try_into().expect("64-byte message");
+    m.chunks_exact(8).fold(0u64, |acc, w| acc.wrapping_add(u64::from_le_bytes(w.try_into().unwrap())))
 }
 
 /// Whether the process may use two CPUs, decided before any thread is pinned (threads
@@ -84,7 +89,7 @@ fn timed_pair(producer: impl FnOnce() + Send, consumer: impl FnOnce() -> u64) ->
 fn drain(mut rx: Consumer<'_>, n: u64) -> u64 {
     let (mut got, mut sum) = (0, 0);
     while got < n {
-        let k = rx.read_batch(usize::MAX, |m| sum += seq_of(m)).unwrap();
+        let k = rx.read_batch(usize::MAX, |m| sum = digest(m).wrapping_add(sum)).unwrap();
         if k == 0 {
             spin_loop();
         }
@@ -114,17 +119,20 @@ fn kaos_spsc_batch(n: u64) -> Duration {
     let (mut tx, rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
     timed_pair(
         move || {
-            for i in 0..n {
-                let m = message(i);
-                // A full ring publishes what is staged, so the consumer can make room.
-                while tx.stage(&m).is_err() {
+            let mut i = 0;
+            while i < n {
+                let end = (i + BATCH).min(n);
+                let mut batch = tx.batch();
+                // On a full ring the batch publishes what it holds, so the consumer can
+                // make room; a new batch goes on from there.
+                while i < end && batch.push(&message(i)).is_ok() {
+                    i += 1;
+                }
+                batch.publish();
+                if i < end {
                     spin_loop();
                 }
-                if i % BATCH == BATCH - 1 {
-                    tx.publish();
-                }
             }
-            tx.publish();
         },
         move || drain(rx, n),
     )
@@ -163,7 +171,7 @@ fn rtrb_pop(n: u64) -> Duration {
             while got < n {
                 match rx.pop() {
                     Ok(m) => {
-                        sum += seq_of(&m);
+                        sum = digest(&m).wrapping_add(sum);
                         got += 1;
                     }
                     Err(_) => spin_loop(),
@@ -201,7 +209,7 @@ fn rtrb_chunks(n: u64) -> Duration {
                 let chunk = rx.read_chunk(slots).unwrap();
                 let (a, b) = chunk.as_slices();
                 for m in a.iter().chain(b) {
-                    sum += seq_of(m);
+                    sum = digest(m).wrapping_add(sum);
                 }
                 chunk.commit_all();
                 got += slots as u64;
@@ -229,7 +237,7 @@ fn crossbeam(n: u64) -> Duration {
             while got < n {
                 match q.pop() {
                     Some(m) => {
-                        sum += seq_of(&m);
+                        sum = digest(&m).wrapping_add(sum);
                         got += 1;
                     }
                     None => spin_loop(),
@@ -240,19 +248,67 @@ fn crossbeam(n: u64) -> Duration {
     )
 }
 
-fn ring_64b(c: &mut Criterion) {
-    CAN_PIN.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2));
-    let mut g = c.benchmark_group("ring_64B_two_threads");
-    g.throughput(Throughput::Elements(1));
-    g.measurement_time(Duration::from_secs(5));
-    g.bench_function("kaos_spsc", |b| b.iter_custom(kaos_spsc));
-    g.bench_function("kaos_mpsc_1p", |b| b.iter_custom(kaos_mpsc));
-    g.bench_function("rtrb", |b| b.iter_custom(rtrb_pop));
-    g.bench_function("crossbeam_array_queue", |b| b.iter_custom(crossbeam));
-    g.bench_function("kaos_spsc_batch32", |b| b.iter_custom(kaos_spsc_batch));
-    g.bench_function("rtrb_chunks32", |b| b.iter_custom(rtrb_chunks));
-    g.finish();
+/// One benchmarked queue: its name and a run of `n` messages.
+type Case = (&'static str, fn(u64) -> Duration);
+
+const CASES: [Case; 6] = [
+    ("kaos_spsc", kaos_spsc),
+    ("kaos_mpsc_1p", kaos_mpsc),
+    ("rtrb", rtrb_pop),
+    ("crossbeam_array_queue", crossbeam),
+    ("kaos_spsc_batch32", kaos_spsc_batch),
+    ("rtrb_chunks32", rtrb_chunks),
+];
+
+/// Ratios printed at the end: (ours, peer).
+const RATIOS: [(&str, &str); 4] = [
+    ("kaos_spsc", "rtrb"),
+    ("kaos_mpsc_1p", "rtrb"),
+    ("kaos_spsc_batch32", "rtrb_chunks32"),
+    ("kaos_spsc_batch32", "rtrb"),
+];
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
-criterion_group!(benches, ring_64b);
-criterion_main!(benches);
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    CAN_PIN.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2));
+    // `cargo bench` passes `--bench`; any other argument filters cases by substring.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let cases: Vec<Case> = CASES
+        .into_iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    let rounds = env_or("KAOS_RING_ROUNDS", 15) as usize;
+    let n = env_or("KAOS_RING_MESSAGES", 2_000_000);
+    for (_, run) in &cases {
+        run(n / 10);
+    }
+    let mut rates = vec![Vec::with_capacity(rounds); cases.len()];
+    for round in 0..rounds {
+        // Rotate the order so no queue always runs right after the same neighbour.
+        for k in 0..cases.len() {
+            let i = (round + k) % cases.len();
+            rates[i].push(n as f64 / cases[i].1(n).as_secs_f64() / 1e6);
+        }
+    }
+    println!("ring_64B_two_threads: {rounds} rounds of {n} messages, queues interleaved in every round");
+    println!("{:<24} {:>10} {:>10} {:>10}   (M msgs/s)", "queue", "median", "min", "max");
+    for ((name, _), r) in cases.iter().zip(&rates) {
+        let (lo, hi) = r.iter().fold((f64::MAX, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        println!("{name:<24} {:>10.1} {lo:>10.1} {hi:>10.1}", median(&mut r.clone()));
+    }
+    let index = |name: &str| cases.iter().position(|(n, _)| *n == name);
+    for (ours, peer) in RATIOS {
+        if let (Some(a), Some(b)) = (index(ours), index(peer)) {
+            let mut per_round: Vec<f64> = rates[a].iter().zip(&rates[b]).map(|(x, y)| x / y).collect();
+            println!("{ours} / {peer}: median of per-round ratios {:.2}x", median(&mut per_round));
+        }
+    }
+}

@@ -228,6 +228,16 @@ impl<'a> Consumer<'a> {
         }
         self.tail_cache = tail;
         scan.avail = avail as usize;
+        if !self.multi {
+            // Ask for the first lines of the new records together: each record's position
+            // depends on the one before it, so reading them cold costs one miss after another.
+            let ahead = scan.avail.min(PREFETCH_AHEAD as usize);
+            let mut at = 0;
+            while at < ahead {
+                self.raw.prefetch(scan.pos.wrapping_add(at as Pos));
+                at += 64;
+            }
+        }
         Ok(avail != 0)
     }
 

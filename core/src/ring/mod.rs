@@ -51,14 +51,15 @@
 //! The data area is a sequence of records, each starting on an 8-byte boundary:
 //!
 //! ```text
-//! [word: u32][payload: len bytes][zero to 7 bytes to the next multiple of 8]
+//! [word: u32][reserved: u32][payload: len bytes][zero to 7 bytes to the next multiple of 8]
 //! word = RECORD_COMMIT | len                  a message of len bytes
 //! word = RECORD_COMMIT | RECORD_PAD | n       n bytes (a multiple of 8, header included) to skip
 //! ```
 //!
 //! A record never crosses the end of the data area: when one does not fit before the end,
 //! the producer writes a pad record covering the rest of the area and puts the message at
-//! offset 0. Payloads are therefore 4-byte aligned and contiguous.
+//! offset 0. Payloads are therefore 8-byte aligned and contiguous. Readers ignore the
+//! reserved field (SPSC producers leave whatever it held; MPSC rings have it zeroed).
 //!
 //! ## Protocols
 //!
@@ -97,7 +98,7 @@ mod tests;
 
 pub use consumer::{Consumer, Record};
 pub use mpsc::{MpscClaim, MpscProducer, MpscRing};
-pub use spsc::{Claim, Producer, Ring};
+pub use spsc::{Batch, Claim, Producer, Ring};
 
 /// A ring position: free-running, wrapping at its width.
 #[cfg(target_has_atomic = "64")]
@@ -113,7 +114,7 @@ type AtomicPos = AtomicU32;
 /// First word of every ring header: `"KRNG"` little-endian.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"KRNG");
 /// Layout version; [`Ring::attach`] refuses any other.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Width of the `tail` and `head` counters on this target (64, or 32 without 64-bit
 /// atomics). Rings are shared only between processes of the same width.
 pub const COUNTER_BITS: u32 = Pos::BITS;
@@ -129,8 +130,9 @@ pub const REGION_ALIGN: usize = 64;
 pub const MIN_CAPACITY: usize = 64;
 /// Largest data area (the record word keeps 30 bits of length).
 pub const MAX_CAPACITY: usize = 1 << 30;
-/// Bytes of the word in front of every payload.
-pub const RECORD_HEADER_LEN: usize = 4;
+/// Bytes in front of every payload: the record word and a reserved word, so that
+/// payloads start 8-byte aligned.
+pub const RECORD_HEADER_LEN: usize = 8;
 /// Records start on multiples of this.
 pub const RECORD_ALIGN: usize = 8;
 /// Record word flag: the record is complete and may be read.
@@ -422,27 +424,25 @@ impl RawRing {
         unsafe { core::slice::from_raw_parts_mut(self.data().add(off + RECORD_HEADER_LEN), len) }
     }
 
-    /// Zeroes the last 8 bytes of a fresh `size`-byte record at `off` (the last 4 when
-    /// `size` is 8), leaving its word alone. Called before the payload is written, so
-    /// the record's padding ends up defined, and every stale word from an earlier lap
-    /// inside the record is overwritten whole (Miri's weak-memory emulation cannot model
-    /// a stale atomic word that is only partly overwritten).
+    /// Zeroes the last 8 bytes of a fresh record at `off` for a `len`-byte payload that
+    /// does not end on a multiple of 8. Called before the payload is written, so the
+    /// record's padding ends up defined and, with the payload, every stale word from an
+    /// earlier lap inside the record is overwritten whole (Miri's weak-memory emulation
+    /// cannot model a stale atomic word that is only partly overwritten). A payload whose
+    /// length is a multiple of 8 covers the record by itself, so it costs no store.
     ///
     /// # Safety
-    /// `off + size <= cap`, `off` and `size` are multiples of 8, `size >= 8`, and the
-    /// caller holds the only access to the record's bytes after its word.
+    /// `off` is a multiple of 8, `off + record_len(len) <= cap`, and the caller holds the
+    /// only access to the record's bytes after its header.
     #[inline(always)]
-    unsafe fn clear_record_end(&self, off: usize, size: usize) {
-        debug_assert!(off % RECORD_ALIGN == 0 && size % RECORD_ALIGN == 0 && size >= 8 && off + size <= self.cap);
-        // SAFETY: the data area is 64-byte aligned and `off`, `size` are multiples of 8,
-        // so both stores are aligned; both lie inside the record, after its word, which
-        // the caller owns.
-        unsafe {
-            if size >= 16 {
-                self.data().add(off + size - 8).cast::<u64>().write(0);
-            } else {
-                self.data().add(off + RECORD_HEADER_LEN).cast::<u32>().write(0);
-            }
+    unsafe fn clear_record_end(&self, off: usize, len: usize) {
+        let size = record_len(len);
+        debug_assert!(off % RECORD_ALIGN == 0 && off + size <= self.cap);
+        if len % RECORD_ALIGN != 0 {
+            // SAFETY: the data area is 64-byte aligned and `off + size` is a multiple of 8,
+            // so the store is aligned; `size >= 16` here, so it lies after the header,
+            // inside the record the caller owns.
+            unsafe { self.data().add(off + size - 8).cast::<u64>().write(0) };
         }
     }
 

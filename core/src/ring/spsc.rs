@@ -120,23 +120,35 @@ impl fmt::Debug for Ring<'_> {
 /// The writing end of a [`Ring`].
 ///
 /// [`push`](Self::push) copies a message in; [`claim`](Self::claim) lends the space to
-/// write it in place. Each message is published by one release store of the producer
-/// counter; the consumer counter is read only when the cached copy says the ring is full.
+/// write it in place. The consumer counter is read only when the cached copy says the
+/// ring is full.
 ///
-/// To publish a burst with a single store, [`stage`](Self::stage) (or
-/// [`Claim::stage`]) its messages and then [`publish`](Self::publish). Staged messages
-/// are also published by the next `push` or `commit`, before a claim reports
-/// [`RingError::Full`] (so a producer waiting for space never waits on its own unpublished
-/// messages), and when the producer is dropped.
+/// To publish a burst at once, write it through a [`Batch`] ([`batch`](Self::batch), the
+/// fastest way), or [`stage`](Self::stage) (or [`Claim::stage`]) its messages and then
+/// [`publish`](Self::publish). Staged messages are also published by the next `push` or
+/// `commit`, before a claim reports [`RingError::Full`] (so a producer waiting for space
+/// never waits on its own unpublished messages), and when the producer is dropped.
+///
+/// Publishing is one release store of the shared producer counter, however many
+/// messages it covers.
 pub struct Producer<'a> {
     raw: RawRing,
+    cur: Cursor,
+    _region: PhantomData<&'a mut [u8]>,
+}
+
+/// The producer's private state, copied into a [`Batch`] while one is open.
+#[derive(Clone, Copy)]
+struct Cursor {
     /// Our position: the end of everything written, staged or published.
     tail: Pos,
     /// The value of the shared `tail`: the end of what the consumer may read.
     published: Pos,
     /// The consumer counter as last loaded; the consumer is at or past it.
     head_cache: Pos,
-    _region: PhantomData<&'a mut [u8]>,
+    /// How far records may reach without wrapping or looking at the consumer: the end of
+    /// the current lap or `head_cache + cap`, whichever comes first.
+    limit: Pos,
 }
 
 // SAFETY: the producer accesses shared memory only through the header atomics, record
@@ -149,9 +161,10 @@ impl<'a> Producer<'a> {
         let tail = raw.tail().load(Ordering::Acquire);
         // Keep `tail - head_cache <= cap`: an impossible pair (corrupt shared memory) makes
         // the cache say "full", so the first claim checks the real counter.
-        let head_cache =
-            if tail.wrapping_sub(head_cache) > raw.cap as Pos { tail.wrapping_sub(raw.cap as Pos) } else { head_cache };
-        Producer { raw, tail, published: tail, head_cache, _region: PhantomData }
+        let cap = raw.cap as Pos;
+        let head_cache = if tail.wrapping_sub(head_cache) > cap { tail.wrapping_sub(cap) } else { head_cache };
+        let cur = Cursor { tail, published: tail, head_cache, limit: free_limit(raw, tail, head_cache) };
+        Producer { raw, cur, _region: PhantomData }
     }
 
     /// Bytes in the data area.
@@ -173,50 +186,11 @@ impl<'a> Producer<'a> {
     /// [`RingError::Corrupt`] if the shared consumer counter is impossible.
     #[inline]
     pub fn claim(&mut self, len: usize) -> Result<Claim<'_, 'a>, RingError> {
-        let cap = self.raw.cap;
-        let off = (self.tail & self.raw.mask()) as usize;
-        // `used <= cap` always holds for the cached head (see `new` and `claim_slow`).
-        let used = self.tail.wrapping_sub(self.head_cache) as usize;
-        let (start, pad, size) = if len <= max_payload(cap) && record_len(len) <= (cap - off).min(cap - used) {
-            (off, 0, record_len(len))
-        } else {
-            self.claim_slow(len)?
-        };
-        // SAFETY: `start + size <= cap` (it fits before the end, or starts at 0 and
-        // size <= cap / 2), both multiples of 8; the space is free, so only we touch it.
-        unsafe { self.raw.clear_record_end(start, size) };
-        Ok(Claim { producer: self, start, len, pad })
-    }
-
-    /// The rest of [`claim`](Self::claim): too large, wrapping, or the cached consumer
-    /// counter says full. Returns the record's offset, the pad before it and its size.
-    #[cold]
-    #[inline(never)]
-    fn claim_slow(&mut self, len: usize) -> Result<(usize, usize, usize), RingError> {
-        let cap = self.raw.cap;
-        if len > max_payload(cap) {
-            return Err(RingError::TooLarge);
-        }
-        let size = record_len(len);
-        let off = (self.tail & self.raw.mask()) as usize;
-        let to_end = cap - off;
-        // A record that does not fit before the end wraps to offset 0 behind a pad.
-        let (start, pad) = if size <= to_end { (off, 0) } else { (0, to_end) };
-        let need = pad + size;
-        let used = self.tail.wrapping_sub(self.head_cache) as usize;
-        if cap - used < need {
-            let head = self.raw.head().load(Ordering::Acquire);
-            let used = self.tail.wrapping_sub(head);
-            if used > cap as Pos {
-                return Err(RingError::Corrupt);
-            }
-            self.head_cache = head;
-            if cap - (used as usize) < need {
-                self.publish();
-                return Err(RingError::Full);
-            }
-        }
-        Ok((start, pad, size))
+        let pos = if self.cur.fits(self.raw, len) { self.cur.tail } else { self.make_room(len)? };
+        // SAFETY: `fits` or `make_room` found `record_len(len)` free bytes at `pos` before
+        // the end of the area; `pos` is a multiple of 8.
+        unsafe { self.raw.clear_record_end((pos & self.raw.mask()) as usize, len) };
+        Ok(Claim { producer: self, pos, len })
     }
 
     /// Copies `msg` into the ring and publishes it.
@@ -242,13 +216,97 @@ impl<'a> Producer<'a> {
         Ok(())
     }
 
+    /// A writer for a burst of messages, published together when it ends: the fastest way
+    /// to write many messages (see [`Batch`]).
+    #[inline]
+    pub fn batch(&mut self) -> Batch<'_, 'a> {
+        Batch { raw: self.raw, cur: self.cur, producer: self }
+    }
+
     /// Publishes every staged message with one release store of the producer counter.
     #[inline]
     pub fn publish(&mut self) {
-        if self.published != self.tail {
-            self.published = self.tail;
-            self.raw.tail().store(self.tail, Ordering::Release);
+        if self.cur.published != self.cur.tail {
+            self.cur.published = self.cur.tail;
+            self.raw.tail().store(self.cur.tail, Ordering::Release);
         }
+    }
+
+    /// The slow part of a claim: too large, wrapping, or the known free space used up.
+    /// Returns where the record goes: `tail`, or the start of the next lap, in which case
+    /// the writer puts a pad record at `tail` once the record is written.
+    ///
+    /// On `Full` everything staged is published first, so a producer waiting for room
+    /// never waits on its own messages.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, len: usize) -> Result<Pos, RingError> {
+        let cap = self.raw.cap;
+        if len > max_payload(cap) {
+            return Err(RingError::TooLarge);
+        }
+        let tail = self.cur.tail;
+        let size = record_len(len);
+        let to_end = cap - (tail & self.raw.mask()) as usize;
+        // A record that does not fit before the end wraps to offset 0 behind a pad.
+        let pad = if size <= to_end { 0 } else { to_end };
+        let need = pad + size;
+        if cap - (tail.wrapping_sub(self.cur.head_cache) as usize) < need {
+            let head = self.raw.head().load(Ordering::Acquire);
+            let used = tail.wrapping_sub(head);
+            if used > cap as Pos {
+                return Err(RingError::Corrupt);
+            }
+            self.cur.head_cache = head;
+            if cap - (used as usize) < need {
+                self.cur.limit = free_limit(self.raw, tail, head);
+                self.publish();
+                return Err(RingError::Full);
+            }
+        }
+        // Also when `tail` just reached the end of a lap: the limit then still marks
+        // that end. After a pad, `seal` moves it on once the record is written.
+        self.cur.limit = free_limit(self.raw, tail, self.cur.head_cache);
+        Ok(tail.wrapping_add(pad as Pos))
+    }
+}
+
+impl Cursor {
+    /// Whether a `len`-byte record fits at `tail` without wrapping or looking at the
+    /// consumer.
+    #[inline(always)]
+    fn fits(&self, raw: RawRing, len: usize) -> bool {
+        len <= max_payload(raw.cap) && record_len(len) as Pos <= self.limit.wrapping_sub(self.tail)
+    }
+
+    /// Completes the record of `len` bytes at `pos` (payload written): stores its word,
+    /// and a pad record at `tail` when it wrapped, and moves `tail` past it. Relaxed:
+    /// the consumer reads them only below the producer counter, stored later (release).
+    #[inline(always)]
+    fn seal(&mut self, raw: RawRing, pos: Pos, len: usize) {
+        raw.word((pos & raw.mask()) as usize).store(RECORD_COMMIT | len as u32, Ordering::Relaxed);
+        if pos != self.tail {
+            let pad = RECORD_COMMIT | RECORD_PAD | pos.wrapping_sub(self.tail) as u32;
+            raw.word((self.tail & raw.mask()) as usize).store(pad, Ordering::Relaxed);
+            self.tail = pos.wrapping_add(record_len(len) as Pos);
+            self.limit = free_limit(raw, self.tail, self.head_cache);
+        } else {
+            self.tail = pos.wrapping_add(record_len(len) as Pos);
+        }
+    }
+}
+
+/// End of the contiguous space known to be free after `tail`: the end of the lap or
+/// `head + cap`, whichever comes first.
+#[inline(always)]
+fn free_limit(raw: RawRing, tail: Pos, head: Pos) -> Pos {
+    let lap_end = (tail | raw.mask()).wrapping_add(1);
+    let full_at = head.wrapping_add(raw.cap as Pos);
+    // Both lie within `cap` after `tail`; compare their distances, not the wrapping values.
+    if lap_end.wrapping_sub(tail) <= full_at.wrapping_sub(tail) {
+        lap_end
+    } else {
+        full_at
     }
 }
 
@@ -262,8 +320,9 @@ impl fmt::Debug for Producer<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
             .field("capacity", &self.raw.cap)
-            .field("tail", &self.tail)
-            .field("head_cache", &self.head_cache)
+            .field("tail", &self.cur.tail)
+            .field("published", &self.cur.published)
+            .field("head_cache", &self.cur.head_cache)
             .finish()
     }
 }
@@ -273,11 +332,9 @@ impl fmt::Debug for Producer<'_> {
 #[must_use = "a claim publishes nothing until commit()"]
 pub struct Claim<'p, 'a> {
     producer: &'p mut Producer<'a>,
-    /// Data offset of the record.
-    start: usize,
+    /// Position of the record (the next lap's start when the claim wrapped).
+    pos: Pos,
     len: usize,
-    /// Bytes of padding before the record (wrap to offset 0), or 0.
-    pad: usize,
 }
 
 impl<'p, 'a> Claim<'p, 'a> {
@@ -304,23 +361,24 @@ impl<'p, 'a> Claim<'p, 'a> {
         self.write(len);
     }
 
-    /// Writes the record words for a `len`-byte message and advances the producer's
-    /// private position.
+    /// Data offset of the record.
+    #[inline(always)]
+    fn off(&self) -> usize {
+        (self.pos & self.producer.raw.mask()) as usize
+    }
+
+    /// Completes the record as a `len`-byte message, unpublished.
     #[inline(always)]
     fn write(self, len: usize) -> &'p mut Producer<'a> {
         let len = len.min(self.len);
+        let off = self.off();
         let p = self.producer;
-        if self.pad != 0 {
-            let off = (p.tail & p.raw.mask()) as usize;
-            p.raw.word(off).store(RECORD_COMMIT | RECORD_PAD | self.pad as u32, Ordering::Relaxed);
-        }
         if len < self.len {
-            // SAFETY: `claim` checked `start + record_len(self.len) <= cap`, and `len <
-            // self.len`; the claimed space is ours until the tail store below.
-            unsafe { p.raw.clear_padding(self.start, len) };
+            // SAFETY: `claim` found `record_len(self.len)` free bytes at `off`, and `len <
+            // self.len`; the claimed space is ours until it is published.
+            unsafe { p.raw.clear_padding(off, len) };
         }
-        p.raw.word(self.start).store(RECORD_COMMIT | len as u32, Ordering::Relaxed);
-        p.tail = p.tail.wrapping_add((self.pad + record_len(len)) as Pos);
+        p.cur.seal(p.raw, self.pos, len);
         p
     }
 }
@@ -330,10 +388,10 @@ impl Deref for Claim<'_, '_> {
 
     #[inline(always)]
     fn deref(&self) -> &[u8] {
-        // SAFETY: `claim` checked the record fits in free space (`start + record_len(len)
-        // <= cap`); the consumer does not read free space and the claim borrows the only
-        // producer, so these bytes are ours until commit.
-        unsafe { self.producer.raw.payload(self.start, self.len) }
+        // SAFETY: `claim` found the record's bytes free (`off + record_len(len) <= cap`);
+        // the consumer does not read free space and the claim borrows the only producer,
+        // so these bytes are ours until commit.
+        unsafe { self.producer.raw.payload(self.off(), self.len) }
     }
 }
 
@@ -341,12 +399,89 @@ impl DerefMut for Claim<'_, '_> {
     #[inline(always)]
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `deref`; `&mut self` makes this the only live view.
-        unsafe { self.producer.raw.payload_mut(self.start, self.len) }
+        unsafe { self.producer.raw.payload_mut(self.off(), self.len) }
     }
 }
 
 impl fmt::Debug for Claim<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claim").field("len", &self.len).finish()
+    }
+}
+
+/// A burst of messages for a [`Ring`], from [`Producer::batch`]: [`push`](Self::push)
+/// copies messages in, and they are published together when the batch ends
+/// ([`publish`](Self::publish) or drop).
+///
+/// A batch keeps the producer's state in locals, so each message costs one bounds check,
+/// its copy and its record word, and nothing else; the consumer counter is read only
+/// when the known free space runs out.
+///
+/// ```
+/// use kaos_core::ring::{CacheLine, Ring};
+///
+/// let mut lines = [CacheLine::ZERO; CacheLine::lines_for(1024)];
+/// let (mut tx, mut rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
+/// let mut batch = tx.batch();
+/// for word in [&b"one"[..], b"two", b"three"] {
+///     batch.push(word).unwrap();
+/// }
+/// assert_eq!(rx.read_batch(usize::MAX, |_| ()), Ok(0)); // not published yet
+/// batch.publish();
+/// assert_eq!(rx.read_batch(usize::MAX, |_| ()), Ok(3));
+/// ```
+pub struct Batch<'p, 'a> {
+    producer: &'p mut Producer<'a>,
+    raw: RawRing,
+    cur: Cursor,
+}
+
+impl Batch<'_, '_> {
+    /// Copies `msg` into the ring as the batch's next message.
+    ///
+    /// Errors as [`Producer::claim`]; on error nothing was written. On
+    /// [`RingError::Full`] the messages pushed so far are published, so the consumer can
+    /// make room, and the batch may go on once it has.
+    #[inline]
+    pub fn push(&mut self, msg: &[u8]) -> Result<(), RingError> {
+        let len = msg.len();
+        let pos = if self.cur.fits(self.raw, len) { self.cur.tail } else { self.make_room(len)? };
+        // SAFETY: `fits` or `make_room` found `record_len(len)` free bytes at `pos` before
+        // the end of the area, `pos` a multiple of 8; free space is ours until the batch
+        // publishes it.
+        unsafe {
+            self.raw.clear_record_end((pos & self.raw.mask()) as usize, len);
+            self.raw.payload_mut((pos & self.raw.mask()) as usize, len).copy_from_slice(msg);
+        }
+        self.cur.seal(self.raw, pos, len);
+        Ok(())
+    }
+
+    /// [`Producer::make_room`] with the batch's state.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, len: usize) -> Result<Pos, RingError> {
+        self.producer.cur = self.cur;
+        let pos = self.producer.make_room(len);
+        self.cur = self.producer.cur;
+        pos
+    }
+
+    /// Publishes the batch's messages (as dropping it does).
+    #[inline]
+    pub fn publish(self) {}
+}
+
+impl Drop for Batch<'_, '_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.producer.cur = self.cur;
+        self.producer.publish();
+    }
+}
+
+impl fmt::Debug for Batch<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch").field("tail", &self.cur.tail).field("published", &self.cur.published).finish()
     }
 }

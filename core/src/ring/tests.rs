@@ -51,10 +51,11 @@ fn counter_bytes(region: &mut [u8], offset: usize, value: u64) {
 fn layout_constants() {
     assert_eq!(core::mem::size_of::<Header>(), HEADER_LEN);
     assert_eq!(record_len(0), 8);
-    assert_eq!(record_len(4), 8);
-    assert_eq!(record_len(5), 16);
+    assert_eq!(record_len(1), 16);
+    assert_eq!(record_len(8), 16);
+    assert_eq!(record_len(9), 24);
     assert_eq!(record_len(64), 72);
-    assert_eq!(max_payload(64), 28);
+    assert_eq!(max_payload(64), 24);
     assert_eq!(region_len(1024), 1216);
 }
 
@@ -88,15 +89,15 @@ fn fifo_and_empty() {
 fn full_and_too_large() {
     let mut lines = region(256);
     let (mut tx, mut rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
-    assert_eq!(tx.max_payload(), 124);
-    assert_eq!(tx.push(&[0; 125]), Err(RingError::TooLarge));
-    // 28-byte payloads take 32 bytes: eight fill 256.
+    assert_eq!(tx.max_payload(), 120);
+    assert_eq!(tx.push(&[0; 121]), Err(RingError::TooLarge));
+    // 24-byte payloads take 32 bytes: eight fill 256.
     for i in 0..8 {
-        tx.push(&[i; 28]).unwrap();
+        tx.push(&[i; 24]).unwrap();
     }
     assert_eq!(tx.push(b""), Err(RingError::Full));
     assert_eq!(rx.read(|m| m[0]).unwrap(), Some(0));
-    tx.push(&[8; 28]).unwrap();
+    tx.push(&[8; 24]).unwrap();
     assert_eq!(tx.push(b""), Err(RingError::Full));
     let got: Vec<u8> = drain(&mut rx).iter().map(|m| m[0]).collect();
     assert_eq!(got, (1..9).collect::<Vec<u8>>());
@@ -107,9 +108,9 @@ fn max_payload_fits_once_empty_at_any_offset() {
     let mut lines = region(256);
     let (mut tx, mut rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
     for step in 0..40 {
-        tx.push(&[step; 124]).unwrap();
-        assert_eq!(rx.read(|m| (m.len(), m[0])).unwrap(), Some((124, step)));
-        tx.push(&[0; 3]).unwrap(); // shift the offset by 8
+        tx.push(&[step; 120]).unwrap();
+        assert_eq!(rx.read(|m| (m.len(), m[0])).unwrap(), Some((120, step)));
+        tx.push(b"").unwrap(); // shift the offset by 8
         rx.read(|_| ()).unwrap();
     }
 }
@@ -165,11 +166,11 @@ fn claim_drop_becomes_padding_mpsc() {
 fn pop_guard_frees_on_drop() {
     let mut lines = region(64);
     let (mut tx, mut rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
-    tx.push(&[1; 28]).unwrap();
-    tx.push(&[2; 28]).unwrap();
+    tx.push(&[1; 24]).unwrap();
+    tx.push(&[2; 24]).unwrap();
     assert_eq!(tx.push(b""), Err(RingError::Full));
     let rec = rx.pop().unwrap().unwrap();
-    assert_eq!(rec.len(), 28);
+    assert_eq!(rec.len(), 24);
     core::mem::forget(rec); // not freed
     assert_eq!(tx.push(b""), Err(RingError::Full));
     assert_eq!(rx.pop().unwrap().unwrap()[0], 1);
@@ -278,14 +279,16 @@ fn consumer_rejects_corruption() {
     // Length larger than the whole ring.
     assert_eq!(drain_corrupted(|b| word(b, 0, RECORD_COMMIT | LEN_MASK)).1, RingError::Corrupt);
     // Missing commit flag in an SPSC ring, unknown length bits.
-    assert_eq!(drain_corrupted(|b| word(b, 0, 5)).1, RingError::Corrupt);
+    let (got, err) = drain_corrupted(|b| word(b, 16, 6));
+    assert_eq!((got, err), (vec![b"first".to_vec()], RingError::Corrupt));
     // Pads: zero, unaligned, past the end, past the producer counter.
     for pad in [0, 12, 512, 64] {
         assert_eq!(drain_corrupted(|b| word(b, 0, RECORD_COMMIT | RECORD_PAD | pad)).1, RingError::Corrupt);
     }
-    // Producer counter more than a capacity ahead, or unaligned.
+    // Producer counter more than a capacity ahead, or inside a record.
     assert_eq!(drain_corrupted(|b| counter_bytes(b, TAIL_OFFSET, 1000)).1, RingError::Corrupt);
-    assert_eq!(drain_corrupted(|b| counter_bytes(b, TAIL_OFFSET, 24)).1, RingError::Corrupt);
+    let (got, err) = drain_corrupted(|b| counter_bytes(b, TAIL_OFFSET, 24));
+    assert_eq!((got, err), (vec![b"first".to_vec()], RingError::Corrupt));
 }
 
 #[test]
@@ -399,7 +402,7 @@ fn staged_messages_wait_for_publish() {
         while tx.stage(&[7; 20]) == Ok(()) {
             staged += 1;
         }
-        assert_eq!(staged, 128 / 24);
+        assert_eq!(staged, 128 / 32);
         assert_eq!(drain(&mut rx).len(), staged);
         tx.stage(b"last").unwrap();
     }
