@@ -1,20 +1,28 @@
 //! 64-byte messages between two threads: KaosNet's rings beside `rtrb` and
 //! `crossbeam_queue::ArrayQueue`, all with 64 KiB of message storage, in one run.
 //!
-//! Each sample spawns a producer and a consumer thread (pinned to different CPUs on
-//! Linux when there are two), lines them up on a barrier and times from the barrier until
-//! the consumer has seen all `iters` messages. The producer writes the sequence number
-//! into each 64-byte message; the consumer reads every byte of it (a sum of its words). When a queue is full
-//! or empty the waiting side issues one `spin_loop` hint and retries. Throughput is in
-//! messages per second.
+//! `cargo bench -p kaos-benches --bench ring` runs every queue once per round for
+//! `KAOS_RING_ROUNDS` rounds (default 15) of `KAOS_RING_MESSAGES` messages (default two
+//! million), rotating the order each round, and prints each queue's median, min and max
+//! and the median of the per-round ratios. Interleaving matters on shared virtual
+//! machines, whose cross-core latency can change several-fold between minutes; a ratio
+//! taken within one round compares queues under the same conditions.
+//!
+//! Each run spawns a producer and a consumer thread (pinned to different CPUs on Linux
+//! when there are two), lines them up on a barrier and times until the consumer has seen
+//! all messages. The producer forwards messages that are already in memory, as a server
+//! forwards what it received: it writes sequence numbers into a block of 32 messages,
+//! hides the block from the optimizer (`black_box`) and copies each message into the
+//! queue. The consumer reads every byte of every message (a sum of its words). A waiting
+//! side issues one `spin_loop` hint and retries.
 //!
 //! One message at a time on the producer side:
 //! - `kaos_spsc`, `kaos_mpsc_1p`: `push`, consumer drains with `Consumer::read_batch`;
 //! - `rtrb`: `push` / `pop`; `crossbeam_array_queue`: `push` / `pop`.
 //!
-//! Batches of 32 on the producer side, whole batches on the consumer side:
+//! Batches of 32 on the producer side, everything available on the consumer side:
 //! - `kaos_spsc_batch32`: `Producer::batch`, `Batch::push` ×32, `publish`; `read_batch`;
-//! - `rtrb_chunks32`: `write_chunk_uninit(32)`, `read_chunk(slots())`.
+//! - `rtrb_chunks32`: `write_chunk_uninit(32)` filled from the block, `read_chunk(slots())`.
 
 use std::hint::{black_box, spin_loop};
 use std::sync::{Barrier, OnceLock};
@@ -29,10 +37,24 @@ const STORAGE: usize = 64 * 1024;
 /// Producer batch size of the batched variants.
 const BATCH: u64 = 32;
 
-fn message(seq: u64) -> [u8; MSG] {
-    let mut m = [0x5A; MSG];
-    m[..8].copy_from_slice(&seq.to_le_bytes());
-    m
+/// The producer's source: `BATCH` messages in memory.
+type Block = [[u8; MSG]; BATCH as usize];
+
+/// Runs `send` over blocks of `BATCH` messages (fewer in the last block) holding the
+/// sequence numbers `0..n`. Each block is filled in memory and hidden from the optimizer,
+/// so every queue copies real bytes rather than constants folded into its stores.
+#[inline(always)]
+fn blocks(n: u64, mut send: impl FnMut(&[[u8; MSG]])) {
+    let mut block: Block = [[0x5A; MSG]; BATCH as usize];
+    let mut i = 0;
+    while i < n {
+        let k = BATCH.min(n - i) as usize;
+        for (j, m) in block[..k].iter_mut().enumerate() {
+            m[..8].copy_from_slice(&(i + j as u64).to_le_bytes());
+        }
+        send(black_box(&block[..k]));
+        i += k as u64;
+    }
 }
 
 /// What the consumer does with a message: reads all of it (a wrapping sum of its eight
@@ -103,12 +125,13 @@ fn kaos_spsc(n: u64) -> Duration {
     let (mut tx, rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
     timed_pair(
         move || {
-            for i in 0..n {
-                let m = message(i);
-                while tx.push(&m).is_err() {
-                    spin_loop();
+            blocks(n, |block| {
+                for m in block {
+                    while tx.push(m).is_err() {
+                        spin_loop();
+                    }
                 }
-            }
+            })
         },
         move || drain(rx, n),
     )
@@ -119,20 +142,23 @@ fn kaos_spsc_batch(n: u64) -> Duration {
     let (mut tx, rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
     timed_pair(
         move || {
-            let mut i = 0;
-            while i < n {
-                let end = (i + BATCH).min(n);
-                let mut batch = tx.batch();
-                // On a full ring the batch publishes what it holds, so the consumer can
-                // make room; a new batch goes on from there.
-                while i < end && batch.push(&message(i)).is_ok() {
-                    i += 1;
+            blocks(n, |mut block| {
+                while !block.is_empty() {
+                    let mut batch = tx.batch();
+                    // On a full ring the batch publishes what it holds, so the consumer
+                    // can make room; a new batch goes on from there.
+                    while let Some((m, rest)) = block.split_first() {
+                        if batch.push(m).is_err() {
+                            break;
+                        }
+                        block = rest;
+                    }
+                    batch.publish();
+                    if !block.is_empty() {
+                        spin_loop();
+                    }
                 }
-                batch.publish();
-                if i < end {
-                    spin_loop();
-                }
-            }
+            })
         },
         move || drain(rx, n),
     )
@@ -143,12 +169,13 @@ fn kaos_mpsc(n: u64) -> Duration {
     let (mut tx, rx) = MpscRing::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
     timed_pair(
         move || {
-            for i in 0..n {
-                let m = message(i);
-                while tx.push(&m).is_err() {
-                    spin_loop();
+            blocks(n, |block| {
+                for m in block {
+                    while tx.push(m).is_err() {
+                        spin_loop();
+                    }
                 }
-            }
+            })
         },
         move || drain(rx, n),
     )
@@ -158,13 +185,13 @@ fn rtrb_pop(n: u64) -> Duration {
     let (mut tx, mut rx) = rtrb::RingBuffer::<[u8; MSG]>::new(STORAGE / MSG);
     timed_pair(
         move || {
-            for i in 0..n {
-                let mut m = message(i);
-                while let Err(rtrb::PushError::Full(back)) = tx.push(m) {
-                    m = back;
-                    spin_loop();
+            blocks(n, |block| {
+                for m in block {
+                    while tx.push(*m).is_err() {
+                        spin_loop();
+                    }
                 }
-            }
+            })
         },
         move || {
             let (mut got, mut sum) = (0, 0);
@@ -186,17 +213,17 @@ fn rtrb_chunks(n: u64) -> Duration {
     let (mut tx, mut rx) = rtrb::RingBuffer::<[u8; MSG]>::new(STORAGE / MSG);
     timed_pair(
         move || {
-            let mut i = 0;
-            while i < n {
-                let k = BATCH.min(n - i);
-                match tx.write_chunk_uninit(k as usize) {
-                    Ok(chunk) => {
-                        chunk.fill_from_iter((i..i + k).map(message));
-                        i += k;
+            blocks(n, |mut block| {
+                while !block.is_empty() {
+                    match tx.write_chunk_uninit(block.len()) {
+                        Ok(chunk) => {
+                            chunk.fill_from_iter(block.iter().copied());
+                            block = &[];
+                        }
+                        Err(_) => spin_loop(),
                     }
-                    Err(_) => spin_loop(),
                 }
-            }
+            })
         },
         move || {
             let (mut got, mut sum) = (0, 0);
@@ -224,13 +251,13 @@ fn crossbeam(n: u64) -> Duration {
     let q = &q;
     timed_pair(
         move || {
-            for i in 0..n {
-                let mut m = message(i);
-                while let Err(back) = q.push(m) {
-                    m = back;
-                    spin_loop();
+            blocks(n, |block| {
+                for m in block {
+                    while q.push(*m).is_err() {
+                        spin_loop();
+                    }
                 }
-            }
+            })
         },
         move || {
             let (mut got, mut sum) = (0, 0);
@@ -251,21 +278,24 @@ fn crossbeam(n: u64) -> Duration {
 /// One benchmarked queue: its name and a run of `n` messages.
 type Case = (&'static str, fn(u64) -> Duration);
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 8] = [
     ("kaos_spsc", kaos_spsc),
     ("kaos_mpsc_1p", kaos_mpsc),
     ("rtrb", rtrb_pop),
     ("crossbeam_array_queue", crossbeam),
     ("kaos_spsc_batch32", kaos_spsc_batch),
     ("rtrb_chunks32", rtrb_chunks),
+    ("probe_stride64", probe::<64>),
+    ("probe_stride72", probe::<72>),
 ];
 
 /// Ratios printed at the end: (ours, peer).
-const RATIOS: [(&str, &str); 4] = [
+const RATIOS: [(&str, &str); 5] = [
     ("kaos_spsc", "rtrb"),
     ("kaos_mpsc_1p", "rtrb"),
     ("kaos_spsc_batch32", "rtrb_chunks32"),
     ("kaos_spsc_batch32", "rtrb"),
+    ("probe_stride72", "probe_stride64"),
 ];
 
 fn median(v: &mut [f64]) -> f64 {
@@ -311,4 +341,77 @@ fn main() {
             println!("{ours} / {peer}: median of per-round ratios {:.2}x", median(&mut per_round));
         }
     }
+}
+
+/// Layout probes: a minimal SPSC ring of fixed `REC`-byte records, the 64-byte message
+/// at the end of each record (a 4-byte length word in front of it when `REC > 64`), one
+/// message published at a time. Not KaosNet code: they show what a record stride costs on
+/// the machine, apart from any implementation. `probe_stride64` is rtrb's layout (a slot
+/// per message), `probe_stride72` KaosNet's (an 8-byte header before each 64-byte payload).
+fn probe<const REC: u64>(n: u64) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering::*};
+    const CAP: u64 = STORAGE as u64;
+    #[repr(C, align(128))]
+    struct Counter(AtomicU64);
+    let (tail, head) = (Counter(AtomicU64::new(0)), Counter(AtomicU64::new(0)));
+    let mut lines = vec![CacheLine::ZERO; STORAGE / 64];
+    let buf = CacheLine::as_bytes_mut(&mut lines).as_mut_ptr() as usize;
+    let (tail, head) = (&tail, &head);
+    // Records never straddle the end: a record that would is skipped to offset 0, which
+    // both sides work out from the position alone.
+    let place = |pos: u64| if pos % CAP + REC > CAP { pos + CAP - pos % CAP } else { pos };
+    timed_pair(
+        move || {
+            let (mut pos, mut head_cache) = (0u64, 0u64);
+            blocks(n, |block| {
+                for m in block {
+                    let at = place(pos);
+                    while at + REC - head_cache > CAP {
+                        head_cache = head.0.load(Acquire);
+                        spin_loop();
+                    }
+                    let o = (at % CAP) as usize;
+                    // SAFETY: `o + REC <= CAP` (`place`), the buffer holds CAP bytes, and the
+                    // consumer has released these bytes (`head_cache`); u32 stores need
+                    // 4-byte alignment, which 8-byte record offsets give.
+                    unsafe {
+                        let rec = (buf as *mut u8).add(o);
+                        if REC > 64 {
+                            rec.cast::<u32>().write(0x8000_0040);
+                        }
+                        std::ptr::copy_nonoverlapping(m.as_ptr(), rec.add((REC - 64) as usize), 64);
+                    }
+                    pos = at + REC;
+                    tail.0.store(pos, Release);
+                }
+            })
+        },
+        move || {
+            let (mut got, mut sum, mut pos, mut avail_to) = (0, 0u64, 0u64, 0u64);
+            while got < n {
+                if pos == avail_to {
+                    avail_to = tail.0.load(Acquire);
+                    if pos == avail_to {
+                        spin_loop();
+                        continue;
+                    }
+                }
+                let at = place(pos);
+                // SAFETY: the producer published this record (`avail_to`) and will not
+                // touch it before `head` passes it.
+                let m = unsafe {
+                    let rec = (buf as *const u8).add((at % CAP) as usize);
+                    if REC > 64 {
+                        black_box(rec.cast::<u32>().read());
+                    }
+                    std::slice::from_raw_parts(rec.add((REC - 64) as usize), 64)
+                };
+                sum = digest(m).wrapping_add(sum);
+                pos = at + REC;
+                got += 1;
+                head.0.store(pos, Release);
+            }
+            sum
+        },
+    )
 }

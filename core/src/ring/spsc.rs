@@ -226,52 +226,70 @@ impl<'a> Producer<'a> {
     /// Publishes every staged message with one release store of the producer counter.
     #[inline]
     pub fn publish(&mut self) {
-        if self.cur.published != self.cur.tail {
-            self.cur.published = self.cur.tail;
-            self.raw.tail().store(self.cur.tail, Ordering::Release);
-        }
+        self.cur.publish(self.raw);
     }
 
-    /// The slow part of a claim: too large, wrapping, or the known free space used up.
-    /// Returns where the record goes: `tail`, or the start of the next lap, in which case
-    /// the writer puts a pad record at `tail` once the record is written.
-    ///
-    /// On `Full` everything staged is published first, so a producer waiting for room
-    /// never waits on its own messages.
-    #[cold]
-    #[inline(never)]
+    /// [`make_room`] for the producer's own state.
+    #[inline(always)]
     fn make_room(&mut self, len: usize) -> Result<Pos, RingError> {
-        let cap = self.raw.cap;
-        if len > max_payload(cap) {
-            return Err(RingError::TooLarge);
-        }
-        let tail = self.cur.tail;
-        let size = record_len(len);
-        let to_end = cap - (tail & self.raw.mask()) as usize;
-        // A record that does not fit before the end wraps to offset 0 behind a pad.
-        let pad = if size <= to_end { 0 } else { to_end };
-        let need = pad + size;
-        if cap - (tail.wrapping_sub(self.cur.head_cache) as usize) < need {
-            let head = self.raw.head().load(Ordering::Acquire);
-            let used = tail.wrapping_sub(head);
-            if used > cap as Pos {
-                return Err(RingError::Corrupt);
-            }
-            self.cur.head_cache = head;
-            if cap - (used as usize) < need {
-                self.cur.limit = free_limit(self.raw, tail, head);
-                self.publish();
-                return Err(RingError::Full);
-            }
-        }
-        // Also when `tail` just reached the end of a lap: the limit then still marks
-        // that end. After a pad, `seal` moves it on once the record is written.
-        self.cur.limit = free_limit(self.raw, tail, self.cur.head_cache);
-        Ok(tail.wrapping_add(pad as Pos))
+        let (pos, cur) = make_room(self.raw, self.cur, len);
+        self.cur = cur;
+        pos
     }
 }
 
+/// The slow part of a claim: too large, wrapping, or the known free space used up.
+/// Returns where the record goes (`tail`, or the start of the next lap, in which case the
+/// writer puts a pad record at `tail` once the record is written) and the updated state.
+///
+/// On `Full` everything staged is published first, so a producer waiting for room never
+/// waits on its own messages.
+///
+/// The state goes in and out by value: a cold call that took the producer (or a batch)
+/// by reference would make the compiler keep its state in memory and store the position
+/// after every message, which costs store-buffer entries on the hot path.
+#[cold]
+#[inline(never)]
+fn make_room(raw: RawRing, mut cur: Cursor, len: usize) -> (Result<Pos, RingError>, Cursor) {
+    let cap = raw.cap;
+    if len > max_payload(cap) {
+        return (Err(RingError::TooLarge), cur);
+    }
+    let tail = cur.tail;
+    let size = record_len(len);
+    let to_end = cap - (tail & raw.mask()) as usize;
+    // A record that does not fit before the end wraps to offset 0 behind a pad.
+    let pad = if size <= to_end { 0 } else { to_end };
+    let need = pad + size;
+    if cap - (tail.wrapping_sub(cur.head_cache) as usize) < need {
+        let head = raw.head().load(Ordering::Acquire);
+        let used = tail.wrapping_sub(head);
+        if used > cap as Pos {
+            return (Err(RingError::Corrupt), cur);
+        }
+        cur.head_cache = head;
+        if cap - (used as usize) < need {
+            cur.limit = free_limit(raw, tail, head);
+            cur.publish(raw);
+            return (Err(RingError::Full), cur);
+        }
+    }
+    // Also when `tail` just reached the end of a lap: the limit then still marks that
+    // end. After a pad, `seal` moves it on once the record is written.
+    cur.limit = free_limit(raw, tail, cur.head_cache);
+    (Ok(tail.wrapping_add(pad as Pos)), cur)
+}
+
 impl Cursor {
+    /// Stores `tail` as the shared producer counter (release) if it moved.
+    #[inline(always)]
+    fn publish(&mut self, raw: RawRing) {
+        if self.published != self.tail {
+            self.published = self.tail;
+            raw.tail().store(self.tail, Ordering::Release);
+        }
+    }
+
     /// Whether a `len`-byte record fits at `tail` without wrapping or looking at the
     /// consumer.
     #[inline(always)]
@@ -445,7 +463,13 @@ impl Batch<'_, '_> {
     #[inline]
     pub fn push(&mut self, msg: &[u8]) -> Result<(), RingError> {
         let len = msg.len();
-        let pos = if self.cur.fits(self.raw, len) { self.cur.tail } else { self.make_room(len)? };
+        let pos = if self.cur.fits(self.raw, len) {
+            self.cur.tail
+        } else {
+            let (pos, cur) = make_room(self.raw, self.cur, len);
+            self.cur = cur;
+            pos?
+        };
         // SAFETY: `fits` or `make_room` found `record_len(len)` free bytes at `pos` before
         // the end of the area, `pos` a multiple of 8; free space is ours until the batch
         // publishes it.
@@ -455,16 +479,6 @@ impl Batch<'_, '_> {
         }
         self.cur.seal(self.raw, pos, len);
         Ok(())
-    }
-
-    /// [`Producer::make_room`] with the batch's state.
-    #[cold]
-    #[inline(never)]
-    fn make_room(&mut self, len: usize) -> Result<Pos, RingError> {
-        self.producer.cur = self.cur;
-        let pos = self.producer.make_room(len);
-        self.cur = self.producer.cur;
-        pos
     }
 
     /// Publishes the batch's messages (as dropping it does).

@@ -410,3 +410,41 @@ fn staged_messages_wait_for_publish() {
     let (_, mut rx) = Ring::attach(bytes).unwrap().split();
     assert_eq!(drain(&mut rx), vec![b"last".to_vec()]);
 }
+
+/// A batch runs into a full ring, publishes what it holds, goes on once the consumer
+/// has made room, wraps behind pads, and publishes nothing until it ends otherwise.
+#[test]
+fn batch_full_wrap_and_publish() {
+    let mut lines = region(256);
+    let (mut tx, mut rx) = Ring::init_at(CacheLine::as_bytes_mut(&mut lines), Pos::MAX - 500).unwrap().split();
+    let mut buf = [0; 64];
+    let (mut sent, got) = (0u32, std::cell::Cell::new(0u32));
+    let check = |m: &[u8]| {
+        assert_eq!(check_message(m), (4, got.get()));
+        got.set(got.get() + 1);
+    };
+    for _ in 0..60 {
+        let mut batch = tx.batch();
+        let before = sent;
+        // Fill until full: the ring then holds exactly what the batch pushed.
+        while batch.push(message(4, sent, &mut buf)) == Ok(()) {
+            sent += 1;
+        }
+        assert!(sent > before);
+        // Full published the batch so far; the consumer sees all of it.
+        rx.read_batch(usize::MAX, check).unwrap();
+        assert_eq!(got.get(), sent);
+        // The same batch goes on into the freed space, unpublished until it ends.
+        batch.push(message(4, sent, &mut buf)).unwrap();
+        sent += 1;
+        assert_eq!(rx.read_batch(usize::MAX, check).unwrap(), 0);
+        batch.publish();
+        assert_eq!(rx.read_batch(usize::MAX, check).unwrap(), 1);
+    }
+    assert_eq!(got.get(), sent);
+    // An empty batch publishes nothing and leaves the producer where it was.
+    tx.batch().publish();
+    tx.push(message(4, sent, &mut buf)).unwrap();
+    assert_eq!(rx.read_batch(usize::MAX, check).unwrap(), 1);
+    assert_eq!(tx.batch().push(&[0; 121]), Err(RingError::TooLarge));
+}
