@@ -1,5 +1,5 @@
-//! The server side: a fixed-capacity demultiplexer of connections by address, and the
-//! stateless half of the handshake.
+//! The server side: the stateless half of the handshake ([`Gate`]) and a fixed-capacity
+//! demultiplexer of connections by address ([`Endpoint`]).
 //!
 //! A datagram from an unknown address can only be a `ConnectRequest` (answered with a
 //! `Challenge` carrying a cookie: SipHash-2-4-128 keyed by the server secret over the
@@ -7,6 +7,11 @@
 //! a valid cookie for the current or previous bucket. Nothing is stored until the cookie
 //! comes back, and no reply is larger than the request that caused it, so spoofed source
 //! addresses can neither exhaust the server nor use it as an amplifier.
+//!
+//! [`Endpoint`] suits small fixed capacities (a microcontroller, tests): its polls visit
+//! every slot. A host serving thousands of clients keeps its own table of connections
+//! (hash map, ready queues, timer heap) and uses [`Gate`] for the handshake, as
+//! `kaos-rudp` does.
 
 use core::hash::Hasher;
 use core::net::SocketAddr;
@@ -18,6 +23,144 @@ use crate::config::{Config, ConfigError};
 use crate::conn::{Connection, Event};
 use crate::time::{Duration, Instant};
 use crate::wire::{HandshakeRepr, Packet, PacketType, RejectReason, COOKIE_LEN, HANDSHAKE_KEY};
+
+/// What [`Gate::handle`] decided about a datagram from an address with no connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateAction {
+    /// Send the first `len` bytes of the reply buffer back to the sender (a challenge or a
+    /// rejection; never longer than the datagram that caused it).
+    Reply(usize),
+    /// The sender echoed a valid cookie: create its connection with
+    /// [`Connection::accept`]`(cfg, storage, now, from, nonce, salt)`, or, if that is not
+    /// possible (server full), answer with [`Gate::refuse`].
+    Admit {
+        /// The client's connection nonce.
+        nonce: u64,
+        /// The salt of the connection's checksum key.
+        salt: u64,
+    },
+    /// Invalid or unexpected; counted in [`EndpointStats::invalid_dropped`].
+    Drop,
+}
+
+/// The stateless half of a server: answers handshakes from addresses that have no
+/// connection, keeping no state per address.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    fingerprint: u32,
+    secret: [u8; 16],
+    bucket_len: Duration,
+    stats: EndpointStats,
+}
+
+impl Gate {
+    /// A gate for connections with `cfg`. `secret` keys the cookies and must be random
+    /// and private.
+    pub fn new(cfg: &Config, secret: [u8; 16]) -> Self {
+        Gate {
+            fingerprint: cfg.fingerprint(),
+            secret,
+            bucket_len: Duration::from_secs(10),
+            stats: EndpointStats::default(),
+        }
+    }
+
+    fn bucket(&self, now: Instant) -> u32 {
+        (now.as_micros() / self.bucket_len.as_micros().max(1)) as u32
+    }
+
+    fn cookie(&self, addr: &SocketAddr, bucket: u32, nonce: u64) -> [u8; COOKIE_LEN] {
+        let mut h = SipHasher24::new_with_key(&self.secret);
+        match addr {
+            SocketAddr::V4(a) => h.write(&a.ip().octets()),
+            SocketAddr::V6(a) => h.write(&a.ip().octets()),
+        }
+        h.write(&addr.port().to_le_bytes());
+        h.write(&bucket.to_le_bytes());
+        h.write(&nonce.to_le_bytes());
+        let out = h.finish128();
+        let mut c = [0u8; COOKIE_LEN];
+        c[..8].copy_from_slice(&out.h1.to_le_bytes());
+        c[8..].copy_from_slice(&out.h2.to_le_bytes());
+        c
+    }
+
+    fn cookie_valid(&self, now: Instant, addr: &SocketAddr, bucket: u32, nonce: u64, cookie: &[u8; 16]) -> bool {
+        let cur = self.bucket(now);
+        if bucket != cur && bucket.wrapping_add(1) != cur {
+            return false;
+        }
+        // Constant-time comparison.
+        let expect = self.cookie(addr, bucket, nonce);
+        expect.iter().zip(cookie).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+
+    fn salt(&self, cookie: &[u8; COOKIE_LEN], nonce: u64) -> u64 {
+        let mut h = SipHasher24::new_with_key(&self.secret);
+        h.write(b"salt");
+        h.write(cookie);
+        h.write(&nonce.to_le_bytes());
+        let out = h.finish128();
+        out.h1 ^ out.h2.rotate_left(17)
+    }
+
+    /// Handles datagram `data` from `from`, an address with no connection. A reply is
+    /// written to `reply` (which should hold at least `data.len()` bytes).
+    pub fn handle(&mut self, now: Instant, from: SocketAddr, data: &[u8], reply: &mut [u8]) -> GateAction {
+        let repr = Packet::new_checked(data)
+            .ok()
+            .filter(|p| matches!(p.kind(), PacketType::ConnectRequest | PacketType::ChallengeResponse))
+            .filter(|p| p.verify(HANDSHAKE_KEY).is_ok())
+            .and_then(|p| HandshakeRepr::parse(&p).ok());
+        let answer = match repr {
+            Some(HandshakeRepr::ConnectRequest { nonce, fingerprint }) => {
+                if fingerprint != self.fingerprint {
+                    return self.reject(nonce, RejectReason::ConfigMismatch, data.len(), reply);
+                }
+                let bucket = self.bucket(now);
+                self.stats.challenges += 1;
+                HandshakeRepr::Challenge { nonce, bucket, cookie: self.cookie(&from, bucket, nonce) }
+            }
+            Some(HandshakeRepr::ChallengeResponse { nonce, fingerprint, bucket, cookie })
+                if self.cookie_valid(now, &from, bucket, nonce, &cookie) =>
+            {
+                if fingerprint != self.fingerprint {
+                    return self.reject(nonce, RejectReason::ConfigMismatch, data.len(), reply);
+                }
+                return GateAction::Admit { nonce, salt: self.salt(&cookie, nonce) };
+            }
+            _ => {
+                self.stats.invalid_dropped += 1;
+                return GateAction::Drop;
+            }
+        };
+        Self::emit(answer, data.len(), reply)
+    }
+
+    /// The answer to an admitted client whose connection could not be created:
+    /// a rejection for `reason`, no longer than the `request_len`-byte request.
+    pub fn refuse(&mut self, nonce: u64, reason: RejectReason, request_len: usize, reply: &mut [u8]) -> GateAction {
+        self.reject(nonce, reason, request_len, reply)
+    }
+
+    fn reject(&mut self, nonce: u64, reason: RejectReason, request_len: usize, reply: &mut [u8]) -> GateAction {
+        self.stats.rejected += 1;
+        Self::emit(HandshakeRepr::Reject { nonce, reason }, request_len, reply)
+    }
+
+    fn emit(answer: HandshakeRepr, request_len: usize, reply: &mut [u8]) -> GateAction {
+        match answer.emit(reply) {
+            // Never amplify: a reply is at most as large as what the unproven sender sent.
+            Ok(n) if n <= request_len => GateAction::Reply(n),
+            _ => GateAction::Drop,
+        }
+    }
+
+    /// Counters (`accepted` stays zero: the host creates the connections).
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
+    }
+}
 
 /// Where an endpoint gets connection storage from, and returns it to.
 pub trait StoragePool<S> {
@@ -80,9 +223,7 @@ pub struct EndpointStats {
 #[derive(Debug)]
 pub struct Endpoint<S, P, const N: usize> {
     cfg: Config,
-    fingerprint: u32,
-    secret: [u8; 16],
-    bucket_len: Duration,
+    gate: Gate,
     pool: P,
     slots: [Option<Connection<S>>; N],
     generations: [u16; N],
@@ -98,10 +239,8 @@ impl<S: AsMut<[u64]>, P: StoragePool<S>, const N: usize> Endpoint<S, P, N> {
     pub fn new(cfg: Config, secret: [u8; 16], pool: P) -> Result<Self, ConfigError> {
         cfg.validate()?;
         Ok(Endpoint {
-            fingerprint: cfg.fingerprint(),
+            gate: Gate::new(&cfg, secret),
             cfg,
-            secret,
-            bucket_len: Duration::from_secs(10),
             pool,
             slots: core::array::from_fn(|_| None),
             generations: [0; N],
@@ -110,45 +249,6 @@ impl<S: AsMut<[u64]>, P: StoragePool<S>, const N: usize> Endpoint<S, P, N> {
             ev_cursor: 0,
             stats: EndpointStats::default(),
         })
-    }
-
-    fn bucket(&self, now: Instant) -> u32 {
-        (now.as_micros() / self.bucket_len.as_micros().max(1)) as u32
-    }
-
-    fn cookie(&self, addr: &SocketAddr, bucket: u32, nonce: u64) -> [u8; COOKIE_LEN] {
-        let mut h = SipHasher24::new_with_key(&self.secret);
-        match addr {
-            SocketAddr::V4(a) => h.write(&a.ip().octets()),
-            SocketAddr::V6(a) => h.write(&a.ip().octets()),
-        }
-        h.write(&addr.port().to_le_bytes());
-        h.write(&bucket.to_le_bytes());
-        h.write(&nonce.to_le_bytes());
-        let out = h.finish128();
-        let mut c = [0u8; COOKIE_LEN];
-        c[..8].copy_from_slice(&out.h1.to_le_bytes());
-        c[8..].copy_from_slice(&out.h2.to_le_bytes());
-        c
-    }
-
-    fn cookie_valid(&self, now: Instant, addr: &SocketAddr, bucket: u32, nonce: u64, cookie: &[u8; 16]) -> bool {
-        let cur = self.bucket(now);
-        if bucket != cur && bucket.wrapping_add(1) != cur {
-            return false;
-        }
-        // Constant-time comparison.
-        let expect = self.cookie(addr, bucket, nonce);
-        expect.iter().zip(cookie).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    }
-
-    fn salt(&self, cookie: &[u8; COOKIE_LEN], nonce: u64) -> u64 {
-        let mut h = SipHasher24::new_with_key(&self.secret);
-        h.write(b"salt");
-        h.write(cookie);
-        h.write(&nonce.to_le_bytes());
-        let out = h.finish128();
-        out.h1 ^ out.h2.rotate_left(17)
     }
 
     /// Processes a datagram from `from`. Returns the length of a stateless reply written
@@ -160,51 +260,22 @@ impl<S: AsMut<[u64]>, P: StoragePool<S>, const N: usize> Endpoint<S, P, N> {
             }
             return None;
         }
-        let repr = Packet::new_checked(data)
-            .ok()
-            .filter(|p| matches!(p.kind(), PacketType::ConnectRequest | PacketType::ChallengeResponse))
-            .filter(|p| p.verify(HANDSHAKE_KEY).is_ok())
-            .and_then(|p| HandshakeRepr::parse(&p).ok());
-        let reject = |nonce, reason| HandshakeRepr::Reject { nonce, reason };
-        let answer = match repr {
-            Some(HandshakeRepr::ConnectRequest { nonce, fingerprint }) => {
-                if fingerprint != self.fingerprint {
-                    reject(nonce, RejectReason::ConfigMismatch)
-                } else {
-                    let bucket = self.bucket(now);
-                    self.stats.challenges += 1;
-                    HandshakeRepr::Challenge { nonce, bucket, cookie: self.cookie(&from, bucket, nonce) }
-                }
-            }
-            Some(HandshakeRepr::ChallengeResponse { nonce, fingerprint, bucket, cookie })
-                if self.cookie_valid(now, &from, bucket, nonce, &cookie) =>
-            {
-                if fingerprint != self.fingerprint {
-                    reject(nonce, RejectReason::ConfigMismatch)
-                } else {
-                    match self.admit(now, from, nonce, &cookie) {
-                        Ok(()) => return None,
-                        Err(reason) => reject(nonce, reason),
-                    }
-                }
-            }
-            _ => {
-                self.stats.invalid_dropped += 1;
-                return None;
-            }
+        let action = match self.gate.handle(now, from, data, reply) {
+            GateAction::Admit { nonce, salt } => match self.admit(now, from, nonce, salt) {
+                Ok(()) => return None,
+                Err(reason) => self.gate.refuse(nonce, reason, data.len(), reply),
+            },
+            action => action,
         };
-        if matches!(answer, HandshakeRepr::Reject { .. }) {
-            self.stats.rejected += 1;
+        match action {
+            GateAction::Reply(n) => Some(n),
+            _ => None,
         }
-        let n = answer.emit(reply).ok()?;
-        // Never amplify: a reply is at most as large as what the unproven sender sent.
-        (n <= data.len()).then_some(n)
     }
 
-    fn admit(&mut self, now: Instant, from: SocketAddr, nonce: u64, cookie: &[u8; 16]) -> Result<(), RejectReason> {
+    fn admit(&mut self, now: Instant, from: SocketAddr, nonce: u64, salt: u64) -> Result<(), RejectReason> {
         let Some(index) = self.slots.iter().position(Option::is_none) else { return Err(RejectReason::ServerFull) };
         let Some(storage) = self.pool.take() else { return Err(RejectReason::ServerFull) };
-        let salt = self.salt(cookie, nonce);
         match Connection::accept(&self.cfg, storage, now, from, nonce, salt) {
             Ok(c) => {
                 if self.by_addr.insert(from, index as u16).is_err() {
@@ -303,7 +374,8 @@ impl<S: AsMut<[u64]>, P: StoragePool<S>, const N: usize> Endpoint<S, P, N> {
 
     /// Counters.
     pub fn stats(&self) -> EndpointStats {
-        self.stats
+        let gate = self.gate.stats();
+        EndpointStats { accepted: self.stats.accepted, ..gate }
     }
 
     /// The connection configuration.

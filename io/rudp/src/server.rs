@@ -1,0 +1,494 @@
+//! The server: many core connections behind one socket.
+//!
+//! Work is proportional to activity, not to the number of clients: a datagram goes to
+//! its connection through a hash map, connections with something to do wait in a queue,
+//! and timers sit in a heap ordered by deadline.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+
+use kaos_core::conn::{Connection, DisconnectReason, Event};
+use kaos_core::endpoint::{Gate, GateAction};
+use kaos_core::time::Instant;
+use kaos_core::wire::{Packet, PacketType, RejectReason};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::sys::{self, BatchIo};
+use crate::{random_key, wait, Clock, RudpConfig, Stats, TransportError, RELIABLE_ORDERED};
+
+const SOCKET: Token = Token(0);
+
+/// Something that happened to a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// The client completed the handshake (also queued for [`RudpServer::accept`]).
+    Connected(SocketAddr),
+    /// The client is gone: it closed, timed out ([`DisconnectReason::TimedOut`]), was
+    /// disconnected by the server, or broke the protocol.
+    Disconnected(SocketAddr, DisconnectReason),
+}
+
+/// Server counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Datagrams received.
+    pub datagrams_received: u64,
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Challenges sent to connect requests.
+    pub challenges: u64,
+    /// Clients accepted.
+    pub accepted: u64,
+    /// Handshakes refused (server full, configuration mismatch).
+    pub rejected: u64,
+    /// Datagrams from unknown addresses that were not a valid handshake, plus invalid
+    /// datagrams on connections (bad checksum, malformed, replayed).
+    pub invalid_dropped: u64,
+    /// Connect requests dropped unanswered by the handshake rate limit.
+    pub handshakes_limited: u64,
+    /// Datagrams the kernel would not take (send buffer full).
+    pub send_dropped: u64,
+    /// Clients connected now.
+    pub clients: usize,
+}
+
+struct Client {
+    conn: Connection<Vec<u64>>,
+    /// Delivered messages not yet read: (channel, bytes).
+    inbox: VecDeque<(u8, Box<[u8]>)>,
+    inbox_bytes: usize,
+    /// In the work queue.
+    queued: bool,
+    /// In the queue of clients with unread messages.
+    readable: bool,
+    /// The deadline this client has in the timer heap.
+    deadline: Option<Instant>,
+    /// Invalid datagrams already counted in the server stats.
+    invalid_seen: u64,
+}
+
+/// A token bucket: `rate` per second, bursts of `rate`.
+#[derive(Debug)]
+struct RateLimit {
+    rate: u64,
+    tokens: u64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_since(self.last).as_micros();
+        let refill = elapsed.saturating_mul(self.rate) / 1_000_000;
+        if refill > 0 {
+            self.tokens = (self.tokens + refill).min(self.rate);
+            self.last = now;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// A reliable-UDP server.
+///
+/// Call [`poll`](Self::poll) in a loop: it waits for datagrams or the next timer, then
+/// receives, runs timers and sends. Between polls, [`accept`](Self::accept) new clients,
+/// [`receive`](Self::receive) their messages, [`send`](Self::send) to them and read
+/// [`poll_event`](Self::poll_event) for disconnects and timeouts.
+pub struct RudpServer {
+    socket: mio::net::UdpSocket,
+    poll: Poll,
+    events: Events,
+    io: BatchIo,
+    cfg: RudpConfig,
+    gate: Gate,
+    clock: Clock,
+    handshakes: RateLimit,
+    slots: Vec<Option<Client>>,
+    free: Vec<usize>,
+    by_addr: HashMap<SocketAddr, usize>,
+    pool: Vec<Vec<u64>>,
+    work: VecDeque<usize>,
+    readable: VecDeque<usize>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    accepted: VecDeque<SocketAddr>,
+    out_events: VecDeque<ServerEvent>,
+    reply: Vec<u8>,
+    stats: ServerStats,
+}
+
+impl std::fmt::Debug for RudpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RudpServer").field("clients", &self.by_addr.len()).field("stats", &self.stats).finish()
+    }
+}
+
+impl RudpServer {
+    /// A server on `addr` with default settings and reliable windows of `window`
+    /// messages.
+    pub fn bind(addr: SocketAddr, window: u16) -> io::Result<Self> {
+        Self::with_config(addr, RudpConfig::with_window(window))
+    }
+
+    /// A server on `addr` with `cfg`.
+    pub fn with_config(addr: SocketAddr, cfg: RudpConfig) -> io::Result<Self> {
+        cfg.validate()?;
+        let mut socket = sys::bind(addr, cfg.socket())?;
+        let poll = Poll::new()?;
+        poll.registry().register(&mut socket, SOCKET, Interest::READABLE)?;
+        let clock = Clock::new();
+        let now = clock.now();
+        Ok(RudpServer {
+            socket,
+            poll,
+            events: Events::with_capacity(16),
+            io: BatchIo::new(),
+            gate: Gate::new(&cfg.protocol, random_key()?),
+            handshakes: RateLimit {
+                rate: u64::from(cfg.handshakes_per_sec),
+                tokens: u64::from(cfg.handshakes_per_sec),
+                last: now,
+            },
+            cfg,
+            clock,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_addr: HashMap::new(),
+            pool: Vec::new(),
+            work: VecDeque::new(),
+            readable: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            accepted: VecDeque::new(),
+            out_events: VecDeque::new(),
+            reply: vec![0; sys::SLOT],
+            stats: ServerStats::default(),
+        })
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Waits up to `timeout` (or until the next timer, or not at all when work is
+    /// pending) for datagrams, then receives everything waiting, runs due timers and
+    /// sends what is due.
+    pub fn poll(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        let next = if self.work.is_empty() {
+            self.timers.peek().map(|Reverse((at, _))| *at)
+        } else {
+            Some(Instant::from_micros(0))
+        };
+        wait(&mut self.poll, &mut self.events, &self.clock, timeout, next)?;
+        self.process()
+    }
+
+    /// Receives, runs timers and sends, without waiting.
+    pub fn process(&mut self) -> io::Result<()> {
+        self.receive_datagrams()?;
+        let now = self.clock.now();
+        self.run_timers(now);
+        self.flush()
+    }
+
+    /// Processes queued work (events, transmits) and sends every datagram now.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let now = self.clock.now();
+        while let Some(i) = self.work.pop_front() {
+            self.service(now, i)?;
+        }
+        self.send_queued()
+    }
+
+    /// The next newly connected client.
+    pub fn accept(&mut self) -> Option<SocketAddr> {
+        self.accepted.pop_front()
+    }
+
+    /// The next connect or disconnect.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.out_events.pop_front()
+    }
+
+    /// Sends `data` to `addr` reliably and in order (channel 0).
+    pub fn send(&mut self, addr: &SocketAddr, data: &[u8]) -> Result<(), TransportError> {
+        self.send_on(addr, RELIABLE_ORDERED, data)
+    }
+
+    /// Sends `data` to `addr` on `channel`, whose delivery mode the configuration sets.
+    /// The datagram goes out at the next [`flush`](Self::flush) or poll.
+    pub fn send_on(&mut self, addr: &SocketAddr, channel: u8, data: &[u8]) -> Result<(), TransportError> {
+        let i = *self.by_addr.get(addr).ok_or(TransportError::UnknownPeer)?;
+        let client = self.slots[i].as_mut().ok_or(TransportError::UnknownPeer)?;
+        client.conn.send(channel, data)?;
+        self.touch(i);
+        Ok(())
+    }
+
+    /// Hands `addr`'s received messages to `f` in arrival order (per channel, in each
+    /// channel's delivery order); returns how many.
+    pub fn receive(&mut self, addr: &SocketAddr, mut f: impl FnMut(&[u8])) -> usize {
+        let Some(&i) = self.by_addr.get(addr) else { return 0 };
+        self.drain_inbox(i, |_, data| f(data))
+    }
+
+    /// Hands every client's received messages to `f` as `(client, channel, message)`;
+    /// returns how many.
+    pub fn receive_all(&mut self, mut f: impl FnMut(SocketAddr, u8, &[u8])) -> usize {
+        let mut n = 0;
+        while let Some(i) = self.readable.pop_front() {
+            let Some(c) = self.slots[i].as_mut() else { continue };
+            c.readable = false;
+            let addr = c.conn.remote();
+            n += self.drain_inbox(i, |ch, data| f(addr, ch, data));
+        }
+        n
+    }
+
+    /// Closes the connection with `addr`, telling the client `code`.
+    pub fn disconnect(&mut self, addr: &SocketAddr, code: u16) -> Result<(), TransportError> {
+        let i = *self.by_addr.get(addr).ok_or(TransportError::UnknownPeer)?;
+        let now = self.clock.now();
+        if let Some(c) = self.slots[i].as_mut() {
+            c.conn.close(now, code);
+        }
+        self.touch(i);
+        Ok(())
+    }
+
+    /// Round-trip time, loss and byte counters of the connection with `addr`.
+    pub fn client_stats(&self, addr: &SocketAddr) -> Option<Stats> {
+        let i = *self.by_addr.get(addr)?;
+        Some(self.slots[i].as_ref()?.conn.stats())
+    }
+
+    /// Addresses of the connected clients.
+    pub fn clients(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.by_addr.keys().copied()
+    }
+
+    /// Server counters.
+    pub fn stats(&self) -> ServerStats {
+        let gate = self.gate.stats();
+        ServerStats {
+            challenges: gate.challenges,
+            rejected: gate.rejected,
+            invalid_dropped: self.stats.invalid_dropped + gate.invalid_dropped,
+            send_dropped: self.io.send_dropped,
+            clients: self.by_addr.len(),
+            ..self.stats
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RudpConfig {
+        &self.cfg
+    }
+
+    fn receive_datagrams(&mut self) -> io::Result<()> {
+        loop {
+            let n = self.io.recv(&self.socket)?;
+            if n == 0 {
+                return Ok(());
+            }
+            let now = self.clock.now();
+            for k in 0..n {
+                self.datagram(now, k);
+            }
+            if n < sys::BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    fn datagram(&mut self, now: Instant, k: usize) {
+        let Some((from, data)) = self.io.received(k) else { return };
+        self.stats.datagrams_received += 1;
+        if let Some(&i) = self.by_addr.get(&from) {
+            if let Some(c) = self.slots[i].as_mut() {
+                c.conn.handle_datagram(now, data);
+                let invalid = c.conn.stats().invalid_dropped;
+                self.stats.invalid_dropped += invalid - c.invalid_seen;
+                c.invalid_seen = invalid;
+            }
+            self.touch(i);
+            return;
+        }
+        // Only handshake packets cost tokens, so a flood of garbage cannot lock real
+        // clients out; the gate drops the garbage and counts it.
+        let handshake = Packet::new_checked(data)
+            .is_ok_and(|p| matches!(p.kind(), PacketType::ConnectRequest | PacketType::ChallengeResponse));
+        if handshake && !self.handshakes.take(now) {
+            self.stats.handshakes_limited += 1;
+            return;
+        }
+        // Copy out: admitting needs `self` whole while `data` borrows the receive buffer.
+        let len = data.len();
+        let data: Vec<u8> = data.to_vec();
+        let action = match self.gate.handle(now, from, &data, &mut self.reply) {
+            GateAction::Admit { nonce, salt } => match self.admit(now, from, nonce, salt) {
+                Ok(()) => return,
+                Err(reason) => self.gate.refuse(nonce, reason, len, &mut self.reply),
+            },
+            action => action,
+        };
+        if let GateAction::Reply(n) = action {
+            if self.io.send_full() {
+                let _ = self.send_queued();
+            }
+            let (io, reply) = (&mut self.io, &self.reply);
+            io.queue(from, &reply[..n]);
+        }
+    }
+
+    fn admit(&mut self, now: Instant, from: SocketAddr, nonce: u64, salt: u64) -> Result<(), RejectReason> {
+        if self.by_addr.len() >= self.cfg.max_clients {
+            return Err(RejectReason::ServerFull);
+        }
+        let words = self.cfg.protocol.storage_words();
+        let storage = self.pool.pop().unwrap_or_else(|| vec![0; words]);
+        let conn = match Connection::accept(&self.cfg.protocol, storage, now, from, nonce, salt) {
+            Ok(c) => c,
+            Err(_) => return Err(RejectReason::ServerFull),
+        };
+        let client = Client {
+            conn,
+            inbox: VecDeque::new(),
+            inbox_bytes: 0,
+            queued: false,
+            readable: false,
+            deadline: None,
+            invalid_seen: 0,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(client);
+                i
+            }
+            None => {
+                self.slots.push(Some(client));
+                self.slots.len() - 1
+            }
+        };
+        self.by_addr.insert(from, i);
+        self.stats.accepted += 1;
+        self.touch(i);
+        Ok(())
+    }
+
+    /// Queues client `i` for [`service`](Self::service).
+    fn touch(&mut self, i: usize) {
+        if let Some(c) = self.slots[i].as_mut() {
+            if !c.queued {
+                c.queued = true;
+                self.work.push_back(i);
+            }
+        }
+    }
+
+    /// Moves client `i`'s events out, sends its datagrams and files its next deadline;
+    /// frees it once it is closed and its last event was taken.
+    fn service(&mut self, now: Instant, i: usize) -> io::Result<()> {
+        let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
+        c.queued = false;
+        let addr = c.conn.remote();
+        let cap = self.cfg.protocol.inbox_bytes as usize;
+        // Leave messages in the connection once the unread ones reach the cap: it stops
+        // taking more, and the sender backs off.
+        while c.inbox_bytes < cap {
+            let Some(event) = c.conn.poll_event() else { break };
+            match event {
+                Event::Connected => {
+                    self.accepted.push_back(addr);
+                    self.out_events.push_back(ServerEvent::Connected(addr));
+                }
+                Event::Message { channel, data } => {
+                    c.inbox_bytes += data.len();
+                    c.inbox.push_back((channel, data.into()));
+                    if !c.readable {
+                        c.readable = true;
+                        self.readable.push_back(i);
+                    }
+                }
+                Event::Disconnected(reason) => self.out_events.push_back(ServerEvent::Disconnected(addr, reason)),
+            }
+        }
+        loop {
+            if self.io.send_full() {
+                self.send_queued()?;
+            }
+            let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
+            let Some(n) = c.conn.poll_transmit(now, self.io.send_buf()) else { break };
+            self.io.commit(addr, n);
+            self.stats.datagrams_sent += 1;
+        }
+        let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
+        if c.conn.is_drained() && c.inbox.is_empty() {
+            self.release(i);
+            return Ok(());
+        }
+        let deadline = c.conn.poll_timeout();
+        if deadline.is_some() && deadline != c.deadline {
+            c.deadline = deadline;
+            self.timers.push(Reverse((deadline.unwrap_or(now), i)));
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, i: usize) {
+        if let Some(c) = self.slots[i].take() {
+            self.by_addr.remove(&c.conn.remote());
+            self.pool.push(c.conn.into_storage());
+            self.free.push(i);
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((at, i))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            // Entries of a slot whose deadline moved since are stale.
+            let Some(c) = self.slots[i].as_mut() else { continue };
+            if c.deadline != Some(at) {
+                continue;
+            }
+            c.deadline = None;
+            c.conn.handle_timeout(now);
+            self.touch(i);
+        }
+        // Stale entries pile up while clients are busy; rebuild when they dominate.
+        if self.timers.len() > 4 * self.by_addr.len() + 1024 {
+            self.timers =
+                self.slots.iter().enumerate().filter_map(|(i, c)| Some(Reverse((c.as_ref()?.deadline?, i)))).collect();
+        }
+    }
+
+    fn drain_inbox(&mut self, i: usize, mut f: impl FnMut(u8, &[u8])) -> usize {
+        let Some(c) = self.slots[i].as_mut() else { return 0 };
+        let n = c.inbox.len();
+        let was_full = c.inbox_bytes >= self.cfg.protocol.inbox_bytes as usize;
+        for (channel, data) in c.inbox.drain(..) {
+            f(channel, &data);
+        }
+        c.inbox_bytes = 0;
+        let drained = c.conn.is_drained();
+        if was_full || drained {
+            // Messages (or the final event) may wait in the connection.
+            self.touch(i);
+        }
+        n
+    }
+
+    fn send_queued(&mut self) -> io::Result<()> {
+        if self.io.has_queued() {
+            self.io.flush(&self.socket)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,321 @@
+//! Sockets and batched datagram I/O.
+//!
+//! On Linux a batch of datagrams moves with one `recvmmsg` or `sendmmsg` call; elsewhere
+//! the same interface loops over `recv_from` / `send_to`.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::UdpSocket;
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Datagrams moved per system call.
+pub(crate) const BATCH: usize = 32;
+/// Bytes reserved per datagram: above any `max_datagram` a configuration may use, so a
+/// larger datagram arrives truncated and fails its checksum instead of being split.
+pub(crate) const SLOT: usize = 2048;
+
+/// Socket options for a bound UDP socket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SocketOptions {
+    pub(crate) recv_buffer: usize,
+    pub(crate) send_buffer: usize,
+    pub(crate) reuse_port: bool,
+}
+
+/// A non-blocking UDP socket bound to `addr`.
+pub(crate) fn bind(addr: SocketAddr, opts: SocketOptions) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_nonblocking(true)?;
+    // Buffer sizes are requests: the kernel caps them (net.core.rmem_max), which is fine.
+    let _ = socket.set_recv_buffer_size(opts.recv_buffer);
+    let _ = socket.set_send_buffer_size(opts.send_buffer);
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    if opts.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&addr.into())?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// Receive and send buffers for one socket, `BATCH` datagrams each way.
+pub(crate) struct BatchIo {
+    rx: Vec<u8>,
+    rx_len: [usize; BATCH],
+    rx_from: [Option<SocketAddr>; BATCH],
+    tx: Vec<u8>,
+    tx_len: [usize; BATCH],
+    tx_to: [Option<SocketAddr>; BATCH],
+    tx_count: usize,
+    /// Datagrams the kernel refused to take (its buffer was full); the protocol resends
+    /// what matters.
+    pub(crate) send_dropped: u64,
+}
+
+impl std::fmt::Debug for BatchIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchIo").field("queued", &self.tx_count).finish()
+    }
+}
+
+impl BatchIo {
+    pub(crate) fn new() -> Self {
+        BatchIo {
+            rx: vec![0; BATCH * SLOT],
+            rx_len: [0; BATCH],
+            rx_from: [None; BATCH],
+            tx: vec![0; BATCH * SLOT],
+            tx_len: [0; BATCH],
+            tx_to: [None; BATCH],
+            tx_count: 0,
+            send_dropped: 0,
+        }
+    }
+
+    /// Datagram `k` of the last [`recv`](Self::recv).
+    pub(crate) fn received(&self, k: usize) -> Option<(SocketAddr, &[u8])> {
+        let from = self.rx_from.get(k).copied().flatten()?;
+        Some((from, &self.rx[k * SLOT..k * SLOT + self.rx_len[k]]))
+    }
+
+    /// The buffer for the next datagram to send; [`commit`](Self::commit) queues it.
+    pub(crate) fn send_buf(&mut self) -> &mut [u8] {
+        let k = self.tx_count;
+        &mut self.tx[k * SLOT..(k + 1) * SLOT]
+    }
+
+    /// Queues the first `len` bytes of [`send_buf`](Self::send_buf) for `to`.
+    pub(crate) fn commit(&mut self, to: SocketAddr, len: usize) {
+        let k = self.tx_count;
+        self.tx_len[k] = len.min(SLOT);
+        self.tx_to[k] = Some(to);
+        self.tx_count += 1;
+    }
+
+    /// Queues a copy of `data` for `to`.
+    pub(crate) fn queue(&mut self, to: SocketAddr, data: &[u8]) {
+        let n = data.len().min(SLOT);
+        self.send_buf()[..n].copy_from_slice(&data[..n]);
+        self.commit(to, n);
+    }
+
+    /// Whether the send batch is full (flush before queueing more).
+    pub(crate) fn send_full(&self) -> bool {
+        self.tx_count == BATCH
+    }
+
+    /// Whether datagrams wait to be sent.
+    pub(crate) fn has_queued(&self) -> bool {
+        self.tx_count > 0
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod batched {
+    use std::io;
+    use std::mem::MaybeUninit;
+    use std::net::SocketAddr;
+    use std::os::fd::AsRawFd;
+
+    use mio::net::UdpSocket;
+    use socket2::SockAddr;
+
+    use super::{BatchIo, BATCH, SLOT};
+
+    impl BatchIo {
+        /// Receives up to `BATCH` datagrams with one `recvmmsg`; 0 when none is waiting.
+        pub(crate) fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+            // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C structs for which
+            // all-zero bytes are valid values.
+            let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            // SAFETY: as above.
+            let mut iovs: [libc::iovec; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            // SAFETY: as above.
+            let mut msgs: [libc::mmsghdr; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            let base = self.rx.as_mut_ptr();
+            for k in 0..BATCH {
+                // SAFETY: `rx` holds BATCH * SLOT bytes, so slot k starts in bounds.
+                iovs[k].iov_base = unsafe { base.add(k * SLOT) }.cast();
+                iovs[k].iov_len = SLOT;
+                msgs[k].msg_hdr.msg_name = (&mut addrs[k] as *mut libc::sockaddr_storage).cast();
+                msgs[k].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                msgs[k].msg_hdr.msg_iov = &mut iovs[k];
+                msgs[k].msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: every header points at a live iovec of SLOT writable bytes inside
+            // `rx` and at a sockaddr_storage with its true size; all outlive the call.
+            let n = unsafe {
+                libc::recvmmsg(
+                    sock.as_raw_fd(),
+                    msgs.as_mut_ptr(),
+                    BATCH as _,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+                    _ => Err(e),
+                };
+            }
+            let n = n as usize;
+            for k in 0..n {
+                self.rx_from[k] = to_socket_addr(&addrs[k], msgs[k].msg_hdr.msg_namelen);
+                self.rx_len[k] = (msgs[k].msg_len as usize).min(SLOT);
+            }
+            for k in n..BATCH {
+                self.rx_from[k] = None;
+            }
+            Ok(n)
+        }
+
+        /// Sends every queued datagram, `sendmmsg` at a time. Datagrams the kernel will not
+        /// take now are dropped and counted (UDP semantics; the protocol resends).
+        pub(crate) fn flush(&mut self, sock: &UdpSocket) -> io::Result<()> {
+            let count = self.tx_count;
+            if count == 0 {
+                return Ok(());
+            }
+            let addrs: Vec<SockAddr> = self.tx_to[..count]
+                .iter()
+                .map(|a| SockAddr::from(a.expect("queued datagram has an address")))
+                .collect();
+            // SAFETY: plain C structs, valid when zeroed.
+            let mut iovs: [libc::iovec; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            // SAFETY: as above.
+            let mut msgs: [libc::mmsghdr; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            let base = self.tx.as_mut_ptr();
+            for k in 0..count {
+                // SAFETY: slot k of `tx` is in bounds (k < BATCH) and holds tx_len[k] <= SLOT bytes.
+                iovs[k].iov_base = unsafe { base.add(k * SLOT) }.cast();
+                iovs[k].iov_len = self.tx_len[k];
+                msgs[k].msg_hdr.msg_name = addrs[k].as_ptr() as *mut libc::c_void;
+                msgs[k].msg_hdr.msg_namelen = addrs[k].len();
+                msgs[k].msg_hdr.msg_iov = &mut iovs[k];
+                msgs[k].msg_hdr.msg_iovlen = 1;
+            }
+            let mut sent = 0;
+            let result = loop {
+                if sent == count {
+                    break Ok(());
+                }
+                // SAFETY: headers sent..count point at live iovecs over `tx` and at socket
+                // addresses in `addrs`, all alive for the call; the kernel only reads them.
+                let n = unsafe {
+                    libc::sendmmsg(sock.as_raw_fd(), msgs[sent..].as_mut_ptr(), (count - sent) as _, libc::MSG_DONTWAIT)
+                };
+                if n > 0 {
+                    sent += n as usize;
+                    continue;
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => {
+                        self.send_dropped += (count - sent) as u64;
+                        break Ok(());
+                    }
+                    // One bad destination (unreachable, refused) must not stall the rest.
+                    _ if sent + 1 < count => {
+                        self.send_dropped += 1;
+                        sent += 1;
+                    }
+                    _ => {
+                        self.send_dropped += 1;
+                        break if is_transient(&e) { Ok(()) } else { Err(e) };
+                    }
+                }
+            };
+            self.tx_count = 0;
+            result
+        }
+    }
+
+    /// The address the kernel wrote into `ss` (`len` bytes), if it is IPv4 or IPv6.
+    fn to_socket_addr(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+        match i32::from(ss.ss_family) {
+            libc::AF_INET if len as usize >= size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in, and
+                // sockaddr_storage is aligned for every socket address type.
+                let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                Some(SocketAddr::from((ip, u16::from_be(a.sin_port))))
+            }
+            libc::AF_INET6 if len as usize >= size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: as above, for sockaddr_in6.
+                let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+                Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                    ip,
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    /// Errors a send to one peer can cause that say nothing about the socket.
+    fn is_transient(e: &io::Error) -> bool {
+        matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::HostUnreachable
+                | io::ErrorKind::NetworkUnreachable
+                | io::ErrorKind::AddrNotAvailable
+                | io::ErrorKind::PermissionDenied
+        )
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod looped {
+    use std::io;
+
+    use mio::net::UdpSocket;
+
+    use super::{BatchIo, BATCH, SLOT};
+
+    impl BatchIo {
+        /// Receives up to `BATCH` datagrams, one call each; 0 when none is waiting.
+        pub(crate) fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+            let mut n = 0;
+            while n < BATCH {
+                match sock.recv_from(&mut self.rx[n * SLOT..(n + 1) * SLOT]) {
+                    Ok((len, from)) => {
+                        self.rx_len[n] = len;
+                        self.rx_from[n] = Some(from);
+                        n += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if n > 0 => {
+                        let _ = e;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            for k in n..BATCH {
+                self.rx_from[k] = None;
+            }
+            Ok(n)
+        }
+
+        /// Sends every queued datagram; the ones the kernel will not take are dropped.
+        pub(crate) fn flush(&mut self, sock: &UdpSocket) -> io::Result<()> {
+            for k in 0..self.tx_count {
+                let to = self.tx_to[k].expect("queued datagram has an address");
+                if sock.send_to(&self.tx[k * SLOT..k * SLOT + self.tx_len[k]], to).is_err() {
+                    self.send_dropped += 1;
+                }
+            }
+            self.tx_count = 0;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Server and clients over real loopback sockets, each test on its own free ports.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use kaos_core::wire::{HandshakeRepr, RejectReason};
+use kaos_rudp::{DisconnectReason, RudpConfig, RudpServer, RudpTransport, ServerEvent, Transport};
+
+const ANY: &str = "127.0.0.1:0";
+
+fn any() -> SocketAddr {
+    ANY.parse().unwrap()
+}
+
+/// A message: sequence number, then filler derived from it (length varies).
+fn message(seq: u32, buf: &mut Vec<u8>) -> &[u8] {
+    buf.clear();
+    buf.extend_from_slice(&seq.to_le_bytes());
+    let extra = (seq as usize * 13) % 200;
+    buf.extend((0..extra).map(|k| (seq as usize + k) as u8));
+    buf
+}
+
+#[track_caller]
+fn check(data: &[u8]) -> u32 {
+    let seq = u32::from_le_bytes(data[..4].try_into().unwrap());
+    let mut buf = Vec::new();
+    assert_eq!(data, message(seq, &mut buf), "message {seq} damaged");
+    seq
+}
+
+/// Runs `step` until it returns true, failing after `limit`.
+#[track_caller]
+fn until(limit: Duration, mut step: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !step() {
+        assert!(Instant::now() < end, "condition not reached within {limit:?}");
+    }
+}
+
+/// One client's turn in an exchange: send its next messages while the window allows,
+/// then check what arrived. `p`: sent by the client, received by the server, sent by the
+/// server, received by the client.
+fn client_step(client: &mut RudpTransport, p: &mut [u32; 4], messages: u32, buf: &mut Vec<u8>) {
+    while client.is_connected() && p[0] < messages && client.send(message(p[0], buf)).is_ok() {
+        p[0] += 1;
+    }
+    client
+        .receive(&mut |data| {
+            assert_eq!(check(data), p[3], "client got messages out of order");
+            p[3] += 1;
+        })
+        .unwrap();
+}
+
+fn connect(server: &mut RudpServer, cfg: &RudpConfig) -> RudpTransport {
+    let mut client = RudpTransport::with_config(any(), server.local_addr().unwrap(), cfg.clone()).unwrap();
+    until(Duration::from_secs(5), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        client.process_acks().unwrap();
+        client.is_connected()
+    });
+    client
+}
+
+#[test]
+fn clients_and_server_exchange_reliable_ordered_messages() {
+    const CLIENTS: usize = 200;
+    const MESSAGES: u32 = 10_000;
+    let cfg = RudpConfig::with_window(256);
+    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let mut clients: Vec<RudpTransport> = (0..CLIENTS)
+        .map(|_| RudpTransport::with_config(any(), server.local_addr().unwrap(), cfg.clone()).unwrap())
+        .collect();
+    let addrs: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+    // Per client: (sent by client, received by server, sent by server, received by client).
+    let mut progress: HashMap<SocketAddr, [u32; 4]> = addrs.iter().map(|&a| (a, [0; 4])).collect();
+    let mut buf = Vec::new();
+    let mut accepted = 0;
+    until(Duration::from_secs(120), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        while server.accept().is_some() {
+            accepted += 1;
+        }
+        server.receive_all(|from, channel, data| {
+            assert_eq!(channel, 0);
+            let p = progress.get_mut(&from).expect("message from a known client");
+            assert_eq!(check(data), p[1], "server got client {from}'s messages out of order");
+            p[1] += 1;
+        });
+        for addr in &addrs {
+            let p = progress.get_mut(addr).unwrap();
+            while p[2] < MESSAGES && server.send(addr, message(p[2], &mut buf)).is_ok() {
+                p[2] += 1;
+            }
+        }
+        server.flush().unwrap();
+        for (client, addr) in clients.iter_mut().zip(&addrs) {
+            client_step(client, progress.get_mut(addr).unwrap(), MESSAGES, &mut buf);
+        }
+        progress.values().all(|p| p[1] == MESSAGES && p[3] == MESSAGES)
+    });
+    assert_eq!(accepted, CLIENTS);
+    let stats = server.stats();
+    assert_eq!(stats.clients, CLIENTS);
+    assert_eq!(stats.accepted, CLIENTS as u64);
+    let s = server.client_stats(&addrs[0]).unwrap();
+    assert!(s.messages_delivered >= u64::from(MESSAGES));
+    assert!(s.bytes_received > 0 && s.rtt.as_micros() > 0);
+}
+
+#[test]
+fn vanished_client_times_out_on_the_server() {
+    let mut cfg = RudpConfig::with_window(64);
+    cfg.protocol.idle_timeout = kaos_rudp::Duration::from_millis(400);
+    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let client = connect(&mut server, &cfg);
+    let addr = client.local_addr().unwrap();
+    drop(client); // no goodbye
+    let start = Instant::now();
+    let mut gone = None;
+    until(Duration::from_secs(5), || {
+        server.poll(Some(Duration::from_millis(5))).unwrap();
+        while let Some(e) = server.poll_event() {
+            if let ServerEvent::Disconnected(a, reason) = e {
+                gone = Some((a, reason));
+            }
+        }
+        gone.is_some()
+    });
+    assert_eq!(gone, Some((addr, DisconnectReason::TimedOut)));
+    assert!(start.elapsed() >= Duration::from_millis(300), "timed out too early");
+    until(Duration::from_secs(1), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        server.stats().clients == 0
+    });
+    assert!(server.send(&addr, b"late").is_err());
+}
+
+#[test]
+fn graceful_disconnect_reaches_the_server_with_its_code() {
+    let cfg = RudpConfig::with_window(64);
+    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let mut client = connect(&mut server, &cfg);
+    let addr = client.local_addr().unwrap();
+    client.disconnect(7).unwrap();
+    let mut events = Vec::new();
+    until(Duration::from_secs(5), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        client.process_acks().unwrap();
+        events.extend(std::iter::from_fn(|| server.poll_event()));
+        events.iter().any(|e| matches!(e, ServerEvent::Disconnected(..)))
+    });
+    assert_eq!(events, [ServerEvent::Connected(addr), ServerEvent::Disconnected(addr, DisconnectReason::Remote(7))]);
+}
+
+#[test]
+fn garbage_datagrams_are_counted_and_dropped_while_clients_continue() {
+    let cfg = RudpConfig::with_window(64);
+    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let mut client = connect(&mut server, &cfg);
+    let caddr = client.local_addr().unwrap();
+    let raw = UdpSocket::bind(ANY).unwrap();
+    let target = server.local_addr().unwrap();
+    let mut sent_garbage = 0u64;
+    let mut buf = Vec::new();
+    let (mut sent, mut got) = (0u32, 0u32);
+    until(Duration::from_secs(20), || {
+        for k in 0..20u32 {
+            let junk: Vec<u8> =
+                (0..(k * 37 % 1400) as usize).map(|i| ((i as u32).wrapping_mul(2654435761) >> 24) as u8).collect();
+            raw.send_to(&junk, target).unwrap();
+            sent_garbage += 1;
+        }
+        while sent < 300 && client.send(message(sent, &mut buf)).is_ok() {
+            sent += 1;
+        }
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        server.receive(&caddr, |data| {
+            assert_eq!(check(data), got);
+            got += 1;
+        });
+        client.process_acks().unwrap();
+        got == 300
+    });
+    until(Duration::from_secs(2), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        server.stats().invalid_dropped >= sent_garbage
+    });
+    assert_eq!(server.stats().clients, 1);
+    assert!(client.is_connected());
+}
+
+#[test]
+fn a_handshake_that_never_echoes_the_cookie_creates_no_state() {
+    let cfg = RudpConfig::with_window(64);
+    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let raw = UdpSocket::bind(ANY).unwrap();
+    raw.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let target = server.local_addr().unwrap();
+    let mut request = [0u8; 1200];
+    let fingerprint = cfg.protocol.fingerprint();
+    let len = HandshakeRepr::ConnectRequest { nonce: 42, fingerprint }.emit(&mut request).unwrap();
+    let mut replies = 0;
+    for _ in 0..50 {
+        raw.send_to(&request[..len], target).unwrap();
+        server.poll(Some(Duration::from_millis(2))).unwrap();
+        let mut reply = [0u8; 2048];
+        if let Ok((n, _)) = raw.recv_from(&mut reply) {
+            assert!(n <= len, "reply of {n} bytes to a {len}-byte request");
+            replies += 1;
+        }
+    }
+    assert!(replies > 0, "no challenge came back");
+    let stats = server.stats();
+    assert_eq!((stats.clients, stats.accepted), (0, 0));
+    assert!(stats.challenges >= 50);
+}
+
+#[test]
+fn a_full_server_refuses_the_next_client() {
+    let mut cfg = RudpConfig::with_window(64);
+    cfg.max_clients = 1;
+    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let _first = connect(&mut server, &cfg);
+    let mut second = RudpTransport::with_config(any(), server.local_addr().unwrap(), cfg.clone()).unwrap();
+    until(Duration::from_secs(5), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        second.process_acks().unwrap();
+        second.disconnect_reason().is_some()
+    });
+    assert_eq!(second.disconnect_reason(), Some(DisconnectReason::Rejected(RejectReason::ServerFull)));
+    assert_eq!(server.stats().clients, 1);
+}
+
+#[test]
+fn mismatched_configuration_is_rejected() {
+    let cfg = RudpConfig::with_window(64);
+    let mut server = RudpServer::with_config(any(), cfg).unwrap();
+    let mut client = RudpTransport::new(any(), server.local_addr().unwrap(), 128).unwrap();
+    until(Duration::from_secs(5), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        client.process_acks().unwrap();
+        client.disconnect_reason().is_some()
+    });
+    assert_eq!(client.disconnect_reason(), Some(DisconnectReason::Rejected(RejectReason::ConfigMismatch)));
+}
+
+/// A lossy UDP relay on loopback: clients talk to its front socket, and it talks to the
+/// server from one socket per client (so the server still sees distinct addresses). Each
+/// datagram, either way, is dropped (10 %), duplicated (5 %) or held back a random few
+/// milliseconds (reordering), from a seeded generator.
+struct Relay {
+    front: UdpSocket,
+    server: SocketAddr,
+    uplinks: Vec<(SocketAddr, UdpSocket)>,
+    held: Vec<(Instant, usize, Option<SocketAddr>, Vec<u8>)>,
+    rng: u64,
+    seen: u64,
+    dropped: u64,
+}
+
+impl Relay {
+    fn new(server: SocketAddr) -> Relay {
+        let front = UdpSocket::bind(ANY).unwrap();
+        front.set_nonblocking(true).unwrap();
+        Relay { front, server, uplinks: Vec::new(), held: Vec::new(), rng: 0x9E37_79B9_7F4A_7C15, seen: 0, dropped: 0 }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.front.local_addr().unwrap()
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Schedules `data` for sending through uplink `via` (or the front socket to
+    /// `client` when `via` is `usize::MAX`), with loss, duplication and delay.
+    fn impair(&mut self, now: Instant, via: usize, client: Option<SocketAddr>, data: &[u8]) {
+        self.seen += 1;
+        let roll = self.random() % 100;
+        if roll < 10 {
+            self.dropped += 1;
+            return;
+        }
+        let copies = if roll < 15 { 2 } else { 1 };
+        for _ in 0..copies {
+            let delay = Duration::from_micros(self.random() % 4_000);
+            self.held.push((now + delay, via, client, data.to_vec()));
+        }
+    }
+
+    fn step(&mut self) {
+        let now = Instant::now();
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = self.front.recv_from(&mut buf) {
+            let via = match self.uplinks.iter().position(|(c, _)| *c == from) {
+                Some(k) => k,
+                None => {
+                    let up = UdpSocket::bind(ANY).unwrap();
+                    up.set_nonblocking(true).unwrap();
+                    self.uplinks.push((from, up));
+                    self.uplinks.len() - 1
+                }
+            };
+            self.impair(now, via, None, &buf[..n]);
+        }
+        for k in 0..self.uplinks.len() {
+            while let Ok((n, _)) = self.uplinks[k].1.recv_from(&mut buf) {
+                let client = self.uplinks[k].0;
+                self.impair(now, usize::MAX, Some(client), &buf[..n]);
+            }
+        }
+        let mut k = 0;
+        while k < self.held.len() {
+            if self.held[k].0 <= now {
+                let (_, via, client, data) = self.held.swap_remove(k);
+                let _ = match client {
+                    Some(c) => self.front.send_to(&data, c),
+                    None => self.uplinks[via].1.send_to(&data, self.server),
+                };
+            } else {
+                k += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn everything_arrives_through_a_lossy_reordering_duplicating_relay() {
+    const CLIENTS: usize = 10;
+    const MESSAGES: u32 = 2_000;
+    let cfg = RudpConfig::with_window(256);
+    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let mut relay = Relay::new(server.local_addr().unwrap());
+    let mut clients: Vec<RudpTransport> =
+        (0..CLIENTS).map(|_| RudpTransport::with_config(any(), relay.addr(), cfg.clone()).unwrap()).collect();
+    // Per client (by index): sent by client, received by server, sent by server, received.
+    let mut progress = [[0u32; 4]; CLIENTS];
+    // The server knows clients by the relay's uplink addresses.
+    let mut index: HashMap<SocketAddr, usize> = HashMap::new();
+    let mut buf = Vec::new();
+    until(Duration::from_secs(120), || {
+        relay.step();
+        server.poll(Some(Duration::from_micros(200))).unwrap();
+        relay.step();
+        // Uplink k serves the k-th client the relay heard from.
+        for (client, up) in &relay.uplinks {
+            let c = clients.iter().position(|t| t.local_addr().unwrap() == *client).unwrap();
+            index.entry(up.local_addr().unwrap()).or_insert(c);
+        }
+        server.receive_all(|from, _, data| {
+            let p = &mut progress[index[&from]];
+            assert_eq!(check(data), p[1], "server got messages out of order");
+            p[1] += 1;
+        });
+        for (&addr, &c) in &index {
+            let p = &mut progress[c];
+            while p[2] < MESSAGES && server.send(&addr, message(p[2], &mut buf)).is_ok() {
+                p[2] += 1;
+            }
+        }
+        server.flush().unwrap();
+        for (client, p) in clients.iter_mut().zip(&mut progress) {
+            client_step(client, p, MESSAGES, &mut buf);
+        }
+        progress.iter().all(|p| p[1] == MESSAGES && p[3] == MESSAGES)
+    });
+    // About one datagram in ten, either way, never arrived.
+    assert!(relay.dropped * 100 >= relay.seen * 7, "dropped {} of {}", relay.dropped, relay.seen);
+    assert!(relay.dropped > 200, "dropped only {}", relay.dropped);
+    let resent: u64 = clients.iter().map(|c| c.stats().messages_resent).sum();
+    assert!(resent > 0);
+}
