@@ -1,7 +1,8 @@
 //! # kaos-rudp: reliable UDP for games
 //!
 //! [`kaos_core`] connections on non-blocking UDP sockets: a server for many clients
-//! ([`RudpServer`]) and a client ([`RudpTransport`]). Both run on a [`mio`] loop and move
+//! ([`RudpServer`]) and a client ([`RudpTransport`]), plus IPv4 multicast with NAK repair
+//! ([`MulticastTransport`]). Both run on a [`mio`] loop and move
 //! datagrams in batches (`recvmmsg` / `sendmmsg` on Linux).
 //!
 //! ```no_run
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod client;
+pub mod multicast;
 mod server;
 mod sys;
 
@@ -44,6 +46,7 @@ pub use kaos_core::conn::DisconnectReason;
 pub use kaos_core::time::Duration;
 
 pub use client::RudpTransport;
+pub use multicast::{MulticastConfig, MulticastStats, MulticastTransport};
 pub use server::{RudpServer, ServerEvent, ServerStats};
 
 /// Channel 0 of [`RudpConfig::with_window`]: reliable-ordered.
