@@ -5,12 +5,10 @@ use std::io;
 use std::net::SocketAddr;
 
 use kaos_core::conn::{Connection, DisconnectReason, Event};
-use mio::{Events, Interest, Poll, Token};
 
-use crate::sys::{self, BatchIo};
+use crate::backend::{Io, IoBackend};
+use crate::sys;
 use crate::{random_key, wait, Clock, RudpConfig, Stats, Transport, TransportError, RELIABLE_ORDERED};
-
-const SOCKET: Token = Token(0);
 
 /// A reliable-UDP client connection to one server.
 ///
@@ -19,9 +17,7 @@ const SOCKET: Token = Token(0);
 /// moves it along. Messages sent before the handshake completes wait in the connection.
 pub struct RudpTransport {
     socket: mio::net::UdpSocket,
-    poll: Poll,
-    events: Events,
-    io: BatchIo,
+    io: Io,
     cfg: RudpConfig,
     clock: Clock,
     server: SocketAddr,
@@ -54,8 +50,7 @@ impl RudpTransport {
     pub fn with_config(bind: SocketAddr, server: SocketAddr, cfg: RudpConfig) -> io::Result<Self> {
         cfg.validate()?;
         let mut socket = sys::bind(bind, cfg.socket())?;
-        let poll = Poll::new()?;
-        poll.registry().register(&mut socket, SOCKET, Interest::READABLE)?;
+        let io = Io::new(&mut socket, cfg.io)?;
         let clock = Clock::new();
         let nonce = u64::from_le_bytes(random_key()?[..8].try_into().expect("8 bytes"));
         let storage = vec![0; cfg.protocol.storage_words()];
@@ -63,9 +58,7 @@ impl RudpTransport {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let mut t = RudpTransport {
             socket,
-            poll,
-            events: Events::with_capacity(4),
-            io: BatchIo::new(),
+            io,
             cfg,
             clock,
             server,
@@ -93,7 +86,7 @@ impl RudpTransport {
     /// Waits up to `timeout` (or until the connection's next timer) for datagrams, then
     /// runs the socket.
     pub fn poll(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
-        wait(&mut self.poll, &mut self.events, &self.clock, timeout, self.conn.poll_timeout())?;
+        wait(&mut self.io, &self.clock, timeout, self.conn.poll_timeout())?;
         self.process()
     }
 
@@ -206,6 +199,11 @@ impl RudpTransport {
             self.io.commit(self.server, n);
         }
         self.io.flush(&self.socket)
+    }
+
+    /// The I/O backend in use (after `Auto` and any fallback).
+    pub fn backend(&self) -> IoBackend {
+        self.io.backend()
     }
 }
 

@@ -30,10 +30,13 @@
 
 #![warn(missing_docs)]
 
+mod backend;
 mod client;
 pub mod multicast;
 mod server;
 mod sys;
+#[cfg(target_os = "linux")]
+mod uring;
 
 use std::fmt;
 use std::io;
@@ -45,6 +48,7 @@ pub use kaos_core::congestion::Stats;
 pub use kaos_core::conn::DisconnectReason;
 pub use kaos_core::time::Duration;
 
+pub use backend::IoBackend;
 pub use client::RudpTransport;
 pub use multicast::{MulticastConfig, MulticastStats, MulticastTransport};
 pub use server::{RudpServer, ServerEvent, ServerStats};
@@ -75,6 +79,8 @@ pub struct RudpConfig {
     pub send_buffer: usize,
     /// Set `SO_REUSEPORT` so several sockets (loop threads) can share the port.
     pub reuse_port: bool,
+    /// The I/O backend.
+    pub io: IoBackend,
 }
 
 impl RudpConfig {
@@ -93,6 +99,7 @@ impl RudpConfig {
             recv_buffer: 4 << 20,
             send_buffer: 4 << 20,
             reuse_port: false,
+            io: IoBackend::Auto,
         }
     }
 
@@ -198,10 +205,9 @@ impl Clock {
     }
 }
 
-/// Waits for socket readiness up to `timeout`, or until the core timer `next` if sooner.
+/// Waits for datagrams up to `timeout`, or until the core timer `next` if sooner.
 fn wait(
-    poll: &mut mio::Poll,
-    events: &mut mio::Events,
+    io: &mut backend::Io,
     clock: &Clock,
     timeout: Option<std::time::Duration>,
     next: Option<kaos_core::time::Instant>,
@@ -211,10 +217,7 @@ fn wait(
         (Some(t), Some(u)) => Some(t.min(u)),
         (t, u) => t.or(u),
     };
-    match poll.poll(events, wait) {
-        Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
-        _ => Ok(()),
-    }
+    io.wait(wait)
 }
 
 /// 16 random bytes from the operating system.

@@ -13,12 +13,10 @@ use kaos_core::conn::{Connection, DisconnectReason, Event};
 use kaos_core::endpoint::{Gate, GateAction};
 use kaos_core::time::Instant;
 use kaos_core::wire::{Packet, PacketType, RejectReason};
-use mio::{Events, Interest, Poll, Token};
 
-use crate::sys::{self, BatchIo};
+use crate::backend::{Io, IoBackend};
+use crate::sys;
 use crate::{random_key, wait, Clock, RudpConfig, Stats, TransportError, RELIABLE_ORDERED};
-
-const SOCKET: Token = Token(0);
 
 /// Something that happened to a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +99,7 @@ impl RateLimit {
 /// [`poll_event`](Self::poll_event) for disconnects and timeouts.
 pub struct RudpServer {
     socket: mio::net::UdpSocket,
-    poll: Poll,
-    events: Events,
-    io: BatchIo,
+    io: Io,
     cfg: RudpConfig,
     gate: Gate,
     clock: Clock,
@@ -138,15 +134,12 @@ impl RudpServer {
     pub fn with_config(addr: SocketAddr, cfg: RudpConfig) -> io::Result<Self> {
         cfg.validate()?;
         let mut socket = sys::bind(addr, cfg.socket())?;
-        let poll = Poll::new()?;
-        poll.registry().register(&mut socket, SOCKET, Interest::READABLE)?;
+        let io = Io::new(&mut socket, cfg.io)?;
         let clock = Clock::new();
         let now = clock.now();
         Ok(RudpServer {
             socket,
-            poll,
-            events: Events::with_capacity(16),
-            io: BatchIo::new(),
+            io,
             gate: Gate::new(&cfg.protocol, random_key()?),
             handshakes: RateLimit {
                 rate: u64::from(cfg.handshakes_per_sec),
@@ -183,7 +176,7 @@ impl RudpServer {
         } else {
             Some(Instant::from_micros(0))
         };
-        wait(&mut self.poll, &mut self.events, &self.clock, timeout, next)?;
+        wait(&mut self.io, &self.clock, timeout, next)?;
         self.process()
     }
 
@@ -278,10 +271,15 @@ impl RudpServer {
             challenges: gate.challenges,
             rejected: gate.rejected,
             invalid_dropped: self.stats.invalid_dropped + gate.invalid_dropped,
-            send_dropped: self.io.send_dropped,
+            send_dropped: self.io.send_dropped(),
             clients: self.by_addr.len(),
             ..self.stats
         }
+    }
+
+    /// The I/O backend in use (after `Auto` and any fallback).
+    pub fn backend(&self) -> IoBackend {
+        self.io.backend()
     }
 
     /// The settings.
@@ -486,9 +484,6 @@ impl RudpServer {
     }
 
     fn send_queued(&mut self) -> io::Result<()> {
-        if self.io.has_queued() {
-            self.io.flush(&self.socket)?;
-        }
-        Ok(())
+        self.io.flush(&self.socket)
     }
 }

@@ -92,13 +92,6 @@ impl BatchIo {
         self.tx_count += 1;
     }
 
-    /// Queues a copy of `data` for `to`.
-    pub(crate) fn queue(&mut self, to: SocketAddr, data: &[u8]) {
-        let n = data.len().min(SLOT);
-        self.send_buf()[..n].copy_from_slice(&data[..n]);
-        self.commit(to, n);
-    }
-
     /// Whether the send batch is full (flush before queueing more).
     pub(crate) fn send_full(&self) -> bool {
         self.tx_count == BATCH
@@ -111,7 +104,7 @@ impl BatchIo {
 }
 
 #[cfg(target_os = "linux")]
-mod batched {
+pub(crate) mod batched {
     use std::io;
     use std::mem::MaybeUninit;
     use std::net::SocketAddr;
@@ -234,7 +227,7 @@ mod batched {
     }
 
     /// The address the kernel wrote into `ss` (`len` bytes), if it is IPv4 or IPv6.
-    fn to_socket_addr(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    pub(crate) fn to_socket_addr(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
         match i32::from(ss.ss_family) {
             libc::AF_INET if len as usize >= size_of::<libc::sockaddr_in>() => {
                 // SAFETY: the family says the storage holds a sockaddr_in, and

@@ -5,12 +5,26 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use kaos_core::wire::{HandshakeRepr, RejectReason};
-use kaos_rudp::{DisconnectReason, RudpConfig, RudpServer, RudpTransport, ServerEvent, Transport};
+use kaos_rudp::{DisconnectReason, IoBackend, RudpConfig, RudpServer, RudpTransport, ServerEvent, Transport};
 
 const ANY: &str = "127.0.0.1:0";
 
 fn any() -> SocketAddr {
     ANY.parse().unwrap()
+}
+
+/// Defaults with reliable windows of `window` on `backend`.
+fn config(window: u16, backend: IoBackend) -> RudpConfig {
+    let mut cfg = RudpConfig::with_window(window);
+    cfg.io = backend;
+    cfg
+}
+
+/// A server on `cfg`, checked to run on the backend asked for (no silent fallback).
+fn server(cfg: &RudpConfig) -> RudpServer {
+    let server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    assert_eq!(server.backend(), cfg.io, "backend not available");
+    server
 }
 
 /// A message: sequence number, then filler derived from it (length varies).
@@ -64,12 +78,11 @@ fn connect(server: &mut RudpServer, cfg: &RudpConfig) -> RudpTransport {
     client
 }
 
-#[test]
-fn clients_and_server_exchange_reliable_ordered_messages() {
+fn clients_and_server_exchange_reliable_ordered_messages(backend: IoBackend) {
     const CLIENTS: usize = 200;
     const MESSAGES: u32 = 10_000;
-    let cfg = RudpConfig::with_window(256);
-    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let cfg = config(256, backend);
+    let mut server = server(&cfg);
     let mut clients: Vec<RudpTransport> = (0..CLIENTS)
         .map(|_| RudpTransport::with_config(any(), server.local_addr().unwrap(), cfg.clone()).unwrap())
         .collect();
@@ -110,11 +123,10 @@ fn clients_and_server_exchange_reliable_ordered_messages() {
     assert!(s.bytes_received > 0 && s.rtt.as_micros() > 0);
 }
 
-#[test]
-fn vanished_client_times_out_on_the_server() {
-    let mut cfg = RudpConfig::with_window(64);
+fn vanished_client_times_out_on_the_server(backend: IoBackend) {
+    let mut cfg = config(64, backend);
     cfg.protocol.idle_timeout = kaos_rudp::Duration::from_millis(400);
-    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let mut server = server(&cfg);
     let client = connect(&mut server, &cfg);
     let addr = client.local_addr().unwrap();
     drop(client); // no goodbye
@@ -138,10 +150,9 @@ fn vanished_client_times_out_on_the_server() {
     assert!(server.send(&addr, b"late").is_err());
 }
 
-#[test]
-fn graceful_disconnect_reaches_the_server_with_its_code() {
-    let cfg = RudpConfig::with_window(64);
-    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+fn graceful_disconnect_reaches_the_server_with_its_code(backend: IoBackend) {
+    let cfg = config(64, backend);
+    let mut server = server(&cfg);
     let mut client = connect(&mut server, &cfg);
     let addr = client.local_addr().unwrap();
     client.disconnect(7).unwrap();
@@ -155,10 +166,9 @@ fn graceful_disconnect_reaches_the_server_with_its_code() {
     assert_eq!(events, [ServerEvent::Connected(addr), ServerEvent::Disconnected(addr, DisconnectReason::Remote(7))]);
 }
 
-#[test]
-fn garbage_datagrams_are_counted_and_dropped_while_clients_continue() {
-    let cfg = RudpConfig::with_window(64);
-    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+fn garbage_datagrams_are_counted_and_dropped_while_clients_continue(backend: IoBackend) {
+    let cfg = config(64, backend);
+    let mut server = server(&cfg);
     let mut client = connect(&mut server, &cfg);
     let caddr = client.local_addr().unwrap();
     let raw = UdpSocket::bind(ANY).unwrap();
@@ -192,10 +202,9 @@ fn garbage_datagrams_are_counted_and_dropped_while_clients_continue() {
     assert!(client.is_connected());
 }
 
-#[test]
-fn a_handshake_that_never_echoes_the_cookie_creates_no_state() {
-    let cfg = RudpConfig::with_window(64);
-    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+fn a_handshake_that_never_echoes_the_cookie_creates_no_state(backend: IoBackend) {
+    let cfg = config(64, backend);
+    let mut server = server(&cfg);
     let raw = UdpSocket::bind(ANY).unwrap();
     raw.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let target = server.local_addr().unwrap();
@@ -218,11 +227,10 @@ fn a_handshake_that_never_echoes_the_cookie_creates_no_state() {
     assert!(stats.challenges >= 50);
 }
 
-#[test]
-fn a_full_server_refuses_the_next_client() {
-    let mut cfg = RudpConfig::with_window(64);
+fn a_full_server_refuses_the_next_client(backend: IoBackend) {
+    let mut cfg = config(64, backend);
     cfg.max_clients = 1;
-    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let mut server = server(&cfg);
     let _first = connect(&mut server, &cfg);
     let mut second = RudpTransport::with_config(any(), server.local_addr().unwrap(), cfg.clone()).unwrap();
     until(Duration::from_secs(5), || {
@@ -234,11 +242,10 @@ fn a_full_server_refuses_the_next_client() {
     assert_eq!(server.stats().clients, 1);
 }
 
-#[test]
-fn mismatched_configuration_is_rejected() {
-    let cfg = RudpConfig::with_window(64);
-    let mut server = RudpServer::with_config(any(), cfg).unwrap();
-    let mut client = RudpTransport::new(any(), server.local_addr().unwrap(), 128).unwrap();
+fn mismatched_configuration_is_rejected(backend: IoBackend) {
+    let cfg = config(64, backend);
+    let mut server = server(&cfg);
+    let mut client = RudpTransport::with_config(any(), server.local_addr().unwrap(), config(128, backend)).unwrap();
     until(Duration::from_secs(5), || {
         server.poll(Some(Duration::from_millis(1))).unwrap();
         client.process_acks().unwrap();
@@ -332,12 +339,11 @@ impl Relay {
     }
 }
 
-#[test]
-fn everything_arrives_through_a_lossy_reordering_duplicating_relay() {
+fn everything_arrives_through_a_lossy_reordering_duplicating_relay(backend: IoBackend) {
     const CLIENTS: usize = 10;
     const MESSAGES: u32 = 2_000;
-    let cfg = RudpConfig::with_window(256);
-    let mut server = RudpServer::with_config(any(), cfg.clone()).unwrap();
+    let cfg = config(256, backend);
+    let mut server = server(&cfg);
     let mut relay = Relay::new(server.local_addr().unwrap());
     let mut clients: Vec<RudpTransport> =
         (0..CLIENTS).map(|_| RudpTransport::with_config(any(), relay.addr(), cfg.clone()).unwrap()).collect();
@@ -378,3 +384,27 @@ fn everything_arrives_through_a_lossy_reordering_duplicating_relay() {
     let resent: u64 = clients.iter().map(|c| c.stats().messages_resent).sum();
     assert!(resent > 0);
 }
+
+/// Every test above, once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod mio {
+            $(#[test] fn $name() { super::$name(kaos_rudp::IoBackend::Mio) })*
+        }
+        #[cfg(target_os = "linux")]
+        mod uring {
+            $(#[test] fn $name() { super::$name(kaos_rudp::IoBackend::Uring) })*
+        }
+    };
+}
+
+on_both_backends!(
+    clients_and_server_exchange_reliable_ordered_messages,
+    vanished_client_times_out_on_the_server,
+    graceful_disconnect_reaches_the_server_with_its_code,
+    garbage_datagrams_are_counted_and_dropped_while_clients_continue,
+    a_handshake_that_never_echoes_the_cookie_creates_no_state,
+    a_full_server_refuses_the_next_client,
+    mismatched_configuration_is_rejected,
+    everything_arrives_through_a_lossy_reordering_duplicating_relay,
+);

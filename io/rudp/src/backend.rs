@@ -1,0 +1,193 @@
+//! The two datagram backends behind one interface: mio (epoll/kqueue readiness plus
+//! batched system calls) and io_uring (Linux).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::sys::BatchIo;
+#[cfg(target_os = "linux")]
+use crate::uring::UringIo;
+
+/// Which I/O backend runs a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoBackend {
+    /// `KAOS_IO=uring` or `KAOS_IO=mio` from the environment; mio otherwise.
+    #[default]
+    Auto,
+    /// mio readiness with `recvmmsg` / `sendmmsg` batches (portable).
+    Mio,
+    /// io_uring (Linux); falls back to mio where the kernel or a sandbox refuses it.
+    Uring,
+}
+
+impl IoBackend {
+    /// The backend `Auto` stands for now.
+    pub fn resolve(self) -> IoBackend {
+        self.resolve_with(std::env::var("KAOS_IO").ok().as_deref())
+    }
+
+    /// [`resolve`](Self::resolve) with `KAOS_IO` given.
+    fn resolve_with(self, kaos_io: Option<&str>) -> IoBackend {
+        match (self, kaos_io) {
+            (IoBackend::Auto, Some("uring")) => IoBackend::Uring,
+            (IoBackend::Auto, _) => IoBackend::Mio,
+            (other, _) => other,
+        }
+    }
+}
+
+/// A socket's datagram I/O.
+pub(crate) enum Io {
+    Mio {
+        io: Box<BatchIo>,
+        poll: Poll,
+        events: Events,
+    },
+    #[cfg(target_os = "linux")]
+    Uring(Box<UringIo>),
+}
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Io::Mio { .. } => "Io::Mio",
+            #[cfg(target_os = "linux")]
+            Io::Uring(_) => "Io::Uring",
+        })
+    }
+}
+
+impl Io {
+    /// I/O for `socket` on `backend` (resolved), falling back to mio if io_uring fails.
+    pub(crate) fn new(socket: &mut UdpSocket, backend: IoBackend) -> io::Result<Io> {
+        #[cfg(target_os = "linux")]
+        if backend.resolve() == IoBackend::Uring {
+            if let Ok(u) = UringIo::new(socket) {
+                return Ok(Io::Uring(Box::new(u)));
+            }
+        }
+        let poll = Poll::new()?;
+        poll.registry().register(socket, Token(0), Interest::READABLE)?;
+        Ok(Io::Mio { io: Box::new(BatchIo::new()), poll, events: Events::with_capacity(4) })
+    }
+
+    /// The backend in use.
+    pub(crate) fn backend(&self) -> IoBackend {
+        match self {
+            Io::Mio { .. } => IoBackend::Mio,
+            #[cfg(target_os = "linux")]
+            Io::Uring(_) => IoBackend::Uring,
+        }
+    }
+
+    /// Waits until datagrams may be waiting or `timeout` passes.
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Io::Mio { poll, events, .. } => match poll.poll(events, timeout) {
+                Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
+                _ => Ok(()),
+            },
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.wait(timeout),
+        }
+    }
+
+    /// Receives a batch; 0 when nothing is waiting.
+    pub(crate) fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        match self {
+            Io::Mio { io, .. } => io.recv(socket),
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.recv(),
+        }
+    }
+
+    /// Datagram `k` of the last `recv`.
+    pub(crate) fn received(&self, k: usize) -> Option<(SocketAddr, &[u8])> {
+        match self {
+            Io::Mio { io, .. } => io.received(k),
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.received(k),
+        }
+    }
+
+    /// The buffer for the next datagram to send.
+    pub(crate) fn send_buf(&mut self) -> &mut [u8] {
+        match self {
+            Io::Mio { io, .. } => io.send_buf(),
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.send_buf(),
+        }
+    }
+
+    /// Queues the first `len` bytes of the send buffer for `to`.
+    pub(crate) fn commit(&mut self, to: SocketAddr, len: usize) {
+        match self {
+            Io::Mio { io, .. } => io.commit(to, len),
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.commit(to, len),
+        }
+    }
+
+    /// Queues a copy of `data` for `to`.
+    pub(crate) fn queue(&mut self, to: SocketAddr, data: &[u8]) {
+        let n = data.len().min(crate::sys::SLOT);
+        self.send_buf()[..n].copy_from_slice(&data[..n]);
+        self.commit(to, n);
+    }
+
+    /// Whether the send batch is full.
+    pub(crate) fn send_full(&self) -> bool {
+        match self {
+            Io::Mio { io, .. } => io.send_full(),
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.send_full(),
+        }
+    }
+
+    /// Sends everything queued.
+    pub(crate) fn flush(&mut self, socket: &UdpSocket) -> io::Result<()> {
+        match self {
+            Io::Mio { io, .. } => {
+                if io.has_queued() {
+                    io.flush(socket)?;
+                }
+                Ok(())
+            }
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => {
+                if u.has_queued() {
+                    u.flush()?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Datagrams the kernel would not take.
+    pub(crate) fn send_dropped(&self) -> u64 {
+        match self {
+            Io::Mio { io, .. } => io.send_dropped,
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.send_dropped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IoBackend;
+
+    #[test]
+    fn auto_follows_kaos_io_and_explicit_choices_win() {
+        assert_eq!(IoBackend::Auto.resolve_with(Some("uring")), IoBackend::Uring);
+        assert_eq!(IoBackend::Auto.resolve_with(Some("mio")), IoBackend::Mio);
+        assert_eq!(IoBackend::Auto.resolve_with(Some("other")), IoBackend::Mio);
+        assert_eq!(IoBackend::Auto.resolve_with(None), IoBackend::Mio);
+        assert_eq!(IoBackend::Mio.resolve_with(Some("uring")), IoBackend::Mio);
+        assert_eq!(IoBackend::Uring.resolve_with(Some("mio")), IoBackend::Uring);
+    }
+}
