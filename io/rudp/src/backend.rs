@@ -167,6 +167,15 @@ impl Io {
         }
     }
 
+    /// Datagrams sent inside UDP GSO messages.
+    pub(crate) fn gso_segments(&self) -> u64 {
+        match self {
+            Io::Mio { io, .. } => io.gso_segments,
+            #[cfg(target_os = "linux")]
+            Io::Uring(_) => 0,
+        }
+    }
+
     /// Datagrams the kernel would not take.
     pub(crate) fn send_dropped(&self) -> u64 {
         match self {

@@ -48,6 +48,8 @@ pub struct ServerStats {
     pub handshakes_limited: u64,
     /// Datagrams the kernel would not take (send buffer full).
     pub send_dropped: u64,
+    /// Datagrams sent inside UDP GSO messages (runs to one client, split by the kernel).
+    pub gso_segments: u64,
     /// Clients connected now.
     pub clients: usize,
 }
@@ -272,6 +274,7 @@ impl RudpServer {
             rejected: gate.rejected,
             invalid_dropped: self.stats.invalid_dropped + gate.invalid_dropped,
             send_dropped: self.io.send_dropped(),
+            gso_segments: self.io.gso_segments(),
             clients: self.by_addr.len(),
             ..self.stats
         }

@@ -50,6 +50,11 @@ pub(crate) struct BatchIo {
     /// Datagrams the kernel refused to take (its buffer was full); the protocol resends
     /// what matters.
     pub(crate) send_dropped: u64,
+    /// Whether to try UDP GSO (Linux); cleared for good when the kernel refuses it.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    gso: bool,
+    /// Datagrams sent inside GSO messages.
+    pub(crate) gso_segments: u64,
 }
 
 impl std::fmt::Debug for BatchIo {
@@ -69,6 +74,8 @@ impl BatchIo {
             tx_to: [None; BATCH],
             tx_count: 0,
             send_dropped: 0,
+            gso: true,
+            gso_segments: 0,
         }
     }
 
@@ -164,14 +171,31 @@ pub(crate) mod batched {
             Ok(n)
         }
 
-        /// Sends every queued datagram, `sendmmsg` at a time. Datagrams the kernel will not
-        /// take now are dropped and counted (UDP semantics; the protocol resends).
+        /// Sends every queued datagram, `sendmmsg` at a time. Runs of datagrams to one
+        /// destination go out as one UDP GSO message (the kernel splits them) until the
+        /// kernel refuses GSO, after which this socket sends them one by one. Datagrams
+        /// the kernel will not take now are dropped and counted (UDP semantics; the
+        /// protocol resends).
         pub(crate) fn flush(&mut self, sock: &UdpSocket) -> io::Result<()> {
             let count = self.tx_count;
-            if count == 0 {
-                return Ok(());
+            self.tx_count = 0;
+            let mut from = 0;
+            while from < count {
+                match self.send_from(sock, from, count) {
+                    Ok(()) => return Ok(()),
+                    Err(Failure::Gso(at)) => {
+                        self.gso = false;
+                        from = at;
+                    }
+                    Err(Failure::Io(e)) => return Err(e),
+                }
             }
-            let addrs: Vec<SockAddr> = self.tx_to[..count]
+            Ok(())
+        }
+
+        /// Sends datagrams `from..count`; on a GSO refusal, says where to resume.
+        fn send_from(&mut self, sock: &UdpSocket, from: usize, count: usize) -> Result<(), Failure> {
+            let addrs: Vec<SockAddr> = self.tx_to[from..count]
                 .iter()
                 .map(|a| SockAddr::from(a.expect("queued datagram has an address")))
                 .collect();
@@ -179,51 +203,115 @@ pub(crate) mod batched {
             let mut iovs: [libc::iovec; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
             // SAFETY: as above.
             let mut msgs: [libc::mmsghdr; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            // Control buffers, u64-aligned as cmsghdr needs.
+            let mut controls = [[0u64; 4]; BATCH];
+            // Per message: first datagram and how many it carries.
+            let mut spans = [(0usize, 0usize); BATCH];
             let base = self.tx.as_mut_ptr();
-            for k in 0..count {
+            for k in from..count {
                 // SAFETY: slot k of `tx` is in bounds (k < BATCH) and holds tx_len[k] <= SLOT bytes.
                 iovs[k].iov_base = unsafe { base.add(k * SLOT) }.cast();
                 iovs[k].iov_len = self.tx_len[k];
-                msgs[k].msg_hdr.msg_name = addrs[k].as_ptr() as *mut libc::c_void;
-                msgs[k].msg_hdr.msg_namelen = addrs[k].len();
-                msgs[k].msg_hdr.msg_iov = &mut iovs[k];
-                msgs[k].msg_hdr.msg_iovlen = 1;
+            }
+            let mut m = 0;
+            let mut k = from;
+            while k < count {
+                let seg = self.tx_len[k];
+                let mut n = 1;
+                if self.gso {
+                    // Equal sizes to one destination; only the last may be shorter.
+                    while k + n < count
+                        && self.tx_to[k + n] == self.tx_to[k]
+                        && self.tx_len[k + n - 1] == seg
+                        && self.tx_len[k + n] <= seg
+                        && (n + 1) * seg <= MAX_GSO_BYTES
+                    {
+                        n += 1;
+                    }
+                }
+                let h = &mut msgs[m].msg_hdr;
+                h.msg_name = addrs[k - from].as_ptr() as *mut libc::c_void;
+                h.msg_namelen = addrs[k - from].len();
+                h.msg_iov = &mut iovs[k];
+                h.msg_iovlen = n as _;
+                if n > 1 {
+                    // SAFETY: the control buffer (32 bytes, u64-aligned) holds one cmsghdr
+                    // with a u16 (CMSG_SPACE(2) = 24 bytes on 64-bit, 16 on 32-bit); the
+                    // CMSG macros only compute addresses inside it.
+                    unsafe {
+                        h.msg_control = controls[m].as_mut_ptr().cast();
+                        h.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as _;
+                        let c = libc::CMSG_FIRSTHDR(h);
+                        (*c).cmsg_level = libc::SOL_UDP;
+                        (*c).cmsg_type = UDP_SEGMENT;
+                        (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+                        libc::CMSG_DATA(c).cast::<u16>().write_unaligned(seg as u16);
+                    }
+                }
+                spans[m] = (k, n);
+                m += 1;
+                k += n;
             }
             let mut sent = 0;
-            let result = loop {
-                if sent == count {
-                    break Ok(());
+            loop {
+                if sent == m {
+                    return Ok(());
                 }
-                // SAFETY: headers sent..count point at live iovecs over `tx` and at socket
-                // addresses in `addrs`, all alive for the call; the kernel only reads them.
+                // SAFETY: headers sent..m point at live iovecs over `tx`, socket addresses
+                // in `addrs` and control buffers in `controls`, all alive for the call; the
+                // kernel only reads them.
                 let n = unsafe {
-                    libc::sendmmsg(sock.as_raw_fd(), msgs[sent..].as_mut_ptr(), (count - sent) as _, libc::MSG_DONTWAIT)
+                    libc::sendmmsg(sock.as_raw_fd(), msgs[sent..].as_mut_ptr(), (m - sent) as _, libc::MSG_DONTWAIT)
                 };
                 if n > 0 {
+                    for &(_, segs) in &spans[sent..sent + n as usize] {
+                        if segs > 1 {
+                            self.gso_segments += segs as u64;
+                        }
+                    }
                     sent += n as usize;
                     continue;
                 }
                 let e = io::Error::last_os_error();
+                let (first, segs) = spans[sent];
+                if segs > 1 && gso_refused(&e) {
+                    return Err(Failure::Gso(first));
+                }
                 match e.kind() {
                     io::ErrorKind::Interrupted => continue,
                     io::ErrorKind::WouldBlock => {
-                        self.send_dropped += (count - sent) as u64;
-                        break Ok(());
+                        self.send_dropped += spans[sent..m].iter().map(|s| s.1 as u64).sum::<u64>();
+                        return Ok(());
                     }
                     // One bad destination (unreachable, refused) must not stall the rest.
-                    _ if sent + 1 < count => {
-                        self.send_dropped += 1;
+                    _ if sent + 1 < m || is_transient(&e) => {
+                        self.send_dropped += segs as u64;
                         sent += 1;
                     }
                     _ => {
-                        self.send_dropped += 1;
-                        break if is_transient(&e) { Ok(()) } else { Err(e) };
+                        self.send_dropped += segs as u64;
+                        return Err(Failure::Io(e));
                     }
                 }
-            };
-            self.tx_count = 0;
-            result
+            }
         }
+    }
+
+    /// `UDP_SEGMENT` from linux/udp.h (libc does not define it for every Linux target).
+    const UDP_SEGMENT: libc::c_int = 103;
+    /// Most payload bytes in one GSO message.
+    const MAX_GSO_BYTES: usize = 60_000;
+
+    /// Why [`BatchIo::send_from`] stopped.
+    enum Failure {
+        /// The kernel refused GSO at this datagram.
+        Gso(usize),
+        Io(io::Error),
+    }
+
+    /// Errors by which a kernel or device says it cannot do UDP GSO.
+    fn gso_refused(e: &io::Error) -> bool {
+        matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP))
     }
 
     /// The address the kernel wrote into `ss` (`len` bytes), if it is IPv4 or IPv6.
