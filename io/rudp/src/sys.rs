@@ -208,10 +208,10 @@ pub(crate) mod batched {
             // Per message: first datagram and how many it carries.
             let mut spans = [(0usize, 0usize); BATCH];
             let base = self.tx.as_mut_ptr();
-            for k in from..count {
-                // SAFETY: slot k of `tx` is in bounds (k < BATCH) and holds tx_len[k] <= SLOT bytes.
-                iovs[k].iov_base = unsafe { base.add(k * SLOT) }.cast();
-                iovs[k].iov_len = self.tx_len[k];
+            for (k, (iov, &len)) in iovs.iter_mut().zip(&self.tx_len).enumerate().take(count).skip(from) {
+                // SAFETY: slot k of `tx` is in bounds (k < BATCH) and holds len <= SLOT bytes.
+                iov.iov_base = unsafe { base.add(k * SLOT) }.cast();
+                iov.iov_len = len;
             }
             let mut m = 0;
             let mut k = from;
