@@ -34,6 +34,7 @@ mod backend;
 mod client;
 pub mod multicast;
 mod server;
+mod shards;
 mod sys;
 #[cfg(target_os = "linux")]
 mod uring;
@@ -52,6 +53,7 @@ pub use backend::IoBackend;
 pub use client::RudpTransport;
 pub use multicast::{MulticastConfig, MulticastStats, MulticastTransport};
 pub use server::{RudpServer, ServerEvent, ServerStats};
+pub use shards::Shards;
 
 /// Channel 0 of [`RudpConfig::with_window`]: reliable-ordered.
 pub const RELIABLE_ORDERED: u8 = 0;

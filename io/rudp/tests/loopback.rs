@@ -411,3 +411,51 @@ on_both_backends!(
     mismatched_configuration_is_rejected,
     everything_arrives_through_a_lossy_reordering_duplicating_relay,
 );
+
+/// Two loop threads share one port; every client is served by one of them, and the
+/// kernel spreads the clients over both.
+#[test]
+fn reuseport_shards_share_the_port() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const CLIENTS: usize = 24;
+    let cfg = RudpConfig::with_window(64);
+    let per_shard = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let counts = Arc::clone(&per_shard);
+    let shards = kaos_rudp::Shards::spawn(any(), cfg.clone(), 2, Duration::from_millis(1), move |i, server| {
+        while server.accept().is_some() {
+            counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        // Echo everything back.
+        let mut echo = Vec::new();
+        server.receive_all(|from, _, data| echo.push((from, data.to_vec())));
+        for (to, data) in echo {
+            server.send(&to, &data).unwrap();
+        }
+    })
+    .unwrap();
+    let mut clients: Vec<RudpTransport> =
+        (0..CLIENTS).map(|_| RudpTransport::with_config(any(), shards.local_addr(), cfg.clone()).unwrap()).collect();
+    let mut echoed = [0u32; CLIENTS];
+    let mut sent = [false; CLIENTS];
+    let mut buf = Vec::new();
+    until(Duration::from_secs(20), || {
+        for ((client, got), sent) in clients.iter_mut().zip(&mut echoed).zip(&mut sent) {
+            if client.is_connected() && !*sent {
+                *sent = client.send(message(7, &mut buf)).is_ok();
+            }
+            client
+                .receive(&mut |data| {
+                    assert_eq!(check(data), 7);
+                    *got += 1;
+                })
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        echoed.iter().all(|&n| n > 0)
+    });
+    shards.stop().unwrap();
+    let counts: Vec<usize> = per_shard.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    assert_eq!(counts.iter().sum::<usize>(), CLIENTS);
+    assert!(counts.iter().all(|&n| n > 0), "one shard got every client: {counts:?}");
+}
