@@ -118,9 +118,21 @@ impl RudpTransport {
 
     /// Queues `data` on `channel` and sends what the connection allows now.
     pub fn send_on(&mut self, channel: u8, data: &[u8]) -> Result<(), TransportError> {
-        self.conn.send(channel, data)?;
+        self.queue_on(channel, data)?;
         self.transmit()?;
         Ok(())
+    }
+
+    /// Queues `data` on `channel` without sending: many queued messages then share
+    /// datagrams, sent by the next [`flush`](Self::flush) or poll.
+    pub fn queue_on(&mut self, channel: u8, data: &[u8]) -> Result<(), TransportError> {
+        self.conn.send(channel, data)?;
+        Ok(())
+    }
+
+    /// Sends everything the connection allows now.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.transmit()
     }
 
     /// Hands every message received so far to `f` (after running the socket); returns

@@ -146,7 +146,12 @@ impl UringIo {
             self.idle.push(k);
         }
         self.arm()?;
-        self.ring.submit()?;
+        // Enter the kernel only to hand it new receives or when nothing has completed
+        // (entering also runs pending completion work); completions are read from shared
+        // memory.
+        if !self.ring.submission().is_empty() || self.ring.completion().is_empty() {
+            self.ring.submit()?;
+        }
         self.reap();
         self.handed_out = self.ready.len();
         Ok(self.handed_out)
