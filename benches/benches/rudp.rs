@@ -7,6 +7,10 @@
 //!   each one's sequence number; messages/s from the first send to the last receipt.
 //! - ping-pong: 5,000 reliable round trips of 64 bytes (the server echoes; the client
 //!   sends the next when the echo is back); RTT p50 and p99.
+//! - fan-out: 64 clients for 5 s at 60 Hz; every tick the server sends each client a
+//!   200-byte reliable state and each client sends a 16-byte input. The server runs on its
+//!   own thread; reported: server CPU time per client-tick and the p99 one-way latency of
+//!   states (stamped when sent, read when received; one process, one clock).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -101,6 +105,90 @@ fn kaos(backend: IoBackend) -> Figures {
     Figures { bulk_per_sec, p50: percentile(&rtts, 0.50), p99: percentile(&rtts, 0.99) }
 }
 
+const FAN_CLIENTS: usize = 64;
+const TICK: Duration = Duration::from_micros(16_667);
+const FAN_SECS: u64 = 5;
+
+/// CPU time the calling thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec to write; the clock id is a constant the kernel knows.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A message carrying the time it was sent (µs since `epoch`), padded to `len`.
+fn stamped(epoch: Instant, len: usize) -> Vec<u8> {
+    let mut m = vec![0x33; len];
+    m[..8].copy_from_slice(&(epoch.elapsed().as_micros() as u64).to_le_bytes());
+    m
+}
+
+/// Server CPU per client-tick and p99 one-way latency of the fan-out workload.
+struct Fanout {
+    cpu_per_client_tick: Duration,
+    p99: Duration,
+}
+
+fn kaos_fanout(backend: IoBackend) -> Fanout {
+    let mut cfg = RudpConfig::with_window(256);
+    cfg.io = backend;
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut server = RudpServer::with_config(any, cfg.clone()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let epoch = Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server_stop = stop.clone();
+    let server_thread = std::thread::spawn(move || {
+        let mut clients = Vec::new();
+        let mut next_tick = Instant::now();
+        let (mut ticks, mut inputs) = (0u64, 0u64);
+        let cpu0 = thread_cpu();
+        while !server_stop.load(std::sync::atomic::Ordering::Relaxed) {
+            server.poll(Some(Duration::from_micros(500))).unwrap();
+            while let Some(c) = server.accept() {
+                clients.push(c);
+            }
+            inputs += server.receive_all(|_, _, _| {}) as u64;
+            if clients.len() == FAN_CLIENTS && Instant::now() >= next_tick {
+                next_tick += TICK;
+                ticks += 1;
+                for c in &clients {
+                    let _ = server.send(c, &stamped(epoch, 200));
+                }
+                server.flush().unwrap();
+            }
+        }
+        (thread_cpu() - cpu0, ticks, inputs)
+    });
+    let mut clients: Vec<RudpTransport> =
+        (0..FAN_CLIENTS).map(|_| RudpTransport::with_config(any, addr, cfg.clone()).unwrap()).collect();
+    let mut latencies = Vec::new();
+    let end = Instant::now() + Duration::from_secs(FAN_SECS + 1);
+    let mut next_tick = Instant::now();
+    while Instant::now() < end {
+        let tick = Instant::now() >= next_tick;
+        if tick {
+            next_tick += TICK;
+        }
+        for c in &mut clients {
+            if tick && c.is_connected() {
+                let _ = c.send(&stamped(epoch, 16));
+            }
+            c.receive(&mut |m| {
+                let sent = u64::from_le_bytes(m[..8].try_into().unwrap());
+                latencies.push(Duration::from_micros(epoch.elapsed().as_micros() as u64 - sent));
+            })
+            .unwrap();
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (cpu, ticks, _inputs) = server_thread.join().unwrap();
+    latencies.sort();
+    Fanout { cpu_per_client_tick: cpu / (ticks.max(1) * FAN_CLIENTS as u64) as u32, p99: percentile(&latencies, 0.99) }
+}
+
 fn main() {
     let mut rows: Vec<(&str, Figures)> = vec![("kaos-rudp (mio)", kaos(IoBackend::Mio))];
     #[cfg(target_os = "linux")]
@@ -109,6 +197,14 @@ fn main() {
     println!("{:<28} {:>14} {:>12} {:>12}", "library", "bulk msgs/s", "RTT p50", "RTT p99");
     for (name, f) in &rows {
         println!("{name:<28} {:>14.0} {:>10.1}µs {:>10.1}µs", f.bulk_per_sec, micros(f.p50), micros(f.p99));
+    }
+    let mut fan: Vec<(&str, Fanout)> = vec![("kaos-rudp (mio)", kaos_fanout(IoBackend::Mio))];
+    #[cfg(target_os = "linux")]
+    fan.push(("kaos-rudp (io_uring)", kaos_fanout(IoBackend::Uring)));
+    println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread");
+    println!("{:<28} {:>22} {:>16}", "library", "server CPU/client-tick", "latency p99");
+    for (name, f) in &fan {
+        println!("{name:<28} {:>20.2}µs {:>14.0}µs", micros(f.cpu_per_client_tick), micros(f.p99));
     }
 }
 
