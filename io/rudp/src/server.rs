@@ -261,6 +261,12 @@ impl RudpServer {
         Some(self.slots[i].as_ref()?.conn.stats())
     }
 
+    /// Bytes of `addr`'s delivered messages not yet read (at most the configuration's
+    /// `inbox_bytes`, plus one message).
+    pub fn unread_bytes(&self, addr: &SocketAddr) -> usize {
+        self.by_addr.get(addr).and_then(|&i| self.slots[i].as_ref()).map_or(0, |c| c.inbox_bytes)
+    }
+
     /// Addresses of the connected clients.
     pub fn clients(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         self.by_addr.keys().copied()

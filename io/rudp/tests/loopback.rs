@@ -388,6 +388,68 @@ fn everything_arrives_through_a_lossy_reordering_duplicating_relay(backend: IoBa
     assert!(resent > 0);
 }
 
+fn handshakes_beyond_the_rate_limit_go_unanswered(backend: IoBackend) {
+    let mut cfg = config(64, backend);
+    cfg.handshakes_per_sec = 5;
+    let mut server = server(&cfg);
+    let raw = UdpSocket::bind(ANY).unwrap();
+    let mut request = [0u8; 1200];
+    let len =
+        HandshakeRepr::ConnectRequest { nonce: 1, fingerprint: cfg.protocol.fingerprint() }.emit(&mut request).unwrap();
+    for _ in 0..50 {
+        raw.send_to(&request[..len], server.local_addr().unwrap()).unwrap();
+    }
+    until(Duration::from_secs(2), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        let s = server.stats();
+        s.challenges + s.handshakes_limited == 50
+    });
+    let s = server.stats();
+    // A burst of five, plus at most a token or two refilled while the burst arrived.
+    assert!((5..=7).contains(&s.challenges), "{} challenges", s.challenges);
+    assert!(s.handshakes_limited >= 43);
+}
+
+fn a_client_that_never_reads_cannot_grow_the_server(backend: IoBackend) {
+    let mut cfg = config(256, backend);
+    cfg.protocol.inbox_bytes = 16 * 1024 + 64;
+    let mut server = server(&cfg);
+    let mut client = connect(&mut server, &cfg);
+    let addr = client.local_addr().unwrap();
+    let chunk = [7u8; 1000];
+    let end = Instant::now() + Duration::from_millis(500);
+    let mut refused = 0;
+    while Instant::now() < end {
+        while client.send(&chunk).is_ok() {}
+        refused += 1;
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        client.process_acks().unwrap();
+        // Never read: the unread bytes stay bounded.
+        assert!(server.unread_bytes(&addr) <= cfg.protocol.inbox_bytes as usize + chunk.len());
+    }
+    assert!(refused > 10, "the client's window never filled");
+    assert!(client.is_connected());
+    // Reading drains it and delivery resumes, in order and whole.
+    let mut got = 0;
+    until(Duration::from_secs(5), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        client.process_acks().unwrap();
+        got += server.receive(&addr, |m| assert_eq!(m, chunk));
+        got > 100
+    });
+}
+
+fn oversize_messages_are_refused_with_an_error(backend: IoBackend) {
+    let cfg = config(64, backend);
+    let mut server = server(&cfg);
+    let mut client = connect(&mut server, &cfg);
+    let big = vec![0u8; cfg.protocol.max_message as usize + 1];
+    assert!(matches!(client.send(&big), Err(kaos_rudp::TransportError::Send(kaos_rudp::SendError::Oversize))));
+    let addr = client.local_addr().unwrap();
+    assert!(matches!(server.send(&addr, &big), Err(kaos_rudp::TransportError::Send(kaos_rudp::SendError::Oversize))));
+    assert!(matches!(server.send(&any(), b"x"), Err(kaos_rudp::TransportError::UnknownPeer)));
+}
+
 /// Every test above, once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -410,6 +472,9 @@ on_both_backends!(
     a_full_server_refuses_the_next_client,
     mismatched_configuration_is_rejected,
     everything_arrives_through_a_lossy_reordering_duplicating_relay,
+    handshakes_beyond_the_rate_limit_go_unanswered,
+    a_client_that_never_reads_cannot_grow_the_server,
+    oversize_messages_are_refused_with_an_error,
 );
 
 /// Two loop threads share one port; every client is served by one of them, and the
