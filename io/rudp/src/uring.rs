@@ -1,9 +1,10 @@
-//! The io_uring backend (Linux): `BATCH` receives always in flight, sends submitted as
-//! one batch, and waiting done on the ring instead of epoll.
+//! The io_uring backend (Linux 6.0+): one multishot `recvmsg` receives every datagram
+//! into a ring of provided buffers, sends go out as one batch of `sendmsg`s, and waiting
+//! is done on the ring instead of epoll.
 //!
-//! Every buffer, `iovec`, `msghdr` and socket address an operation points at lives in a
-//! boxed slot array that does not move while the ring exists; on drop the backend cancels
-//! its receives and waits for them before the memory goes.
+//! Every buffer, `iovec`, `msghdr` and socket address an operation points at lives in
+//! boxed memory that does not move while the ring exists; on drop the backend cancels the
+//! receive and waits for it before the memory goes.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -19,6 +20,77 @@ use crate::sys::{BATCH, SLOT};
 
 /// `user_data` of sends: the slot index plus this bit.
 const SEND: u64 = 1 << 32;
+/// `user_data` of the multishot receive.
+const RECV: u64 = 1 << 33;
+/// `user_data` of the cancel issued on drop.
+const CANCEL: u64 = 1 << 34;
+/// Provided receive buffers (a power of two).
+const BUFFERS: usize = 256;
+/// Bytes per provided buffer: the kernel's recvmsg header, the source address and a
+/// datagram of up to `SLOT` bytes.
+const BUFFER_LEN: usize = 16 + size_of::<libc::sockaddr_storage>() + SLOT;
+/// Buffer group id of the provided buffers.
+const GROUP: u16 = 7;
+
+/// The provided buffers and the ring that hands them to the kernel, page-aligned as the
+/// kernel requires.
+struct BufRing {
+    entries: *mut types::BufRingEntry,
+    memory: Box<[u8]>,
+    tail: u16,
+}
+
+impl BufRing {
+    const ENTRIES_LAYOUT: std::alloc::Layout = match std::alloc::Layout::from_size_align(BUFFERS * 16, 4096) {
+        Ok(l) => l,
+        Err(_) => panic!("valid layout"),
+    };
+
+    fn new() -> Self {
+        // SAFETY: the layout is non-zero; the memory is zeroed, which is a valid array of
+        // BufRingEntry (plain integers).
+        let entries = unsafe { std::alloc::alloc_zeroed(Self::ENTRIES_LAYOUT) }.cast::<types::BufRingEntry>();
+        if entries.is_null() {
+            std::alloc::handle_alloc_error(Self::ENTRIES_LAYOUT);
+        }
+        let mut ring = BufRing { entries, memory: vec![0u8; BUFFERS * BUFFER_LEN].into_boxed_slice(), tail: 0 };
+        for bid in 0..BUFFERS as u16 {
+            ring.give(bid);
+        }
+        ring
+    }
+
+    /// Buffer `bid`'s bytes.
+    fn buffer(&self, bid: u16) -> &[u8] {
+        let at = bid as usize % BUFFERS * BUFFER_LEN;
+        &self.memory[at..at + BUFFER_LEN]
+    }
+
+    /// Hands buffer `bid` (back) to the kernel.
+    fn give(&mut self, bid: u16) {
+        let bid = bid % BUFFERS as u16;
+        let addr = self.memory[bid as usize * BUFFER_LEN..].as_mut_ptr() as u64;
+        // SAFETY: `entries` points at BUFFERS entries; the slot at `tail` is free because
+        // the kernel consumed it (or it was never filled). The tail is published with a
+        // release store after the entry is written, as the kernel reads it.
+        unsafe {
+            let e = &mut *self.entries.add(self.tail as usize % BUFFERS);
+            e.set_addr(addr);
+            e.set_len(BUFFER_LEN as u32);
+            e.set_bid(bid);
+            self.tail = self.tail.wrapping_add(1);
+            let tail = types::BufRingEntry::tail(self.entries).cast_mut();
+            std::sync::atomic::AtomicU16::from_ptr(tail).store(self.tail, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.entries.cast(), Self::ENTRIES_LAYOUT) };
+    }
+}
 
 /// One datagram's worth of memory for an operation.
 #[repr(C)]
@@ -53,31 +125,43 @@ impl Slots {
 pub(crate) struct UringIo {
     ring: IoUring,
     fd: RawFd,
-    rx: Slots,
-    /// Receives completed and not yet handed out, then handed out by the last `recv`:
-    /// (slot, source).
-    ready: Vec<(usize, SocketAddr)>,
+    bufs: BufRing,
+    /// The header of the multishot receive: only its name and control lengths matter.
+    recv_msg: Box<libc::msghdr>,
+    /// Whether the multishot receive is in flight (the kernel ends it when it runs out
+    /// of buffers).
+    armed: bool,
+    /// Datagrams received and not yet handed out, then handed out by the last `recv`:
+    /// (buffer, payload offset, payload length, source).
+    ready: Vec<(u16, usize, usize, SocketAddr)>,
     /// How many entries at the front of `ready` the last `recv` handed out.
     handed_out: usize,
-    /// Receive slots whose operation is not in flight (to submit again).
-    idle: Vec<usize>,
     tx: Slots,
     tx_count: usize,
     pub(crate) send_dropped: u64,
 }
 
 impl UringIo {
-    /// A ring for `socket`, with every receive slot armed. Fails where io_uring is not
-    /// available (old kernel, disabled, forbidden by a sandbox).
+    /// A ring for `socket` with its receive armed. Fails where io_uring, provided buffer
+    /// rings or multishot `recvmsg` are not available (old kernel, disabled, forbidden by a
+    /// sandbox).
     pub(crate) fn new(socket: &impl AsRawFd) -> io::Result<Self> {
         let ring = IoUring::new(4 * BATCH as u32)?;
+        let bufs = BufRing::new();
+        // SAFETY: the entries stay allocated, at this address, until the ring is dropped
+        // (`bufs` is dropped after `ring` only once the receive is collected; see Drop).
+        unsafe { ring.submitter().register_buf_ring_with_flags(bufs.entries as u64, BUFFERS as u16, GROUP, 0)? };
+        // SAFETY: msghdr is plain C data, valid when zeroed.
+        let mut recv_msg: Box<libc::msghdr> = Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
+        recv_msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         let mut io = UringIo {
             ring,
             fd: socket.as_raw_fd(),
-            rx: Slots::new(),
-            ready: Vec::with_capacity(BATCH),
+            bufs,
+            recv_msg,
+            armed: false,
+            ready: Vec::with_capacity(BUFFERS),
             handed_out: 0,
-            idle: (0..BATCH).collect(),
             tx: Slots::new(),
             tx_count: 0,
             send_dropped: 0,
@@ -87,54 +171,69 @@ impl UringIo {
         Ok(io)
     }
 
-    /// Queues a receive for every idle slot.
+    /// Queues the multishot receive if it is not in flight.
     fn arm(&mut self) -> io::Result<()> {
-        while let Some(k) = self.idle.pop() {
-            let s = &mut self.rx.0[k];
-            s.iov = libc::iovec { iov_base: s.buf.as_mut_ptr().cast(), iov_len: SLOT };
-            // SAFETY: msghdr is plain C data, valid when zeroed.
-            s.msg = unsafe { MaybeUninit::zeroed().assume_init() };
-            s.msg.msg_name = (&mut s.addr as *mut libc::sockaddr_storage).cast();
-            s.msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            s.msg.msg_iov = &mut s.iov;
-            s.msg.msg_iovlen = 1;
-            let entry = opcode::RecvMsg::new(types::Fd(self.fd), &mut s.msg).build().user_data(k as u64);
-            // SAFETY: the entry points at slot k's msghdr, iovec, buffer and address, all
-            // inside the boxed slot array, which stays put until `drop` has collected
-            // every receive.
-            if unsafe { self.ring.submission().push(&entry) }.is_err() {
-                self.idle.push(k);
-                self.ring.submit()?;
-                return Ok(());
-            }
+        if self.armed {
+            return Ok(());
+        }
+        let entry = opcode::RecvMsgMulti::new(types::Fd(self.fd), &*self.recv_msg, GROUP).build().user_data(RECV);
+        // SAFETY: the entry points at the boxed msghdr, which lives as long as the ring;
+        // buffers come from the registered group.
+        if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+            self.armed = true;
+        } else {
+            self.ring.submit()?;
         }
         Ok(())
     }
 
-    /// Files every completion waiting on the ring: receives into `ready`, sends counted.
+    /// Files every completion waiting on the ring: datagrams into `ready`, sends counted.
     /// Returns how many sends completed.
     fn reap(&mut self) -> usize {
         let mut sends = 0;
-        for cqe in self.ring.completion() {
-            let data = cqe.user_data();
+        let completions: Vec<(u64, i32, u32)> =
+            self.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())).collect();
+        for (data, res, flags) in completions {
             if data & SEND != 0 {
                 sends += 1;
-                if cqe.result() < 0 {
+                if res < 0 {
                     self.send_dropped += 1;
                 }
                 continue;
             }
-            let k = data as usize;
-            let res = cqe.result();
-            let s = &mut self.rx.0[k];
-            let truncated = s.msg.msg_flags & libc::MSG_TRUNC != 0;
-            match to_socket_addr(&s.addr, s.msg.msg_namelen) {
-                Some(from) if res >= 0 && !truncated => {
-                    s.len = res as usize;
-                    self.ready.push((k, from));
-                }
-                // Errors (an ICMP report, cancellation) and truncated datagrams: drop.
-                _ => self.idle.push(k),
+            if data != RECV {
+                continue;
+            }
+            if !io_uring::cqueue::more(flags) {
+                // Out of buffers or an error: arm again once some come back.
+                self.armed = false;
+            }
+            let Some(bid) = io_uring::cqueue::buffer_select(flags) else { continue };
+            let parsed = (res > 0)
+                .then(|| types::RecvMsgOut::parse(&self.bufs.buffer(bid)[..res as usize], &self.recv_msg).ok())
+                .flatten()
+                .and_then(|out| {
+                    if out.is_payload_truncated() || out.is_name_data_truncated() {
+                        return None;
+                    }
+                    let mut ss: libc::sockaddr_storage =
+                        // SAFETY: plain C data, valid when zeroed.
+                        unsafe { MaybeUninit::zeroed().assume_init() };
+                    let name = out.name_data();
+                    let n = name.len().min(size_of::<libc::sockaddr_storage>());
+                    // SAFETY: copies at most the storage's size into it.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(name.as_ptr(), (&mut ss as *mut libc::sockaddr_storage).cast(), n)
+                    };
+                    let from = to_socket_addr(&ss, out.incoming_name_len())?;
+                    let payload = out.payload_data();
+                    let offset = payload.as_ptr() as usize - self.bufs.buffer(bid).as_ptr() as usize;
+                    Some((offset, payload.len(), from))
+                });
+            match parsed {
+                Some((offset, len, from)) => self.ready.push((bid, offset, len, from)),
+                // Truncated, unparsable or from an unknown family: drop, buffer back.
+                None => self.bufs.give(bid),
             }
         }
         sends
@@ -142,26 +241,28 @@ impl UringIo {
 
     /// Hands out what has arrived: up to `BATCH` datagrams; 0 when none is waiting.
     pub(crate) fn recv(&mut self) -> io::Result<usize> {
-        for (k, _) in self.ready.drain(..self.handed_out) {
-            self.idle.push(k);
+        for (bid, ..) in self.ready.drain(..self.handed_out) {
+            self.bufs.give(bid);
         }
         self.arm()?;
-        // Enter the kernel only to hand it new receives or when nothing has completed
+        // Enter the kernel only to hand it a new receive or when nothing has completed
         // (entering also runs pending completion work); completions are read from shared
         // memory.
         if !self.ring.submission().is_empty() || self.ring.completion().is_empty() {
             self.ring.submit()?;
         }
         self.reap();
-        self.handed_out = self.ready.len();
+        self.handed_out = self.ready.len().min(BATCH);
         Ok(self.handed_out)
     }
 
     /// Datagram `k` of the last [`recv`](Self::recv).
     pub(crate) fn received(&self, k: usize) -> Option<(SocketAddr, &[u8])> {
-        let &(slot, from) = self.ready.get(k)?;
-        let s = &self.rx.0[slot];
-        Some((from, &s.buf[..s.len]))
+        if k >= self.handed_out {
+            return None;
+        }
+        let &(bid, offset, len, from) = self.ready.get(k)?;
+        Some((from, &self.bufs.buffer(bid)[offset..offset + len]))
     }
 
     /// Waits until a completion arrives or `timeout` passes.
@@ -255,42 +356,42 @@ impl UringIo {
 
 impl Drop for UringIo {
     fn drop(&mut self) {
-        // Cancel the receives in flight and collect them, so the kernel is done with the
-        // slots before they are freed.
-        let in_flight: Vec<usize> =
-            (0..BATCH).filter(|k| !self.idle.contains(k) && !self.ready.iter().any(|(s, _)| s == k)).collect();
-        for &k in &in_flight {
-            let entry = opcode::AsyncCancel::new(k as u64).build().user_data(SEND | (1 << 31));
+        // Cancel the receive and collect its last completion, so the kernel is done with
+        // the buffers and the msghdr before they are freed.
+        if self.armed {
+            let entry = opcode::AsyncCancel::new(RECV).build().user_data(CANCEL);
             // SAFETY: a cancel request points at no memory.
-            while unsafe { self.ring.submission().push(&entry) }.is_err() {
-                if self.ring.submit().is_err() {
-                    break;
+            let _ = unsafe { self.ring.submission().push(&entry) };
+            let mut spins = 0;
+            while self.armed && spins < 1000 {
+                spins += 1;
+                let ts = types::Timespec::new().nsec(1_000_000);
+                let _ = self.ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
+                for cqe in self.ring.completion() {
+                    if cqe.user_data() == RECV && !io_uring::cqueue::more(cqe.flags()) {
+                        self.armed = false;
+                    }
                 }
             }
         }
-        let mut left = in_flight.len();
-        let mut spins = 0;
-        while left > 0 && spins < 1000 {
-            spins += 1;
-            let ts = types::Timespec::new().nsec(1_000_000);
-            let _ = self.ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
-            for cqe in self.ring.completion() {
-                if cqe.user_data() & SEND == 0 {
-                    left = left.saturating_sub(1);
-                }
-            }
-        }
-        if left > 0 {
-            // The kernel never answered: leak the buffers rather than free memory it may
+        if self.armed {
+            // The kernel never answered: leak the memory rather than free what it may
             // still write to.
-            std::mem::forget(std::mem::replace(&mut self.rx, Slots::new()));
+            std::mem::forget(std::mem::replace(&mut self.bufs, BufRing::new()));
+            std::mem::forget(std::mem::replace(&mut self.recv_msg, Box::new(unsafe_zeroed_msghdr())));
         }
     }
 }
 
-// SAFETY: the raw pointers inside the slots point into the slots' own boxed memory,
-// which moves with the backend as a whole; the ring is an owned file descriptor. Nothing
-// is shared with another thread.
+/// A zeroed msghdr.
+fn unsafe_zeroed_msghdr() -> libc::msghdr {
+    // SAFETY: msghdr is plain C data, valid when zeroed.
+    unsafe { MaybeUninit::zeroed().assume_init() }
+}
+
+// SAFETY: the raw pointers inside the slots and the buffer ring point into memory the
+// backend owns, which does not move when the backend does; the ring is an owned file
+// descriptor. Nothing is shared with another thread.
 unsafe impl Send for UringIo {}
 
 impl std::fmt::Debug for UringIo {
