@@ -172,7 +172,7 @@ impl Io {
         match self {
             Io::Mio { io, .. } => io.gso_segments,
             #[cfg(target_os = "linux")]
-            Io::Uring(_) => 0,
+            Io::Uring(u) => u.gso_segments,
         }
     }
 

@@ -216,37 +216,15 @@ pub(crate) mod batched {
             let mut m = 0;
             let mut k = from;
             while k < count {
-                let seg = self.tx_len[k];
-                let mut n = 1;
-                if self.gso {
-                    // Equal sizes to one destination; only the last may be shorter.
-                    while k + n < count
-                        && self.tx_to[k + n] == self.tx_to[k]
-                        && self.tx_len[k + n - 1] == seg
-                        && self.tx_len[k + n] <= seg
-                        && (n + 1) * seg <= MAX_GSO_BYTES
-                    {
-                        n += 1;
-                    }
-                }
+                let n = if self.gso { gso_run(&self.tx_to[..count], &self.tx_len, k) } else { 1 };
                 let h = &mut msgs[m].msg_hdr;
                 h.msg_name = addrs[k - from].as_ptr() as *mut libc::c_void;
                 h.msg_namelen = addrs[k - from].len();
                 h.msg_iov = &mut iovs[k];
                 h.msg_iovlen = n as _;
                 if n > 1 {
-                    // SAFETY: the control buffer (32 bytes, u64-aligned) holds one cmsghdr
-                    // with a u16 (CMSG_SPACE(2) = 24 bytes on 64-bit, 16 on 32-bit); the
-                    // CMSG macros only compute addresses inside it.
-                    unsafe {
-                        h.msg_control = controls[m].as_mut_ptr().cast();
-                        h.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as _;
-                        let c = libc::CMSG_FIRSTHDR(h);
-                        (*c).cmsg_level = libc::SOL_UDP;
-                        (*c).cmsg_type = UDP_SEGMENT;
-                        (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
-                        libc::CMSG_DATA(c).cast::<u16>().write_unaligned(seg as u16);
-                    }
+                    // SAFETY: `controls[m]` outlives the send below.
+                    unsafe { set_gso(h, &mut controls[m], self.tx_len[k] as u16) };
                 }
                 spans[m] = (k, n);
                 m += 1;
@@ -302,6 +280,42 @@ pub(crate) mod batched {
     /// Most payload bytes in one GSO message.
     const MAX_GSO_BYTES: usize = 60_000;
 
+    /// How many datagrams from `k` can leave as one GSO message: same destination, equal
+    /// sizes, only the last shorter.
+    pub(crate) fn gso_run(to: &[Option<SocketAddr>], len: &[usize], k: usize) -> usize {
+        let seg = len[k];
+        let mut n = 1;
+        while k + n < to.len()
+            && to[k + n] == to[k]
+            && len[k + n - 1] == seg
+            && len[k + n] <= seg
+            && (n + 1) * seg <= MAX_GSO_BYTES
+        {
+            n += 1;
+        }
+        n
+    }
+
+    /// Points `h` at a `UDP_SEGMENT` control message for `seg`-byte segments, written into
+    /// `control`.
+    ///
+    /// # Safety
+    /// `control` must stay alive and unmoved while the kernel may read `h`.
+    pub(crate) unsafe fn set_gso(h: &mut libc::msghdr, control: &mut [u64; 4], seg: u16) {
+        // SAFETY: the control buffer (32 bytes, u64-aligned) holds one cmsghdr with a u16
+        // (CMSG_SPACE(2) = 24 bytes on 64-bit, 16 on 32-bit); the CMSG macros only compute
+        // addresses inside it.
+        unsafe {
+            h.msg_control = control.as_mut_ptr().cast();
+            h.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as _;
+            let c = libc::CMSG_FIRSTHDR(h);
+            (*c).cmsg_level = libc::SOL_UDP;
+            (*c).cmsg_type = UDP_SEGMENT;
+            (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+            libc::CMSG_DATA(c).cast::<u16>().write_unaligned(seg);
+        }
+    }
+
     /// Why [`BatchIo::send_from`] stopped.
     enum Failure {
         /// The kernel refused GSO at this datagram.
@@ -310,7 +324,7 @@ pub(crate) mod batched {
     }
 
     /// Errors by which a kernel or device says it cannot do UDP GSO.
-    fn gso_refused(e: &io::Error) -> bool {
+    pub(crate) fn gso_refused(e: &io::Error) -> bool {
         matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP))
     }
 

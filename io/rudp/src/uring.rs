@@ -15,7 +15,7 @@ use std::time::Duration;
 use io_uring::{opcode, types, IoUring};
 use socket2::SockAddr;
 
-use crate::sys::batched::to_socket_addr;
+use crate::sys::batched::{gso_refused, gso_run, set_gso, to_socket_addr};
 use crate::sys::{BATCH, SLOT};
 
 /// `user_data` of sends: the slot index plus this bit.
@@ -137,7 +137,16 @@ pub(crate) struct UringIo {
     /// How many entries at the front of `ready` the last `recv` handed out.
     handed_out: usize,
     tx: Slots,
+    tx_to: [Option<SocketAddr>; BATCH],
     tx_count: usize,
+    /// The iovecs and GSO control messages of a send batch.
+    tx_iovs: Box<[libc::iovec; BATCH]>,
+    tx_controls: Box<[[u64; 4]; BATCH]>,
+    /// Result of each message of the batch in flight (bytes or -errno).
+    tx_results: [i32; BATCH],
+    /// Whether to send runs to one destination as UDP GSO messages.
+    gso: bool,
+    pub(crate) gso_segments: u64,
     pub(crate) send_dropped: u64,
 }
 
@@ -163,7 +172,14 @@ impl UringIo {
             ready: Vec::with_capacity(BUFFERS),
             handed_out: 0,
             tx: Slots::new(),
+            tx_to: [None; BATCH],
             tx_count: 0,
+            // SAFETY: iovec is plain C data, valid when zeroed.
+            tx_iovs: Box::new(unsafe { MaybeUninit::zeroed().assume_init() }),
+            tx_controls: Box::new([[0; 4]; BATCH]),
+            tx_results: [0; BATCH],
+            gso: true,
+            gso_segments: 0,
             send_dropped: 0,
         };
         io.arm()?;
@@ -196,8 +212,8 @@ impl UringIo {
         for (data, res, flags) in completions {
             if data & SEND != 0 {
                 sends += 1;
-                if res < 0 {
-                    self.send_dropped += 1;
+                if let Some(r) = self.tx_results.get_mut((data & 0xffff) as usize) {
+                    *r = res;
                 }
                 continue;
             }
@@ -293,7 +309,8 @@ impl UringIo {
 
     /// Queues the first `len` bytes of [`send_buf`](Self::send_buf) for `to`.
     pub(crate) fn commit(&mut self, to: SocketAddr, len: usize) {
-        let s = &mut self.tx.0[self.tx_count];
+        let k = self.tx_count;
+        let s = &mut self.tx.0[k];
         let addr = SockAddr::from(to);
         // SAFETY: `addr.len()` bytes are readable at `as_ptr()` and fit a sockaddr_storage.
         unsafe {
@@ -307,6 +324,7 @@ impl UringIo {
         // SAFETY: msghdr is plain C data, valid when zeroed.
         s.msg = unsafe { MaybeUninit::zeroed().assume_init() };
         s.msg.msg_namelen = addr.len();
+        self.tx_to[k] = Some(to);
         self.tx_count += 1;
     }
 
@@ -320,29 +338,78 @@ impl UringIo {
         self.tx_count > 0
     }
 
-    /// Submits every queued datagram as one batch and waits until the kernel has taken
-    /// them all (UDP sends complete at once), so their buffers can be reused.
+    /// Submits every queued datagram as one batch (runs to one destination as UDP GSO
+    /// messages) and waits until the kernel has taken them all (UDP sends complete at
+    /// once), so their buffers can be reused. If the kernel refuses GSO, GSO is turned off
+    /// for good and the refused runs go again one datagram at a time.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         let count = self.tx_count;
-        if count == 0 {
-            return Ok(());
-        }
         self.tx_count = 0;
-        for k in 0..count {
+        let mut retry: Vec<usize> = Vec::new();
+        let spans = self.submit_sends((0..count).collect(), self.gso)?;
+        for (m, &(k, n)) in spans.iter().enumerate() {
+            let res = self.tx_results[m];
+            if res >= 0 {
+                if n > 1 {
+                    self.gso_segments += n as u64;
+                }
+            } else if n > 1 && gso_refused(&io::Error::from_raw_os_error(-res)) {
+                self.gso = false;
+                retry.extend(k..k + n);
+            } else {
+                self.send_dropped += n as u64;
+            }
+        }
+        if !retry.is_empty() {
+            let spans = self.submit_sends(retry, false)?;
+            for (m, &(_, n)) in spans.iter().enumerate() {
+                if self.tx_results[m] < 0 {
+                    self.send_dropped += n as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the queued datagrams `slots` (in order), grouped into GSO runs if `gso`;
+    /// waits for every completion. Returns the messages as (first slot, datagrams).
+    fn submit_sends(&mut self, slots: Vec<usize>, gso: bool) -> io::Result<Vec<(usize, usize)>> {
+        let mut spans = Vec::new();
+        let lens: [usize; BATCH] = std::array::from_fn(|k| self.tx.0[k].len);
+        let end = slots.last().map_or(0, |&k| k + 1);
+        let mut i = 0;
+        while i < slots.len() {
+            let k = slots[i];
+            // Runs are of consecutive slots: the first pass sends 0..count in order, and a
+            // retry (without GSO) sends one datagram per message.
+            let n = if gso { gso_run(&self.tx_to[..end], &lens, k).min(slots.len() - i) } else { 1 };
+            let m = spans.len();
+            for j in 0..n {
+                let s = &mut self.tx.0[k + j];
+                self.tx_iovs[k + j] = libc::iovec { iov_base: s.buf.as_mut_ptr().cast(), iov_len: s.len };
+            }
             let s = &mut self.tx.0[k];
-            s.iov = libc::iovec { iov_base: s.buf.as_mut_ptr().cast(), iov_len: s.len };
             s.msg.msg_name = (&mut s.addr as *mut libc::sockaddr_storage).cast();
-            s.msg.msg_iov = &mut s.iov;
-            s.msg.msg_iovlen = 1;
-            let entry = opcode::SendMsg::new(types::Fd(self.fd), &s.msg).build().user_data(SEND | k as u64);
-            // SAFETY: the entry points into the boxed send slots, which are not touched
-            // again until every send of this batch has completed (below).
+            s.msg.msg_iov = &mut self.tx_iovs[k];
+            s.msg.msg_iovlen = n as _;
+            s.msg.msg_control = std::ptr::null_mut();
+            s.msg.msg_controllen = 0;
+            if n > 1 {
+                // SAFETY: the boxed control buffers outlive the send (we wait below).
+                unsafe { set_gso(&mut s.msg, &mut self.tx_controls[m], s.len as u16) };
+            }
+            let entry = opcode::SendMsg::new(types::Fd(self.fd), &s.msg).build().user_data(SEND | m as u64);
+            // SAFETY: the entry points into the boxed send slots, iovecs and controls, which
+            // are not touched again until every send of this batch has completed (below).
             while unsafe { self.ring.submission().push(&entry) }.is_err() {
                 self.ring.submit()?;
             }
+            self.tx_results[m] = 0;
+            spans.push((k, n));
+            i += n;
         }
         let mut done = 0;
-        while done < count {
+        while done < spans.len() {
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) || e.raw_os_error() == Some(libc::EBUSY) => {}
@@ -350,7 +417,7 @@ impl UringIo {
             }
             done += self.reap();
         }
-        Ok(())
+        Ok(spans)
     }
 }
 
