@@ -1,5 +1,5 @@
-//! Reliable UDP over loopback: KaosNet's `kaos-rudp` (mio and io_uring backends) with
-//! identical workloads for every library, one thread driving client and server.
+//! Reliable UDP over loopback: KaosNet's `kaos-rudp` (mio and io_uring backends) beside
+//! renet 2 (netcode transport, unsecure) and rusty_enet 0.4, with identical workloads.
 //!
 //! `cargo bench -p kaos-benches --bench rudp`
 //!
@@ -16,6 +16,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
+
+#[path = "rudp/peers.rs"]
+mod peers;
 
 const BULK: u64 = 200_000;
 const PINGS: usize = 5_000;
@@ -193,6 +196,8 @@ fn main() {
     let mut rows: Vec<(&str, Figures)> = vec![("kaos-rudp (mio)", kaos(IoBackend::Mio))];
     #[cfg(target_os = "linux")]
     rows.push(("kaos-rudp (io_uring)", kaos(IoBackend::Uring)));
+    rows.push(("renet 2.0.1 (netcode)", peers::renet()));
+    rows.push(("rusty_enet 0.4.1", peers::rusty_enet()));
     println!("reliable UDP over loopback, one thread driving both ends");
     println!("{:<28} {:>14} {:>12} {:>12}", "library", "bulk msgs/s", "RTT p50", "RTT p99");
     for (name, f) in &rows {

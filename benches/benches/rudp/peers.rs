@@ -1,0 +1,218 @@
+//! The peers' side of the rudp benchmark: renet 2 over its netcode transport (unsecure)
+//! and rusty_enet, driven exactly like kaos-rudp.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use renet::{ConnectionConfig, DefaultChannel, RenetClient, RenetServer, SendType, ServerEvent};
+use renet_netcode::{
+    ClientAuthentication, NetcodeClientTransport, NetcodeServerTransport, ServerAuthentication, ServerConfig,
+};
+use rusty_enet::{Event, Host, HostSettings, Packet, PeerID};
+
+use super::{message, percentile, seq_of, Figures, BULK, MSG, PINGS};
+
+const PROTOCOL_ID: u64 = 7;
+const CH: DefaultChannel = DefaultChannel::ReliableOrdered;
+/// renet disconnects a connection whose reliable channel goes over its memory limit;
+/// 16 MiB leaves room for the whole bulk run.
+const CHANNEL_MEM: usize = 16 * 1024 * 1024;
+/// What the bulk sender keeps unacked: renet walks every unacked message on every send,
+/// so it is fastest with a bounded backlog (256 KiB measured best of 64 KiB to 5 MiB).
+const RENET_WINDOW: usize = 256 * 1024;
+
+fn renet_config() -> ConnectionConfig {
+    let mut channels = DefaultChannel::config();
+    for c in channels.iter_mut() {
+        if matches!(c.send_type, SendType::ReliableOrdered { .. }) {
+            c.max_memory_usage_bytes = CHANNEL_MEM;
+        }
+    }
+    ConnectionConfig {
+        available_bytes_per_tick: 60_000,
+        server_channels_config: channels.clone(),
+        client_channels_config: channels,
+    }
+}
+
+/// A connected renet server and client in one thread, advanced by real time.
+struct Renet {
+    server: RenetServer,
+    server_transport: NetcodeServerTransport,
+    client: RenetClient,
+    client_transport: NetcodeClientTransport,
+    client_id: u64,
+    last: Instant,
+}
+
+impl Renet {
+    fn connected() -> Renet {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let server_transport = NetcodeServerTransport::new(
+            ServerConfig {
+                current_time: now,
+                max_clients: 4,
+                protocol_id: PROTOCOL_ID,
+                public_addresses: vec![addr],
+                authentication: ServerAuthentication::Unsecure,
+            },
+            socket,
+        )
+        .unwrap();
+        let client_id = 42;
+        let client_transport = NetcodeClientTransport::new(
+            now,
+            ClientAuthentication::Unsecure { protocol_id: PROTOCOL_ID, client_id, server_addr: addr, user_data: None },
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+        )
+        .unwrap();
+        let mut r = Renet {
+            server: RenetServer::new(renet_config()),
+            server_transport,
+            client: RenetClient::new(renet_config()),
+            client_transport,
+            client_id,
+            last: Instant::now(),
+        };
+        // The server reports the connection as an event; the client flips `is_connected`
+        // in its transport's next update.
+        let mut server_saw = false;
+        while !(server_saw && r.client.is_connected()) {
+            r.receive();
+            while let Some(e) = r.server.get_event() {
+                server_saw |= matches!(e, ServerEvent::ClientConnected { .. });
+            }
+            r.send();
+        }
+        r
+    }
+
+    fn receive(&mut self) {
+        let now = Instant::now();
+        let dt = now - self.last;
+        self.last = now;
+        self.server.update(dt);
+        self.server_transport.update(dt, &mut self.server).unwrap();
+        self.client.update(dt);
+        self.client_transport.update(dt, &mut self.client).unwrap();
+        assert!(!self.client.is_disconnected(), "renet client disconnected");
+    }
+
+    fn send(&mut self) {
+        self.client_transport.send_packets(&mut self.client).unwrap();
+        self.server_transport.send_packets(&mut self.server);
+    }
+}
+
+pub(super) fn renet() -> Figures {
+    let mut r = Renet::connected();
+    let id = r.client_id;
+    let start = Instant::now();
+    let (mut sent, mut got) = (0u64, 0u64);
+    while got < BULK {
+        while sent < BULK
+            && r.client.can_send_message(CH, MSG)
+            && r.client.channel_available_memory(CH) >= CHANNEL_MEM - RENET_WINDOW
+        {
+            r.client.send_message(CH, message(sent).to_vec());
+            sent += 1;
+        }
+        r.send();
+        r.receive();
+        while let Some(m) = r.server.receive_message(id, CH) {
+            assert_eq!(seq_of(&m), got, "out of order");
+            got += 1;
+        }
+    }
+    let bulk_per_sec = BULK as f64 / start.elapsed().as_secs_f64();
+    let mut r = Renet::connected();
+    let id = r.client_id;
+    let mut rtts = Vec::with_capacity(PINGS);
+    for i in 0..PINGS as u64 {
+        let t = Instant::now();
+        r.client.send_message(CH, message(i).to_vec());
+        r.send();
+        let mut back = false;
+        while !back {
+            r.receive();
+            while let Some(m) = r.server.receive_message(id, CH) {
+                r.server.send_message(id, CH, m);
+            }
+            while let Some(m) = r.client.receive_message(CH) {
+                assert_eq!(seq_of(&m), i);
+                back = true;
+            }
+            r.send();
+        }
+        rtts.push(t.elapsed());
+    }
+    rtts.sort();
+    Figures { bulk_per_sec, p50: percentile(&rtts, 0.5), p99: percentile(&rtts, 0.99) }
+}
+
+/// A connected rusty_enet server and client: (server, client, the client's id of the server).
+fn enet_connected() -> (Host<UdpSocket>, Host<UdpSocket>, PeerID) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr: SocketAddr = socket.local_addr().unwrap();
+    let settings = |peers| HostSettings { peer_limit: peers, channel_limit: 1, ..Default::default() };
+    let mut server = Host::new(socket, settings(4)).unwrap();
+    let mut client = Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), settings(1)).unwrap();
+    let peer = client.connect(addr, 1, 0).unwrap().id();
+    let (mut client_ok, mut server_ok) = (false, false);
+    let end = Instant::now() + Duration::from_secs(5);
+    while !(client_ok && server_ok) {
+        assert!(Instant::now() < end, "rusty_enet connect timeout");
+        while let Some(e) = server.service().unwrap() {
+            server_ok |= matches!(e, Event::Connect { .. });
+        }
+        while let Some(e) = client.service().unwrap() {
+            client_ok |= matches!(e, Event::Connect { .. });
+        }
+    }
+    (server, client, peer)
+}
+
+pub(super) fn rusty_enet() -> Figures {
+    let (mut server, mut client, peer) = enet_connected();
+    let start = Instant::now();
+    // ENet queues without a cap; its in-flight window throttles the wire.
+    for i in 0..BULK {
+        client.peer_mut(peer).send(0, &Packet::reliable(&message(i)[..])).unwrap();
+    }
+    let mut got = 0u64;
+    while got < BULK {
+        while client.service().unwrap().is_some() {}
+        while let Some(e) = server.service().unwrap() {
+            if let Event::Receive { packet, .. } = e {
+                assert_eq!(seq_of(packet.data()), got, "out of order");
+                got += 1;
+            }
+        }
+    }
+    let bulk_per_sec = BULK as f64 / start.elapsed().as_secs_f64();
+    let (mut server, mut client, peer) = enet_connected();
+    let mut rtts = Vec::with_capacity(PINGS);
+    for i in 0..PINGS as u64 {
+        let t = Instant::now();
+        client.peer_mut(peer).send(0, &Packet::reliable(&message(i)[..])).unwrap();
+        let mut back = false;
+        while !back {
+            while let Some(e) = client.service().unwrap() {
+                if let Event::Receive { packet, .. } = e {
+                    assert_eq!(seq_of(packet.data()), i);
+                    back = true;
+                }
+            }
+            while let Some(e) = server.service().unwrap() {
+                if let Event::Receive { peer, packet, .. } = e {
+                    peer.send(0, &Packet::reliable(packet.data())).unwrap();
+                }
+            }
+        }
+        rtts.push(t.elapsed());
+    }
+    rtts.sort();
+    Figures { bulk_per_sec, p50: percentile(&rtts, 0.5), p99: percentile(&rtts, 0.99) }
+}
