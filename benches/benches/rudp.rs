@@ -133,39 +133,53 @@ struct Fanout {
     p99: Duration,
 }
 
-fn kaos_fanout(backend: IoBackend) -> Fanout {
-    let mut cfg = RudpConfig::with_window(256);
-    cfg.io = backend;
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let mut server = RudpServer::with_config(any, cfg.clone()).unwrap();
-    let addr = server.local_addr().unwrap();
+/// A library's server side in the fan-out workload.
+trait FanServer {
+    /// Waits up to `max` for traffic (libraries without a blocking wait sleep).
+    fn wait(&mut self, max: Duration);
+    /// Receives, accepts and counts the inputs that arrived.
+    fn pump(&mut self) -> usize;
+    /// Connected clients.
+    fn clients(&self) -> usize;
+    /// Sends `state` reliably to every client and flushes.
+    fn broadcast(&mut self, state: &[u8]);
+}
+
+/// A library's clients in the fan-out workload.
+trait FanClients {
+    /// Runs every client: sends `input` reliably from each if given, hands each received
+    /// state to `on_state`.
+    fn pump(&mut self, input: Option<&[u8]>, on_state: &mut dyn FnMut(&[u8]));
+}
+
+/// Runs the fan-out workload: `server` is built on the server thread and returns its
+/// address; `clients` connects `FAN_CLIENTS` clients to it.
+fn fanout<S: FanServer, C: FanClients>(
+    server: impl FnOnce() -> (S, SocketAddr) + Send + 'static,
+    clients: impl FnOnce(SocketAddr) -> C,
+) -> Fanout {
     let epoch = Instant::now();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let server_stop = stop.clone();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let server_thread = std::thread::spawn(move || {
-        let mut clients = Vec::new();
+        let (mut server, addr) = server();
+        addr_tx.send(addr).unwrap();
         let mut next_tick = Instant::now();
-        let (mut ticks, mut inputs) = (0u64, 0u64);
+        let mut ticks = 0u64;
         let cpu0 = thread_cpu();
         while !server_stop.load(std::sync::atomic::Ordering::Relaxed) {
-            server.poll(Some(Duration::from_micros(500))).unwrap();
-            while let Some(c) = server.accept() {
-                clients.push(c);
-            }
-            inputs += server.receive_all(|_, _, _| {}) as u64;
-            if clients.len() == FAN_CLIENTS && Instant::now() >= next_tick {
+            server.wait(Duration::from_micros(500));
+            server.pump();
+            if server.clients() == FAN_CLIENTS && Instant::now() >= next_tick {
                 next_tick += TICK;
                 ticks += 1;
-                for c in &clients {
-                    let _ = server.send(c, &stamped(epoch, 200));
-                }
-                server.flush().unwrap();
+                server.broadcast(&stamped(epoch, 200));
             }
         }
-        (thread_cpu() - cpu0, ticks, inputs)
+        (thread_cpu() - cpu0, ticks)
     });
-    let mut clients: Vec<RudpTransport> =
-        (0..FAN_CLIENTS).map(|_| RudpTransport::with_config(any, addr, cfg.clone()).unwrap()).collect();
+    let mut clients = clients(addr_rx.recv().unwrap());
     let mut latencies = Vec::new();
     let end = Instant::now() + Duration::from_secs(FAN_SECS + 1);
     let mut next_tick = Instant::now();
@@ -174,22 +188,72 @@ fn kaos_fanout(backend: IoBackend) -> Fanout {
         if tick {
             next_tick += TICK;
         }
-        for c in &mut clients {
-            if tick && c.is_connected() {
-                let _ = c.send(&stamped(epoch, 16));
-            }
-            c.receive(&mut |m| {
-                let sent = u64::from_le_bytes(m[..8].try_into().unwrap());
-                latencies.push(Duration::from_micros(epoch.elapsed().as_micros() as u64 - sent));
-            })
-            .unwrap();
-        }
+        let input = stamped(epoch, 16);
+        clients.pump(tick.then_some(&input[..]), &mut |m| {
+            let sent = u64::from_le_bytes(m[..8].try_into().unwrap());
+            latencies.push(Duration::from_micros(epoch.elapsed().as_micros() as u64 - sent));
+        });
         std::thread::sleep(Duration::from_micros(200));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (cpu, ticks, _inputs) = server_thread.join().unwrap();
+    let (cpu, ticks) = server_thread.join().unwrap();
+    assert!(ticks > 0, "the clients never all connected");
     latencies.sort();
-    Fanout { cpu_per_client_tick: cpu / (ticks.max(1) * FAN_CLIENTS as u64) as u32, p99: percentile(&latencies, 0.99) }
+    Fanout { cpu_per_client_tick: cpu / (ticks * FAN_CLIENTS as u64) as u32, p99: percentile(&latencies, 0.99) }
+}
+
+struct KaosFanServer {
+    server: RudpServer,
+    clients: Vec<SocketAddr>,
+}
+
+impl FanServer for KaosFanServer {
+    fn wait(&mut self, max: Duration) {
+        self.server.poll(Some(max)).unwrap();
+    }
+    fn pump(&mut self) -> usize {
+        while let Some(c) = self.server.accept() {
+            self.clients.push(c);
+        }
+        self.server.receive_all(|_, _, _| {})
+    }
+    fn clients(&self) -> usize {
+        self.clients.len()
+    }
+    fn broadcast(&mut self, state: &[u8]) {
+        for c in &self.clients {
+            let _ = self.server.send(c, state);
+        }
+        self.server.flush().unwrap();
+    }
+}
+
+impl FanClients for Vec<RudpTransport> {
+    fn pump(&mut self, input: Option<&[u8]>, on_state: &mut dyn FnMut(&[u8])) {
+        for c in self.iter_mut() {
+            if let Some(input) = input.filter(|_| c.is_connected()) {
+                let _ = c.send(input);
+            }
+            c.receive(&mut |m| on_state(m)).unwrap();
+        }
+    }
+}
+
+fn kaos_fanout(backend: IoBackend) -> Fanout {
+    let mut cfg = RudpConfig::with_window(256);
+    cfg.io = backend;
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server_cfg = cfg.clone();
+    fanout(
+        move || {
+            let server = RudpServer::with_config(any, server_cfg).unwrap();
+            let addr = server.local_addr().unwrap();
+            (KaosFanServer { server, clients: Vec::new() }, addr)
+        },
+        |addr| {
+            (0..FAN_CLIENTS).map(|_| RudpTransport::with_config(any, addr, cfg.clone()).unwrap()).collect::<Vec<_>>()
+        },
+    )
 }
 
 fn main() {
@@ -206,7 +270,9 @@ fn main() {
     let mut fan: Vec<(&str, Fanout)> = vec![("kaos-rudp (mio)", kaos_fanout(IoBackend::Mio))];
     #[cfg(target_os = "linux")]
     fan.push(("kaos-rudp (io_uring)", kaos_fanout(IoBackend::Uring)));
-    println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread");
+    fan.push(("renet 2.0.1 (netcode)", peers::renet_fanout()));
+    fan.push(("rusty_enet 0.4.1", peers::rusty_enet_fanout()));
+    println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread (peers without a blocking wait sleep 0.5 ms when idle)");
     println!("{:<28} {:>22} {:>16}", "library", "server CPU/client-tick", "latency p99");
     for (name, f) in &fan {
         println!("{name:<28} {:>20.2}µs {:>14.0}µs", micros(f.cpu_per_client_tick), micros(f.p99));

@@ -10,7 +10,9 @@ use renet_netcode::{
 };
 use rusty_enet::{Event, Host, HostSettings, Packet, PeerID};
 
-use super::{message, percentile, seq_of, Figures, BULK, MSG, PINGS};
+use super::{
+    fanout, message, percentile, seq_of, FanClients, FanServer, Fanout, Figures, BULK, FAN_CLIENTS, MSG, PINGS,
+};
 
 const PROTOCOL_ID: u64 = 7;
 const CH: DefaultChannel = DefaultChannel::ReliableOrdered;
@@ -215,4 +217,186 @@ pub(super) fn rusty_enet() -> Figures {
     }
     rtts.sort();
     Figures { bulk_per_sec, p50: percentile(&rtts, 0.5), p99: percentile(&rtts, 0.99) }
+}
+
+/// renet's server side of the fan-out workload.
+struct RenetFanServer {
+    server: RenetServer,
+    transport: NetcodeServerTransport,
+    clients: Vec<u64>,
+    last: Instant,
+}
+
+impl FanServer for RenetFanServer {
+    fn wait(&mut self, max: Duration) {
+        std::thread::sleep(max);
+    }
+    fn pump(&mut self) -> usize {
+        let now = Instant::now();
+        let dt = now - self.last;
+        self.last = now;
+        self.server.update(dt);
+        self.transport.update(dt, &mut self.server).unwrap();
+        while let Some(e) = self.server.get_event() {
+            if let ServerEvent::ClientConnected { client_id } = e {
+                self.clients.push(client_id);
+            }
+        }
+        let mut inputs = 0;
+        for &c in &self.clients {
+            while self.server.receive_message(c, CH).is_some() {
+                inputs += 1;
+            }
+        }
+        self.transport.send_packets(&mut self.server);
+        inputs
+    }
+    fn clients(&self) -> usize {
+        self.clients.len()
+    }
+    fn broadcast(&mut self, state: &[u8]) {
+        for &c in &self.clients {
+            self.server.send_message(c, CH, state.to_vec());
+        }
+        self.transport.send_packets(&mut self.server);
+    }
+}
+
+/// renet's clients: (client, transport) pairs advanced by real time.
+struct RenetFanClients {
+    clients: Vec<(RenetClient, NetcodeClientTransport)>,
+    last: Instant,
+}
+
+impl FanClients for RenetFanClients {
+    fn pump(&mut self, input: Option<&[u8]>, on_state: &mut dyn FnMut(&[u8])) {
+        let now = Instant::now();
+        let dt = now - self.last;
+        self.last = now;
+        for (client, transport) in &mut self.clients {
+            client.update(dt);
+            transport.update(dt, client).unwrap();
+            if let Some(input) = input.filter(|_| client.is_connected()) {
+                client.send_message(CH, input.to_vec());
+            }
+            while let Some(m) = client.receive_message(CH) {
+                on_state(&m);
+            }
+            transport.send_packets(client).unwrap();
+        }
+    }
+}
+
+pub(super) fn renet_fanout() -> Fanout {
+    fanout(
+        || {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let addr = socket.local_addr().unwrap();
+            let transport = NetcodeServerTransport::new(
+                ServerConfig {
+                    current_time: now,
+                    max_clients: FAN_CLIENTS,
+                    protocol_id: PROTOCOL_ID,
+                    public_addresses: vec![addr],
+                    authentication: ServerAuthentication::Unsecure,
+                },
+                socket,
+            )
+            .unwrap();
+            let server = RenetServer::new(renet_config());
+            (RenetFanServer { server, transport, clients: Vec::new(), last: Instant::now() }, addr)
+        },
+        |addr| {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+            let clients = (0..FAN_CLIENTS as u64)
+                .map(|client_id| {
+                    let auth = ClientAuthentication::Unsecure {
+                        protocol_id: PROTOCOL_ID,
+                        client_id: client_id + 1,
+                        server_addr: addr,
+                        user_data: None,
+                    };
+                    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+                    (RenetClient::new(renet_config()), NetcodeClientTransport::new(now, auth, socket).unwrap())
+                })
+                .collect();
+            RenetFanClients { clients, last: Instant::now() }
+        },
+    )
+}
+
+/// rusty_enet's server side of the fan-out workload.
+struct EnetFanServer {
+    host: Host<UdpSocket>,
+    clients: Vec<PeerID>,
+}
+
+impl FanServer for EnetFanServer {
+    fn wait(&mut self, max: Duration) {
+        std::thread::sleep(max);
+    }
+    fn pump(&mut self) -> usize {
+        let mut inputs = 0;
+        while let Some(e) = self.host.service().unwrap() {
+            match e {
+                Event::Connect { peer, .. } => self.clients.push(peer.id()),
+                Event::Receive { .. } => inputs += 1,
+                _ => {}
+            }
+        }
+        inputs
+    }
+    fn clients(&self) -> usize {
+        self.clients.len()
+    }
+    fn broadcast(&mut self, state: &[u8]) {
+        for &c in &self.clients {
+            self.host.peer_mut(c).send(0, &Packet::reliable(state)).unwrap();
+        }
+        self.host.flush();
+    }
+}
+
+/// rusty_enet's clients: one host each, with the id of its server peer and whether it
+/// is connected.
+struct EnetFanClients(Vec<(Host<UdpSocket>, PeerID, bool)>);
+
+impl FanClients for EnetFanClients {
+    fn pump(&mut self, input: Option<&[u8]>, on_state: &mut dyn FnMut(&[u8])) {
+        for (host, server, connected) in &mut self.0 {
+            if let Some(input) = input.filter(|_| *connected) {
+                host.peer_mut(*server).send(0, &Packet::reliable(input)).unwrap();
+            }
+            while let Some(e) = host.service().unwrap() {
+                match e {
+                    Event::Connect { .. } => *connected = true,
+                    Event::Receive { packet, .. } => on_state(packet.data()),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn rusty_enet_fanout() -> Fanout {
+    fanout(
+        || {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let addr = socket.local_addr().unwrap();
+            let settings = HostSettings { peer_limit: FAN_CLIENTS, channel_limit: 1, ..Default::default() };
+            (EnetFanServer { host: Host::new(socket, settings).unwrap(), clients: Vec::new() }, addr)
+        },
+        |addr| {
+            let clients = (0..FAN_CLIENTS)
+                .map(|_| {
+                    let settings = HostSettings { peer_limit: 1, channel_limit: 1, ..Default::default() };
+                    let mut host = Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), settings).unwrap();
+                    let server = host.connect(addr, 1, 0).unwrap().id();
+                    (host, server, false)
+                })
+                .collect();
+            EnetFanClients(clients)
+        },
+    )
 }
