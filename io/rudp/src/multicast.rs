@@ -151,8 +151,17 @@ impl<'a> McPacket<'a> {
     }
 }
 
-/// The state of `sender`, created on first contact starting at `seq`.
-fn peer_of(peers: &mut HashMap<u32, Peer>, sender: u32, from: SocketAddr, seq: u64) -> &mut Peer {
+/// Most senders a member tracks; datagrams from further sender ids are dropped, so
+/// forged ids cannot grow the table.
+const MAX_PEERS: usize = 1024;
+
+/// The state of `sender`, created on first contact (from `from`, starting at `seq`).
+/// `None` for a known sender speaking from another address (forged) or a new sender past
+/// [`MAX_PEERS`].
+fn peer_of(peers: &mut HashMap<u32, Peer>, sender: u32, from: SocketAddr, seq: u64) -> Option<&mut Peer> {
+    if !peers.contains_key(&sender) && peers.len() >= MAX_PEERS {
+        return None;
+    }
     let peer = peers.entry(sender).or_insert_with(|| Peer {
         addr: from,
         next: seq,
@@ -160,8 +169,7 @@ fn peer_of(peers: &mut HashMap<u32, Peer>, sender: u32, from: SocketAddr, seq: u
         pending: BTreeMap::new(),
         last_nak: None,
     });
-    peer.addr = from;
-    peer
+    (peer.addr == from).then_some(peer)
 }
 
 fn checksum(head: &[u8], body: &[u8]) -> u32 {
@@ -368,9 +376,19 @@ impl MulticastTransport {
             {
                 Ok(()) // our own, looped back
             }
+            // The last sequence number is never used, so `seq + 1` cannot overflow.
+            McPacket::Data { seq: u64::MAX, .. }
+            | McPacket::Heartbeat { next: u64::MAX, .. }
+            | McPacket::Gone { oldest: u64::MAX, .. } => {
+                self.stats.invalid += 1;
+                Ok(())
+            }
             McPacket::Data { sender, seq, payload } => {
                 let window = self.cfg.window as u64;
-                let peer = peer_of(&mut self.peers, sender, from, seq);
+                let Some(peer) = peer_of(&mut self.peers, sender, from, seq) else {
+                    self.stats.invalid += 1;
+                    return Ok(());
+                };
                 peer.known_end = peer.known_end.max(seq + 1);
                 if seq < peer.next || peer.pending.contains_key(&seq) {
                     self.stats.duplicates += 1;
@@ -389,7 +407,10 @@ impl MulticastTransport {
                 Ok(())
             }
             McPacket::Heartbeat { sender, next } => {
-                let peer = peer_of(&mut self.peers, sender, from, next);
+                let Some(peer) = peer_of(&mut self.peers, sender, from, next) else {
+                    self.stats.invalid += 1;
+                    return Ok(());
+                };
                 if next > peer.known_end {
                     peer.known_end = next;
                     if peer.pending.is_empty() && next > peer.next {
@@ -400,8 +421,9 @@ impl MulticastTransport {
                 Ok(())
             }
             McPacket::Gone { sender, oldest } => {
-                if let Some(peer) = self.peers.get_mut(&sender) {
-                    if oldest > peer.next {
+                // Only the sender itself, and only about messages it has announced.
+                if let Some(peer) = self.peers.get_mut(&sender).filter(|p| p.addr == from) {
+                    if oldest > peer.next && oldest <= peer.known_end {
                         self.stats.lost += oldest - peer.next;
                         peer.next = oldest;
                         peer.pending = peer.pending.split_off(&oldest);
@@ -416,7 +438,7 @@ impl MulticastTransport {
                 if first < oldest {
                     self.transmit(McPacket::Gone { sender: self.id, oldest }, from)?;
                 }
-                for seq in first.max(oldest)..(first + count).min(self.next_seq) {
+                for seq in first.max(oldest)..first.saturating_add(count).min(self.next_seq) {
                     let payload = self.history[(seq - oldest) as usize].1.clone();
                     self.stats.repairs_sent += 1;
                     self.transmit(McPacket::Data { sender: self.id, seq, payload: &payload }, self.cfg.group.into())?;

@@ -107,3 +107,50 @@ fn packets_round_trip_and_garbage_is_refused() {
     assert_eq!(McPacket::decode(&[0; 20]), Err(McDecodeError::Foreign));
     assert!(McPacket::Data { sender: 1, seq: 0, payload: &[0; 1401] }.encode(&mut buf).is_none());
 }
+
+#[test]
+fn hostile_datagrams_change_nothing() {
+    let mut cfg = group(3);
+    cfg.recv_buffer = 4 << 20;
+    let mut member = MulticastTransport::join(cfg.clone()).unwrap();
+    let mut sender = MulticastTransport::join(cfg.clone()).unwrap();
+    sender.send(&payload(0)).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut got = Vec::new();
+    member.receive(|_, m| got.push(m.to_vec())).unwrap();
+    assert_eq!(got.len(), 1);
+    let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut buf = [0u8; 2048];
+    let mut send = |p: McPacket<'_>| {
+        let n = p.encode(&mut buf).unwrap();
+        raw.send_to(&buf[..n], std::net::SocketAddr::V4(cfg.group)).unwrap();
+    };
+    // A forged "gone" and forged data for the real sender's id, from another address.
+    send(McPacket::Gone { sender: sender.id(), oldest: 1_000_000 });
+    send(McPacket::Data { sender: sender.id(), seq: 1, payload: b"forged" });
+    // The last sequence number, a NAK reaching past the end, and many made-up senders.
+    send(McPacket::Data { sender: 77, seq: u64::MAX, payload: b"x" });
+    send(McPacket::Nak { sender: sender.id(), first: u64::MAX - 3, count: 256 });
+    for id in 1000..3000 {
+        send(McPacket::Heartbeat { sender: id, next: 5 });
+        if id % 100 == 0 {
+            member.process().unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    sender.process().unwrap();
+    member.receive(|_, m| got.push(m.to_vec())).unwrap();
+    assert_eq!(member.stats().lost, 0);
+    // The forged "data", the last sequence number and the senders past the table's 1,024
+    // (the real sender and 2,000 made-up ones: at least 977 refused).
+    assert!(member.stats().invalid >= 2 + 977, "{:?}", member.stats());
+    // The real stream goes on.
+    sender.send(&payload(1)).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    while got.len() < 2 {
+        assert!(Instant::now() < end);
+        sender.process().unwrap();
+        member.receive(|_, m| got.push(m.to_vec())).unwrap();
+    }
+    assert_eq!(got[1], payload(1));
+}
