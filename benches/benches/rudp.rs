@@ -256,24 +256,39 @@ fn kaos_fanout(backend: IoBackend) -> Fanout {
     )
 }
 
+/// Runs the rows whose `section/library` name contains the first argument (all without
+/// one): `cargo bench -p kaos-benches --bench rudp -- fan-out/kaos`.
 fn main() {
-    let mut rows: Vec<(&str, Figures)> = vec![("kaos-rudp (mio)", kaos(IoBackend::Mio))];
-    #[cfg(target_os = "linux")]
-    rows.push(("kaos-rudp (io_uring)", kaos(IoBackend::Uring)));
-    rows.push(("renet 2.0.1 (netcode)", peers::renet()));
-    rows.push(("rusty_enet 0.4.1", peers::rusty_enet()));
-    println!("reliable UDP over loopback, one thread driving both ends");
-    println!("{:<28} {:>14} {:>12} {:>12}", "library", "bulk msgs/s", "RTT p50", "RTT p99");
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
+    let wanted = |section: &str, name: &str| format!("{section}/{name}").contains(&filter);
+    type Row<T> = (&'static str, fn() -> T);
+    let pairs: Vec<Row<Figures>> = vec![
+        ("kaos-rudp (mio)", || kaos(IoBackend::Mio)),
+        #[cfg(target_os = "linux")]
+        ("kaos-rudp (io_uring)", || kaos(IoBackend::Uring)),
+        ("renet 2.0.1 (netcode)", peers::renet),
+        ("rusty_enet 0.4.1", peers::rusty_enet),
+    ];
+    let fans: Vec<Row<Fanout>> = vec![
+        ("kaos-rudp (mio)", || kaos_fanout(IoBackend::Mio)),
+        #[cfg(target_os = "linux")]
+        ("kaos-rudp (io_uring)", || kaos_fanout(IoBackend::Uring)),
+        ("renet 2.0.1 (netcode)", peers::renet_fanout),
+        ("rusty_enet 0.4.1", peers::rusty_enet_fanout),
+    ];
+    let rows: Vec<_> = pairs.iter().filter(|(n, _)| wanted("pair", n)).map(|(n, run)| (n, run())).collect();
+    if !rows.is_empty() {
+        println!("reliable UDP over loopback, one thread driving both ends");
+        println!("{:<28} {:>14} {:>12} {:>12}", "library", "bulk msgs/s", "RTT p50", "RTT p99");
+    }
     for (name, f) in &rows {
         println!("{name:<28} {:>14.0} {:>10.1}µs {:>10.1}µs", f.bulk_per_sec, micros(f.p50), micros(f.p99));
     }
-    let mut fan: Vec<(&str, Fanout)> = vec![("kaos-rudp (mio)", kaos_fanout(IoBackend::Mio))];
-    #[cfg(target_os = "linux")]
-    fan.push(("kaos-rudp (io_uring)", kaos_fanout(IoBackend::Uring)));
-    fan.push(("renet 2.0.1 (netcode)", peers::renet_fanout()));
-    fan.push(("rusty_enet 0.4.1", peers::rusty_enet_fanout()));
-    println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread (peers without a blocking wait sleep 0.5 ms when idle)");
-    println!("{:<28} {:>22} {:>16}", "library", "server CPU/client-tick", "latency p99");
+    let fan: Vec<_> = fans.iter().filter(|(n, _)| wanted("fan-out", n)).map(|(n, run)| (n, run())).collect();
+    if !fan.is_empty() {
+        println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread (peers without a blocking wait sleep 0.5 ms when idle)");
+        println!("{:<28} {:>22} {:>16}", "library", "server CPU/client-tick", "latency p99");
+    }
     for (name, f) in &fan {
         println!("{name:<28} {:>20.2}µs {:>14.0}µs", micros(f.cpu_per_client_tick), micros(f.p99));
     }

@@ -289,6 +289,9 @@ pub(crate) struct ReliableReceiver {
     pub(crate) highest: u16,
     /// Slots in state `R_RECEIVED`.
     pub(crate) pending: u32,
+    /// Slots in state `R_DELIVERED` (unordered messages delivered ahead of a gap wait
+    /// there until `next` reaches them).
+    pub(crate) unreleased: u32,
 }
 
 /// A reliable frame's fields.
@@ -434,6 +437,7 @@ impl ReliableReceiver {
                         slots[id.wrapping_add(i) as usize & (w - 1)].state = R_DELIVERED;
                     }
                     self.pending -= span as u32;
+                    self.unreleased += span as u32;
                 }
                 None if ordered => break,
                 None => {}
@@ -453,9 +457,15 @@ impl ReliableReceiver {
                 break;
             }
             s.state = R_EMPTY;
+            self.unreleased -= 1;
             self.watermark = s.offset.wrapping_add(s.len as u32);
             self.next = self.next.wrapping_add(1);
         }
+    }
+
+    /// Whether nothing is stored: every slot is empty.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending == 0 && self.unreleased == 0
     }
 
     /// Fast path: `f` is exactly the next message, unfragmented, and nothing else is

@@ -16,7 +16,7 @@ pub const MAX_CHANNELS: usize = 8;
 /// tracks fragments in a 64-bit mask).
 pub const MAX_FRAGMENTS: usize = 64;
 /// Most unreliable reassembly sets a connection can have.
-pub const MAX_REASSEMBLY_SETS: usize = 16;
+pub const MAX_REASSEMBLY_SETS: usize = 8;
 /// Largest reliable window (messages in flight per channel).
 pub const MAX_WINDOW: u16 = 16_384;
 
@@ -83,6 +83,8 @@ pub enum ConfigError {
     Reassembly,
     /// The storage passed in is smaller than [`Config::storage_words`].
     StorageTooSmall,
+    /// The buffers add up to more than `u32::MAX` words of storage.
+    StorageTooLarge,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -97,6 +99,7 @@ impl core::fmt::Display for ConfigError {
             ConfigError::PacketTable => "sent_packets must be a power of two in 64..=32768 and <= message_refs",
             ConfigError::Reassembly => "too many reassembly sets",
             ConfigError::StorageTooSmall => "storage smaller than Config::storage_words()",
+            ConfigError::StorageTooLarge => "buffers add up to more than u32::MAX words of storage",
         };
         f.write_str(s)
     }
@@ -237,6 +240,9 @@ impl Config {
         if self.reassembly_sets as usize > MAX_REASSEMBLY_SETS {
             return Err(ConfigError::Reassembly);
         }
+        if self.storage_words() > u32::MAX as usize {
+            return Err(ConfigError::StorageTooLarge);
+        }
         Ok(())
     }
 
@@ -262,16 +268,29 @@ impl Config {
     }
 }
 
-/// A region of the storage arena, in words.
+/// A region of the storage arena, in words (`u32`s keep the layout, which every
+/// connection carries, small).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Region {
-    pub(crate) start: usize,
-    pub(crate) words: usize,
+    start: u32,
+    words: u32,
 }
 
 impl Region {
+    pub(crate) fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    pub(crate) fn words(&self) -> usize {
+        self.words as usize
+    }
+
     pub(crate) fn end(&self) -> usize {
-        self.start + self.words
+        self.start() + self.words()
+    }
+
+    pub(crate) fn range(&self) -> core::ops::Range<usize> {
+        self.start()..self.end()
     }
 }
 
@@ -306,10 +325,12 @@ impl Layout {
     pub(crate) fn new(cfg: &Config) -> Self {
         use crate::channel::{RecvSlot, SendSlot};
         use crate::conn::SentPacket;
+        // `validate` refuses layouts past `u32::MAX` words; the total is exact regardless.
         let mut at = 0usize;
         let mut take = |bytes: usize| {
-            let r = Region { start: at, words: words_for(bytes) };
-            at += r.words;
+            let words = words_for(bytes);
+            let r = Region { start: at as u32, words: words as u32 };
+            at += words;
             r
         };
         let mut l = Layout {

@@ -68,6 +68,22 @@ fn exchange(seed: u64, channel: u8, count: u32, max_len: u64) -> Sim {
     s
 }
 
+/// A simulation stopped while both sides have `count` reliable messages per channel in
+/// flight over a lossy link: the receivers hold messages stored out of order.
+fn exchange_started(seed: u64, count: u32) -> Sim {
+    let lossy = Link { loss: 0.3, ..Link::perfect() };
+    let mut s = Sim::new(seed, Config::default(), lossy, lossy);
+    s.connect();
+    for i in 0..count {
+        for ch in [CH_ORDERED, CH_UNORDERED] {
+            s.client_backlog.push_back((ch, make_message(i, 100)));
+            s.server_backlog.push_back((ch, make_message(i, 100)));
+        }
+    }
+    let _ = s.run_until(u64::MAX, Duration::from_millis(20), |_| false);
+    s
+}
+
 fn indices(msgs: &[(u8, Vec<u8>)], channel: u8) -> Vec<u32> {
     msgs.iter()
         .map(|(ch, m)| {
@@ -145,6 +161,66 @@ fn large_fragmented_reliable_messages_reassemble() {
     }
 }
 
+/// Messages trickle in on all four channels with idle gaps, so the client goes quiescent
+/// often; every time it does, it is parked and unparked on dirty storage: random words,
+/// or (every other seed) the storage of another connection taken mid-flight, whose live
+/// slots carry the same message ids. Nothing may be lost (reliable), duplicated or
+/// reordered (per the channel's mode).
+#[test]
+fn parking_on_dirty_storage_keeps_every_guarantee() {
+    let mut parks = 0;
+    for seed in seeds(11, 40) {
+        let mut rng = Rng::new(seed);
+        let up = Link::random(&mut rng);
+        let down = Link::random(&mut rng);
+        let mut s = Sim::new(seed, Config::default(), up, down);
+        s.park_client = true;
+        if seed % 2 == 0 {
+            let mut donor = exchange_started(seed ^ 0x5A5A, 150);
+            s.dirt = Some(donor.take_client_storage());
+        }
+        s.connect();
+        let mut sent = Vec::new();
+        for i in 0..200u32 {
+            let ch = rng.range(0, 4) as u8;
+            let len = if rng.chance(0.05) { rng.range(1_200, 5_000) } else { rng.range(8, 300) } as usize;
+            s.client_backlog.push_back((ch, make_message(i, len)));
+            s.server_backlog.push_back((ch, make_message(i, len)));
+            sent.push((ch, i));
+            let gap = Duration::from_millis(rng.range(0, 400));
+            let _ = s.run_until(u64::MAX, gap, |_| false);
+        }
+        let reliable = |msgs: &[(u8, Vec<u8>)]| msgs.iter().filter(|(ch, _)| *ch <= CH_UNORDERED).count();
+        let reliable_sent = sent.iter().filter(|(ch, _)| *ch <= CH_UNORDERED).count();
+        s.run_until(3_000_000, Duration::from_secs(900), |s| {
+            reliable(&s.server_seen.messages) == reliable_sent && reliable(&s.client_seen.messages) == reliable_sent
+        })
+        .unwrap_or_else(|l| panic!("seed {seed}: {l:?}"));
+        for seen in [&s.server_seen.messages, &s.client_seen.messages] {
+            for ch in 0..4u8 {
+                let got: Vec<u32> = seen.iter().filter(|(c, _)| *c == ch).map(|(_, m)| check_message(m)).collect();
+                let expected: Vec<u32> = sent.iter().filter(|(c, _)| *c == ch).map(|&(_, i)| i).collect();
+                match ch {
+                    CH_ORDERED => assert_eq!(got, expected, "seed {seed}: ordered"),
+                    CH_UNORDERED => {
+                        let mut sorted = got.clone();
+                        sorted.sort_unstable();
+                        assert_eq!(sorted, expected, "seed {seed}: unordered");
+                    }
+                    CH_SEQUENCED => assert!(got.windows(2).all(|w| w[0] < w[1]), "seed {seed}: sequenced {got:?}"),
+                    _ => {
+                        let set: HashSet<u32> = got.iter().copied().collect();
+                        assert_eq!(set.len(), got.len(), "seed {seed}: unreliable duplicate");
+                    }
+                }
+            }
+        }
+        assert!(s.client_seen.disconnected.is_none(), "seed {seed}");
+        parks += s.parks;
+    }
+    assert!(parks > 40 * 50, "the client was parked only {parks} times");
+}
+
 #[test]
 fn dead_link_times_out_on_both_sides() {
     for seed in seeds(6, 20) {
@@ -214,4 +290,28 @@ fn handshake_survives_loss_and_rejects_mismatched_config() {
         Some(DisconnectReason::Rejected(kaos_core::wire::RejectReason::ConfigMismatch))
     );
     assert!(s2.server.is_empty());
+}
+
+#[test]
+fn only_a_quiescent_connection_parks_and_only_on_enough_storage() {
+    let mut s = Sim::new(7, Config::default(), Link::perfect(), Link::perfect());
+    s.connect();
+    let _ = s.run_until(u64::MAX, Duration::from_millis(50), |_| false);
+    assert!(s.client.is_quiescent());
+    s.client.send(CH_ORDERED, &make_message(0, 40)).unwrap();
+    assert!(!s.client.is_quiescent(), "a queued message must keep the storage");
+    let mut client = s.take_client();
+    client = client.park().map(|_| ()).expect_err("parked with a message queued");
+    s.client = client;
+    let _ = s.run_until(u64::MAX, Duration::from_millis(50), |_| false);
+    assert_eq!(s.server_seen.messages.len(), 1);
+    assert!(s.client.is_quiescent(), "acked and idle again");
+    let words = s.cfg.storage_words();
+    let (parked, _) = s.take_client().park().unwrap_or_else(|_| panic!("refused to park"));
+    assert_eq!(parked.storage_words(), words);
+    let (parked, _) = parked.unpark(vec![0u64; words - 1]).map(|_| ()).expect_err("unparked on too little storage");
+    s.client = parked.unpark(vec![u64::MAX; words]).unwrap_or_else(|_| panic!("refused storage of the right size"));
+    s.client.send(CH_UNORDERED, &make_message(1, 40)).unwrap();
+    let _ = s.run_until(u64::MAX, Duration::from_millis(50), |_| false);
+    assert_eq!(indices(&s.server_seen.messages[1..], CH_UNORDERED), vec![1]);
 }

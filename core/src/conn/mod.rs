@@ -15,8 +15,11 @@
 //!
 //! All memory is the caller's `storage` (`Config::storage_words` words), laid out once.
 
+mod park;
 mod receive;
 mod transmit;
+
+pub use park::ParkedConnection;
 
 use core::net::SocketAddr;
 
@@ -128,27 +131,27 @@ fn as_bytes(words: &mut [u64], len: usize) -> &mut [u8] {
 
 /// The inbox alone: the per-message event path needs nothing else.
 fn inbox_of<'a>(cfg: &Config, layout: &Layout, storage: &'a mut [u64]) -> &'a mut [u8] {
-    as_bytes(&mut storage[layout.inbox.start..layout.inbox.end()], cfg.inbox_bytes as usize)
+    as_bytes(&mut storage[layout.inbox.range()], cfg.inbox_bytes as usize)
 }
 
 impl Mem<'_> {
     #[inline(always)]
     fn carve<'a>(cfg: &Config, layout: &Layout, storage: &'a mut [u64]) -> Mem<'a> {
         let mut rest = &mut storage[..layout.total_words];
-        let sent = bytemuck::cast_slice_mut(take(&mut rest, layout.sent.words));
-        let refs = bytemuck::cast_slice_mut(take(&mut rest, layout.refs.words));
-        let inbox = as_bytes(take(&mut rest, layout.inbox.words), cfg.inbox_bytes as usize);
-        let outbox = as_bytes(take(&mut rest, layout.outbox.words), cfg.outbox_bytes as usize);
-        let reasm = bytemuck::cast_slice_mut(take(&mut rest, layout.reassembly.words));
+        let sent = bytemuck::cast_slice_mut(take(&mut rest, layout.sent.words()));
+        let refs = bytemuck::cast_slice_mut(take(&mut rest, layout.refs.words()));
+        let inbox = as_bytes(take(&mut rest, layout.inbox.words()), cfg.inbox_bytes as usize);
+        let outbox = as_bytes(take(&mut rest, layout.outbox.words()), cfg.outbox_bytes as usize);
+        let reasm = bytemuck::cast_slice_mut(take(&mut rest, layout.reassembly.words()));
         let mut chans: [ChanMem<'a>; MAX_CHANNELS] = Default::default();
         for (i, c) in cfg.channels.iter().enumerate() {
             if c.kind.is_reliable() {
                 let r = &layout.channels[i];
                 chans[i] = ChanMem {
-                    send_slots: bytemuck::cast_slice_mut(take(&mut rest, r.send_slots.words)),
-                    send_bytes: as_bytes(take(&mut rest, r.send_bytes.words), c.buffer_bytes as usize),
-                    recv_slots: bytemuck::cast_slice_mut(take(&mut rest, r.recv_slots.words)),
-                    recv_bytes: as_bytes(take(&mut rest, r.recv_bytes.words), c.buffer_bytes as usize),
+                    send_slots: bytemuck::cast_slice_mut(take(&mut rest, r.send_slots.words())),
+                    send_bytes: as_bytes(take(&mut rest, r.send_bytes.words()), c.buffer_bytes as usize),
+                    recv_slots: bytemuck::cast_slice_mut(take(&mut rest, r.recv_slots.words())),
+                    recv_bytes: as_bytes(take(&mut rest, r.recv_bytes.words()), c.buffer_bytes as usize),
                 };
             }
         }
@@ -224,7 +227,7 @@ impl<S: AsMut<[u64]>> Connection<S> {
         if words.len() < layout.total_words {
             return Err(ConfigError::StorageTooSmall);
         }
-        words[..layout.total_words].fill(0);
+        park::clear_tables(&layout, words);
         let st = State {
             layout,
             role,
@@ -376,15 +379,15 @@ impl<S: AsMut<[u64]>> Connection<S> {
         let words = self.storage.as_mut();
         if cc.kind.is_reliable() {
             let r = &st.layout.channels[channel as usize];
-            let region = &mut words[r.send_slots.start..r.send_bytes.end()];
-            let (slots, bytes) = region.split_at_mut(r.send_slots.words);
+            let region = &mut words[r.send_slots.start()..r.send_bytes.end()];
+            let (slots, bytes) = region.split_at_mut(r.send_slots.words());
             let slots: &mut [SendSlot] = bytemuck::cast_slice_mut(slots);
             let bytes = as_bytes(bytes, cc.buffer_bytes as usize);
             let (single, frag) = (st.cfg.single_payload(true), st.cfg.fragment_payload());
             st.rel_send[channel as usize].queue(slots, bytes, data, single, frag)
         } else {
             let r = st.layout.outbox;
-            let outbox = as_bytes(&mut words[r.start..r.end()], st.cfg.outbox_bytes as usize);
+            let outbox = as_bytes(&mut words[r.range()], st.cfg.outbox_bytes as usize);
             let body = st.outbox_q.push(outbox, data.len() + 3).ok_or(SendError::Full)?;
             let u = &mut st.unrel[channel as usize];
             body[0] = channel;
@@ -456,11 +459,7 @@ impl<S> Connection<S> {
 
     /// Current statistics.
     pub fn stats(&self) -> Stats {
-        let mut s = self.st.stats;
-        s.rtt = self.st.rtt.smoothed();
-        s.rtt_var = self.st.rtt.variance();
-        s.cwnd = self.st.cc.window();
-        s
+        self.st.stats()
     }
 
     /// Bytes of unacked reliable data held for `channel` (never above its `buffer_bytes`).
@@ -488,6 +487,14 @@ impl<S> Connection<S> {
 }
 
 impl State {
+    fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.rtt = self.rtt.smoothed();
+        s.rtt_var = self.rtt.variance();
+        s.cwnd = self.cc.window();
+        s
+    }
+
     pub(crate) fn set_closed(&mut self, reason: DisconnectReason) {
         if self.phase != Phase::Closed {
             self.phase = Phase::Closed;

@@ -134,6 +134,16 @@ pub struct Sim {
     pub server_backlog: VecDeque<(u8, Vec<u8>)>,
     pub datagrams: u64,
     pub cfg: Config,
+    /// Park the client whenever it is quiescent and unpark it on storage filled with
+    /// garbage (its previous storage, overwritten).
+    pub park_client: bool,
+    /// What the client's storage is overwritten with before unparking (random words
+    /// when `None`).
+    pub dirt: Option<Vec<u64>>,
+    /// Times the client was parked.
+    pub parks: u64,
+    /// Stands in for the client while it is parked.
+    spare: Option<Connection<Vec<u64>>>,
 }
 
 /// The simulation did not reach its goal within its step and time budget.
@@ -169,8 +179,39 @@ impl Sim {
             client_backlog: VecDeque::new(),
             server_backlog: VecDeque::new(),
             datagrams: 0,
+            spare: None,
+            park_client: false,
+            dirt: None,
+            parks: 0,
             cfg,
         }
+    }
+
+    /// Parks a quiescent client and unparks it on dirty storage.
+    fn repark_client(&mut self) {
+        if !self.park_client || !self.client.is_quiescent() {
+            return;
+        }
+        let spare = match self.spare.take() {
+            Some(c) => c,
+            None => Connection::connect(
+                &self.cfg,
+                vec![0u64; self.cfg.storage_words()],
+                self.now,
+                CLIENT.parse().unwrap(),
+                1,
+            )
+            .expect("spare"),
+        };
+        let conn = std::mem::replace(&mut self.client, spare);
+        let (parked, mut storage) = conn.park().unwrap_or_else(|_| panic!("quiescent connection refused to park"));
+        match &self.dirt {
+            Some(d) => storage.copy_from_slice(d),
+            None => storage.iter_mut().for_each(|w| *w = self.rng.next_u64()),
+        }
+        self.parks += 1;
+        let conn = parked.unpark(storage).unwrap_or_else(|_| panic!("storage too small"));
+        self.spare = Some(std::mem::replace(&mut self.client, conn));
     }
 
     fn transmit(&mut self, to_server: bool, data: &[u8]) {
@@ -248,6 +289,7 @@ impl Sim {
             }
         }
         self.collect_events();
+        self.repark_client();
     }
 
     pub fn collect_events(&mut self) {
@@ -300,6 +342,19 @@ impl Sim {
             }
         }
         Err(Livelock { steps: max_steps, now: self.now })
+    }
+
+    /// Takes the client's storage out as it is now (mid-flight: live slots, buffers).
+    pub fn take_client_storage(&mut self) -> Vec<u64> {
+        self.take_client().into_storage()
+    }
+
+    /// Takes the client out, leaving an unconnected stand-in.
+    pub fn take_client(&mut self) -> Connection<Vec<u64>> {
+        let words = self.cfg.storage_words();
+        let stand_in =
+            Connection::connect(&self.cfg, vec![0u64; words], self.now, SERVER.parse().unwrap(), 2).expect("stand-in");
+        std::mem::replace(&mut self.client, stand_in)
     }
 
     pub fn connect(&mut self) {

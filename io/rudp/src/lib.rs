@@ -33,6 +33,7 @@
 mod backend;
 mod client;
 pub mod multicast;
+mod parking;
 mod server;
 mod shards;
 mod sys;
@@ -83,6 +84,13 @@ pub struct RudpConfig {
     pub reuse_port: bool,
     /// The I/O backend.
     pub io: IoBackend,
+    /// Server: a client quiescent (nothing in flight or unread) with no message either
+    /// way for this long gives its storage back and keeps about 1.5 KiB; it takes storage
+    /// again on its next datagram, send or timer. Zero parks as soon as it is quiescent.
+    pub park_after: std::time::Duration,
+    /// Server: bytes of spare connection storage kept for reuse; the rest goes back to
+    /// the OS.
+    pub spare_storage_bytes: usize,
 }
 
 impl RudpConfig {
@@ -102,6 +110,8 @@ impl RudpConfig {
             send_buffer: 4 << 20,
             reuse_port: false,
             io: IoBackend::Auto,
+            park_after: std::time::Duration::from_secs(1),
+            spare_storage_bytes: 16 << 20,
         }
     }
 
@@ -114,8 +124,8 @@ impl RudpConfig {
         Ok(())
     }
 
-    /// Memory one connection holds, bytes: its fixed storage plus the most its delivered,
-    /// unread messages may take.
+    /// Memory an active connection holds, bytes: its fixed storage plus the most its
+    /// delivered, unread messages may take (a parked one holds about 1.5 KiB).
     pub fn memory_per_client(&self) -> usize {
         self.protocol.storage_words() * 8 + self.protocol.inbox_bytes as usize
     }

@@ -15,6 +15,7 @@ use kaos_core::time::Instant;
 use kaos_core::wire::{Packet, PacketType, RejectReason};
 
 use crate::backend::{Io, IoBackend};
+use crate::parking::{ArenaPool, Conn};
 use crate::sys;
 use crate::{random_key, wait, Clock, RudpConfig, Stats, TransportError, RELIABLE_ORDERED};
 
@@ -50,12 +51,19 @@ pub struct ServerStats {
     pub send_dropped: u64,
     /// Datagrams sent inside UDP GSO messages (runs to one client, split by the kernel).
     pub gso_segments: u64,
+    /// Datagrams dropped and sends refused because no storage could be mapped for a
+    /// parked client.
+    pub storage_failures: u64,
     /// Clients connected now.
     pub clients: usize,
+    /// Of those, clients parked now (holding no storage).
+    pub parked: usize,
 }
 
 struct Client {
-    conn: Connection<Vec<u64>>,
+    conn: Conn,
+    /// When a message last went either way.
+    active_at: Instant,
     /// Delivered messages not yet read: (channel, bytes).
     inbox: VecDeque<(u8, Box<[u8]>)>,
     inbox_bytes: usize,
@@ -106,10 +114,11 @@ pub struct RudpServer {
     gate: Gate,
     clock: Clock,
     handshakes: RateLimit,
-    slots: Vec<Option<Client>>,
+    /// Boxed: a slot vector grown by doubling would otherwise reserve whole records.
+    slots: Vec<Option<Box<Client>>>,
     free: Vec<usize>,
     by_addr: HashMap<SocketAddr, usize>,
-    pool: Vec<Vec<u64>>,
+    pool: ArenaPool,
     work: VecDeque<usize>,
     readable: VecDeque<usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -139,6 +148,7 @@ impl RudpServer {
         let io = Io::new(&mut socket, cfg.io)?;
         let clock = Clock::new();
         let now = clock.now();
+        let pool = ArenaPool::new(&cfg.protocol, cfg.spare_storage_bytes);
         Ok(RudpServer {
             socket,
             io,
@@ -153,7 +163,7 @@ impl RudpServer {
             slots: Vec::new(),
             free: Vec::new(),
             by_addr: HashMap::new(),
-            pool: Vec::new(),
+            pool,
             work: VecDeque::new(),
             readable: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -219,7 +229,8 @@ impl RudpServer {
     pub fn send_on(&mut self, addr: &SocketAddr, channel: u8, data: &[u8]) -> Result<(), TransportError> {
         let i = *self.by_addr.get(addr).ok_or(TransportError::UnknownPeer)?;
         let client = self.slots[i].as_mut().ok_or(TransportError::UnknownPeer)?;
-        client.conn.send(channel, data)?;
+        client.conn.active(&mut self.pool)?.send(channel, data)?;
+        client.active_at = self.clock.now();
         self.touch(i);
         Ok(())
     }
@@ -249,7 +260,7 @@ impl RudpServer {
         let i = *self.by_addr.get(addr).ok_or(TransportError::UnknownPeer)?;
         let now = self.clock.now();
         if let Some(c) = self.slots[i].as_mut() {
-            c.conn.close(now, code);
+            c.conn.active(&mut self.pool)?.close(now, code);
         }
         self.touch(i);
         Ok(())
@@ -281,7 +292,9 @@ impl RudpServer {
             invalid_dropped: self.stats.invalid_dropped + gate.invalid_dropped,
             send_dropped: self.io.send_dropped(),
             gso_segments: self.io.gso_segments(),
+            storage_failures: self.pool.failures,
             clients: self.by_addr.len(),
+            parked: self.pool.parked,
             ..self.stats
         }
     }
@@ -317,8 +330,10 @@ impl RudpServer {
         self.stats.datagrams_received += 1;
         if let Some(&i) = self.by_addr.get(&from) {
             if let Some(c) = self.slots[i].as_mut() {
-                c.conn.handle_datagram(now, data);
-                let invalid = c.conn.stats().invalid_dropped;
+                // Without storage the datagram is dropped (and counted); the peer resends.
+                let Ok(conn) = c.conn.active(&mut self.pool) else { return };
+                conn.handle_datagram(now, data);
+                let invalid = conn.stats().invalid_dropped;
                 self.stats.invalid_dropped += invalid - c.invalid_seen;
                 c.invalid_seen = invalid;
             }
@@ -356,21 +371,21 @@ impl RudpServer {
         if self.by_addr.len() >= self.cfg.max_clients {
             return Err(RejectReason::ServerFull);
         }
-        let words = self.cfg.protocol.storage_words();
-        let storage = self.pool.pop().unwrap_or_else(|| vec![0; words]);
+        let Ok(storage) = self.pool.take() else { return Err(RejectReason::ServerFull) };
         let conn = match Connection::accept(&self.cfg.protocol, storage, now, from, nonce, salt) {
             Ok(c) => c,
             Err(_) => return Err(RejectReason::ServerFull),
         };
-        let client = Client {
-            conn,
+        let client = Box::new(Client {
+            conn: Conn::new(conn),
+            active_at: now,
             inbox: VecDeque::new(),
             inbox_bytes: 0,
             queued: false,
             readable: false,
             deadline: None,
             invalid_seen: 0,
-        };
+        });
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i] = Some(client);
@@ -397,46 +412,65 @@ impl RudpServer {
         }
     }
 
-    /// Moves client `i`'s events out, sends its datagrams and files its next deadline;
-    /// frees it once it is closed and its last event was taken.
+    /// Moves client `i`'s events out, sends its datagrams, parks it if it has been idle
+    /// long enough, and files its next deadline; frees it once it is closed and its last
+    /// event was taken.
     fn service(&mut self, now: Instant, i: usize) -> io::Result<()> {
         let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
         c.queued = false;
         let addr = c.conn.remote();
         let cap = self.cfg.protocol.inbox_bytes as usize;
-        // Leave messages in the connection once the unread ones reach the cap: it stops
-        // taking more, and the sender backs off.
-        while c.inbox_bytes < cap {
-            let Some(event) = c.conn.poll_event() else { break };
-            match event {
-                Event::Connected => {
-                    self.accepted.push_back(addr);
-                    self.out_events.push_back(ServerEvent::Connected(addr));
-                }
-                Event::Message { channel, data } => {
-                    c.inbox_bytes += data.len();
-                    c.inbox.push_back((channel, data.into()));
-                    if !c.readable {
-                        c.readable = true;
-                        self.readable.push_back(i);
+        let Client { conn, inbox, inbox_bytes, readable, active_at, .. } = &mut **c;
+        let mut park = false;
+        if let Some(live) = conn.if_active() {
+            // Leave messages in the connection once the unread ones reach the cap: it
+            // stops taking more, and the sender backs off.
+            while *inbox_bytes < cap {
+                let Some(event) = live.poll_event() else { break };
+                match event {
+                    Event::Connected => {
+                        self.accepted.push_back(addr);
+                        self.out_events.push_back(ServerEvent::Connected(addr));
                     }
+                    Event::Message { channel, data } => {
+                        *inbox_bytes += data.len();
+                        inbox.push_back((channel, data.into()));
+                        *active_at = now;
+                        if !*readable {
+                            *readable = true;
+                            self.readable.push_back(i);
+                        }
+                    }
+                    Event::Disconnected(reason) => self.out_events.push_back(ServerEvent::Disconnected(addr, reason)),
                 }
-                Event::Disconnected(reason) => self.out_events.push_back(ServerEvent::Disconnected(addr, reason)),
             }
-        }
-        loop {
-            if self.io.send_full() {
-                self.send_queued()?;
+            let Some(live) = conn.if_active() else { return Ok(()) };
+            park = inbox.is_empty()
+                && now.saturating_since(*active_at).as_micros() >= self.cfg.park_after.as_micros() as u64
+                && live.is_quiescent();
+            if park {
+                // Send the held ack now rather than unpark again to send it.
+                live.expedite_ack(now);
             }
-            let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
-            let Some(n) = c.conn.poll_transmit(now, self.io.send_buf()) else { break };
-            self.io.commit(addr, n);
-            self.stats.datagrams_sent += 1;
+            loop {
+                if self.io.send_full() {
+                    self.send_queued()?;
+                }
+                let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
+                let Some(live) = c.conn.if_active() else { break };
+                let Some(n) = live.poll_transmit(now, self.io.send_buf()) else { break };
+                self.io.commit(addr, n);
+                self.stats.datagrams_sent += 1;
+            }
         }
         let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
         if c.conn.is_drained() && c.inbox.is_empty() {
             self.release(i);
             return Ok(());
+        }
+        if park && c.conn.park(&mut self.pool) {
+            // An empty queue gives its buffer back too.
+            c.inbox = VecDeque::new();
         }
         let deadline = c.conn.poll_timeout();
         if deadline.is_some() && deadline != c.deadline {
@@ -449,7 +483,7 @@ impl RudpServer {
     fn release(&mut self, i: usize) {
         if let Some(c) = self.slots[i].take() {
             self.by_addr.remove(&c.conn.remote());
-            self.pool.push(c.conn.into_storage());
+            c.conn.release(&mut self.pool);
             self.free.push(i);
         }
     }
@@ -465,9 +499,19 @@ impl RudpServer {
             if c.deadline != Some(at) {
                 continue;
             }
-            c.deadline = None;
-            c.conn.handle_timeout(now);
-            self.touch(i);
+            match c.conn.active(&mut self.pool) {
+                Ok(conn) => {
+                    c.deadline = None;
+                    conn.handle_timeout(now);
+                    self.touch(i);
+                }
+                Err(_) => {
+                    // No memory for its storage now: try again shortly.
+                    let retry = now + kaos_core::time::Duration::from_millis(10);
+                    c.deadline = Some(retry);
+                    self.timers.push(Reverse((retry, i)));
+                }
+            }
         }
         // Stale entries pile up while clients are busy; rebuild when they dominate.
         if self.timers.len() > 4 * self.by_addr.len() + 1024 {

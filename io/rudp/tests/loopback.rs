@@ -450,6 +450,82 @@ fn oversize_messages_are_refused_with_an_error(backend: IoBackend) {
     assert!(matches!(server.send(&any(), b"x"), Err(kaos_rudp::TransportError::UnknownPeer)));
 }
 
+/// With `park_after` zero every quiescent client gives its storage back; messages both
+/// ways still arrive in order after each idle spell, and a parked client that vanishes
+/// still times out.
+fn idle_clients_park_and_wake_without_losing_anything(backend: IoBackend) {
+    const CLIENTS: usize = 20;
+    const PER_ROUND: u32 = 5;
+    let mut cfg = config(64, backend);
+    cfg.park_after = Duration::ZERO;
+    cfg.protocol.keepalive_interval = kaos_rudp::Duration::from_millis(100);
+    cfg.protocol.idle_timeout = kaos_rudp::Duration::from_millis(800);
+    let mut server = server(&cfg);
+    let mut clients: Vec<RudpTransport> = (0..CLIENTS).map(|_| connect(&mut server, &cfg)).collect();
+    let addrs: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+    let mut progress: HashMap<SocketAddr, [u32; 4]> = addrs.iter().map(|&a| (a, [0; 4])).collect();
+    let mut buf = Vec::new();
+    let pump =
+        |server: &mut RudpServer, clients: &mut [RudpTransport], progress: &mut HashMap<SocketAddr, [u32; 4]>| {
+            server.poll(Some(Duration::from_millis(1))).unwrap();
+            while server.accept().is_some() {}
+            server.receive_all(|from, _, data| {
+                let p = progress.get_mut(&from).unwrap();
+                assert_eq!(check(data), p[1], "server got {from}'s messages out of order");
+                p[1] += 1;
+            });
+            for c in clients.iter_mut() {
+                let p = progress.get_mut(&c.local_addr().unwrap()).unwrap();
+                c.receive(&mut |data| {
+                    assert_eq!(check(data), p[3], "client got messages out of order");
+                    p[3] += 1;
+                })
+                .unwrap();
+            }
+        };
+    for round in 1..=4u32 {
+        until(Duration::from_secs(5), || {
+            pump(&mut server, &mut clients, &mut progress);
+            server.stats().parked == CLIENTS
+        });
+        assert!(server.client_stats(&addrs[0]).is_some_and(|s| s.packets_received > 0), "stats of a parked client");
+        let goal = round * PER_ROUND;
+        for (c, a) in clients.iter_mut().zip(&addrs) {
+            let p = progress.get_mut(a).unwrap();
+            while p[0] < goal {
+                c.send(message(p[0], &mut buf)).unwrap();
+                p[0] += 1;
+            }
+            while p[2] < goal {
+                server.send(a, message(p[2], &mut buf)).unwrap();
+                p[2] += 1;
+            }
+        }
+        until(Duration::from_secs(5), || {
+            pump(&mut server, &mut clients, &mut progress);
+            progress.values().all(|p| p[1] == goal && p[3] == goal)
+        });
+    }
+    until(Duration::from_secs(5), || {
+        pump(&mut server, &mut clients, &mut progress);
+        server.stats().parked == CLIENTS
+    });
+    let gone = clients.pop().unwrap().local_addr().unwrap();
+    let mut event = None;
+    until(Duration::from_secs(5), || {
+        pump(&mut server, &mut clients, &mut progress);
+        while let Some(e) = server.poll_event() {
+            if let ServerEvent::Disconnected(..) = e {
+                event = event.or(Some(e));
+            }
+        }
+        event.is_some()
+    });
+    assert_eq!(event, Some(ServerEvent::Disconnected(gone, DisconnectReason::TimedOut)));
+    let stats = server.stats();
+    assert_eq!((stats.clients, stats.storage_failures), (CLIENTS - 1, 0));
+}
+
 /// Every test above, once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -475,6 +551,7 @@ on_both_backends!(
     handshakes_beyond_the_rate_limit_go_unanswered,
     a_client_that_never_reads_cannot_grow_the_server,
     oversize_messages_are_refused_with_an_error,
+    idle_clients_park_and_wake_without_losing_anything,
 );
 
 /// Two loop threads share one port; every client is served by one of them, and the
