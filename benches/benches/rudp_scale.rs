@@ -1,6 +1,7 @@
-//! Scale: 10,000 connected clients at 20 Hz, each tick a 100-byte reliable state from the
-//! server to every client. Reported: the server thread's CPU share and the server
-//! process's memory per client.
+//! Scale: 10,000 connected clients, first idle (keep-alives only; the server parks them),
+//! then at 20 Hz, each tick a 100-byte reliable state from the server to every client.
+//! Reported per phase: the server thread's CPU share and the server process's memory per
+//! client.
 //!
 //! `cargo bench -p kaos-benches --bench rudp_scale` (about 30 s). The clients run in a
 //! second process (this binary again, with `KAOS_SCALE_LOADGEN` set), as bare
@@ -21,6 +22,9 @@ use mio::{Events, Interest, Poll, Token};
 const STATE: usize = 100;
 const TICK: Duration = Duration::from_millis(50);
 const MEASURE: Duration = Duration::from_secs(10);
+/// Idle phase: settle (clients park after `park_after`), then measure.
+const IDLE_SETTLE: Duration = Duration::from_secs(3);
+const IDLE_MEASURE: Duration = Duration::from_secs(5);
 
 /// A small-footprint protocol configuration both sides use.
 fn protocol() -> Config {
@@ -81,6 +85,19 @@ fn main() {
             connected.push(c);
         }
     }
+    // Idle: only keep-alives flow; every client parks once idle for `park_after`.
+    let settle = Instant::now();
+    while settle.elapsed() < IDLE_SETTLE {
+        server.poll(Some(Duration::from_millis(50))).unwrap();
+    }
+    let (cpu0, wall0) = (thread_cpu(), Instant::now());
+    while wall0.elapsed() < IDLE_MEASURE {
+        server.poll(Some(Duration::from_millis(50))).unwrap();
+    }
+    let idle_cpu = (thread_cpu() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+    let idle_rss = resident_bytes().saturating_sub(rss_before);
+    let idle_parked = server.stats().parked;
+    // Active: a state to every client each tick.
     let state = [0x42u8; STATE];
     let (cpu0, wall0) = (thread_cpu(), Instant::now());
     let mut next_tick = Instant::now();
@@ -99,18 +116,29 @@ fn main() {
         }
     }
     let (cpu, wall) = (thread_cpu() - cpu0, wall0.elapsed());
-    let rss_after = resident_bytes();
+    let active_rss = resident_bytes().saturating_sub(rss_before);
     let stats = server.stats();
     let _ = child.kill();
     let _ = child.wait();
-    println!("scale: {clients} clients, 20 Hz, {STATE}-byte reliable states, {} s", MEASURE.as_secs());
+    let kib = |bytes: usize| bytes as f64 / clients as f64 / 1024.0;
+    let mib = |bytes: usize| bytes as f64 / (1 << 20) as f64;
     println!(
-        "kaos-rudp (mio): server CPU share {:.1} % of one core; memory {:.1} KiB per client \
-         ({:.1} MiB for {clients}); {} states refused (window full); {} clients still connected",
+        "scale: {clients} clients; idle {} s, then 20 Hz {STATE}-byte reliable states for {} s",
+        IDLE_MEASURE.as_secs(),
+        MEASURE.as_secs()
+    );
+    println!(
+        "kaos-rudp (mio) idle:   server CPU share {:.1} % of one core; memory {:.2} KiB per client ({:.1} MiB); {idle_parked} clients parked",
+        100.0 * idle_cpu,
+        kib(idle_rss),
+        mib(idle_rss),
+    );
+    println!(
+        "kaos-rudp (mio) active: server CPU share {:.1} % of one core; memory {:.1} KiB per client ({:.1} MiB); \
+         {refused} states refused (window full); {} clients still connected",
         100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
-        (rss_after.saturating_sub(rss_before)) as f64 / clients as f64 / 1024.0,
-        (rss_after.saturating_sub(rss_before)) as f64 / (1 << 20) as f64,
-        refused,
+        kib(active_rss),
+        mib(active_rss),
         stats.clients,
     );
 }

@@ -133,7 +133,10 @@ pub struct Config {
     pub min_rto: Duration,
     /// RTO ceiling (backoff included).
     pub max_rto: Duration,
-    /// Longest an ack is held hoping to piggyback it.
+    /// Longest an ack is held hoping to piggyback it on a message (the second
+    /// unacked packet is acked at once). Default 20 ms: above a 60 Hz tick, so a game's
+    /// inputs and states carry each other's acks. Both peers should use the same value:
+    /// the retransmission timeout adds it.
     pub max_ack_delay: Duration,
     /// Send a keep-alive when nothing was sent for this long.
     pub keepalive_interval: Duration,
@@ -183,7 +186,7 @@ impl Config {
             initial_rto: Duration::from_millis(500),
             min_rto: Duration::from_millis(30),
             max_rto: Duration::from_secs(4),
-            max_ack_delay: Duration::from_millis(5),
+            max_ack_delay: Duration::from_millis(20),
             keepalive_interval: Duration::from_millis(500),
             idle_timeout: Duration::from_secs(10),
             handshake_resend: Duration::from_millis(250),
@@ -302,9 +305,9 @@ pub(crate) struct Layout {
     pub(crate) inbox: Region,
     pub(crate) outbox: Region,
     pub(crate) reassembly: Region,
-    /// Per channel: send slots, send bytes, receive slots, receive bytes (contiguous, in
-    /// that order); empty for unreliable channels.
-    pub(crate) channels: [ChannelRegions; MAX_CHANNELS],
+    /// Per reliable channel, where its four regions start: send slots, send bytes,
+    /// receive slots, receive bytes, contiguous in that order (see [`Layout::channel`]).
+    channel_starts: [u32; MAX_CHANNELS],
     pub(crate) total_words: usize,
 }
 
@@ -323,7 +326,6 @@ const fn words_for(bytes: usize) -> usize {
 
 impl Layout {
     pub(crate) fn new(cfg: &Config) -> Self {
-        use crate::channel::{RecvSlot, SendSlot};
         use crate::conn::SentPacket;
         // `validate` refuses layouts past `u32::MAX` words; the total is exact regardless.
         let mut at = 0usize;
@@ -343,17 +345,32 @@ impl Layout {
         };
         for (i, c) in cfg.channels.iter().enumerate() {
             if c.kind.is_reliable() {
-                let w = c.window as usize;
-                let b = c.buffer_bytes as usize;
-                l.channels[i] = ChannelRegions {
-                    send_slots: take(w * core::mem::size_of::<SendSlot>()),
-                    send_bytes: take(b),
-                    recv_slots: take(w * core::mem::size_of::<RecvSlot>()),
-                    recv_bytes: take(b),
-                };
+                l.channel_starts[i] = at as u32;
+                at = Layout::channel_at(c, at as u32).recv_bytes.end();
             }
         }
         l.total_words = at;
         l
+    }
+
+    /// Reliable channel `i`'s regions (empty for an unreliable one). Derived, not stored:
+    /// every connection carries its layout.
+    #[inline]
+    pub(crate) fn channel(&self, cfg: &Config, i: usize) -> ChannelRegions {
+        match cfg.channels.get(i) {
+            Some(c) if c.kind.is_reliable() => Layout::channel_at(c, self.channel_starts[i]),
+            _ => ChannelRegions::default(),
+        }
+    }
+
+    fn channel_at(c: &ChannelConfig, start: u32) -> ChannelRegions {
+        use crate::channel::{RecvSlot, SendSlot};
+        let w = c.window as usize;
+        let region = |start: u32, bytes: usize| Region { start, words: words_for(bytes) as u32 };
+        let send_slots = region(start, w * core::mem::size_of::<SendSlot>());
+        let send_bytes = region(send_slots.start + send_slots.words, c.buffer_bytes as usize);
+        let recv_slots = region(send_bytes.start + send_bytes.words, w * core::mem::size_of::<RecvSlot>());
+        let recv_bytes = region(recv_slots.start + recv_slots.words, c.buffer_bytes as usize);
+        ChannelRegions { send_slots, send_bytes, recv_slots, recv_bytes }
     }
 }

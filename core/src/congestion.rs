@@ -18,6 +18,8 @@ pub struct RttEstimator {
     initial_rto: Duration,
     min_rto: Duration,
     max_rto: Duration,
+    /// The peer may hold its ack this long: added to the timeout.
+    max_ack_delay: Duration,
     backoff: u32,
 }
 
@@ -31,8 +33,16 @@ impl RttEstimator {
             initial_rto,
             min_rto,
             max_rto,
+            max_ack_delay: Duration::ZERO,
             backoff: 0,
         }
+    }
+
+    /// The same, for a peer that may hold its acks up to `d` (added to the timeout once
+    /// there is a sample).
+    pub const fn with_max_ack_delay(mut self, d: Duration) -> Self {
+        self.max_ack_delay = d;
+        self
     }
 
     /// Feeds one round-trip sample (ack delay already subtracted).
@@ -84,7 +94,10 @@ impl RttEstimator {
     pub fn rto(&self) -> Duration {
         let base = match self.srtt {
             None => self.initial_rto.as_micros(),
-            Some(s) => s.as_micros().saturating_add(4u64.saturating_mul(self.rttvar.as_micros()).max(1_000)),
+            Some(s) => s
+                .as_micros()
+                .saturating_add(4u64.saturating_mul(self.rttvar.as_micros()).max(1_000))
+                .saturating_add(self.max_ack_delay.as_micros()),
         };
         let b = base.clamp(self.min_rto.as_micros(), self.max_rto.as_micros());
         Duration::from_micros(b.saturating_mul(1u64 << self.backoff).min(self.max_rto.as_micros()))

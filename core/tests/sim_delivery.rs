@@ -168,7 +168,7 @@ fn large_fragmented_reliable_messages_reassemble() {
 /// reordered (per the channel's mode).
 #[test]
 fn parking_on_dirty_storage_keeps_every_guarantee() {
-    let mut parks = 0;
+    let (mut parks, mut parked_io) = (0, 0);
     for seed in seeds(11, 40) {
         let mut rng = Rng::new(seed);
         let up = Link::random(&mut rng);
@@ -217,8 +217,10 @@ fn parking_on_dirty_storage_keeps_every_guarantee() {
         }
         assert!(s.client_seen.disconnected.is_none(), "seed {seed}");
         parks += s.parks;
+        parked_io += s.parked_received.min(s.parked_sent);
     }
     assert!(parks > 40 * 50, "the client was parked only {parks} times");
+    assert!(parked_io > 40, "the parked client rarely handled acks and pings itself ({parked_io})");
 }
 
 #[test]

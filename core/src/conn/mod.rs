@@ -146,7 +146,7 @@ impl Mem<'_> {
         let mut chans: [ChanMem<'a>; MAX_CHANNELS] = Default::default();
         for (i, c) in cfg.channels.iter().enumerate() {
             if c.kind.is_reliable() {
-                let r = &layout.channels[i];
+                let r = layout.channel(cfg, i);
                 chans[i] = ChanMem {
                     send_slots: bytemuck::cast_slice_mut(take(&mut rest, r.send_slots.words())),
                     send_bytes: as_bytes(take(&mut rest, r.send_bytes.words()), c.buffer_bytes as usize),
@@ -227,7 +227,7 @@ impl<S: AsMut<[u64]>> Connection<S> {
         if words.len() < layout.total_words {
             return Err(ConfigError::StorageTooSmall);
         }
-        park::clear_tables(&layout, words);
+        park::clear_tables(cfg, &layout, words);
         let st = State {
             layout,
             role,
@@ -260,7 +260,7 @@ impl<S: AsMut<[u64]>> Connection<S> {
             rel_send: Default::default(),
             rel_recv: Default::default(),
             unrel: Default::default(),
-            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto).with_max_ack_delay(cfg.max_ack_delay),
             cc: Aimd::new(cfg.max_datagram as u32, cfg.initial_window_packets, cfg.max_window_bytes),
             stats: Stats::default(),
             pending_pop: false,
@@ -378,7 +378,7 @@ impl<S: AsMut<[u64]>> Connection<S> {
         }
         let words = self.storage.as_mut();
         if cc.kind.is_reliable() {
-            let r = &st.layout.channels[channel as usize];
+            let r = st.layout.channel(&st.cfg, channel as usize);
             let region = &mut words[r.send_slots.start()..r.send_bytes.end()];
             let (slots, bytes) = region.split_at_mut(r.send_slots.words());
             let slots: &mut [SendSlot] = bytemuck::cast_slice_mut(slots);

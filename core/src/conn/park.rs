@@ -6,13 +6,18 @@
 //! [`ParkedConnection::unpark`] takes any storage of the right size back, because the
 //! only region read before being written (the reliable receivers' slot tables) is
 //! cleared on the way in.
+//!
+//! An idle connection still exchanges keep-alive pings and acks. Those touch no storage
+//! when nothing is outstanding (pings are not tracked for resending), so a parked
+//! connection handles them itself and needs its storage again only for messages.
 
 use core::net::SocketAddr;
 
-use super::{Connection, Phase, State};
+use super::{Connection, Mem, Phase, State};
 use crate::config::{Config, Layout};
 use crate::congestion::Stats;
 use crate::time::Instant;
+use crate::wire::{Frame, FrameReader, Packet, PacketType, DATA_HEADER_LEN};
 
 /// A connection without storage: only its state (about 1.5 KiB). Everything that needs
 /// the buffers requires [`unpark`](Self::unpark) first.
@@ -31,21 +36,14 @@ impl<S: AsMut<[u64]>> Connection<S> {
     }
 
     /// Takes the storage out of a quiescent connection; gives the connection back
-    /// unchanged if it is not quiescent.
+    /// unchanged if it is not quiescent. A pending ack or keep-alive stays pending: the
+    /// parked connection sends it.
     #[allow(clippy::result_large_err)] // no_std has no Box; the state moves either way
     pub fn park(self) -> Result<(ParkedConnection, S), Self> {
         if !self.st.is_quiescent() {
             return Err(self);
         }
         Ok((ParkedConnection { st: self.st }, self.storage))
-    }
-
-    /// Sends a pending ack at the next [`poll_transmit`](Self::poll_transmit) instead of
-    /// holding it hoping to piggyback it (for example before parking).
-    pub fn expedite_ack(&mut self, now: Instant) {
-        if self.st.ack_deadline.is_some() {
-            self.st.ack_deadline = Some(now);
-        }
     }
 }
 
@@ -58,8 +56,49 @@ impl ParkedConnection {
         if words.len() < self.st.layout.total_words {
             return Err((self, storage));
         }
-        clear_tables(&self.st.layout, words);
+        clear_tables(&self.st.cfg, &self.st.layout, words);
         Ok(Connection { storage, st: self.st })
+    }
+
+    /// Whether the connection is still quiescent. Once a datagram or timeout changed that
+    /// (the peer closed, the connection timed out), the parked connection does nothing
+    /// more: unpark it and carry on there.
+    pub fn is_quiescent(&self) -> bool {
+        self.st.is_quiescent()
+    }
+
+    /// Processes a datagram that carries no messages (acks, pings, a disconnect,
+    /// handshake repeats, invalid ones) and returns true. Returns false, having done
+    /// nothing, for a datagram with messages or when not quiescent: unpark, then hand it
+    /// to the connection.
+    pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> bool {
+        if !self.st.is_quiescent() || carries_messages(datagram) {
+            return false;
+        }
+        self.st.handle_datagram(&mut Mem::empty(), now, datagram);
+        true
+    }
+
+    /// Processes timers (keep-alive, idle timeout) as [`Connection::handle_timeout`];
+    /// nothing when not quiescent.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.st.is_quiescent() {
+            self.st.handle_timeout(&mut Mem::empty(), now);
+        }
+    }
+
+    /// The next keep-alive or ack to send, as [`Connection::poll_transmit`]; `None` when
+    /// not quiescent.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if !self.st.is_quiescent() {
+            return None;
+        }
+        let mut mem = Mem::empty();
+        self.st.handle_timeout(&mut mem, now);
+        if !self.st.is_quiescent() {
+            return None;
+        }
+        self.st.poll_transmit(&mut mem, now, buf)
     }
 
     /// The peer's address.
@@ -67,7 +106,7 @@ impl ParkedConnection {
         self.st.remote
     }
 
-    /// When the connection next needs [`Connection::handle_timeout`] (unpark it then).
+    /// When the connection next needs [`handle_timeout`](Self::handle_timeout).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.st.poll_timeout()
     }
@@ -93,17 +132,35 @@ impl ParkedConnection {
 /// where the state says it was written: sent packets between `oldest_seq` and
 /// `next_seq`, their message references, send slots between a sender's `oldest` and
 /// `next_id`, and the bytes the queues and fragment sets account for.
-pub(crate) fn clear_tables(layout: &Layout, words: &mut [u64]) {
-    for c in &layout.channels {
-        words[c.recv_slots.range()].fill(0);
+pub(crate) fn clear_tables(cfg: &Config, layout: &Layout, words: &mut [u64]) {
+    for i in 0..cfg.channels.len() {
+        words[layout.channel(cfg, i).recv_slots.range()].fill(0);
+    }
+}
+
+/// Whether `datagram` is a data packet with at least one message frame (or frames that
+/// do not parse, which the connection counts and drops either way).
+fn carries_messages(datagram: &[u8]) -> bool {
+    let Ok(p) = Packet::new_checked(datagram) else { return false };
+    if p.kind() != PacketType::Data || datagram.len() < DATA_HEADER_LEN {
+        return false;
+    }
+    FrameReader::new(&datagram[DATA_HEADER_LEN..]).any(|f| !matches!(f, Ok(Frame::Ping)))
+}
+
+impl Mem<'static> {
+    /// No regions: for a quiescent connection's storage-free work.
+    fn empty() -> Self {
+        Mem { sent: &mut [], refs: &mut [], inbox: &mut [], outbox: &mut [], reasm: &mut [], chans: Default::default() }
     }
 }
 
 impl State {
+    /// Nothing outstanding, queued, unread or partial (a pending ack or ping is fine:
+    /// neither needs storage).
     pub(crate) fn is_quiescent(&self) -> bool {
         self.phase == Phase::Connected
             && !self.accept_pending
-            && !self.ping_pending
             && !self.connected_event
             && !self.pending_pop
             && self.oldest_seq == self.next_seq

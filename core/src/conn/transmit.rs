@@ -62,7 +62,8 @@ impl State {
     fn build_data(&mut self, mem: &mut Mem<'_>, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let p = mem.sent.len();
         // The sent table is a ring: a packet still unresolved after a full lap is lost.
-        while self.next_seq.wrapping_sub(self.oldest_seq) as usize >= p {
+        // (A parked connection has no table, and nothing outstanding.)
+        while self.next_seq != self.oldest_seq && self.next_seq.wrapping_sub(self.oldest_seq) as usize >= p {
             let seq = self.oldest_seq;
             self.lose_packet(mem, seq, now);
             self.advance_oldest(mem);
@@ -70,18 +71,21 @@ impl State {
         let seq = self.next_seq;
         let refs_start = self.refs_head;
         let mut at = DATA_HEADER_LEN;
-        let mut eliciting = false;
+        // `tracked`: the packet carries messages and waits for its ack in the sent table.
+        let mut tracked = false;
         if self.cc.can_send(buf.len() as u32) {
-            eliciting |= self.fill_reliable(mem, now, seq, buf, &mut at);
-            eliciting |= self.fill_unreliable(mem, buf, &mut at);
+            tracked |= self.fill_reliable(mem, now, seq, buf, &mut at);
+            tracked |= self.fill_unreliable(mem, buf, &mut at);
         }
-        if self.ping_pending && !eliciting {
+        // A keep-alive ping asks for an ack but needs no resend: it is not tracked, so
+        // a parked connection can send it without storage.
+        let ping = self.ping_pending && !tracked;
+        if ping {
             at += emit_ping(&mut buf[at..]).ok()?;
-            eliciting = true;
         }
         self.ping_pending = false;
         let ack_due = self.ack_deadline.is_some_and(|d| now >= d);
-        if !eliciting && !ack_due {
+        if !tracked && !ping && !ack_due {
             return None;
         }
         let (ack, ack_bits, ack_delay) = if self.recv_window.is_started() {
@@ -92,9 +96,8 @@ impl State {
         };
         DataHeader { seq, ack, ack_bits, ack_delay }.emit(buf).ok()?;
         seal(&mut buf[..at], self.salt).ok()?;
-        let slot = &mut mem.sent[seq as usize & (p - 1)];
-        if eliciting {
-            *slot = SentPacket {
+        if tracked {
+            mem.sent[seq as usize & (p - 1)] = SentPacket {
                 sent_time: now.as_micros(),
                 refs_start,
                 refs_count: self.refs_head.wrapping_sub(refs_start) as u16,
@@ -107,12 +110,12 @@ impl State {
             if self.rto_base.is_none() {
                 self.rto_base = Some(now);
             }
-        } else {
-            *slot = SentPacket { seq, ..SentPacket::default() };
-        }
-        if self.oldest_seq == seq && !eliciting {
+        } else if self.oldest_seq == seq {
             self.oldest_seq = seq.wrapping_add(1);
             self.refs_tail = self.refs_head;
+        } else {
+            // Inside the outstanding range: mark the entry resolved.
+            mem.sent[seq as usize & (p - 1)] = SentPacket { seq, ..SentPacket::default() };
         }
         self.next_seq = seq.wrapping_add(1);
         self.last_send = now;

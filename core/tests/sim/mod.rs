@@ -6,7 +6,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 
 use kaos_core::config::Config;
-use kaos_core::conn::{Connection, DisconnectReason, Event};
+use kaos_core::conn::{Connection, DisconnectReason, Event, ParkedConnection};
 use kaos_core::endpoint::{ConnectionHandle, Endpoint};
 use kaos_core::time::{Duration, Instant};
 
@@ -142,6 +142,9 @@ pub struct Sim {
     pub dirt: Option<Vec<u64>>,
     /// Times the client was parked.
     pub parks: u64,
+    /// Datagrams the parked client handled, and sent, without storage.
+    pub parked_received: u64,
+    pub parked_sent: u64,
     /// Stands in for the client while it is parked.
     spare: Option<Connection<Vec<u64>>>,
 }
@@ -183,14 +186,17 @@ impl Sim {
             park_client: false,
             dirt: None,
             parks: 0,
+            parked_received: 0,
+            parked_sent: 0,
             cfg,
         }
     }
 
-    /// Parks a quiescent client and unparks it on dirty storage.
-    fn repark_client(&mut self) {
+    /// Parks the client if it is quiescent (and parking is on), runs `f` on the parked
+    /// connection, and unparks it on dirty storage; `None` if it was not parked.
+    fn parked_client<R>(&mut self, f: impl FnOnce(&mut ParkedConnection, Instant) -> R) -> Option<R> {
         if !self.park_client || !self.client.is_quiescent() {
-            return;
+            return None;
         }
         let spare = match self.spare.take() {
             Some(c) => c,
@@ -204,14 +210,16 @@ impl Sim {
             .expect("spare"),
         };
         let conn = std::mem::replace(&mut self.client, spare);
-        let (parked, mut storage) = conn.park().unwrap_or_else(|_| panic!("quiescent connection refused to park"));
+        let (mut parked, mut storage) = conn.park().unwrap_or_else(|_| panic!("quiescent connection refused to park"));
+        self.parks += 1;
+        let r = f(&mut parked, self.now);
         match &self.dirt {
             Some(d) => storage.copy_from_slice(d),
             None => storage.iter_mut().for_each(|w| *w = self.rng.next_u64()),
         }
-        self.parks += 1;
         let conn = parked.unpark(storage).unwrap_or_else(|_| panic!("storage too small"));
         self.spare = Some(std::mem::replace(&mut self.client, conn));
+        Some(r)
     }
 
     fn transmit(&mut self, to_server: bool, data: &[u8]) {
@@ -266,6 +274,18 @@ impl Sim {
     pub fn step(&mut self) {
         self.feed();
         let mut buf = vec![0u8; 2048];
+        // A parked client sends its keep-alives and acks without storage.
+        let parked_out = self.parked_client(|p, now| {
+            let mut out = Vec::new();
+            while let Some(n) = p.poll_transmit(now, &mut buf) {
+                out.push(buf[..n].to_vec());
+            }
+            out
+        });
+        for d in parked_out.unwrap_or_default() {
+            self.parked_sent += 1;
+            self.transmit(true, &d);
+        }
         while let Some(n) = self.client.poll_transmit(self.now, &mut buf) {
             let d = buf[..n].to_vec();
             self.transmit(true, &d);
@@ -284,12 +304,14 @@ impl Sim {
                     let r = reply[..n].to_vec();
                     self.transmit(false, &r);
                 }
+            } else if self.parked_client(|p, now| p.handle_datagram(now, &d.data)) == Some(true) {
+                self.parked_received += 1;
             } else {
                 self.client.handle_datagram(self.now, &d.data);
             }
         }
         self.collect_events();
-        self.repark_client();
+        self.parked_client(|p, now| p.handle_timeout(now));
     }
 
     pub fn collect_events(&mut self) {

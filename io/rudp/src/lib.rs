@@ -111,7 +111,7 @@ impl RudpConfig {
             reuse_port: false,
             io: IoBackend::Auto,
             park_after: std::time::Duration::from_secs(1),
-            spare_storage_bytes: 16 << 20,
+            spare_storage_bytes: 2 << 20,
         }
     }
 

@@ -3,7 +3,8 @@
 //!
 //! A connection's storage (its windows and buffers) is most of its memory. A client that
 //! has been quiescent for `RudpConfig::park_after` hands it back and keeps only its
-//! state (about 1.5 KiB); the next datagram, send or timer takes an arena again.
+//! state (about 1.5 KiB). Keep-alives and acks need no storage; the next message either
+//! way takes an arena again.
 //! Arenas are anonymous mappings, not heap blocks: returning one gives its pages back to
 //! the OS even when long-lived client records sit around it.
 
@@ -43,12 +44,21 @@ pub(crate) struct ArenaPool {
     pub(crate) parked: usize,
     /// Unparks that failed for want of memory.
     pub(crate) failures: u64,
+    /// Unparks.
+    pub(crate) unparks: u64,
 }
 
 impl ArenaPool {
     pub(crate) fn new(protocol: &Config, spare_bytes: usize) -> Self {
         let words = protocol.storage_words();
-        ArenaPool { spare: Vec::new(), words, max: spare_bytes / (words * 8).max(1), parked: 0, failures: 0 }
+        ArenaPool {
+            spare: Vec::new(),
+            words,
+            max: spare_bytes / (words * 8).max(1),
+            parked: 0,
+            failures: 0,
+            unparks: 0,
+        }
     }
 
     pub(crate) fn take(&mut self) -> io::Result<Arena> {
@@ -92,6 +102,7 @@ impl Conn {
             self.link = Some(match p.unpark(arena) {
                 Ok(c) => {
                     pool.parked -= 1;
+                    pool.unparks += 1;
                     Link::Active(c)
                 }
                 // The pool's arenas are sized for this configuration.
@@ -106,6 +117,52 @@ impl Conn {
             Some(Link::Active(c)) => Ok(c),
             _ => Err(io::Error::other("connection record lost its link")),
         }
+    }
+
+    /// Hands a datagram to the connection, unparking it only for messages or when the
+    /// datagram ended its quiescence (a disconnect, a handshake repeat).
+    pub(crate) fn handle_datagram(&mut self, pool: &mut ArenaPool, now: Instant, data: &[u8]) -> io::Result<()> {
+        if let Some(Link::Parked(p)) = &mut self.link {
+            if p.handle_datagram(now, data) {
+                if !p.is_quiescent() {
+                    self.active(pool)?;
+                }
+                return Ok(());
+            }
+        }
+        self.active(pool)?.handle_datagram(now, data);
+        Ok(())
+    }
+
+    /// Runs the connection's timers, unparking it only if they ended its quiescence.
+    pub(crate) fn handle_timeout(&mut self, pool: &mut ArenaPool, now: Instant) -> io::Result<()> {
+        if let Some(Link::Parked(p)) = &mut self.link {
+            p.handle_timeout(now);
+            if p.is_quiescent() {
+                return Ok(());
+            }
+        }
+        self.active(pool)?.handle_timeout(now);
+        Ok(())
+    }
+
+    /// The next datagram to send; a parked connection sends keep-alives and acks
+    /// itself, and is unparked if its timers ended its quiescence.
+    pub(crate) fn poll_transmit(
+        &mut self,
+        pool: &mut ArenaPool,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> io::Result<Option<usize>> {
+        if let Some(Link::Parked(p)) = &mut self.link {
+            if let Some(n) = p.poll_transmit(now, buf) {
+                return Ok(Some(n));
+            }
+            if p.is_quiescent() {
+                return Ok(None);
+            }
+        }
+        Ok(self.active(pool)?.poll_transmit(now, buf))
     }
 
     /// The connection if it holds its storage.

@@ -58,6 +58,8 @@ pub struct ServerStats {
     pub clients: usize,
     /// Of those, clients parked now (holding no storage).
     pub parked: usize,
+    /// Times a parked client took storage back (for a message, or to close).
+    pub unparks: u64,
 }
 
 struct Client {
@@ -295,6 +297,7 @@ impl RudpServer {
             storage_failures: self.pool.failures,
             clients: self.by_addr.len(),
             parked: self.pool.parked,
+            unparks: self.pool.unparks,
             ..self.stats
         }
     }
@@ -331,9 +334,10 @@ impl RudpServer {
         if let Some(&i) = self.by_addr.get(&from) {
             if let Some(c) = self.slots[i].as_mut() {
                 // Without storage the datagram is dropped (and counted); the peer resends.
-                let Ok(conn) = c.conn.active(&mut self.pool) else { return };
-                conn.handle_datagram(now, data);
-                let invalid = conn.stats().invalid_dropped;
+                if c.conn.handle_datagram(&mut self.pool, now, data).is_err() {
+                    return;
+                }
+                let invalid = c.conn.stats().invalid_dropped;
                 self.stats.invalid_dropped += invalid - c.invalid_seen;
                 c.invalid_seen = invalid;
             }
@@ -444,26 +448,28 @@ impl RudpServer {
                     Event::Disconnected(reason) => self.out_events.push_back(ServerEvent::Disconnected(addr, reason)),
                 }
             }
-            let Some(live) = conn.if_active() else { return Ok(()) };
             park = inbox.is_empty()
                 && now.saturating_since(*active_at).as_micros() >= self.cfg.park_after.as_micros() as u64
-                && live.is_quiescent();
-            if park {
-                // Send the held ack now rather than unpark again to send it.
-                live.expedite_ack(now);
+                && conn.if_active().is_some_and(|live| live.is_quiescent());
+        }
+        let was_active = conn.if_active().is_some();
+        loop {
+            if self.io.send_full() {
+                self.send_queued()?;
             }
-            loop {
-                if self.io.send_full() {
-                    self.send_queued()?;
-                }
-                let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
-                let Some(live) = c.conn.if_active() else { break };
-                let Some(n) = live.poll_transmit(now, self.io.send_buf()) else { break };
-                self.io.commit(addr, n);
-                self.stats.datagrams_sent += 1;
-            }
+            let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
+            // Without storage for a parked client that needs it, try again at its timer.
+            let Ok(Some(n)) = c.conn.poll_transmit(&mut self.pool, now, self.io.send_buf()) else { break };
+            self.io.commit(addr, n);
+            self.stats.datagrams_sent += 1;
         }
         let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
+        if !was_active && c.conn.if_active().is_some() {
+            // Its timers ended the parked client's quiescence (it timed out): run it again
+            // for its events.
+            self.touch(i);
+            return Ok(());
+        }
         if c.conn.is_drained() && c.inbox.is_empty() {
             self.release(i);
             return Ok(());
@@ -499,10 +505,9 @@ impl RudpServer {
             if c.deadline != Some(at) {
                 continue;
             }
-            match c.conn.active(&mut self.pool) {
-                Ok(conn) => {
+            match c.conn.handle_timeout(&mut self.pool, now) {
+                Ok(()) => {
                     c.deadline = None;
-                    conn.handle_timeout(now);
                     self.touch(i);
                 }
                 Err(_) => {

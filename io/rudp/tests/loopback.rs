@@ -450,9 +450,9 @@ fn oversize_messages_are_refused_with_an_error(backend: IoBackend) {
     assert!(matches!(server.send(&any(), b"x"), Err(kaos_rudp::TransportError::UnknownPeer)));
 }
 
-/// With `park_after` zero every quiescent client gives its storage back; messages both
-/// ways still arrive in order after each idle spell, and a parked client that vanishes
-/// still times out.
+/// With `park_after` zero every quiescent client gives its storage back; keep-alives
+/// flow without taking it again; messages both ways still arrive in order after each
+/// idle spell, and a parked client that vanishes still times out.
 fn idle_clients_park_and_wake_without_losing_anything(backend: IoBackend) {
     const CLIENTS: usize = 20;
     const PER_ROUND: u32 = 5;
@@ -488,7 +488,14 @@ fn idle_clients_park_and_wake_without_losing_anything(backend: IoBackend) {
             pump(&mut server, &mut clients, &mut progress);
             server.stats().parked == CLIENTS
         });
-        assert!(server.client_stats(&addrs[0]).is_some_and(|s| s.packets_received > 0), "stats of a parked client");
+        let (unparks, heard) = (server.stats().unparks, server.client_stats(&addrs[0]).unwrap().packets_received);
+        let idle = Instant::now();
+        while idle.elapsed() < Duration::from_millis(350) {
+            pump(&mut server, &mut clients, &mut progress);
+        }
+        assert_eq!(server.stats().unparks, unparks, "keep-alives unparked a client");
+        assert!(server.client_stats(&addrs[0]).unwrap().packets_received > heard, "no keep-alive reached the server");
+        assert_eq!(server.stats().parked, CLIENTS);
         let goal = round * PER_ROUND;
         for (c, a) in clients.iter_mut().zip(&addrs) {
             let p = progress.get_mut(a).unwrap();
