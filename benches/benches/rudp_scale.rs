@@ -1,15 +1,16 @@
-//! Scale: 10,000 connected clients, first idle (keep-alives only; the server parks them),
-//! then at 20 Hz, each tick a 100-byte reliable state from the server to every client.
-//! Reported per phase: the server thread's CPU share and the server process's memory per
-//! client.
+//! Scale: many connected clients, first idle (keep-alives only; kaos parks them), then at
+//! 20 Hz, each tick a 100-byte reliable state from the server to every client. Reported
+//! per phase: the server thread's CPU share and the server process's memory per client.
 //!
-//! `cargo bench -p kaos-benches --bench rudp_scale` (about 30 s). The clients run in a
-//! second process (this binary again, with `KAOS_SCALE_LOADGEN` set), as bare
-//! `kaos-core` connections on one socket each, all on one epoll, so the server's process
-//! holds only its own memory. `KAOS_SCALE_CLIENTS` changes the count (default 10,000).
+//! `cargo bench -p kaos-benches --bench rudp_scale` (about 90 s). The clients run in a
+//! second process (this binary again, with `KAOS_SCALE_LOADGEN` set), so the server's
+//! process holds only its own memory. kaos-rudp runs with 10,000 clients. The peers
+//! cannot hold that many on one server: renet's netcode transport takes at most 1,024
+//! clients and an ENet host at most 4,095 peers, so each peer runs at its limit beside
+//! kaos-rudp at the same count. `KAOS_SCALE_CLIENTS` changes the kaos-only count.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kaos_core::config::Config;
@@ -18,6 +19,9 @@ use kaos_core::time::Instant as CoreInstant;
 use kaos_rudp::{RudpConfig, RudpServer};
 use mio::net::UdpSocket as MioSocket;
 use mio::{Events, Interest, Poll, Token};
+
+#[path = "rudp_scale/peers.rs"]
+mod peers;
 
 const STATE: usize = 100;
 const TICK: Duration = Duration::from_millis(50);
@@ -56,35 +60,143 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// A library's server in the scale workload.
+trait ScaleServer {
+    /// Receives and sends, waiting at most until `until` (peers without a blocking wait
+    /// sleep 1 ms at a time).
+    fn poll(&mut self, until: Instant);
+    /// Clients connected so far.
+    fn connected(&mut self) -> usize;
+    /// Sends `state` reliably to every client and flushes; returns how many refused it.
+    fn broadcast(&mut self, state: &[u8]) -> u64;
+}
+
+/// Starts the load generator for `lib` with `clients` clients of `server`.
+fn spawn_loadgen(lib: &str, server: SocketAddr, clients: usize) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .env("KAOS_SCALE_LOADGEN", format!("{lib},{server},{clients}"))
+        .stdout(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until all `clients` connected.
+fn wait_connected(server: &mut impl ScaleServer, clients: usize) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while server.connected() < clients {
+        assert!(Instant::now() < deadline, "only {} of {clients} clients connected", server.connected());
+        server.poll(Instant::now() + Duration::from_millis(5));
+    }
+}
+
+/// Server CPU share and states refused over `secs` of 20 Hz ticks.
+fn active_phase(server: &mut impl ScaleServer, measure: Duration) -> (f64, u64) {
+    let state = [0x42u8; STATE];
+    let (cpu0, wall0) = (thread_cpu(), Instant::now());
+    let mut next_tick = Instant::now();
+    let mut refused = 0u64;
+    while wall0.elapsed() < measure {
+        server.poll(next_tick);
+        if Instant::now() >= next_tick {
+            next_tick += TICK;
+            refused += server.broadcast(&state);
+        }
+    }
+    ((thread_cpu() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64(), refused)
+}
+
+/// One active-phase row: `make` builds the server (its memory counts), `lib` names the
+/// load generator.
+fn active_row<S: ScaleServer>(name: &str, lib: &str, clients: usize, make: impl FnOnce(usize) -> (S, SocketAddr)) {
+    let rss_before = resident_bytes();
+    let (mut server, addr) = make(clients);
+    let mut child = spawn_loadgen(lib, addr, clients);
+    wait_connected(&mut server, clients);
+    let (cpu, refused) = active_phase(&mut server, MEASURE / 2);
+    let rss = resident_bytes().saturating_sub(rss_before);
+    let _ = child.kill();
+    let _ = child.wait();
+    let ticks = (MEASURE / 2).as_secs_f64() / TICK.as_secs_f64();
+    println!(
+        "{name:<22} {clients:>7} {:>9.1} % {:>10.2} µs {:>10.1} KiB {refused:>8}",
+        100.0 * cpu,
+        cpu * (MEASURE / 2).as_secs_f64() * 1e6 / (ticks * clients as f64),
+        rss as f64 / clients as f64 / 1024.0,
+    );
+}
+
+/// kaos-rudp's server.
+struct Kaos {
+    server: RudpServer,
+    clients: Vec<SocketAddr>,
+}
+
+impl Kaos {
+    fn new(clients: usize) -> (Kaos, SocketAddr) {
+        let mut cfg = RudpConfig::with_window(64);
+        cfg.protocol = protocol();
+        cfg.max_clients = clients + 16;
+        cfg.handshakes_per_sec = 50_000;
+        let server = RudpServer::with_config("127.0.0.1:0".parse().unwrap(), cfg).unwrap();
+        let addr = server.local_addr().unwrap();
+        (Kaos { server, clients: Vec::with_capacity(clients) }, addr)
+    }
+}
+
+impl ScaleServer for Kaos {
+    fn poll(&mut self, until: Instant) {
+        self.server.poll(Some(until.saturating_duration_since(Instant::now()))).unwrap();
+        self.server.receive_all(|_, _, _| {});
+    }
+    fn connected(&mut self) -> usize {
+        while let Some(c) = self.server.accept() {
+            self.clients.push(c);
+        }
+        self.clients.len()
+    }
+    fn broadcast(&mut self, state: &[u8]) -> u64 {
+        let refused = self.clients.iter().filter(|c| self.server.send(c, state).is_err()).count();
+        self.server.flush().unwrap();
+        refused as u64
+    }
+}
+
 fn main() {
-    if let Ok(addr) = std::env::var("KAOS_SCALE_LOADGEN") {
-        let clients = std::env::var("KAOS_SCALE_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-        loadgen(addr.parse().unwrap(), clients);
+    if let Ok(spec) = std::env::var("KAOS_SCALE_LOADGEN") {
+        let mut parts = spec.split(',');
+        let (lib, addr, clients) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let (addr, clients): (SocketAddr, usize) = (addr.parse().unwrap(), clients.parse().unwrap());
+        match lib {
+            "renet" => peers::renet_loadgen(addr, clients),
+            "enet" => peers::enet_loadgen(addr, clients),
+            _ => loadgen(addr, clients),
+        }
         return;
     }
     let clients: usize = std::env::var("KAOS_SCALE_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let mut cfg = RudpConfig::with_window(64);
-    cfg.protocol = protocol();
-    cfg.max_clients = clients + 16;
-    cfg.handshakes_per_sec = 50_000;
-    let mut server = RudpServer::with_config("127.0.0.1:0".parse().unwrap(), cfg).unwrap();
-    let addr = server.local_addr().unwrap();
+    kaos_idle_then_active(clients);
+    println!();
+    println!(
+        "active, 20 Hz, each peer at its client limit beside kaos-rudp at the same count, {} s each",
+        (MEASURE / 2).as_secs()
+    );
+    println!(
+        "{:<22} {:>7} {:>11} {:>13} {:>14} {:>8}",
+        "library", "clients", "server CPU", "per client-tick", "memory/client", "refused"
+    );
+    active_row("kaos-rudp (mio)", "kaos", 4_095, Kaos::new);
+    active_row("rusty_enet 0.4.1", "enet", 4_095, peers::Enet::new);
+    active_row("kaos-rudp (mio)", "kaos", 1_024, Kaos::new);
+    active_row("renet 2.0.1 (netcode)", "renet", 1_024, peers::Renet::new);
+}
+
+/// kaos-rudp alone at `clients`: an idle phase, then an active one.
+fn kaos_idle_then_active(clients: usize) {
     let rss_before = resident_bytes();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env("KAOS_SCALE_LOADGEN", addr.to_string())
-        .env("KAOS_SCALE_CLIENTS", clients.to_string())
-        .stdout(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut connected = Vec::with_capacity(clients);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while connected.len() < clients {
-        assert!(Instant::now() < deadline, "only {} of {clients} clients connected", connected.len());
-        server.poll(Some(Duration::from_millis(5))).unwrap();
-        while let Some(c) = server.accept() {
-            connected.push(c);
-        }
-    }
+    let (mut kaos, addr) = Kaos::new(clients);
+    let mut child = spawn_loadgen("kaos", addr, clients);
+    wait_connected(&mut kaos, clients);
+    let server = &mut kaos.server;
     // Idle: only keep-alives flow; every client parks once idle for `park_after`.
     let settle = Instant::now();
     while settle.elapsed() < IDLE_SETTLE {
@@ -97,27 +209,9 @@ fn main() {
     let idle_cpu = (thread_cpu() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
     let idle_rss = resident_bytes().saturating_sub(rss_before);
     let idle_parked = server.stats().parked;
-    // Active: a state to every client each tick.
-    let state = [0x42u8; STATE];
-    let (cpu0, wall0) = (thread_cpu(), Instant::now());
-    let mut next_tick = Instant::now();
-    let mut refused = 0u64;
-    while wall0.elapsed() < MEASURE {
-        server.poll(Some(next_tick.saturating_duration_since(Instant::now()))).unwrap();
-        server.receive_all(|_, _, _| {});
-        if Instant::now() >= next_tick {
-            next_tick += TICK;
-            for c in &connected {
-                if server.send(c, &state).is_err() {
-                    refused += 1;
-                }
-            }
-            server.flush().unwrap();
-        }
-    }
-    let (cpu, wall) = (thread_cpu() - cpu0, wall0.elapsed());
+    let (cpu, refused) = active_phase(&mut kaos, MEASURE);
     let active_rss = resident_bytes().saturating_sub(rss_before);
-    let stats = server.stats();
+    let stats = kaos.server.stats();
     let _ = child.kill();
     let _ = child.wait();
     let kib = |bytes: usize| bytes as f64 / clients as f64 / 1024.0;
@@ -128,7 +222,8 @@ fn main() {
         MEASURE.as_secs()
     );
     println!(
-        "kaos-rudp (mio) idle:   server CPU share {:.1} % of one core; memory {:.2} KiB per client ({:.1} MiB); {idle_parked} clients parked",
+        "kaos-rudp (mio) idle:   server CPU share {:.1} % of one core; memory {:.2} KiB per client ({:.1} MiB); \
+         {idle_parked} clients parked",
         100.0 * idle_cpu,
         kib(idle_rss),
         mib(idle_rss),
@@ -136,7 +231,7 @@ fn main() {
     println!(
         "kaos-rudp (mio) active: server CPU share {:.1} % of one core; memory {:.1} KiB per client ({:.1} MiB); \
          {refused} states refused (window full); {} clients still connected",
-        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        100.0 * cpu,
         kib(active_rss),
         mib(active_rss),
         stats.clients,
