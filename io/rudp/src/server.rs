@@ -136,6 +136,14 @@ impl std::fmt::Debug for RudpServer {
     }
 }
 
+/// The socket, for options this crate does not set (DSCP marks, `SO_MARK`, ...).
+#[cfg(unix)]
+impl std::os::fd::AsFd for RudpServer {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
 impl RudpServer {
     /// A server on `addr` with default settings and reliable windows of `window`
     /// messages.

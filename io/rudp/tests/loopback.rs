@@ -533,6 +533,45 @@ fn idle_clients_park_and_wake_without_losing_anything(backend: IoBackend) {
     assert_eq!((stats.clients, stats.storage_failures), (CLIENTS - 1, 0));
 }
 
+/// A kernel that refuses UDP GSO (here: checksums off on the server's socket, which GSO
+/// needs) makes the server send one datagram at a time from then on; nothing is lost.
+#[cfg(target_os = "linux")]
+fn a_kernel_refusing_gso_gets_single_datagrams(backend: IoBackend) {
+    use std::os::fd::{AsFd, AsRawFd};
+    const MESSAGES: u32 = 3_000;
+    let cfg = config(256, backend);
+    let mut server = server(&cfg);
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket, a valid int option of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            server.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "setsockopt SO_NO_CHECK");
+    let mut client = connect(&mut server, &cfg);
+    let addr = client.local_addr().unwrap();
+    let (mut sent, mut got, mut buf) = (0u32, 0u32, Vec::new());
+    until(Duration::from_secs(20), || {
+        while sent < MESSAGES && server.send(&addr, message(sent, &mut buf)).is_ok() {
+            sent += 1;
+        }
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        client
+            .receive(&mut |data| {
+                assert_eq!(check(data), got, "client got messages out of order");
+                got += 1;
+            })
+            .unwrap();
+        got == MESSAGES
+    });
+    assert_eq!(server.stats().gso_segments, 0, "GSO went through with checksums off");
+}
+
 /// Every test above, once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -560,6 +599,12 @@ on_both_backends!(
     oversize_messages_are_refused_with_an_error,
     idle_clients_park_and_wake_without_losing_anything,
 );
+
+#[cfg(target_os = "linux")]
+mod gso {
+    use super::a_kernel_refusing_gso_gets_single_datagrams;
+    on_both_backends!(a_kernel_refusing_gso_gets_single_datagrams);
+}
 
 /// Two loop threads share one port; every client is served by one of them, and the
 /// kernel spreads the clients over both.
