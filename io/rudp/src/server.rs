@@ -67,7 +67,10 @@ struct Client {
     /// When a message last went either way.
     active_at: Instant,
     /// Delivered messages not yet read: (channel, bytes).
-    inbox: VecDeque<(u8, Box<[u8]>)>,
+    /// Delivered messages not yet read, as `[channel][len: u32 LE][bytes]` records: one
+    /// buffer reused, not an allocation per message.
+    inbox: Vec<u8>,
+    /// Message bytes in `inbox` (record headers not counted).
     inbox_bytes: usize,
     /// In the work queue.
     queued: bool,
@@ -391,7 +394,7 @@ impl RudpServer {
         let client = Box::new(Client {
             conn: Conn::new(conn),
             active_at: now,
-            inbox: VecDeque::new(),
+            inbox: Vec::new(),
             inbox_bytes: 0,
             queued: false,
             readable: false,
@@ -446,7 +449,9 @@ impl RudpServer {
                     }
                     Event::Message { channel, data } => {
                         *inbox_bytes += data.len();
-                        inbox.push_back((channel, data.into()));
+                        inbox.push(channel);
+                        inbox.extend_from_slice(&(data.len() as u32).to_le_bytes());
+                        inbox.extend_from_slice(data);
                         *active_at = now;
                         if !*readable {
                             *readable = true;
@@ -484,7 +489,7 @@ impl RudpServer {
         }
         if park && c.conn.park(&mut self.pool) {
             // An empty queue gives its buffer back too.
-            c.inbox = VecDeque::new();
+            c.inbox = Vec::new();
         }
         let deadline = c.conn.poll_timeout();
         if deadline.is_some() && deadline != c.deadline {
@@ -535,11 +540,15 @@ impl RudpServer {
 
     fn drain_inbox(&mut self, i: usize, mut f: impl FnMut(u8, &[u8])) -> usize {
         let Some(c) = self.slots[i].as_mut() else { return 0 };
-        let n = c.inbox.len();
         let was_full = c.inbox_bytes >= self.cfg.protocol.inbox_bytes as usize;
-        for (channel, data) in c.inbox.drain(..) {
-            f(channel, &data);
+        let (mut n, mut at) = (0, 0);
+        while let Some(header) = c.inbox.get(at..at + 5) {
+            let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
+            f(header[0], &c.inbox[at + 5..at + 5 + len]);
+            at += 5 + len;
+            n += 1;
         }
+        c.inbox.clear();
         c.inbox_bytes = 0;
         let drained = c.conn.is_drained();
         if was_full || drained {
