@@ -1,0 +1,85 @@
+//! KaosNet's HTTP/1.1 server: one mio loop, no async runtime.
+//!
+//! Requests are parsed with httparse; keep-alive and pipelining are supported (responses
+//! go out in request order); header size, header count, body size and the time a
+//! request may take to arrive are limited; a client that stops reading its responses is
+//! cut off. Handlers that never block run on the loop thread; handlers that may block
+//! (a database) run on a bounded worker pool, and the loop never waits for them. Routes
+//! marked as WebSocket endpoints hand the connection off (see [`Upgrade`]).
+//!
+//! ```no_run
+//! use kaos_http::{HttpConfig, HttpServer, Response, Router};
+//!
+//! let mut router = Router::new();
+//! router.get("/healthcheck", |_| Response::json(&serde_json::json!({})));
+//! router.get("/v2/rpc/{id}", |req| Response::text(200, req.param("id").unwrap_or("")));
+//! let mut server = HttpServer::bind("127.0.0.1:7350".parse().unwrap(), router, HttpConfig::default()).unwrap();
+//! server.run().unwrap();
+//! ```
+
+mod conn;
+mod cors;
+mod pool;
+mod request;
+mod response;
+mod router;
+mod server;
+
+use std::time::Duration;
+
+pub use cors::Cors;
+pub use request::{decode_component, Method, Request};
+pub use response::{reason, Response};
+pub use router::{Handler, Router, Run};
+pub use server::{HttpServer, HttpStats, ShutdownHandle, Upgrade};
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request head (request line and headers), bytes; beyond it: 431.
+    pub max_header_bytes: usize,
+    /// Most headers in a request; beyond it: 431.
+    pub max_headers: usize,
+    /// Largest request body, bytes; beyond it: 413.
+    pub max_body_bytes: usize,
+    /// A request must arrive whole within this long of its first byte; otherwise 408
+    /// and the connection closes (against slow-sending clients).
+    pub request_timeout: Duration,
+    /// A keep-alive connection with nothing in progress closes after this long.
+    pub idle_timeout: Duration,
+    /// A connection whose responses make no progress for this long closes (a client that
+    /// does not read).
+    pub write_timeout: Duration,
+    /// Most open connections; more are closed at once.
+    pub max_connections: usize,
+    /// Requests a connection may have waiting for responses before the server stops
+    /// reading from it.
+    pub max_pipelined: usize,
+    /// Worker threads for blocking handlers.
+    pub workers: usize,
+    /// Blocking requests queued for the workers; beyond it: 503.
+    pub worker_queue: usize,
+    /// CORS for browser clients; `None` sends no CORS headers.
+    pub cors: Option<Cors>,
+    /// On shutdown, how long requests in progress may take before connections are cut.
+    pub drain_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 4 << 20,
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 16_384,
+            max_pipelined: 32,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            worker_queue: 1024,
+            cors: None,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! The server loop: accepts connections, parses requests, routes them (inline or on the
+//! worker pool), writes responses in order, enforces limits and timeouts, hands
+//! WebSocket upgrades off, and shuts down gracefully.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::conn::{Conn, Parsed, Slot};
+use crate::pool::{JobId, Pool};
+use crate::request::{Method, Request};
+use crate::response::Response;
+use crate::router::{Lookup, Router, Run};
+use crate::HttpConfig;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+/// How often timeouts are checked.
+const SWEEP: Duration = Duration::from_millis(100);
+
+/// A WebSocket upgrade request, handed off with its connection.
+#[derive(Debug)]
+pub struct Upgrade {
+    /// The connection, deregistered from the HTTP loop, non-blocking.
+    pub stream: TcpStream,
+    /// The upgrade request (`Sec-WebSocket-Key` and friends in its headers).
+    pub request: Request,
+    /// Bytes the client sent after the request (WebSocket frames sent early).
+    pub buffered: Vec<u8>,
+}
+
+/// Server counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections refused at `max_connections`.
+    pub refused: u64,
+    /// Requests answered (errors included).
+    pub requests: u64,
+    /// Requests refused as malformed, too large or too slow (4xx/5xx from the server
+    /// itself).
+    pub bad_requests: u64,
+    /// Connections closed for a timeout.
+    pub timeouts: u64,
+    /// Upgrades handed off.
+    pub upgrades: u64,
+    /// Connections open now.
+    pub connections: usize,
+}
+
+/// Stops a running server from another thread: it stops accepting, finishes the
+/// requests in progress (up to `HttpConfig::drain_timeout`), then returns from `run`.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to shut down.
+    pub fn shutdown(&self) {
+        self.flag.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+}
+
+type UpgradeSink = Box<dyn FnMut(Upgrade) + Send>;
+
+/// An HTTP/1.1 server on one mio loop.
+pub struct HttpServer {
+    poll: Poll,
+    /// Closed (`None`) once draining: new connections are refused by the kernel.
+    listener: Option<TcpListener>,
+    addr: SocketAddr,
+    router: Router,
+    cfg: HttpConfig,
+    conns: HashMap<usize, Conn>,
+    next_token: usize,
+    generation: u64,
+    pool: Pool,
+    waker: Arc<Waker>,
+    shutdown: Arc<AtomicBool>,
+    draining_since: Option<Instant>,
+    upgrade: Option<UpgradeSink>,
+    last_sweep: Instant,
+    stats: HttpStats,
+}
+
+impl std::fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServer").field("stats", &self.stats).finish()
+    }
+}
+
+impl HttpServer {
+    /// A server on `addr` serving `router`.
+    pub fn bind(addr: SocketAddr, router: Router, cfg: HttpConfig) -> io::Result<HttpServer> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(addr)?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let pool = Pool::new(cfg.workers, cfg.worker_queue, waker.clone());
+        let addr = listener.local_addr()?;
+        Ok(HttpServer {
+            poll,
+            listener: Some(listener),
+            addr,
+            router,
+            cfg,
+            conns: HashMap::new(),
+            next_token: 0,
+            generation: 0,
+            pool,
+            waker,
+            shutdown: Arc::new(AtomicBool::new(false)),
+            draining_since: None,
+            upgrade: None,
+            last_sweep: Instant::now(),
+            stats: HttpStats::default(),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
+
+    /// A handle that shuts the server down from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle { flag: self.shutdown.clone(), waker: self.waker.clone() }
+    }
+
+    /// Where WebSocket upgrades go (routes marked with `Router::websocket`). Without a
+    /// sink, upgrade requests get 404.
+    pub fn on_upgrade(&mut self, sink: impl FnMut(Upgrade) + Send + 'static) {
+        self.upgrade = Some(Box::new(sink));
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> HttpStats {
+        HttpStats { connections: self.conns.len(), ..self.stats }
+    }
+
+    /// Runs until shut down and drained.
+    pub fn run(&mut self) -> io::Result<()> {
+        while self.poll(None)? {}
+        Ok(())
+    }
+
+    /// One turn of the loop, waiting up to `timeout` (and at most the timeout sweep
+    /// interval). Returns false once the server has shut down and drained.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        let mut events = Events::with_capacity(1024);
+        let wait = timeout.map_or(SWEEP, |t| t.min(SWEEP));
+        match self.poll.poll(&mut events, Some(wait)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        let now = Instant::now();
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.accept(now)?,
+                WAKER => self.collect_results(now),
+                Token(t) => self.drive(t, now),
+            }
+        }
+        if self.shutdown.load(Ordering::Acquire) && self.draining_since.is_none() {
+            self.begin_drain(now)?;
+        }
+        if now.duration_since(self.last_sweep) >= SWEEP {
+            self.last_sweep = now;
+            self.sweep(now);
+        }
+        if let Some(since) = self.draining_since {
+            if self.conns.is_empty() || now.duration_since(since) >= self.cfg.drain_timeout {
+                self.conns.clear();
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn accept(&mut self, now: Instant) -> io::Result<()> {
+        loop {
+            let Some(listener) = &self.listener else { return Ok(()) };
+            let (mut stream, _) = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Out of descriptors or a connection reset before accept: keep serving.
+                Err(_) => return Ok(()),
+            };
+            if self.draining_since.is_some() || self.conns.len() >= self.cfg.max_connections {
+                self.stats.refused += 1;
+                continue; // dropped: closed
+            }
+            let _ = stream.set_nodelay(true);
+            let token = self.next_token;
+            self.next_token = (self.next_token + 1) % (usize::MAX - 16);
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE)
+                .is_err()
+            {
+                continue;
+            }
+            self.generation += 1;
+            self.conns.insert(token, Conn::new(stream, self.generation, &self.cfg, now));
+            self.stats.accepted += 1;
+        }
+    }
+
+    /// Reads, parses and answers what connection `t` has, then writes.
+    fn drive(&mut self, t: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&t) else { return };
+        if !conn.closing {
+            conn.fill(now);
+        }
+        self.process(t, now);
+    }
+
+    fn process(&mut self, t: usize, now: Instant) {
+        loop {
+            let Some(conn) = self.conns.get_mut(&t) else { return };
+            if conn.closing || conn.slots.len() >= self.cfg.max_pipelined {
+                break;
+            }
+            match conn.parse(&self.cfg) {
+                Parsed::Incomplete => {
+                    // A socket drained up to the buffer limit may hold more.
+                    if conn.read_paused() && conn.buffered() < self.cfg.max_header_bytes {
+                        conn.fill(now);
+                        continue;
+                    }
+                    break;
+                }
+                Parsed::Error(status) => {
+                    self.stats.bad_requests += 1;
+                    self.respond_error(t, status);
+                    break;
+                }
+                Parsed::Request(request, raw_path, keep_alive) => {
+                    if self.dispatch(t, request, &raw_path, keep_alive, now) {
+                        return; // handed off
+                    }
+                }
+            }
+        }
+        self.finish(t, now);
+    }
+
+    /// Answers `status` and closes after it.
+    fn respond_error(&mut self, t: usize, status: u16) {
+        let Some(conn) = self.conns.get_mut(&t) else { return };
+        let mut bytes = Vec::new();
+        Response::text(status, crate::response::reason(status)).write(&mut bytes, false, true);
+        let seq = conn.next_seq;
+        conn.next_seq += 1;
+        conn.slots.push_back(Slot { seq, bytes: Some(bytes), close: true, head: false, origin: None });
+        conn.closing = true;
+        self.stats.requests += 1;
+    }
+
+    /// Routes one request. Returns true if the connection was handed off (upgrade).
+    fn dispatch(&mut self, t: usize, mut request: Request, raw_path: &str, keep_alive: bool, now: Instant) -> bool {
+        let origin = request.header("origin").map(str::to_string);
+        let head = request.method == Method::Head;
+        if let Some(response) = self.cfg.cors.as_ref().and_then(|c| c.preflight(&request)) {
+            self.fill(t, response, keep_alive, head, origin);
+            return false;
+        }
+        let wants_upgrade = request.method == Method::Get
+            && request.header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+            && self.upgrade.is_some()
+            && self.router.is_upgrade(raw_path, &mut request.params);
+        if wants_upgrade {
+            return self.hand_off(t, request);
+        }
+        match self.router.find(request.method, raw_path, &mut request.params) {
+            Lookup::Handler(handler, Run::Inline) => {
+                let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&request)))
+                    .unwrap_or_else(|_| Response::text(500, "handler panicked"));
+                self.fill(t, response, keep_alive, head, origin);
+            }
+            Lookup::Handler(handler, Run::Blocking) => {
+                let Some(conn) = self.conns.get_mut(&t) else { return false };
+                let seq = conn.next_seq;
+                conn.next_seq += 1;
+                let close = !keep_alive || self.draining_since.is_some();
+                conn.slots.push_back(Slot { seq, bytes: None, close, head, origin });
+                let id = JobId { token: t, generation: conn.generation, seq };
+                if self.pool.submit(id, handler, request).is_err() {
+                    let busy = Response::text(503, "server busy").header("Retry-After", "1");
+                    self.complete(id, busy, now);
+                }
+            }
+            Lookup::WrongMethod(allowed) => {
+                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                let response = Response::text(405, "method not allowed").header("Allow", &allow.join(", "));
+                self.fill(t, response, keep_alive, head, origin);
+            }
+            Lookup::Missing => self.fill(t, Response::text(404, "not found"), keep_alive, head, origin),
+        }
+        false
+    }
+
+    /// Queues `response` for connection `t` in a new slot.
+    fn fill(&mut self, t: usize, mut response: Response, keep_alive: bool, head: bool, origin: Option<String>) {
+        let close = !keep_alive || self.draining_since.is_some();
+        if let (Some(cors), Some(o)) = (&self.cfg.cors, &origin) {
+            cors.decorate(o, &mut response);
+        }
+        let Some(conn) = self.conns.get_mut(&t) else { return };
+        let mut bytes = Vec::new();
+        response.write(&mut bytes, head, close);
+        self.stats.requests += 1;
+        let seq = conn.next_seq;
+        conn.next_seq += 1;
+        conn.slots.push_back(Slot { seq, bytes: Some(bytes), close, head, origin: None });
+    }
+
+    /// A worker's (or the refusal's) response for job `id`.
+    fn complete(&mut self, id: JobId, mut response: Response, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id.token) else { return };
+        if conn.generation != id.generation {
+            return; // the connection is gone and its token reused
+        }
+        let Some(slot) = conn.slots.iter_mut().find(|s| s.seq == id.seq) else { return };
+        if let (Some(cors), Some(o)) = (&self.cfg.cors, &slot.origin) {
+            cors.decorate(o, &mut response);
+        }
+        let mut bytes = Vec::new();
+        response.write(&mut bytes, slot.head, slot.close);
+        slot.bytes = Some(bytes);
+        self.stats.requests += 1;
+        self.process(id.token, now);
+    }
+
+    fn collect_results(&mut self, now: Instant) {
+        while let Ok((id, response)) = self.pool.done.try_recv() {
+            self.complete(id, response, now);
+        }
+    }
+
+    /// Writes what is ready; closes the connection once it is done.
+    fn finish(&mut self, t: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&t) else { return };
+        let broken = conn.flush(now).is_err();
+        let done_reading = conn.read_done && conn.buffered() == 0;
+        let finished = conn.closing || done_reading;
+        if broken || (finished && conn.slots.is_empty() && !conn.has_output()) {
+            self.close(t);
+        }
+    }
+
+    fn close(&mut self, t: usize) {
+        if let Some(mut conn) = self.conns.remove(&t) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+    }
+
+    /// Hands connection `t` to the upgrade sink once its earlier responses are out;
+    /// until then the request waits (it was the last one parsed).
+    fn hand_off(&mut self, t: usize, request: Request) -> bool {
+        let Some(mut conn) = self.conns.remove(&t) else { return true };
+        let _ = conn.flush(Instant::now());
+        if !conn.slots.is_empty() || conn.has_output() {
+            // Pipelined responses still owed: refuse rather than reorder.
+            self.conns.insert(t, conn);
+            self.stats.bad_requests += 1;
+            self.respond_error(t, 400);
+            self.finish(t, Instant::now());
+            return true;
+        }
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let buffered = conn.take_buffered();
+        self.stats.upgrades += 1;
+        if let Some(sink) = self.upgrade.as_mut() {
+            sink(Upgrade { stream: conn.stream, request, buffered });
+        }
+        true
+    }
+
+    /// Closes connections that went over a timeout.
+    fn sweep(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        let mut slow = Vec::new();
+        for (&t, c) in &self.conns {
+            let request_late = c.request_started.is_some_and(|s| now.duration_since(s) >= self.cfg.request_timeout);
+            let write_stalled = c.has_output() && now.duration_since(c.last_write_progress) >= self.cfg.write_timeout;
+            let idle = c.is_idle() && now.duration_since(c.last_active) >= self.cfg.idle_timeout;
+            if write_stalled || idle {
+                expired.push(t);
+            } else if request_late && !c.closing {
+                slow.push(t);
+            }
+        }
+        for t in expired {
+            self.stats.timeouts += 1;
+            self.close(t);
+        }
+        for t in slow {
+            self.stats.timeouts += 1;
+            self.stats.bad_requests += 1;
+            self.respond_error(t, 408);
+            self.finish(t, now);
+        }
+    }
+
+    /// Stops accepting and closes idle connections; busy ones close after their
+    /// responses.
+    fn begin_drain(&mut self, now: Instant) -> io::Result<()> {
+        self.draining_since = Some(now);
+        if let Some(mut listener) = self.listener.take() {
+            self.poll.registry().deregister(&mut listener)?;
+        }
+        let tokens: Vec<usize> = self.conns.keys().copied().collect();
+        for t in tokens {
+            if let Some(c) = self.conns.get_mut(&t) {
+                if c.is_idle() {
+                    self.close(t);
+                } else {
+                    // The requests in progress are answered, the last one with a close;
+                    // a request still arriving is answered with a close too (`fill`).
+                    if let Some(s) = c.slots.back_mut() {
+                        s.close = true;
+                    }
+                    self.finish(t, now);
+                }
+            }
+        }
+        Ok(())
+    }
+}
