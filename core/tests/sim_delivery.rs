@@ -317,3 +317,68 @@ fn only_a_quiescent_connection_parks_and_only_on_enough_storage() {
     let _ = s.run_until(u64::MAX, Duration::from_millis(50), |_| false);
     assert_eq!(indices(&s.server_seen.messages[1..], CH_UNORDERED), vec![1]);
 }
+
+
+/// Tiny packets never fill the congestion window, so a full lap of the sent table is
+/// the only limit: it must stop new packets, not evict and resend without end.
+#[test]
+fn a_full_window_of_empty_messages_neither_spins_nor_loses_anything() {
+    let mut s = Sim::new(11, Config::default(), Link::perfect(), Link::perfect());
+    s.connect();
+    let mut buf = [0u8; 1500];
+    let mut queued = 0;
+    while s.client.send(0, &[]).is_ok() {
+        queued += 1;
+        let mut packets = 0;
+        while s.client.poll_transmit(s.now, &mut buf).is_some() {
+            packets += 1;
+            assert!(packets <= 2, "poll_transmit keeps producing packets after {queued} sends");
+        }
+    }
+    assert!(queued >= 64, "the window filled after {queued}");
+    assert_eq!(s.client.stats().packets_lost, 0);
+    s.run_until(100_000, Duration::from_secs(30), |s| s.server_seen.messages.len() == queued)
+        .expect("the empty messages did not all arrive");
+    assert!(s.server_seen.messages.iter().all(|(ch, m)| *ch == 0 && m.is_empty()));
+}
+
+/// A parked connection asks for storage only for an authentic, fresh data packet: a
+/// corrupted or replayed one is counted and dropped while parked, so forged traffic
+/// cannot make a server unpark its idle clients.
+#[test]
+fn only_authentic_fresh_data_wakes_a_parked_connection() {
+    let mut s = Sim::new(11, Config::default(), Link::perfect(), Link::perfect());
+    s.connect();
+    let _ = s.run_until(u64::MAX, Duration::from_millis(50), |_| false);
+    // The server sends a message; capture its datagrams instead of delivering them.
+    let h = s.server_conn.unwrap();
+    s.server.connection(h).unwrap().send(CH_ORDERED, &make_message(5, 60)).unwrap();
+    let mut buf = vec![0u8; 2048];
+    let mut datagrams = Vec::new();
+    while let Some((_, _, n)) = s.server.poll_transmit(s.now, &mut buf) {
+        datagrams.push(buf[..n].to_vec());
+    }
+    assert!(!datagrams.is_empty());
+    let (mut parked, storage) = s.take_client().park().unwrap_or_else(|_| panic!("refused to park"));
+    let invalid = parked.stats().invalid_dropped;
+    for d in &datagrams {
+        let mut forged = d.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 0x40;
+        assert!(parked.handle_datagram(s.now, &forged), "a corrupted datagram asked for storage");
+    }
+    assert_eq!(parked.stats().invalid_dropped, invalid + datagrams.len() as u64);
+    assert!(parked.is_quiescent());
+    let needs: Vec<&Vec<u8>> = datagrams.iter().filter(|d| !parked.handle_datagram(s.now, d)).collect();
+    assert_eq!(needs.len(), 1, "the message-bearing datagram must ask for storage");
+    let mut client = parked.unpark(storage).unwrap_or_else(|_| panic!("unpark"));
+    client.handle_datagram(s.now, needs[0]);
+    s.client = client;
+    let _ = s.run_until(u64::MAX, Duration::from_millis(50), |_| false);
+    assert_eq!(s.client_seen.messages.len(), 1);
+    // Acked and idle again: the same datagram replayed is refused while parked.
+    let (mut parked, _) = s.take_client().park().unwrap_or_else(|_| panic!("refused to park"));
+    let invalid = parked.stats().invalid_dropped;
+    assert!(parked.handle_datagram(s.now, needs[0]), "a replayed datagram asked for storage");
+    assert_eq!(parked.stats().invalid_dropped, invalid + 1);
+}

@@ -17,7 +17,7 @@ use super::{Connection, Mem, Phase, State};
 use crate::config::{Config, Layout};
 use crate::congestion::Stats;
 use crate::time::Instant;
-use crate::wire::{Frame, FrameReader, Packet, PacketType, DATA_HEADER_LEN};
+use crate::wire::{DataHeader, Frame, FrameReader, Packet, PacketType, DATA_HEADER_LEN};
 
 /// A connection without storage: only its state (about 1.5 KiB). Everything that needs
 /// the buffers requires [`unpark`](Self::unpark) first.
@@ -71,12 +71,24 @@ impl ParkedConnection {
     /// handshake repeats, invalid ones) and returns true. Returns false, having done
     /// nothing, for a datagram with messages or when not quiescent: unpark, then hand it
     /// to the connection.
+    ///
+    /// Only an authentic, fresh data packet can ask for storage: a forged, corrupt or
+    /// replayed one is counted and dropped here, so it cannot make a server unpark.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> bool {
-        if !self.st.is_quiescent() || carries_messages(datagram) {
+        if !self.st.is_quiescent() {
             return false;
         }
-        self.st.handle_datagram(&mut Mem::empty(), now, datagram);
-        true
+        match self.st.storage_need(datagram) {
+            Need::Messages => false,
+            Need::Invalid => {
+                self.st.stats.invalid_dropped += 1;
+                true
+            }
+            Need::None => {
+                self.st.handle_datagram(&mut Mem::empty(), now, datagram);
+                true
+            }
+        }
     }
 
     /// Processes timers (keep-alive, idle timeout) as [`Connection::handle_timeout`];
@@ -138,14 +150,37 @@ pub(crate) fn clear_tables(cfg: &Config, layout: &Layout, words: &mut [u64]) {
     }
 }
 
-/// Whether `datagram` is a data packet with at least one message frame (or frames that
-/// do not parse, which the connection counts and drops either way).
-fn carries_messages(datagram: &[u8]) -> bool {
-    let Ok(p) = Packet::new_checked(datagram) else { return false };
-    if p.kind() != PacketType::Data || datagram.len() < DATA_HEADER_LEN {
-        return false;
+/// What a parked connection needs to process a datagram.
+enum Need {
+    /// Nothing: not a data packet, or one with pings and acks only.
+    None,
+    /// Storage: an authentic, fresh data packet with messages (or frames that do not
+    /// parse, which the connection counts and drops).
+    Messages,
+    /// Nothing, as the datagram is dropped: a data packet failing its checksum, header
+    /// or replay check.
+    Invalid,
+}
+
+impl State {
+    fn storage_need(&self, datagram: &[u8]) -> Need {
+        let Ok(p) = Packet::new_checked(datagram) else { return Need::None };
+        if p.kind() != PacketType::Data {
+            return Need::None;
+        }
+        if p.verify(self.salt).is_err() {
+            return Need::Invalid;
+        }
+        let Ok(h) = DataHeader::parse(&p) else { return Need::Invalid };
+        if self.recv_window.check(h.seq).is_err() {
+            return Need::Invalid;
+        }
+        if FrameReader::new(&datagram[DATA_HEADER_LEN..]).any(|f| !matches!(f, Ok(Frame::Ping))) {
+            Need::Messages
+        } else {
+            Need::None
+        }
     }
-    FrameReader::new(&datagram[DATA_HEADER_LEN..]).any(|f| !matches!(f, Ok(Frame::Ping)))
 }
 
 impl Mem<'static> {

@@ -61,19 +61,17 @@ impl State {
     /// if a keep-alive is due; or an ack-only packet if an ack is due; or nothing.
     fn build_data(&mut self, mem: &mut Mem<'_>, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let p = mem.sent.len();
-        // The sent table is a ring: a packet still unresolved after a full lap is lost.
+        // The sent table is a ring: with a full lap outstanding no packet carrying
+        // messages may go out (small packets would otherwise evict, resend and evict
+        // again without end); only the ack timer or the RTO frees room.
         // (A parked connection has no table, and nothing outstanding.)
-        while self.next_seq != self.oldest_seq && self.next_seq.wrapping_sub(self.oldest_seq) as usize >= p {
-            let seq = self.oldest_seq;
-            self.lose_packet(mem, seq, now);
-            self.advance_oldest(mem);
-        }
+        let lap_full = self.next_seq != self.oldest_seq && self.next_seq.wrapping_sub(self.oldest_seq) as usize >= p;
         let seq = self.next_seq;
         let refs_start = self.refs_head;
         let mut at = DATA_HEADER_LEN;
         // `tracked`: the packet carries messages and waits for its ack in the sent table.
         let mut tracked = false;
-        if self.cc.can_send(buf.len() as u32) {
+        if !lap_full && self.cc.can_send(buf.len() as u32) {
             tracked |= self.fill_reliable(mem, now, seq, buf, &mut at);
             tracked |= self.fill_unreliable(mem, buf, &mut at);
         }
@@ -87,6 +85,14 @@ impl State {
         let ack_due = self.ack_deadline.is_some_and(|d| now >= d);
         if !tracked && !ping && !ack_due {
             return None;
+        }
+        // An ack or ping still takes a sequence number, so its slot must be free: the
+        // oldest packet, unresolved after a full lap, is lost. Acks and pings follow
+        // the peer's packets and the keep-alive timer, so this cannot spin.
+        while self.next_seq != self.oldest_seq && self.next_seq.wrapping_sub(self.oldest_seq) as usize >= p {
+            let oldest = self.oldest_seq;
+            self.lose_packet(mem, oldest, now);
+            self.advance_oldest(mem);
         }
         let (ack, ack_bits, ack_delay) = if self.recv_window.is_started() {
             let held = (now - self.latest_recv_time).as_micros() / 8;

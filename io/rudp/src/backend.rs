@@ -188,7 +188,7 @@ impl Io {
 
 #[cfg(test)]
 mod tests {
-    use super::IoBackend;
+    use super::{Io, IoBackend};
 
     #[test]
     fn auto_follows_kaos_io_and_explicit_choices_win() {
@@ -198,5 +198,72 @@ mod tests {
         assert_eq!(IoBackend::Auto.resolve_with(None), IoBackend::Mio);
         assert_eq!(IoBackend::Mio.resolve_with(Some("uring")), IoBackend::Mio);
         assert_eq!(IoBackend::Uring.resolve_with(Some("mio")), IoBackend::Uring);
+    }
+
+    /// Datagrams to an address the kernel refuses (port 0, as a forged source would
+    /// have it) are dropped and counted, wherever they sit in the batch; the rest go
+    /// out, and GSO stays on because the refusal was not GSO's fault.
+    fn refused_destinations_are_dropped_not_fatal(backend: IoBackend) {
+        use std::net::{SocketAddr, UdpSocket as StdSocket};
+        let mut socket = crate::sys::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false },
+        )
+        .unwrap();
+        let mut io = Io::new(&mut socket, backend).unwrap();
+        let peer = StdSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let to = peer.local_addr().unwrap();
+        let forged: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        for _ in 0..4 {
+            io.queue(forged, &[1; 100]); // one GSO run
+        }
+        io.queue(to, &[2; 100]);
+        io.queue(forged, &[3; 100]); // last in the batch
+        io.flush(&socket).unwrap();
+        assert_eq!(io.send_dropped(), 5);
+        let mut buf = [0u8; 256];
+        assert_eq!(peer.recv(&mut buf).unwrap(), 100);
+        assert_eq!(buf[0], 2);
+        for _ in 0..4 {
+            io.queue(to, &[4; 100]);
+        }
+        io.flush(&socket).unwrap();
+        assert_eq!(io.gso_segments(), 4, "GSO was turned off by a bad destination");
+        for _ in 0..4 {
+            assert_eq!(peer.recv(&mut buf).unwrap(), 100);
+            assert_eq!(buf[0], 4);
+        }
+    }
+
+    #[test]
+    fn refused_destinations_are_dropped_not_fatal_on_mio() {
+        refused_destinations_are_dropped_not_fatal(IoBackend::Mio);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn refused_destinations_are_dropped_not_fatal_on_uring() {
+        let mut probe = crate::sys::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            crate::sys::SocketOptions { recv_buffer: 1 << 16, send_buffer: 1 << 16, reuse_port: false },
+        )
+        .unwrap();
+        if Io::new(&mut probe, IoBackend::Uring).unwrap().backend() != IoBackend::Uring {
+            eprintln!("io_uring unavailable here: the mio run covers the logic");
+            return;
+        }
+        refused_destinations_are_dropped_not_fatal(IoBackend::Uring);
+    }
+
+    #[test]
+    fn only_answerable_sources_are_answered() {
+        use crate::sys::answerable;
+        assert!(answerable(&"127.0.0.1:9".parse().unwrap()));
+        assert!(answerable(&"[::1]:9".parse().unwrap()));
+        assert!(!answerable(&"127.0.0.1:0".parse().unwrap()));
+        assert!(!answerable(&"0.0.0.0:9".parse().unwrap()));
+        assert!(!answerable(&"[::]:9".parse().unwrap()));
+        assert!(!answerable(&"239.1.2.3:9".parse().unwrap()));
     }
 }

@@ -27,6 +27,8 @@ pub struct RudpTransport {
     connected: bool,
     ended: Option<DisconnectReason>,
     foreign_dropped: u64,
+    /// Datagrams were left in the socket when the last `process` hit its batch limit.
+    backlog: bool,
 }
 
 impl std::fmt::Debug for RudpTransport {
@@ -68,6 +70,7 @@ impl RudpTransport {
             connected: false,
             ended: None,
             foreign_dropped: 0,
+            backlog: false,
         };
         t.process()?;
         Ok(t)
@@ -86,14 +89,16 @@ impl RudpTransport {
     /// Waits up to `timeout` (or until the connection's next timer) for datagrams, then
     /// runs the socket.
     pub fn poll(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
-        wait(&mut self.io, &self.clock, timeout, self.conn.poll_timeout())?;
+        let next = if self.backlog { Some(self.clock.now()) } else { self.conn.poll_timeout() };
+        wait(&mut self.io, &self.clock, timeout, next)?;
         self.process()
     }
 
     /// Runs the socket without waiting: receives, fires due timers, moves events out and
     /// sends what is due.
     pub fn process(&mut self) -> io::Result<()> {
-        loop {
+        self.backlog = true;
+        for _ in 0..sys::MAX_BATCHES {
             let n = self.io.recv(&self.socket)?;
             let now = self.clock.now();
             for k in 0..n {
@@ -105,6 +110,7 @@ impl RudpTransport {
                 }
             }
             if n < sys::BATCH {
+                self.backlog = false;
                 break;
             }
         }
@@ -190,7 +196,8 @@ impl RudpTransport {
             match event {
                 Event::Connected => self.connected = true,
                 Event::Message { channel, data } => {
-                    self.inbox_bytes += data.len();
+                    // Count each entry's bookkeeping, so empty messages fill the cap too.
+                    self.inbox_bytes += data.len() + size_of::<(u8, Box<[u8]>)>();
                     self.inbox.push_back((channel, data.into()));
                 }
                 Event::Disconnected(reason) => {

@@ -13,6 +13,11 @@
 //! - nak (kind 2): `first seq (8) | count (2)`, unicast to the sender
 //! - heartbeat (kind 3): `next seq (8)`
 //! - gone (kind 4): `oldest seq still held (8)`, unicast to the NAK's sender
+//!
+//! Hostile members are bounded: repairs are rate-limited and each message is repaired
+//! at most once per NAK interval (NAKs cannot turn into a flood on the group), held
+//! out-of-order messages share one byte budget, senders that fall silent are forgotten,
+//! and replies never go to a source that cannot be answered.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -155,10 +160,14 @@ impl<'a> McPacket<'a> {
 /// forged ids cannot grow the table.
 const MAX_PEERS: usize = 1024;
 
+/// Most datagrams one [`MulticastTransport::process`] takes from each socket, so a flood
+/// cannot hold the caller's loop.
+const MAX_RECV_PER_PROCESS: usize = 4096;
+
 /// The state of `sender`, created on first contact (from `from`, starting at `seq`).
 /// `None` for a known sender speaking from another address (forged) or a new sender past
 /// [`MAX_PEERS`].
-fn peer_of(peers: &mut HashMap<u32, Peer>, sender: u32, from: SocketAddr, seq: u64) -> Option<&mut Peer> {
+fn peer_of(peers: &mut HashMap<u32, Peer>, sender: u32, from: SocketAddr, seq: u64, now: Instant) -> Option<&mut Peer> {
     if !peers.contains_key(&sender) && peers.len() >= MAX_PEERS {
         return None;
     }
@@ -168,8 +177,13 @@ fn peer_of(peers: &mut HashMap<u32, Peer>, sender: u32, from: SocketAddr, seq: u
         known_end: seq,
         pending: BTreeMap::new(),
         last_nak: None,
+        heard: now,
     });
-    (peer.addr == from).then_some(peer)
+    if peer.addr != from {
+        return None;
+    }
+    peer.heard = now;
+    Some(peer)
 }
 
 fn checksum(head: &[u8], body: &[u8]) -> u32 {
@@ -196,11 +210,19 @@ pub struct MulticastConfig {
     pub heartbeat_interval: Duration,
     /// Requested kernel receive buffer, bytes.
     pub recv_buffer: usize,
+    /// Most messages resent per second in answer to NAKs.
+    pub repairs_per_sec: u32,
+    /// Bytes of out-of-order messages held for all senders together; past it, further
+    /// ones are dropped (and repaired later by NAK).
+    pub max_pending_bytes: usize,
+    /// A sender not heard from for this long is forgotten (with what is held for it).
+    pub peer_timeout: Duration,
 }
 
 impl MulticastConfig {
     /// Defaults for `group` on `interface`: 4096 messages of history, a window of 4096,
-    /// NAKs every 20 ms, heartbeats every 50 ms.
+    /// NAKs every 20 ms, heartbeats every 50 ms, 20,000 repairs/s, 8 MiB held out of
+    /// order, senders forgotten after 30 s of silence.
     pub fn new(group: SocketAddrV4, interface: Ipv4Addr) -> Self {
         MulticastConfig {
             group,
@@ -210,6 +232,9 @@ impl MulticastConfig {
             nak_interval: Duration::from_millis(20),
             heartbeat_interval: Duration::from_millis(50),
             recv_buffer: 4 << 20,
+            repairs_per_sec: 20_000,
+            max_pending_bytes: 8 << 20,
+            peer_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -231,8 +256,17 @@ pub struct MulticastStats {
     pub repairs_sent: u64,
     /// Messages given up because the sender no longer held them.
     pub lost: u64,
-    /// Datagrams that were not valid packets of this protocol.
+    /// Datagrams that were not valid packets of this protocol (or came from a source
+    /// that cannot be answered).
     pub invalid: u64,
+    /// Repairs not sent: over the rate limit or sent again too soon.
+    pub repairs_suppressed: u64,
+    /// Out-of-order messages not held because the pending budget was spent.
+    pub pending_dropped: u64,
+    /// Senders forgotten after falling silent.
+    pub peers_expired: u64,
+    /// Unicast replies (NAKs, "gone") the kernel refused.
+    pub send_errors: u64,
 }
 
 /// What a receiver knows of one sender.
@@ -244,6 +278,8 @@ struct Peer {
     known_end: u64,
     pending: BTreeMap<u64, Box<[u8]>>,
     last_nak: Option<Instant>,
+    /// When a datagram from it last arrived.
+    heard: Instant,
 }
 
 /// A member of an IPv4 multicast group that sends numbered messages and receives every
@@ -257,9 +293,16 @@ pub struct MulticastTransport {
     cfg: MulticastConfig,
     id: u32,
     next_seq: u64,
-    history: VecDeque<(u64, Box<[u8]>)>,
+    /// Sent messages kept for repair, with when each was last repaired.
+    history: VecDeque<(u64, Box<[u8]>, Option<Instant>)>,
     last_heartbeat: Option<Instant>,
     peers: HashMap<u32, Peer>,
+    /// Bytes held in every peer's `pending`.
+    pending_bytes: usize,
+    /// Repair tokens (refilled at `repairs_per_sec`) and when they were last refilled.
+    repair_tokens: f64,
+    refilled: Instant,
+    last_expiry: Instant,
     inbox: VecDeque<(u32, Box<[u8]>)>,
     buf: Vec<u8>,
     stats: MulticastStats,
@@ -290,6 +333,7 @@ impl MulticastTransport {
         socket.set_multicast_loop_v4(true)?;
         socket.set_nonblocking(true)?;
         let id = u32::from_le_bytes(crate::random_key()?[..4].try_into().expect("4 bytes"));
+        let repair_tokens = f64::from(cfg.repairs_per_sec);
         Ok(MulticastTransport {
             group_socket: group.into(),
             socket: socket.into(),
@@ -299,10 +343,19 @@ impl MulticastTransport {
             history: VecDeque::new(),
             last_heartbeat: None,
             peers: HashMap::new(),
+            pending_bytes: 0,
+            repair_tokens,
+            refilled: Instant::now(),
+            last_expiry: Instant::now(),
             inbox: VecDeque::new(),
             buf: vec![0; 2048],
             stats: MulticastStats::default(),
         })
+    }
+
+    /// The unicast address this member sends from and takes NAKs on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
     }
 
     /// This member's sender id.
@@ -317,7 +370,7 @@ impl MulticastTransport {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.history.push_back((seq, data.into()));
+        self.history.push_back((seq, data.into(), None));
         if self.history.len() > self.cfg.history {
             self.history.pop_front();
         }
@@ -337,26 +390,36 @@ impl MulticastTransport {
         Ok(n)
     }
 
-    /// Receives and handles every waiting datagram and sends due NAKs and heartbeats.
+    /// Receives and handles waiting datagrams (up to a bound per call) and sends due
+    /// NAKs and heartbeats.
     pub fn process(&mut self) -> io::Result<()> {
+        let now = Instant::now();
         for group in [true, false] {
-            loop {
+            let mut taken = 0;
+            while taken < MAX_RECV_PER_PROCESS {
                 let socket = if group { &self.group_socket } else { &self.socket };
                 let (n, from) = match socket.recv_from(&mut self.buf) {
                     Ok(r) => r,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // An ICMP error for an earlier reply says nothing about this socket.
+                    Err(e) if !group && e.kind() == io::ErrorKind::ConnectionRefused => continue,
                     Err(e) => return Err(e),
                 };
+                taken += 1;
+                if !crate::sys::answerable(&from) {
+                    self.stats.invalid += 1;
+                    continue;
+                }
                 let datagram = self.buf[..n].to_vec();
                 match McPacket::decode(&datagram) {
-                    Ok(p) => self.handle(p, from)?,
+                    Ok(p) => self.handle(p, from, now)?,
                     Err(_) => self.stats.invalid += 1,
                 }
             }
         }
-        let now = Instant::now();
-        self.send_naks(now)?;
+        self.expire_peers(now);
+        self.send_naks(now);
         if self.next_seq > 0 && self.last_heartbeat.is_none_or(|t| now - t >= self.cfg.heartbeat_interval) {
             self.last_heartbeat = Some(now);
             self.transmit(McPacket::Heartbeat { sender: self.id, next: self.next_seq }, self.cfg.group.into())?;
@@ -369,7 +432,7 @@ impl MulticastTransport {
         self.stats
     }
 
-    fn handle(&mut self, packet: McPacket<'_>, from: SocketAddr) -> io::Result<()> {
+    fn handle(&mut self, packet: McPacket<'_>, from: SocketAddr, now: Instant) -> io::Result<()> {
         match packet {
             McPacket::Data { sender, .. } | McPacket::Heartbeat { sender, .. } | McPacket::Gone { sender, .. }
                 if sender == self.id =>
@@ -385,7 +448,7 @@ impl MulticastTransport {
             }
             McPacket::Data { sender, seq, payload } => {
                 let window = self.cfg.window as u64;
-                let Some(peer) = peer_of(&mut self.peers, sender, from, seq) else {
+                let Some(peer) = peer_of(&mut self.peers, sender, from, seq, now) else {
                     self.stats.invalid += 1;
                     return Ok(());
                 };
@@ -402,12 +465,17 @@ impl MulticastTransport {
                         self.stats.gaps += 1;
                         peer.last_nak = None; // ask at once
                     }
-                    peer.pending.insert(seq, payload.into());
+                    if self.pending_bytes + payload.len() <= self.cfg.max_pending_bytes {
+                        self.pending_bytes += payload.len();
+                        peer.pending.insert(seq, payload.into());
+                    } else {
+                        self.stats.pending_dropped += 1;
+                    }
                 }
                 Ok(())
             }
             McPacket::Heartbeat { sender, next } => {
-                let Some(peer) = peer_of(&mut self.peers, sender, from, next) else {
+                let Some(peer) = peer_of(&mut self.peers, sender, from, next, now) else {
                     self.stats.invalid += 1;
                     return Ok(());
                 };
@@ -426,7 +494,9 @@ impl MulticastTransport {
                     if oldest > peer.next && oldest <= peer.known_end {
                         self.stats.lost += oldest - peer.next;
                         peer.next = oldest;
-                        peer.pending = peer.pending.split_off(&oldest);
+                        let kept = peer.pending.split_off(&oldest);
+                        self.pending_bytes -= peer.pending.values().map(|d| d.len()).sum::<usize>();
+                        peer.pending = kept;
                         self.drain(sender);
                     }
                 }
@@ -434,12 +504,23 @@ impl MulticastTransport {
             }
             McPacket::Nak { sender, first, count } if sender == self.id => {
                 let count = u64::from(count.min(MAX_NAK_COUNT));
-                let oldest = self.history.front().map_or(self.next_seq, |(s, _)| *s);
+                let oldest = self.history.front().map_or(self.next_seq, |(s, ..)| *s);
                 if first < oldest {
-                    self.transmit(McPacket::Gone { sender: self.id, oldest }, from)?;
+                    self.reply(McPacket::Gone { sender: self.id, oldest }, from);
                 }
+                self.refill_repairs(now);
                 for seq in first.max(oldest)..first.saturating_add(count).min(self.next_seq) {
-                    let payload = self.history[(seq - oldest) as usize].1.clone();
+                    let (_, payload, repaired) = &mut self.history[(seq - oldest) as usize];
+                    // One repair reaches the whole group: NAKs for it from several
+                    // receivers (or a forged stream of them) within half an interval get
+                    // one (half, so a receiver's next NAK for a lost repair is answered).
+                    if repaired.is_some_and(|t| now - t < self.cfg.nak_interval / 2) || self.repair_tokens < 1.0 {
+                        self.stats.repairs_suppressed += 1;
+                        continue;
+                    }
+                    *repaired = Some(now);
+                    self.repair_tokens -= 1.0;
+                    let payload = payload.clone();
                     self.stats.repairs_sent += 1;
                     self.transmit(McPacket::Data { sender: self.id, seq, payload: &payload }, self.cfg.group.into())?;
                 }
@@ -453,13 +534,41 @@ impl MulticastTransport {
     fn drain(&mut self, sender: u32) {
         let Some(peer) = self.peers.get_mut(&sender) else { return };
         while let Some(data) = peer.pending.remove(&peer.next) {
+            self.pending_bytes -= data.len();
             peer.next += 1;
             self.inbox.push_back((sender, data));
             self.stats.delivered += 1;
         }
     }
 
-    fn send_naks(&mut self, now: Instant) -> io::Result<()> {
+    fn refill_repairs(&mut self, now: Instant) {
+        let rate = f64::from(self.cfg.repairs_per_sec);
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.repair_tokens = (self.repair_tokens + elapsed * rate).min(rate.max(1.0));
+        self.refilled = now;
+    }
+
+    /// Forgets senders silent for `peer_timeout` (checked about once a second).
+    fn expire_peers(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.last_expiry) < Duration::from_secs(1).min(self.cfg.peer_timeout) {
+            return;
+        }
+        self.last_expiry = now;
+        let timeout = self.cfg.peer_timeout;
+        let (mut freed, mut expired) = (0, 0);
+        self.peers.retain(|_, p| {
+            let keep = now.saturating_duration_since(p.heard) < timeout;
+            if !keep {
+                freed += p.pending.values().map(|d| d.len()).sum::<usize>();
+                expired += 1;
+            }
+            keep
+        });
+        self.pending_bytes -= freed;
+        self.stats.peers_expired += expired;
+    }
+
+    fn send_naks(&mut self, now: Instant) {
         let mut naks = Vec::new();
         for (&sender, peer) in &mut self.peers {
             let end = peer.pending.keys().next().copied().unwrap_or(peer.known_end);
@@ -472,9 +581,16 @@ impl MulticastTransport {
         }
         for (addr, nak) in naks {
             self.stats.naks_sent += 1;
-            self.transmit(nak, addr)?;
+            self.reply(nak, addr);
         }
-        Ok(())
+    }
+
+    /// Unicasts `packet` to one member; a refusal is counted, not returned, so one bad
+    /// address cannot stop the transport.
+    fn reply(&mut self, packet: McPacket<'_>, to: SocketAddr) {
+        if self.transmit(packet, to).is_err() {
+            self.stats.send_errors += 1;
+        }
     }
 
     fn transmit(&mut self, packet: McPacket<'_>, to: SocketAddr) -> io::Result<()> {

@@ -66,12 +66,9 @@ struct Client {
     conn: Conn,
     /// When a message last went either way.
     active_at: Instant,
-    /// Delivered messages not yet read: (channel, bytes).
     /// Delivered messages not yet read, as `[channel][len: u32 LE][bytes]` records: one
     /// buffer reused, not an allocation per message.
     inbox: Vec<u8>,
-    /// Message bytes in `inbox` (record headers not counted).
-    inbox_bytes: usize,
     /// In the work queue.
     queued: bool,
     /// In the queue of clients with unread messages.
@@ -131,6 +128,8 @@ pub struct RudpServer {
     out_events: VecDeque<ServerEvent>,
     reply: Vec<u8>,
     stats: ServerStats,
+    /// Datagrams were left in the socket when the last `process` hit its batch limit.
+    backlog: bool,
 }
 
 impl std::fmt::Debug for RudpServer {
@@ -184,6 +183,7 @@ impl RudpServer {
             out_events: VecDeque::new(),
             reply: vec![0; sys::SLOT],
             stats: ServerStats::default(),
+            backlog: false,
         })
     }
 
@@ -196,7 +196,7 @@ impl RudpServer {
     /// pending) for datagrams, then receives everything waiting, runs due timers and
     /// sends what is due.
     pub fn poll(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
-        let next = if self.work.is_empty() {
+        let next = if self.work.is_empty() && !self.backlog {
             self.timers.peek().map(|Reverse((at, _))| *at)
         } else {
             Some(Instant::from_micros(0))
@@ -285,10 +285,10 @@ impl RudpServer {
         Some(self.slots[i].as_ref()?.conn.stats())
     }
 
-    /// Bytes of `addr`'s delivered messages not yet read (at most the configuration's
-    /// `inbox_bytes`, plus one message).
+    /// Bytes held for `addr`'s delivered messages not yet read, with a 5-byte header per
+    /// message (at most the configuration's `inbox_bytes` plus one message).
     pub fn unread_bytes(&self, addr: &SocketAddr) -> usize {
-        self.by_addr.get(addr).and_then(|&i| self.slots[i].as_ref()).map_or(0, |c| c.inbox_bytes)
+        self.by_addr.get(addr).and_then(|&i| self.slots[i].as_ref()).map_or(0, |c| c.inbox.len())
     }
 
     /// Addresses of the connected clients.
@@ -324,11 +324,9 @@ impl RudpServer {
     }
 
     fn receive_datagrams(&mut self) -> io::Result<()> {
-        loop {
+        self.backlog = false;
+        for _ in 0..sys::MAX_BATCHES {
             let n = self.io.recv(&self.socket)?;
-            if n == 0 {
-                return Ok(());
-            }
             let now = self.clock.now();
             for k in 0..n {
                 self.datagram(now, k);
@@ -337,11 +335,17 @@ impl RudpServer {
                 return Ok(());
             }
         }
+        self.backlog = true;
+        Ok(())
     }
 
     fn datagram(&mut self, now: Instant, k: usize) {
         let Some((from, data)) = self.io.received(k) else { return };
         self.stats.datagrams_received += 1;
+        if !sys::answerable(&from) {
+            self.stats.invalid_dropped += 1;
+            return;
+        }
         if let Some(&i) = self.by_addr.get(&from) {
             if let Some(c) = self.slots[i].as_mut() {
                 // Without storage the datagram is dropped (and counted); the peer resends.
@@ -395,7 +399,6 @@ impl RudpServer {
             conn: Conn::new(conn),
             active_at: now,
             inbox: Vec::new(),
-            inbox_bytes: 0,
             queued: false,
             readable: false,
             deadline: None,
@@ -435,12 +438,12 @@ impl RudpServer {
         c.queued = false;
         let addr = c.conn.remote();
         let cap = self.cfg.protocol.inbox_bytes as usize;
-        let Client { conn, inbox, inbox_bytes, readable, active_at, .. } = &mut **c;
+        let Client { conn, inbox, readable, active_at, .. } = &mut **c;
         let mut park = false;
         if let Some(live) = conn.if_active() {
             // Leave messages in the connection once the unread ones reach the cap: it
             // stops taking more, and the sender backs off.
-            while *inbox_bytes < cap {
+            while inbox.len() < cap {
                 let Some(event) = live.poll_event() else { break };
                 match event {
                     Event::Connected => {
@@ -448,7 +451,8 @@ impl RudpServer {
                         self.out_events.push_back(ServerEvent::Connected(addr));
                     }
                     Event::Message { channel, data } => {
-                        *inbox_bytes += data.len();
+                        // The cap counts the 5-byte record headers, so empty messages
+                        // fill it too.
                         inbox.push(channel);
                         inbox.extend_from_slice(&(data.len() as u32).to_le_bytes());
                         inbox.extend_from_slice(data);
@@ -468,7 +472,11 @@ impl RudpServer {
         let was_active = conn.if_active().is_some();
         loop {
             if self.io.send_full() {
-                self.send_queued()?;
+                if let Err(e) = self.send_queued() {
+                    // Queue the client again so it is not stranded without a deadline.
+                    self.touch(i);
+                    return Err(e);
+                }
             }
             let Some(c) = self.slots[i].as_mut() else { return Ok(()) };
             // Without storage for a parked client that needs it, try again at its timer.
@@ -540,7 +548,7 @@ impl RudpServer {
 
     fn drain_inbox(&mut self, i: usize, mut f: impl FnMut(u8, &[u8])) -> usize {
         let Some(c) = self.slots[i].as_mut() else { return 0 };
-        let was_full = c.inbox_bytes >= self.cfg.protocol.inbox_bytes as usize;
+        let was_full = c.inbox.len() >= self.cfg.protocol.inbox_bytes as usize;
         let (mut n, mut at) = (0, 0);
         while let Some(header) = c.inbox.get(at..at + 5) {
             let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
@@ -549,7 +557,6 @@ impl RudpServer {
             n += 1;
         }
         c.inbox.clear();
-        c.inbox_bytes = 0;
         let drained = c.conn.is_drained();
         if was_full || drained {
             // Messages (or the final event) may wait in the connection.

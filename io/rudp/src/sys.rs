@@ -11,6 +11,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 /// Datagrams moved per system call.
 pub(crate) const BATCH: usize = 32;
+/// Most receive batches one `process` takes before it sends and returns, so a flood
+/// cannot hold the loop (what is left waits in the socket for the next poll).
+pub(crate) const MAX_BATCHES: usize = 64;
 /// Bytes reserved per datagram: above any `max_datagram` a configuration may use, so a
 /// larger datagram arrives truncated and fails its checksum instead of being split.
 pub(crate) const SLOT: usize = 2048;
@@ -183,9 +186,21 @@ pub(crate) mod batched {
             while from < count {
                 match self.send_from(sock, from, count) {
                     Ok(()) => return Ok(()),
-                    Err(Failure::Gso(at)) => {
+                    Err(Failure::Gso { first, segs }) => {
+                        // The same errors also mean "bad destination": GSO is to blame only
+                        // if the first datagram of the run goes through on its own.
                         self.gso = false;
-                        from = at;
+                        let dropped = self.send_dropped;
+                        if let Err(Failure::Io(e)) = self.send_from(sock, first, first + 1) {
+                            return Err(e);
+                        }
+                        if self.send_dropped == dropped {
+                            from = first + 1;
+                        } else {
+                            self.gso = true;
+                            self.send_dropped += segs as u64 - 1;
+                            from = first + segs;
+                        }
                     }
                     Err(Failure::Io(e)) => return Err(e),
                 }
@@ -193,7 +208,9 @@ pub(crate) mod batched {
             Ok(())
         }
 
-        /// Sends datagrams `from..count`; on a GSO refusal, says where to resume.
+        /// Sends datagrams `from..count`; stops where the kernel refuses a GSO message.
+        /// Datagrams the kernel does not take are dropped and counted; only an error that
+        /// says the socket itself is unusable is returned.
         fn send_from(&mut self, sock: &UdpSocket, from: usize, count: usize) -> Result<(), Failure> {
             let addrs: Vec<SockAddr> = self.tx_to[from..count]
                 .iter()
@@ -253,7 +270,7 @@ pub(crate) mod batched {
                 let e = io::Error::last_os_error();
                 let (first, segs) = spans[sent];
                 if segs > 1 && gso_refused(&e) {
-                    return Err(Failure::Gso(first));
+                    return Err(Failure::Gso { first, segs });
                 }
                 match e.kind() {
                     io::ErrorKind::Interrupted => continue,
@@ -261,14 +278,15 @@ pub(crate) mod batched {
                         self.send_dropped += spans[sent..m].iter().map(|s| s.1 as u64).sum::<u64>();
                         return Ok(());
                     }
-                    // One bad destination (unreachable, refused) must not stall the rest.
-                    _ if sent + 1 < m || is_transient(&e) => {
-                        self.send_dropped += segs as u64;
-                        sent += 1;
+                    _ if socket_unusable(&e) => {
+                        self.send_dropped += spans[sent..m].iter().map(|s| s.1 as u64).sum::<u64>();
+                        return Err(Failure::Io(e));
                     }
+                    // One bad destination (port 0, unreachable, refused) must not stall the
+                    // rest or stop the server.
                     _ => {
                         self.send_dropped += segs as u64;
-                        return Err(Failure::Io(e));
+                        sent += 1;
                     }
                 }
             }
@@ -318,8 +336,11 @@ pub(crate) mod batched {
 
     /// Why [`BatchIo::send_from`] stopped.
     enum Failure {
-        /// The kernel refused GSO at this datagram.
-        Gso(usize),
+        /// The kernel refused the GSO message of `segs` datagrams from `first`.
+        Gso {
+            first: usize,
+            segs: usize,
+        },
         Io(io::Error),
     }
 
@@ -353,17 +374,10 @@ pub(crate) mod batched {
         }
     }
 
-    /// Errors a send to one peer can cause that say nothing about the socket.
-    fn is_transient(e: &io::Error) -> bool {
-        matches!(
-            e.kind(),
-            io::ErrorKind::ConnectionRefused
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::HostUnreachable
-                | io::ErrorKind::NetworkUnreachable
-                | io::ErrorKind::AddrNotAvailable
-                | io::ErrorKind::PermissionDenied
-        )
+    /// Errors that say the socket itself cannot send (a bug or a closed descriptor), as
+    /// opposed to one destination or datagram being refused.
+    pub(crate) fn socket_unusable(e: &io::Error) -> bool {
+        matches!(e.raw_os_error(), Some(libc::EBADF | libc::ENOTSOCK | libc::EFAULT))
     }
 }
 
@@ -413,4 +427,10 @@ mod looped {
             Ok(())
         }
     }
+}
+
+/// Whether a datagram from `from` may be answered: a source port of 0 or an unspecified
+/// or multicast address is forged (the kernel cannot send to it).
+pub(crate) fn answerable(from: &SocketAddr) -> bool {
+    from.port() != 0 && !from.ip().is_unspecified() && !from.ip().is_multicast()
 }

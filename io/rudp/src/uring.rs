@@ -36,7 +36,9 @@ const GROUP: u16 = 7;
 /// kernel requires.
 struct BufRing {
     entries: *mut types::BufRingEntry,
-    memory: Box<[u8]>,
+    /// `BUFFERS * BUFFER_LEN` bytes, held as a raw pointer: the kernel writes into the
+    /// buffers it holds, so no reference may cover them, only the one being read.
+    memory: *mut u8,
     tail: u16,
 }
 
@@ -53,23 +55,27 @@ impl BufRing {
         if entries.is_null() {
             std::alloc::handle_alloc_error(Self::ENTRIES_LAYOUT);
         }
-        let mut ring = BufRing { entries, memory: vec![0u8; BUFFERS * BUFFER_LEN].into_boxed_slice(), tail: 0 };
+        let memory = Box::into_raw(vec![0u8; BUFFERS * BUFFER_LEN].into_boxed_slice()).cast::<u8>();
+        let mut ring = BufRing { entries, memory, tail: 0 };
         for bid in 0..BUFFERS as u16 {
             ring.give(bid);
         }
         ring
     }
 
-    /// Buffer `bid`'s bytes.
+    /// Buffer `bid`'s bytes; only for a buffer the kernel has handed back.
     fn buffer(&self, bid: u16) -> &[u8] {
         let at = bid as usize % BUFFERS * BUFFER_LEN;
-        &self.memory[at..at + BUFFER_LEN]
+        // SAFETY: the range is inside the allocation; the kernel completed a receive into
+        // this buffer and does not touch it until `give` hands it back.
+        unsafe { &*std::ptr::slice_from_raw_parts(self.memory.add(at), BUFFER_LEN) }
     }
 
     /// Hands buffer `bid` (back) to the kernel.
     fn give(&mut self, bid: u16) {
         let bid = bid % BUFFERS as u16;
-        let addr = self.memory[bid as usize * BUFFER_LEN..].as_mut_ptr() as u64;
+        // SAFETY: the offset is inside the allocation.
+        let addr = unsafe { self.memory.add(bid as usize * BUFFER_LEN) } as u64;
         // SAFETY: `entries` points at BUFFERS entries; the slot at `tail` is free because
         // the kernel consumed it (or it was never filled). The tail is published with a
         // release store after the entry is written, as the kernel reads it.
@@ -87,8 +93,12 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.entries.cast(), Self::ENTRIES_LAYOUT) };
+        // SAFETY: allocated in `new` with this layout, and the memory from a boxed slice of
+        // this length; the kernel is done with both (see UringIo's Drop).
+        unsafe {
+            std::alloc::dealloc(self.entries.cast(), Self::ENTRIES_LAYOUT);
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.memory, BUFFERS * BUFFER_LEN)));
+        }
     }
 }
 
@@ -340,12 +350,13 @@ impl UringIo {
 
     /// Submits every queued datagram as one batch (runs to one destination as UDP GSO
     /// messages) and waits until the kernel has taken them all (UDP sends complete at
-    /// once), so their buffers can be reused. If the kernel refuses GSO, GSO is turned off
-    /// for good and the refused runs go again one datagram at a time.
+    /// once), so their buffers can be reused. A refused GSO message goes again one datagram
+    /// at a time; if that gets through, the kernel cannot do GSO and it stays off (the same
+    /// errors also mean a bad destination, which does not turn it off).
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         let count = self.tx_count;
         self.tx_count = 0;
-        let mut retry: Vec<usize> = Vec::new();
+        let mut refused: Vec<(usize, usize)> = Vec::new();
         let spans = self.submit_sends((0..count).collect(), self.gso)?;
         for (m, &(k, n)) in spans.iter().enumerate() {
             let res = self.tx_results[m];
@@ -354,27 +365,46 @@ impl UringIo {
                     self.gso_segments += n as u64;
                 }
             } else if n > 1 && gso_refused(&io::Error::from_raw_os_error(-res)) {
-                self.gso = false;
-                retry.extend(k..k + n);
+                refused.push((k, n));
             } else {
                 self.send_dropped += n as u64;
             }
         }
-        if !retry.is_empty() {
-            let spans = self.submit_sends(retry, false)?;
-            for (m, &(_, n)) in spans.iter().enumerate() {
-                if self.tx_results[m] < 0 {
-                    self.send_dropped += n as u64;
+        if !refused.is_empty() {
+            let retry: Vec<usize> = refused.iter().flat_map(|&(k, n)| k..k + n).collect();
+            // Without GSO every message is one datagram, so results line up with `retry`.
+            self.submit_sends(retry, false)?;
+            let mut at = 0;
+            for &(_, n) in &refused {
+                let sent = self.tx_results[at..at + n].iter().filter(|&&r| r >= 0).count();
+                if sent > 0 {
+                    self.gso = false;
                 }
+                self.send_dropped += (n - sent) as u64;
+                at += n;
             }
         }
         Ok(())
     }
 
     /// Sends the queued datagrams `slots` (in order), grouped into GSO runs if `gso`;
-    /// waits for every completion. Returns the messages as (first slot, datagrams).
+    /// waits for every completion. Returns the messages as (first slot, datagrams). If the
+    /// ring fails midway, sends may still be in flight: their memory is leaked rather than
+    /// reused or freed under the kernel.
     fn submit_sends(&mut self, slots: Vec<usize>, gso: bool) -> io::Result<Vec<(usize, usize)>> {
         let mut spans = Vec::new();
+        let result = self.push_and_wait(&slots, gso, &mut spans);
+        if result.is_err() && !spans.is_empty() {
+            std::mem::forget(std::mem::replace(&mut self.tx, Slots::new()));
+            // SAFETY: iovec is plain C data, valid when zeroed.
+            let iovs = Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
+            std::mem::forget(std::mem::replace(&mut self.tx_iovs, iovs));
+            std::mem::forget(std::mem::replace(&mut self.tx_controls, Box::new([[0; 4]; BATCH])));
+        }
+        result.map(|()| spans)
+    }
+
+    fn push_and_wait(&mut self, slots: &[usize], gso: bool, spans: &mut Vec<(usize, usize)>) -> io::Result<()> {
         let lens: [usize; BATCH] = std::array::from_fn(|k| self.tx.0[k].len);
         let end = slots.last().map_or(0, |&k| k + 1);
         let mut i = 0;
@@ -395,12 +425,14 @@ impl UringIo {
             s.msg.msg_control = std::ptr::null_mut();
             s.msg.msg_controllen = 0;
             if n > 1 {
-                // SAFETY: the boxed control buffers outlive the send (we wait below).
+                // SAFETY: the boxed control buffers outlive the send (we wait below, or
+                // leak them if waiting fails).
                 unsafe { set_gso(&mut s.msg, &mut self.tx_controls[m], s.len as u16) };
             }
             let entry = opcode::SendMsg::new(types::Fd(self.fd), &s.msg).build().user_data(SEND | m as u64);
             // SAFETY: the entry points into the boxed send slots, iovecs and controls, which
-            // are not touched again until every send of this batch has completed (below).
+            // are not touched again until every send of this batch has completed (below),
+            // and are leaked if that cannot be known.
             while unsafe { self.ring.submission().push(&entry) }.is_err() {
                 self.ring.submit()?;
             }
@@ -417,7 +449,7 @@ impl UringIo {
             }
             done += self.reap();
         }
-        Ok(spans)
+        Ok(())
     }
 }
 

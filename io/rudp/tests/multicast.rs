@@ -154,3 +154,68 @@ fn hostile_datagrams_change_nothing() {
     }
     assert_eq!(got[1], payload(1));
 }
+
+#[test]
+fn a_nak_flood_gets_each_message_repaired_once_per_interval() {
+    let mut cfg = group(4);
+    cfg.recv_buffer = 4 << 20;
+    cfg.nak_interval = Duration::from_secs(10);
+    let mut sender = MulticastTransport::join(cfg.clone()).unwrap();
+    for seq in 0..10 {
+        sender.send(&payload(seq)).unwrap();
+    }
+    // NAKs go to the sender's own (unicast) address.
+    let sender_addr = sender.local_addr().unwrap();
+    let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut buf = [0u8; 64];
+    let n = McPacket::Nak { sender: sender.id(), first: 0, count: 10 }.encode(&mut buf).unwrap();
+    for _ in 0..500 {
+        raw.send_to(&buf[..n], sender_addr).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    sender.process().unwrap();
+    let stats = sender.stats();
+    // 500 NAKs for 10 messages: each message goes out again once, the rest are refused.
+    assert_eq!(stats.repairs_sent, 10, "{stats:?}");
+    assert_eq!(stats.repairs_suppressed, 499 * 10, "{stats:?}");
+}
+
+#[test]
+fn forged_senders_hold_bounded_memory_and_are_forgotten_when_silent() {
+    let mut cfg = group(5);
+    cfg.recv_buffer = 4 << 20;
+    cfg.max_pending_bytes = 64 * 1024;
+    cfg.peer_timeout = Duration::from_millis(300);
+    let mut member = MulticastTransport::join(cfg.clone()).unwrap();
+    let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut buf = [0u8; 2048];
+    let big = [7u8; 1400];
+    // 50 made-up senders, each starting a stream and then sending far ahead of it: every
+    // message past the first waits for a repair that never comes.
+    for id in 0..50u32 {
+        for seq in [0u64, 2, 3, 4, 5, 6] {
+            let n = McPacket::Data { sender: 10_000 + id, seq, payload: &big }.encode(&mut buf).unwrap();
+            raw.send_to(&buf[..n], std::net::SocketAddr::V4(cfg.group)).unwrap();
+        }
+        member.process().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    member.process().unwrap();
+    let stats = member.stats();
+    // 250 held messages would be 350 KB; the budget holds 46 of them.
+    assert_eq!(stats.pending_dropped, 250 - (64 * 1024 / 1400) as u64, "{stats:?}");
+    let end = Instant::now() + Duration::from_secs(5);
+    while member.stats().peers_expired < 50 {
+        assert!(Instant::now() < end, "{:?}", member.stats());
+        std::thread::sleep(Duration::from_millis(50));
+        member.process().unwrap();
+    }
+    // With them gone, the budget is free again for a new sender.
+    for seq in [0u64, 2, 3] {
+        let n = McPacket::Data { sender: 99, seq, payload: &big }.encode(&mut buf).unwrap();
+        raw.send_to(&buf[..n], std::net::SocketAddr::V4(cfg.group)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    member.process().unwrap();
+    assert_eq!(member.stats().pending_dropped, stats.pending_dropped);
+}
