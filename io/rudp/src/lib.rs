@@ -37,6 +37,7 @@ mod parking;
 mod server;
 mod shards;
 mod sys;
+mod unified;
 #[cfg(target_os = "linux")]
 mod uring;
 
@@ -52,9 +53,11 @@ pub use kaos_core::time::Duration;
 
 pub use backend::IoBackend;
 pub use client::RudpTransport;
+pub use kaos_transport::{ClientTransport, TransportServer};
 pub use multicast::{MulticastConfig, MulticastStats, MulticastTransport};
 pub use server::{RudpServer, ServerEvent, ServerStats};
 pub use shards::Shards;
+pub use unified::{RudpClient, RudpServerTransport};
 
 /// Channel 0 of [`RudpConfig::with_window`]: reliable-ordered.
 pub const RELIABLE_ORDERED: u8 = 0;
