@@ -318,7 +318,6 @@ fn only_a_quiescent_connection_parks_and_only_on_enough_storage() {
     assert_eq!(indices(&s.server_seen.messages[1..], CH_UNORDERED), vec![1]);
 }
 
-
 /// Tiny packets never fill the congestion window, so a full lap of the sent table is
 /// the only limit: it must stop new packets, not evict and resend without end.
 #[test]
