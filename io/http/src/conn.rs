@@ -5,10 +5,10 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use httparse::Status;
 use mio::net::TcpStream;
 
-use crate::request::{decode_component, Method, Request};
+use crate::parse;
+use crate::request::Request;
 use crate::HttpConfig;
 
 /// What parsing the buffered bytes gave.
@@ -126,103 +126,22 @@ impl Conn {
 
     /// Parses the next request from the buffer.
     pub(crate) fn parse(&mut self, cfg: &HttpConfig) -> Parsed {
-        if self.read.is_empty() {
-            return Parsed::Incomplete;
-        }
-        let mut headers = vec![httparse::EMPTY_HEADER; cfg.max_headers];
-        let mut req = httparse::Request::new(&mut headers);
-        let head_len = match req.parse(&self.read) {
-            Ok(Status::Complete(n)) if n > cfg.max_header_bytes => return Parsed::Error(431),
-            Ok(Status::Complete(n)) => n,
-            Ok(Status::Partial) if self.read.len() > cfg.max_header_bytes => return Parsed::Error(431),
-            Ok(Status::Partial) => return Parsed::Incomplete,
-            Err(httparse::Error::TooManyHeaders) => return Parsed::Error(431),
-            Err(_) => return Parsed::Error(400),
-        };
-        let http10 = req.version == Some(0);
-        let Some(method) = req.method.and_then(Method::parse) else { return Parsed::Error(501) };
-        let raw_target = req.path.unwrap_or("");
-        if !raw_target.starts_with('/') {
-            return Parsed::Error(400);
-        }
-        let (raw_path, raw_query) = raw_target.split_once('?').unwrap_or((raw_target, ""));
-        let headers: Vec<(String, Vec<u8>)> =
-            req.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())).collect();
-        fn named<'a>(headers: &'a [(String, Vec<u8>)], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-            headers.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_slice())
-        }
-        let header = |name: &'static str| named(&headers, name);
-        // Framing: one agreed Content-Length, or chunked, never both (request smuggling).
-        let length = {
-            let mut lengths = header("content-length");
-            match lengths.next() {
-                None => None,
-                Some(v) => match parse_length(v) {
-                    Some(n) if lengths.all(|o| parse_length(o) == Some(n)) => Some(n),
-                    _ => return Parsed::Error(400),
-                },
+        match parse::parse_request(&self.read, cfg) {
+            parse::Outcome::Request { request, raw_path, keep_alive, consumed } => {
+                self.read.drain(..consumed);
+                self.continue_sent = false;
+                self.request_started = None;
+                Parsed::Request(request, raw_path, keep_alive)
             }
-        };
-        let chunked = {
-            let mut te = header("transfer-encoding");
-            match (te.next(), te.next()) {
-                (None, _) => false,
-                (Some(v), None) if v.trim_ascii().eq_ignore_ascii_case(b"chunked") => true,
-                _ => return Parsed::Error(501),
-            }
-        };
-        if chunked && length.is_some() {
-            return Parsed::Error(400);
-        }
-        let (body, consumed) = if chunked {
-            match decode_chunked(&self.read[head_len..], cfg.max_body_bytes) {
-                Ok(Some((body, n))) => (body, head_len + n),
-                Ok(None) => {
-                    self.maybe_continue(&headers, http10);
-                    return Parsed::Incomplete;
+            parse::Outcome::Incomplete { expects_continue } => {
+                // Answer `Expect: 100-continue` once, so the client sends its body.
+                if expects_continue && !self.continue_sent && self.slots.is_empty() {
+                    self.continue_sent = true;
+                    self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                 }
-                Err(status) => return Parsed::Error(status),
+                Parsed::Incomplete
             }
-        } else {
-            let n = length.unwrap_or(0);
-            if n > cfg.max_body_bytes as u64 {
-                return Parsed::Error(413);
-            }
-            let end = head_len + n as usize;
-            if self.read.len() < end {
-                self.maybe_continue(&headers, http10);
-                return Parsed::Incomplete;
-            }
-            (self.read[head_len..end].to_vec(), end)
-        };
-        let connection = headers.iter().find(|(n, _)| n == "connection").map(|(_, v)| v.to_ascii_lowercase());
-        let keep_alive = match connection {
-            Some(v) if contains_token(&v, b"close") => false,
-            Some(v) if contains_token(&v, b"keep-alive") => true,
-            _ => !http10,
-        };
-        let request = Request {
-            method,
-            path: decode_component(raw_path, false),
-            raw_query: raw_query.to_string(),
-            headers,
-            body,
-            params: Default::default(),
-            http10,
-        };
-        let raw_path = raw_path.to_string();
-        self.read.drain(..consumed);
-        self.continue_sent = false;
-        self.request_started = None;
-        Parsed::Request(request, raw_path, keep_alive)
-    }
-
-    /// Answers `Expect: 100-continue` once, so the client sends its body.
-    fn maybe_continue(&mut self, headers: &[(String, Vec<u8>)], http10: bool) {
-        let expects = headers.iter().any(|(n, v)| n == "expect" && v.eq_ignore_ascii_case(b"100-continue"));
-        if expects && !http10 && !self.continue_sent && self.slots.is_empty() {
-            self.continue_sent = true;
-            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            parse::Outcome::Error(status) => Parsed::Error(status),
         }
     }
 
@@ -266,56 +185,5 @@ impl Conn {
     /// owed or unsent.
     pub(crate) fn is_idle(&self) -> bool {
         self.read.is_empty() && self.slots.is_empty() && !self.has_output()
-    }
-}
-
-fn parse_length(v: &[u8]) -> Option<u64> {
-    let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(v).ok()?.parse().ok()
-}
-
-fn contains_token(value: &[u8], token: &[u8]) -> bool {
-    value.split(|&b| b == b',').any(|t| t.trim_ascii() == token)
-}
-
-/// Decodes a chunked body at the start of `buf`: `Ok(Some((body, bytes used)))`, or
-/// `Ok(None)` while incomplete; an error status if it is malformed (400) or too large
-/// (413).
-fn decode_chunked(buf: &[u8], max: usize) -> Result<Option<(Vec<u8>, usize)>, u16> {
-    let mut at = 0;
-    let mut body = Vec::new();
-    loop {
-        let (n, size) = match httparse::parse_chunk_size(&buf[at..]) {
-            Ok(Status::Complete(c)) => c,
-            Ok(Status::Partial) => return Ok(None),
-            Err(_) => return Err(400),
-        };
-        at += n;
-        if size == 0 {
-            // Trailers (ignored) up to an empty line.
-            loop {
-                let Some(end) = buf[at..].windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
-                at += end + 2;
-                if end == 0 {
-                    return Ok(Some((body, at)));
-                }
-            }
-        }
-        if size > (max - body.len().min(max)) as u64 {
-            return Err(413);
-        }
-        let size = size as usize;
-        if buf.len() < at + size + 2 {
-            return Ok(None);
-        }
-        body.extend_from_slice(&buf[at..at + size]);
-        at += size;
-        if &buf[at..at + 2] != b"\r\n" {
-            return Err(400);
-        }
-        at += 2;
     }
 }

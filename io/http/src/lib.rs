@@ -19,6 +19,7 @@
 
 mod conn;
 mod cors;
+mod parse;
 mod pool;
 mod request;
 mod response;
@@ -81,5 +82,57 @@ impl Default for HttpConfig {
             cors: None,
             drain_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::parse::{parse_request, Outcome};
+    use crate::HttpConfig;
+
+    /// What parsing a byte stream produced, request by request.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Seen {
+        Request(String, String, Vec<u8>, bool),
+        Error(u16),
+    }
+
+    fn run(chunks: &mut dyn Iterator<Item = &[u8]>, cfg: &HttpConfig) -> Vec<Seen> {
+        let mut buf = Vec::new();
+        let mut seen = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            loop {
+                match parse_request(&buf, cfg) {
+                    Outcome::Request { request, raw_path, keep_alive, consumed } => {
+                        assert!(consumed > 0 && consumed <= buf.len(), "consumed {consumed} of {}", buf.len());
+                        assert!(request.body.len() <= cfg.max_body_bytes);
+                        seen.push(Seen::Request(request.method.as_str().into(), raw_path, request.body, keep_alive));
+                        buf.drain(..consumed);
+                    }
+                    Outcome::Incomplete { .. } => break,
+                    Outcome::Error(status) => {
+                        assert!([400, 413, 431, 501].contains(&status), "status {status}");
+                        seen.push(Seen::Error(status));
+                        return seen;
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    /// Parses `data` whole and in pieces of `split` bytes: both must give the same
+    /// requests (or the same error), within the limits, without panicking.
+    pub fn request_stream(data: &[u8], split: usize) {
+        let cfg = HttpConfig { max_header_bytes: 2048, max_headers: 16, max_body_bytes: 4096, ..HttpConfig::default() };
+        let whole = run(&mut std::iter::once(data), &cfg);
+        let pieces = run(&mut data.chunks(split.max(1)), &cfg);
+        // Limits are checked as bytes arrive, so a piecewise parse may stop at an
+        // error the whole parse reaches too: compare what both saw before any error.
+        let ok = |v: &[Seen]| v.iter().take_while(|s| matches!(s, Seen::Request(..))).count();
+        let n = ok(&whole).min(ok(&pieces));
+        assert_eq!(whole[..n], pieces[..n]);
     }
 }

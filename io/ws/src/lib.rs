@@ -137,3 +137,51 @@ impl Default for WsConfig {
         }
     }
 }
+
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::io::Cursor;
+
+    use tungstenite::protocol::Role;
+
+    use crate::session::{ReadState, Session};
+    use crate::{handshake, WsConfig};
+
+    /// Feeds `data` to the handshake parsers (request and response).
+    pub fn handshake(data: &[u8]) {
+        if let Ok(Some(parsed)) = handshake::parse_request(data) {
+            assert!(parsed.len <= data.len());
+        }
+        let (_, key) = handshake::client_request("h", "/");
+        if let Ok(Some(len)) = handshake::check_response(data, &key) {
+            assert!(len <= data.len());
+        }
+    }
+
+    /// Feeds `data` as frames from a client (`server` true) or from a server, reading
+    /// `budget` messages a pass: memory stays within the limits, nothing panics, and
+    /// the connection either drains the input or ends.
+    pub fn frames(data: &[u8], server: bool, budget: usize) {
+        let cfg = WsConfig {
+            max_message_size: 4096,
+            max_frame_size: 2048,
+            read_buffer_size: 512,
+            max_outbound_bytes: 8192,
+            max_inbox_bytes: 16 * 1024,
+            ..WsConfig::default()
+        };
+        let role = if server { Role::Server } else { Role::Client };
+        let mut session = Session::new(role, &cfg, Vec::new(), Vec::new());
+        let mut stream = Cursor::new(data);
+        for _ in 0..data.len() + 2 {
+            let state = session.read(&mut stream, budget.max(1));
+            assert!(session.queued() <= cfg.max_outbound_bytes + 4096, "queue grew to {}", session.queued());
+            session.drain(|_, m| assert!(m.len() <= cfg.max_message_size));
+            // A cursor at its end reads 0 bytes: tungstenite reports that as a reset.
+            if state == ReadState::Done || stream.position() as usize == data.len() && state == ReadState::Drained {
+                break;
+            }
+        }
+    }
+}

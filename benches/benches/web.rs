@@ -1,0 +1,157 @@
+//! HTTP and WebSocket servers over loopback, each beside its peer in the same run:
+//!
+//! - http: small-JSON `GET /json` requests/s, kaos-http against hyper 1 (tokio,
+//!   current-thread), 50 keep-alive connections, one request in flight each.
+//! - echo: WebSocket echo messages/s with 1,000 connections, one 32-byte message in
+//!   flight each, kaos-ws against tokio-tungstenite (current-thread).
+//! - scale: 15,000 WebSocket connections held by one server process, opened from
+//!   127.0.0.1 to 127.0.0.4; server memory per connection once they are idle, and a
+//!   round of echoes on all of them to prove they are live.
+//!
+//! `cargo bench -p kaos-benches --bench web` (about 2 minutes). Every server runs in a
+//! child process (this binary again, with `KAOS_WEB_SERVE` set) on one thread; the load
+//! generator runs here on one thread (the machine has two cores). Server CPU comes from
+//! the child's /proc counters and memory from its resident set.
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "web/loadgen.rs"]
+mod loadgen;
+#[path = "web/servers.rs"]
+mod servers;
+
+use loadgen::{LoadGen, Mode};
+
+const WARMUP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(5);
+const HTTP_CONNECTIONS: usize = 50;
+const ECHO_CONNECTIONS: usize = 1000;
+const SCALE_CONNECTIONS: usize = 15_000;
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(kind: &str) -> Server {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env("KAOS_WEB_SERVE", kind)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let port: u16 = line.trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        Server { child, addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port) }
+    }
+
+    /// The child's CPU time so far (user + system).
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|f| f.parse().unwrap()).collect();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Duration::from_millis((fields[0] + fields[1]) * 1000 / hz)
+    }
+
+    /// The child's resident memory, bytes.
+    fn resident(&self) -> usize {
+        let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap();
+        statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Rate {
+    per_sec: f64,
+    /// Server CPU per reply, microseconds.
+    cpu_us: f64,
+}
+
+/// Runs `mode` against server `kind` with `connections`: replies/s and server CPU each.
+fn throughput(kind: &str, mode: Mode, connections: usize) -> Rate {
+    let server = Server::start(kind);
+    let mut load = LoadGen::new(mode, server.addr, connections, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    load.connect_all(Duration::from_secs(30));
+    assert_eq!(load.open, connections, "{kind}: only {} of {connections} connected", load.open);
+    load.run_for(WARMUP);
+    let (replies, cpu, start) = (load.replies, server.cpu(), Instant::now());
+    load.run_for(MEASURE);
+    let (replies, cpu, elapsed) = (load.replies - replies, server.cpu() - cpu, start.elapsed());
+    assert_eq!(load.failed, 0, "{kind}: connections failed");
+    Rate { per_sec: replies as f64 / elapsed.as_secs_f64(), cpu_us: cpu.as_secs_f64() * 1e6 / replies as f64 }
+}
+
+struct Scale {
+    per_conn: f64,
+    connect_secs: f64,
+    live: usize,
+    idle_cpu: f64,
+}
+
+/// Opens `SCALE_CONNECTIONS` WebSocket connections to `kind`, one echo each, then idle.
+fn scale(kind: &str) -> Scale {
+    let server = Server::start(kind);
+    let before = server.resident();
+    let sources = (1..=4).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i))).collect();
+    let mut load = LoadGen::new(Mode::Ws { echo: false }, server.addr, SCALE_CONNECTIONS, sources);
+    let start = Instant::now();
+    load.connect_all(Duration::from_secs(120));
+    let connect_secs = start.elapsed().as_secs_f64();
+    // Every connection has sent its first message; wait for the echoes and for idle.
+    load.run_for(Duration::from_secs(3));
+    let cpu = server.cpu();
+    load.run_for(Duration::from_secs(2));
+    let idle_cpu = (server.cpu() - cpu).as_secs_f64() / 2.0;
+    let per_conn = (server.resident() - before) as f64 / load.open as f64;
+    let live = load.ping_all(Duration::from_secs(30));
+    Scale { per_conn, connect_secs, live, idle_cpu }
+}
+
+fn main() {
+    if let Ok(kind) = std::env::var("KAOS_WEB_SERVE") {
+        return servers::serve(&kind);
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    println!("small-JSON HTTP: {HTTP_CONNECTIONS} keep-alive connections, one request in flight each, {MEASURE:?}");
+    println!("{:<34}{:>14}{:>22}", "server (one thread)", "requests/s", "server CPU/request");
+    for kind in ["kaos-http", "hyper"] {
+        let r = throughput(kind, Mode::Http, HTTP_CONNECTIONS);
+        println!("{kind:<34}{:>14.0}{:>20.2}µs", r.per_sec, r.cpu_us);
+    }
+    println!("WebSocket echo: {ECHO_CONNECTIONS} connections, one 32-byte message in flight each, {MEASURE:?}");
+    println!("{:<34}{:>14}{:>22}", "server (one thread)", "messages/s", "server CPU/message");
+    for kind in ["kaos-ws", "tokio-tungstenite"] {
+        let r = throughput(kind, Mode::Ws { echo: true }, ECHO_CONNECTIONS);
+        println!("{kind:<34}{:>14.0}{:>20.2}µs", r.per_sec, r.cpu_us);
+    }
+    println!("WebSocket scale: {SCALE_CONNECTIONS} connections from 127.0.0.1-4, one echo each, then idle");
+    println!("{:<34}{:>14}{:>12}{:>14}{:>12}", "server", "memory/conn", "connect", "live (echo)", "idle CPU");
+    for kind in ["kaos-ws", "tokio-tungstenite", "tokio-tungstenite-4k"] {
+        let s = scale(kind);
+        println!(
+            "{kind:<34}{:>12.2}KiB{:>11.1}s{:>14}{:>11.1}%",
+            s.per_conn / 1024.0,
+            s.connect_secs,
+            s.live,
+            s.idle_cpu * 100.0
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! WebSocket frames from a hostile peer, to a server session and to a client session:
+//! bounded queues and messages, a clean end, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: (bool, u8, &[u8])| {
+    let (server, budget, data) = input;
+    kaos_ws::fuzzing::frames(data, server, budget as usize);
+});
