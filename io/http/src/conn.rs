@@ -80,16 +80,21 @@ impl Conn {
     }
 
     /// Reads what the socket has, up to the buffer limit. Returns whether bytes came.
-    pub(crate) fn fill(&mut self, now: Instant) -> bool {
+    ///
+    /// A read that leaves room in the chunk has drained the socket: the next arrival is
+    /// a new edge, so no second read is spent to hear `WouldBlock`. Unless the peer has
+    /// closed (`read_closed`): its end of stream is no new edge, so read on to find it.
+    /// `chunk` is the loop's scratch buffer (one for all connections, so nothing is
+    /// zeroed per read).
+    pub(crate) fn fill(&mut self, now: Instant, read_closed: bool, chunk: &mut [u8]) -> bool {
         let mut got = false;
-        let mut chunk = [0u8; 16 * 1024];
         self.read_paused = false;
         while !self.read_done {
             if self.read.len() >= self.read_limit {
                 self.read_paused = true;
                 break;
             }
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(chunk) {
                 Ok(0) => self.read_done = true,
                 Ok(n) => {
                     if self.read.is_empty() && self.request_started.is_none() {
@@ -97,6 +102,9 @@ impl Conn {
                     }
                     self.read.extend_from_slice(&chunk[..n]);
                     got = true;
+                    if n < chunk.len() && !read_closed {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -107,6 +115,21 @@ impl Conn {
             self.last_active = now;
         }
         got
+    }
+
+    /// Queues a response in request order: straight to the output when no earlier
+    /// response is pending, else in its slot.
+    pub(crate) fn respond(&mut self, close: bool, head: bool, write: impl FnOnce(&mut Vec<u8>)) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.slots.is_empty() && !self.closing {
+            write(&mut self.out);
+            self.closing = close;
+        } else {
+            let mut bytes = Vec::new();
+            write(&mut bytes);
+            self.slots.push_back(Slot { seq, bytes: Some(bytes), close, head, origin: None });
+        }
     }
 
     /// Whether reading stopped early and should resume once the buffer drained.

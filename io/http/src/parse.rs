@@ -22,8 +22,16 @@ pub(crate) fn parse_request(buf: &[u8], cfg: &HttpConfig) -> Outcome {
     if buf.is_empty() {
         return Outcome::Incomplete { expects_continue: false };
     }
-    let mut headers = vec![httparse::EMPTY_HEADER; cfg.max_headers];
-    let mut req = httparse::Request::new(&mut headers);
+    // On the stack for the usual limit; a larger configured limit takes the heap.
+    let mut stack = [httparse::EMPTY_HEADER; 64];
+    let mut heap = Vec::new();
+    let headers: &mut [httparse::Header<'_>] = if cfg.max_headers <= stack.len() {
+        &mut stack[..cfg.max_headers]
+    } else {
+        heap.resize(cfg.max_headers, httparse::EMPTY_HEADER);
+        &mut heap
+    };
+    let mut req = httparse::Request::new(headers);
     let head_len = match req.parse(buf) {
         Ok(Status::Complete(n)) if n > cfg.max_header_bytes => return Outcome::Error(431),
         Ok(Status::Complete(n)) => n,

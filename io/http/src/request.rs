@@ -105,6 +105,9 @@ impl Request {
 /// as written; invalid UTF-8 becomes U+FFFD.
 pub fn decode_component(s: &str, plus: bool) -> String {
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || (plus && b == b'+')) {
+        return s.to_string();
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {

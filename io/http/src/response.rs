@@ -56,18 +56,27 @@ impl Response {
     /// Appends the response to `out`. `head` leaves the body out (a HEAD request) but
     /// keeps its length; `close` announces the connection closes after it.
     pub(crate) fn write(&self, out: &mut Vec<u8>, head: bool, close: bool) {
-        use std::io::Write;
-        let _ = write!(out, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        // Plain byte pushes: this runs for every response, and `fmt` costs more.
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, u64::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
         for (n, v) in &self.headers {
             // A header value with a line break would split the response: drop it.
             if n.bytes().chain(v.bytes()).any(|b| b == b'\r' || b == b'\n') {
                 continue;
             }
-            let _ = write!(out, "{n}: {v}\r\n");
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         let bodyless = self.status < 200 || self.status == 204 || self.status == 304;
         if !bodyless {
-            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, self.body.len() as u64);
+            out.extend_from_slice(b"\r\n");
         }
         if close {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -79,7 +88,21 @@ impl Response {
     }
 }
 
-/// The reason phrase of `status`.
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 pub fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",

@@ -104,14 +104,10 @@ impl Router {
     pub(crate) fn find(&self, method: Method, path: &str, params: &mut HashMap<String, String>) -> Lookup {
         let parts: Vec<&str> = path.split('/').skip(1).collect();
         let mut allowed = Vec::new();
-        for r in &self.routes {
-            let mut captured = HashMap::new();
-            if !matches(&r.segments, &parts, &mut captured) {
-                continue;
-            }
+        for r in self.routes.iter().filter(|r| matches(&r.segments, &parts)) {
             // A HEAD request is served by the GET route.
             if r.method == method || (method == Method::Head && r.method == Method::Get) {
-                *params = captured;
+                capture(&r.segments, &parts, params);
                 return Lookup::Handler(r.handler.clone(), r.run);
             }
             allowed.push(r.method);
@@ -126,7 +122,13 @@ impl Router {
     /// Whether `path` is a WebSocket endpoint, filling `params`.
     pub(crate) fn is_upgrade(&self, path: &str, params: &mut HashMap<String, String>) -> bool {
         let parts: Vec<&str> = path.split('/').skip(1).collect();
-        self.upgrades.iter().any(|segments| matches(segments, &parts, params))
+        match self.upgrades.iter().find(|segments| matches(segments, &parts)) {
+            Some(segments) => {
+                capture(segments, &parts, params);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -141,19 +143,20 @@ fn parse_pattern(pattern: &str) -> Vec<Segment> {
         .collect()
 }
 
-fn matches(segments: &[Segment], parts: &[&str], params: &mut HashMap<String, String>) -> bool {
-    if segments.len() != parts.len() {
-        return false;
-    }
+/// Whether `parts` fit the pattern (without allocating: most routes do not match).
+fn matches(segments: &[Segment], parts: &[&str]) -> bool {
+    segments.len() == parts.len()
+        && segments.iter().zip(parts).all(|(s, p)| match s {
+            Segment::Literal(l) => l == p,
+            Segment::Param(_) => !p.is_empty(),
+        })
+}
+
+/// Records the parameters of a matching path.
+fn capture(segments: &[Segment], parts: &[&str], params: &mut HashMap<String, String>) {
     for (s, p) in segments.iter().zip(parts) {
-        match s {
-            Segment::Literal(l) if l == p => {}
-            Segment::Literal(_) => return false,
-            Segment::Param(_) if p.is_empty() => return false,
-            Segment::Param(name) => {
-                params.insert(name.clone(), decode_component(p, false));
-            }
+        if let Segment::Param(name) = s {
+            params.insert(name.clone(), decode_component(p, false));
         }
     }
-    true
 }

@@ -3,6 +3,7 @@
 //! WebSocket upgrades off, and shuts down gracefully.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,6 +74,27 @@ impl ShutdownHandle {
 
 type UpgradeSink = Box<dyn FnMut(Upgrade) + Send>;
 
+/// Tokens are distinct counters chosen by the server, not by peers: they hash to
+/// themselves (SipHash would cost more than the lookups it guards).
+#[derive(Default)]
+struct TokenHasher(u64);
+
+impl Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = n as u64;
+    }
+}
+
 /// An HTTP/1.1 server on one mio loop.
 pub struct HttpServer {
     poll: Poll,
@@ -81,7 +103,9 @@ pub struct HttpServer {
     addr: SocketAddr,
     router: Router,
     cfg: HttpConfig,
-    conns: HashMap<usize, Conn>,
+    conns: HashMap<usize, Conn, BuildHasherDefault<TokenHasher>>,
+    /// The read buffer every connection reads into before keeping what it got.
+    scratch: Box<[u8]>,
     next_token: usize,
     generation: u64,
     pool: Pool,
@@ -90,6 +114,7 @@ pub struct HttpServer {
     draining_since: Option<Instant>,
     upgrade: Option<UpgradeSink>,
     last_sweep: Instant,
+    events: Events,
     stats: HttpStats,
 }
 
@@ -114,7 +139,8 @@ impl HttpServer {
             addr,
             router,
             cfg,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
+            scratch: vec![0u8; 16 * 1024].into_boxed_slice(),
             next_token: 0,
             generation: 0,
             pool,
@@ -123,6 +149,7 @@ impl HttpServer {
             draining_since: None,
             upgrade: None,
             last_sweep: Instant::now(),
+            events: Events::with_capacity(1024),
             stats: HttpStats::default(),
         })
     }
@@ -157,21 +184,25 @@ impl HttpServer {
     /// One turn of the loop, waiting up to `timeout` (and at most the timeout sweep
     /// interval). Returns false once the server has shut down and drained.
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        let mut events = Events::with_capacity(1024);
+        // The events buffer is kept between turns (taken out while its events run).
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
         let wait = timeout.map_or(SWEEP, |t| t.min(SWEEP));
-        match self.poll.poll(&mut events, Some(wait)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+        let polled = match self.poll.poll(&mut events, Some(wait)) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
+            _ => Ok(()),
+        };
         let now = Instant::now();
+        let mut accepted = Ok(());
         for event in events.iter() {
             match event.token() {
-                LISTENER => self.accept(now)?,
+                LISTENER => accepted = accepted.and(self.accept(now)),
                 WAKER => self.collect_results(now),
-                Token(t) => self.drive(t, now),
+                Token(t) => self.drive(t, event, now),
             }
         }
+        self.events = events;
+        polled?;
+        accepted?;
         if self.shutdown.load(Ordering::Acquire) && self.draining_since.is_none() {
             self.begin_drain(now)?;
         }
@@ -219,11 +250,13 @@ impl HttpServer {
         }
     }
 
-    /// Reads, parses and answers what connection `t` has, then writes.
-    fn drive(&mut self, t: usize, now: Instant) {
+    /// Reads (if the event says bytes or an end arrived), parses and answers what
+    /// connection `t` has, then writes.
+    fn drive(&mut self, t: usize, event: &mio::event::Event, now: Instant) {
         let Some(conn) = self.conns.get_mut(&t) else { return };
-        if !conn.closing {
-            conn.fill(now);
+        let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+        if readable && !conn.closing {
+            conn.fill(now, event.is_read_closed() || event.is_error(), &mut self.scratch[..]);
         }
         self.process(t, now);
     }
@@ -238,7 +271,7 @@ impl HttpServer {
                 Parsed::Incomplete => {
                     // A socket drained up to the buffer limit may hold more.
                     if conn.read_paused() && conn.buffered() < self.cfg.max_header_bytes {
-                        conn.fill(now);
+                        conn.fill(now, true, &mut self.scratch[..]);
                         continue;
                     }
                     break;
@@ -320,12 +353,8 @@ impl HttpServer {
             cors.decorate(o, &mut response);
         }
         let Some(conn) = self.conns.get_mut(&t) else { return };
-        let mut bytes = Vec::new();
-        response.write(&mut bytes, head, close);
+        conn.respond(close, head, |out| response.write(out, head, close));
         self.stats.requests += 1;
-        let seq = conn.next_seq;
-        conn.next_seq += 1;
-        conn.slots.push_back(Slot { seq, bytes: Some(bytes), close, head, origin: None });
     }
 
     /// A worker's (or the refusal's) response for job `id`.

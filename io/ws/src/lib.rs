@@ -175,7 +175,7 @@ pub mod fuzzing {
         let mut session = Session::new(role, &cfg, Vec::new(), Vec::new());
         let mut stream = Cursor::new(data);
         for _ in 0..data.len() + 2 {
-            let state = session.read(&mut stream, budget.max(1));
+            let state = session.read(&mut stream, budget.max(1), true);
             assert!(session.queued() <= cfg.max_outbound_bytes + 4096, "queue grew to {}", session.queued());
             session.drain(|_, m| assert!(m.len() <= cfg.max_message_size));
             // A cursor at its end reads 0 bytes: tungstenite reports that as a reset.

@@ -22,8 +22,6 @@ use crate::{CloseReason, Kind, TransportError, WsConfig};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
-/// How often timeouts and pings are checked.
-const SWEEP: Duration = Duration::from_millis(250);
 /// Connections accepted per listener wake-up before the loop serves the others.
 const ACCEPTS_PER_WAKE: usize = 512;
 /// A connection quiet this long gives its idle buffers back.
@@ -377,7 +375,7 @@ impl WsServer {
         self.flush();
         self.take_adoptions();
         let now = Instant::now();
-        let to_sweep = SWEEP.saturating_sub(now.duration_since(self.last_sweep));
+        let to_sweep = self.sweep_every().saturating_sub(now.duration_since(self.last_sweep));
         let busy = !self.backlog.is_empty() || self.accept_more;
         let wait = if busy { Duration::ZERO } else { timeout.map_or(to_sweep, |t| t.min(to_sweep)) };
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
@@ -396,7 +394,7 @@ impl WsServer {
                         self.on_writable(index);
                     }
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        self.on_readable(index);
+                        self.on_readable(index, event.is_read_closed() || event.is_error());
                     }
                 }
             }
@@ -408,10 +406,10 @@ impl WsServer {
         for index in std::mem::take(&mut self.backlog) {
             let State::Open(c) = &mut self.slots[index as usize].state else { continue };
             c.in_backlog = false;
-            self.read_conn(index);
+            self.read_conn(index, true);
         }
         let now = Instant::now();
-        if now.duration_since(self.last_sweep) >= SWEEP {
+        if now.duration_since(self.last_sweep) >= self.sweep_every() {
             self.last_sweep = now;
             self.sweep(now);
         }
@@ -567,7 +565,7 @@ impl WsServer {
         self.accepted.push_back(id);
         self.mark_dirty(index);
         // Frames may have come with the request; the socket may hold more.
-        self.read_conn(index);
+        self.read_conn(index, true);
         id
     }
 
@@ -599,13 +597,13 @@ impl WsServer {
         self.accept_more = true;
     }
 
-    fn on_readable(&mut self, index: u32) {
+    fn on_readable(&mut self, index: u32, read_closed: bool) {
         match self.slots.get_mut(index as usize).map(|s| &mut s.state) {
             Some(State::Handshake(_)) => self.read_handshake(index),
             Some(State::Open(c)) => {
                 c.last_heard = Instant::now();
                 c.pinged = false;
-                self.read_conn(index);
+                self.read_conn(index, read_closed);
             }
             _ => {}
         }
@@ -699,11 +697,13 @@ impl WsServer {
         self.remove(index);
     }
 
-    fn read_conn(&mut self, index: u32) {
+    /// Reads connection `index`; `full` reads to `WouldBlock` (no readiness event
+    /// vouches for what is already waiting).
+    fn read_conn(&mut self, index: u32, full: bool) {
         let budget = self.cfg.read_budget;
         let State::Open(c) = &mut self.slots[index as usize].state else { return };
         let before = c.session.inbox_len();
-        let state = c.session.read(&mut c.stream, budget);
+        let state = c.session.read(&mut c.stream, budget, full);
         self.stats.messages_in += (c.session.inbox_len() - before) as u64;
         if c.session.has_mail() && !c.in_mail {
             c.in_mail = true;
@@ -758,6 +758,17 @@ impl WsServer {
                 self.remove(index);
             }
         }
+    }
+
+    /// How often timeouts and pings are checked: a quarter of the shortest of them,
+    /// between 10 ms and 1 s (a pass visits every connection).
+    fn sweep_every(&self) -> Duration {
+        let c = &self.cfg;
+        let shortest = [c.handshake_timeout, c.close_timeout, c.idle_timeout, c.ping_interval.unwrap_or(Duration::MAX)]
+            .into_iter()
+            .min()
+            .unwrap_or(Duration::from_secs(1));
+        (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 
     fn sweep(&mut self, now: Instant) {

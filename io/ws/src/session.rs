@@ -45,6 +45,29 @@ impl<S> Write for Io<'_, S> {
     }
 }
 
+/// A reader that reports `WouldBlock` after a short read instead of asking the socket
+/// again: under edge-triggered polling a short read drained the socket, and the next
+/// arrival is a new event. `full` keeps reading to `WouldBlock` (no event will come for
+/// bytes already waiting, or for an end of stream).
+struct EdgeReader<'a, S> {
+    inner: &'a mut S,
+    drained: bool,
+    full: bool,
+}
+
+impl<S: Read> Read for EdgeReader<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.drained {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 && n < buf.len() && !self.full {
+            self.drained = true;
+        }
+        Ok(n)
+    }
+}
+
 /// What a read pass found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadState {
@@ -152,12 +175,14 @@ impl Session {
         self.inbox_bytes >= self.max_inbox
     }
 
-    /// Reads and parses up to `budget` messages into the inbox.
-    pub(crate) fn read<S: Read>(&mut self, stream: &mut S, budget: usize) -> ReadState {
+    /// Reads and parses up to `budget` messages into the inbox; `full` reads the
+    /// socket to `WouldBlock` even after a short read (see [`EdgeReader`]).
+    pub(crate) fn read<S: Read>(&mut self, stream: &mut S, budget: usize, full: bool) -> ReadState {
         if self.finished {
             return ReadState::Done;
         }
-        let state = self.read_messages(stream, budget);
+        let mut reader = EdgeReader { inner: stream, drained: false, full };
+        let state = self.read_messages(&mut reader, budget);
         // Pongs and close replies tungstenite queued while reading go to our queue now.
         let mut io = Io { stream: &mut io::empty(), out: &mut self.out };
         let _ = self.ctx.flush(&mut io);

@@ -256,7 +256,7 @@ impl WsConnection {
     pub fn receive_messages(&mut self, mut f: impl FnMut(Kind, &[u8])) -> Result<usize, TransportError> {
         loop {
             let budget = if self.nonblocking { usize::MAX } else { 1 };
-            let state = self.session.read(&mut self.stream, budget);
+            let state = self.session.read(&mut self.stream, budget, true);
             // Pongs and close replies queued by the read go out now.
             let _ = self.flush_now();
             let n = self.session.drain(&mut f);

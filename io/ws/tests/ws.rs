@@ -396,3 +396,67 @@ fn plain(ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<Tcp
         _ => unreachable!("ws:// is plain TCP"),
     }
 }
+
+#[test]
+fn a_client_closes_a_server_that_masks_its_frames() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut byte).unwrap();
+            request.push(byte[0]);
+        }
+        let text = String::from_utf8(request).unwrap();
+        let key = text.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().trim().to_string();
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        write!(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").unwrap();
+        // Servers must not mask.
+        s.write_all(&frame(0x2, b"masked", true, true)).unwrap();
+        read_frame(&mut s).unwrap()
+    });
+    let mut client = WsClient::connect(&format!("ws://{addr}/")).unwrap();
+    let got = client.receive(|_| panic!("a masked frame was delivered"));
+    assert!(matches!(got, Err(TransportError::Protocol(_))), "{got:?}");
+    assert_eq!(client.close_reason(), Some(CloseReason::Violation(1002)));
+    let (op, payload) = fake.join().unwrap();
+    assert_eq!((op & 0x0f, close_code(&payload)), (0x8, 1002));
+}
+
+#[test]
+fn shutdown_says_going_away_to_every_client() {
+    let mut server = WsServer::bind("127.0.0.1:0".parse().unwrap(), WsConfig::default()).unwrap();
+    let url = format!("ws://{}/", server.local_addr().unwrap());
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let (mut ws, _) = tungstenite::connect(&url).unwrap();
+                loop {
+                    match ws.read() {
+                        Ok(Message::Close(Some(f))) => return u16::from(f.code),
+                        Ok(_) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut open = 0;
+    while open < 3 {
+        server.poll(Some(Duration::from_millis(5))).unwrap();
+        open += std::iter::from_fn(|| server.accept()).count();
+    }
+    server.shutdown(Duration::from_secs(5)).unwrap();
+    let reasons: Vec<_> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(reasons.len(), 3);
+    assert!(reasons.iter().all(|e| matches!(e, kaos_ws::WsEvent::Closed { reason: CloseReason::Local(1001), .. })));
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 1001);
+    }
+    assert_eq!(server.stats().connections, 0);
+    // Shut down: nothing listens any more.
+    assert!(server.local_addr().is_err());
+}

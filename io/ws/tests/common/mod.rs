@@ -114,7 +114,7 @@ pub fn raw_client(addr: SocketAddr) -> TcpStream {
     s
 }
 
-/// Reads one unmasked server frame: (opcode, payload).
+/// Reads one frame, unmasking a client's: (opcode, payload).
 pub fn read_frame(s: &mut TcpStream) -> std::io::Result<(u8, Vec<u8>)> {
     let mut h = [0u8; 2];
     s.read_exact(&mut h)?;
@@ -131,8 +131,15 @@ pub fn read_frame(s: &mut TcpStream) -> std::io::Result<(u8, Vec<u8>)> {
         }
         n => n as usize,
     };
+    let mut mask = [0u8; 4];
+    if h[1] & 0x80 != 0 {
+        s.read_exact(&mut mask)?;
+    }
     let mut payload = vec![0u8; len];
     s.read_exact(&mut payload)?;
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= mask[i % 4];
+    }
     Ok((h[0] & 0x0f, payload))
 }
 
