@@ -362,3 +362,22 @@ fn websocket_upgrades_are_handed_off_with_early_bytes() {
     s.write_all(get("/ws").as_bytes()).unwrap();
     assert_eq!(read_replies(&mut s, 1, false)[0].status, 404);
 }
+
+/// A client that sends its requests and then its end of stream (together or apart)
+/// gets every answer, then the server closes: the end is found even when it arrived
+/// with the data and no later readiness event announces it.
+#[test]
+fn a_half_closed_client_gets_its_answers_then_the_close() {
+    let server = start(HttpConfig::default());
+    for apart in [false, true] {
+        let mut s = connect(server.addr);
+        s.write_all(format!("{}{}", get("/hello"), get("/v2/rpc/b")).as_bytes()).unwrap();
+        if apart {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let replies = read_replies(&mut s, 2, false);
+        assert_eq!(replies.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 200]);
+        assert!(closed(&mut s), "the server kept a half-closed connection open");
+    }
+}
