@@ -1,7 +1,8 @@
 //! HTTP and WebSocket servers over loopback, each beside its peer in the same run:
 //!
 //! - http: small-JSON `GET /json` requests/s, kaos-http against hyper 1 (tokio,
-//!   current-thread), 50 keep-alive connections, one request in flight each.
+//!   current-thread), 50 keep-alive connections, one request in flight each (as wrk
+//!   sends them), then 16 pipelined.
 //! - echo: WebSocket echo messages/s with 1,000 connections, one 32-byte message in
 //!   flight each, kaos-ws against tokio-tungstenite (current-thread).
 //! - scale: 15,000 WebSocket connections held by one server process, opened from
@@ -30,6 +31,8 @@ const MEASURE: Duration = Duration::from_secs(4);
 /// Alternating rounds per throughput workload; the median is reported.
 const ROUNDS: usize = 3;
 const HTTP_CONNECTIONS: usize = 50;
+/// Requests in flight per connection in the pipelined HTTP run.
+const PIPELINE_DEPTH: usize = 16;
 const ECHO_CONNECTIONS: usize = 1000;
 const SCALE_CONNECTIONS: usize = 15_000;
 
@@ -157,9 +160,13 @@ fn main() {
     let only = std::env::var("KAOS_WEB_ONLY").ok();
     let run = |section: &str| only.as_deref().is_none_or(|o| o == section);
     if run("http") {
-        println!("small-JSON HTTP: {HTTP_CONNECTIONS} keep-alive connections, one request in flight each, {MEASURE:?}, median of {ROUNDS} rounds");
-        println!("{:<34}{:>14}{:>22}", "server (one thread)", "requests/s", "server CPU/request");
-        rounds(&["kaos-http", "hyper"], Mode::Http, HTTP_CONNECTIONS);
+        for depth in [1, PIPELINE_DEPTH] {
+            println!(
+                "small-JSON HTTP: {HTTP_CONNECTIONS} keep-alive connections, {depth} request(s) in flight each, {MEASURE:?}, median of {ROUNDS} rounds"
+            );
+            println!("{:<34}{:>14}{:>22}", "server (one thread)", "requests/s", "server CPU/request");
+            rounds(&["kaos-http", "hyper"], Mode::Http { depth }, HTTP_CONNECTIONS);
+        }
     }
     if run("echo") {
         println!("WebSocket echo: {ECHO_CONNECTIONS} connections, one 32-byte message in flight each, {MEASURE:?}, median of {ROUNDS} rounds");

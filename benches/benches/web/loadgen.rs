@@ -1,6 +1,6 @@
 //! The load generator: one thread, one mio loop, many non-blocking connections, the same
-//! client for every server. HTTP connections send one `GET /json` at a time (keep-alive,
-//! no pipelining, like wrk); WebSocket connections keep one small message in flight
+//! client for every server. HTTP connections keep `depth` `GET /json` requests in flight
+//! (keep-alive; depth 1 is wrk's default, no pipelining); WebSocket connections keep one small message in flight
 //! (echo) or, at scale, just stay connected.
 
 use std::io::{self, Read, Write};
@@ -18,11 +18,10 @@ const CONNECTING_AT_ONCE: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    Http,
+    /// HTTP keep-alive with `depth` requests in flight (1: no pipelining).
+    Http { depth: usize },
     /// WebSocket: `echo` keeps a message in flight; otherwise one echo, then idle.
-    Ws {
-        echo: bool,
-    },
+    Ws { echo: bool },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -123,7 +122,7 @@ impl LoadGen {
         let token = Token(self.conns.len());
         self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
         let (phase, out) = match self.mode {
-            Mode::Http => (Phase::Connecting, REQUEST.to_vec()),
+            Mode::Http { depth } => (Phase::Connecting, REQUEST.repeat(depth)),
             Mode::Ws { .. } => (Phase::Connecting, UPGRADE.to_vec()),
         };
         self.conns.push(Conn { stream, phase, rbuf: Vec::new(), out, done: 0 });
@@ -184,7 +183,7 @@ impl LoadGen {
             }
             if e.is_writable() {
                 if self.conns[i].phase == Phase::Connecting {
-                    self.conns[i].phase = if self.mode == Mode::Http {
+                    self.conns[i].phase = if matches!(self.mode, Mode::Http { .. }) {
                         self.open += 1;
                         Phase::Open
                     } else {
@@ -201,7 +200,7 @@ impl LoadGen {
 
     fn fail(&mut self, i: usize) {
         let c = &mut self.conns[i];
-        if c.phase != Phase::Open || self.mode == Mode::Http {
+        if c.phase != Phase::Open || matches!(self.mode, Mode::Http { .. }) {
             self.failed += 1;
         }
         if c.phase == Phase::Open {
@@ -253,7 +252,7 @@ impl LoadGen {
                     self.open += 1;
                     send_next += 1;
                 }
-                (Mode::Http, _) => {
+                (Mode::Http { .. }, _) => {
                     let Some(len) = http_response_len(&c.rbuf) else { break };
                     assert!(c.rbuf.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&c.rbuf));
                     c.rbuf.drain(..len);
@@ -271,7 +270,7 @@ impl LoadGen {
             }
         }
         // The next request, or a message after the handshake or an echo.
-        let next = if self.mode == Mode::Http { REQUEST } else { &self.payload[..] };
+        let next = if matches!(self.mode, Mode::Http { .. }) { REQUEST } else { &self.payload[..] };
         for _ in 0..send_next {
             c.out.extend_from_slice(next);
         }

@@ -88,7 +88,9 @@ fn hyper_server(listener: StdListener) {
                     }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                // Pipelined responses share a flush, as a user serving pipelining clients would set.
+                let _ =
+                    hyper::server::conn::http1::Builder::new().pipeline_flush(true).serve_connection(io, service).await;
             });
         }
     });
