@@ -160,7 +160,11 @@ fn main() {
     let only = std::env::var("KAOS_WEB_ONLY").ok();
     let run = |section: &str| only.as_deref().is_none_or(|o| o == section);
     if run("http") {
-        for depth in [1, PIPELINE_DEPTH] {
+        let depths: Vec<usize> = match std::env::var("KAOS_WEB_DEPTH") {
+            Ok(d) => vec![d.parse().unwrap()],
+            Err(_) => vec![1, PIPELINE_DEPTH],
+        };
+        for depth in depths {
             println!(
                 "small-JSON HTTP: {HTTP_CONNECTIONS} keep-alive connections, {depth} request(s) in flight each, {MEASURE:?}, median of {ROUNDS} rounds"
             );

@@ -39,6 +39,9 @@ pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) generation: u64,
     read: Vec<u8>,
+    /// Bytes of `read` already parsed (pipelined requests are consumed from the front
+    /// without moving the rest each time).
+    read_pos: usize,
     out: Vec<u8>,
     sent: usize,
     pub(crate) slots: VecDeque<Slot>,
@@ -64,6 +67,7 @@ impl Conn {
             stream,
             generation,
             read: Vec::new(),
+            read_pos: 0,
             out: Vec::new(),
             sent: 0,
             slots: VecDeque::new(),
@@ -89,6 +93,10 @@ impl Conn {
     pub(crate) fn fill(&mut self, now: Instant, read_closed: bool, chunk: &mut [u8]) -> bool {
         let mut got = false;
         self.read_paused = false;
+        if self.read_pos > 0 {
+            self.read.drain(..self.read_pos);
+            self.read_pos = 0;
+        }
         while !self.read_done {
             if self.read.len() >= self.read_limit {
                 self.read_paused = true;
@@ -139,19 +147,25 @@ impl Conn {
 
     /// Bytes received and not yet parsed.
     pub(crate) fn buffered(&self) -> usize {
-        self.read.len()
+        self.read.len() - self.read_pos
     }
 
     /// Takes the bytes received after an upgrade request.
     pub(crate) fn take_buffered(&mut self) -> Vec<u8> {
+        self.read.drain(..self.read_pos);
+        self.read_pos = 0;
         std::mem::take(&mut self.read)
     }
 
     /// Parses the next request from the buffer.
     pub(crate) fn parse(&mut self, cfg: &HttpConfig) -> Parsed {
-        match parse::parse_request(&self.read, cfg) {
+        match parse::parse_request(&self.read[self.read_pos..], cfg) {
             parse::Outcome::Request { request, raw_path, keep_alive, consumed } => {
-                self.read.drain(..consumed);
+                self.read_pos += consumed;
+                if self.read_pos == self.read.len() {
+                    self.read.clear();
+                    self.read_pos = 0;
+                }
                 self.continue_sent = false;
                 self.request_started = None;
                 Parsed::Request(request, raw_path, keep_alive)
@@ -207,6 +221,6 @@ impl Conn {
     /// Whether the connection has nothing in progress: no request arriving, no response
     /// owed or unsent.
     pub(crate) fn is_idle(&self) -> bool {
-        self.read.is_empty() && self.slots.is_empty() && !self.has_output()
+        self.buffered() == 0 && self.slots.is_empty() && !self.has_output()
     }
 }

@@ -68,7 +68,7 @@ impl Cors {
     /// Adds the CORS headers to a response for `origin`, if it is allowed.
     pub(crate) fn decorate(&self, origin: &str, response: &mut Response) {
         if self.allows_origin(origin) {
-            response.headers.push(("Access-Control-Allow-Origin".into(), origin.into()));
+            response.headers.push(("Access-Control-Allow-Origin".into(), origin.to_string().into()));
             response.headers.push(("Vary".into(), "Origin".into()));
         }
     }

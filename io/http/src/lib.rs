@@ -29,7 +29,7 @@ mod server;
 use std::time::Duration;
 
 pub use cors::Cors;
-pub use request::{decode_component, Method, Request};
+pub use request::{decode_component, Headers, Method, Request};
 pub use response::{reason, Response};
 pub use router::{Handler, Router, Run};
 pub use server::{HttpServer, HttpStats, ShutdownHandle, Upgrade};

@@ -44,6 +44,57 @@ impl Method {
     }
 }
 
+/// A request's headers: names lower-cased, in arrival order, all in one buffer (one
+/// allocation however many headers a browser sends).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    bytes: Vec<u8>,
+    /// Per header: where its name ends and its value ends in `bytes`.
+    ends: Vec<(u32, u32)>,
+}
+
+impl Headers {
+    /// Headers from `(name, value)` pairs.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a [u8])> + Clone) -> Headers {
+        let size = pairs.clone().into_iter().map(|(n, v)| n.len() + v.len()).sum();
+        let mut h = Headers { bytes: Vec::with_capacity(size), ends: Vec::new() };
+        for (name, value) in pairs {
+            h.bytes.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+            let name_end = h.bytes.len() as u32;
+            h.bytes.extend_from_slice(value);
+            h.ends.push((name_end, h.bytes.len() as u32));
+        }
+        h
+    }
+
+    /// Every header as (lower-case name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let name = &self.bytes[start..name_end as usize];
+            let value = &self.bytes[name_end as usize..value_end as usize];
+            start = value_end as usize;
+            // Names are httparse tokens: ASCII.
+            (std::str::from_utf8(name).unwrap_or(""), value)
+        })
+    }
+
+    /// The first value of `name` (any case).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// How many headers.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
 /// A complete request.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -53,8 +104,8 @@ pub struct Request {
     pub path: String,
     /// The raw query string (after `?`), undecoded.
     pub raw_query: String,
-    /// Header names (lower-case) and values, in arrival order.
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// The headers, in arrival order.
+    pub headers: Headers,
     /// The body (`Content-Length` or chunked, decoded).
     pub body: Vec<u8>,
     /// Path parameters the route captured (`/v2/rpc/{id}` gives `id`).
@@ -66,11 +117,7 @@ pub struct Request {
 impl Request {
     /// The first header named `name` (case-insensitive), if it is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
-            .map(str::trim)
+        self.headers.get(name).and_then(|v| std::str::from_utf8(v).ok()).map(str::trim)
     }
 
     /// The path parameter `name`.

@@ -1,5 +1,7 @@
 //! Responses: status, headers, body, and their bytes on the wire.
 
+use std::borrow::Cow;
+
 /// A response to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -7,7 +9,7 @@ pub struct Response {
     pub status: u16,
     /// Headers besides `Content-Length`, `Connection` and `Date`-free framing, which the
     /// server writes.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -31,19 +33,25 @@ impl Response {
     /// `status` with `value` as JSON.
     pub fn json_status<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
         match serde_json::to_vec(value) {
-            Ok(body) => Response::with_body(status, "application/json", body),
+            Ok(body) => Response::new(status).static_header("Content-Type", "application/json").body(body),
             Err(_) => Response::text(500, "response did not serialize"),
         }
     }
 
     /// `status` with a plain-text body.
     pub fn text(status: u16, text: &str) -> Self {
-        Response::with_body(status, "text/plain; charset=utf-8", text.as_bytes())
+        Response::new(status).static_header("Content-Type", "text/plain; charset=utf-8").body(text.as_bytes())
     }
 
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_string(), value.to_string()));
+        self.headers.push((Cow::Owned(name.to_string()), Cow::Owned(value.to_string())));
+        self
+    }
+
+    /// A header known at compile time (no allocation).
+    pub fn static_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((Cow::Borrowed(name), Cow::Borrowed(value)));
         self
     }
 

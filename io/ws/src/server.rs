@@ -732,22 +732,33 @@ impl WsServer {
     fn flush_conn(&mut self, index: u32) {
         let State::Open(c) = &mut self.slots[index as usize].state else { return };
         match c.session.flush(&mut c.stream) {
-            Ok(true) => self.remove_if_done(index),
-            Ok(false) => c.write_blocked = true,
+            Ok(true) => {
+                self.resume_if_paused(index);
+                self.remove_if_done(index);
+            }
+            Ok(false) => {
+                c.write_blocked = true;
+                self.resume_if_paused(index);
+            }
             Err(_) => self.remove_if_done(index),
         }
     }
 
-    /// A drained inbox may let a paused connection read again, or a finished one end.
-    fn after_drain(&mut self, index: u32) {
+    /// A paused connection reads again once its inbox and its queue have room.
+    fn resume_if_paused(&mut self, index: u32) {
         let State::Open(c) = &mut self.slots[index as usize].state else { return };
-        if c.paused && !c.session.inbox_full() {
+        if c.paused && c.session.wants_input() {
             c.paused = false;
             if !c.in_backlog {
                 c.in_backlog = true;
                 self.backlog.push(index);
             }
         }
+    }
+
+    /// A drained inbox may let a paused connection read again, or a finished one end.
+    fn after_drain(&mut self, index: u32) {
+        self.resume_if_paused(index);
         self.remove_if_done(index);
     }
 

@@ -75,7 +75,8 @@ pub(crate) enum ReadState {
     Drained,
     /// The pass stopped at its message budget; more may be waiting.
     More,
-    /// The inbox is at its cap: reading resumes once the application drains it.
+    /// The inbox is at its cap, or half the outbound cap waits: reading resumes once
+    /// the application drains the one or the socket takes the other.
     Paused,
     /// The connection is over (see [`Session::reason`]); flush, then drop it.
     Done,
@@ -175,6 +176,15 @@ impl Session {
         self.inbox_bytes >= self.max_inbox
     }
 
+    /// Whether to take more from the socket: not while the application has a full
+    /// inbox, nor while unread messages and queued replies reach half the outbound cap.
+    /// A client that sends faster than it reads its replies is then slowed by TCP
+    /// instead of being cut off as a slow consumer, even by a server that answers every
+    /// message with one as large.
+    pub(crate) fn wants_input(&self) -> bool {
+        !self.inbox_full() && self.inbox_bytes + self.queued() <= self.max_out / 2
+    }
+
     /// Reads and parses up to `budget` messages into the inbox; `full` reads the
     /// socket to `WouldBlock` even after a short read (see [`EdgeReader`]).
     pub(crate) fn read<S: Read>(&mut self, stream: &mut S, budget: usize, full: bool) -> ReadState {
@@ -191,7 +201,7 @@ impl Session {
 
     fn read_messages<S: Read>(&mut self, stream: &mut S, budget: usize) -> ReadState {
         for _ in 0..budget {
-            if self.inbox_full() {
+            if !self.wants_input() {
                 return ReadState::Paused;
             }
             let mut io = Io { stream: &mut *stream, out: &mut self.out };

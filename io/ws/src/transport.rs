@@ -297,6 +297,11 @@ impl WsConnection {
         self.session.queued()
     }
 
+    /// Writes what is queued, as far as the socket takes it now.
+    pub fn flush(&mut self) -> Result<(), TransportError> {
+        self.flush_now()
+    }
+
     fn flush_now(&mut self) -> Result<(), TransportError> {
         match self.session.flush(&mut self.stream) {
             Ok(_) => Ok(()),

@@ -31,7 +31,10 @@ fn the_npm_ws_client_round_trips_text_binary_ping_and_close() {
     let echo = Echo::start(WsConfig::default());
     let out = Command::new("node").arg(dir.join("client.mjs")).arg(echo.url("/node")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "node client failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        let server_side = echo.next_close(Duration::from_secs(1));
+        panic!("node client failed: {stdout}{} (server: {server_side:?})", String::from_utf8_lossy(&out.stderr));
+    }
     assert_eq!(stdout.trim(), "ok 200");
     assert_eq!(echo.next_close(Duration::from_secs(5)), Some(CloseReason::Peer(4000)));
     let stats = echo.stop();

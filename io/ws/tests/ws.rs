@@ -460,3 +460,36 @@ fn shutdown_says_going_away_to_every_client() {
     // Shut down: nothing listens any more.
     assert!(server.local_addr().is_err());
 }
+
+/// A client that sends a burst far larger than the server's outbound cap (and than the
+/// kernel's buffers) before reading any reply is slowed by TCP, the server no longer
+/// reading it, instead of being cut off as a slow consumer.
+#[test]
+fn a_bursting_client_is_slowed_not_cut_off() {
+    const N: u32 = 4000;
+    let echo = Echo::start(WsConfig { max_outbound_bytes: 256 * 1024, ..WsConfig::default() });
+    let client_cfg = WsConfig { max_outbound_bytes: 64 << 20, ..WsConfig::default() };
+    let mut client = WsClient::connect_with(&echo.url("/"), client_cfg).unwrap();
+    client.set_nonblocking(true).unwrap();
+    // 40 MB queued client-side, read nothing meanwhile.
+    for i in 0..N {
+        let mut m = vec![(i % 251) as u8; 10_000];
+        m[..4].copy_from_slice(&i.to_le_bytes());
+        client.send(&m).unwrap();
+    }
+    assert!(client.queued_bytes() > 8 << 20, "the kernel took the whole burst: not a test");
+    let mut got = 0u32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got < N {
+        assert!(Instant::now() < deadline, "{got} of {N} echoes");
+        client
+            .receive(|m| {
+                assert_eq!(m[..4], got.to_le_bytes());
+                got += 1;
+            })
+            .unwrap();
+    }
+    assert_eq!(echo.next_close(Duration::from_millis(100)), None);
+    let stats = echo.stop();
+    assert_eq!((stats.slow_consumers, stats.messages_in), (0, u64::from(N)));
+}
