@@ -9,7 +9,7 @@
 //!   127.0.0.1 to 127.0.0.4; server memory per connection once they are idle, and a
 //!   round of echoes on all of them to prove they are live.
 //!
-//! `cargo bench -p kaos-benches --bench web` (about 2 minutes). Every server runs in a
+//! `cargo bench -p kaos-benches --bench web` (about 3 minutes). Every server runs in a
 //! child process (this binary again, with `KAOS_WEB_SERVE` set) on one thread; the load
 //! generator runs here on one thread (the machine has two cores). Server CPU comes from
 //! the child's /proc counters and memory from its resident set.
