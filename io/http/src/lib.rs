@@ -86,6 +86,7 @@ impl Default for HttpConfig {
 }
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
     use crate::parse::{parse_request, Outcome};

@@ -139,6 +139,7 @@ impl Default for WsConfig {
 }
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
     use std::io::Cursor;
