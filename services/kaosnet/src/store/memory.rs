@@ -1,0 +1,235 @@
+//! The in-memory store: for tests and development; nothing survives the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{PoisonError, RwLock};
+
+use super::{
+    apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
+    ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
+};
+
+/// (collection, owner, key): the listing order.
+type ObjectKey = (String, String, String);
+
+fn object_key(id: &ObjectId) -> ObjectKey {
+    (id.collection.clone(), id.user_id.clone(), id.key.clone())
+}
+
+#[derive(Default)]
+struct Inner {
+    users: HashMap<String, User>,
+    by_username: HashMap<String, String>,
+    by_email: HashMap<String, String>,
+    by_custom: HashMap<String, String>,
+    by_device: HashMap<String, String>,
+    objects: BTreeMap<ObjectKey, StorageObject>,
+    revoked: HashMap<String, i64>,
+}
+
+impl Inner {
+    /// The first unique field of `user` held by another user.
+    fn taken(&self, user: &User) -> Option<&'static str> {
+        let other = |map: &HashMap<String, String>, k: &str| map.get(k).is_some_and(|id| *id != user.id);
+        if other(&self.by_username, &user.username.to_lowercase()) {
+            return Some("username");
+        }
+        if user.email.as_deref().is_some_and(|e| other(&self.by_email, &e.to_lowercase())) {
+            return Some("email");
+        }
+        if user.custom_id.as_deref().is_some_and(|c| other(&self.by_custom, c)) {
+            return Some("custom id");
+        }
+        if user.devices.iter().any(|d| other(&self.by_device, d)) {
+            return Some("device id");
+        }
+        None
+    }
+
+    fn index(&mut self, user: &User) {
+        self.by_username.insert(user.username.to_lowercase(), user.id.clone());
+        if let Some(e) = &user.email {
+            self.by_email.insert(e.to_lowercase(), user.id.clone());
+        }
+        if let Some(c) = &user.custom_id {
+            self.by_custom.insert(c.clone(), user.id.clone());
+        }
+        for d in &user.devices {
+            self.by_device.insert(d.clone(), user.id.clone());
+        }
+    }
+
+    fn unindex(&mut self, user: &User) {
+        self.by_username.remove(&user.username.to_lowercase());
+        if let Some(e) = &user.email {
+            self.by_email.remove(&e.to_lowercase());
+        }
+        if let Some(c) = &user.custom_id {
+            self.by_custom.remove(c);
+        }
+        for d in &user.devices {
+            self.by_device.remove(d);
+        }
+    }
+}
+
+/// Everything in one lock: simple, and fast enough for tests and development.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if inner.users.contains_key(&user.id) {
+            return Err(StoreError::Conflict("id"));
+        }
+        if let Some(field) = inner.taken(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        inner.index(user);
+        inner.users.insert(user.id.clone(), user.clone());
+        Ok(())
+    }
+
+    fn user(&self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let id = match key {
+            UserKey::Id(id) => Some(id.to_string()),
+            UserKey::Username(u) => inner.by_username.get(&u.to_lowercase()).cloned(),
+            UserKey::Email(e) => inner.by_email.get(&e.to_lowercase()).cloned(),
+            UserKey::Custom(c) => inner.by_custom.get(c).cloned(),
+            UserKey::Device(d) => inner.by_device.get(d).cloned(),
+        };
+        Ok(id.and_then(|id| inner.users.get(&id).cloned()))
+    }
+
+    fn users(&self, ids: &[String], usernames: &[String]) -> Result<Vec<User>, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<User> = Vec::new();
+        let by_name = usernames.iter().filter_map(|u| inner.by_username.get(&u.to_lowercase()));
+        for id in ids.iter().chain(by_name) {
+            if let Some(u) = inner.users.get(id) {
+                if !out.iter().any(|o| o.id == u.id) {
+                    out.push(u.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(old) = inner.users.get(&user.id).cloned() else { return Err(StoreError::NotFound) };
+        if let Some(field) = inner.taken(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        inner.unindex(&old);
+        inner.index(user);
+        inner.users.insert(user.id.clone(), user.clone());
+        Ok(())
+    }
+
+    fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(old) = inner.users.remove(id) else { return Ok(false) };
+        inner.unindex(&old);
+        inner.objects.retain(|(_, owner, _), _| owner != id);
+        Ok(true)
+    }
+
+    fn read_objects(&self, ids: &[ObjectId]) -> Result<Vec<StorageObject>, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(ids.iter().filter_map(|id| inner.objects.get(&object_key(id)).cloned()).collect())
+    }
+
+    fn write_objects(
+        &self,
+        caller: Caller<'_>,
+        writes: &[ObjectWrite],
+        now: i64,
+    ) -> Result<Vec<StorageObject>, StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked against the batch's own earlier writes too, then applied all at once.
+        let mut pending: BTreeMap<ObjectKey, StorageObject> = BTreeMap::new();
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            let k = object_key(&w.id);
+            let existing = pending.get(&k).or_else(|| inner.objects.get(&k));
+            let object = apply_write(existing, caller, w, now)?;
+            pending.insert(k, object.clone());
+            out.push(object);
+        }
+        inner.objects.extend(pending);
+        Ok(out)
+    }
+
+    fn delete_objects(&self, caller: Caller<'_>, deletes: &[ObjectDelete]) -> Result<(), StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        for d in deletes {
+            check_delete(inner.objects.get(&object_key(&d.id)), caller, d)?;
+        }
+        for d in deletes {
+            inner.objects.remove(&object_key(&d.id));
+        }
+        Ok(())
+    }
+
+    fn list_objects(
+        &self,
+        caller: Caller<'_>,
+        collection: &str,
+        owner: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ObjectPage, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let after = match cursor {
+            Some(c) => Some(decode_cursor(c).ok_or(StoreError::InvalidCursor)?),
+            None => None,
+        };
+        let start = (collection.to_string(), String::new(), String::new());
+        let mut objects = Vec::new();
+        let mut more = false;
+        for ((c, o, k), object) in inner.objects.range(start..) {
+            if c != collection {
+                break;
+            }
+            if owner.is_some_and(|w| w != o) || !may_read(caller, object) {
+                continue;
+            }
+            if after.as_ref().is_some_and(|(ao, ak)| (o, k) <= (ao, ak)) {
+                continue;
+            }
+            if objects.len() == limit {
+                more = true;
+                break;
+            }
+            objects.push(object.clone());
+        }
+        let cursor = if more { objects.last().map(|o| encode_cursor(&o.id)) } else { None };
+        Ok(ObjectPage { objects, cursor })
+    }
+
+    fn revoke_token(&self, token_id: &str, _user_id: &str, exp: i64) -> Result<(), StoreError> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner).revoked.insert(token_id.to_string(), exp);
+        Ok(())
+    }
+
+    fn is_revoked(&self, token_id: &str) -> Result<bool, StoreError> {
+        Ok(self.inner.read().unwrap_or_else(PoisonError::into_inner).revoked.contains_key(token_id))
+    }
+}

@@ -1,0 +1,424 @@
+//! The SQLite store: the default, one file (WAL journal, `synchronous = FULL`, so an
+//! acknowledged write survives a crash or power loss). One connection behind a mutex:
+//! SQLite serializes writers anyway, and every batch is one transaction.
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+use super::{
+    apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
+    ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
+};
+
+/// Schema changes, applied in order; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    username_lower TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL DEFAULT '',
+    avatar_url TEXT NOT NULL DEFAULT '',
+    lang_tag TEXT NOT NULL DEFAULT '',
+    location TEXT NOT NULL DEFAULT '',
+    timezone TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    email TEXT,
+    email_lower TEXT UNIQUE,
+    password_hash TEXT,
+    custom_id TEXT UNIQUE,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL
+);
+CREATE TABLE user_devices (
+    device_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE
+);
+CREATE INDEX user_devices_user ON user_devices (user_id);
+CREATE TABLE storage (
+    collection TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    version TEXT NOT NULL,
+    permission_read INTEGER NOT NULL,
+    permission_write INTEGER NOT NULL,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL,
+    PRIMARY KEY (collection, user_id, key)
+);
+CREATE INDEX storage_owner ON storage (user_id);
+CREATE TABLE revoked_tokens (
+    token_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    exp INTEGER NOT NULL
+);
+"#];
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// SQLite persistence.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, avatar_url, lang_tag, location, timezone, metadata, email, \
+                            password_hash, custom_id, create_time, update_time";
+const OBJECT_COLUMNS: &str =
+    "collection, user_id, key, value, version, permission_read, permission_write, create_time, update_time";
+
+fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        display_name: row.get(2)?,
+        avatar_url: row.get(3)?,
+        lang_tag: row.get(4)?,
+        location: row.get(5)?,
+        timezone: row.get(6)?,
+        metadata: row.get(7)?,
+        email: row.get(8)?,
+        password_hash: row.get(9)?,
+        custom_id: row.get(10)?,
+        devices: Vec::new(),
+        create_time: row.get(11)?,
+        update_time: row.get(12)?,
+    })
+}
+
+fn object_row(row: &Row<'_>) -> rusqlite::Result<StorageObject> {
+    Ok(StorageObject {
+        id: ObjectId { collection: row.get(0)?, user_id: row.get(1)?, key: row.get(2)? },
+        value: row.get(3)?,
+        version: row.get(4)?,
+        permission_read: row.get(5)?,
+        permission_write: row.get(6)?,
+        create_time: row.get(7)?,
+        update_time: row.get(8)?,
+    })
+}
+
+fn with_devices(tx: &Connection, mut user: User) -> Result<User, StoreError> {
+    let mut stmt =
+        tx.prepare_cached("SELECT device_id FROM user_devices WHERE user_id = ?1 ORDER BY device_id").map_err(db)?;
+    user.devices = stmt.query_map([&user.id], |r| r.get(0)).map_err(db)?.collect::<Result<_, _>>().map_err(db)?;
+    Ok(user)
+}
+
+fn find_user(conn: &Connection, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
+    let (clause, value) = match key {
+        UserKey::Id(v) => ("id = ?1", v.to_string()),
+        UserKey::Username(v) => ("username_lower = ?1", v.to_lowercase()),
+        UserKey::Email(v) => ("email_lower = ?1", v.to_lowercase()),
+        UserKey::Custom(v) => ("custom_id = ?1", v.to_string()),
+        UserKey::Device(v) => ("id = (SELECT user_id FROM user_devices WHERE device_id = ?1)", v.to_string()),
+    };
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {clause}");
+    let user = conn.prepare_cached(&sql).map_err(db)?.query_row([value], user_row).optional().map_err(db)?;
+    user.map(|u| with_devices(conn, u)).transpose()
+}
+
+/// The first unique field of `user` that another user holds.
+fn taken(tx: &Transaction<'_>, user: &User) -> Result<Option<&'static str>, StoreError> {
+    let other = |sql: &str, v: &str| -> Result<bool, StoreError> {
+        let owner: Option<String> = tx.query_row(sql, [v], |r| r.get(0)).optional().map_err(db)?;
+        Ok(owner.is_some_and(|o| o != user.id))
+    };
+    if other("SELECT id FROM users WHERE username_lower = ?1", &user.username.to_lowercase())? {
+        return Ok(Some("username"));
+    }
+    if let Some(e) = &user.email {
+        if other("SELECT id FROM users WHERE email_lower = ?1", &e.to_lowercase())? {
+            return Ok(Some("email"));
+        }
+    }
+    if let Some(c) = &user.custom_id {
+        if other("SELECT id FROM users WHERE custom_id = ?1", c)? {
+            return Ok(Some("custom id"));
+        }
+    }
+    for d in &user.devices {
+        if other("SELECT user_id FROM user_devices WHERE device_id = ?1", d)? {
+            return Ok(Some("device id"));
+        }
+    }
+    Ok(None)
+}
+
+fn write_user(tx: &Transaction<'_>, user: &User, insert: bool) -> Result<(), StoreError> {
+    let values = params![
+        user.id,
+        user.username,
+        user.username.to_lowercase(),
+        user.display_name,
+        user.avatar_url,
+        user.lang_tag,
+        user.location,
+        user.timezone,
+        user.metadata,
+        user.email,
+        user.email.as_ref().map(|e| e.to_lowercase()),
+        user.password_hash,
+        user.custom_id,
+        user.create_time,
+        user.update_time,
+    ];
+    let sql = if insert {
+        "INSERT INTO users (id, username, username_lower, display_name, avatar_url, lang_tag, location, timezone, \
+         metadata, email, email_lower, password_hash, custom_id, create_time, update_time) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    } else {
+        "UPDATE users SET username = ?2, username_lower = ?3, display_name = ?4, avatar_url = ?5, lang_tag = ?6, \
+         location = ?7, timezone = ?8, metadata = ?9, email = ?10, email_lower = ?11, password_hash = ?12, \
+         custom_id = ?13, create_time = ?14, update_time = ?15 WHERE id = ?1"
+    };
+    let n = tx.prepare_cached(sql).map_err(db)?.execute(values).map_err(db)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.execute("DELETE FROM user_devices WHERE user_id = ?1", [&user.id]).map_err(db)?;
+    for d in &user.devices {
+        tx.execute("INSERT INTO user_devices (device_id, user_id) VALUES (?1, ?2)", [d, &user.id]).map_err(db)?;
+    }
+    Ok(())
+}
+
+fn read_object(tx: &Connection, id: &ObjectId) -> Result<Option<StorageObject>, StoreError> {
+    let sql = format!("SELECT {OBJECT_COLUMNS} FROM storage WHERE collection = ?1 AND user_id = ?2 AND key = ?3");
+    tx.prepare_cached(&sql)
+        .map_err(db)?
+        .query_row([&id.collection, &id.user_id, &id.key], object_row)
+        .optional()
+        .map_err(db)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.as_ref().parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
+        SqliteStore::init(Connection::open(path).map_err(db)?)
+    }
+
+    /// A private database in memory (for tests).
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::init(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn init(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db)?;
+        let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db)?;
+        let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "the database has schema version {applied}, newer than this server's {}",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = conn.transaction().map_err(db)?;
+            tx.execute_batch(sql).map_err(db)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    /// Runs `f` in one write transaction: committed if it succeeds, rolled back if not.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+}
+
+impl Store for SqliteStore {
+    fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        self.write(|tx| {
+            if find_user(tx, UserKey::Id(&user.id))?.is_some() {
+                return Err(StoreError::Conflict("id"));
+            }
+            if let Some(field) = taken(tx, user)? {
+                return Err(StoreError::Conflict(field));
+            }
+            write_user(tx, user, true)
+        })
+    }
+
+    fn user(&self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
+        find_user(&self.conn.lock().unwrap_or_else(PoisonError::into_inner), key)
+    }
+
+    fn users(&self, ids: &[String], usernames: &[String]) -> Result<Vec<User>, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<User> = Vec::new();
+        let keys = ids.iter().map(|i| UserKey::Id(i)).chain(usernames.iter().map(|u| UserKey::Username(u)));
+        for key in keys {
+            if let Some(u) = find_user(&conn, key)? {
+                if !out.iter().any(|o| o.id == u.id) {
+                    out.push(u);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.write(|tx| {
+            if let Some(field) = taken(tx, user)? {
+                return Err(StoreError::Conflict(field));
+            }
+            write_user(tx, user, false)
+        })
+    }
+
+    fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM storage WHERE user_id = ?1", [id]).map_err(db)?;
+            Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id]).map_err(db)? > 0)
+        })
+    }
+
+    fn read_objects(&self, ids: &[ObjectId]) -> Result<Vec<StorageObject>, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(read_object(&conn, id)?);
+        }
+        Ok(out)
+    }
+
+    fn write_objects(
+        &self,
+        caller: Caller<'_>,
+        writes: &[ObjectWrite],
+        now: i64,
+    ) -> Result<Vec<StorageObject>, StoreError> {
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(writes.len());
+            for w in writes {
+                let object = apply_write(read_object(tx, &w.id)?.as_ref(), caller, w, now)?;
+                let sql = format!(
+                    "INSERT INTO storage ({OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                     ON CONFLICT (collection, user_id, key) DO UPDATE SET value = excluded.value, \
+                     version = excluded.version, permission_read = excluded.permission_read, \
+                     permission_write = excluded.permission_write, update_time = excluded.update_time"
+                );
+                tx.prepare_cached(&sql)
+                    .map_err(db)?
+                    .execute(params![
+                        object.id.collection,
+                        object.id.user_id,
+                        object.id.key,
+                        object.value,
+                        object.version,
+                        object.permission_read,
+                        object.permission_write,
+                        object.create_time,
+                        object.update_time,
+                    ])
+                    .map_err(db)?;
+                out.push(object);
+            }
+            Ok(out)
+        })
+    }
+
+    fn delete_objects(&self, caller: Caller<'_>, deletes: &[ObjectDelete]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            for d in deletes {
+                check_delete(read_object(tx, &d.id)?.as_ref(), caller, d)?;
+                tx.execute(
+                    "DELETE FROM storage WHERE collection = ?1 AND user_id = ?2 AND key = ?3",
+                    [&d.id.collection, &d.id.user_id, &d.id.key],
+                )
+                .map_err(db)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list_objects(
+        &self,
+        caller: Caller<'_>,
+        collection: &str,
+        owner: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ObjectPage, StoreError> {
+        let (after_owner, after_key) = match cursor {
+            Some(c) => decode_cursor(c).ok_or(StoreError::InvalidCursor)?,
+            None => (String::new(), String::new()),
+        };
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        // Readability depends on the caller, so filter here and read on in pages.
+        let sql = format!(
+            "SELECT {OBJECT_COLUMNS} FROM storage WHERE collection = ?1 AND (?2 IS NULL OR user_id = ?2) \
+             AND (user_id, key) > (?3, ?4) ORDER BY user_id, key LIMIT ?5"
+        );
+        let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+        let (mut from_owner, mut from_key) = (after_owner, after_key);
+        let mut objects = Vec::new();
+        let page = (limit + 1).max(64) as i64;
+        loop {
+            let rows: Vec<StorageObject> = stmt
+                .query_map(params![collection, owner, from_owner, from_key, page], object_row)
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            let exhausted = (rows.len() as i64) < page;
+            for o in rows {
+                from_owner.clone_from(&o.id.user_id);
+                from_key.clone_from(&o.id.key);
+                if !may_read(caller, &o) {
+                    continue;
+                }
+                if objects.len() == limit {
+                    let cursor = objects.last().map(|o: &StorageObject| encode_cursor(&o.id));
+                    return Ok(ObjectPage { objects, cursor });
+                }
+                objects.push(o);
+            }
+            if exhausted {
+                return Ok(ObjectPage { objects, cursor: None });
+            }
+        }
+    }
+
+    fn revoke_token(&self, token_id: &str, user_id: &str, exp: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO revoked_tokens (token_id, user_id, exp) VALUES (?1, ?2, ?3)",
+                params![token_id, user_id, exp],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn is_revoked(&self, token_id: &str) -> Result<bool, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let found: Option<i64> = conn
+            .prepare_cached("SELECT exp FROM revoked_tokens WHERE token_id = ?1")
+            .map_err(db)?
+            .query_row([token_id], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        Ok(found.is_some())
+    }
+}

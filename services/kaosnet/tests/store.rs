@@ -1,0 +1,267 @@
+//! One conformance suite for every `Store`: each test runs on memory and on SQLite.
+
+use kaosnet::store::{
+    version_of, Caller, MemoryStore, ObjectDelete, ObjectId, ObjectWrite, SqliteStore, Store, StoreError, User,
+    UserKey, VersionCheck,
+};
+
+fn user(id: &str, username: &str) -> User {
+    User {
+        id: id.to_string(),
+        username: username.to_string(),
+        metadata: "{}".into(),
+        create_time: 100,
+        update_time: 100,
+        ..User::default()
+    }
+}
+
+fn oid(collection: &str, key: &str, owner: &str) -> ObjectId {
+    ObjectId { collection: collection.into(), key: key.into(), user_id: owner.into() }
+}
+
+fn write(id: ObjectId, value: &str, version: VersionCheck, read: u8, write: u8) -> ObjectWrite {
+    ObjectWrite { id, value: value.into(), version, permission_read: read, permission_write: write }
+}
+
+fn users_are_unique_by_every_key(s: &dyn Store) {
+    let mut a = user("a", "Alice");
+    a.email = Some("Alice@Example.com".into());
+    a.custom_id = Some("custom-a".into());
+    a.devices = vec!["device-a-1".into(), "device-a-2".into()];
+    s.create_user(&a).unwrap();
+    for key in [
+        UserKey::Id("a"),
+        UserKey::Username("alice"),
+        UserKey::Email("alice@example.COM"),
+        UserKey::Custom("custom-a"),
+        UserKey::Device("device-a-2"),
+    ] {
+        assert_eq!(s.user(key).unwrap().as_ref(), Some(&a), "{key:?}");
+    }
+    assert_eq!(s.user(UserKey::Device("nope")).unwrap(), None);
+    let clash = |f: &dyn Fn(&mut User)| {
+        let mut b = user("b", "bob");
+        f(&mut b);
+        s.create_user(&b).unwrap_err()
+    };
+    assert_eq!(clash(&|b| b.username = "ALICE".into()), StoreError::Conflict("username"));
+    assert_eq!(clash(&|b| b.email = Some("alice@example.com".into())), StoreError::Conflict("email"));
+    assert_eq!(clash(&|b| b.custom_id = Some("custom-a".into())), StoreError::Conflict("custom id"));
+    assert_eq!(clash(&|b| b.devices = vec!["device-a-1".into()]), StoreError::Conflict("device id"));
+    assert_eq!(s.create_user(&user("a", "other")).unwrap_err(), StoreError::Conflict("id"));
+    // None of the failed creates left anything behind.
+    assert_eq!(s.user(UserKey::Id("b")).unwrap(), None);
+    s.create_user(&user("b", "bob")).unwrap();
+    let found = s.users(&["b".into(), "a".into(), "zz".into()], &["ALICE".into(), "nobody".into()]).unwrap();
+    assert_eq!(found.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+}
+
+fn updates_move_unique_keys(s: &dyn Store) {
+    let mut a = user("a", "alice");
+    a.devices = vec!["d1".into()];
+    s.create_user(&a).unwrap();
+    s.create_user(&user("b", "bob")).unwrap();
+    a.username = "alicia".into();
+    a.devices = vec!["d2".into(), "d3".into()];
+    a.display_name = "Alicia".into();
+    s.update_user(&a).unwrap();
+    assert_eq!(s.user(UserKey::Username("alice")).unwrap(), None);
+    assert_eq!(s.user(UserKey::Device("d1")).unwrap(), None);
+    assert_eq!(s.user(UserKey::Device("d3")).unwrap().unwrap().display_name, "Alicia");
+    let mut b = s.user(UserKey::Id("b")).unwrap().unwrap();
+    b.username = "Alicia".into();
+    assert_eq!(s.update_user(&b).unwrap_err(), StoreError::Conflict("username"));
+    b.username = "bob".into();
+    b.devices = vec!["d2".into()];
+    assert_eq!(s.update_user(&b).unwrap_err(), StoreError::Conflict("device id"));
+    assert_eq!(s.update_user(&user("zz", "zz")).unwrap_err(), StoreError::NotFound);
+}
+
+fn deleting_a_user_deletes_their_objects(s: &dyn Store) {
+    s.create_user(&user("a", "alice")).unwrap();
+    s.create_user(&user("b", "bob")).unwrap();
+    let w = |owner: &str| write(oid("saves", "slot1", owner), r#"{"hp":1}"#, VersionCheck::Any, 1, 1);
+    s.write_objects(Caller::Server, &[w("a"), w("b")], 5).unwrap();
+    assert!(s.delete_user("a").unwrap());
+    assert!(!s.delete_user("a").unwrap());
+    assert_eq!(s.user(UserKey::Username("alice")).unwrap(), None);
+    let left = s.read_objects(&[oid("saves", "slot1", "a"), oid("saves", "slot1", "b")]).unwrap();
+    assert_eq!(left.iter().map(|o| o.id.user_id.as_str()).collect::<Vec<_>>(), ["b"]);
+}
+
+fn versions_make_writes_conditional_and_batches_atomic(s: &dyn Store) {
+    let me = Caller::User("a");
+    let id = oid("saves", "slot1", "a");
+    let created = s.write_objects(me, &[write(id.clone(), r#"{"v":1}"#, VersionCheck::Absent, 1, 1)], 10).unwrap();
+    assert_eq!(created[0].version, version_of(r#"{"v":1}"#));
+    assert_eq!((created[0].create_time, created[0].update_time), (10, 10));
+    // `*` again: the object exists.
+    let again = s.write_objects(me, &[write(id.clone(), r#"{"v":2}"#, VersionCheck::Absent, 1, 1)], 11);
+    assert_eq!(again.unwrap_err(), StoreError::VersionMismatch);
+    // A batch whose second write fails applies nothing, not even its first.
+    let batch = [
+        write(oid("saves", "slot2", "a"), r#"{"new":true}"#, VersionCheck::Any, 1, 1),
+        write(id.clone(), r#"{"v":3}"#, VersionCheck::Is("stale".into()), 1, 1),
+    ];
+    assert_eq!(s.write_objects(me, &batch, 12).unwrap_err(), StoreError::VersionMismatch);
+    assert_eq!(s.read_objects(&[oid("saves", "slot2", "a")]).unwrap(), []);
+    // The right version updates; creation time stays.
+    let v = created[0].version.clone();
+    let updated =
+        s.write_objects(me, &[write(id.clone(), r#"{"v":4}"#, VersionCheck::Is(v.clone()), 2, 1)], 13).unwrap();
+    assert_eq!((updated[0].create_time, updated[0].update_time, updated[0].permission_read), (10, 13, 2));
+    assert_ne!(updated[0].version, v);
+    assert_eq!(s.read_objects(std::slice::from_ref(&id)).unwrap(), updated);
+    // Two writes to one key in a batch: the second sees the first.
+    let chain = [
+        write(oid("saves", "slot3", "a"), r#"{"n":1}"#, VersionCheck::Absent, 1, 1),
+        write(oid("saves", "slot3", "a"), r#"{"n":2}"#, VersionCheck::Is(version_of(r#"{"n":1}"#)), 1, 1),
+    ];
+    assert_eq!(s.write_objects(me, &chain, 14).unwrap()[1].value, r#"{"n":2}"#);
+}
+
+fn write_permissions_hold_for_users_not_the_server(s: &dyn Store) {
+    let (alice, bob) = (Caller::User("a"), Caller::User("b"));
+    let mine = oid("saves", "k", "a");
+    s.write_objects(alice, &[write(mine.clone(), "{}", VersionCheck::Any, 2, 1)], 1).unwrap();
+    let theirs = [write(mine.clone(), r#"{"x":1}"#, VersionCheck::Any, 2, 1)];
+    assert_eq!(s.write_objects(bob, &theirs, 2).unwrap_err(), StoreError::PermissionDenied);
+    let create_for_other = [write(oid("saves", "new", "a"), "{}", VersionCheck::Any, 1, 1)];
+    assert_eq!(s.write_objects(bob, &create_for_other, 2).unwrap_err(), StoreError::PermissionDenied);
+    let server_owned = [write(oid("config", "k", ""), "{}", VersionCheck::Any, 2, 0)];
+    assert_eq!(s.write_objects(alice, &server_owned, 2).unwrap_err(), StoreError::PermissionDenied);
+    s.write_objects(Caller::Server, &server_owned, 2).unwrap();
+    // Write permission 0: even the owner may not change or delete it.
+    s.write_objects(Caller::Server, &[write(mine.clone(), "{}", VersionCheck::Any, 1, 0)], 3).unwrap();
+    let denied = s.write_objects(alice, &[write(mine.clone(), "{}", VersionCheck::Any, 1, 1)], 4);
+    assert_eq!(denied.unwrap_err(), StoreError::PermissionDenied);
+    let delete = [ObjectDelete { id: mine.clone(), version: None }];
+    assert_eq!(s.delete_objects(alice, &delete).unwrap_err(), StoreError::PermissionDenied);
+    s.delete_objects(Caller::Server, &delete).unwrap();
+    assert_eq!(s.read_objects(&[mine]).unwrap(), []);
+}
+
+fn deletes_check_versions_and_are_atomic(s: &dyn Store) {
+    let me = Caller::User("a");
+    let objs = s
+        .write_objects(
+            me,
+            &[
+                write(oid("c", "1", "a"), r#"{"i":1}"#, VersionCheck::Any, 1, 1),
+                write(oid("c", "2", "a"), r#"{"i":2}"#, VersionCheck::Any, 1, 1),
+            ],
+            1,
+        )
+        .unwrap();
+    let bad = [
+        ObjectDelete { id: oid("c", "1", "a"), version: None },
+        ObjectDelete { id: oid("c", "2", "a"), version: Some("wrong".into()) },
+    ];
+    assert_eq!(s.delete_objects(me, &bad).unwrap_err(), StoreError::VersionMismatch);
+    assert_eq!(s.read_objects(&[oid("c", "1", "a")]).unwrap().len(), 1);
+    let good = [
+        ObjectDelete { id: oid("c", "1", "a"), version: None },
+        ObjectDelete { id: oid("c", "2", "a"), version: Some(objs[1].version.clone()) },
+        ObjectDelete { id: oid("c", "missing", "a"), version: None },
+    ];
+    s.delete_objects(me, &good).unwrap();
+    assert_eq!(s.read_objects(&[oid("c", "1", "a"), oid("c", "2", "a")]).unwrap(), []);
+}
+
+fn listings_page_through_readable_objects_once(s: &dyn Store) {
+    let mut writes = Vec::new();
+    for owner in ["a", "b", "c"] {
+        for k in 0..25 {
+            // Every third object is private to its owner.
+            let read = if k % 3 == 0 { 1 } else { 2 };
+            writes.push(write(oid("items", &format!("k{k:02}"), owner), "{}", VersionCheck::Any, read, 1));
+        }
+    }
+    writes.push(write(oid("other", "x", "a"), "{}", VersionCheck::Any, 2, 1));
+    s.write_objects(Caller::Server, &writes, 1).unwrap();
+    let list_all = |caller: Caller<'_>, owner: Option<&str>, limit: usize| {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = s.list_objects(caller, "items", owner, limit, cursor.as_deref()).unwrap();
+            assert!(page.objects.len() <= limit);
+            seen.extend(page.objects.into_iter().map(|o| (o.id.user_id, o.id.key)));
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return seen,
+            }
+        }
+    };
+    // Bob sees everything public plus his own private ones, in order, each once.
+    let bob = list_all(Caller::User("b"), None, 7);
+    let expected: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .flat_map(|o| {
+            (0..25).filter(move |k| k % 3 != 0 || *o == "b").map(move |k| (o.to_string(), format!("k{k:02}")))
+        })
+        .collect();
+    assert_eq!(bob, expected);
+    assert_eq!(list_all(Caller::Server, None, 100).len(), 75);
+    assert_eq!(list_all(Caller::Server, Some("c"), 10).len(), 25);
+    assert_eq!(list_all(Caller::User("a"), Some("c"), 10).len(), 16);
+    assert_eq!(
+        s.list_objects(Caller::Server, "items", None, 5, Some("not a cursor!")).unwrap_err(),
+        StoreError::InvalidCursor
+    );
+}
+
+fn revoked_tokens_stay_revoked(s: &dyn Store) {
+    assert!(!s.is_revoked("t1").unwrap());
+    s.revoke_token("t1", "a", 1_000).unwrap();
+    s.revoke_token("t1", "a", 1_000).unwrap();
+    assert!(s.is_revoked("t1").unwrap());
+    assert!(!s.is_revoked("t2").unwrap());
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[test] fn $name() { super::$name(&kaosnet::store::MemoryStore::new()); })*
+        }
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(&kaosnet::store::SqliteStore::in_memory().unwrap()); })*
+        }
+    };
+}
+
+conformance!(
+    users_are_unique_by_every_key,
+    updates_move_unique_keys,
+    deleting_a_user_deletes_their_objects,
+    versions_make_writes_conditional_and_batches_atomic,
+    write_permissions_hold_for_users_not_the_server,
+    deletes_check_versions_and_are_atomic,
+    listings_page_through_readable_objects_once,
+    revoked_tokens_stay_revoked,
+);
+
+#[test]
+fn sqlite_keeps_acknowledged_writes_across_a_reopen() {
+    let dir = std::env::temp_dir().join(format!("kaosnet-store-{}", std::process::id()));
+    let path = dir.join("data/kaos.db");
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.create_user(&user("a", "alice")).unwrap();
+        s.write_objects(
+            Caller::User("a"),
+            &[write(oid("c", "k", "a"), r#"{"kept":true}"#, VersionCheck::Any, 1, 1)],
+            1,
+        )
+        .unwrap();
+        s.revoke_token("t", "a", 9).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.user(UserKey::Username("alice")).unwrap().unwrap().id, "a");
+    assert_eq!(s.read_objects(&[oid("c", "k", "a")]).unwrap()[0].value, r#"{"kept":true}"#);
+    assert!(s.is_revoked("t").unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    // The memory store is the same API.
+    let _: &dyn Store = &MemoryStore::new();
+}
