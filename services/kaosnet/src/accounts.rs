@@ -1,0 +1,217 @@
+//! Authentication (device, email, custom), sessions (refresh, logout) and accounts, with
+//! Nakama's rules and messages: create on first use, optional username, argon2id
+//! password hashes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+
+use crate::error::{ApiError, Code};
+use crate::session::{Claims, SessionConfig, Tokens};
+use crate::store::{Store, StoreError, User, UserKey};
+
+/// The result of an authenticate call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub tokens: Tokens,
+    /// Whether this call created the account.
+    pub created: bool,
+    pub user: User,
+}
+
+/// Which credential identifies the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Device(String),
+    Email { email: String, password: String },
+    Custom(String),
+}
+
+/// Accounts and sessions over a store.
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    sessions: SessionConfig,
+    clock: fn() -> i64,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").finish_non_exhaustive()
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn check_len(value: &str, range: std::ops::RangeInclusive<usize>, message: &str) -> Result<(), ApiError> {
+    if range.contains(&value.len()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(message))
+    }
+}
+
+fn check_username(username: &str) -> Result<(), ApiError> {
+    if username.is_empty() || username.len() > 128 || username.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
+    }
+    Ok(())
+}
+
+fn check_email(email: &str) -> Result<(), ApiError> {
+    let valid = (10..=255).contains(&email.len())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("Invalid email address format."))
+    }
+}
+
+/// A random username of 10 letters, as Nakama makes when the client names none.
+fn random_username() -> String {
+    let mut bytes = [0u8; 10];
+    let _ = getrandom::fill(&mut bytes);
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    bytes.iter().map(|b| LETTERS[*b as usize % LETTERS.len()] as char).collect()
+}
+
+fn hash_password(password: &str) -> Result<String, ApiError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|_| ApiError::new(Code::Internal, "Error hashing password."))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn Store>, sessions: SessionConfig) -> Accounts {
+        Accounts { store, sessions, clock: unix_now }
+    }
+
+    /// The same, on an injected clock (tests).
+    pub fn with_clock(store: Arc<dyn Store>, sessions: SessionConfig, clock: fn() -> i64) -> Accounts {
+        Accounts { store, sessions, clock }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn sessions(&self) -> &SessionConfig {
+        &self.sessions
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Signs in with `credential`, creating the account if `create` and it is new.
+    pub fn authenticate(
+        &self,
+        credential: Credential,
+        create: bool,
+        username: Option<&str>,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Authenticated, ApiError> {
+        if let Some(u) = username {
+            check_username(u)?;
+        }
+        let existing = match &credential {
+            Credential::Device(id) => {
+                check_len(id, 10..=128, "Device ID invalid, must be 10-128 bytes.")?;
+                self.store.user(UserKey::Device(id))?
+            }
+            Credential::Custom(id) => {
+                check_len(id, 6..=128, "Custom ID invalid, must be 6-128 bytes.")?;
+                self.store.user(UserKey::Custom(id))?
+            }
+            Credential::Email { email, password } => {
+                check_email(email)?;
+                check_len(password, 8..=4096, "Password must be at least 8 characters long.")?;
+                let user = self.store.user(UserKey::Email(email))?;
+                if let Some(u) = &user {
+                    if !u.password_hash.as_deref().is_some_and(|h| password_matches(password, h)) {
+                        return Err(ApiError::unauthenticated("Invalid credentials."));
+                    }
+                }
+                user
+            }
+        };
+        let (user, created) = match existing {
+            Some(user) => (user, false),
+            None if !create => return Err(ApiError::not_found("User account not found.")),
+            None => (self.create(credential, username)?, true),
+        };
+        let tokens = self.sessions.issue(&user.id, &user.username, vars, self.now())?;
+        Ok(Authenticated { tokens, created, user })
+    }
+
+    fn create(&self, credential: Credential, username: Option<&str>) -> Result<User, ApiError> {
+        let now = self.now();
+        let mut user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.map_or_else(random_username, str::to_string),
+            metadata: "{}".into(),
+            create_time: now,
+            update_time: now,
+            ..User::default()
+        };
+        match credential {
+            Credential::Device(id) => user.devices.push(id),
+            Credential::Custom(id) => user.custom_id = Some(id),
+            Credential::Email { email, password } => {
+                user.email = Some(email);
+                user.password_hash = Some(hash_password(&password)?);
+            }
+        }
+        match self.store.create_user(&user) {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict("username")) => {
+                Err(ApiError::new(Code::AlreadyExists, "Username is already in use."))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A new session from a refresh token (its variables, or `vars` if given).
+    pub fn refresh(&self, refresh_token: &str, vars: Option<&BTreeMap<String, String>>) -> Result<Tokens, ApiError> {
+        let claims = self.sessions.verify_refresh(self.store.as_ref(), refresh_token, self.now())?;
+        let user = self
+            .store
+            .user(UserKey::Id(&claims.uid))?
+            .ok_or_else(|| ApiError::unauthenticated("Refresh token invalid or expired."))?;
+        self.sessions.issue(&user.id, &user.username, vars.unwrap_or(&claims.vrs), self.now())
+    }
+
+    /// The claims of a session token (401 if invalid, expired or revoked).
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        self.sessions.verify(self.store.as_ref(), token, self.now())
+    }
+
+    /// Revokes the session token and, if given, the refresh token. Tokens that are
+    /// already invalid are ignored.
+    pub fn logout(&self, token: &str, refresh_token: Option<&str>) -> Result<(), ApiError> {
+        let now = self.now();
+        if let Ok(c) = self.sessions.verify(self.store.as_ref(), token, now) {
+            self.store.revoke_token(&c.tid, &c.uid, c.exp)?;
+        }
+        if let Some(r) = refresh_token {
+            if let Ok(c) = self.sessions.verify_refresh(self.store.as_ref(), r, now) {
+                self.store.revoke_token(&c.tid, &c.uid, c.exp)?;
+            }
+        }
+        Ok(())
+    }
+}

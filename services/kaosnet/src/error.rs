@@ -1,0 +1,90 @@
+//! Errors as Nakama clients expect them: a gRPC code and a message, sent as
+//! `{"code": <n>, "message": "…"}` with the matching HTTP status.
+
+use crate::store::StoreError;
+
+/// gRPC status codes the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Code {
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    Unauthenticated = 16,
+}
+
+impl Code {
+    /// The HTTP status grpc-gateway (and so Nakama) answers for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::Cancelled => 499,
+            Code::Unknown | Code::Internal => 500,
+            Code::InvalidArgument | Code::FailedPrecondition => 400,
+            Code::DeadlineExceeded => 504,
+            Code::NotFound => 404,
+            Code::AlreadyExists | Code::Aborted => 409,
+            Code::PermissionDenied => 403,
+            Code::ResourceExhausted => 429,
+            Code::Unimplemented => 501,
+            Code::Unavailable => 503,
+            Code::Unauthenticated => 401,
+        }
+    }
+}
+
+/// An error for a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (code {})", *code as i32)]
+pub struct ApiError {
+    pub code: Code,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(Code::InvalidArgument, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::new(Code::Unauthenticated, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(Code::NotFound, message)
+    }
+
+    /// The JSON body: `{"code": n, "message": "…"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"code": self.code as i32, "message": self.message, "error": self.message})
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Conflict(field) => ApiError::new(Code::AlreadyExists, format!("{field} is already in use")),
+            StoreError::VersionMismatch => ApiError::invalid("Storage write rejected - version check failed."),
+            StoreError::PermissionDenied => {
+                ApiError::new(Code::PermissionDenied, "Storage write rejected - permission denied.")
+            }
+            StoreError::NotFound => ApiError::not_found("Not found."),
+            StoreError::InvalidCursor => ApiError::invalid("Invalid cursor."),
+            // The detail stays in the server log; clients learn only that it failed.
+            StoreError::Backend(_) => ApiError::new(Code::Internal, "Internal error."),
+        }
+    }
+}

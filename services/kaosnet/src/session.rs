@@ -1,0 +1,155 @@
+//! Session and refresh tokens: JWT HS256 with Nakama's claim names (`tid`, `uid`, `usn`,
+//! `vrs`, `exp`, `iat`), which the client SDKs decode. Session and refresh tokens are
+//! signed with different keys, so neither passes for the other. Logout revokes both by
+//! token id.
+
+use std::collections::BTreeMap;
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// Token settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Signs session tokens.
+    pub encryption_key: String,
+    /// Session token lifetime, seconds.
+    pub token_expiry_sec: i64,
+    /// Signs refresh tokens.
+    pub refresh_encryption_key: String,
+    /// Refresh token lifetime, seconds.
+    pub refresh_token_expiry_sec: i64,
+}
+
+impl Default for SessionConfig {
+    /// Nakama's defaults (fine for development; a production start must change the keys).
+    fn default() -> Self {
+        SessionConfig {
+            encryption_key: "defaultencryptionkey".into(),
+            token_expiry_sec: 60,
+            refresh_encryption_key: "defaultrefreshencryptionkey".into(),
+            refresh_token_expiry_sec: 3600,
+        }
+    }
+}
+
+/// What a token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Token id (for revocation).
+    pub tid: String,
+    /// User id.
+    pub uid: String,
+    /// Username.
+    pub usn: String,
+    /// Session variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrs: BTreeMap<String, String>,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+}
+
+/// A new session: both tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub token: String,
+    pub refresh_token: String,
+}
+
+fn sign(claims: &Claims, key: &str) -> Result<String, ApiError> {
+    encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(key.as_bytes()))
+        .map_err(|_| ApiError::new(crate::error::Code::Internal, "Could not sign the token."))
+}
+
+fn check(token: &str, key: &str, now: i64) -> Result<Claims, ApiError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    // Expiry is checked below against the caller's clock (tests inject one).
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let claims = decode::<Claims>(token, &DecodingKey::from_secret(key.as_bytes()), &validation)
+        .map_err(|_| ApiError::unauthenticated("Auth token invalid"))?
+        .claims;
+    if claims.exp <= now {
+        return Err(ApiError::unauthenticated("Auth token invalid"));
+    }
+    Ok(claims)
+}
+
+impl SessionConfig {
+    /// Issues a session and a refresh token for the user.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        username: &str,
+        vars: &BTreeMap<String, String>,
+        now: i64,
+    ) -> Result<Tokens, ApiError> {
+        let claims = |expiry: i64| Claims {
+            tid: uuid::Uuid::new_v4().to_string(),
+            uid: user_id.to_string(),
+            usn: username.to_string(),
+            vrs: vars.clone(),
+            exp: now + expiry,
+            iat: now,
+        };
+        Ok(Tokens {
+            token: sign(&claims(self.token_expiry_sec), &self.encryption_key)?,
+            refresh_token: sign(&claims(self.refresh_token_expiry_sec), &self.refresh_encryption_key)?,
+        })
+    }
+
+    /// The claims of a valid, unexpired, unrevoked session token.
+    pub fn verify(&self, store: &dyn Store, token: &str, now: i64) -> Result<Claims, ApiError> {
+        let claims = check(token, &self.encryption_key, now)?;
+        if store.is_revoked(&claims.tid)? {
+            return Err(ApiError::unauthenticated("Auth token invalid"));
+        }
+        Ok(claims)
+    }
+
+    /// The claims of a valid, unexpired, unrevoked refresh token.
+    pub fn verify_refresh(&self, store: &dyn Store, token: &str, now: i64) -> Result<Claims, ApiError> {
+        let claims = check(token, &self.refresh_encryption_key, now)
+            .map_err(|_| ApiError::unauthenticated("Refresh token invalid or expired."))?;
+        if store.is_revoked(&claims.tid)? {
+            return Err(ApiError::unauthenticated("Refresh token invalid or expired."));
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn tokens_verify_until_they_expire_or_are_revoked() {
+        let cfg = SessionConfig::default();
+        let store = MemoryStore::new();
+        let vars = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        let t = cfg.issue("user-1", "alice", &vars, 1000).unwrap();
+        let c = cfg.verify(&store, &t.token, 1000).unwrap();
+        assert_eq!((c.uid.as_str(), c.usn.as_str(), c.exp, c.iat), ("user-1", "alice", 1060, 1000));
+        assert_eq!(c.vrs, vars);
+        assert!(cfg.verify(&store, &t.token, 1060).is_err(), "expired");
+        // Session and refresh tokens do not pass for each other.
+        assert!(cfg.verify(&store, &t.refresh_token, 1000).is_err());
+        assert!(cfg.verify_refresh(&store, &t.token, 1000).is_err());
+        let r = cfg.verify_refresh(&store, &t.refresh_token, 4000).unwrap();
+        assert_eq!(r.exp, 4600);
+        // Tampered: another key, or a changed payload.
+        let other = SessionConfig { encryption_key: "other".into(), ..SessionConfig::default() };
+        assert!(other.verify(&store, &t.token, 1000).is_err());
+        let mut parts: Vec<String> = t.token.split('.').map(str::to_string).collect();
+        parts[1] = parts[1].replacen('e', "f", 1);
+        assert!(cfg.verify(&store, &parts.join("."), 1000).is_err());
+        store.revoke_token(&c.tid, "user-1", c.exp).unwrap();
+        assert_eq!(cfg.verify(&store, &t.token, 1000).unwrap_err().code, crate::error::Code::Unauthenticated);
+    }
+}

@@ -1,0 +1,116 @@
+//! Authentication and sessions with Nakama's rules, on an injected clock.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use kaosnet::accounts::{Accounts, Credential};
+use kaosnet::session::SessionConfig;
+use kaosnet::store::{MemoryStore, SqliteStore, Store, UserKey};
+use kaosnet::Code;
+
+static NOW: AtomicI64 = AtomicI64::new(1_000_000);
+
+fn now() -> i64 {
+    NOW.load(Ordering::Relaxed)
+}
+
+/// The sessions test moves its own clock, so the others never see it jump.
+static SESSION_NOW: AtomicI64 = AtomicI64::new(1_000_000);
+
+fn session_now() -> i64 {
+    SESSION_NOW.load(Ordering::Relaxed)
+}
+
+fn accounts(store: Arc<dyn Store>) -> Accounts {
+    Accounts::with_clock(store, SessionConfig::default(), now)
+}
+
+fn none() -> BTreeMap<String, String> {
+    BTreeMap::new()
+}
+
+#[test]
+fn device_accounts_are_created_on_first_use_only_when_asked() {
+    let a = accounts(Arc::new(MemoryStore::new()));
+    let device = || Credential::Device("device-0123456789".into());
+    let missing = a.authenticate(device(), false, None, &none()).unwrap_err();
+    assert_eq!((missing.code, missing.message.as_str()), (Code::NotFound, "User account not found."));
+    let first = a.authenticate(device(), true, Some("alice"), &none()).unwrap();
+    assert!(first.created);
+    assert_eq!(first.user.username, "alice");
+    let again = a.authenticate(device(), true, Some("ignored"), &none()).unwrap();
+    assert!(!again.created);
+    assert_eq!(again.user.id, first.user.id);
+    assert_eq!(a.verify(&again.tokens.token).unwrap().uid, first.user.id);
+    // A generated username when none is given; a taken one is refused.
+    let other = a.authenticate(Credential::Device("device-other-01".into()), true, None, &none()).unwrap();
+    assert_eq!(other.user.username.len(), 10);
+    let taken = a.authenticate(Credential::Device("device-third-01".into()), true, Some("ALICE"), &none());
+    assert_eq!(taken.unwrap_err().code, Code::AlreadyExists);
+    for bad in ["short", &"x".repeat(129)] {
+        let e = a.authenticate(Credential::Device(bad.to_string()), true, None, &none()).unwrap_err();
+        assert_eq!(e.code, Code::InvalidArgument, "{bad}");
+    }
+    let e = a.authenticate(device(), true, Some("has space"), &none()).unwrap_err();
+    assert_eq!(e.code, Code::InvalidArgument);
+}
+
+#[test]
+fn email_accounts_check_the_password_and_store_only_its_hash() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let a = accounts(store.clone());
+    let cred = |p: &str| Credential::Email { email: "Player@Example.com".into(), password: p.into() };
+    let created = a.authenticate(cred("correct horse"), true, None, &none()).unwrap();
+    assert!(created.created);
+    let stored = store.user(UserKey::Email("player@example.com")).unwrap().unwrap();
+    let hash = stored.password_hash.unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("correct horse"), "{hash}");
+    assert_eq!(a.authenticate(cred("correct horse"), false, None, &none()).unwrap().user.id, created.user.id);
+    let wrong = a.authenticate(cred("wrong password"), true, None, &none()).unwrap_err();
+    assert_eq!((wrong.code, wrong.message.as_str()), (Code::Unauthenticated, "Invalid credentials."));
+    assert_eq!(a.authenticate(cred("short"), true, None, &none()).unwrap_err().code, Code::InvalidArgument);
+    for email in ["no-at-sign.example.com", "a@b", "x@nodot", "bad space@example.com"] {
+        let e = a.authenticate(
+            Credential::Email { email: email.into(), password: "password1".into() },
+            true,
+            None,
+            &none(),
+        );
+        assert_eq!(e.unwrap_err().code, Code::InvalidArgument, "{email}");
+    }
+}
+
+#[test]
+fn custom_ids_have_their_length_rule() {
+    let a = accounts(Arc::new(MemoryStore::new()));
+    assert!(a.authenticate(Credential::Custom("abcdef".into()), true, None, &none()).unwrap().created);
+    assert_eq!(
+        a.authenticate(Credential::Custom("abcde".into()), true, None, &none()).unwrap_err().code,
+        Code::InvalidArgument
+    );
+}
+
+#[test]
+fn sessions_expire_refresh_and_log_out() {
+    let a = Accounts::with_clock(Arc::new(MemoryStore::new()), SessionConfig::default(), session_now);
+    let vars = BTreeMap::from([("platform".to_string(), "web".to_string())]);
+    let s = a.authenticate(Credential::Custom("custom-1".into()), true, Some("bob"), &vars).unwrap();
+    let t0 = session_now();
+    assert_eq!(a.verify(&s.tokens.token).unwrap().vrs, vars);
+    SESSION_NOW.store(t0 + 61, Ordering::Relaxed);
+    assert_eq!(a.verify(&s.tokens.token).unwrap_err().code, Code::Unauthenticated);
+    // The refresh token is good for an hour and keeps the variables.
+    let fresh = a.refresh(&s.tokens.refresh_token, None).unwrap();
+    let claims = a.verify(&fresh.token).unwrap();
+    assert_eq!((claims.usn.as_str(), claims.vrs.clone()), ("bob", vars));
+    // Logout revokes both tokens.
+    a.logout(&fresh.token, Some(&fresh.refresh_token)).unwrap();
+    assert_eq!(a.verify(&fresh.token).unwrap_err().code, Code::Unauthenticated);
+    assert_eq!(a.refresh(&fresh.refresh_token, None).unwrap_err().code, Code::Unauthenticated);
+    // An unrevoked refresh token still works until it expires.
+    assert!(a.refresh(&s.tokens.refresh_token, None).is_ok());
+    SESSION_NOW.store(t0 + 3601, Ordering::Relaxed);
+    assert_eq!(a.refresh(&s.tokens.refresh_token, None).unwrap_err().code, Code::Unauthenticated);
+    SESSION_NOW.store(t0, Ordering::Relaxed);
+}
