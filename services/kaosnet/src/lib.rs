@@ -6,10 +6,51 @@
 //! - [`error`]: errors with Nakama's gRPC codes and HTTP statuses.
 //! - [`session`]: JWT session and refresh tokens with Nakama's claims, revocation.
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
+//! - [`api`]: the REST routes on a kaos-http router.
 
 pub mod accounts;
+pub mod api;
 pub mod error;
 pub mod session;
 pub mod store;
+mod time;
+
+use std::sync::Arc;
 
 pub use error::{ApiError, Code};
+pub use kaos_transport::{ClientTransport, TransportError, TransportServer};
+pub use kaos_ws::{WsClient, WsConnection, WsServer, WsServerTransport};
+
+use accounts::Accounts;
+use session::SessionConfig;
+use store::Store;
+
+/// Keys clients and servers present.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// HTTP Basic user name on authenticate and refresh calls.
+    pub server_key: String,
+    /// `?http_key=` for server-to-server RPC calls.
+    pub http_key: String,
+}
+
+impl Default for ApiConfig {
+    /// Nakama's development defaults (`defaultkey`, `defaulthttpkey`).
+    fn default() -> Self {
+        ApiConfig { server_key: "defaultkey".into(), http_key: "defaulthttpkey".into() }
+    }
+}
+
+/// The services, shared by every handler.
+#[derive(Debug)]
+pub struct KaosNet {
+    pub config: ApiConfig,
+    pub accounts: Accounts,
+}
+
+impl KaosNet {
+    /// Services over `store`.
+    pub fn new(store: Arc<dyn Store>, config: ApiConfig, sessions: SessionConfig) -> Arc<KaosNet> {
+        Arc::new(KaosNet { config, accounts: Accounts::new(store, sessions) })
+    }
+}

@@ -1,0 +1,219 @@
+//! Authentication, sessions, the account and users.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kaos_http::{Method, Request, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{body, query_bool, route, server_key, session, Answer};
+use crate::accounts::Credential;
+use crate::error::ApiError;
+use crate::store::{User, UserKey};
+use crate::time::rfc3339;
+use crate::KaosNet;
+
+pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
+    route(r, kaos, Method::Post, "/v2/account/authenticate/device", authenticate_device);
+    route(r, kaos, Method::Post, "/v2/account/authenticate/email", authenticate_email);
+    route(r, kaos, Method::Post, "/v2/account/authenticate/custom", authenticate_custom);
+    route(r, kaos, Method::Post, "/v2/account/session/refresh", refresh);
+    route(r, kaos, Method::Post, "/v2/session/logout", logout);
+    route(r, kaos, Method::Get, "/v2/account", get_account);
+    route(r, kaos, Method::Put, "/v2/account", update_account);
+    route(r, kaos, Method::Delete, "/v2/account", delete_account);
+    route(r, kaos, Method::Get, "/v2/user", get_users);
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdBody {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailBody {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+}
+
+fn authenticate(kaos: &KaosNet, req: &Request, credential: Credential, vars: &BTreeMap<String, String>) -> Answer {
+    let create = query_bool(req, "create", true)?;
+    let username = req.query("username").filter(|u| !u.is_empty());
+    let done = kaos.accounts.authenticate(credential, create, username.as_deref(), vars)?;
+    Ok(json!({"created": done.created, "token": done.tokens.token, "refresh_token": done.tokens.refresh_token}))
+}
+
+fn authenticate_device(kaos: &KaosNet, req: &Request) -> Answer {
+    server_key(kaos, req)?;
+    let b: IdBody = body(req)?;
+    authenticate(kaos, req, Credential::Device(b.id), &b.vars)
+}
+
+fn authenticate_custom(kaos: &KaosNet, req: &Request) -> Answer {
+    server_key(kaos, req)?;
+    let b: IdBody = body(req)?;
+    authenticate(kaos, req, Credential::Custom(b.id), &b.vars)
+}
+
+fn authenticate_email(kaos: &KaosNet, req: &Request) -> Answer {
+    server_key(kaos, req)?;
+    let b: EmailBody = body(req)?;
+    authenticate(kaos, req, Credential::Email { email: b.email, password: b.password }, &b.vars)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    #[serde(default)]
+    token: String,
+    vars: Option<BTreeMap<String, String>>,
+}
+
+fn refresh(kaos: &KaosNet, req: &Request) -> Answer {
+    server_key(kaos, req)?;
+    let b: RefreshBody = body(req)?;
+    if b.token.is_empty() {
+        return Err(ApiError::invalid("Refresh token is required."));
+    }
+    let tokens = kaos.accounts.refresh(&b.token, b.vars.as_ref())?;
+    Ok(json!({"created": false, "token": tokens.token, "refresh_token": tokens.refresh_token}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogoutBody {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    refresh_token: String,
+}
+
+fn logout(kaos: &KaosNet, req: &Request) -> Answer {
+    session(kaos, req)?;
+    let b: LogoutBody = body(req)?;
+    let refresh = Some(b.refresh_token.as_str()).filter(|r| !r.is_empty());
+    kaos.accounts.logout(&b.token, refresh)?;
+    Ok(json!({}))
+}
+
+/// A user as the API shows it (Nakama's `ApiUser`); empty fields are left out.
+pub(super) fn user_json(u: &User) -> Value {
+    let mut v = json!({
+        "id": u.id,
+        "username": u.username,
+        "metadata": u.metadata,
+        "create_time": rfc3339(u.create_time),
+        "update_time": rfc3339(u.update_time),
+    });
+    for (name, value) in [
+        ("display_name", &u.display_name),
+        ("avatar_url", &u.avatar_url),
+        ("lang_tag", &u.lang_tag),
+        ("location", &u.location),
+        ("timezone", &u.timezone),
+    ] {
+        if !value.is_empty() {
+            v[name] = json!(value);
+        }
+    }
+    v
+}
+
+fn me(kaos: &KaosNet, req: &Request) -> Result<User, ApiError> {
+    let claims = session(kaos, req)?;
+    kaos.accounts.store().user(UserKey::Id(&claims.uid))?.ok_or_else(|| ApiError::not_found("Account not found."))
+}
+
+fn get_account(kaos: &KaosNet, req: &Request) -> Answer {
+    let u = me(kaos, req)?;
+    let mut v = json!({
+        "user": user_json(&u),
+        "wallet": "{}",
+        "devices": u.devices.iter().map(|d| json!({"id": d})).collect::<Vec<_>>(),
+    });
+    if let Some(e) = &u.email {
+        v["email"] = json!(e);
+    }
+    if let Some(c) = &u.custom_id {
+        v["custom_id"] = json!(c);
+    }
+    Ok(v)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountUpdate {
+    username: Option<String>,
+    display_name: Option<String>,
+    avatar_url: Option<String>,
+    lang_tag: Option<String>,
+    location: Option<String>,
+    timezone: Option<String>,
+}
+
+fn update_account(kaos: &KaosNet, req: &Request) -> Answer {
+    let mut u = me(kaos, req)?;
+    let b: AccountUpdate = body(req)?;
+    if let Some(name) = b.username.filter(|n| !n.is_empty()) {
+        if name.len() > 128 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
+        }
+        u.username = name;
+    }
+    for (field, value) in [
+        (&mut u.display_name, b.display_name),
+        (&mut u.avatar_url, b.avatar_url),
+        (&mut u.lang_tag, b.lang_tag),
+        (&mut u.location, b.location),
+        (&mut u.timezone, b.timezone),
+    ] {
+        if let Some(v) = value {
+            if v.len() > 255 {
+                return Err(ApiError::invalid("Account fields must be at most 255 characters."));
+            }
+            *field = v;
+        }
+    }
+    u.update_time = kaos.accounts.now();
+    match kaos.accounts.store().update_user(&u) {
+        Err(crate::store::StoreError::Conflict("username")) => {
+            Err(ApiError::new(crate::Code::AlreadyExists, "Username is already in use."))
+        }
+        other => other.map(|()| json!({})).map_err(Into::into),
+    }
+}
+
+fn delete_account(kaos: &KaosNet, req: &Request) -> Answer {
+    let u = me(kaos, req)?;
+    kaos.accounts.store().delete_user(&u.id)?;
+    Ok(json!({}))
+}
+
+fn get_users(kaos: &KaosNet, req: &Request) -> Answer {
+    session(kaos, req)?;
+    let mut ids = Vec::new();
+    let mut usernames = Vec::new();
+    for (k, v) in req.query_pairs() {
+        match k.as_str() {
+            "ids" => ids.push(v),
+            "usernames" => usernames.push(v),
+            "facebook_ids" => {}
+            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+        }
+    }
+    if ids.len() + usernames.len() > 100 {
+        return Err(ApiError::invalid("At most 100 users may be requested at once."));
+    }
+    let users = kaos.accounts.store().users(&ids, &usernames)?;
+    Ok(json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}))
+}

@@ -1,0 +1,89 @@
+//! The REST API under `/v2/...`, shaped as Nakama's so its client SDKs work unchanged:
+//! JSON in snake_case, HTTP Basic with the server key on authenticate and refresh,
+//! `Authorization: Bearer <session token>` elsewhere, errors as `{"code", "message"}`
+//! with the matching status. Handlers that reach the database run on kaos-http's worker
+//! pool.
+
+mod account;
+mod storage;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use kaos_http::{Method, Request, Response, Router, Run};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::session::Claims;
+use crate::KaosNet;
+
+/// A handler's result: a JSON body or an API error.
+type Answer = Result<serde_json::Value, ApiError>;
+
+/// Sends `answer` as JSON (errors with their status).
+fn respond(answer: Answer) -> Response {
+    match answer {
+        Ok(body) => Response::json(&body),
+        Err(e) => Response::json_status(e.code.http_status(), &e.to_json()),
+    }
+}
+
+/// Parses the body as `T`; an empty body counts as `{}`.
+fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = if req.body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &req.body };
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
+}
+
+/// A boolean query parameter (`true`/`false`), `default` when absent.
+fn query_bool(req: &Request, name: &str, default: bool) -> Result<bool, ApiError> {
+    match req.query(name).as_deref() {
+        None | Some("") => Ok(default),
+        Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => Err(ApiError::invalid(format!("Invalid {name}: {other}"))),
+    }
+}
+
+/// Checks HTTP Basic with the server key (authenticate and refresh calls).
+fn server_key(kaos: &KaosNet, req: &Request) -> Result<(), ApiError> {
+    let given = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok());
+    match given {
+        Some(pair) if pair.split_once(':').map_or(pair.as_str(), |(user, _)| user) == kaos.config.server_key => Ok(()),
+        Some(_) => Err(ApiError::unauthenticated("Server key invalid")),
+        None => Err(ApiError::unauthenticated("Server key required")),
+    }
+}
+
+/// The session of a Bearer token.
+fn session(kaos: &KaosNet, req: &Request) -> Result<Claims, ApiError> {
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthenticated("Auth token required"))?;
+    kaos.accounts.verify(token.trim())
+}
+
+/// Registers `handler` for `method` on `pattern`, on the worker pool.
+fn route(
+    router: &mut Router,
+    kaos: &Arc<KaosNet>,
+    method: Method,
+    pattern: &str,
+    handler: fn(&KaosNet, &Request) -> Answer,
+) {
+    let kaos = kaos.clone();
+    router.route(method, pattern, Run::Blocking, move |req| respond(handler(&kaos, req)));
+}
+
+/// Every REST route, on a new router.
+pub fn router(kaos: &Arc<KaosNet>) -> Router {
+    let mut r = Router::new();
+    r.get("/healthcheck", |_| Response::json(&serde_json::json!({})));
+    account::routes(&mut r, kaos);
+    storage::routes(&mut r, kaos);
+    r
+}

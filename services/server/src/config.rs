@@ -1,0 +1,188 @@
+//! Configuration: defaults, then a TOML file (`--config`), then `KAOS_*` environment
+//! variables and command-line flags (clap), each overriding the one before.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command line and environment (`kaos-server --help`).
+#[derive(Debug, Parser)]
+#[command(name = "kaos-server", version, about = "KaosNet game server (Nakama-compatible client API)")]
+pub struct Args {
+    /// A TOML configuration file.
+    #[arg(long, env = "KAOS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "KAOS_ADDRESS")]
+    pub address: Option<String>,
+    /// Client API port (HTTP and WebSocket); 0 picks a free one.
+    #[arg(long, env = "KAOS_PORT")]
+    pub port: Option<u16>,
+    /// Database: `sqlite:<path>` or `memory`.
+    #[arg(long, env = "KAOS_DATABASE")]
+    pub database: Option<String>,
+    /// Server key clients authenticate with (HTTP Basic user name).
+    #[arg(long, env = "KAOS_SERVER_KEY")]
+    pub server_key: Option<String>,
+    /// Key for server-to-server RPC (`?http_key=`).
+    #[arg(long, env = "KAOS_HTTP_KEY")]
+    pub http_key: Option<String>,
+    /// Key that signs session tokens.
+    #[arg(long, env = "KAOS_SESSION_ENCRYPTION_KEY")]
+    pub session_encryption_key: Option<String>,
+    /// Key that signs refresh tokens.
+    #[arg(long, env = "KAOS_SESSION_REFRESH_ENCRYPTION_KEY")]
+    pub session_refresh_encryption_key: Option<String>,
+    /// Session token lifetime, seconds.
+    #[arg(long, env = "KAOS_SESSION_TOKEN_EXPIRY_SEC")]
+    pub session_token_expiry_sec: Option<i64>,
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "KAOS_SESSION_REFRESH_TOKEN_EXPIRY_SEC")]
+    pub session_refresh_token_expiry_sec: Option<i64>,
+}
+
+/// The file's shape; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    address: Option<String>,
+    port: Option<u16>,
+    database: Option<String>,
+    server_key: Option<String>,
+    http_key: Option<String>,
+    #[serde(default)]
+    session: FileSession,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSession {
+    encryption_key: Option<String>,
+    refresh_encryption_key: Option<String>,
+    token_expiry_sec: Option<i64>,
+    refresh_token_expiry_sec: Option<i64>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Memory,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub address: String,
+    pub port: u16,
+    pub database: Database,
+    pub api: kaosnet::ApiConfig,
+    pub session: kaosnet::session::SessionConfig,
+}
+
+impl Config {
+    /// Defaults, overridden by the file, then by the environment and flags.
+    pub fn load(args: Args) -> Result<Config, String> {
+        let file: File = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("invalid configuration {}: {e}", path.display()))?
+            }
+            None => File::default(),
+        };
+        let defaults = kaosnet::session::SessionConfig::default();
+        let api = kaosnet::ApiConfig::default();
+        let database = args.database.or(file.database).unwrap_or_else(|| "sqlite:./data/kaos.db".into());
+        let session = kaosnet::session::SessionConfig {
+            encryption_key: args
+                .session_encryption_key
+                .or(file.session.encryption_key)
+                .unwrap_or(defaults.encryption_key),
+            refresh_encryption_key: args
+                .session_refresh_encryption_key
+                .or(file.session.refresh_encryption_key)
+                .unwrap_or(defaults.refresh_encryption_key),
+            token_expiry_sec: args
+                .session_token_expiry_sec
+                .or(file.session.token_expiry_sec)
+                .unwrap_or(defaults.token_expiry_sec),
+            refresh_token_expiry_sec: args
+                .session_refresh_token_expiry_sec
+                .or(file.session.refresh_token_expiry_sec)
+                .unwrap_or(defaults.refresh_token_expiry_sec),
+        };
+        if session.token_expiry_sec <= 0 || session.refresh_token_expiry_sec <= 0 {
+            return Err("token lifetimes must be positive".into());
+        }
+        if session.encryption_key == session.refresh_encryption_key {
+            return Err("the session and refresh encryption keys must differ".into());
+        }
+        Ok(Config {
+            address: args.address.or(file.address).unwrap_or_else(|| "0.0.0.0".into()),
+            port: args.port.or(file.port).unwrap_or(7350),
+            database: parse_database(&database)?,
+            api: kaosnet::ApiConfig {
+                server_key: args.server_key.or(file.server_key).unwrap_or(api.server_key),
+                http_key: args.http_key.or(file.http_key).unwrap_or(api.http_key),
+            },
+            session,
+        })
+    }
+
+    /// Warnings for settings that are fine in development only.
+    pub fn warnings(&self) -> Vec<String> {
+        let defaults = kaosnet::session::SessionConfig::default();
+        let api = kaosnet::ApiConfig::default();
+        let mut w = Vec::new();
+        for (name, value, default) in [
+            ("server key", &self.api.server_key, &api.server_key),
+            ("http key", &self.api.http_key, &api.http_key),
+            ("session encryption key", &self.session.encryption_key, &defaults.encryption_key),
+            ("refresh encryption key", &self.session.refresh_encryption_key, &defaults.refresh_encryption_key),
+        ] {
+            if value == default {
+                w.push(format!("the {name} is the public default: change it before production"));
+            }
+        }
+        w
+    }
+}
+
+fn parse_database(s: &str) -> Result<Database, String> {
+    match s {
+        "memory" => Ok(Database::Memory),
+        _ => match s.strip_prefix("sqlite:") {
+            Some(path) if !path.is_empty() => Ok(Database::Sqlite(PathBuf::from(path))),
+            _ => Err(format!("unknown database {s:?}: use sqlite:<path> or memory")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        Args::parse_from(std::iter::once("kaos-server").chain(extra.iter().copied()))
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("kaos-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("kaos.toml");
+        std::fs::write(&file, "port = 9000\nserver_key = \"filekey\"\n[session]\ntoken_expiry_sec = 120\n").unwrap();
+        let c = Config::load(args(&["--config", file.to_str().unwrap(), "--port", "9100"])).unwrap();
+        assert_eq!((c.port, c.api.server_key.as_str(), c.session.token_expiry_sec), (9100, "filekey", 120));
+        assert_eq!(c.database, Database::Sqlite("./data/kaos.db".into()));
+        assert_eq!(c.api.http_key, "defaulthttpkey");
+        assert_eq!(c.warnings().len(), 3);
+        std::fs::write(&file, "prot = 1\n").unwrap();
+        let e = Config::load(args(&["--config", file.to_str().unwrap()])).unwrap_err();
+        assert!(e.contains("unknown field"), "{e}");
+        assert!(Config::load(args(&["--database", "mysql://x"])).is_err());
+        assert_eq!(Config::load(args(&["--database", "memory"])).unwrap().database, Database::Memory);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

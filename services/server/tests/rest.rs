@@ -1,0 +1,238 @@
+//! kaos-server as a process on a free loopback port, driven over REST the way Nakama's
+//! client SDKs call it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kaos-server"))
+        .args(["--address", "127.0.0.1", "--port", "0", "--database", "memory"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line);
+    Server { child, addr: url.parse().unwrap() }
+}
+
+/// One request on its own connection: (status, JSON body).
+fn call(s: &Server, method: &str, path: &str, auth: &str, body: &str) -> (u16, Value) {
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = if auth.is_empty() { String::new() } else { format!("Authorization: {auth}\r\n") };
+    write!(
+        c,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::String(body.to_string())))
+}
+
+fn basic(key: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:")))
+}
+
+fn bearer(token: &Value) -> String {
+    format!("Bearer {}", token.as_str().unwrap())
+}
+
+/// Decodes a JWT's claims, as client SDKs do.
+fn claims(token: &Value) -> Value {
+    let payload = token.as_str().unwrap().split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn device_session(s: &Server, id: &str, username: &str) -> Value {
+    let (status, body) = call(
+        s,
+        "POST",
+        &format!("/v2/account/authenticate/device?create=true&username={username}"),
+        &basic("defaultkey"),
+        &json!({"id": id}).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn authenticate_account_refresh_and_logout() {
+    let s = start(&[]);
+    assert_eq!(call(&s, "GET", "/healthcheck", "", "").0, 200);
+    let session = device_session(&s, "device-00000001", "alice");
+    assert_eq!(session["created"], true);
+    let c = claims(&session["token"]);
+    assert_eq!(c["usn"], "alice");
+    assert!(c["uid"].is_string() && c["tid"].is_string() && c["exp"].is_i64());
+    assert!(claims(&session["refresh_token"])["exp"].as_i64() > c["exp"].as_i64());
+    // Again: the same account, not created.
+    let again = device_session(&s, "device-00000001", "ignored");
+    assert_eq!((again["created"].clone(), claims(&again["token"])["uid"].clone()), (json!(false), c["uid"].clone()));
+
+    let (status, account) = call(&s, "GET", "/v2/account", &bearer(&session["token"]), "");
+    assert_eq!(status, 200);
+    assert_eq!(account["user"]["username"], "alice");
+    assert_eq!(account["devices"], json!([{"id": "device-00000001"}]));
+    let update = json!({"display_name": "Alice A.", "location": "Berlin"}).to_string();
+    assert_eq!(call(&s, "PUT", "/v2/account", &bearer(&session["token"]), &update).0, 200);
+    let (_, users) = call(&s, "GET", "/v2/user?usernames=alice&ids=nobody", &bearer(&session["token"]), "");
+    assert_eq!(users["users"][0]["display_name"], "Alice A.");
+    assert_eq!(users["users"].as_array().unwrap().len(), 1);
+
+    let refreshed = call(
+        &s,
+        "POST",
+        "/v2/account/session/refresh",
+        &basic("defaultkey"),
+        &json!({"token": session["refresh_token"]}).to_string(),
+    );
+    assert_eq!(refreshed.0, 200, "{}", refreshed.1);
+    let fresh = refreshed.1;
+    let logout = json!({"token": fresh["token"], "refresh_token": fresh["refresh_token"]}).to_string();
+    assert_eq!(call(&s, "POST", "/v2/session/logout", &bearer(&fresh["token"]), &logout).0, 200);
+    let (status, err) = call(&s, "GET", "/v2/account", &bearer(&fresh["token"]), "");
+    assert_eq!((status, err["code"].clone()), (401, json!(16)));
+    let again = call(
+        &s,
+        "POST",
+        "/v2/account/session/refresh",
+        &basic("defaultkey"),
+        &json!({"token": fresh["refresh_token"]}).to_string(),
+    );
+    assert_eq!(again.0, 401);
+    // The first session was not logged out.
+    assert_eq!(call(&s, "GET", "/v2/account", &bearer(&session["token"]), "").0, 200);
+}
+
+#[test]
+fn bad_requests_get_nakama_shaped_errors() {
+    let s = start(&["--server-key", "sekrit"]);
+    let path = "/v2/account/authenticate/custom";
+    let (status, err) = call(&s, "POST", path, &basic("defaultkey"), r#"{"id":"custom-1"}"#);
+    assert_eq!((status, err["code"].clone()), (401, json!(16)));
+    assert_eq!(call(&s, "POST", path, "", r#"{"id":"custom-1"}"#).0, 401);
+    for (body, why) in [
+        ("{not json", "malformed JSON"),
+        (r#"{"id": 5}"#, "a wrong type"),
+        (r#"{"id":"custom-1","extra":true}"#, "an unknown field"),
+        (r#"{"id":"abc"}"#, "a short id"),
+    ] {
+        let (status, err) = call(&s, "POST", path, &basic("sekrit"), body);
+        assert_eq!((status, err["code"].clone()), (400, json!(3)), "{why}: {err}");
+        assert!(err["message"].is_string());
+    }
+    let (status, err) = call(&s, "POST", &format!("{path}?create=false"), &basic("sekrit"), r#"{"id":"custom-1"}"#);
+    assert_eq!((status, err["code"].clone()), (404, json!(5)));
+    let (status, err) = call(&s, "GET", "/v2/account", "Bearer not.a.token", "");
+    assert_eq!((status, err["code"].clone()), (401, json!(16)));
+    // Email: a wrong password is 401, a taken username 409.
+    let email = "/v2/account/authenticate/email?username=player1";
+    let creds = r#"{"email":"player@example.com","password":"password123"}"#;
+    assert_eq!(call(&s, "POST", email, &basic("sekrit"), creds).0, 200);
+    let wrong = r#"{"email":"player@example.com","password":"password124"}"#;
+    assert_eq!(call(&s, "POST", email, &basic("sekrit"), wrong).0, 401);
+    let other = r#"{"email":"other@example.com","password":"password123"}"#;
+    let (status, err) = call(&s, "POST", email, &basic("sekrit"), other);
+    assert_eq!((status, err["code"].clone()), (409, json!(6)));
+}
+
+#[test]
+fn storage_versions_permissions_and_listing() {
+    let s = start(&[]);
+    let alice = device_session(&s, "device-alice-01", "alice");
+    let bob = device_session(&s, "device-bob-0001", "bob");
+    let alice_id = claims(&alice["token"])["uid"].as_str().unwrap().to_string();
+    let (a, b) = (bearer(&alice["token"]), bearer(&bob["token"]));
+    let write =
+        |auth: &str, objects: Value| call(&s, "PUT", "/v2/storage", auth, &json!({"objects": objects}).to_string());
+
+    let (status, acks) = write(
+        &a,
+        json!([
+            {"collection": "saves", "key": "slot1", "value": "{\"hp\":10}", "version": "*"},
+            {"collection": "cards", "key": "deck", "value": "{\"cards\":[1,2]}", "permission_read": 2},
+        ]),
+    );
+    assert_eq!(status, 200, "{acks}");
+    let v1 = acks["acks"][0]["version"].clone();
+    assert_eq!(acks["acks"][0]["user_id"], alice_id.as_str());
+    // `*` on an existing object, a stale version: 400 and nothing written, even the
+    // valid write in the same batch.
+    let (status, err) = write(&a, json!([{"collection": "saves", "key": "slot1", "value": "{}", "version": "*"}]));
+    assert_eq!((status, err["code"].clone()), (400, json!(3)));
+    let (status, _) = write(
+        &a,
+        json!([
+            {"collection": "saves", "key": "slot2", "value": "{}"},
+            {"collection": "saves", "key": "slot1", "value": "{}", "version": "stale"},
+        ]),
+    );
+    assert_eq!(status, 400);
+    let read = |auth: &str, ids: Value| call(&s, "POST", "/v2/storage", auth, &json!({"object_ids": ids}).to_string());
+    let (_, got) = read(&a, json!([{"collection": "saves", "key": "slot2", "user_id": alice_id}]));
+    assert_eq!(got["objects"], json!([]));
+    let (status, _) = write(&a, json!([{"collection": "saves", "key": "slot1", "value": "{\"hp\":9}", "version": v1}]));
+    assert_eq!(status, 200);
+    // Bob reads Alice's public deck but not her owner-only save.
+    let ids = json!([
+        {"collection": "saves", "key": "slot1", "user_id": alice_id},
+        {"collection": "cards", "key": "deck", "user_id": alice_id},
+    ]);
+    let (_, got) = read(&b, ids.clone());
+    assert_eq!(got["objects"].as_array().unwrap().len(), 1);
+    assert_eq!(got["objects"][0]["key"], "deck");
+    let (_, mine) = read(&a, ids);
+    assert_eq!(mine["objects"][0]["value"], "{\"hp\":9}");
+    // Values must be JSON objects; permissions in range.
+    assert_eq!(write(&a, json!([{"collection": "c", "key": "k", "value": "[1]"}])).0, 400);
+    assert_eq!(write(&a, json!([{"collection": "c", "key": "k", "value": "{}", "permission_read": 3}])).0, 400);
+    // Listing with a cursor.
+    let many: Vec<Value> = (0..7)
+        .map(|i| json!({"collection": "items", "key": format!("i{i}"), "value": "{}", "permission_read": 2}))
+        .collect();
+    assert_eq!(write(&a, Value::Array(many)).0, 200);
+    let mut keys = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/v2/storage/items/{alice_id}?limit=3&cursor={cursor}");
+        let (status, page) = call(&s, "GET", &path, &b, "");
+        assert_eq!(status, 200, "{page}");
+        keys.extend(page["objects"].as_array().unwrap().iter().map(|o| o["key"].as_str().unwrap().to_string()));
+        match page["cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(keys, (0..7).map(|i| format!("i{i}")).collect::<Vec<_>>());
+    // Delete with a wrong version fails; with none it succeeds.
+    let delete = |ids: Value| call(&s, "PUT", "/v2/storage/delete", &a, &json!({"object_ids": ids}).to_string());
+    assert_eq!(delete(json!([{"collection": "saves", "key": "slot1", "version": "nope"}])).0, 400);
+    assert_eq!(delete(json!([{"collection": "saves", "key": "slot1"}])).0, 200);
+    let (_, gone) = read(&a, json!([{"collection": "saves", "key": "slot1", "user_id": alice_id}]));
+    assert_eq!(gone["objects"], json!([]));
+}
