@@ -6,11 +6,13 @@
 //! - [`error`]: errors with Nakama's gRPC codes and HTTP statuses.
 //! - [`session`]: JWT session and refresh tokens with Nakama's claims, revocation.
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
+//! - [`rpc`]: RPC functions registered by id.
 //! - [`api`]: the REST routes on a kaos-http router.
 
 pub mod accounts;
 pub mod api;
 pub mod error;
+pub mod rpc;
 pub mod session;
 pub mod store;
 mod time;
@@ -46,11 +48,13 @@ impl Default for ApiConfig {
 pub struct KaosNet {
     pub config: ApiConfig,
     pub accounts: Accounts,
+    /// Registered RPC functions.
+    pub rpcs: rpc::Rpcs,
 }
 
 impl KaosNet {
     /// Services over `store`.
     pub fn new(store: Arc<dyn Store>, config: ApiConfig, sessions: SessionConfig) -> Arc<KaosNet> {
-        Arc::new(KaosNet { config, accounts: Accounts::new(store, sessions) })
+        Arc::new(KaosNet { config, accounts: Accounts::new(store, sessions), rpcs: rpc::Rpcs::default() })
     }
 }

@@ -5,6 +5,7 @@
 //! pool.
 
 mod account;
+mod rpc;
 mod storage;
 
 use std::sync::Arc;
@@ -85,5 +86,6 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     r.get("/healthcheck", |_| Response::json(&serde_json::json!({})));
     account::routes(&mut r, kaos);
     storage::routes(&mut r, kaos);
+    rpc::routes(&mut r, kaos);
     r
 }

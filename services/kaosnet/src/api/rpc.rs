@@ -1,0 +1,54 @@
+//! `POST|GET /v2/rpc/{id}`: a session or `?http_key=`; the payload is a JSON string (or,
+//! with `?unwrap`, the raw body), the answer `{"id", "payload"}` (or the raw payload).
+
+use std::sync::Arc;
+
+use kaos_http::{Method, Request, Response, Router, Run};
+use serde_json::json;
+
+use super::{respond, session};
+use crate::error::ApiError;
+use crate::rpc::RpcContext;
+use crate::KaosNet;
+
+pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
+    for method in [Method::Post, Method::Get] {
+        let kaos = kaos.clone();
+        r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| call(&kaos, req));
+    }
+}
+
+fn context(kaos: &KaosNet, req: &Request) -> Result<RpcContext, ApiError> {
+    if let Some(key) = req.query("http_key") {
+        if key != kaos.config.http_key {
+            return Err(ApiError::unauthenticated("HTTP key invalid"));
+        }
+        return Ok(RpcContext::default());
+    }
+    let claims = session(kaos, req)?;
+    Ok(RpcContext { user_id: Some(claims.uid), username: Some(claims.usn), vars: claims.vrs })
+}
+
+fn call(kaos: &KaosNet, req: &Request) -> Response {
+    let id = req.param("id").unwrap_or_default().to_string();
+    let unwrap = req.query("unwrap").is_some();
+    let answer = (|| {
+        let ctx = context(kaos, req)?;
+        let payload = if req.method == Method::Get {
+            req.query("payload").unwrap_or_default()
+        } else if unwrap {
+            String::from_utf8(req.body.clone()).map_err(|_| ApiError::invalid("Payload must be UTF-8."))?
+        } else if req.body.iter().all(u8::is_ascii_whitespace) {
+            String::new()
+        } else {
+            serde_json::from_slice::<String>(&req.body)
+                .map_err(|_| ApiError::invalid("Payload must be a JSON string (or call with ?unwrap)."))?
+        };
+        kaos.rpcs.call(&id, &ctx, &payload)
+    })();
+    match answer {
+        Ok(out) if unwrap => Response::with_body(200, "application/json", out.into_bytes()),
+        Ok(out) => Response::json(&json!({"id": id, "payload": out})),
+        Err(e) => respond(Err(e)),
+    }
+}

@@ -1,0 +1,78 @@
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use kaos_http::{HttpConfig, HttpServer, ShutdownHandle};
+use kaosnet::session::SessionConfig;
+use kaosnet::store::MemoryStore;
+use kaosnet::{ApiConfig, KaosNet};
+use serde_json::{json, Value};
+
+/// The REST API of `kaos` on a free loopback port, served by a thread until dropped.
+pub struct Api {
+    pub addr: SocketAddr,
+    pub kaos: Arc<KaosNet>,
+    stop: ShutdownHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.stop.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn start() -> Api {
+    let kaos = KaosNet::new(Arc::new(MemoryStore::new()), ApiConfig::default(), SessionConfig::default());
+    start_with(kaos)
+}
+
+pub fn start_with(kaos: Arc<KaosNet>) -> Api {
+    let mut http =
+        HttpServer::bind("127.0.0.1:0".parse().unwrap(), kaosnet::api::router(&kaos), HttpConfig::default()).unwrap();
+    let addr = http.local_addr().unwrap();
+    let stop = http.shutdown_handle();
+    let thread = std::thread::spawn(move || http.run().unwrap());
+    Api { addr, kaos, stop, thread: Some(thread) }
+}
+
+/// One request: (status, body as JSON, or as a string if it is not JSON).
+pub fn call(api: &Api, method: &str, path: &str, auth: &str, body: &str) -> (u16, Value) {
+    let mut c = TcpStream::connect(api.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = if auth.is_empty() { String::new() } else { format!("Authorization: {auth}\r\n") };
+    write!(
+        c,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head[9..12].parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::String(body.to_string())))
+}
+
+pub fn basic(key: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:")))
+}
+
+pub fn bearer(token: &Value) -> String {
+    format!("Bearer {}", token.as_str().unwrap())
+}
+
+/// A new device account's session.
+pub fn session(api: &Api, device: &str, username: &str) -> Value {
+    let path = format!("/v2/account/authenticate/device?username={username}");
+    let (status, body) = call(api, "POST", &path, &basic("defaultkey"), &json!({"id": device}).to_string());
+    assert_eq!(status, 200, "{body}");
+    body
+}
