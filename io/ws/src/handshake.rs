@@ -50,6 +50,7 @@ fn valid_key(key: &str) -> bool {
 pub(crate) fn refuse(status: u16, why: &str, extra: &str) -> Verdict {
     let reason = match status {
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",

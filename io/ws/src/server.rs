@@ -104,6 +104,12 @@ impl Adopter {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(upgrade);
         let _ = self.waker.wake();
     }
+
+    /// Wakes the server's `poll` (for work queued by other means, such as upgrades the
+    /// application checks before adopting them).
+    pub fn wake(&self) {
+        let _ = self.waker.wake();
+    }
 }
 
 struct Handshake {
@@ -240,6 +246,21 @@ impl WsServer {
                 }
                 None
             }
+        }
+    }
+
+    /// Refuses an upgrade with an HTTP error (`status`, a short reason) and closes it.
+    pub fn refuse(&mut self, upgrade: Upgrade, status: u16, reason: &str) {
+        self.stats.refused += 1;
+        let Verdict::Refuse(response) = handshake::refuse(status, reason, "") else { return };
+        let hs = Handshake {
+            stream: upgrade.stream,
+            buf: Vec::new(),
+            started: Instant::now(),
+            refusal: Some((response, 0)),
+        };
+        if let Some(index) = self.insert(State::Handshake(Box::new(hs))) {
+            self.write_refusal(index);
         }
     }
 

@@ -8,10 +8,12 @@
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
 //! - [`rpc`]: RPC functions registered by id.
 //! - [`api`]: the REST routes on a kaos-http router.
+//! - [`realtime`]: the socket (`/ws`), Nakama's envelopes, the session registry.
 
 pub mod accounts;
 pub mod api;
 pub mod error;
+pub mod realtime;
 pub mod rpc;
 pub mod session;
 pub mod store;

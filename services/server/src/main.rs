@@ -1,5 +1,5 @@
-//! `kaos-server`: the KaosNet services on the client API port (REST now; the realtime
-//! socket joins it on the same port). SQLite under `./data` by default.
+//! `kaos-server`: the KaosNet services on the client API port: REST under `/v2` and the
+//! realtime socket at `/ws`. SQLite under `./data` by default.
 
 mod config;
 
@@ -50,8 +50,15 @@ fn run(config: Config) -> Result<(), String> {
     let http_config = HttpConfig { cors: Some(Cors::default()), ..HttpConfig::default() };
     let mut http = HttpServer::bind(addr, kaosnet::api::router(&kaos), http_config)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let (realtime, realtime_thread) =
+        kaosnet::realtime::spawn(kaos.clone(), kaosnet::realtime::RealtimeConfig::default())
+            .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
+    let sink = realtime.clone();
+    http.on_upgrade(move |upgrade| sink.submit(upgrade));
     let bound = http.local_addr().map_err(|e| e.to_string())?;
-    println!("kaos-server listening: client API http://{bound} (REST /v2, /healthcheck); database {described}");
+    println!(
+        "kaos-server listening: client API http://{bound} (REST /v2, realtime socket /ws, /healthcheck); database {described}"
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -65,7 +72,10 @@ fn run(config: Config) -> Result<(), String> {
         }
         handle.shutdown();
     });
-    http.run().map_err(|e| e.to_string())?;
+    let served = http.run().map_err(|e| e.to_string());
+    realtime.shutdown();
+    let _ = realtime_thread.join();
+    served?;
     println!("kaos-server stopped");
     Ok(())
 }

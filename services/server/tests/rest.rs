@@ -236,3 +236,31 @@ fn storage_versions_permissions_and_listing() {
     let (_, gone) = read(&a, json!([{"collection": "saves", "key": "slot1", "user_id": alice_id}]));
     assert_eq!(gone["objects"], json!([]));
 }
+
+#[test]
+fn the_realtime_socket_shares_the_port_and_stops_on_sigterm() {
+    let mut s = start(&[]);
+    let session = device_session(&s, "device-socket-001", "sockuser");
+    let url = format!("ws://{}/ws?token={}&format=json", s.addr, session["token"].as_str().unwrap());
+    let (mut ws, _) = tungstenite::connect(url).unwrap();
+    ws.send(tungstenite::Message::text(r#"{"cid":"7","ping":{}}"#)).unwrap();
+    let reply = loop {
+        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+            break t.to_string();
+        }
+    };
+    assert_eq!(serde_json::from_str::<Value>(&reply).unwrap(), json!({"cid": "7", "pong": {}}));
+    // SIGTERM: the socket gets 1001 and the process exits cleanly.
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let code = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(f)) => break f.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(code, Some(1001));
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}

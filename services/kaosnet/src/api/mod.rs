@@ -87,5 +87,7 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     account::routes(&mut r, kaos);
     storage::routes(&mut r, kaos);
     rpc::routes(&mut r, kaos);
+    // The realtime socket upgrades here (see `realtime`).
+    r.websocket("/ws");
     r
 }

@@ -17,13 +17,15 @@ pub struct Api {
     pub addr: SocketAddr,
     pub kaos: Arc<KaosNet>,
     stop: ShutdownHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    realtime: kaosnet::realtime::RealtimeHandle,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Api {
     fn drop(&mut self) {
         self.stop.shutdown();
-        if let Some(t) = self.thread.take() {
+        self.realtime.shutdown();
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
@@ -35,12 +37,20 @@ pub fn start() -> Api {
 }
 
 pub fn start_with(kaos: Arc<KaosNet>) -> Api {
+    start_realtime(kaos, kaosnet::realtime::RealtimeConfig::default())
+}
+
+/// REST and the realtime socket on one port.
+pub fn start_realtime(kaos: Arc<KaosNet>, cfg: kaosnet::realtime::RealtimeConfig) -> Api {
     let mut http =
         HttpServer::bind("127.0.0.1:0".parse().unwrap(), kaosnet::api::router(&kaos), HttpConfig::default()).unwrap();
+    let (realtime, socket_thread) = kaosnet::realtime::spawn(kaos.clone(), cfg).unwrap();
+    let sink = realtime.clone();
+    http.on_upgrade(move |u| sink.submit(u));
     let addr = http.local_addr().unwrap();
     let stop = http.shutdown_handle();
     let thread = std::thread::spawn(move || http.run().unwrap());
-    Api { addr, kaos, stop, thread: Some(thread) }
+    Api { addr, kaos, stop, realtime, threads: vec![thread, socket_thread] }
 }
 
 /// One request: (status, body as JSON, or as a string if it is not JSON).

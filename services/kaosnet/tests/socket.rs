@@ -1,0 +1,107 @@
+//! The realtime socket: token checks on upgrade, envelopes with `cid`, rpc, errors with
+//! Nakama's socket codes, the single-socket policy.
+
+mod common;
+
+use std::net::TcpStream;
+
+use common::{bearer, call, session, start, start_realtime};
+use kaosnet::realtime::RealtimeConfig;
+use serde_json::{json, Value};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn connect(api: &common::Api, query: &str) -> Result<Ws, tungstenite::Error> {
+    tungstenite::connect(format!("ws://{}/ws?{query}", api.addr)).map(|(ws, _)| ws)
+}
+
+fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).unwrap();
+}
+
+fn next(ws: &mut Ws) -> Value {
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Close(f) => return json!({"closed": f.map(|f| u16::from(f.code))}),
+            _ => {}
+        }
+    }
+}
+
+fn token(s: &Value) -> String {
+    s["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn envelopes_answer_with_their_cid() {
+    let api = start();
+    api.kaos.rpcs.register("add", |_, p| {
+        let v: Value = serde_json::from_str(p).map_err(|_| kaosnet::ApiError::invalid("bad"))?;
+        Ok((v["a"].as_i64().unwrap_or(0) + v["b"].as_i64().unwrap_or(0)).to_string())
+    });
+    api.kaos.rpcs.register("fail", |_, _| Err(kaosnet::ApiError::invalid("no")));
+    let s = session(&api, "device-socket-01", "sock");
+    let mut ws = connect(&api, &format!("lang=en&status=true&token={}&format=json", token(&s))).unwrap();
+    send(&mut ws, json!({"cid": "1", "ping": {}}));
+    assert_eq!(next(&mut ws), json!({"cid": "1", "pong": {}}));
+    send(&mut ws, json!({"cid": "2", "rpc": {"id": "add", "payload": "{\"a\":2,\"b\":3}"}}));
+    assert_eq!(next(&mut ws), json!({"cid": "2", "rpc": {"id": "add", "payload": "5"}}));
+    send(&mut ws, json!({"cid": "3", "rpc": {"id": "missing"}}));
+    assert_eq!(next(&mut ws)["error"]["code"], 6);
+    send(&mut ws, json!({"cid": "4", "rpc": {"id": "fail"}}));
+    assert_eq!(next(&mut ws)["error"]["code"], 7);
+    send(&mut ws, json!({"cid": "5", "no_such_kind": {}}));
+    assert_eq!(next(&mut ws), json!({"cid": "5", "error": {"code": 1, "message": "Unrecognized message"}}));
+    send(&mut ws, json!({"cid": "6"}));
+    assert_eq!(next(&mut ws)["error"]["code"], 2);
+    ws.send(Message::text("{not json")).unwrap();
+    assert_eq!(next(&mut ws)["error"]["code"], 1);
+    // Still served after the bad ones; no cid, no cid in the reply.
+    send(&mut ws, json!({"ping": {}}));
+    assert_eq!(next(&mut ws), json!({"pong": {}}));
+    // REST on the same port meanwhile.
+    assert_eq!(call(&api, "GET", "/v2/account", &bearer(&s["token"]), "").0, 200);
+}
+
+#[test]
+fn bad_revoked_or_missing_tokens_are_refused_with_401() {
+    let api = start();
+    let s = session(&api, "device-socket-02", "sock2");
+    for query in ["format=json".to_string(), "token=garbage".to_string()] {
+        match connect(&api, &query) {
+            Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401, "{query}"),
+            other => panic!("{query}: {:?}", other.map(|_| ())),
+        }
+    }
+    match connect(&api, &format!("token={}&format=protobuf", token(&s))) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
+        other => panic!("protobuf: {:?}", other.map(|_| ())),
+    }
+    let logout = json!({"token": s["token"]}).to_string();
+    assert_eq!(call(&api, "POST", "/v2/session/logout", &bearer(&s["token"]), &logout).0, 200);
+    match connect(&api, &format!("token={}", token(&s))) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("revoked: {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn the_single_socket_policy_closes_the_older_socket() {
+    let kaos = kaosnet::KaosNet::new(
+        std::sync::Arc::new(kaosnet::store::MemoryStore::new()),
+        kaosnet::ApiConfig::default(),
+        kaosnet::session::SessionConfig::default(),
+    );
+    let api = start_realtime(kaos, RealtimeConfig { single_socket: true, ..RealtimeConfig::default() });
+    let s = session(&api, "device-socket-03", "sock3");
+    let mut first = connect(&api, &format!("token={}", token(&s))).unwrap();
+    send(&mut first, json!({"cid": "a", "ping": {}}));
+    assert_eq!(next(&mut first)["cid"], "a");
+    let mut second = connect(&api, &format!("token={}", token(&s))).unwrap();
+    assert_eq!(next(&mut first), json!({"closed": 4000}));
+    send(&mut second, json!({"cid": "b", "ping": {}}));
+    assert_eq!(next(&mut second)["cid"], "b");
+}
