@@ -1,0 +1,92 @@
+//! The server, as a library: [`start`] opens the store, binds the client API port (REST
+//! and the realtime socket) and serves it on threads of its own until
+//! [`Running::shutdown`]. The `kaos-server` binary is this plus configuration and signal
+//! handling; tests start it the same way, with their own RPC functions.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use kaos_http::{Cors, HttpConfig, HttpServer, ShutdownHandle};
+use kaosnet::realtime::{RealtimeConfig, RealtimeHandle};
+use kaosnet::store::{MemoryStore, SqliteStore, Store};
+use kaosnet::KaosNet;
+
+use config::{Config, Database};
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    /// The client API address (the port is the real one when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The services, for registering RPC functions and such.
+    pub kaos: Arc<KaosNet>,
+    /// What the database is, for the start-up line.
+    pub database: String,
+    http: ShutdownHandle,
+    realtime: RealtimeHandle,
+    threads: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Asks every part to stop (sockets get 1001, requests in flight finish).
+    pub fn shutdown(&self) {
+        self.http.shutdown();
+        self.realtime.shutdown();
+    }
+
+    /// Waits until the server has stopped.
+    pub fn wait(mut self) -> std::io::Result<()> {
+        let mut result = Ok(());
+        for t in self.threads.drain(..) {
+            match t.join() {
+                Ok(Err(e)) if result.is_ok() => result = Err(e),
+                Err(_) if result.is_ok() => result = Err(std::io::Error::other("a server thread panicked")),
+                _ => {}
+            }
+        }
+        result
+    }
+}
+
+/// Opens the store and starts serving; `setup` runs before the port opens (register
+/// RPC functions there).
+pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, String> {
+    let (store, database): (Arc<dyn Store>, String) = match &config.database {
+        Database::Memory => (Arc::new(MemoryStore::new()), "memory (nothing is kept)".into()),
+        Database::Sqlite(path) => (
+            Arc::new(SqliteStore::open(path).map_err(|e| format!("database {}: {e}", path.display()))?),
+            format!("sqlite:{}", path.display()),
+        ),
+    };
+    let kaos = KaosNet::new(store, config.api.clone(), config.session.clone());
+    setup(&kaos);
+    let addr: SocketAddr = format!("{}:{}", config.address, config.port)
+        .parse()
+        .map_err(|e| format!("bad address {}:{}: {e}", config.address, config.port))?;
+    let http_config = HttpConfig { cors: Some(Cors::default()), ..HttpConfig::default() };
+    let mut http = HttpServer::bind(addr, kaosnet::api::router(&kaos), http_config)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let (realtime, realtime_thread) = kaosnet::realtime::spawn(kaos.clone(), RealtimeConfig::default())
+        .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
+    let sink = realtime.clone();
+    http.on_upgrade(move |upgrade| sink.submit(upgrade));
+    let addr = http.local_addr().map_err(|e| e.to_string())?;
+    let http_handle = http.shutdown_handle();
+    let stop_realtime = realtime.clone();
+    let http_thread = std::thread::Builder::new()
+        .name("kaos-http".into())
+        .spawn(move || {
+            let served = http.run();
+            // The socket thread goes down with the API.
+            stop_realtime.shutdown();
+            served
+        })
+        .map_err(|e| e.to_string())?;
+    let realtime_thread = std::thread::spawn(move || {
+        realtime_thread.join().map_err(|_| std::io::Error::other("the realtime thread panicked"))
+    });
+    Ok(Running { addr, kaos, database, http: http_handle, realtime, threads: vec![http_thread, realtime_thread] })
+}
