@@ -34,6 +34,16 @@ pub use response::{reason, Response};
 pub use router::{Handler, Router, Run};
 pub use server::{HttpServer, HttpStats, ShutdownHandle, Upgrade};
 
+impl HttpConfig {
+    /// The server's own error response for `status`.
+    pub(crate) fn error(&self, status: u16, reason: &str) -> Response {
+        match self.error_response {
+            Some(f) => f(status, reason),
+            None => Response::text(status, reason),
+        }
+    }
+}
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -64,6 +74,10 @@ pub struct HttpConfig {
     pub cors: Option<Cors>,
     /// On shutdown, how long requests in progress may take before connections are cut.
     pub drain_timeout: Duration,
+    /// Builds the responses the server makes itself (400, 404, 405, 408, 413, 431, 500,
+    /// 503) from the status and a short reason; `None` sends plain text. An API can
+    /// answer them in its own error format.
+    pub error_response: Option<fn(u16, &str) -> Response>,
 }
 
 impl Default for HttpConfig {
@@ -81,6 +95,7 @@ impl Default for HttpConfig {
             worker_queue: 1024,
             cors: None,
             drain_timeout: Duration::from_secs(10),
+            error_response: None,
         }
     }
 }

@@ -31,7 +31,12 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(threads: usize, queue: usize, waker: Arc<mio::Waker>) -> Pool {
+    pub(crate) fn new(
+        threads: usize,
+        queue: usize,
+        waker: Arc<mio::Waker>,
+        error_response: Option<fn(u16, &str) -> Response>,
+    ) -> Pool {
         let (jobs, rx) = mpsc::sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         let (done_tx, done) = mpsc::channel();
@@ -51,7 +56,10 @@ impl Pool {
                         // A panicking handler answers 500 instead of taking the worker down.
                         let response =
                             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.handler)(&job.request)))
-                                .unwrap_or_else(|_| Response::text(500, "handler panicked"));
+                                .unwrap_or_else(|_| match error_response {
+                                    Some(f) => f(500, "handler panicked"),
+                                    None => Response::text(500, "handler panicked"),
+                                });
                         if done_tx.send((job.id, response)).is_err() {
                             return;
                         }

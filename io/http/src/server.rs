@@ -131,7 +131,7 @@ impl HttpServer {
         let mut listener = TcpListener::bind(addr)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let pool = Pool::new(cfg.workers, cfg.worker_queue, waker.clone());
+        let pool = Pool::new(cfg.workers, cfg.worker_queue, waker.clone(), cfg.error_response);
         let addr = listener.local_addr()?;
         Ok(HttpServer {
             poll,
@@ -295,7 +295,7 @@ impl HttpServer {
     fn respond_error(&mut self, t: usize, status: u16) {
         let Some(conn) = self.conns.get_mut(&t) else { return };
         let mut bytes = Vec::new();
-        Response::text(status, crate::response::reason(status)).write(&mut bytes, false, true);
+        self.cfg.error(status, crate::response::reason(status)).write(&mut bytes, false, true);
         let seq = conn.next_seq;
         conn.next_seq += 1;
         conn.slots.push_back(Slot { seq, bytes: Some(bytes), close: true, head: false, origin: None });
@@ -321,7 +321,7 @@ impl HttpServer {
         match self.router.find(request.method, raw_path, &mut request.params) {
             Lookup::Handler(handler, Run::Inline) => {
                 let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&request)))
-                    .unwrap_or_else(|_| Response::text(500, "handler panicked"));
+                    .unwrap_or_else(|_| self.cfg.error(500, "handler panicked"));
                 self.fill(t, response, keep_alive, head, origin);
             }
             Lookup::Handler(handler, Run::Blocking) => {
@@ -332,16 +332,19 @@ impl HttpServer {
                 conn.slots.push_back(Slot { seq, bytes: None, close, head, origin });
                 let id = JobId { token: t, generation: conn.generation, seq };
                 if self.pool.submit(id, handler, request).is_err() {
-                    let busy = Response::text(503, "server busy").header("Retry-After", "1");
+                    let busy = self.cfg.error(503, "server busy").header("Retry-After", "1");
                     self.complete(id, busy, now);
                 }
             }
             Lookup::WrongMethod(allowed) => {
                 let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                let response = Response::text(405, "method not allowed").header("Allow", &allow.join(", "));
+                let response = self.cfg.error(405, "method not allowed").header("Allow", &allow.join(", "));
                 self.fill(t, response, keep_alive, head, origin);
             }
-            Lookup::Missing => self.fill(t, Response::text(404, "not found"), keep_alive, head, origin),
+            Lookup::Missing => {
+                let response = self.cfg.error(404, "not found");
+                self.fill(t, response, keep_alive, head, origin)
+            }
         }
         false
     }

@@ -66,7 +66,11 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     let addr: SocketAddr = format!("{}:{}", config.address, config.port)
         .parse()
         .map_err(|e| format!("bad address {}:{}: {e}", config.address, config.port))?;
-    let http_config = HttpConfig { cors: Some(Cors::default()), ..HttpConfig::default() };
+    let http_config = HttpConfig {
+        cors: Some(Cors::default()),
+        error_response: Some(kaosnet::api::error_response),
+        ..HttpConfig::default()
+    };
     let mut http = HttpServer::bind(addr, kaosnet::api::router(&kaos), http_config)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let (realtime, realtime_thread) = kaosnet::realtime::spawn(kaos.clone(), RealtimeConfig::default())

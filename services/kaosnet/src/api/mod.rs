@@ -80,6 +80,24 @@ fn route(
     router.route(method, pattern, Run::Blocking, move |req| respond(handler(&kaos, req)));
 }
 
+/// The HTTP server's own errors (unknown route, oversized body, malformed request…) in
+/// Nakama's shape; set as `HttpConfig::error_response`.
+pub fn error_response(status: u16, reason: &str) -> Response {
+    let code = match status {
+        404 => 5,
+        405 | 501 => 12,
+        408 => 4,
+        500 => 13,
+        503 => 14,
+        _ => 3,
+    };
+    let message = match status {
+        404 => "Not Found".to_string(),
+        _ => reason.to_string(),
+    };
+    Response::json_status(status, &serde_json::json!({"code": code, "message": message, "error": message}))
+}
+
 /// Every REST route, on a new router.
 pub fn router(kaos: &Arc<KaosNet>) -> Router {
     let mut r = Router::new();
