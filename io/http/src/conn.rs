@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -12,6 +13,8 @@ use crate::request::Request;
 use crate::HttpConfig;
 
 /// What parsing the buffered bytes gave.
+// Returned once per request and matched at once (see `parse::Outcome`).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Parsed {
     /// A complete request: the request, its raw path (for routing), whether to keep the
     /// connection open after answering.
@@ -37,6 +40,7 @@ pub(crate) struct Slot {
 
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
     pub(crate) generation: u64,
     read: Vec<u8>,
     /// Bytes of `read` already parsed (pipelined requests are consumed from the front
@@ -62,9 +66,10 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, generation: u64, cfg: &HttpConfig, now: Instant) -> Conn {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, generation: u64, cfg: &HttpConfig, now: Instant) -> Conn {
         Conn {
             stream,
+            peer,
             generation,
             read: Vec::new(),
             read_pos: 0,
@@ -160,7 +165,8 @@ impl Conn {
     /// Parses the next request from the buffer.
     pub(crate) fn parse(&mut self, cfg: &HttpConfig) -> Parsed {
         match parse::parse_request(&self.read[self.read_pos..], cfg) {
-            parse::Outcome::Request { request, raw_path, keep_alive, consumed } => {
+            parse::Outcome::Request { mut request, raw_path, keep_alive, consumed } => {
+                request.peer = Some(self.peer);
                 self.read_pos += consumed;
                 if self.read_pos == self.read.len() {
                     self.read.clear();

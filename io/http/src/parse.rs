@@ -105,6 +105,7 @@ pub(crate) fn parse_request(buf: &[u8], cfg: &HttpConfig) -> Outcome {
         body,
         params: Default::default(),
         http10,
+        peer: None,
     };
     Outcome::Request { request, raw_path: raw_path.to_string(), keep_alive, consumed }
 }

@@ -112,6 +112,8 @@ pub struct Request {
     pub params: HashMap<String, String>,
     /// HTTP/1.0 (no keep-alive unless asked for) rather than HTTP/1.1.
     pub http10: bool,
+    /// The client's address (for per-client limits), when the server knows it.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Request {

@@ -222,7 +222,7 @@ impl HttpServer {
     fn accept(&mut self, now: Instant) -> io::Result<()> {
         loop {
             let Some(listener) = &self.listener else { return Ok(()) };
-            let (mut stream, _) = match listener.accept() {
+            let (mut stream, peer) = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -245,7 +245,7 @@ impl HttpServer {
                 continue;
             }
             self.generation += 1;
-            self.conns.insert(token, Conn::new(stream, self.generation, &self.cfg, now));
+            self.conns.insert(token, Conn::new(stream, peer, self.generation, &self.cfg, now));
             self.stats.accepted += 1;
         }
     }

@@ -7,12 +7,14 @@
 //! - [`session`]: JWT session and refresh tokens with Nakama's claims, revocation.
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
 //! - [`rpc`]: RPC functions registered by id.
+//! - [`hooks`]: before/after hooks by operation, per-client rate limits.
 //! - [`api`]: the REST routes on a kaos-http router.
 //! - [`realtime`]: the socket (`/ws`), Nakama's envelopes, the session registry.
 
 pub mod accounts;
 pub mod api;
 pub mod error;
+pub mod hooks;
 pub mod realtime;
 pub mod rpc;
 pub mod session;
@@ -52,11 +54,31 @@ pub struct KaosNet {
     pub accounts: Accounts,
     /// Registered RPC functions.
     pub rpcs: rpc::Rpcs,
+    /// Before and after hooks by operation.
+    pub hooks: hooks::HookRegistry,
+    /// Per-client, per-operation rate limits.
+    pub limits: hooks::OperationRateLimiter,
 }
 
 impl KaosNet {
     /// Services over `store`.
     pub fn new(store: Arc<dyn Store>, config: ApiConfig, sessions: SessionConfig) -> Arc<KaosNet> {
-        Arc::new(KaosNet { config, accounts: Accounts::new(store, sessions), rpcs: rpc::Rpcs::default() })
+        KaosNet::with_limits(store, config, sessions, hooks::OperationRateLimiter::default())
+    }
+
+    /// Services with the given rate limits.
+    pub fn with_limits(
+        store: Arc<dyn Store>,
+        config: ApiConfig,
+        sessions: SessionConfig,
+        limits: hooks::OperationRateLimiter,
+    ) -> Arc<KaosNet> {
+        Arc::new(KaosNet {
+            config,
+            accounts: Accounts::new(store, sessions),
+            rpcs: rpc::Rpcs::default(),
+            hooks: hooks::HookRegistry::default(),
+            limits,
+        })
     }
 }

@@ -187,6 +187,29 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
         return vec![error(cid, code, why)];
     }
     let Some((kind, payload)) = msg.into_iter().next() else { return Vec::new() };
+    if kaos.limits.check(&session.user_id, &kind).is_err() {
+        return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
+    }
+    let ctx = crate::hooks::HookContext {
+        operation: kind.clone(),
+        user_id: Some(session.user_id.clone()),
+        username: Some(session.username.clone()),
+    };
+    let payload = match kaos.hooks.run_before(&ctx, payload) {
+        Ok(p) => p,
+        Err(e) => return vec![error(cid, SocketError::BadInput, &e.message)],
+    };
+    let replies = dispatch(kaos, session, &kind, &payload, cid);
+    if kaos.hooks.has_after(&kind) {
+        for r in &replies {
+            kaos.hooks.run_after(&ctx, &payload, r);
+        }
+    }
+    replies
+}
+
+/// The replies to one message of `kind`.
+fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value, cid: Option<&Value>) -> Vec<Value> {
     let reply = |kind: &str, body: Value| {
         let mut v = Map::new();
         if let Some(cid) = cid {
@@ -195,7 +218,7 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
         v.insert(kind.into(), body);
         Value::Object(v)
     };
-    match kind.as_str() {
+    match kind {
         "ping" => vec![reply("pong", json!({}))],
         "rpc" => {
             let id = payload.get("id").and_then(Value::as_str).unwrap_or_default();

@@ -15,15 +15,15 @@ use crate::time::rfc3339;
 use crate::KaosNet;
 
 pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
-    route(r, kaos, Method::Post, "/v2/account/authenticate/device", authenticate_device);
-    route(r, kaos, Method::Post, "/v2/account/authenticate/email", authenticate_email);
-    route(r, kaos, Method::Post, "/v2/account/authenticate/custom", authenticate_custom);
-    route(r, kaos, Method::Post, "/v2/account/session/refresh", refresh);
-    route(r, kaos, Method::Post, "/v2/session/logout", logout);
-    route(r, kaos, Method::Get, "/v2/account", get_account);
-    route(r, kaos, Method::Put, "/v2/account", update_account);
-    route(r, kaos, Method::Delete, "/v2/account", delete_account);
-    route(r, kaos, Method::Get, "/v2/user", get_users);
+    route(r, kaos, Method::Post, "/v2/account/authenticate/device", "authenticate_device", authenticate_device);
+    route(r, kaos, Method::Post, "/v2/account/authenticate/email", "authenticate_email", authenticate_email);
+    route(r, kaos, Method::Post, "/v2/account/authenticate/custom", "authenticate_custom", authenticate_custom);
+    route(r, kaos, Method::Post, "/v2/account/session/refresh", "session_refresh", refresh);
+    route(r, kaos, Method::Post, "/v2/session/logout", "session_logout", logout);
+    route(r, kaos, Method::Get, "/v2/account", "get_account", get_account);
+    route(r, kaos, Method::Put, "/v2/account", "update_account", update_account);
+    route(r, kaos, Method::Delete, "/v2/account", "delete_account", delete_account);
+    route(r, kaos, Method::Get, "/v2/user", "get_users", get_users);
 }
 
 #[derive(Deserialize)]

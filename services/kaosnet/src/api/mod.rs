@@ -68,16 +68,52 @@ fn session(kaos: &KaosNet, req: &Request) -> Result<Claims, ApiError> {
     kaos.accounts.verify(token.trim())
 }
 
-/// Registers `handler` for `method` on `pattern`, on the worker pool.
+/// Registers `handler` for `method` on `pattern` as `operation`, on the worker pool,
+/// behind the rate limits and the operation's hooks.
 fn route(
     router: &mut Router,
     kaos: &Arc<KaosNet>,
     method: Method,
     pattern: &str,
+    operation: &'static str,
     handler: fn(&KaosNet, &Request) -> Answer,
 ) {
     let kaos = kaos.clone();
-    router.route(method, pattern, Run::Blocking, move |req| respond(handler(&kaos, req)));
+    router.route(method, pattern, Run::Blocking, move |req| respond(guarded(&kaos, req, operation, handler)));
+}
+
+/// The caller's rate-limit key: its address (one bucket per client and operation).
+fn client_key(req: &Request) -> String {
+    req.peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string())
+}
+
+/// Rate limit, before hooks (which may rewrite the JSON body or refuse), the handler,
+/// after hooks.
+fn guarded(kaos: &KaosNet, req: &Request, operation: &str, handler: fn(&KaosNet, &Request) -> Answer) -> Answer {
+    kaos.limits.check(&client_key(req), operation)?;
+    let (before, after) = (kaos.hooks.has_before(operation), kaos.hooks.has_after(operation));
+    if !before && !after {
+        return handler(kaos, req);
+    }
+    let claims = session(kaos, req).ok();
+    let ctx = crate::hooks::HookContext {
+        operation: operation.to_string(),
+        user_id: claims.as_ref().map(|c| c.uid.clone()),
+        username: claims.map(|c| c.usn),
+    };
+    let mut request: serde_json::Value = body(req)?;
+    let answer = if before {
+        request = kaos.hooks.run_before(&ctx, request)?;
+        let mut changed = req.clone();
+        changed.body = serde_json::to_vec(&request).map_err(|_| ApiError::invalid("Hook output is not JSON."))?;
+        handler(kaos, &changed)?
+    } else {
+        handler(kaos, req)?
+    };
+    if after {
+        kaos.hooks.run_after(&ctx, &request, &answer);
+    }
+    Ok(answer)
 }
 
 /// The HTTP server's own errors (unknown route, oversized body, malformed request…) in

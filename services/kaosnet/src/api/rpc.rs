@@ -14,7 +14,12 @@ use crate::KaosNet;
 pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     for method in [Method::Post, Method::Get] {
         let kaos = kaos.clone();
-        r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| call(&kaos, req));
+        r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| {
+            match kaos.limits.check(&super::client_key(req), "rpc") {
+                Ok(()) => call(&kaos, req),
+                Err(e) => respond(Err(e)),
+            }
+        });
     }
 }
 

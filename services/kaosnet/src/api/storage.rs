@@ -17,11 +17,11 @@ use crate::KaosNet;
 const MAX_BATCH: usize = 100;
 
 pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
-    route(r, kaos, Method::Post, "/v2/storage", read);
-    route(r, kaos, Method::Put, "/v2/storage", write);
-    route(r, kaos, Method::Put, "/v2/storage/delete", delete);
-    route(r, kaos, Method::Get, "/v2/storage/{collection}", list);
-    route(r, kaos, Method::Get, "/v2/storage/{collection}/{user_id}", list);
+    route(r, kaos, Method::Post, "/v2/storage", "read_storage_objects", read);
+    route(r, kaos, Method::Put, "/v2/storage", "write_storage_objects", write);
+    route(r, kaos, Method::Put, "/v2/storage/delete", "delete_storage_objects", delete);
+    route(r, kaos, Method::Get, "/v2/storage/{collection}", "list_storage_objects", list);
+    route(r, kaos, Method::Get, "/v2/storage/{collection}/{user_id}", "list_storage_objects", list);
 }
 
 pub(super) fn object_json(o: &StorageObject) -> Value {
