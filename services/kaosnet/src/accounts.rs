@@ -185,6 +185,66 @@ impl Accounts {
         }
     }
 
+    /// Adds `credential` to the account (409 if another account holds it).
+    pub fn link(&self, user_id: &str, credential: Credential) -> Result<(), ApiError> {
+        let mut user =
+            self.store.user(UserKey::Id(user_id))?.ok_or_else(|| ApiError::not_found("Account not found."))?;
+        let taken = match credential {
+            Credential::Device(id) => {
+                check_len(&id, 10..=128, "Device ID invalid, must be 10-128 bytes.")?;
+                if !user.devices.contains(&id) {
+                    user.devices.push(id);
+                }
+                "Device ID already in use."
+            }
+            Credential::Custom(id) => {
+                check_len(&id, 6..=128, "Custom ID invalid, must be 6-128 bytes.")?;
+                user.custom_id = Some(id);
+                "Custom ID already in use."
+            }
+            Credential::Email { email, password } => {
+                check_email(&email)?;
+                check_len(&password, 8..=4096, "Password must be at least 8 characters long.")?;
+                user.email = Some(email);
+                user.password_hash = Some(hash_password(&password)?);
+                "Email is already in use."
+            }
+        };
+        user.update_time = self.now();
+        match self.store.update_user(&user) {
+            Err(StoreError::Conflict(_)) => Err(ApiError::new(Code::AlreadyExists, taken)),
+            other => Ok(other?),
+        }
+    }
+
+    /// Removes `credential` from the account; the last way to sign in cannot go.
+    pub fn unlink(&self, user_id: &str, credential: Credential) -> Result<(), ApiError> {
+        let mut user =
+            self.store.user(UserKey::Id(user_id))?.ok_or_else(|| ApiError::not_found("Account not found."))?;
+        let held = match &credential {
+            Credential::Device(id) => user.devices.contains(id),
+            Credential::Custom(id) => user.custom_id.as_deref() == Some(id.as_str()),
+            Credential::Email { email, .. } => user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)),
+        };
+        let ways = user.devices.len() + usize::from(user.custom_id.is_some()) + usize::from(user.email.is_some());
+        if !held || ways <= 1 {
+            return Err(ApiError::new(
+                Code::FailedPrecondition,
+                "Cannot unlink last account identifier. Check profile exists and is not last link.",
+            ));
+        }
+        match credential {
+            Credential::Device(id) => user.devices.retain(|d| *d != id),
+            Credential::Custom(_) => user.custom_id = None,
+            Credential::Email { .. } => {
+                user.email = None;
+                user.password_hash = None;
+            }
+        }
+        user.update_time = self.now();
+        Ok(self.store.update_user(&user)?)
+    }
+
     /// A new session from a refresh token (its variables, or `vars` if given).
     pub fn refresh(&self, refresh_token: &str, vars: Option<&BTreeMap<String, String>>) -> Result<Tokens, ApiError> {
         let claims = self.sessions.verify_refresh(self.store.as_ref(), refresh_token, self.now())?;

@@ -114,3 +114,37 @@ fn sessions_expire_refresh_and_log_out() {
     assert_eq!(a.refresh(&s.tokens.refresh_token, None).unwrap_err().code, Code::Unauthenticated);
     SESSION_NOW.store(t0, Ordering::Relaxed);
 }
+
+#[test]
+fn credentials_link_and_unlink_but_the_last_stays() {
+    let a = accounts(Arc::new(SqliteStore::in_memory().unwrap()));
+    let alice = a.authenticate(Credential::Device("alice-device-1".into()), true, Some("alice"), &none()).unwrap();
+    let bob = a.authenticate(Credential::Device("bob-device-01".into()), true, Some("bob"), &none()).unwrap();
+    let (alice_id, bob_id) = (alice.user.id, bob.user.id);
+    a.link(&alice_id, Credential::Device("alice-device-2".into())).unwrap();
+    a.link(&alice_id, Credential::Email { email: "alice@example.com".into(), password: "password123".into() }).unwrap();
+    let by_second = a.authenticate(Credential::Device("alice-device-2".into()), false, None, &none()).unwrap();
+    assert_eq!(by_second.user.id, alice_id);
+    let by_email = Credential::Email { email: "ALICE@example.com".into(), password: "password123".into() };
+    assert_eq!(a.authenticate(by_email, false, None, &none()).unwrap().user.id, alice_id);
+    // Another account's credential cannot be taken.
+    let e = a.link(&bob_id, Credential::Device("alice-device-1".into())).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (Code::AlreadyExists, "Device ID already in use."));
+    // Bob's only credential stays; one he does not hold cannot be unlinked.
+    assert_eq!(
+        a.unlink(&bob_id, Credential::Device("bob-device-01".into())).unwrap_err().code,
+        Code::FailedPrecondition
+    );
+    assert_eq!(
+        a.unlink(&bob_id, Credential::Device("alice-device-1".into())).unwrap_err().code,
+        Code::FailedPrecondition
+    );
+    a.unlink(&alice_id, Credential::Device("alice-device-1".into())).unwrap();
+    let gone = a.authenticate(Credential::Device("alice-device-1".into()), false, None, &none()).unwrap_err();
+    assert_eq!(gone.code, Code::NotFound);
+    a.unlink(&alice_id, Credential::Email { email: "alice@example.com".into(), password: String::new() }).unwrap();
+    assert_eq!(
+        a.unlink(&alice_id, Credential::Device("alice-device-2".into())).unwrap_err().code,
+        Code::FailedPrecondition
+    );
+}

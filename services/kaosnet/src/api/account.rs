@@ -24,6 +24,12 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     route(r, kaos, Method::Put, "/v2/account", "update_account", update_account);
     route(r, kaos, Method::Delete, "/v2/account", "delete_account", delete_account);
     route(r, kaos, Method::Get, "/v2/user", "get_users", get_users);
+    route(r, kaos, Method::Post, "/v2/account/link/device", "link_device", link_device);
+    route(r, kaos, Method::Post, "/v2/account/link/email", "link_email", link_email);
+    route(r, kaos, Method::Post, "/v2/account/link/custom", "link_custom", link_custom);
+    route(r, kaos, Method::Post, "/v2/account/unlink/device", "unlink_device", unlink_device);
+    route(r, kaos, Method::Post, "/v2/account/unlink/email", "unlink_email", unlink_email);
+    route(r, kaos, Method::Post, "/v2/account/unlink/custom", "unlink_custom", unlink_custom);
 }
 
 #[derive(Deserialize)]
@@ -216,4 +222,44 @@ fn get_users(kaos: &KaosNet, req: &Request) -> Answer {
     }
     let users = kaos.accounts.store().users(&ids, &usernames)?;
     Ok(json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}))
+}
+
+fn id_credential(req: &Request, device: bool) -> Result<Credential, ApiError> {
+    let b: IdBody = body(req)?;
+    Ok(if device { Credential::Device(b.id) } else { Credential::Custom(b.id) })
+}
+
+fn email_credential(req: &Request) -> Result<Credential, ApiError> {
+    let b: EmailBody = body(req)?;
+    Ok(Credential::Email { email: b.email, password: b.password })
+}
+
+fn link_device(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.accounts.link(&me.uid, id_credential(req, true)?).map(|()| json!({}))
+}
+
+fn link_custom(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.accounts.link(&me.uid, id_credential(req, false)?).map(|()| json!({}))
+}
+
+fn link_email(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.accounts.link(&me.uid, email_credential(req)?).map(|()| json!({}))
+}
+
+fn unlink_device(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.accounts.unlink(&me.uid, id_credential(req, true)?).map(|()| json!({}))
+}
+
+fn unlink_custom(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.accounts.unlink(&me.uid, id_credential(req, false)?).map(|()| json!({}))
+}
+
+fn unlink_email(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.accounts.unlink(&me.uid, email_credential(req)?).map(|()| json!({}))
 }

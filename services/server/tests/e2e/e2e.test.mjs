@@ -80,6 +80,16 @@ test('account get and update, users by id and username', async () => {
   assert.equal(users.users[0].display_name, 'Kaos Player');
   const other = await client.authenticateDevice(unique('device'), true);
   await rejects(client.updateAccount(other, { username: name }), 409);
+
+  // Link a custom id, sign in with it, unlink it; the last credential cannot go.
+  const customId = unique('linked');
+  await client.linkCustom(session, { id: customId });
+  assert.equal((await client.getAccount(session)).custom_id, customId);
+  assert.equal((await client.authenticateCustom(customId, false)).user_id, session.user_id);
+  await rejects(client.linkCustom(other, { id: customId }), 409);
+  await client.unlinkCustom(session, { id: customId });
+  await rejects(client.authenticateCustom(customId, false), 404);
+  await rejects(client.unlinkDevice(other, { id: account.devices[0].id }), 400);
 });
 
 test('storage: write, read, list with cursor, permissions, versions, delete', async () => {
