@@ -4,6 +4,8 @@
 //! - [`store`]: persistence behind the [`Store`](store::Store) trait (SQLite, PostgreSQL,
 //!   memory), one conformance suite for all.
 //! - [`error`]: errors with Nakama's gRPC codes and HTTP statuses.
+//! - [`storage`]: the storage API for server code (`Storage::set/get/list/query`,
+//!   `read_as`/`write_as`/`delete_as` with a user's permissions).
 //! - [`session`]: JWT session and refresh tokens with Nakama's claims, revocation.
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
 //! - [`rpc`]: RPC functions registered by id.
@@ -18,6 +20,7 @@ pub mod hooks;
 pub mod realtime;
 pub mod rpc;
 pub mod session;
+pub mod storage;
 pub mod store;
 mod time;
 
