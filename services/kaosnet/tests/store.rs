@@ -219,6 +219,24 @@ fn revoked_tokens_stay_revoked(s: &dyn Store) {
     assert!(!s.is_revoked("t2").unwrap());
 }
 
+/// A PostgreSQL store in a fresh schema of the server named by `KAOS_TEST_POSTGRES`
+/// (`.ci/run` starts one); without it the test says it skipped, unless
+/// `KAOS_REQUIRE_POSTGRES` is set.
+#[cfg(feature = "postgres")]
+fn postgres_store() -> Option<kaosnet::store::PostgresStore> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let Ok(base) = std::env::var("KAOS_TEST_POSTGRES") else {
+        assert!(std::env::var_os("KAOS_REQUIRE_POSTGRES").is_none(), "KAOS_TEST_POSTGRES is not set");
+        eprintln!("skipped: KAOS_TEST_POSTGRES is not set");
+        return None;
+    };
+    let schema = format!("kaos_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut admin = ::postgres::Client::connect(&base, ::postgres::NoTls).unwrap();
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    Some(kaosnet::store::PostgresStore::open(&format!("{base} options='-c search_path={schema}'")).unwrap())
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -226,6 +244,14 @@ macro_rules! conformance {
         }
         mod sqlite {
             $(#[test] fn $name() { super::$name(&kaosnet::store::SqliteStore::in_memory().unwrap()); })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(store) = super::postgres_store() {
+                    super::$name(&store);
+                }
+            })*
         }
     };
 }

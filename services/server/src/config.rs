@@ -19,7 +19,8 @@ pub struct Args {
     /// Client API port (HTTP and WebSocket); 0 picks a free one.
     #[arg(long, env = "KAOS_PORT")]
     pub port: Option<u16>,
-    /// Database: `sqlite:<path>` or `memory`.
+    /// Database: `sqlite:<path>`, `memory`, or `postgres://…` (built with the `postgres`
+    /// feature).
     #[arg(long, env = "KAOS_DATABASE")]
     pub database: Option<String>,
     /// Server key clients authenticate with (HTTP Basic user name).
@@ -69,6 +70,8 @@ struct FileSession {
 pub enum Database {
     Sqlite(PathBuf),
     Memory,
+    /// Connection parameters (`postgres://user@host/db` or `host=… user=…`).
+    Postgres(String),
 }
 
 /// The resolved configuration.
@@ -150,11 +153,17 @@ impl Config {
 }
 
 fn parse_database(s: &str) -> Result<Database, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return Ok(Database::Postgres(s.to_string()));
+    }
+    if let Some(params) = s.strip_prefix("postgres:") {
+        return Ok(Database::Postgres(params.to_string()));
+    }
     match s {
         "memory" => Ok(Database::Memory),
         _ => match s.strip_prefix("sqlite:") {
             Some(path) if !path.is_empty() => Ok(Database::Sqlite(PathBuf::from(path))),
-            _ => Err(format!("unknown database {s:?}: use sqlite:<path> or memory")),
+            _ => Err(format!("unknown database {s:?}: use sqlite:<path>, memory or postgres://…")),
         },
     }
 }

@@ -60,6 +60,15 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
             Arc::new(SqliteStore::open(path).map_err(|e| format!("database {}: {e}", path.display()))?),
             format!("sqlite:{}", path.display()),
         ),
+        #[cfg(feature = "postgres")]
+        Database::Postgres(params) => (
+            Arc::new(kaosnet::store::PostgresStore::open(params).map_err(|e| format!("database postgres: {e}"))?),
+            "postgres".to_string(),
+        ),
+        #[cfg(not(feature = "postgres"))]
+        Database::Postgres(_) => {
+            return Err("this kaos-server was built without PostgreSQL (cargo feature `postgres`)".into())
+        }
     };
     let kaos = KaosNet::new(store, config.api.clone(), config.session.clone());
     setup(&kaos);

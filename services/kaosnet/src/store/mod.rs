@@ -8,9 +8,13 @@
 //! else (validation, read permissions, hashing) lives in the services above it.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
