@@ -3,7 +3,7 @@
 //! SQLite serializes writers anyway, and every batch is one transaction.
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{mpsc, Mutex, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
@@ -60,9 +60,97 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// SQLite persistence.
+/// One write transaction's work, run by the writer thread inside a shared commit.
+trait Job: Send {
+    /// Runs the work in `tx`; false if it failed (its changes are rolled back).
+    fn run(&mut self, tx: &Transaction<'_>) -> bool;
+    /// Answers the caller once the shared commit is done (or failed).
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Pending<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: mpsc::SyncSender<Result<T, StoreError>>,
+}
+
+impl<T: Send, F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send> Job for Pending<T, F> {
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        let Some(work) = self.work.take() else { return false };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(tx)))
+            .unwrap_or_else(|_| Err(StoreError::Backend("a store operation panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let answer = match (self.result, committed) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(out)), Ok(())) => Ok(out),
+            (_, Err(e)) => Err(StoreError::Backend(e)),
+            (None, Ok(())) => Err(StoreError::Backend("the operation did not run".into())),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// Most operations that share one commit.
+const MAX_GROUP: usize = 512;
+
+/// The writer thread: takes every operation waiting, runs each under its own savepoint in
+/// one transaction, commits once (one fsync for the group), then answers them all. A
+/// failed operation rolls back to its savepoint and does not disturb the others.
+fn writer(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for job in &mut group {
+                tx.execute_batch("SAVEPOINT op")?;
+                if job.run(&tx) {
+                    tx.execute_batch("RELEASE op")?;
+                } else {
+                    tx.execute_batch("ROLLBACK TO op; RELEASE op")?;
+                }
+            }
+            tx.commit()
+        })()
+        .map_err(|e| e.to_string());
+        for job in group {
+            job.finish(committed.clone());
+        }
+    }
+}
+
+/// SQLite persistence: reads on their own connection (WAL lets them run beside the
+/// writer), writes through the group-committing writer thread.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    /// A temporary database file to delete on drop (`in_memory`).
+    scratch: Option<std::path::PathBuf>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        if let Some(path) = self.scratch.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -192,6 +280,28 @@ fn write_user(tx: &Transaction<'_>, user: &User, insert: bool) -> Result<(), Sto
     Ok(())
 }
 
+/// A [`Caller`] that owns its user id (operations move to the writer thread).
+enum OwnedCaller {
+    Server,
+    User(String),
+}
+
+impl OwnedCaller {
+    fn from(caller: Caller<'_>) -> OwnedCaller {
+        match caller {
+            Caller::Server => OwnedCaller::Server,
+            Caller::User(u) => OwnedCaller::User(u.to_string()),
+        }
+    }
+
+    fn get(&self) -> Caller<'_> {
+        match self {
+            OwnedCaller::Server => Caller::Server,
+            OwnedCaller::User(u) => Caller::User(u),
+        }
+    }
+}
+
 fn read_object(tx: &Connection, id: &ObjectId) -> Result<Option<StorageObject>, StoreError> {
     let sql = format!("SELECT {OBJECT_COLUMNS} FROM storage WHERE collection = ?1 AND user_id = ?2 AND key = ?3");
     tx.prepare_cached(&sql)
@@ -207,15 +317,24 @@ impl SqliteStore {
         if let Some(dir) = path.as_ref().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
         }
-        SqliteStore::init(Connection::open(path).map_err(db)?)
+        let writer = Connection::open(path.as_ref()).map_err(db)?;
+        SqliteStore::init(writer, path.as_ref(), None)
     }
 
-    /// A private database in memory (for tests).
+    /// A private, throwaway database (a temporary file, deleted on drop): for tests.
     pub fn in_memory() -> Result<SqliteStore, StoreError> {
-        SqliteStore::init(Connection::open_in_memory().map_err(db)?)
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "kaosnet-{}-{}.db",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let writer = Connection::open(&path).map_err(db)?;
+        SqliteStore::init(writer, &path, Some(path.clone()))
     }
 
-    fn init(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+    fn init(mut conn: Connection, path: &Path, scratch: Option<std::path::PathBuf>) -> Result<SqliteStore, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
@@ -234,29 +353,41 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db)?;
             tx.commit().map_err(db)?;
         }
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        let reader = Connection::open(path).map_err(db)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(db)?;
+        let (jobs, queue) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("kaos-sqlite-writer".into())
+            .spawn(move || writer(conn, queue))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(SqliteStore { conn: Mutex::new(reader), jobs: Some(jobs), writer: Some(writer), scratch })
     }
 
-    /// Runs `f` in one write transaction: committed if it succeeds, rolled back if not.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(db)?;
-        Ok(out)
+    /// Runs `f` as one atomic write: applied entirely or not at all, and answered only
+    /// once it is durable (its group's commit has been synced).
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Box::new(Pending { work: Some(f), result: None, reply });
+        let gone = || StoreError::Backend("the database writer has stopped".into());
+        self.jobs.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
     }
 }
 
 impl Store for SqliteStore {
     fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        self.write(|tx| {
+        let user = user.clone();
+        self.write(move |tx| {
             if find_user(tx, UserKey::Id(&user.id))?.is_some() {
                 return Err(StoreError::Conflict("id"));
             }
-            if let Some(field) = taken(tx, user)? {
+            if let Some(field) = taken(tx, &user)? {
                 return Err(StoreError::Conflict(field));
             }
-            write_user(tx, user, true)
+            write_user(tx, &user, true)
         })
     }
 
@@ -279,18 +410,20 @@ impl Store for SqliteStore {
     }
 
     fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        self.write(|tx| {
-            if let Some(field) = taken(tx, user)? {
+        let user = user.clone();
+        self.write(move |tx| {
+            if let Some(field) = taken(tx, &user)? {
                 return Err(StoreError::Conflict(field));
             }
-            write_user(tx, user, false)
+            write_user(tx, &user, false)
         })
     }
 
     fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            tx.execute("DELETE FROM storage WHERE user_id = ?1", [id]).map_err(db)?;
-            Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id]).map_err(db)? > 0)
+        let id = id.to_string();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM storage WHERE user_id = ?1", [&id]).map_err(db)?;
+            Ok(tx.execute("DELETE FROM users WHERE id = ?1", [&id]).map_err(db)? > 0)
         })
     }
 
@@ -309,10 +442,12 @@ impl Store for SqliteStore {
         writes: &[ObjectWrite],
         now: i64,
     ) -> Result<Vec<StorageObject>, StoreError> {
-        self.write(|tx| {
+        let writes = writes.to_vec();
+        let caller = OwnedCaller::from(caller);
+        self.write(move |tx| {
             let mut out = Vec::with_capacity(writes.len());
-            for w in writes {
-                let object = apply_write(read_object(tx, &w.id)?.as_ref(), caller, w, now)?;
+            for w in &writes {
+                let object = apply_write(read_object(tx, &w.id)?.as_ref(), caller.get(), w, now)?;
                 let sql = format!(
                     "INSERT INTO storage ({OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                      ON CONFLICT (collection, user_id, key) DO UPDATE SET value = excluded.value, \
@@ -340,9 +475,11 @@ impl Store for SqliteStore {
     }
 
     fn delete_objects(&self, caller: Caller<'_>, deletes: &[ObjectDelete]) -> Result<(), StoreError> {
-        self.write(|tx| {
-            for d in deletes {
-                check_delete(read_object(tx, &d.id)?.as_ref(), caller, d)?;
+        let deletes = deletes.to_vec();
+        let caller = OwnedCaller::from(caller);
+        self.write(move |tx| {
+            for d in &deletes {
+                check_delete(read_object(tx, &d.id)?.as_ref(), caller.get(), d)?;
                 tx.execute(
                     "DELETE FROM storage WHERE collection = ?1 AND user_id = ?2 AND key = ?3",
                     [&d.id.collection, &d.id.user_id, &d.id.key],
@@ -401,7 +538,8 @@ impl Store for SqliteStore {
     }
 
     fn revoke_token(&self, token_id: &str, user_id: &str, exp: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
+        let (token_id, user_id) = (token_id.to_string(), user_id.to_string());
+        self.write(move |tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO revoked_tokens (token_id, user_id, exp) VALUES (?1, ?2, ?3)",
                 params![token_id, user_id, exp],
