@@ -20,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "web/loadgen.rs"]
+#[allow(dead_code)] // shared with the services benchmark
 mod loadgen;
 #[path = "web/servers.rs"]
 mod servers;

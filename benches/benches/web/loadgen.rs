@@ -74,8 +74,13 @@ fn ws_frame_len(buf: &[u8]) -> Option<usize> {
     (buf.len() >= header + len).then_some(header + len)
 }
 
+/// Builds the request a connection sends next: (connection index, its request number).
+pub type MakeRequest = Box<dyn FnMut(usize, u64) -> Vec<u8>>;
+
 pub struct LoadGen {
     poll: Poll,
+    /// HTTP requests other than `GET /json`.
+    make_request: Option<MakeRequest>,
     conns: Vec<Conn>,
     mode: Mode,
     server: SocketAddr,
@@ -95,6 +100,7 @@ impl LoadGen {
     pub fn new(mode: Mode, server: SocketAddr, target: usize, sources: Vec<IpAddr>) -> LoadGen {
         LoadGen {
             poll: Poll::new().unwrap(),
+            make_request: None,
             conns: Vec::with_capacity(target),
             mode,
             server,
@@ -104,6 +110,20 @@ impl LoadGen {
             open: 0,
             failed: 0,
             payload: ws_frame(b"0123456789abcdef0123456789abcdef"),
+        }
+    }
+
+    /// Sends the requests `make` builds instead of `GET /json` (HTTP, depth 1).
+    pub fn with_requests(mut self, make: MakeRequest) -> LoadGen {
+        self.make_request = Some(make);
+        self
+    }
+
+    fn next_request(&mut self, conn: usize) -> Vec<u8> {
+        let seq = self.conns.get(conn).map_or(0, |c| c.done);
+        match &mut self.make_request {
+            Some(make) => make(conn, seq),
+            None => REQUEST.to_vec(),
         }
     }
 
@@ -121,7 +141,12 @@ impl LoadGen {
         let mut stream = TcpStream::from_std(socket.into());
         let token = Token(self.conns.len());
         self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        let index = self.conns.len();
         let (phase, out) = match self.mode {
+            Mode::Http { depth } if self.make_request.is_some() => {
+                let first = self.next_request(index);
+                (Phase::Connecting, first.repeat(depth))
+            }
             Mode::Http { depth } => (Phase::Connecting, REQUEST.repeat(depth)),
             Mode::Ws { .. } => (Phase::Connecting, UPGRADE.to_vec()),
         };
@@ -270,9 +295,9 @@ impl LoadGen {
             }
         }
         // The next request, or a message after the handshake or an echo.
-        let next = if matches!(self.mode, Mode::Http { .. }) { REQUEST } else { &self.payload[..] };
         for _ in 0..send_next {
-            c.out.extend_from_slice(next);
+            let next = if matches!(self.mode, Mode::Http { .. }) { self.next_request(i) } else { self.payload.clone() };
+            self.conns[i].out.extend_from_slice(&next);
         }
         self.write(i);
     }

@@ -41,6 +41,9 @@ pub struct Args {
     /// Refresh token lifetime, seconds.
     #[arg(long, env = "KAOS_SESSION_REFRESH_TOKEN_EXPIRY_SEC")]
     pub session_refresh_token_expiry_sec: Option<i64>,
+    /// Calls per second each client may make to each operation (0: no limit).
+    #[arg(long, env = "KAOS_RATE_LIMIT")]
+    pub rate_limit: Option<f64>,
 }
 
 /// The file's shape; every field optional.
@@ -52,6 +55,7 @@ struct File {
     database: Option<String>,
     server_key: Option<String>,
     http_key: Option<String>,
+    rate_limit: Option<f64>,
     #[serde(default)]
     session: FileSession,
 }
@@ -82,6 +86,8 @@ pub struct Config {
     pub database: Database,
     pub api: kaosnet::ApiConfig,
     pub session: kaosnet::session::SessionConfig,
+    /// Calls per second per client and operation, bursts of twice that; 0: unlimited.
+    pub rate_limit: f64,
 }
 
 impl Config {
@@ -130,6 +136,7 @@ impl Config {
                 http_key: args.http_key.or(file.http_key).unwrap_or(api.http_key),
             },
             session,
+            rate_limit: args.rate_limit.or(file.rate_limit).unwrap_or(50.0),
         })
     }
 

@@ -70,7 +70,13 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
             return Err("this kaos-server was built without PostgreSQL (cargo feature `postgres`)".into())
         }
     };
-    let kaos = KaosNet::new(store, config.api.clone(), config.session.clone());
+    let limits = if config.rate_limit > 0.0 {
+        let limit = kaosnet::hooks::Limit { per_second: config.rate_limit, burst: config.rate_limit * 2.0 };
+        kaosnet::hooks::OperationRateLimiter::new(Some(limit))
+    } else {
+        kaosnet::hooks::OperationRateLimiter::new(None)
+    };
+    let kaos = KaosNet::with_limits(store, config.api.clone(), config.session.clone(), limits);
     setup(&kaos);
     let addr: SocketAddr = format!("{}:{}", config.address, config.port)
         .parse()
@@ -78,6 +84,8 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     let http_config = HttpConfig {
         cors: Some(Cors::default()),
         error_response: Some(kaosnet::api::error_response),
+        // Handlers wait on the database; with many in flight, SQLite commits them together.
+        workers: 64,
         ..HttpConfig::default()
     };
     let mut http = HttpServer::bind(addr, kaosnet::api::router(&kaos), http_config)

@@ -26,6 +26,7 @@ fn the_nakama_js_client_works_against_kaos_server() {
         database: Database::Memory,
         api: kaosnet::ApiConfig::default(),
         session: kaosnet::session::SessionConfig::default(),
+        rate_limit: 50.0,
     };
     let server = kaos_server::start(&config, |kaos| {
         kaos.rpcs.register("echo", |_, payload| Ok(payload.to_string()));

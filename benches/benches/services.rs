@@ -1,0 +1,214 @@
+//! The game services over HTTP, as Nakama's clients call them, on SQLite (durable: WAL,
+//! `synchronous = FULL`, group commit): device authentication creating new accounts and
+//! signing in existing ones, storage object writes and reads. Nakama publishes about
+//! 500-800 such requests a second per CPU for one node; the goal is ten times that per
+//! core.
+//!
+//! `cargo bench -p kaos-benches --bench services` (about 40 s). kaos-server runs in a
+//! child process (this binary again, with `KAOS_SERVICES_SERVE` set) with rate limits off;
+//! the load generator (64 keep-alive connections, one request in flight each) runs here.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "web/loadgen.rs"]
+#[allow(dead_code)]
+mod loadgen;
+
+use loadgen::{LoadGen, Mode};
+
+const CONNECTIONS: usize = 64;
+const WARMUP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(4);
+const BASIC: &str = "Basic ZGVmYXVsdGtleTo="; // base64("defaultkey:")
+
+fn serve(dir: &str) {
+    let config = kaos_server::config::Config {
+        address: "127.0.0.1".into(),
+        port: 0,
+        database: kaos_server::config::Database::Sqlite(std::path::Path::new(dir).join("kaos.db")),
+        api: kaosnet::ApiConfig::default(),
+        session: kaosnet::session::SessionConfig { token_expiry_sec: 3600, ..Default::default() },
+        rate_limit: 0.0,
+    };
+    let server = kaos_server::start(&config, |_| {}).unwrap();
+    println!("{}", server.addr.port());
+    for _ in std::io::stdin().lock().lines() {}
+    std::process::exit(0);
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = std::env::temp_dir().join(format!("kaos-services-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env("KAOS_SERVICES_SERVE", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let port: u16 = line.trim().parse().unwrap();
+        Server { child, addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port), dir }
+    }
+
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|x| x.parse().unwrap()).collect();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Duration::from_millis((f[0] + f[1]) * 1000 / hz)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn request(method: &str, path: &str, auth: &str, body: &str) -> Vec<u8> {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// One blocking call (setup): the JSON answer.
+fn call(addr: SocketAddr, req: &[u8]) -> serde_json::Value {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(req).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if body.len() >= len {
+                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                return serde_json::from_str(&body[..len]).unwrap();
+            }
+        }
+        assert!(n > 0);
+    }
+}
+
+/// Runs `make` on every connection: requests per second, server CPU per request.
+fn measure(server: &Server, make: loadgen::MakeRequest) -> (f64, f64) {
+    let mut load =
+        LoadGen::new(Mode::Http { depth: 1 }, server.addr, CONNECTIONS, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+            .with_requests(make);
+    load.connect_all(Duration::from_secs(10));
+    load.run_for(WARMUP);
+    let (replies, cpu, start) = (load.replies, server.cpu(), Instant::now());
+    load.run_for(MEASURE);
+    let (n, cpu, elapsed) = (load.replies - replies, server.cpu() - cpu, start.elapsed());
+    assert_eq!(load.failed, 0);
+    (n as f64 / elapsed.as_secs_f64(), cpu.as_secs_f64() * 1e6 / n as f64)
+}
+
+fn main() {
+    if let Ok(dir) = std::env::var("KAOS_SERVICES_SERVE") {
+        return serve(&dir);
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let server = Server::start();
+    let run = std::process::id();
+    println!(
+        "kaos-server on SQLite (WAL, synchronous=FULL, group commit), {CONNECTIONS} connections, {MEASURE:?} each"
+    );
+    println!("{:<44}{:>12}{:>16}{:>16}", "workload", "requests/s", "CPU/request", "per core");
+    let report = |name: &str, (rate, cpu_us): (f64, f64)| {
+        println!("{name:<44}{rate:>12.0}{:>14.1}µs{:>14.0}/s", cpu_us, 1e6 / cpu_us);
+    };
+    report(
+        "authenticate device, new accounts",
+        measure(
+            &server,
+            Box::new(move |c, seq| {
+                request(
+                    "POST",
+                    "/v2/account/authenticate/device?create=true",
+                    BASIC,
+                    &format!("{{\"id\":\"bench-{run}-{c}-{seq}\"}}"),
+                )
+            }),
+        ),
+    );
+    report(
+        "authenticate device, existing accounts",
+        measure(
+            &server,
+            Box::new(move |c, seq| {
+                request(
+                    "POST",
+                    "/v2/account/authenticate/device?create=false",
+                    BASIC,
+                    &format!("{{\"id\":\"bench-{run}-{c}-{}\"}}", seq % 100),
+                )
+            }),
+        ),
+    );
+    // One session per connection for the storage workloads.
+    let sessions: Vec<(String, String)> = (0..CONNECTIONS)
+        .map(|c| {
+            let body = format!("{{\"id\":\"bench-storage-{run}-{c}\"}}");
+            let s = call(server.addr, &request("POST", "/v2/account/authenticate/device", BASIC, &body));
+            let token = s["token"].as_str().unwrap().to_string();
+            let account = call(server.addr, &request("GET", "/v2/account", &format!("Bearer {token}"), ""));
+            (format!("Bearer {token}"), account["user"]["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let auth: Vec<String> = sessions.iter().map(|(a, _)| a.clone()).collect();
+    report(
+        "storage write (one object, 100 keys per user)",
+        measure(
+            &server,
+            Box::new(move |c, seq| {
+                let body = format!(
+                    "{{\"objects\":[{{\"collection\":\"bench\",\"key\":\"k{}\",\"value\":\"{{\\\"score\\\":{seq}}}\"}}]}}",
+                    seq % 100
+                );
+                request("PUT", "/v2/storage", &auth[c], &body)
+            }),
+        ),
+    );
+    report(
+        "storage read (one object)",
+        measure(
+            &server,
+            Box::new(move |c, seq| {
+                let (auth, uid) = &sessions[c];
+                let body = format!(
+                    "{{\"object_ids\":[{{\"collection\":\"bench\",\"key\":\"k{}\",\"user_id\":\"{uid}\"}}]}}",
+                    seq % 100
+                );
+                request("POST", "/v2/storage", auth, &body)
+            }),
+        ),
+    );
+    println!("Nakama's published figure: about 500-800 requests/s per CPU (goal: 10x per core)");
+}
