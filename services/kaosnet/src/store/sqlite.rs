@@ -113,11 +113,12 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
         let committed = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for job in &mut group {
-                tx.execute_batch("SAVEPOINT op")?;
+                tx.prepare_cached("SAVEPOINT op")?.execute([])?;
                 if job.run(&tx) {
-                    tx.execute_batch("RELEASE op")?;
+                    tx.prepare_cached("RELEASE op")?.execute([])?;
                 } else {
-                    tx.execute_batch("ROLLBACK TO op; RELEASE op")?;
+                    tx.prepare_cached("ROLLBACK TO op")?.execute([])?;
+                    tx.prepare_cached("RELEASE op")?.execute([])?;
                 }
             }
             tx.commit()
@@ -218,7 +219,8 @@ fn find_user(conn: &Connection, key: UserKey<'_>) -> Result<Option<User>, StoreE
 /// The first unique field of `user` that another user holds.
 fn taken(tx: &Transaction<'_>, user: &User) -> Result<Option<&'static str>, StoreError> {
     let other = |sql: &str, v: &str| -> Result<bool, StoreError> {
-        let owner: Option<String> = tx.query_row(sql, [v], |r| r.get(0)).optional().map_err(db)?;
+        let owner: Option<String> =
+            tx.prepare_cached(sql).map_err(db)?.query_row([v], |r| r.get(0)).optional().map_err(db)?;
         Ok(owner.is_some_and(|o| o != user.id))
     };
     if other("SELECT id FROM users WHERE username_lower = ?1", &user.username.to_lowercase())? {
@@ -273,9 +275,12 @@ fn write_user(tx: &Transaction<'_>, user: &User, insert: bool) -> Result<(), Sto
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    tx.execute("DELETE FROM user_devices WHERE user_id = ?1", [&user.id]).map_err(db)?;
+    tx.prepare_cached("DELETE FROM user_devices WHERE user_id = ?1").map_err(db)?.execute([&user.id]).map_err(db)?;
     for d in &user.devices {
-        tx.execute("INSERT INTO user_devices (device_id, user_id) VALUES (?1, ?2)", [d, &user.id]).map_err(db)?;
+        tx.prepare_cached("INSERT INTO user_devices (device_id, user_id) VALUES (?1, ?2)")
+            .map_err(db)?
+            .execute([d, &user.id])
+            .map_err(db)?;
     }
     Ok(())
 }
