@@ -67,6 +67,12 @@ fn floods_get_429_per_operation_while_others_pass() {
     assert_eq!(err["code"], 8);
     // Another operation is not limited.
     assert_eq!(call(&api, "GET", "/v2/user?ids=x", &auth, "").0, 200);
+    // Another player from the same address has a bucket of their own; a forged token
+    // counts as the address, not as the player it names.
+    let other = session(&api, "device-limit-002", "limited2");
+    assert_eq!(call(&api, "GET", "/v2/account", &bearer(&other["token"]), "").0, 200);
+    let forged = format!("{}x", other["token"].as_str().unwrap());
+    assert_eq!(call(&api, "GET", "/v2/account", &format!("Bearer {forged}"), "").0, 401);
 }
 
 #[test]

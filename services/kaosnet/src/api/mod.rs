@@ -82,15 +82,24 @@ fn route(
     router.route(method, pattern, Run::Blocking, move |req| respond(guarded(&kaos, req, operation, handler)));
 }
 
-/// The caller's rate-limit key: its address (one bucket per client and operation).
-fn client_key(req: &Request) -> String {
-    req.peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string())
+/// The caller's rate-limit key: the user of a correctly signed session token (so players
+/// behind one address do not share a bucket, and a forged token cannot drain someone
+/// else's), else the client's address.
+fn client_key(kaos: &KaosNet, req: &Request) -> String {
+    let user = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|t| kaos.accounts.sessions().decode(t.trim(), kaos.accounts.now()).ok());
+    match user {
+        Some(claims) => format!("user:{}", claims.uid),
+        None => req.peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string()),
+    }
 }
 
 /// Rate limit, before hooks (which may rewrite the JSON body or refuse), the handler,
 /// after hooks.
 fn guarded(kaos: &KaosNet, req: &Request, operation: &str, handler: fn(&KaosNet, &Request) -> Answer) -> Answer {
-    kaos.limits.check(&client_key(req), operation)?;
+    kaos.limits.check(&client_key(kaos, req), operation)?;
     let (before, after) = (kaos.hooks.has_before(operation), kaos.hooks.has_after(operation));
     if !before && !after {
         return handler(kaos, req);

@@ -15,7 +15,7 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     for method in [Method::Post, Method::Get] {
         let kaos = kaos.clone();
         r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| {
-            match kaos.limits.check(&super::client_key(req), "rpc") {
+            match kaos.limits.check(&super::client_key(&kaos, req), "rpc") {
                 Ok(()) => call(&kaos, req),
                 Err(e) => respond(Err(e)),
             }
