@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 #[allow(dead_code)]
 mod loadgen;
 
+#[path = "common/procfs.rs"]
+mod procfs;
+
 use loadgen::{LoadGen, Mode};
 
 const CONNECTIONS: usize = 64;
@@ -63,12 +66,7 @@ impl Server {
     }
 
     fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|x| x.parse().unwrap()).collect();
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        Duration::from_millis((f[0] + f[1]) * 1000 / hz)
+        procfs::cpu_time(self.child.id())
     }
 }
 

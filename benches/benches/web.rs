@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 #[path = "web/loadgen.rs"]
 #[allow(dead_code)] // shared with the services benchmark
 mod loadgen;
+#[path = "common/procfs.rs"]
+mod procfs;
 #[path = "web/servers.rs"]
 mod servers;
 
@@ -57,21 +59,12 @@ impl Server {
         Server { child, addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port) }
     }
 
-    /// The child's CPU time so far (user + system).
     fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // Fields after the parenthesised name: utime and stime are the 12th and 13th.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|f| f.parse().unwrap()).collect();
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        Duration::from_millis((fields[0] + fields[1]) * 1000 / hz)
+        procfs::cpu_time(self.child.id())
     }
 
-    /// The child's resident memory, bytes.
     fn resident(&self) -> usize {
-        let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap();
-        statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+        procfs::resident_bytes(self.child.id())
     }
 }
 

@@ -77,11 +77,13 @@ pub(crate) struct Parsed {
     pub verdict: Verdict,
 }
 
-/// Parses a request from the bytes read so far: `Ok(None)` until the head is complete.
-pub(crate) fn parse_request(buf: &[u8]) -> Result<Option<Parsed>, Verdict> {
+/// Parses a request from the bytes read so far: `Ok(None)` until the head is complete,
+/// 431 once more than `max_bytes` have come without completing it.
+pub(crate) fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<Parsed>, Verdict> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {
+        Ok(httparse::Status::Partial) if buf.len() > max_bytes => Err(refuse(431, "upgrade request too large", "")),
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(len)) => {
             if req.version != Some(1) {
@@ -143,7 +145,7 @@ mod tests {
 
     #[test]
     fn the_rfc_example_key_gets_the_rfc_accept_value() {
-        let parsed = parse_request(request("Sec-WebSocket-Version: 13\r\n").as_bytes()).unwrap().unwrap();
+        let parsed = parse_request(request("Sec-WebSocket-Version: 13\r\n").as_bytes(), 8192).unwrap().unwrap();
         assert_eq!(parsed.target, "/ws?x=1");
         let Verdict::Accept(resp) = parsed.verdict else { panic!("refused") };
         let text = String::from_utf8(resp).unwrap();
@@ -153,7 +155,7 @@ mod tests {
 
     #[test]
     fn wrong_versions_methods_and_keys_are_refused_with_the_right_status() {
-        let status = |raw: &str| match parse_request(raw.as_bytes()) {
+        let status = |raw: &str| match parse_request(raw.as_bytes(), 8192) {
             Ok(Some(Parsed { verdict: Verdict::Refuse(r), .. })) | Err(Verdict::Refuse(r)) => {
                 String::from_utf8(r).unwrap()[9..12].to_string()
             }
@@ -172,7 +174,9 @@ mod tests {
     #[test]
     fn a_partial_request_waits() {
         let full = request("Sec-WebSocket-Version: 13\r\n");
-        assert!(matches!(parse_request(&full.as_bytes()[..full.len() - 3]), Ok(None)));
+        assert!(matches!(parse_request(&full.as_bytes()[..full.len() - 3], 8192), Ok(None)));
+        let partial = b"GET / HTTP/1.1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert!(matches!(parse_request(partial, 16), Err(Verdict::Refuse(r)) if r.starts_with(b"HTTP/1.1 431")));
     }
 
     #[test]

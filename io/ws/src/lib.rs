@@ -151,7 +151,7 @@ pub mod fuzzing {
 
     /// Feeds `data` to the handshake parsers (request and response).
     pub fn handshake(data: &[u8]) {
-        if let Ok(Some(parsed)) = handshake::parse_request(data) {
+        if let Ok(Some(parsed)) = handshake::parse_request(data, WsConfig::default().max_handshake_bytes) {
             assert!(parsed.len <= data.len());
         }
         let (_, key) = handshake::client_request("h", "/");

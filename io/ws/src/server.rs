@@ -653,10 +653,7 @@ impl WsServer {
                 Ok(0) => break Err(None),
                 Ok(n) => {
                     h.buf.extend_from_slice(&chunk[..n]);
-                    match handshake::parse_request(&h.buf) {
-                        Ok(None) if h.buf.len() > max => {
-                            break Err(Some(handshake::refuse(431, "upgrade request too large", "")))
-                        }
+                    match handshake::parse_request(&h.buf, max) {
                         Ok(None) => {}
                         Ok(Some(p)) => break Ok(p),
                         Err(v) => break Err(Some(v)),

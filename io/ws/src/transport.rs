@@ -107,10 +107,7 @@ impl WsServerTransport {
                 Err(e) => return Err(e),
             };
             p.buf.extend_from_slice(&chunk[..n]);
-            let parsed = match handshake::parse_request(&p.buf) {
-                Ok(None) if p.buf.len() > self.cfg.max_handshake_bytes => {
-                    Err(handshake::refuse(431, "upgrade request too large", ""))
-                }
+            let parsed = match handshake::parse_request(&p.buf, self.cfg.max_handshake_bytes) {
                 Ok(None) => continue,
                 Ok(Some(parsed)) => Ok(parsed),
                 Err(verdict) => Err(verdict),

@@ -158,8 +158,8 @@ impl Socket {
     }
 
     fn handle(&mut self, conn: ConnId, data: &[u8]) {
-        let Some(session) = self.sessions.get(&conn).cloned() else { return };
-        for reply in envelope(&self.kaos, &session, data) {
+        let Some(session) = self.sessions.get(&conn) else { return };
+        for reply in envelope(&self.kaos, session, data) {
             // A full queue closes the socket as a slow consumer; nothing else to do.
             let _ = self.ws.send_text(conn, &reply.to_string());
         }

@@ -146,6 +146,14 @@ pub struct ObjectPage {
     pub cursor: Option<String>,
 }
 
+/// The user columns the SQL stores read, in the order their row mappers expect.
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, display_name, avatar_url, lang_tag, location, timezone, metadata, \
+                                       email, password_hash, custom_id, create_time, update_time";
+/// The storage columns the SQL stores read and write, in their row mappers' order.
+pub(crate) const OBJECT_COLUMNS: &str =
+    "collection, user_id, key, value, version, permission_read, permission_write, create_time, update_time";
+
 /// The version of a stored value: the first 16 bytes of its SHA-256, in hex.
 pub fn version_of(value: &str) -> String {
     Sha256::digest(value.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect()

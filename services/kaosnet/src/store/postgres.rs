@@ -9,7 +9,7 @@ use postgres::{Client, NoTls, Row, Transaction};
 
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
-    ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
+    ObjectWrite, StorageObject, Store, StoreError, User, UserKey, OBJECT_COLUMNS, USER_COLUMNS,
 };
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -90,11 +90,6 @@ impl std::fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore").finish_non_exhaustive()
     }
 }
-
-const USER_COLUMNS: &str = "id, username, display_name, avatar_url, lang_tag, location, timezone, metadata, email, \
-                            password_hash, custom_id, create_time, update_time";
-const OBJECT_COLUMNS: &str =
-    "collection, user_id, key, value, version, permission_read, permission_write, create_time, update_time";
 
 fn user_row(row: &Row) -> User {
     User {

@@ -1,6 +1,6 @@
 //! The SQLite store: the default, one file (WAL journal, `synchronous = FULL`, so an
-//! acknowledged write survives a crash or power loss). One connection behind a mutex:
-//! SQLite serializes writers anyway, and every batch is one transaction.
+//! acknowledged write survives a crash or power loss). Reads use one connection; writes
+//! go to a writer thread that group-commits them (see [`writer`]).
 
 use std::path::Path;
 use std::sync::{mpsc, Mutex, PoisonError};
@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
-    ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
+    ObjectWrite, StorageObject, Store, StoreError, User, UserKey, OBJECT_COLUMNS, USER_COLUMNS,
 };
 
 /// Schema changes, applied in order; `PRAGMA user_version` counts those applied.
@@ -159,11 +159,6 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
     }
 }
-
-const USER_COLUMNS: &str = "id, username, display_name, avatar_url, lang_tag, location, timezone, metadata, email, \
-                            password_hash, custom_id, create_time, update_time";
-const OBJECT_COLUMNS: &str =
-    "collection, user_id, key, value, version, permission_read, permission_write, create_time, update_time";
 
 fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
