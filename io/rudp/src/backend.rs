@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::net::UdpSocket;
@@ -40,12 +41,47 @@ impl IoBackend {
     }
 }
 
+/// Wakes a [`RudpServer`](crate::RudpServer) blocked in `poll` from another thread
+/// (after queueing work for its thread, say). Waking a server that is not waiting makes
+/// its next `poll` return at once.
+#[derive(Debug, Clone)]
+pub struct RudpWaker(Arc<WakeSource>);
+
+#[derive(Debug)]
+enum WakeSource {
+    Mio(mio::Waker),
+    #[cfg(target_os = "linux")]
+    EventFd(std::os::fd::OwnedFd),
+}
+
+impl RudpWaker {
+    /// Makes the server's current or next `poll` return.
+    pub fn wake(&self) -> io::Result<()> {
+        match &*self.0 {
+            WakeSource::Mio(w) => w.wake(),
+            #[cfg(target_os = "linux")]
+            WakeSource::EventFd(fd) => {
+                use std::os::fd::AsRawFd;
+                let one: u64 = 1;
+                // SAFETY: writes 8 bytes from a live u64 to an eventfd this value owns.
+                let n = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+                // EAGAIN: the counter is saturated, so a wake-up is pending anyway.
+                if n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A socket's datagram I/O.
 pub(crate) enum Io {
     Mio {
         io: Box<BatchIo>,
         poll: Poll,
         events: Events,
+        waker: Option<RudpWaker>,
     },
     #[cfg(target_os = "linux")]
     Uring(Box<UringIo>),
@@ -72,7 +108,7 @@ impl Io {
         }
         let poll = Poll::new()?;
         poll.registry().register(socket, Token(0), Interest::READABLE)?;
-        Ok(Io::Mio { io: Box::new(BatchIo::new()), poll, events: Events::with_capacity(4) })
+        Ok(Io::Mio { io: Box::new(BatchIo::new()), poll, events: Events::with_capacity(4), waker: None })
     }
 
     /// The backend in use.
@@ -81,6 +117,24 @@ impl Io {
             Io::Mio { .. } => IoBackend::Mio,
             #[cfg(target_os = "linux")]
             Io::Uring(_) => IoBackend::Uring,
+        }
+    }
+
+    /// The waker of this I/O, made on first use.
+    pub(crate) fn waker(&mut self) -> io::Result<RudpWaker> {
+        match self {
+            Io::Mio { poll, waker, .. } => {
+                if waker.is_none() {
+                    let w = mio::Waker::new(poll.registry(), Token(1))?;
+                    *waker = Some(RudpWaker(Arc::new(WakeSource::Mio(w))));
+                }
+                Ok(waker.clone().expect("made above"))
+            }
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => {
+                let fd = u.wake_fd()?;
+                Ok(RudpWaker(Arc::new(WakeSource::EventFd(fd))))
+            }
         }
     }
 

@@ -51,7 +51,7 @@ pub use kaos_core::congestion::Stats;
 pub use kaos_core::conn::DisconnectReason;
 pub use kaos_core::time::Duration;
 
-pub use backend::IoBackend;
+pub use backend::{IoBackend, RudpWaker};
 pub use client::RudpTransport;
 pub use kaos_transport::{ClientTransport, TransportServer};
 pub use multicast::{MulticastConfig, MulticastStats, MulticastTransport};

@@ -187,6 +187,11 @@ impl RudpServer {
         })
     }
 
+    /// A handle other threads use to make [`poll`](Self::poll) return early.
+    pub fn waker(&mut self) -> io::Result<crate::RudpWaker> {
+        self.io.waker()
+    }
+
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()

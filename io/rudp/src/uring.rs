@@ -9,7 +9,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use io_uring::{opcode, types, IoUring};
@@ -24,6 +24,8 @@ const SEND: u64 = 1 << 32;
 const RECV: u64 = 1 << 33;
 /// `user_data` of the cancel issued on drop.
 const CANCEL: u64 = 1 << 34;
+/// `user_data` of the poll on the waker's eventfd.
+const WAKE: u64 = 1 << 35;
 /// Provided receive buffers (a power of two).
 const BUFFERS: usize = 256;
 /// Bytes per provided buffer: the kernel's recvmsg header, the source address and a
@@ -158,6 +160,10 @@ pub(crate) struct UringIo {
     gso: bool,
     pub(crate) gso_segments: u64,
     pub(crate) send_dropped: u64,
+    /// The eventfd wakers write to, once one was asked for, and whether a poll on it is
+    /// in flight.
+    wake: Option<OwnedFd>,
+    wake_armed: bool,
 }
 
 impl UringIo {
@@ -191,6 +197,8 @@ impl UringIo {
             gso: true,
             gso_segments: 0,
             send_dropped: 0,
+            wake: None,
+            wake_armed: false,
         };
         io.arm()?;
         io.ring.submit()?;
@@ -213,6 +221,33 @@ impl UringIo {
         Ok(())
     }
 
+    /// A descriptor of the eventfd that wakes [`wait`](Self::wait), made on first use.
+    pub(crate) fn wake_fd(&mut self) -> io::Result<OwnedFd> {
+        if self.wake.is_none() {
+            // SAFETY: eventfd takes no pointers; the result is checked before use.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `fd` was just opened and nothing else owns it.
+            self.wake = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        self.wake.as_ref().expect("made above").try_clone()
+    }
+
+    /// Queues a one-shot poll on the waker's eventfd if there is one and none is queued.
+    fn arm_wake(&mut self) {
+        let Some(fd) = &self.wake else { return };
+        if self.wake_armed {
+            return;
+        }
+        let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLIN as u32).build().user_data(WAKE);
+        // SAFETY: a poll request points at no memory of ours.
+        if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+            self.wake_armed = true;
+        }
+    }
+
     /// Files every completion waiting on the ring: datagrams into `ready`, sends counted.
     /// Returns how many sends completed.
     fn reap(&mut self) -> usize {
@@ -224,6 +259,16 @@ impl UringIo {
                 sends += 1;
                 if let Some(r) = self.tx_results.get_mut((data & 0xffff) as usize) {
                     *r = res;
+                }
+                continue;
+            }
+            if data == WAKE {
+                self.wake_armed = false;
+                if let Some(fd) = &self.wake {
+                    let mut count = 0u64;
+                    // SAFETY: reads 8 bytes into a live u64; the eventfd is non-blocking.
+                    // Reading resets the counter, so the next poll waits for a new wake.
+                    let _ = unsafe { libc::read(fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
                 }
                 continue;
             }
@@ -297,6 +342,7 @@ impl UringIo {
             return Ok(());
         }
         self.arm()?;
+        self.arm_wake();
         let result = match timeout {
             Some(t) => {
                 let ts = types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos());

@@ -577,6 +577,36 @@ fn a_kernel_refusing_gso_gets_single_datagrams(backend: IoBackend) {
     assert_eq!(server.stats().gso_segments, 0, "GSO went through with checksums off");
 }
 
+/// Another thread's wake-up ends a long `poll`, every time, and a drained waker does
+/// not end the next one.
+fn a_waker_ends_a_blocked_poll_from_another_thread(backend: IoBackend) {
+    let cfg = config(16, backend);
+    let mut server = server(&cfg);
+    let waker = server.waker().unwrap();
+    for round in 0..3 {
+        let w = waker.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            w.wake().unwrap();
+        });
+        let started = Instant::now();
+        server.poll(Some(Duration::from_secs(60))).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(30), "round {round}: the wake-up was lost");
+        t.join().unwrap();
+        // The wake-up is consumed: a short poll now runs to its timeout.
+        let started = Instant::now();
+        server.poll(Some(Duration::from_millis(200))).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(150), "round {round}: woken twice by one wake-up");
+    }
+    // A wake-up before the poll ends it at once, and many coalesce into one.
+    for _ in 0..5 {
+        waker.wake().unwrap();
+    }
+    let started = Instant::now();
+    server.poll(Some(Duration::from_secs(60))).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
 /// Every test above, once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -603,6 +633,7 @@ on_both_backends!(
     a_client_that_never_reads_cannot_grow_the_server,
     oversize_messages_are_refused_with_an_error,
     idle_clients_park_and_wake_without_losing_anything,
+    a_waker_ends_a_blocked_poll_from_another_thread,
 );
 
 #[cfg(target_os = "linux")]
