@@ -32,9 +32,10 @@ fn serve(dir: &str) {
         address: "127.0.0.1".into(),
         port: 0,
         database: kaos_server::config::Database::Sqlite(std::path::Path::new(dir).join("kaos.db")),
-        api: kaosnet::ApiConfig::default(),
         session: kaosnet::session::SessionConfig { token_expiry_sec: 3600, ..Default::default() },
         rate_limit: 0.0,
+        rudp_port: None,
+        ..kaos_server::config::Config::default()
     };
     let server = kaos_server::start(&config, |_| {}).unwrap();
     println!("{}", server.addr.port());

@@ -11,7 +11,8 @@
 //! - [`rpc`]: RPC functions registered by id.
 //! - [`hooks`]: before/after hooks by operation, per-client rate limits.
 //! - [`api`]: the REST routes on a kaos-http router.
-//! - [`realtime`]: the socket (`/ws`), Nakama's envelopes, the session registry.
+//! - [`realtime`]: the socket (WebSocket at `/ws`, and reliable UDP), Nakama's envelopes,
+//!   the session registry.
 
 pub mod accounts;
 pub mod api;
@@ -61,6 +62,8 @@ pub struct KaosNet {
     pub hooks: hooks::HookRegistry,
     /// Per-client, per-operation rate limits.
     pub limits: hooks::OperationRateLimiter,
+    /// Every connected realtime session, on any transport.
+    pub sessions: realtime::SessionRegistry,
 }
 
 impl KaosNet {
@@ -82,6 +85,7 @@ impl KaosNet {
             rpcs: rpc::Rpcs::default(),
             hooks: hooks::HookRegistry::default(),
             limits,
+            sessions: realtime::SessionRegistry::default(),
         })
     }
 }

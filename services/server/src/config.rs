@@ -7,7 +7,7 @@ use clap::Parser;
 use serde::Deserialize;
 
 /// Command line and environment (`kaos-server --help`).
-#[derive(Debug, Parser)]
+#[derive(Debug, Default, Parser)]
 #[command(name = "kaos-server", version, about = "KaosNet game server (Nakama-compatible client API)")]
 pub struct Args {
     /// A TOML configuration file.
@@ -19,6 +19,9 @@ pub struct Args {
     /// Client API port (HTTP and WebSocket); 0 picks a free one.
     #[arg(long, env = "KAOS_PORT")]
     pub port: Option<u16>,
+    /// Realtime socket over reliable UDP: a port (0 picks a free one) or `off`.
+    #[arg(long, env = "KAOS_RUDP_PORT")]
+    pub rudp_port: Option<String>,
     /// Database: `sqlite:<path>`, `memory`, or `postgres://…` (built with the `postgres`
     /// feature).
     #[arg(long, env = "KAOS_DATABASE")]
@@ -52,6 +55,7 @@ pub struct Args {
 struct File {
     address: Option<String>,
     port: Option<u16>,
+    rudp_port: Option<toml::Value>,
     database: Option<String>,
     server_key: Option<String>,
     http_key: Option<String>,
@@ -83,6 +87,8 @@ pub enum Database {
 pub struct Config {
     pub address: String,
     pub port: u16,
+    /// The realtime socket over RUDP, if on.
+    pub rudp_port: Option<u16>,
     pub database: Database,
     pub api: kaosnet::ApiConfig,
     pub session: kaosnet::session::SessionConfig,
@@ -130,6 +136,13 @@ impl Config {
         Ok(Config {
             address: args.address.or(file.address).unwrap_or_else(|| "0.0.0.0".into()),
             port: args.port.or(file.port).unwrap_or(7350),
+            rudp_port: match (args.rudp_port, file.rudp_port) {
+                (Some(flag), _) => parse_port(&flag)?,
+                (None, Some(toml::Value::Integer(p))) => parse_port(&p.to_string())?,
+                (None, Some(toml::Value::String(s))) => parse_port(&s)?,
+                (None, Some(other)) => return Err(format!("rudp_port: expected a port or \"off\", got {other}")),
+                (None, None) => Some(7352),
+            },
             database: parse_database(&database)?,
             api: kaosnet::ApiConfig {
                 server_key: args.server_key.or(file.server_key).unwrap_or(api.server_key),
@@ -156,6 +169,22 @@ impl Config {
             }
         }
         w
+    }
+}
+
+/// A port, or `off`.
+fn parse_port(s: &str) -> Result<Option<u16>, String> {
+    match s {
+        "off" => Ok(None),
+        _ => s.parse().map(Some).map_err(|_| format!("bad port {s:?}: use 0-65535 or off")),
+    }
+}
+
+impl Default for Config {
+    /// What `kaos-server` with no settings runs: every address, ports 7350 and 7352,
+    /// SQLite under `./data`, the development keys, 50 calls/s per client and operation.
+    fn default() -> Self {
+        Config::load(Args::default()).expect("the defaults are valid")
     }
 }
 
@@ -199,6 +228,13 @@ mod tests {
         assert!(e.contains("unknown field"), "{e}");
         assert!(Config::load(args(&["--database", "mysql://x"])).is_err());
         assert_eq!(Config::load(args(&["--database", "memory"])).unwrap().database, Database::Memory);
+        assert_eq!(c.rudp_port, Some(7352));
+        assert_eq!(Config::load(args(&["--rudp-port", "off"])).unwrap().rudp_port, None);
+        assert!(Config::load(args(&["--rudp-port", "70000"])).is_err());
+        std::fs::write(&file, "rudp_port = \"off\"\n").unwrap();
+        assert_eq!(Config::load(args(&["--config", file.to_str().unwrap()])).unwrap().rudp_port, None);
+        std::fs::write(&file, "rudp_port = 9001\n").unwrap();
+        assert_eq!(Config::load(args(&["--config", file.to_str().unwrap()])).unwrap().rudp_port, Some(9001));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,5 +1,5 @@
 //! The server, as a library: [`start`] opens the store, binds the client API port (REST
-//! and the realtime socket) and serves it on threads of its own until
+//! and the realtime WebSocket) and the realtime RUDP port, and serves them on threads of its own until
 //! [`Running::shutdown`]. The `kaos-server` binary is this plus configuration and signal
 //! handling; tests start it the same way, with their own RPC functions.
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use kaos_http::{Cors, HttpConfig, HttpServer, ShutdownHandle};
-use kaosnet::realtime::{RealtimeConfig, RealtimeHandle};
+use kaosnet::realtime::{RealtimeConfig, RealtimeHandle, RudpSocketConfig};
 use kaosnet::store::{MemoryStore, SqliteStore, Store};
 use kaosnet::KaosNet;
 
@@ -21,6 +21,8 @@ use config::{Config, Database};
 pub struct Running {
     /// The client API address (the port is the real one when 0 was asked for).
     pub addr: SocketAddr,
+    /// The realtime socket's RUDP address, if it is on.
+    pub rudp_addr: Option<SocketAddr>,
     /// The services, for registering RPC functions and such.
     pub kaos: Arc<KaosNet>,
     /// What the database is, for the start-up line.
@@ -90,8 +92,17 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     };
     let mut http = HttpServer::bind(addr, kaosnet::api::router(&kaos), http_config)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let (realtime, realtime_thread) = kaosnet::realtime::spawn(kaos.clone(), RealtimeConfig::default())
-        .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
+    let rudp = match config.rudp_port {
+        Some(port) => {
+            let rudp_addr = SocketAddr::new(addr.ip(), port);
+            Some(RudpSocketConfig::on(rudp_addr))
+        }
+        None => None,
+    };
+    let (realtime, realtime_thread) =
+        kaosnet::realtime::spawn(kaos.clone(), RealtimeConfig { rudp, ..RealtimeConfig::default() })
+            .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
+    let rudp_addr = realtime.rudp_addr();
     let sink = realtime.clone();
     http.on_upgrade(move |upgrade| sink.submit(upgrade));
     let addr = http.local_addr().map_err(|e| e.to_string())?;
@@ -109,5 +120,13 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     let realtime_thread = std::thread::spawn(move || {
         realtime_thread.join().map_err(|_| std::io::Error::other("the realtime thread panicked"))
     });
-    Ok(Running { addr, kaos, database, http: http_handle, realtime, threads: vec![http_thread, realtime_thread] })
+    Ok(Running {
+        addr,
+        rudp_addr,
+        kaos,
+        database,
+        http: http_handle,
+        realtime,
+        threads: vec![http_thread, realtime_thread],
+    })
 }

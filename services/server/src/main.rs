@@ -34,8 +34,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let rudp = match server.rudp_addr {
+        Some(a) => format!("realtime RUDP udp://{a}"),
+        None => "realtime RUDP off".into(),
+    };
     println!(
-        "kaos-server listening: client API http://{} (REST /v2, realtime socket /ws, /healthcheck); database {}",
+        "kaos-server listening: client API http://{} (REST /v2, realtime socket /ws, /healthcheck); {rudp}; database {}",
         server.addr, server.database
     );
     while !stop.load(Ordering::Relaxed) {

@@ -24,9 +24,8 @@ fn the_nakama_js_client_works_against_kaos_server() {
         address: "127.0.0.1".into(),
         port: 0,
         database: Database::Memory,
-        api: kaosnet::ApiConfig::default(),
-        session: kaosnet::session::SessionConfig::default(),
-        rate_limit: 50.0,
+        rudp_port: Some(0),
+        ..Config::default()
     };
     let server = kaos_server::start(&config, |kaos| {
         kaos.rpcs.register("echo", |_, payload| Ok(payload.to_string()));

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 struct Server {
     child: Child,
     addr: SocketAddr,
+    rudp: Option<SocketAddr>,
 }
 
 impl Drop for Server {
@@ -23,7 +24,7 @@ impl Drop for Server {
 
 fn start(extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kaos-server"))
-        .args(["--address", "127.0.0.1", "--port", "0", "--database", "memory"])
+        .args(["--address", "127.0.0.1", "--port", "0", "--rudp-port", "0", "--database", "memory"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -32,7 +33,8 @@ fn start(extra: &[&str]) -> Server {
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     let url = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line);
-    Server { child, addr: url.parse().unwrap() }
+    let rudp = line.split("udp://").nth(1).and_then(|r| r.split(';').next()).map(|a| a.trim().parse().unwrap());
+    Server { child, addr: url.parse().unwrap(), rudp }
 }
 
 /// One request on its own connection: (status, JSON body).
@@ -244,10 +246,34 @@ fn storage_versions_permissions_and_listing() {
     assert_eq!(gone["objects"], json!([]));
 }
 
+/// The next message on the RUDP socket, as JSON, or the close code once disconnected.
+fn rudp_next(c: &mut kaos_rudp::RudpTransport) -> Result<Value, u16> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        c.poll(Some(Duration::from_millis(20))).unwrap();
+        let mut got = None;
+        let _ = c.receive_messages(|_, m| got = got.take().or_else(|| serde_json::from_slice(m).ok()));
+        if let Some(v) = got {
+            return Ok(v);
+        }
+        if let Some(kaos_rudp::DisconnectReason::Remote(code)) = c.disconnect_reason() {
+            return Err(code);
+        }
+    }
+    panic!("nothing on the RUDP socket in 10 s")
+}
+
 #[test]
-fn the_realtime_socket_shares_the_port_and_stops_on_sigterm() {
+fn the_realtime_sockets_answer_and_stop_on_sigterm() {
+    use kaos_rudp::Transport;
     let mut s = start(&[]);
     let session = device_session(&s, "device-socket-001", "sockuser");
+    let mut udp = kaos_rudp::RudpTransport::new("127.0.0.1:0".parse().unwrap(), s.rudp.unwrap(), 256).unwrap();
+    assert!(udp.wait_connected(Duration::from_secs(5)).unwrap());
+    udp.send(json!({"token": session["token"]}).to_string().as_bytes()).unwrap();
+    assert_eq!(rudp_next(&mut udp).unwrap()["connected"]["username"], "sockuser");
+    udp.send(br#"{"cid":"8","ping":{}}"#).unwrap();
+    assert_eq!(rudp_next(&mut udp), Ok(json!({"cid": "8", "pong": {}})));
     let url = format!("ws://{}/ws?token={}&format=json", s.addr, session["token"].as_str().unwrap());
     let (mut ws, _) = tungstenite::connect(url).unwrap();
     ws.send(tungstenite::Message::text(r#"{"cid":"7","ping":{}}"#)).unwrap();
@@ -268,6 +294,7 @@ fn the_realtime_socket_shares_the_port_and_stops_on_sigterm() {
         }
     };
     assert_eq!(code, Some(1001));
+    assert_eq!(rudp_next(&mut udp), Err(1001));
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status}");
 }

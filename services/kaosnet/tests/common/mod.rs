@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 /// The REST API of `kaos` on a free loopback port, served by a thread until dropped.
 pub struct Api {
     pub addr: SocketAddr,
+    /// The realtime socket over RUDP, when the config asked for one.
+    pub rudp: Option<SocketAddr>,
     pub kaos: Arc<KaosNet>,
     stop: ShutdownHandle,
     realtime: kaosnet::realtime::RealtimeHandle,
@@ -50,7 +52,7 @@ pub fn start_realtime(kaos: Arc<KaosNet>, cfg: kaosnet::realtime::RealtimeConfig
     let addr = http.local_addr().unwrap();
     let stop = http.shutdown_handle();
     let thread = std::thread::spawn(move || http.run().unwrap());
-    Api { addr, kaos, stop, realtime, threads: vec![thread, socket_thread] }
+    Api { addr, rudp: realtime.rudp_addr(), kaos, stop, realtime, threads: vec![thread, socket_thread] }
 }
 
 /// One request: (status, body as JSON, or as a string if it is not JSON).

@@ -1,0 +1,189 @@
+//! The realtime socket, on two transports with one protocol:
+//! - WebSocket: `/ws?token=<session>&format=json&status=true|false` on the client API
+//!   port, as Nakama serves it (kaos-http hands the upgrade over with
+//!   [`RealtimeHandle::submit`]; the token is checked before the upgrade is accepted).
+//! - Reliable UDP on a port of its own (what Nakama users asked for): each message is one
+//!   JSON text (replies on channel 0, reliable and ordered); the first must be
+//!   `{"token": "…", "status": bool}`, answered by
+//!   `{"connected": {"session_id", "user_id", "username"}}`, or by a disconnect with
+//!   [`close::UNAUTHORIZED`] ([`close::AUTH_TIMEOUT`] if nothing came in time).
+//!
+//! Both carry Nakama's envelope (`{"cid": "…", "<kind>": {…}}`, see [`envelope`]); each
+//! transport runs on a thread of its own, and the [`SessionRegistry`] (in
+//! [`KaosNet::sessions`]) knows every session on either.
+
+mod envelope;
+mod registry;
+mod rudp;
+mod ws;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use kaos_http::Upgrade;
+use kaos_rudp::{RudpConfig, RudpWaker};
+use kaos_ws::{Adopter, WsConfig};
+
+pub use envelope::envelope;
+pub use registry::{SessionId, SessionRegistry, Transport};
+
+use crate::KaosNet;
+
+/// Socket error codes (Nakama's `Error.Code` in the realtime API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketError {
+    RuntimeException = 0,
+    UnrecognizedPayload = 1,
+    MissingPayload = 2,
+    BadInput = 3,
+    MatchNotFound = 4,
+    MatchJoinRejected = 5,
+    RuntimeFunctionNotFound = 6,
+    RuntimeFunctionException = 7,
+}
+
+/// Close codes of the realtime socket beyond RFC 6455's (RUDP disconnects carry them too).
+pub mod close {
+    /// The user opened a newer socket under the single-socket policy.
+    pub const REPLACED: u16 = 4000;
+    /// RUDP: the first message was not a valid session token.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// RUDP: no token arrived in time.
+    pub const AUTH_TIMEOUT: u16 = 4002;
+    /// The client does not read its replies fast enough.
+    pub const SLOW_CONSUMER: u16 = 1008;
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+}
+
+/// Realtime over reliable UDP.
+#[derive(Debug, Clone)]
+pub struct RudpSocketConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Transport settings; clients must use the same protocol settings.
+    pub rudp: RudpConfig,
+    /// How long a connected client has to send its token.
+    pub auth_timeout: Duration,
+    /// Replies a client may have waiting for room in its reliable window, bytes; past
+    /// it the client is disconnected as a slow consumer (1008).
+    pub max_backlog_bytes: usize,
+}
+
+impl RudpSocketConfig {
+    /// Defaults on `addr`: windows of 256 messages, up to 10,000 clients.
+    pub fn on(addr: SocketAddr) -> RudpSocketConfig {
+        let mut rudp = RudpConfig::with_window(256);
+        rudp.max_clients = 10_000;
+        RudpSocketConfig { addr, rudp, auth_timeout: Duration::from_secs(5), max_backlog_bytes: 1 << 20 }
+    }
+}
+
+/// Realtime settings.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    /// One socket per user: a new connection closes the user's older ones (on either
+    /// transport) with 4000.
+    pub single_socket: bool,
+    /// WebSocket limits (message size, queues, pings).
+    pub ws: WsConfig,
+    /// Reliable UDP, if wanted.
+    pub rudp: Option<RudpSocketConfig>,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        RealtimeConfig {
+            single_socket: false,
+            ws: WsConfig { max_message_size: 4 << 20, ..WsConfig::default() },
+            rudp: None,
+        }
+    }
+}
+
+/// One connected session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketSession {
+    pub id: SessionId,
+    pub user_id: String,
+    pub username: String,
+    pub vars: BTreeMap<String, String>,
+    /// Whether the socket asked to appear online to followers (`status=true`).
+    pub status: bool,
+}
+
+/// Hands upgrades to the WebSocket thread and stops both threads.
+#[derive(Debug, Clone)]
+pub struct RealtimeHandle {
+    pending: Arc<Mutex<Vec<Upgrade>>>,
+    adopter: Adopter,
+    rudp: Option<(SocketAddr, RudpWaker)>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RealtimeHandle {
+    /// Queues an upgrade (call from kaos-http's upgrade sink).
+    pub fn submit(&self, upgrade: Upgrade) {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).push(upgrade);
+        self.adopter.wake();
+    }
+
+    /// The RUDP socket's address (the real port when 0 was asked for).
+    pub fn rudp_addr(&self) -> Option<SocketAddr> {
+        self.rudp.as_ref().map(|(a, _)| *a)
+    }
+
+    /// Closes every socket (1001) and ends the threads.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.adopter.wake();
+        if let Some((_, waker)) = &self.rudp {
+            let _ = waker.wake();
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+}
+
+/// Starts the WebSocket thread and, if configured, the RUDP thread (its port is bound
+/// before this returns). The handle returned ends when both have stopped.
+pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(RealtimeHandle, JoinHandle<()>)> {
+    let ws = ws::WsSocket::new(kaos.clone(), &cfg)?;
+    let rudp = match &cfg.rudp {
+        Some(r) => Some(rudp::RudpSocket::bind(kaos.clone(), r, cfg.single_socket)?),
+        None => None,
+    };
+    let handle = RealtimeHandle {
+        pending: Arc::default(),
+        adopter: ws.adopter(),
+        rudp: match &rudp {
+            Some(r) => Some((r.local_addr()?, r.waker())),
+            None => None,
+        },
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let rudp_thread = match rudp {
+        Some(mut r) => {
+            let h = handle.clone();
+            Some(std::thread::Builder::new().name("kaos-realtime-rudp".into()).spawn(move || r.run(&h))?)
+        }
+        None => None,
+    };
+    let h = handle.clone();
+    let mut ws = ws;
+    let thread = std::thread::Builder::new().name("kaos-realtime".into()).spawn(move || {
+        ws.run(&h);
+        // Whichever stopped first, both go down together.
+        h.shutdown();
+        if let Some(t) = rudp_thread {
+            let _ = t.join();
+        }
+    })?;
+    Ok((handle, thread))
+}

@@ -1,0 +1,139 @@
+//! The session registry: every connected socket on every transport, by session and by
+//! user, and a mailbox per transport thread so any thread can send to or close any
+//! session (the single-socket policy today; presence routing builds on it).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+/// A connected socket, unique for the life of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    /// The number, for logs and wire ids.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+/// Which transport thread serves a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// The WebSocket at `/ws` on the client API port.
+    WebSocket = 0,
+    /// Reliable UDP on its own port.
+    Rudp = 1,
+}
+
+/// Work for a transport thread from elsewhere.
+#[derive(Debug, Clone)]
+pub(crate) enum Command {
+    Send { session: SessionId, text: Arc<str> },
+    Close { session: SessionId, code: u16, reason: String },
+}
+
+struct Mailbox {
+    queue: Mutex<Vec<Command>>,
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_id: HashMap<SessionId, (Transport, String)>,
+    by_user: HashMap<String, Vec<SessionId>>,
+}
+
+/// Every connected session.
+#[derive(Default)]
+pub struct SessionRegistry {
+    next: AtomicU64,
+    sessions: Mutex<Sessions>,
+    mailboxes: [OnceLock<Mailbox>; 2],
+}
+
+impl std::fmt::Debug for SessionRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRegistry").field("sessions", &self.count()).finish()
+    }
+}
+
+impl SessionRegistry {
+    /// How many sessions are connected.
+    pub fn count(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
+    /// The sessions of `user_id`, oldest first.
+    pub fn sessions_of(&self, user_id: &str) -> Vec<SessionId> {
+        self.lock().by_user.get(user_id).cloned().unwrap_or_default()
+    }
+
+    /// Queues `text` for `session`; false if it is not connected.
+    pub fn send(&self, session: SessionId, text: Arc<str>) -> bool {
+        self.post(session, |session| Command::Send { session, text })
+    }
+
+    /// Closes `session` with a WebSocket close code (RUDP carries the same code).
+    pub fn close(&self, session: SessionId, code: u16, reason: &str) -> bool {
+        self.post(session, |session| Command::Close { session, code, reason: reason.to_string() })
+    }
+
+    fn post(&self, session: SessionId, command: impl FnOnce(SessionId) -> Command) -> bool {
+        let Some(&(transport, _)) = self.lock().by_id.get(&session) else { return false };
+        let Some(mailbox) = self.mailboxes[transport as usize].get() else { return false };
+        mailbox.queue.lock().unwrap_or_else(PoisonError::into_inner).push(command(session));
+        (mailbox.wake)();
+        true
+    }
+
+    /// Called once by the thread serving `transport`, with what wakes it.
+    pub(crate) fn attach(&self, transport: Transport, wake: impl Fn() + Send + Sync + 'static) {
+        let _ = self.mailboxes[transport as usize].set(Mailbox { queue: Mutex::default(), wake: Box::new(wake) });
+    }
+
+    /// The commands waiting for `transport`'s thread.
+    pub(crate) fn take(&self, transport: Transport) -> Vec<Command> {
+        match self.mailboxes[transport as usize].get() {
+            Some(m) => std::mem::take(&mut *m.queue.lock().unwrap_or_else(PoisonError::into_inner)),
+            None => Vec::new(),
+        }
+    }
+
+    /// A new session of `user_id`; with `single_socket`, the user's other sessions (on any
+    /// transport) are closed with 4000.
+    pub(crate) fn register(&self, transport: Transport, user_id: &str, single_socket: bool) -> SessionId {
+        let id = SessionId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
+        let older = {
+            let mut s = self.lock();
+            s.by_id.insert(id, (transport, user_id.to_string()));
+            let list = s.by_user.entry(user_id.to_string()).or_default();
+            list.push(id);
+            if single_socket {
+                list[..list.len() - 1].to_vec()
+            } else {
+                Vec::new()
+            }
+        };
+        for old in older {
+            self.close(old, 4000, "replaced by a newer connection");
+        }
+        id
+    }
+
+    /// Forgets a session that has gone.
+    pub(crate) fn unregister(&self, session: SessionId) {
+        let mut s = self.lock();
+        let Some((_, user)) = s.by_id.remove(&session) else { return };
+        if let Some(list) = s.by_user.get_mut(&user) {
+            list.retain(|x| *x != session);
+            if list.is_empty() {
+                s.by_user.remove(&user);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

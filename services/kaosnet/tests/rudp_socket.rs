@@ -1,0 +1,230 @@
+//! The realtime socket over reliable UDP: the token handshake, envelopes as on the
+//! WebSocket, refusals with their close codes, the single-socket policy across both
+//! transports, sessions leaving the registry, and replies beyond the reliable window.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{session, start_realtime, Api};
+use kaos_rudp::{DisconnectReason, RudpTransport, Transport};
+use kaosnet::realtime::{close, RealtimeConfig, RudpSocketConfig};
+use kaosnet::store::MemoryStore;
+use kaosnet::{ApiConfig, KaosNet};
+use serde_json::{json, Value};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+fn start_with(single_socket: bool, tweak: impl FnOnce(&mut RudpSocketConfig)) -> Api {
+    let limits = kaosnet::hooks::OperationRateLimiter::new(None);
+    let kaos = KaosNet::with_limits(Arc::new(MemoryStore::new()), ApiConfig::default(), Default::default(), limits);
+    let mut rudp = RudpSocketConfig::on("127.0.0.1:0".parse().unwrap());
+    tweak(&mut rudp);
+    start_realtime(kaos, RealtimeConfig { single_socket, rudp: Some(rudp), ..RealtimeConfig::default() })
+}
+
+struct Client {
+    t: RudpTransport,
+    got: VecDeque<Value>,
+}
+
+impl Client {
+    fn connect(api: &Api) -> Client {
+        let mut t = RudpTransport::new("127.0.0.1:0".parse().unwrap(), api.rudp.unwrap(), 256).unwrap();
+        assert!(t.wait_connected(Duration::from_secs(5)).unwrap(), "no RUDP handshake");
+        Client { t, got: VecDeque::new() }
+    }
+
+    fn send(&mut self, v: Value) {
+        self.t.send(v.to_string().as_bytes()).unwrap();
+        self.t.flush().unwrap();
+    }
+
+    /// The next message, or `{"closed": code}` once the server has disconnected.
+    fn next(&mut self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(v) = self.got.pop_front() {
+                return v;
+            }
+            self.t.poll(Some(Duration::from_millis(20))).unwrap();
+            let got = &mut self.got;
+            let _ = self.t.receive_messages(|_, m| got.push_back(serde_json::from_slice(m).unwrap()));
+            if self.got.is_empty() {
+                match self.t.disconnect_reason() {
+                    Some(DisconnectReason::Remote(code)) => return json!({"closed": code}),
+                    Some(other) => panic!("disconnected: {other:?}"),
+                    None => {}
+                }
+            }
+        }
+        panic!("nothing from the server in 10 s")
+    }
+
+    fn hello(api: &Api, token: &Value) -> (Client, Value) {
+        let mut c = Client::connect(api);
+        c.send(json!({"token": token, "status": true}));
+        let connected = c.next();
+        (c, connected)
+    }
+}
+
+fn user_id(api: &Api, s: &Value) -> Value {
+    let (status, account) = common::call(api, "GET", "/v2/account", &common::bearer(&s["token"]), "");
+    assert_eq!(status, 200);
+    account["user"]["id"].clone()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_token_opens_a_session_that_speaks_envelopes() {
+    let api = start_with(false, |_| {});
+    api.kaos.rpcs.register("echo", |ctx, p| Ok(format!("{}:{p}", ctx.username.clone().unwrap_or_default())));
+    let s = session(&api, "device-rudp-0001", "rudpuser");
+    let (mut c, connected) = Client::hello(&api, &s["token"]);
+    assert_eq!(connected["connected"]["username"], "rudpuser");
+    assert_eq!(connected["connected"]["user_id"], user_id(&api, &s));
+    assert_eq!(api.kaos.sessions.count(), 1);
+    c.send(json!({"cid": "1", "ping": {}}));
+    assert_eq!(c.next(), json!({"cid": "1", "pong": {}}));
+    c.send(json!({"cid": "2", "rpc": {"id": "echo", "payload": "hi"}}));
+    assert_eq!(c.next(), json!({"cid": "2", "rpc": {"id": "echo", "payload": "rudpuser:hi"}}));
+    c.send(json!({"cid": "3", "rpc": {"id": "nope"}}));
+    assert_eq!(c.next()["error"]["code"], 6);
+    c.t.send(b"{not json").unwrap();
+    assert_eq!(c.next()["error"]["code"], 1);
+    c.send(json!({"ping": {}}));
+    assert_eq!(c.next(), json!({"pong": {}}));
+    c.t.disconnect(1000).unwrap();
+    wait_for("the session left the registry", || api.kaos.sessions.count() == 0);
+}
+
+#[test]
+fn bad_tokens_garbage_and_silence_are_sent_away_with_their_codes() {
+    let api = start_with(false, |r| r.auth_timeout = Duration::from_millis(300));
+    let s = session(&api, "device-rudp-0002", "rudp2");
+    let (_, reply) = Client::hello(&api, &json!("not-a-token"));
+    assert_eq!(reply, json!({"closed": close::UNAUTHORIZED}));
+    let mut c = Client::connect(&api);
+    c.send(json!({"cid": "1", "ping": {}}));
+    assert_eq!(c.next(), json!({"closed": close::UNAUTHORIZED}));
+    let mut c = Client::connect(&api);
+    assert_eq!(c.next(), json!({"closed": close::AUTH_TIMEOUT}));
+    // A revoked token is refused too.
+    let logout = json!({"token": s["token"]}).to_string();
+    assert_eq!(common::call(&api, "POST", "/v2/session/logout", &common::bearer(&s["token"]), &logout).0, 200);
+    let (_, reply) = Client::hello(&api, &s["token"]);
+    assert_eq!(reply, json!({"closed": close::UNAUTHORIZED}));
+    assert_eq!(api.kaos.sessions.count(), 0);
+}
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn ws_connect(api: &Api, token: &Value) -> Ws {
+    let url = format!("ws://{}/ws?token={}", api.addr, token.as_str().unwrap());
+    tungstenite::connect(url).unwrap().0
+}
+
+fn ws_next(ws: &mut Ws) -> Value {
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Close(f) => return json!({"closed": f.map(|f| u16::from(f.code))}),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn the_single_socket_policy_spans_both_transports() {
+    let api = start_with(true, |_| {});
+    let s = session(&api, "device-rudp-0003", "rudp3");
+    let mut ws = ws_connect(&api, &s["token"]);
+    ws.send(Message::text(json!({"cid": "w", "ping": {}}).to_string())).unwrap();
+    assert_eq!(ws_next(&mut ws)["cid"], "w");
+    let (mut c, connected) = Client::hello(&api, &s["token"]);
+    assert!(connected.get("connected").is_some(), "{connected}");
+    assert_eq!(ws_next(&mut ws), json!({"closed": close::REPLACED}));
+    c.send(json!({"cid": "r", "ping": {}}));
+    assert_eq!(c.next()["cid"], "r");
+    let mut ws = ws_connect(&api, &s["token"]);
+    assert_eq!(c.next(), json!({"closed": close::REPLACED}));
+    ws.send(Message::text(json!({"cid": "w2", "ping": {}}).to_string())).unwrap();
+    assert_eq!(ws_next(&mut ws)["cid"], "w2");
+    wait_for("one session left", || api.kaos.sessions.count() == 1);
+    let user = user_id(&api, &s);
+    assert_eq!(api.kaos.sessions.sessions_of(user.as_str().unwrap()).len(), 1);
+}
+
+#[test]
+fn replies_beyond_the_window_wait_and_arrive_in_order() {
+    let api = start_with(false, |_| {});
+    api.kaos.rpcs.register("n", |_, p| Ok(p.to_string()));
+    let s = session(&api, "device-rudp-0004", "rudp4");
+    let (mut c, _) = Client::hello(&api, &s["token"]);
+    // More requests than the reliable window holds, sent before reading any reply.
+    const N: usize = 2000;
+    let mut sent = 0;
+    while sent < N {
+        match c.t.send(
+            json!({"cid": sent.to_string(), "rpc": {"id": "n", "payload": sent.to_string()}}).to_string().as_bytes(),
+        ) {
+            Ok(()) => sent += 1,
+            Err(_) => {
+                c.t.poll(Some(Duration::from_millis(5))).unwrap();
+                let got = &mut c.got;
+                let _ = c.t.receive_messages(|_, m| got.push_back(serde_json::from_slice(m).unwrap()));
+            }
+        }
+        c.t.flush().unwrap();
+    }
+    for i in 0..N {
+        let v = c.next();
+        assert_eq!(v["cid"], i.to_string(), "{v}");
+        assert_eq!(v["rpc"]["payload"], i.to_string());
+    }
+}
+
+#[test]
+fn a_client_that_never_reads_is_disconnected_as_a_slow_consumer() {
+    let api = start_with(false, |r| r.max_backlog_bytes = 64 << 10);
+    api.kaos.rpcs.register("big", |_, _| Ok("x".repeat(8000)));
+    let s = session(&api, "device-rudp-0005", "rudp5");
+    let (mut c, _) = Client::hello(&api, &s["token"]);
+    // Requests keep going out; replies are never read, so the window and the backlog fill.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "never disconnected");
+        let _ = c.t.send(json!({"rpc": {"id": "big"}}).to_string().as_bytes());
+        c.t.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        // Drive the connection without draining the inbox (so the client cannot see the
+        // disconnect either: it sits behind the unread messages).
+        c.t.process().unwrap();
+        if api.kaos.sessions.count() == 0 {
+            break;
+        }
+    }
+    // Reading now drains what arrived, then shows why the server hung up.
+    let mut replies = 0;
+    loop {
+        let v = c.next();
+        if v.get("closed").is_some() {
+            assert_eq!(v, json!({"closed": close::SLOW_CONSUMER}));
+            break;
+        }
+        assert_eq!(v["rpc"]["payload"].as_str().map(str::len), Some(8000));
+        replies += 1;
+    }
+    assert!(replies > 0);
+}
