@@ -24,6 +24,26 @@ pub enum Code {
 }
 
 impl Code {
+    /// The code's gRPC name, as in metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Cancelled => "cancelled",
+            Code::Unknown => "unknown",
+            Code::InvalidArgument => "invalid_argument",
+            Code::DeadlineExceeded => "deadline_exceeded",
+            Code::NotFound => "not_found",
+            Code::AlreadyExists => "already_exists",
+            Code::PermissionDenied => "permission_denied",
+            Code::ResourceExhausted => "resource_exhausted",
+            Code::FailedPrecondition => "failed_precondition",
+            Code::Aborted => "aborted",
+            Code::Unimplemented => "unimplemented",
+            Code::Internal => "internal",
+            Code::Unavailable => "unavailable",
+            Code::Unauthenticated => "unauthenticated",
+        }
+    }
+
     /// The HTTP status grpc-gateway (and so Nakama) answers for this code.
     pub fn http_status(self) -> u16 {
         match self {

@@ -11,13 +11,17 @@
 //! - [`rpc`]: RPC functions registered by id.
 //! - [`hooks`]: before/after hooks by operation, per-client rate limits.
 //! - [`api`]: the REST routes on a kaos-http router.
+//! - [`console`]: the console port's routes (health and metrics today).
+//! - [`metrics`]: Prometheus metrics.
 //! - [`realtime`]: the socket (WebSocket at `/ws`, and reliable UDP), Nakama's envelopes,
 //!   the session registry.
 
 pub mod accounts;
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod hooks;
+pub mod metrics;
 pub mod realtime;
 pub mod rpc;
 pub mod session;
@@ -64,6 +68,8 @@ pub struct KaosNet {
     pub limits: hooks::OperationRateLimiter,
     /// Every connected realtime session, on any transport.
     pub sessions: realtime::SessionRegistry,
+    /// Prometheus metrics.
+    pub metrics: metrics::Metrics,
 }
 
 impl KaosNet {
@@ -86,6 +92,7 @@ impl KaosNet {
             hooks: hooks::HookRegistry::default(),
             limits,
             sessions: realtime::SessionRegistry::default(),
+            metrics: metrics::Metrics::new(),
         })
     }
 }

@@ -19,6 +19,9 @@ pub struct Args {
     /// Client API port (HTTP and WebSocket); 0 picks a free one.
     #[arg(long, env = "KAOS_PORT")]
     pub port: Option<u16>,
+    /// Console port (health, Prometheus metrics): a port (0 picks a free one) or `off`.
+    #[arg(long, env = "KAOS_CONSOLE_PORT")]
+    pub console_port: Option<String>,
     /// Realtime socket over reliable UDP: a port (0 picks a free one) or `off`.
     #[arg(long, env = "KAOS_RUDP_PORT")]
     pub rudp_port: Option<String>,
@@ -56,6 +59,7 @@ struct File {
     address: Option<String>,
     port: Option<u16>,
     rudp_port: Option<toml::Value>,
+    console_port: Option<toml::Value>,
     database: Option<String>,
     server_key: Option<String>,
     http_key: Option<String>,
@@ -89,6 +93,8 @@ pub struct Config {
     pub port: u16,
     /// The realtime socket over RUDP, if on.
     pub rudp_port: Option<u16>,
+    /// The console (health, metrics), if on.
+    pub console_port: Option<u16>,
     pub database: Database,
     pub api: kaosnet::ApiConfig,
     pub session: kaosnet::session::SessionConfig,
@@ -136,13 +142,8 @@ impl Config {
         Ok(Config {
             address: args.address.or(file.address).unwrap_or_else(|| "0.0.0.0".into()),
             port: args.port.or(file.port).unwrap_or(7350),
-            rudp_port: match (args.rudp_port, file.rudp_port) {
-                (Some(flag), _) => parse_port(&flag)?,
-                (None, Some(toml::Value::Integer(p))) => parse_port(&p.to_string())?,
-                (None, Some(toml::Value::String(s))) => parse_port(&s)?,
-                (None, Some(other)) => return Err(format!("rudp_port: expected a port or \"off\", got {other}")),
-                (None, None) => Some(7352),
-            },
+            rudp_port: optional_port("rudp_port", args.rudp_port, file.rudp_port, 7352)?,
+            console_port: optional_port("console_port", args.console_port, file.console_port, 7351)?,
             database: parse_database(&database)?,
             api: kaosnet::ApiConfig {
                 server_key: args.server_key.or(file.server_key).unwrap_or(api.server_key),
@@ -172,6 +173,22 @@ impl Config {
     }
 }
 
+/// A port that may be `off`: the flag, else the file, else `default`.
+fn optional_port(
+    name: &str,
+    flag: Option<String>,
+    file: Option<toml::Value>,
+    default: u16,
+) -> Result<Option<u16>, String> {
+    match (flag, file) {
+        (Some(flag), _) => parse_port(&flag),
+        (None, Some(toml::Value::Integer(p))) => parse_port(&p.to_string()),
+        (None, Some(toml::Value::String(s))) => parse_port(&s),
+        (None, Some(other)) => Err(format!("{name}: expected a port or \"off\", got {other}")),
+        (None, None) => Ok(Some(default)),
+    }
+}
+
 /// A port, or `off`.
 fn parse_port(s: &str) -> Result<Option<u16>, String> {
     match s {
@@ -181,7 +198,7 @@ fn parse_port(s: &str) -> Result<Option<u16>, String> {
 }
 
 impl Default for Config {
-    /// What `kaos-server` with no settings runs: every address, ports 7350 and 7352,
+    /// What `kaos-server` with no settings runs: every address, ports 7350, 7351 and 7352,
     /// SQLite under `./data`, the development keys, 50 calls/s per client and operation.
     fn default() -> Self {
         Config::load(Args::default()).expect("the defaults are valid")
@@ -228,7 +245,8 @@ mod tests {
         assert!(e.contains("unknown field"), "{e}");
         assert!(Config::load(args(&["--database", "mysql://x"])).is_err());
         assert_eq!(Config::load(args(&["--database", "memory"])).unwrap().database, Database::Memory);
-        assert_eq!(c.rudp_port, Some(7352));
+        assert_eq!((c.rudp_port, c.console_port), (Some(7352), Some(7351)));
+        assert_eq!(Config::load(args(&["--console-port", "0"])).unwrap().console_port, Some(0));
         assert_eq!(Config::load(args(&["--rudp-port", "off"])).unwrap().rudp_port, None);
         assert!(Config::load(args(&["--rudp-port", "70000"])).is_err());
         std::fs::write(&file, "rudp_port = \"off\"\n").unwrap();

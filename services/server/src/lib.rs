@@ -23,11 +23,14 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The realtime socket's RUDP address, if it is on.
     pub rudp_addr: Option<SocketAddr>,
+    /// The console's address (health, metrics), if it is on.
+    pub console_addr: Option<SocketAddr>,
     /// The services, for registering RPC functions and such.
     pub kaos: Arc<KaosNet>,
     /// What the database is, for the start-up line.
     pub database: String,
     http: ShutdownHandle,
+    console: Option<ShutdownHandle>,
     realtime: RealtimeHandle,
     threads: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -36,6 +39,9 @@ impl Running {
     /// Asks every part to stop (sockets get 1001, requests in flight finish).
     pub fn shutdown(&self) {
         self.http.shutdown();
+        if let Some(c) = &self.console {
+            c.shutdown();
+        }
         self.realtime.shutdown();
     }
 
@@ -92,6 +98,16 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     };
     let mut http = HttpServer::bind(addr, kaosnet::api::router(&kaos), http_config)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // The ports are bound before any thread starts, so a failure leaves nothing running.
+    let console = match config.console_port {
+        Some(port) => {
+            let console_addr = SocketAddr::new(addr.ip(), port);
+            let server = HttpServer::bind(console_addr, kaosnet::console::router(&kaos), HttpConfig::default())
+                .map_err(|e| format!("cannot listen on {console_addr} (console): {e}"))?;
+            Some(server)
+        }
+        None => None,
+    };
     let rudp = match config.rudp_port {
         Some(port) => {
             let rudp_addr = SocketAddr::new(addr.ip(), port);
@@ -120,13 +136,16 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     let realtime_thread = std::thread::spawn(move || {
         realtime_thread.join().map_err(|_| std::io::Error::other("the realtime thread panicked"))
     });
-    Ok(Running {
-        addr,
-        rudp_addr,
-        kaos,
-        database,
-        http: http_handle,
-        realtime,
-        threads: vec![http_thread, realtime_thread],
-    })
+    let mut threads = vec![http_thread, realtime_thread];
+    let (console, console_addr) = match console {
+        Some(mut server) => {
+            let console_addr = server.local_addr().map_err(|e| e.to_string())?;
+            let handle = server.shutdown_handle();
+            let thread = std::thread::Builder::new().name("kaos-console".into()).spawn(move || server.run());
+            threads.push(thread.map_err(|e| e.to_string())?);
+            (Some(handle), Some(console_addr))
+        }
+        None => (None, None),
+    };
+    Ok(Running { addr, rudp_addr, console_addr, kaos, database, http: http_handle, console, realtime, threads })
 }

@@ -38,8 +38,12 @@ fn main() -> ExitCode {
         Some(a) => format!("realtime RUDP udp://{a}"),
         None => "realtime RUDP off".into(),
     };
+    let console = match server.console_addr {
+        Some(a) => format!("console http://{a} (/metrics, /healthcheck)"),
+        None => "console off".into(),
+    };
     println!(
-        "kaos-server listening: client API http://{} (REST /v2, realtime socket /ws, /healthcheck); {rudp}; database {}",
+        "kaos-server listening: client API http://{} (REST /v2, realtime socket /ws, /healthcheck); {rudp}; {console}; database {}",
         server.addr, server.database
     );
     while !stop.load(Ordering::Relaxed) {

@@ -13,6 +13,7 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     rudp: Option<SocketAddr>,
+    console: Option<SocketAddr>,
 }
 
 impl Drop for Server {
@@ -24,7 +25,18 @@ impl Drop for Server {
 
 fn start(extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kaos-server"))
-        .args(["--address", "127.0.0.1", "--port", "0", "--rudp-port", "0", "--database", "memory"])
+        .args([
+            "--address",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--rudp-port",
+            "0",
+            "--console-port",
+            "0",
+            "--database",
+            "memory",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -34,7 +46,8 @@ fn start(extra: &[&str]) -> Server {
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     let url = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line);
     let rudp = line.split("udp://").nth(1).and_then(|r| r.split(';').next()).map(|a| a.trim().parse().unwrap());
-    Server { child, addr: url.parse().unwrap(), rudp }
+    let console = line.split("http://").nth(2).and_then(|r| r.split_whitespace().next()).map(|a| a.parse().unwrap());
+    Server { child, addr: url.parse().unwrap(), rudp, console }
 }
 
 /// One request on its own connection: (status, JSON body).
@@ -283,6 +296,19 @@ fn the_realtime_sockets_answer_and_stop_on_sigterm() {
         }
     };
     assert_eq!(serde_json::from_str::<Value>(&reply).unwrap(), json!({"cid": "7", "pong": {}}));
+    // The console's metrics count the calls and both sessions.
+    let mut console = TcpStream::connect(s.console.unwrap()).unwrap();
+    console.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut metrics = String::new();
+    console.read_to_string(&mut metrics).unwrap();
+    for line in [
+        "kaos_api_requests_total{operation=\"authenticate_device\",result=\"ok\"} 1",
+        "kaos_sessions{transport=\"rudp\"} 1",
+        "kaos_socket_messages_total{kind=\"ping\"} 2",
+        "kaos_sessions{transport=\"websocket\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing from:\n{metrics}");
+    }
     // SIGTERM: the socket gets 1001 and the process exits cleanly.
     let pid = s.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());

@@ -79,7 +79,13 @@ fn route(
     handler: fn(&KaosNet, &Request) -> Answer,
 ) {
     let kaos = kaos.clone();
-    router.route(method, pattern, Run::Blocking, move |req| respond(guarded(&kaos, req, operation, handler)));
+    router.route(method, pattern, Run::Blocking, move |req| {
+        let started = std::time::Instant::now();
+        let answer = guarded(&kaos, req, operation, handler);
+        let result = answer.as_ref().map_or_else(|e| e.code.name(), |_| "ok");
+        kaos.metrics.api_call(operation, result, started.elapsed());
+        respond(answer)
+    });
 }
 
 /// The caller's rate-limit key: the user of a correctly signed session token (so players

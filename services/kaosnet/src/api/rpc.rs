@@ -15,10 +15,13 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     for method in [Method::Post, Method::Get] {
         let kaos = kaos.clone();
         r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| {
-            match kaos.limits.check(&super::client_key(&kaos, req), "rpc") {
+            let started = std::time::Instant::now();
+            let (result, response) = match kaos.limits.check(&super::client_key(&kaos, req), "rpc") {
                 Ok(()) => call(&kaos, req),
-                Err(e) => respond(Err(e)),
-            }
+                Err(e) => (e.code.name(), respond(Err(e))),
+            };
+            kaos.metrics.api_call("rpc", result, started.elapsed());
+            response
         });
     }
 }
@@ -34,7 +37,8 @@ fn context(kaos: &KaosNet, req: &Request) -> Result<RpcContext, ApiError> {
     Ok(RpcContext { user_id: Some(claims.uid), username: Some(claims.usn), vars: claims.vrs })
 }
 
-fn call(kaos: &KaosNet, req: &Request) -> Response {
+/// The response, and its result for the metrics.
+fn call(kaos: &KaosNet, req: &Request) -> (&'static str, Response) {
     let id = req.param("id").unwrap_or_default().to_string();
     let unwrap = req.query("unwrap").is_some();
     let answer = (|| {
@@ -52,8 +56,8 @@ fn call(kaos: &KaosNet, req: &Request) -> Response {
         kaos.rpcs.call(&id, &ctx, &payload)
     })();
     match answer {
-        Ok(out) if unwrap => Response::with_body(200, "application/json", out.into_bytes()),
-        Ok(out) => Response::json(&json!({"id": id, "payload": out})),
-        Err(e) => respond(Err(e)),
+        Ok(out) if unwrap => ("ok", Response::with_body(200, "application/json", out.into_bytes())),
+        Ok(out) => ("ok", Response::json(&json!({"id": id, "payload": out}))),
+        Err(e) => (e.code.name(), respond(Err(e))),
     }
 }

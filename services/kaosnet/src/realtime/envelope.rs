@@ -29,6 +29,7 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
         return vec![error(cid, code, why)];
     }
     let Some((kind, payload)) = msg.into_iter().next() else { return Vec::new() };
+    kaos.metrics.socket_message(&kind);
     if kaos.limits.check(&session.user_id, &kind).is_err() {
         return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
     }

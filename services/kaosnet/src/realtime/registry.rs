@@ -64,6 +64,11 @@ impl SessionRegistry {
         self.lock().by_id.len()
     }
 
+    /// How many sessions `transport` serves.
+    pub fn count_on(&self, transport: Transport) -> usize {
+        self.lock().by_id.values().filter(|(t, _)| *t == transport).count()
+    }
+
     /// The sessions of `user_id`, oldest first.
     pub fn sessions_of(&self, user_id: &str) -> Vec<SessionId> {
         self.lock().by_user.get(user_id).cloned().unwrap_or_default()
