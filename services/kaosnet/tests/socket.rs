@@ -105,3 +105,26 @@ fn the_single_socket_policy_closes_the_older_socket() {
     send(&mut second, json!({"cid": "b", "ping": {}}));
     assert_eq!(next(&mut second)["cid"], "b");
 }
+
+#[test]
+fn users_show_online_while_they_have_a_socket() {
+    let api = start();
+    let s = session(&api, "device-socket-04", "sock4");
+    let (_, account) = call(&api, "GET", "/v2/account", &bearer(&s["token"]), "");
+    let id = account["user"]["id"].as_str().unwrap().to_string();
+    let online =
+        || call(&api, "GET", &format!("/v2/user?ids={id}"), &bearer(&s["token"]), "").1["users"][0]["online"].clone();
+    assert_eq!(online(), Value::Null);
+    let mut ws = connect(&api, &format!("token={}", token(&s))).unwrap();
+    send(&mut ws, json!({"cid": "1", "ping": {}}));
+    assert_eq!(next(&mut ws)["cid"], "1");
+    assert_eq!(online(), json!(true));
+    assert_eq!(call(&api, "GET", "/v2/account", &bearer(&s["token"]), "").1["user"]["online"], json!(true));
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while online() != Value::Null {
+        assert!(std::time::Instant::now() < deadline, "still online after the socket closed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -112,8 +112,9 @@ fn logout(kaos: &KaosNet, req: &Request) -> Answer {
     Ok(json!({}))
 }
 
-/// A user as the API shows it (Nakama's `ApiUser`); empty fields are left out.
-pub(super) fn user_json(u: &User) -> Value {
+/// A user as the API shows it (Nakama's `ApiUser`); empty fields are left out, and
+/// `online` is there when the user has a realtime session.
+pub(super) fn user_json(kaos: &KaosNet, u: &User) -> Value {
     let mut v = json!({
         "id": u.id,
         "username": u.username,
@@ -132,6 +133,9 @@ pub(super) fn user_json(u: &User) -> Value {
             v[name] = json!(value);
         }
     }
+    if !kaos.sessions.sessions_of(&u.id).is_empty() {
+        v["online"] = json!(true);
+    }
     v
 }
 
@@ -143,7 +147,7 @@ fn me(kaos: &KaosNet, req: &Request) -> Result<User, ApiError> {
 fn get_account(kaos: &KaosNet, req: &Request) -> Answer {
     let u = me(kaos, req)?;
     let mut v = json!({
-        "user": user_json(&u),
+        "user": user_json(kaos, &u),
         "wallet": "{}",
         "devices": u.devices.iter().map(|d| json!({"id": d})).collect::<Vec<_>>(),
     });
@@ -221,7 +225,7 @@ fn get_users(kaos: &KaosNet, req: &Request) -> Answer {
         return Err(ApiError::invalid("At most 100 users may be requested at once."));
     }
     let users = kaos.accounts.store().users(&ids, &usernames)?;
-    Ok(json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}))
+    Ok(json!({"users": users.iter().map(|u| user_json(kaos, u)).collect::<Vec<_>>()}))
 }
 
 fn id_credential(req: &Request, device: bool) -> Result<Credential, ApiError> {
