@@ -5,18 +5,16 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{session, start_realtime, Api};
+use common::{session, start_realtime, ws_next, Api, Ws};
 use kaos_rudp::{DisconnectReason, RudpTransport, Transport};
 use kaosnet::realtime::{close, RealtimeConfig, RudpSocketConfig};
 use kaosnet::store::MemoryStore;
 use kaosnet::{ApiConfig, KaosNet};
 use serde_json::{json, Value};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 fn start_with(single_socket: bool, tweak: impl FnOnce(&mut RudpSocketConfig)) -> Api {
     let limits = kaosnet::hooks::OperationRateLimiter::new(None);
@@ -128,21 +126,9 @@ fn bad_tokens_garbage_and_silence_are_sent_away_with_their_codes() {
     assert_eq!(api.kaos.sessions.count(), 0);
 }
 
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
 fn ws_connect(api: &Api, token: &Value) -> Ws {
     let url = format!("ws://{}/ws?token={}", api.addr, token.as_str().unwrap());
     tungstenite::connect(url).unwrap().0
-}
-
-fn ws_next(ws: &mut Ws) -> Value {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-            Message::Close(f) => return json!({"closed": f.map(|f| u16::from(f.code))}),
-            _ => {}
-        }
-    }
 }
 
 #[test]

@@ -3,15 +3,10 @@
 
 mod common;
 
-use std::net::TcpStream;
-
-use common::{bearer, call, session, start, start_realtime};
+use common::{bearer, call, session, start, start_realtime, ws_next, Ws};
 use kaosnet::realtime::RealtimeConfig;
 use serde_json::{json, Value};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+use tungstenite::Message;
 
 fn connect(api: &common::Api, query: &str) -> Result<Ws, tungstenite::Error> {
     tungstenite::connect(format!("ws://{}/ws?{query}", api.addr)).map(|(ws, _)| ws)
@@ -19,16 +14,6 @@ fn connect(api: &common::Api, query: &str) -> Result<Ws, tungstenite::Error> {
 
 fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::text(v.to_string())).unwrap();
-}
-
-fn next(ws: &mut Ws) -> Value {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-            Message::Close(f) => return json!({"closed": f.map(|f| u16::from(f.code))}),
-            _ => {}
-        }
-    }
 }
 
 fn token(s: &Value) -> String {
@@ -46,22 +31,22 @@ fn envelopes_answer_with_their_cid() {
     let s = session(&api, "device-socket-01", "sock");
     let mut ws = connect(&api, &format!("lang=en&status=true&token={}&format=json", token(&s))).unwrap();
     send(&mut ws, json!({"cid": "1", "ping": {}}));
-    assert_eq!(next(&mut ws), json!({"cid": "1", "pong": {}}));
+    assert_eq!(ws_next(&mut ws), json!({"cid": "1", "pong": {}}));
     send(&mut ws, json!({"cid": "2", "rpc": {"id": "add", "payload": "{\"a\":2,\"b\":3}"}}));
-    assert_eq!(next(&mut ws), json!({"cid": "2", "rpc": {"id": "add", "payload": "5"}}));
+    assert_eq!(ws_next(&mut ws), json!({"cid": "2", "rpc": {"id": "add", "payload": "5"}}));
     send(&mut ws, json!({"cid": "3", "rpc": {"id": "missing"}}));
-    assert_eq!(next(&mut ws)["error"]["code"], 6);
+    assert_eq!(ws_next(&mut ws)["error"]["code"], 6);
     send(&mut ws, json!({"cid": "4", "rpc": {"id": "fail"}}));
-    assert_eq!(next(&mut ws)["error"]["code"], 7);
+    assert_eq!(ws_next(&mut ws)["error"]["code"], 7);
     send(&mut ws, json!({"cid": "5", "no_such_kind": {}}));
-    assert_eq!(next(&mut ws), json!({"cid": "5", "error": {"code": 1, "message": "Unrecognized message"}}));
+    assert_eq!(ws_next(&mut ws), json!({"cid": "5", "error": {"code": 1, "message": "Unrecognized message"}}));
     send(&mut ws, json!({"cid": "6"}));
-    assert_eq!(next(&mut ws)["error"]["code"], 2);
+    assert_eq!(ws_next(&mut ws)["error"]["code"], 2);
     ws.send(Message::text("{not json")).unwrap();
-    assert_eq!(next(&mut ws)["error"]["code"], 1);
+    assert_eq!(ws_next(&mut ws)["error"]["code"], 1);
     // Still served after the bad ones; no cid, no cid in the reply.
     send(&mut ws, json!({"ping": {}}));
-    assert_eq!(next(&mut ws), json!({"pong": {}}));
+    assert_eq!(ws_next(&mut ws), json!({"pong": {}}));
     // REST on the same port meanwhile.
     assert_eq!(call(&api, "GET", "/v2/account", &bearer(&s["token"]), "").0, 200);
 }
@@ -99,11 +84,11 @@ fn the_single_socket_policy_closes_the_older_socket() {
     let s = session(&api, "device-socket-03", "sock3");
     let mut first = connect(&api, &format!("token={}", token(&s))).unwrap();
     send(&mut first, json!({"cid": "a", "ping": {}}));
-    assert_eq!(next(&mut first)["cid"], "a");
+    assert_eq!(ws_next(&mut first)["cid"], "a");
     let mut second = connect(&api, &format!("token={}", token(&s))).unwrap();
-    assert_eq!(next(&mut first), json!({"closed": 4000}));
+    assert_eq!(ws_next(&mut first), json!({"closed": 4000}));
     send(&mut second, json!({"cid": "b", "ping": {}}));
-    assert_eq!(next(&mut second)["cid"], "b");
+    assert_eq!(ws_next(&mut second)["cid"], "b");
 }
 
 #[test]
@@ -117,7 +102,7 @@ fn users_show_online_while_they_have_a_socket() {
     assert_eq!(online(), Value::Null);
     let mut ws = connect(&api, &format!("token={}", token(&s))).unwrap();
     send(&mut ws, json!({"cid": "1", "ping": {}}));
-    assert_eq!(next(&mut ws)["cid"], "1");
+    assert_eq!(ws_next(&mut ws)["cid"], "1");
     assert_eq!(online(), json!(true));
     assert_eq!(call(&api, "GET", "/v2/account", &bearer(&s["token"]), "").1["user"]["online"], json!(true));
     ws.close(None).unwrap();

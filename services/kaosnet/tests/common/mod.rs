@@ -88,3 +88,16 @@ pub fn session(api: &Api, device: &str, username: &str) -> Value {
     assert_eq!(status, 200, "{body}");
     body
 }
+
+pub type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+/// The next text message as JSON, or `{"closed": code}` for a close frame.
+pub fn ws_next(ws: &mut Ws) -> Value {
+    loop {
+        match ws.read().unwrap() {
+            tungstenite::Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            tungstenite::Message::Close(f) => return json!({"closed": f.map(|f| u16::from(f.code))}),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Realtime envelopes from any bytes, as a connected session sends them on either
+//! transport: every reply is one object with a single message (plus `cid`), and
+//! requests with a `cid` get it back.
+#![no_main]
+
+use std::sync::{Arc, OnceLock};
+
+use kaosnet::realtime::{envelope, SessionId, SocketSession};
+use kaosnet::store::MemoryStore;
+use kaosnet::KaosNet;
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fn services() -> &'static (Arc<KaosNet>, SocketSession) {
+    static S: OnceLock<(Arc<KaosNet>, SocketSession)> = OnceLock::new();
+    S.get_or_init(|| {
+        let limits = kaosnet::hooks::OperationRateLimiter::new(None);
+        let kaos = KaosNet::with_limits(Arc::new(MemoryStore::new()), Default::default(), Default::default(), limits);
+        kaos.rpcs.register("echo", |_, p| Ok(p.to_string()));
+        kaos.rpcs.register("fail", |_, _| Err(kaosnet::ApiError::invalid("no")));
+        let session = SocketSession {
+            id: SessionId::default(),
+            user_id: "00000000-0000-4000-8000-000000000001".into(),
+            username: "fuzz".into(),
+            vars: Default::default(),
+            status: false,
+        };
+        (kaos, session)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (kaos, session) = services();
+    let cid = serde_json::from_slice::<Value>(data).ok().and_then(|v| v.get("cid").filter(|c| !c.is_null()).cloned());
+    for reply in envelope(kaos, session, data) {
+        let Value::Object(map) = &reply else { panic!("not an object: {reply}") };
+        assert_eq!(map.keys().filter(|k| *k != "cid").count(), 1, "{reply}");
+        assert_eq!(map.get("cid"), cid.as_ref(), "{reply}");
+    }
+});
