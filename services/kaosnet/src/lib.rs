@@ -10,6 +10,8 @@
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
 //! - [`rpc`]: RPC functions registered by id.
 //! - [`hooks`]: before/after hooks by operation, per-client rate limits.
+//! - [`status`]: online status and follows.
+//! - [`matches`]: relayed matches.
 //! - [`api`]: the REST routes on a kaos-http router.
 //! - [`console`]: the console port's routes (health and metrics today).
 //! - [`metrics`]: Prometheus metrics.
@@ -21,10 +23,12 @@ pub mod api;
 pub mod console;
 pub mod error;
 pub mod hooks;
+pub mod matches;
 pub mod metrics;
 pub mod realtime;
 pub mod rpc;
 pub mod session;
+pub mod status;
 pub mod storage;
 pub mod store;
 mod time;
@@ -70,6 +74,8 @@ pub struct KaosNet {
     pub sessions: realtime::SessionRegistry,
     /// Prometheus metrics.
     pub metrics: metrics::Metrics,
+    /// Who is present on which stream (chat channels, matches, parties, status).
+    pub tracker: realtime::tracker::Tracker,
 }
 
 impl KaosNet {
@@ -93,6 +99,7 @@ impl KaosNet {
             limits,
             sessions: realtime::SessionRegistry::default(),
             metrics: metrics::Metrics::new(),
+            tracker: realtime::tracker::Tracker::default(),
         })
     }
 }

@@ -10,7 +10,17 @@ use crate::realtime::{SessionRegistry, Transport};
 
 /// Socket message kinds counted by name; anything else counts as `unrecognized`, so a
 /// client cannot grow the label set.
-const KNOWN_KINDS: &[&str] = &["ping", "rpc"];
+const KNOWN_KINDS: &[&str] = &[
+    "ping",
+    "rpc",
+    "status_follow",
+    "status_unfollow",
+    "status_update",
+    "match_create",
+    "match_join",
+    "match_leave",
+    "match_data_send",
+];
 
 /// The server's metrics.
 #[derive(Debug, Clone)]

@@ -214,3 +214,34 @@ fn a_client_that_never_reads_is_disconnected_as_a_slow_consumer() {
     }
     assert!(replies > 0);
 }
+
+#[test]
+fn a_match_spans_both_transports() {
+    let api = start_with(false, |_| {});
+    let udp_user = session(&api, "device-rudp-0006", "udpplayer");
+    let ws_user = session(&api, "device-rudp-0007", "wsplayer");
+    let (mut u, _) = Client::hello(&api, &udp_user["token"]);
+    u.send(json!({"cid": "1", "match_create": {}}));
+    let m = u.next();
+    let id = m["match"]["match_id"].clone();
+    let mut w = common::ws_open(&api, &ws_user, "");
+    let (joined, _) = common::ws_call(&mut w, "j", json!({"match_join": {"match_id": id}}));
+    assert_eq!(joined["match"]["presences"][0]["username"], "udpplayer");
+    assert_eq!(u.next()["match_presence_event"]["joins"][0]["username"], "wsplayer");
+    // RUDP to WebSocket and back, in order.
+    for i in 0..50 {
+        u.send(json!({"match_data_send": {"match_id": id, "op_code": i.to_string(), "data": ""}}));
+    }
+    for i in 0..50 {
+        let d = ws_next(&mut w);
+        assert_eq!(d["match_data"]["op_code"], i.to_string(), "{d}");
+        assert_eq!(d["match_data"]["presence"]["username"], "udpplayer");
+    }
+    common::ws_send(&mut w, json!({"match_data_send": {"match_id": id, "op_code": "99", "data": "AQID"}}));
+    let d = u.next();
+    assert_eq!((d["match_data"]["op_code"].clone(), d["match_data"]["data"].clone()), (json!("99"), json!("AQID")));
+    // The WebSocket player goes; the RUDP player hears it.
+    w.close(None).unwrap();
+    while w.read().is_ok() {}
+    assert_eq!(u.next()["match_presence_event"]["leaves"][0]["username"], "wsplayer");
+}

@@ -51,37 +51,92 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
     replies
 }
 
+/// What a message handler answers.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// `{"cid": …, "<kind>": body}`.
+    Reply(&'static str, Value),
+    /// The bare envelope `{"cid": …}`, which tells the client it is done (nothing
+    /// without a cid).
+    Ack,
+    /// Nothing at all (data messages carry no cid and get no answer).
+    Silent,
+}
+
+/// A handler's refusal: an `error` envelope.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: SocketError,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: SocketError, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Failure {
+        Failure::new(SocketError::BadInput, message)
+    }
+}
+
+impl From<crate::ApiError> for Failure {
+    fn from(e: crate::ApiError) -> Failure {
+        let code = match e.code {
+            crate::Code::Internal | crate::Code::Unknown | crate::Code::Unavailable => SocketError::RuntimeException,
+            _ => SocketError::BadInput,
+        };
+        Failure::new(code, e.message)
+    }
+}
+
+/// A message's payload as `T`; unknown fields and wrong types are bad input.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, Failure> {
+    T::deserialize(payload).map_err(|e| Failure::bad_input(format!("Invalid payload: {e}")))
+}
+
 /// The replies to one message of `kind`.
 fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value, cid: Option<&Value>) -> Vec<Value> {
-    let reply = |kind: &str, body: Value| {
-        let mut v = Map::new();
-        if let Some(cid) = cid {
-            v.insert("cid".into(), cid.clone());
+    let answer = match kind {
+        "ping" => Ok(Answer::Reply("pong", json!({}))),
+        "rpc" => rpc(kaos, session, payload),
+        "status_follow" | "status_unfollow" | "status_update" => crate::status::socket(kaos, session, kind, payload),
+        "match_create" | "match_join" | "match_leave" | "match_data_send" => {
+            crate::matches::socket(kaos, session, kind, payload)
         }
-        v.insert(kind.into(), body);
-        Value::Object(v)
+        _ => Err(Failure::new(SocketError::UnrecognizedPayload, "Unrecognized message")),
     };
-    match kind {
-        "ping" => vec![reply("pong", json!({}))],
-        "rpc" => {
-            let id = payload.get("id").and_then(Value::as_str).unwrap_or_default();
-            if id.is_empty() {
-                return vec![error(cid, SocketError::BadInput, "RPC ID must be set")];
-            }
-            let input = payload.get("payload").and_then(Value::as_str).unwrap_or_default();
-            let ctx = RpcContext {
-                user_id: Some(session.user_id.clone()),
-                username: Some(session.username.clone()),
-                vars: session.vars.clone(),
-            };
-            match kaos.rpcs.call(id, &ctx, input) {
-                Ok(out) => vec![reply("rpc", json!({"id": id, "payload": out}))],
-                Err(e) if e.code == crate::Code::NotFound => {
-                    vec![error(cid, SocketError::RuntimeFunctionNotFound, "RPC function not found")]
-                }
-                Err(e) => vec![error(cid, SocketError::RuntimeFunctionException, &e.message)],
-            }
+    let mut v = Map::new();
+    if let Some(cid) = cid {
+        v.insert("cid".into(), cid.clone());
+    }
+    match answer {
+        Ok(Answer::Reply(kind, body)) => {
+            v.insert(kind.into(), body);
+            vec![Value::Object(v)]
         }
-        _ => vec![error(cid, SocketError::UnrecognizedPayload, "Unrecognized message")],
+        Ok(Answer::Ack) if cid.is_some() => vec![Value::Object(v)],
+        Ok(_) => Vec::new(),
+        Err(f) => vec![error(cid, f.code, &f.message)],
+    }
+}
+
+fn rpc(kaos: &KaosNet, session: &SocketSession, payload: &Value) -> Result<Answer, Failure> {
+    let id = payload.get("id").and_then(Value::as_str).unwrap_or_default();
+    if id.is_empty() {
+        return Err(Failure::bad_input("RPC ID must be set"));
+    }
+    let input = payload.get("payload").and_then(Value::as_str).unwrap_or_default();
+    let ctx = RpcContext {
+        user_id: Some(session.user_id.clone()),
+        username: Some(session.username.clone()),
+        vars: session.vars.clone(),
+    };
+    match kaos.rpcs.call(id, &ctx, input) {
+        Ok(out) => Ok(Answer::Reply("rpc", json!({"id": id, "payload": out}))),
+        Err(e) if e.code == crate::Code::NotFound => {
+            Err(Failure::new(SocketError::RuntimeFunctionNotFound, "RPC function not found"))
+        }
+        Err(e) => Err(Failure::new(SocketError::RuntimeFunctionException, e.message)),
     }
 }

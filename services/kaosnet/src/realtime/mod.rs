@@ -12,9 +12,11 @@
 //! transport runs on a thread of its own, and the [`SessionRegistry`] (in
 //! [`KaosNet::sessions`]) knows every session on either.
 
-mod envelope;
+pub(crate) mod envelope;
 mod registry;
+pub mod router;
 mod rudp;
+pub mod tracker;
 mod ws;
 
 use std::collections::BTreeMap;
@@ -114,6 +116,23 @@ pub struct SocketSession {
     pub vars: BTreeMap<String, String>,
     /// Whether the socket asked to appear online to followers (`status=true`).
     pub status: bool,
+}
+
+/// A session has connected (and is registered): it appears online if it asked to.
+pub(crate) fn opened(kaos: &KaosNet, session: &SocketSession) {
+    if session.status {
+        // A fresh session has no status presence, and an empty text is always valid.
+        let _ = crate::status::update(kaos, session, Some(String::new()));
+    }
+}
+
+/// A session has gone: it leaves every stream (the members still there hear of it) and
+/// the registry.
+pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
+    kaos.sessions.unregister(session.id);
+    for (stream, presence) in kaos.tracker.untrack_all(session.id) {
+        router::announce(kaos, &stream, &[], &[presence], Some(session.id));
+    }
 }
 
 /// Hands upgrades to the WebSocket thread and stops both threads.

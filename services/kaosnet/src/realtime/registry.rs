@@ -2,6 +2,7 @@
 //! user, and a mailbox per transport thread so any thread can send to or close any
 //! session (the single-socket policy today; presence routing builds on it).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -12,9 +13,47 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 pub struct SessionId(u64);
 
 impl SessionId {
-    /// The number, for logs and wire ids.
+    /// The number, for logs.
     pub fn as_u64(self) -> u64 {
         self.0
+    }
+
+    /// The id a client sent back (its UUID form), if this process issued it.
+    pub fn parse(s: &str) -> Option<SessionId> {
+        let rest = s.strip_prefix(uuid_prefix())?.strip_prefix('-')?;
+        if rest.len() != 12 {
+            return None;
+        }
+        u64::from_str_radix(rest, 16).ok().map(SessionId)
+    }
+}
+
+/// The first 23 characters of this process's session UUIDs: random, version 4.
+fn uuid_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        format!(
+            "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-4{:01x}{:02x}-8{:01x}{:02x}",
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+            b[4],
+            b[5],
+            b[6] & 0xf,
+            b[7],
+            b[6] >> 4,
+            b[0] ^ b[7]
+        )
+    })
+}
+
+/// Session ids are UUIDs on the wire, as Nakama's are, so SDKs that parse them work.
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{:012x}", uuid_prefix(), self.0 & 0xffff_ffff_ffff)
     }
 }
 
@@ -25,6 +64,11 @@ pub enum Transport {
     WebSocket = 0,
     /// Reliable UDP on its own port.
     Rudp = 1,
+}
+
+thread_local! {
+    /// The transport the current thread serves, if it is a transport thread.
+    static SERVING: Cell<Option<Transport>> = const { Cell::new(None) };
 }
 
 /// Work for a transport thread from elsewhere.
@@ -88,9 +132,22 @@ impl SessionRegistry {
     fn post(&self, session: SessionId, command: impl FnOnce(SessionId) -> Command) -> bool {
         let Some(&(transport, _)) = self.lock().by_id.get(&session) else { return false };
         let Some(mailbox) = self.mailboxes[transport as usize].get() else { return false };
-        mailbox.queue.lock().unwrap_or_else(PoisonError::into_inner).push(command(session));
-        (mailbox.wake)();
+        let was_empty = {
+            let mut queue = mailbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.push(command(session));
+            queue.len() == 1
+        };
+        // The transport's own thread drains its mailbox before it waits again, and a
+        // non-empty mailbox has had its wake-up already.
+        if was_empty && SERVING.with(Cell::get) != Some(transport) {
+            (mailbox.wake)();
+        }
         true
+    }
+
+    /// Marks the calling thread as the one serving `transport`.
+    pub(crate) fn serve_on_this_thread(transport: Transport) {
+        SERVING.with(|s| s.set(Some(transport)));
     }
 
     /// Called once by the thread serving `transport`, with what wakes it.

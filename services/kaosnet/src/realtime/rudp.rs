@@ -14,7 +14,9 @@ use serde_json::json;
 
 use super::envelope::error;
 use super::registry::{Command, Transport};
-use super::{close, envelope, RealtimeHandle, RudpSocketConfig, SessionId, SocketError, SocketSession};
+use super::{
+    close, envelope, RealtimeHandle, RudpSocketConfig, SessionId, SessionRegistry, SocketError, SocketSession,
+};
 use crate::KaosNet;
 
 /// The first message.
@@ -74,6 +76,7 @@ impl RudpSocket {
     }
 
     pub(super) fn run(&mut self, handle: &RealtimeHandle) {
+        SessionRegistry::serve_on_this_thread(Transport::Rudp);
         let mut inbox = Vec::new();
         while !handle.stopped() {
             let now = Instant::now();
@@ -91,9 +94,6 @@ impl RudpSocket {
                 self.handle(addr, &data);
             }
             self.drain_backlogs();
-            for command in self.kaos.sessions.take(Transport::Rudp) {
-                self.run_command(command);
-            }
             let late: Vec<SocketAddr> = self.waiting.iter().filter(|(_, d)| **d <= now).map(|(a, _)| *a).collect();
             for addr in late {
                 self.refuse(addr, close::AUTH_TIMEOUT);
@@ -103,6 +103,10 @@ impl RudpSocket {
                     self.waiting.remove(&addr);
                     self.forget(addr);
                 }
+            }
+            // Last: replies and events queued by everything above go out in this round.
+            for command in self.kaos.sessions.take(Transport::Rudp) {
+                self.run_command(command);
             }
             let _ = self.server.flush();
         }
@@ -121,7 +125,7 @@ impl RudpSocket {
             let _ = self.server.poll(Some(Duration::from_millis(10)));
         }
         for (_, session) in self.sessions.drain() {
-            self.kaos.sessions.unregister(session.id);
+            super::closed(&self.kaos, &session);
         }
     }
 
@@ -147,14 +151,14 @@ impl RudpSocket {
         };
         let id = self.kaos.sessions.register(Transport::Rudp, &claims.uid, self.single_socket);
         let connected = json!({"connected": {
-            "session_id": id.as_u64().to_string(), "user_id": claims.uid, "username": claims.usn,
+            "session_id": id.to_string(), "user_id": claims.uid, "username": claims.usn,
         }});
         self.addrs.insert(id, addr);
-        self.sessions.insert(
-            addr,
-            SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status: hello.status },
-        );
+        let session =
+            SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status: hello.status };
         self.send(addr, &connected.to_string());
+        super::opened(&self.kaos, &session);
+        self.sessions.insert(addr, session);
     }
 
     /// Sends a client away; the close code says why (a disconnect drops anything still
@@ -239,7 +243,7 @@ impl RudpSocket {
         self.backlog.remove(&addr);
         if let Some(s) = self.sessions.remove(&addr) {
             self.addrs.remove(&s.id);
-            self.kaos.sessions.unregister(s.id);
+            super::closed(&self.kaos, &s);
         }
     }
 }

@@ -9,7 +9,7 @@ use kaos_http::Upgrade;
 use kaos_ws::{Adopter, ConnId, WsEvent, WsServer};
 
 use super::registry::{Command, Transport};
-use super::{envelope, RealtimeConfig, RealtimeHandle, SessionId, SocketSession};
+use super::{envelope, RealtimeConfig, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
 use crate::KaosNet;
 
 pub(super) struct WsSocket {
@@ -33,6 +33,7 @@ impl WsSocket {
     }
 
     pub(super) fn run(&mut self, handle: &RealtimeHandle) {
+        SessionRegistry::serve_on_this_thread(Transport::WebSocket);
         let mut inbox = Vec::new();
         while !handle.stopped() {
             if self.ws.poll(Some(Duration::from_millis(250))).is_err() {
@@ -47,16 +48,17 @@ impl WsSocket {
             for (conn, data) in inbox.drain(..) {
                 self.handle(conn, &data);
             }
-            for command in self.kaos.sessions.take(Transport::WebSocket) {
-                self.run_command(command);
-            }
             while let Some(WsEvent::Closed { conn, .. }) = self.ws.poll_event() {
                 self.forget(conn);
+            }
+            // Last: replies and events queued by everything above go out in this round.
+            for command in self.kaos.sessions.take(Transport::WebSocket) {
+                self.run_command(command);
             }
         }
         let _ = self.ws.shutdown(Duration::from_secs(2));
         for (_, session) in self.sessions.drain() {
-            self.kaos.sessions.unregister(session.id);
+            super::closed(&self.kaos, &session);
         }
     }
 
@@ -77,8 +79,9 @@ impl WsSocket {
         let Some(conn) = self.ws.adopt(upgrade) else { return };
         let id = self.kaos.sessions.register(Transport::WebSocket, &claims.uid, self.single_socket);
         self.conns.insert(id, conn);
-        self.sessions
-            .insert(conn, SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status });
+        let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status };
+        super::opened(&self.kaos, &session);
+        self.sessions.insert(conn, session);
     }
 
     fn run_command(&mut self, command: Command) {
@@ -100,7 +103,7 @@ impl WsSocket {
     fn forget(&mut self, conn: ConnId) {
         if let Some(s) = self.sessions.remove(&conn) {
             self.conns.remove(&s.id);
-            self.kaos.sessions.unregister(s.id);
+            super::closed(&self.kaos, &s);
         }
     }
 

@@ -101,3 +101,48 @@ pub fn ws_next(ws: &mut Ws) -> Value {
         }
     }
 }
+
+/// A socket for `session` (an authenticate answer), with extra query parameters.
+pub fn ws_open(api: &Api, session: &Value, query: &str) -> Ws {
+    let url = format!("ws://{}/ws?token={}&{query}", api.addr, session["token"].as_str().unwrap());
+    let (ws, _) = tungstenite::connect(url).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    ws
+}
+
+/// Sends an envelope.
+pub fn ws_send(ws: &mut Ws, v: Value) {
+    ws.send(tungstenite::Message::text(v.to_string())).unwrap();
+}
+
+/// Sends `v` with `cid` and returns the answer with that cid; pushed messages that come
+/// first are returned too, in order.
+pub fn ws_call(ws: &mut Ws, cid: &str, mut v: Value) -> (Value, Vec<Value>) {
+    v["cid"] = json!(cid);
+    ws_send(ws, v);
+    let mut pushed = Vec::new();
+    loop {
+        let m = ws_next(ws);
+        if m["cid"] == json!(cid) {
+            return (m, pushed);
+        }
+        pushed.push(m);
+    }
+}
+
+/// Everything pushed to `ws` until now (a ping's pong marks the end).
+pub fn ws_drain(ws: &mut Ws) -> Vec<Value> {
+    ws_call(ws, "drain", json!({"ping": {}})).1
+}
+
+/// The user id in an authenticate answer's token.
+pub fn user_id(session: &Value) -> String {
+    use base64::Engine;
+    let token = session["token"].as_str().unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["uid"].as_str().unwrap().to_string()
+}

@@ -1,0 +1,199 @@
+//! Matches. Relayed ones (`match_create`, `match_join`, `match_leave`, `match_data_send`)
+//! are streams the server relays between their members and keeps nothing else about;
+//! ids look like `<uuid>.`.
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::realtime::envelope::{parse, Answer, Failure};
+use crate::realtime::router;
+use crate::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::realtime::{SessionId, SocketError, SocketSession};
+use crate::KaosNet;
+
+/// Largest `data` a match message may carry, bytes (decoded).
+pub const MAX_DATA: usize = 64 * 1024;
+
+/// A match id, parsed: relayed `<uuid>.`.
+fn stream_of(match_id: &str) -> Result<Stream, Failure> {
+    let not_found = || Failure::new(SocketError::MatchNotFound, "Match not found");
+    let (id, node) = match_id.split_once('.').ok_or_else(|| Failure::bad_input("Invalid match ID"))?;
+    let id = uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?;
+    if !node.is_empty() {
+        return Err(not_found());
+    }
+    Ok(Stream::new(StreamMode::MatchRelayed, id.to_string()))
+}
+
+fn me(session: &SocketSession) -> Presence {
+    Presence {
+        session: session.id,
+        user_id: session.user_id.clone(),
+        username: session.username.clone(),
+        meta: PresenceMeta::default(),
+    }
+}
+
+/// The `match` answer: the match as `session` sees it after joining (`presences` are the
+/// others, `size` counts everyone).
+fn match_json(kaos: &KaosNet, stream: &Stream, session: SessionId, authoritative: bool, label: &str) -> Value {
+    let all = kaos.tracker.list(stream);
+    let me = all.iter().find(|p| p.session == session).map(Presence::to_json);
+    let others: Vec<Value> = all.iter().filter(|p| p.session != session).map(Presence::to_json).collect();
+    json!({
+        "match_id": router::match_id(stream),
+        "authoritative": authoritative,
+        "label": label,
+        "size": all.len(),
+        "presences": others,
+        "self": me,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateMsg {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinMsg {
+    #[serde(default)]
+    match_id: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<std::collections::HashMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaveMsg {
+    match_id: String,
+}
+
+/// A presence a client names (it sends the whole presence; the session is what counts).
+#[derive(Deserialize)]
+struct PresenceRef {
+    session_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataMsg {
+    match_id: String,
+    /// An int64, a string in JSON (a number is taken too).
+    op_code: Value,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    presences: Vec<PresenceRef>,
+    #[serde(default)]
+    reliable: Option<bool>,
+}
+
+/// Reads an int64 sent as a string (or a number).
+pub(crate) fn int64(v: &Value) -> Result<i64, Failure> {
+    match v {
+        Value::String(s) => s.parse().map_err(|_| Failure::bad_input("op_code must be an int64")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| Failure::bad_input("op_code must be an int64")),
+        Value::Null => Ok(0),
+        _ => Err(Failure::bad_input("op_code must be an int64")),
+    }
+}
+
+/// Creates a relayed match with `session` in it; a `name` gives the same match to
+/// everyone who names it.
+pub fn create(kaos: &KaosNet, session: &SocketSession, name: Option<&str>) -> Result<Stream, ApiError> {
+    let id = match name.filter(|n| !n.is_empty()) {
+        Some(n) => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, n.as_bytes()),
+        None => uuid::Uuid::new_v4(),
+    };
+    let stream = Stream::new(StreamMode::MatchRelayed, id.to_string());
+    join_stream(kaos, session, &stream);
+    Ok(stream)
+}
+
+fn join_stream(kaos: &KaosNet, session: &SocketSession, stream: &Stream) {
+    let p = me(session);
+    if kaos.tracker.track(stream, p.clone()) {
+        router::announce(kaos, stream, &[p], &[], Some(session.id));
+    }
+}
+
+/// `match_*` messages from the socket.
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
+    match kind {
+        "match_create" => {
+            let m: CreateMsg = parse(payload)?;
+            let stream = create(kaos, session, m.name.as_deref())?;
+            Ok(Answer::Reply("match", match_json(kaos, &stream, session.id, false, "")))
+        }
+        "match_join" => {
+            let m: JoinMsg = parse(payload)?;
+            let id = match (m.match_id, m.token) {
+                (Some(id), _) if !id.is_empty() => id,
+                (_, Some(_)) => return Err(Failure::bad_input("Invalid match token")),
+                _ => return Err(Failure::bad_input("Match ID or token must be set")),
+            };
+            let stream = stream_of(&id)?;
+            // A relayed match exists while someone is in it.
+            if kaos.tracker.count(&stream) == 0 {
+                return Err(Failure::new(SocketError::MatchNotFound, "Match not found"));
+            }
+            join_stream(kaos, session, &stream);
+            Ok(Answer::Reply("match", match_json(kaos, &stream, session.id, false, "")))
+        }
+        "match_leave" => {
+            let m: LeaveMsg = parse(payload)?;
+            let stream = stream_of(&m.match_id)?;
+            if let Some(gone) = kaos.tracker.untrack(&stream, session.id) {
+                router::announce(kaos, &stream, &[], &[gone], Some(session.id));
+            }
+            Ok(Answer::Ack)
+        }
+        _ => {
+            let m: DataMsg = parse(payload)?;
+            let op_code = int64(&m.op_code)?;
+            let data = m.data.unwrap_or_default();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(&data)
+                .map_err(|_| Failure::bad_input("data must be base64"))?;
+            if decoded.len() > MAX_DATA {
+                return Err(Failure::bad_input(format!("data is larger than {MAX_DATA} bytes")));
+            }
+            let stream = stream_of(&m.match_id)?;
+            let members = kaos.tracker.sessions(&stream);
+            if !members.contains(&session.id) {
+                return Err(Failure::new(SocketError::MatchNotFound, "Match not found or not a member"));
+            }
+            let mut event = json!({
+                "match_id": m.match_id,
+                "presence": me(session).to_json(),
+                "op_code": op_code.to_string(),
+                "data": data,
+            });
+            if let Some(r) = m.reliable {
+                event["reliable"] = json!(r);
+            }
+            let envelope = json!({ "match_data": event });
+            let targets: Vec<SessionId> = if m.presences.is_empty() {
+                members.into_iter().filter(|s| *s != session.id).collect()
+            } else {
+                let wanted: Vec<SessionId> = m
+                    .presences
+                    .iter()
+                    .map(|p| SessionId::parse(&p.session_id))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| Failure::bad_input("Invalid presence session ID"))?;
+                members.into_iter().filter(|s| wanted.contains(s)).collect()
+            };
+            router::to_sessions(kaos, targets, &envelope);
+            Ok(Answer::Silent)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The message router: envelopes to sessions, to a user's sessions and to everyone on a
+//! stream, each serialized once and shared. Presence events in the shape each stream's
+//! kind has on the wire.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::tracker::{Presence, Stream, StreamMode};
+use super::SessionId;
+use crate::KaosNet;
+
+/// Sends `envelope` to each of `sessions`.
+pub fn to_sessions(kaos: &KaosNet, sessions: impl IntoIterator<Item = SessionId>, envelope: &Value) {
+    let text: Arc<str> = envelope.to_string().into();
+    for s in sessions {
+        kaos.sessions.send(s, text.clone());
+    }
+}
+
+/// Sends `envelope` to every session of `user_id`; false if the user has none.
+pub fn to_user(kaos: &KaosNet, user_id: &str, envelope: &Value) -> bool {
+    let sessions = kaos.sessions.sessions_of(user_id);
+    let online = !sessions.is_empty();
+    to_sessions(kaos, sessions, envelope);
+    online
+}
+
+/// Sends `envelope` to everyone on `stream` but `except`.
+pub fn to_stream(kaos: &KaosNet, stream: &Stream, envelope: &Value, except: Option<SessionId>) {
+    let sessions = kaos.tracker.sessions(stream);
+    to_sessions(kaos, sessions.into_iter().filter(|s| Some(*s) != except), envelope);
+}
+
+/// The id clients use for a chat stream: `mode.subject.subcontext.label`, as Nakama
+/// writes it.
+pub fn channel_id(stream: &Stream) -> String {
+    format!("{}.{}.{}.{}", stream.mode as u8, stream.subject, stream.subcontext, stream.label)
+}
+
+/// The id clients use for a match: `<uuid>.` relayed, `<uuid>.<node>` authoritative.
+pub fn match_id(stream: &Stream) -> String {
+    format!("{}.{}", stream.subject, stream.label)
+}
+
+/// The fields that say which chat a channel message or event belongs to.
+pub fn channel_target(stream: &Stream, v: &mut Value) {
+    match stream.mode {
+        StreamMode::ChannelRoom => v["room_name"] = json!(stream.label),
+        StreamMode::ChannelGroup => v["group_id"] = json!(stream.subject),
+        StreamMode::ChannelDirect => {
+            v["user_id_one"] = json!(stream.subject);
+            v["user_id_two"] = json!(stream.subcontext);
+        }
+        _ => {}
+    }
+}
+
+/// The presence event for `stream` as its members receive it, or None where the stream
+/// has none (notifications).
+pub fn presence_event(stream: &Stream, joins: &[Presence], leaves: &[Presence]) -> Option<Value> {
+    let list = |ps: &[Presence]| ps.iter().filter(|p| !p.meta.hidden).map(Presence::to_json).collect::<Vec<_>>();
+    let (joins, leaves) = (list(joins), list(leaves));
+    if joins.is_empty() && leaves.is_empty() {
+        return None;
+    }
+    Some(match stream.mode {
+        StreamMode::Notifications => return None,
+        StreamMode::Status => json!({"status_presence_event": {"joins": joins, "leaves": leaves}}),
+        StreamMode::ChannelRoom | StreamMode::ChannelGroup | StreamMode::ChannelDirect => {
+            let mut e = json!({"channel_id": channel_id(stream), "joins": joins, "leaves": leaves});
+            channel_target(stream, &mut e);
+            json!({ "channel_presence_event": e })
+        }
+        StreamMode::MatchRelayed | StreamMode::MatchAuthoritative => {
+            json!({"match_presence_event": {"match_id": match_id(stream), "joins": joins, "leaves": leaves}})
+        }
+        StreamMode::Party => {
+            json!({"party_presence_event": {"party_id": match_id(stream), "joins": joins, "leaves": leaves}})
+        }
+    })
+}
+
+/// Tells the members of `stream` (but `except`, the session that changed) who joined
+/// and who left.
+pub fn announce(kaos: &KaosNet, stream: &Stream, joins: &[Presence], leaves: &[Presence], except: Option<SessionId>) {
+    if let Some(event) = presence_event(stream, joins, leaves) {
+        to_stream(kaos, stream, &event, except);
+    }
+}

@@ -1,0 +1,186 @@
+//! The presence tracker (Nakama's shape): who is present on which stream. A stream is a
+//! chat channel, a match, a party, a user's status or notifications; a presence is one
+//! session on one stream, with its metadata. Tracking and untracking return what changed,
+//! so the caller can tell the stream's other members (see [`super::router`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::{json, Value};
+
+use super::SessionId;
+
+/// What a stream is, with Nakama's mode numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StreamMode {
+    Notifications = 0,
+    Status = 1,
+    ChannelRoom = 2,
+    ChannelGroup = 3,
+    ChannelDirect = 4,
+    MatchRelayed = 5,
+    MatchAuthoritative = 6,
+    Party = 7,
+}
+
+/// A stream: its mode and up to three strings that name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Stream {
+    pub mode: StreamMode,
+    pub subject: String,
+    pub subcontext: String,
+    pub label: String,
+}
+
+impl Stream {
+    /// A stream named by its subject alone.
+    pub fn new(mode: StreamMode, subject: impl Into<String>) -> Stream {
+        Stream { mode, subject: subject.into(), subcontext: String::new(), label: String::new() }
+    }
+}
+
+/// What a presence carries besides who it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PresenceMeta {
+    /// Not listed to others and no presence events (followers on a status stream, hidden
+    /// chat members).
+    pub hidden: bool,
+    /// Chat: messages this session sends are stored.
+    pub persistence: bool,
+    /// Status text (status streams).
+    pub status: String,
+}
+
+/// One session on one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    pub session: SessionId,
+    pub user_id: String,
+    pub username: String,
+    pub meta: PresenceMeta,
+}
+
+impl Presence {
+    /// Nakama's `UserPresence` JSON (`status` only where it is set).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "user_id": self.user_id,
+            "session_id": self.session.to_string(),
+            "username": self.username,
+        });
+        if !self.meta.status.is_empty() {
+            v["status"] = json!(self.meta.status);
+        }
+        v
+    }
+}
+
+#[derive(Default)]
+struct State {
+    streams: HashMap<Stream, BTreeMap<SessionId, Presence>>,
+    by_session: HashMap<SessionId, HashSet<Stream>>,
+}
+
+/// Every presence on every stream.
+#[derive(Default)]
+pub struct Tracker {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker").field("streams", &self.lock().streams.len()).finish()
+    }
+}
+
+impl Tracker {
+    /// Puts `presence` on `stream`; false (and nothing changes) if its session is
+    /// already there.
+    pub fn track(&self, stream: &Stream, presence: Presence) -> bool {
+        let mut s = self.lock();
+        let session = presence.session;
+        let members = s.streams.entry(stream.clone()).or_default();
+        if members.contains_key(&session) {
+            return false;
+        }
+        members.insert(session, presence);
+        s.by_session.entry(session).or_default().insert(stream.clone());
+        true
+    }
+
+    /// Changes the metadata of a presence; the presence as it was, if it exists.
+    pub fn update(&self, stream: &Stream, session: SessionId, meta: PresenceMeta) -> Option<Presence> {
+        let mut s = self.lock();
+        let p = s.streams.get_mut(stream)?.get_mut(&session)?;
+        Some(std::mem::replace(&mut p.meta, meta)).map(|old| Presence { meta: old, ..p.clone() })
+    }
+
+    /// Takes `session` off `stream`; the presence that left.
+    pub fn untrack(&self, stream: &Stream, session: SessionId) -> Option<Presence> {
+        let mut s = self.lock();
+        let members = s.streams.get_mut(stream)?;
+        let gone = members.remove(&session)?;
+        if members.is_empty() {
+            s.streams.remove(stream);
+        }
+        if let Some(set) = s.by_session.get_mut(&session) {
+            set.remove(stream);
+            if set.is_empty() {
+                s.by_session.remove(&session);
+            }
+        }
+        Some(gone)
+    }
+
+    /// Takes `session` off every stream; what left, stream by stream.
+    pub fn untrack_all(&self, session: SessionId) -> Vec<(Stream, Presence)> {
+        let mut s = self.lock();
+        let Some(streams) = s.by_session.remove(&session) else { return Vec::new() };
+        let mut gone = Vec::with_capacity(streams.len());
+        for stream in streams {
+            if let Some(members) = s.streams.get_mut(&stream) {
+                if let Some(p) = members.remove(&session) {
+                    if members.is_empty() {
+                        s.streams.remove(&stream);
+                    }
+                    gone.push((stream, p));
+                }
+            }
+        }
+        gone
+    }
+
+    /// The presences on `stream`, in session order.
+    pub fn list(&self, stream: &Stream) -> Vec<Presence> {
+        self.lock().streams.get(stream).map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// The sessions on `stream`.
+    pub fn sessions(&self, stream: &Stream) -> Vec<SessionId> {
+        self.lock().streams.get(stream).map(|m| m.keys().copied().collect()).unwrap_or_default()
+    }
+
+    /// How many presences `stream` has.
+    pub fn count(&self, stream: &Stream) -> usize {
+        self.lock().streams.get(stream).map_or(0, BTreeMap::len)
+    }
+
+    /// `session`'s presence on `stream`.
+    pub fn get(&self, stream: &Stream, session: SessionId) -> Option<Presence> {
+        self.lock().streams.get(stream)?.get(&session).cloned()
+    }
+
+    /// The streams `session` is on.
+    pub fn streams_of(&self, session: SessionId) -> Vec<Stream> {
+        self.lock().by_session.get(&session).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// How many presences there are on all streams.
+    pub fn count_all(&self) -> usize {
+        self.lock().streams.values().map(BTreeMap::len).sum()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

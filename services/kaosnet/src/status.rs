@@ -1,0 +1,150 @@
+//! Status: a user's online presence and status text, and the users a session follows.
+//!
+//! A session that connects with `status=true` (or sends `status_update`) is present on
+//! its user's status stream; a follower's session sits hidden on the streams of the users
+//! it follows, so it hears their `status_presence_event`s.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::realtime::envelope::{parse, Answer, Failure};
+use crate::realtime::router;
+use crate::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::realtime::SocketSession;
+use crate::store::UserKey;
+use crate::KaosNet;
+
+/// Most users one session may follow.
+pub const MAX_FOLLOWS: usize = 10_000;
+
+fn stream(user_id: &str) -> Stream {
+    Stream::new(StreamMode::Status, user_id)
+}
+
+fn presence(session: &SocketSession, meta: PresenceMeta) -> Presence {
+    Presence { session: session.id, user_id: session.user_id.clone(), username: session.username.clone(), meta }
+}
+
+/// Follows the users named by id or username (the session's own user is skipped); the
+/// presences they have now.
+pub fn follow(
+    kaos: &KaosNet,
+    session: &SocketSession,
+    user_ids: &[String],
+    usernames: &[String],
+) -> Result<Vec<Presence>, ApiError> {
+    let store = kaos.accounts.store();
+    let mut targets = BTreeSet::new();
+    for id in user_ids {
+        if uuid::Uuid::parse_str(id).is_err() || store.user(UserKey::Id(id))?.is_none() {
+            return Err(ApiError::invalid(format!("Invalid user ID {id:?}.")));
+        }
+        targets.insert(id.clone());
+    }
+    for name in usernames {
+        match store.user(UserKey::Username(name))? {
+            Some(u) => targets.insert(u.id),
+            None => return Err(ApiError::invalid(format!("Unknown username {name:?}."))),
+        };
+    }
+    targets.remove(&session.user_id);
+    let following = kaos.tracker.streams_of(session.id).iter().filter(|s| s.mode == StreamMode::Status).count();
+    if following + targets.len() > MAX_FOLLOWS {
+        return Err(ApiError::invalid(format!("At most {MAX_FOLLOWS} follows per session.")));
+    }
+    let mut now = Vec::new();
+    for target in targets {
+        let s = stream(&target);
+        kaos.tracker.track(&s, presence(session, PresenceMeta { hidden: true, ..PresenceMeta::default() }));
+        now.extend(kaos.tracker.list(&s).into_iter().filter(|p| !p.meta.hidden));
+    }
+    Ok(now)
+}
+
+/// Stops following the users.
+pub fn unfollow(kaos: &KaosNet, session: &SocketSession, user_ids: &[String]) -> Result<(), ApiError> {
+    for id in user_ids {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(ApiError::invalid(format!("Invalid user ID {id:?}.")));
+        }
+        if id == &session.user_id {
+            continue;
+        }
+        kaos.tracker.untrack(&stream(id), session.id);
+    }
+    Ok(())
+}
+
+/// Sets the session's status text (and appears online), or with None appears offline.
+/// Followers hear a presence event either way.
+pub fn update(kaos: &KaosNet, session: &SocketSession, status: Option<String>) -> Result<(), ApiError> {
+    let s = stream(&session.user_id);
+    match status {
+        None => {
+            if let Some(gone) = kaos.tracker.untrack(&s, session.id) {
+                router::announce(kaos, &s, &[], &[gone], Some(session.id));
+            }
+        }
+        Some(text) => {
+            if text.chars().count() > 2048 {
+                return Err(ApiError::invalid("Status must be at most 2048 characters."));
+            }
+            let meta = PresenceMeta { status: text, ..PresenceMeta::default() };
+            let now = presence(session, meta.clone());
+            match kaos.tracker.update(&s, session.id, meta) {
+                Some(before) => router::announce(kaos, &s, &[now], &[before], Some(session.id)),
+                None => {
+                    kaos.tracker.track(&s, now.clone());
+                    router::announce(kaos, &s, &[now], &[], Some(session.id));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowMsg {
+    #[serde(default)]
+    user_ids: Vec<String>,
+    #[serde(default)]
+    usernames: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnfollowMsg {
+    #[serde(default)]
+    user_ids: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateMsg {
+    status: Option<String>,
+}
+
+/// `status_follow`, `status_unfollow` and `status_update` from the socket.
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
+    match kind {
+        "status_follow" => {
+            let m: FollowMsg = parse(payload)?;
+            let presences = follow(kaos, session, &m.user_ids, &m.usernames)?;
+            let list: Vec<Value> = presences.iter().map(Presence::to_json).collect();
+            Ok(Answer::Reply("status", json!({ "presences": list })))
+        }
+        "status_unfollow" => {
+            let m: UnfollowMsg = parse(payload)?;
+            unfollow(kaos, session, &m.user_ids)?;
+            Ok(Answer::Ack)
+        }
+        _ => {
+            let m: UpdateMsg = parse(payload)?;
+            update(kaos, session, m.status)?;
+            Ok(Answer::Ack)
+        }
+    }
+}
