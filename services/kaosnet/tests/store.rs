@@ -1,8 +1,8 @@
 //! One conformance suite for every `Store`: each test runs on memory and on SQLite.
 
 use kaosnet::store::{
-    version_of, Caller, MemoryStore, ObjectDelete, ObjectId, ObjectWrite, SqliteStore, Store, StoreError, User,
-    UserKey, VersionCheck,
+    version_of, Caller, ChannelMessage, MemoryStore, Notification, ObjectDelete, ObjectId, ObjectWrite, SqliteStore,
+    Store, StoreError, User, UserKey, VersionCheck,
 };
 
 fn user(id: &str, username: &str) -> User {
@@ -222,6 +222,71 @@ fn revoked_tokens_stay_revoked(s: &dyn Store) {
 /// A PostgreSQL store in a fresh schema of the server named by `KAOS_TEST_POSTGRES`
 /// (`.ci/run` starts one); without it the test says it skipped, unless
 /// `KAOS_REQUIRE_POSTGRES` is set.
+fn message(id: &str, channel: &str, sender: &str, text: &str) -> ChannelMessage {
+    ChannelMessage {
+        id: id.into(),
+        channel_id: channel.into(),
+        sender_id: sender.into(),
+        username: sender.into(),
+        content: format!("{{\"t\":\"{text}\"}}"),
+        create_time: 5,
+        update_time: 5,
+        ..ChannelMessage::default()
+    }
+}
+
+fn messages_keep_their_order_and_only_their_sender_changes_them(s: &dyn Store) {
+    for i in 0..5 {
+        s.add_message(&message(&format!("m{i}"), "2...lobby", "u1", &i.to_string())).unwrap();
+        s.add_message(&message(&format!("x{i}"), "2...other", "u2", "x")).unwrap();
+    }
+    let texts = |list: &[ChannelMessage]| list.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+    let all = s.list_messages("2...lobby", true, None, 100).unwrap();
+    assert_eq!(texts(&all), ["m0", "m1", "m2", "m3", "m4"]);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Pages either way from a sequence number.
+    assert_eq!(texts(&s.list_messages("2...lobby", true, Some(all[1].seq), 2).unwrap()), ["m2", "m3"]);
+    assert_eq!(texts(&s.list_messages("2...lobby", false, None, 2).unwrap()), ["m4", "m3"]);
+    assert_eq!(texts(&s.list_messages("2...lobby", false, Some(all[3].seq), 10).unwrap()), ["m2", "m1", "m0"]);
+    assert!(s.list_messages("2...nobody", true, None, 10).unwrap().is_empty());
+    // Only the sender edits or removes, in the right channel.
+    assert_eq!(s.update_message("2...lobby", "m1", "u2", "{}", 9).unwrap_err(), StoreError::PermissionDenied);
+    assert_eq!(s.update_message("2...other", "m1", "u1", "{}", 9).unwrap_err(), StoreError::NotFound);
+    let changed = s.update_message("2...lobby", "m1", "u1", "{\"t\":\"new\"}", 9).unwrap();
+    assert_eq!((changed.content.as_str(), changed.update_time, changed.create_time), ("{\"t\":\"new\"}", 9, 5));
+    assert_eq!(s.list_messages("2...lobby", true, None, 100).unwrap()[1], changed);
+    assert_eq!(s.remove_message("2...lobby", "m2", "u2").unwrap_err(), StoreError::PermissionDenied);
+    assert_eq!(s.remove_message("2...lobby", "m2", "u1").unwrap().id, "m2");
+    assert_eq!(s.remove_message("2...lobby", "m2", "u1").unwrap_err(), StoreError::NotFound);
+    assert_eq!(texts(&s.list_messages("2...lobby", true, None, 100).unwrap()), ["m0", "m1", "m3", "m4"]);
+}
+
+fn notifications_page_after_a_cursor_and_only_their_owner_deletes_them(s: &dyn Store) {
+    s.create_user(&user("n1", "noti1")).unwrap();
+    let make = |id: &str, owner: &str| Notification {
+        id: id.into(),
+        user_id: owner.into(),
+        subject: "hi".into(),
+        content: "{}".into(),
+        code: 1,
+        create_time: 7,
+        ..Notification::default()
+    };
+    let stored = s.add_notifications(&[make("a", "n1"), make("b", "n2"), make("c", "n1"), make("d", "n1")]).unwrap();
+    assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+    let ids = |list: Vec<Notification>| list.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_notifications("n1", None, 10).unwrap()), ["a", "c", "d"]);
+    assert_eq!(ids(s.list_notifications("n1", None, 2).unwrap()), ["a", "c"]);
+    assert_eq!(ids(s.list_notifications("n1", Some(stored[2].seq), 10).unwrap()), ["d"]);
+    // Someone else's ids are not deleted.
+    assert_eq!(s.delete_notifications("n1", &["b".into(), "c".into(), "zz".into()]).unwrap(), 1);
+    assert_eq!(ids(s.list_notifications("n1", None, 10).unwrap()), ["a", "d"]);
+    assert_eq!(ids(s.list_notifications("n2", None, 10).unwrap()), ["b"]);
+    // Deleting the user deletes their notifications.
+    assert!(s.delete_user("n1").unwrap());
+    assert!(s.list_notifications("n1", None, 10).unwrap().is_empty());
+}
+
 #[cfg(feature = "postgres")]
 fn postgres_store() -> Option<kaosnet::store::PostgresStore> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -265,6 +330,8 @@ conformance!(
     deletes_check_versions_and_are_atomic,
     listings_page_through_readable_objects_once,
     revoked_tokens_stay_revoked,
+    messages_keep_their_order_and_only_their_sender_changes_them,
+    notifications_page_after_a_cursor_and_only_their_owner_deletes_them,
 );
 
 #[test]

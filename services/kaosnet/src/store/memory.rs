@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
 use super::{
-    apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
-    ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
+    apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ChannelMessage, MessageStore,
+    Notification, ObjectDelete, ObjectId, ObjectPage, ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
 };
 
 /// (collection, owner, key): the listing order.
@@ -76,6 +76,15 @@ impl Inner {
 #[derive(Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    messages: RwLock<Messages>,
+}
+
+/// Chat history by channel and notifications by user, each in sequence order.
+#[derive(Default)]
+struct Messages {
+    seq: i64,
+    channels: HashMap<String, BTreeMap<i64, ChannelMessage>>,
+    notifications: HashMap<String, BTreeMap<i64, Notification>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -148,6 +157,7 @@ impl Store for MemoryStore {
         let Some(old) = inner.users.remove(id) else { return Ok(false) };
         inner.unindex(&old);
         inner.objects.retain(|(_, owner, _), _| owner != id);
+        self.messages.write().unwrap_or_else(PoisonError::into_inner).notifications.remove(id);
         Ok(true)
     }
 
@@ -231,5 +241,99 @@ impl Store for MemoryStore {
 
     fn is_revoked(&self, token_id: &str) -> Result<bool, StoreError> {
         Ok(self.inner.read().unwrap_or_else(PoisonError::into_inner).revoked.contains_key(token_id))
+    }
+}
+
+impl MemoryStore {
+    fn find_message(m: &Messages, channel_id: &str, id: &str, sender_id: &str) -> Result<i64, StoreError> {
+        let channel = m.channels.get(channel_id).ok_or(StoreError::NotFound)?;
+        let (seq, msg) = channel.iter().find(|(_, msg)| msg.id == id).ok_or(StoreError::NotFound)?;
+        if msg.sender_id != sender_id {
+            return Err(StoreError::PermissionDenied);
+        }
+        Ok(*seq)
+    }
+}
+
+impl MessageStore for MemoryStore {
+    fn add_message(&self, message: &ChannelMessage) -> Result<ChannelMessage, StoreError> {
+        let mut m = self.messages.write().unwrap_or_else(PoisonError::into_inner);
+        m.seq += 1;
+        let stored = ChannelMessage { seq: m.seq, ..message.clone() };
+        m.channels.entry(message.channel_id.clone()).or_default().insert(stored.seq, stored.clone());
+        Ok(stored)
+    }
+
+    fn update_message(
+        &self,
+        channel_id: &str,
+        id: &str,
+        sender_id: &str,
+        content: &str,
+        now: i64,
+    ) -> Result<ChannelMessage, StoreError> {
+        let mut m = self.messages.write().unwrap_or_else(PoisonError::into_inner);
+        let seq = MemoryStore::find_message(&m, channel_id, id, sender_id)?;
+        let msg = m.channels.get_mut(channel_id).and_then(|c| c.get_mut(&seq)).ok_or(StoreError::NotFound)?;
+        msg.content = content.to_string();
+        msg.update_time = now;
+        Ok(msg.clone())
+    }
+
+    fn remove_message(&self, channel_id: &str, id: &str, sender_id: &str) -> Result<ChannelMessage, StoreError> {
+        let mut m = self.messages.write().unwrap_or_else(PoisonError::into_inner);
+        let seq = MemoryStore::find_message(&m, channel_id, id, sender_id)?;
+        m.channels.get_mut(channel_id).and_then(|c| c.remove(&seq)).ok_or(StoreError::NotFound)
+    }
+
+    fn list_messages(
+        &self,
+        channel_id: &str,
+        forward: bool,
+        from: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<ChannelMessage>, StoreError> {
+        let m = self.messages.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(channel) = m.channels.get(channel_id) else { return Ok(Vec::new()) };
+        Ok(if forward {
+            channel
+                .range(from.map_or(i64::MIN, |f| f.saturating_add(1))..)
+                .take(limit)
+                .map(|(_, v)| v.clone())
+                .collect()
+        } else {
+            channel.range(..from.unwrap_or(i64::MAX)).rev().take(limit).map(|(_, v)| v.clone()).collect()
+        })
+    }
+
+    fn add_notifications(&self, notifications: &[Notification]) -> Result<Vec<Notification>, StoreError> {
+        let mut m = self.messages.write().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::with_capacity(notifications.len());
+        for n in notifications {
+            m.seq += 1;
+            let stored = Notification { seq: m.seq, ..n.clone() };
+            m.notifications.entry(n.user_id.clone()).or_default().insert(stored.seq, stored.clone());
+            out.push(stored);
+        }
+        Ok(out)
+    }
+
+    fn list_notifications(
+        &self,
+        user_id: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let m = self.messages.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(list) = m.notifications.get(user_id) else { return Ok(Vec::new()) };
+        Ok(list.range(after.map_or(i64::MIN, |a| a.saturating_add(1))..).take(limit).map(|(_, v)| v.clone()).collect())
+    }
+
+    fn delete_notifications(&self, user_id: &str, ids: &[String]) -> Result<usize, StoreError> {
+        let mut m = self.messages.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(list) = m.notifications.get_mut(user_id) else { return Ok(0) };
+        let before = list.len();
+        list.retain(|_, n| !ids.contains(&n.id));
+        Ok(before - list.len())
     }
 }

@@ -8,11 +8,14 @@
 //! else (validation, read permissions, hashing) lives in the services above it.
 
 mod memory;
+mod messages;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use messages::{ChannelMessage, MessageStore, Notification};
+pub(crate) use messages::{MESSAGE_COLUMNS, NOTIFICATION_COLUMNS};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -190,7 +193,7 @@ pub(crate) fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 }
 
 /// Everything the services persist.
-pub trait Store: Send + Sync {
+pub trait Store: MessageStore + Send + Sync {
     /// Creates `user`; `Conflict` names the unique field already taken.
     fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// The user with that unique field, if any.

@@ -7,13 +7,16 @@ use std::sync::{mpsc, Mutex, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
+mod messages;
+
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
     ObjectWrite, StorageObject, Store, StoreError, User, UserKey, OBJECT_COLUMNS, USER_COLUMNS,
 };
 
 /// Schema changes, applied in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL,
@@ -54,7 +57,33 @@ CREATE TABLE revoked_tokens (
     user_id TEXT NOT NULL,
     exp INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    channel_id TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    sender_id TEXT NOT NULL,
+    username TEXT NOT NULL,
+    content TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL
+);
+CREATE INDEX messages_channel ON messages (channel_id, seq);
+CREATE TABLE notifications (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    content TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    sender_id TEXT NOT NULL,
+    create_time INTEGER NOT NULL
+);
+CREATE INDEX notifications_user ON notifications (user_id, seq);
+"#,
+];
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -423,6 +452,7 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.write(move |tx| {
             tx.execute("DELETE FROM storage WHERE user_id = ?1", [&id]).map_err(db)?;
+            tx.execute("DELETE FROM notifications WHERE user_id = ?1", [&id]).map_err(db)?;
             Ok(tx.execute("DELETE FROM users WHERE id = ?1", [&id]).map_err(db)? > 0)
         })
     }

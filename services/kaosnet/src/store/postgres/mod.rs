@@ -7,12 +7,15 @@ use std::sync::{Mutex, PoisonError};
 use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row, Transaction};
 
+mod messages;
+
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
     ObjectWrite, StorageObject, Store, StoreError, User, UserKey, OBJECT_COLUMNS, USER_COLUMNS,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL,
@@ -53,7 +56,33 @@ CREATE TABLE revoked_tokens (
     user_id TEXT NOT NULL,
     exp BIGINT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE messages (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    channel_id TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    sender_id TEXT NOT NULL,
+    username TEXT NOT NULL,
+    content TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    update_time BIGINT NOT NULL
+);
+CREATE INDEX messages_channel ON messages (channel_id, seq);
+CREATE TABLE notifications (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    content TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    sender_id TEXT NOT NULL,
+    create_time BIGINT NOT NULL
+);
+CREATE INDEX notifications_user ON notifications (user_id, seq);
+"#,
+];
 
 /// Says "try the transaction again" inside `StoreError::Backend`.
 const RETRY: &str = "serialization conflict";
@@ -312,6 +341,7 @@ impl Store for PostgresStore {
     fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         self.write(|tx| {
             tx.execute("DELETE FROM storage WHERE user_id = $1", &[&id]).map_err(db)?;
+            tx.execute("DELETE FROM notifications WHERE user_id = $1", &[&id]).map_err(db)?;
             Ok(tx.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(db)? > 0)
         })
     }
