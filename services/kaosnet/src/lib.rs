@@ -11,7 +11,9 @@
 //! - [`rpc`]: RPC functions registered by id.
 //! - [`hooks`]: before/after hooks by operation, per-client rate limits.
 //! - [`status`]: online status and follows.
+//! - [`chat`]: rooms, direct and group channels, history.
 //! - [`matches`]: relayed matches.
+//! - [`notifications`]: notifications, realtime and stored.
 //! - [`api`]: the REST routes on a kaos-http router.
 //! - [`console`]: the console port's routes (health and metrics today).
 //! - [`metrics`]: Prometheus metrics.
@@ -20,11 +22,13 @@
 
 pub mod accounts;
 pub mod api;
+pub mod chat;
 pub mod console;
 pub mod error;
 pub mod hooks;
 pub mod matches;
 pub mod metrics;
+pub mod notifications;
 pub mod realtime;
 pub mod rpc;
 pub mod session;

@@ -20,6 +20,11 @@ const KNOWN_KINDS: &[&str] = &[
     "match_join",
     "match_leave",
     "match_data_send",
+    "channel_join",
+    "channel_leave",
+    "channel_message_send",
+    "channel_message_update",
+    "channel_message_remove",
 ];
 
 /// The server's metrics.

@@ -5,6 +5,8 @@
 //! pool.
 
 mod account;
+mod channel;
+mod notification;
 mod rpc;
 mod storage;
 
@@ -155,6 +157,8 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     r.get("/healthcheck", |_| Response::json(&serde_json::json!({})));
     account::routes(&mut r, kaos);
     storage::routes(&mut r, kaos);
+    notification::routes(&mut r, kaos);
+    channel::routes(&mut r, kaos);
     rpc::routes(&mut r, kaos);
     // The realtime socket upgrades here (see `realtime`).
     r.websocket("/ws");

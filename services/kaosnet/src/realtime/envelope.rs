@@ -101,6 +101,11 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value
         "ping" => Ok(Answer::Reply("pong", json!({}))),
         "rpc" => rpc(kaos, session, payload),
         "status_follow" | "status_unfollow" | "status_update" => crate::status::socket(kaos, session, kind, payload),
+        "channel_join"
+        | "channel_leave"
+        | "channel_message_send"
+        | "channel_message_update"
+        | "channel_message_remove" => crate::chat::socket(kaos, session, kind, payload),
         "match_create" | "match_join" | "match_leave" | "match_data_send" => {
             crate::matches::socket(kaos, session, kind, payload)
         }

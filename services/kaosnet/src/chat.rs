@@ -1,0 +1,364 @@
+//! Chat: rooms (by name), direct messages (between two users) and group channels, over
+//! the realtime socket; messages are stored when the sender joined with `persistence`,
+//! and `GET /v2/channel/{id}` pages through the history.
+//!
+//! A channel is a tracker stream; its id is Nakama's `mode.subject.subcontext.label`
+//! (`2...lobby` for a room, `4.<user>.<user>.` for a direct chat, `3.<group>..` for a
+//! group).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::notifications::{self, Outgoing};
+use crate::realtime::envelope::{parse, Answer, Failure};
+use crate::realtime::router::{self, channel_id, channel_target};
+use crate::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::realtime::SocketSession;
+use crate::store::{ChannelMessage, StoreError, UserKey};
+use crate::time::rfc3339;
+use crate::KaosNet;
+
+/// Longest message content, bytes.
+pub const MAX_CONTENT: usize = 4096;
+/// Longest room name, characters.
+pub const MAX_ROOM_NAME: usize = 64;
+
+/// Message codes on the wire: a message, its update, its removal.
+pub mod code {
+    pub const CHAT: i32 = 0;
+    pub const UPDATE: i32 = 1;
+    pub const REMOVE: i32 = 2;
+}
+
+/// The stream of a channel id sent by a client.
+pub fn stream_of(id: &str) -> Result<Stream, ApiError> {
+    let bad = || ApiError::invalid("Invalid channel ID.");
+    let mut parts = id.splitn(4, '.');
+    let (mode, subject, subcontext, label) = (
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+    );
+    let uuid = |s: &str| uuid::Uuid::parse_str(s).map(|u| u.to_string()).map_err(|_| bad());
+    let stream = match mode {
+        "2" if subject.is_empty() && subcontext.is_empty() && valid_room(label) => Stream {
+            mode: StreamMode::ChannelRoom,
+            subject: String::new(),
+            subcontext: String::new(),
+            label: label.into(),
+        },
+        "3" if subcontext.is_empty() && label.is_empty() => Stream::new(StreamMode::ChannelGroup, uuid(subject)?),
+        "4" if label.is_empty() => {
+            let (a, b) = (uuid(subject)?, uuid(subcontext)?);
+            if a >= b {
+                return Err(bad());
+            }
+            Stream { mode: StreamMode::ChannelDirect, subject: a, subcontext: b, label: String::new() }
+        }
+        _ => return Err(bad()),
+    };
+    Ok(stream)
+}
+
+fn valid_room(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= MAX_ROOM_NAME && !name.chars().any(char::is_control)
+}
+
+/// Whether `user_id` may read the channel's history and join it.
+fn may_join(stream: &Stream, user_id: &str) -> bool {
+    match stream.mode {
+        StreamMode::ChannelDirect => stream.subject == user_id || stream.subcontext == user_id,
+        // Rooms are open; group membership is checked once groups exist.
+        _ => true,
+    }
+}
+
+/// A message as the API shows it (`ApiChannelMessage`; content as a JSON string).
+pub fn message_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Value {
+    let mut v = json!({
+        "channel_id": m.channel_id,
+        "message_id": m.id,
+        "code": m.code,
+        "sender_id": m.sender_id,
+        "username": m.username,
+        "content": m.content,
+        "create_time": rfc3339(m.create_time),
+        "update_time": rfc3339(m.update_time),
+        "persistent": persistent,
+    });
+    channel_target(stream, &mut v);
+    v
+}
+
+fn ack_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Value {
+    let mut v = json!({
+        "channel_id": m.channel_id,
+        "message_id": m.id,
+        "code": m.code,
+        "username": m.username,
+        "create_time": rfc3339(m.create_time),
+        "update_time": rfc3339(m.update_time),
+        "persistent": persistent,
+    });
+    channel_target(stream, &mut v);
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinMsg {
+    target: String,
+    #[serde(rename = "type")]
+    kind: i32,
+    #[serde(default)]
+    persistence: Option<bool>,
+    #[serde(default)]
+    hidden: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaveMsg {
+    channel_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendMsg {
+    channel_id: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateMsg {
+    channel_id: String,
+    message_id: String,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+/// Joins `session` to a channel: a room by name (1), a direct chat with a user (2), or a
+/// group (3). Returns the channel's stream.
+pub fn join(
+    kaos: &KaosNet,
+    session: &SocketSession,
+    target: &str,
+    kind: i32,
+    persistence: bool,
+    hidden: bool,
+) -> Result<Stream, ApiError> {
+    let stream = match kind {
+        1 if valid_room(target) => Stream {
+            mode: StreamMode::ChannelRoom,
+            subject: String::new(),
+            subcontext: String::new(),
+            label: target.to_string(),
+        },
+        1 => return Err(ApiError::invalid(format!("Room names are 1 to {MAX_ROOM_NAME} printable characters."))),
+        2 => {
+            let other = uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid user ID."))?.to_string();
+            if other == session.user_id {
+                return Err(ApiError::invalid("A direct chat needs another user."));
+            }
+            if kaos.accounts.store().user(UserKey::Id(&other))?.is_none() {
+                return Err(ApiError::invalid("User not found."));
+            }
+            let (a, b) = if session.user_id < other {
+                (session.user_id.clone(), other)
+            } else {
+                (other, session.user_id.clone())
+            };
+            Stream { mode: StreamMode::ChannelDirect, subject: a, subcontext: b, label: String::new() }
+        }
+        3 => Stream::new(
+            StreamMode::ChannelGroup,
+            uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid group ID."))?.to_string(),
+        ),
+        _ => return Err(ApiError::invalid("Channel type must be 1 (room), 2 (direct) or 3 (group).")),
+    };
+    let me = Presence {
+        session: session.id,
+        user_id: session.user_id.clone(),
+        username: session.username.clone(),
+        meta: PresenceMeta { hidden, persistence, ..PresenceMeta::default() },
+    };
+    if kaos.tracker.track(&stream, me.clone()) {
+        router::announce(kaos, &stream, &[me], &[], Some(session.id));
+    }
+    if stream.mode == StreamMode::ChannelDirect {
+        let other = if stream.subject == session.user_id { &stream.subcontext } else { &stream.subject };
+        if !kaos.tracker.list(&stream).iter().any(|p| &p.user_id == other) {
+            notifications::send(
+                kaos,
+                Outgoing {
+                    user_id: other.clone(),
+                    subject: format!("{} wants to chat", session.username),
+                    content: json!({"channel_id": channel_id(&stream), "username": session.username}),
+                    code: notifications::code::DM_REQUEST,
+                    sender_id: Some(session.user_id.clone()),
+                    persistent: true,
+                },
+            )?;
+        }
+    }
+    Ok(stream)
+}
+
+/// The content a client sent: a JSON object within the size limit.
+fn content(text: &str) -> Result<String, ApiError> {
+    if text.len() > MAX_CONTENT {
+        return Err(ApiError::invalid(format!("Message content is larger than {MAX_CONTENT} bytes.")));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) if v.is_object() => Ok(text.to_string()),
+        _ => Err(ApiError::invalid("Message content must be a JSON object.")),
+    }
+}
+
+fn member(kaos: &KaosNet, session: &SocketSession, id: &str) -> Result<(Stream, Presence), ApiError> {
+    let stream = stream_of(id)?;
+    let me = kaos.tracker.get(&stream, session.id).ok_or_else(|| ApiError::invalid("Not a member of this channel."))?;
+    Ok((stream, me))
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::invalid("Message not found."),
+        StoreError::PermissionDenied => ApiError::invalid("Only the sender may change a message."),
+        other => other.into(),
+    }
+}
+
+/// `channel_*` messages from the socket.
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
+    match kind {
+        "channel_join" => {
+            let m: JoinMsg = parse(payload)?;
+            let stream =
+                join(kaos, session, &m.target, m.kind, m.persistence.unwrap_or(false), m.hidden.unwrap_or(false))?;
+            let all = kaos.tracker.list(&stream);
+            let others: Vec<Value> =
+                all.iter().filter(|p| p.session != session.id && !p.meta.hidden).map(Presence::to_json).collect();
+            let me = all.iter().find(|p| p.session == session.id).map(Presence::to_json);
+            let mut channel = json!({"id": channel_id(&stream), "presences": others, "self": me});
+            channel_target(&stream, &mut channel);
+            Ok(Answer::Reply("channel", channel))
+        }
+        "channel_leave" => {
+            let m: LeaveMsg = parse(payload)?;
+            let stream = stream_of(&m.channel_id)?;
+            if let Some(gone) = kaos.tracker.untrack(&stream, session.id) {
+                router::announce(kaos, &stream, &[], &[gone], Some(session.id));
+            }
+            Ok(Answer::Ack)
+        }
+        "channel_message_send" => {
+            let m: SendMsg = parse(payload)?;
+            let (stream, me) = member(kaos, session, &m.channel_id)?;
+            let now = kaos.accounts.now();
+            let mut msg = ChannelMessage {
+                seq: 0,
+                id: uuid::Uuid::new_v4().to_string(),
+                channel_id: channel_id(&stream),
+                code: code::CHAT,
+                sender_id: session.user_id.clone(),
+                username: session.username.clone(),
+                content: content(&m.content)?,
+                create_time: now,
+                update_time: now,
+            };
+            let persistent = me.meta.persistence;
+            if persistent {
+                msg = kaos.accounts.store().add_message(&msg).map_err(ApiError::from)?;
+            }
+            router::to_stream(
+                kaos,
+                &stream,
+                &json!({"channel_message": message_json(&stream, &msg, persistent)}),
+                None,
+            );
+            Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, persistent)))
+        }
+        "channel_message_update" | "channel_message_remove" => {
+            let m: UpdateMsg = parse(payload)?;
+            let (stream, _) = member(kaos, session, &m.channel_id)?;
+            let store = kaos.accounts.store();
+            let mut msg = if kind == "channel_message_update" {
+                let text = content(m.content.as_deref().unwrap_or_default())?;
+                let now = kaos.accounts.now();
+                let mut msg = store
+                    .update_message(&m.channel_id, &m.message_id, &session.user_id, &text, now)
+                    .map_err(store_error)?;
+                msg.code = code::UPDATE;
+                msg
+            } else {
+                let mut msg =
+                    store.remove_message(&m.channel_id, &m.message_id, &session.user_id).map_err(store_error)?;
+                msg.code = code::REMOVE;
+                msg.content = "{}".into();
+                msg
+            };
+            msg.channel_id = channel_id(&stream);
+            router::to_stream(kaos, &stream, &json!({"channel_message": message_json(&stream, &msg, true)}), None);
+            Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, true)))
+        }
+        _ => Err(Failure::new(crate::realtime::SocketError::UnrecognizedPayload, "Unrecognized message")),
+    }
+}
+
+/// A page of a channel's history for `user_id` (`GET /v2/channel/{id}`).
+pub fn history(
+    kaos: &KaosNet,
+    user_id: &str,
+    channel: &str,
+    limit: usize,
+    forward: bool,
+    cursor: Option<&str>,
+) -> Result<Value, ApiError> {
+    let stream = stream_of(channel)?;
+    if !may_join(&stream, user_id) {
+        return Err(ApiError::new(crate::Code::PermissionDenied, "Not a member of this channel."));
+    }
+    let (forward, from) = match cursor {
+        Some(c) => decode_cursor(c)?,
+        None => (forward, None),
+    };
+    let mut page = kaos.accounts.store().list_messages(channel, forward, from, limit + 1)?;
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let messages: Vec<Value> = page.iter().map(|m| message_json(&stream, m, true)).collect();
+    let mut out = json!({ "messages": messages });
+    if let (true, Some(last)) = (more, page.last()) {
+        out["next_cursor"] = json!(encode_cursor(forward, Some(last.seq)));
+    }
+    if let (Some(_), Some(first)) = (cursor, page.first()) {
+        out["prev_cursor"] = json!(encode_cursor(!forward, Some(first.seq)));
+    }
+    if let Some(newest) = page.iter().map(|m| m.seq).max() {
+        out["cacheable_cursor"] = json!(encode_cursor(true, Some(newest)));
+    }
+    Ok(out)
+}
+
+fn encode_cursor(forward: bool, seq: Option<i64>) -> String {
+    use base64::Engine;
+    let text = format!("{}{}", if forward { 'f' } else { 'b' }, seq.unwrap_or(0));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(cursor: &str) -> Result<(bool, Option<i64>), ApiError> {
+    use base64::Engine;
+    let bad = || ApiError::invalid("Invalid cursor.");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = std::str::from_utf8(&raw).map_err(|_| bad())?;
+    let forward = match text.chars().next() {
+        Some('f') => true,
+        Some('b') => false,
+        _ => return Err(bad()),
+    };
+    let seq: i64 = text[1..].parse().map_err(|_| bad())?;
+    Ok((forward, Some(seq)))
+}

@@ -1,0 +1,99 @@
+//! Notifications: sent from server code (one or a batch), delivered at once to the
+//! user's connected sessions (`{"notifications": {"notifications": [...]}}`) and, when
+//! persistent, kept for `GET /v2/notification` until deleted.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::realtime::router;
+use crate::store::Notification;
+use crate::time::rfc3339;
+use crate::KaosNet;
+
+/// Notification codes Nakama reserves (games use codes above 0).
+pub mod code {
+    pub const DM_REQUEST: i32 = -1;
+    pub const FRIEND_REQUEST: i32 = -2;
+    pub const FRIEND_ACCEPT: i32 = -3;
+    pub const GROUP_ADD: i32 = -4;
+    pub const GROUP_JOIN_REQUEST: i32 = -5;
+    pub const FRIEND_JOIN_GAME: i32 = -6;
+}
+
+/// A notification to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub user_id: String,
+    pub subject: String,
+    /// A JSON object.
+    pub content: Value,
+    pub code: i32,
+    /// The sending user, or None for the server.
+    pub sender_id: Option<String>,
+    /// Kept until the user deletes it (otherwise only online sessions get it).
+    pub persistent: bool,
+}
+
+/// The API's `ApiNotification` (content as a JSON string).
+pub fn notification_json(n: &Notification, persistent: bool) -> Value {
+    let mut v = json!({
+        "id": n.id,
+        "subject": n.subject,
+        "content": n.content,
+        "code": n.code,
+        "create_time": rfc3339(n.create_time),
+        "persistent": persistent,
+    });
+    if !n.sender_id.is_empty() {
+        v["sender_id"] = json!(n.sender_id);
+    }
+    v
+}
+
+/// Sends one notification.
+pub fn send(kaos: &KaosNet, n: Outgoing) -> Result<(), ApiError> {
+    send_all(kaos, vec![n])
+}
+
+/// Sends notifications: the persistent ones are stored (all or none), then every one
+/// goes to its user's connected sessions, one envelope per user.
+pub fn send_all(kaos: &KaosNet, list: Vec<Outgoing>) -> Result<(), ApiError> {
+    let now = kaos.accounts.now();
+    let mut made = Vec::with_capacity(list.len());
+    for n in list {
+        if !n.content.is_object() {
+            return Err(ApiError::invalid("Notification content must be a JSON object."));
+        }
+        if n.code == 0 {
+            return Err(ApiError::invalid("Notification code 0 is reserved."));
+        }
+        if uuid::Uuid::parse_str(&n.user_id).is_err() {
+            return Err(ApiError::invalid(format!("Invalid user ID {:?}.", n.user_id)));
+        }
+        let stored = Notification {
+            seq: 0,
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: n.user_id,
+            subject: n.subject,
+            content: n.content.to_string(),
+            code: n.code,
+            sender_id: n.sender_id.unwrap_or_default(),
+            create_time: now,
+        };
+        made.push((stored, n.persistent));
+    }
+    let persistent: Vec<Notification> = made.iter().filter(|(_, p)| *p).map(|(n, _)| n.clone()).collect();
+    if !persistent.is_empty() {
+        kaos.accounts.store().add_notifications(&persistent)?;
+    }
+    let mut by_user: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for (n, p) in &made {
+        by_user.entry(n.user_id.as_str()).or_default().push(notification_json(n, *p));
+    }
+    for (user, list) in by_user {
+        router::to_user(kaos, user, &json!({"notifications": {"notifications": list}}));
+    }
+    Ok(())
+}
