@@ -14,6 +14,7 @@
 //! - [`chat`]: rooms, direct and group channels, history.
 //! - [`matches`]: relayed matches.
 //! - [`notifications`]: notifications, realtime and stored.
+//! - [`query`]: the query language of match listings and the matchmaker.
 //! - [`api`]: the REST routes on a kaos-http router.
 //! - [`console`]: the console port's routes (health and metrics today).
 //! - [`metrics`]: Prometheus metrics.
@@ -29,6 +30,7 @@ pub mod hooks;
 pub mod matches;
 pub mod metrics;
 pub mod notifications;
+pub mod query;
 pub mod realtime;
 pub mod rpc;
 pub mod session;
@@ -80,6 +82,10 @@ pub struct KaosNet {
     pub metrics: metrics::Metrics,
     /// Who is present on which stream (chat channels, matches, parties, status).
     pub tracker: realtime::tracker::Tracker,
+    /// Authoritative match handlers and the matches running.
+    pub matches: matches::MatchRegistry,
+    /// This value, for threads that outlive a call (match loops).
+    me: std::sync::Weak<KaosNet>,
 }
 
 impl KaosNet {
@@ -95,7 +101,9 @@ impl KaosNet {
         sessions: SessionConfig,
         limits: hooks::OperationRateLimiter,
     ) -> Arc<KaosNet> {
-        Arc::new(KaosNet {
+        Arc::new_cyclic(|me| KaosNet {
+            me: me.clone(),
+            matches: matches::MatchRegistry::default(),
             config,
             accounts: Accounts::new(store, sessions),
             rpcs: rpc::Rpcs::default(),

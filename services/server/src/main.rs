@@ -10,6 +10,9 @@ use clap::Parser;
 use kaos_server::config::{Args, Config};
 
 fn main() -> ExitCode {
+    // Service logs (a match that failed, say) on stderr; RUST_LOG refines the level.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let config = match Config::load(Args::parse()) {
         Ok(c) => c,
         Err(e) => {

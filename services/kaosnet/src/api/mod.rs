@@ -6,6 +6,7 @@
 
 mod account;
 mod channel;
+mod matches;
 mod notification;
 mod rpc;
 mod storage;
@@ -159,6 +160,7 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     storage::routes(&mut r, kaos);
     notification::routes(&mut r, kaos);
     channel::routes(&mut r, kaos);
+    matches::routes(&mut r, kaos);
     rpc::routes(&mut r, kaos);
     // The realtime socket upgrades here (see `realtime`).
     r.websocket("/ws");

@@ -1,6 +1,13 @@
 //! Matches. Relayed ones (`match_create`, `match_join`, `match_leave`, `match_data_send`)
 //! are streams the server relays between their members and keeps nothing else about;
-//! ids look like `<uuid>.`.
+//! ids look like `<uuid>.`. Authoritative ones (`<uuid>.kaos`) run server code: see
+//! [`authoritative`].
+
+pub mod authoritative;
+
+pub use authoritative::{
+    Dispatcher, MatchContext, MatchFactory, MatchHandler, MatchInfo, MatchInit, MatchMessage, MatchRegistry,
+};
 
 use base64::Engine;
 use serde::Deserialize;
@@ -16,15 +23,21 @@ use crate::KaosNet;
 /// Largest `data` a match message may carry, bytes (decoded).
 pub const MAX_DATA: usize = 64 * 1024;
 
-/// A match id, parsed: relayed `<uuid>.`.
+/// A match id, parsed: relayed `<uuid>.` or authoritative `<uuid>.kaos`.
 fn stream_of(match_id: &str) -> Result<Stream, Failure> {
     let not_found = || Failure::new(SocketError::MatchNotFound, "Match not found");
     let (id, node) = match_id.split_once('.').ok_or_else(|| Failure::bad_input("Invalid match ID"))?;
-    let id = uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?;
-    if !node.is_empty() {
-        return Err(not_found());
+    let id = uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?.to_string();
+    match node {
+        "" => Ok(Stream::new(StreamMode::MatchRelayed, id)),
+        authoritative::NODE => Ok(Stream {
+            mode: StreamMode::MatchAuthoritative,
+            subject: id,
+            subcontext: String::new(),
+            label: node.to_string(),
+        }),
+        _ => Err(not_found()),
     }
-    Ok(Stream::new(StreamMode::MatchRelayed, id.to_string()))
 }
 
 fn me(session: &SocketSession) -> Presence {
@@ -66,8 +79,8 @@ struct JoinMsg {
     match_id: Option<String>,
     #[serde(default)]
     token: Option<String>,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<std::collections::HashMap<String, String>>,
+    #[serde(default)]
+    metadata: Option<std::collections::HashMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -125,8 +138,15 @@ fn join_stream(kaos: &KaosNet, session: &SocketSession, stream: &Stream) {
     }
 }
 
-/// `match_*` messages from the socket.
-pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
+/// `match_*` messages from the socket (an authoritative match answers a join itself,
+/// with the request's `cid`).
+pub(crate) fn socket(
+    kaos: &KaosNet,
+    session: &SocketSession,
+    kind: &str,
+    payload: &Value,
+    cid: Option<&Value>,
+) -> Result<Answer, Failure> {
     match kind {
         "match_create" => {
             let m: CreateMsg = parse(payload)?;
@@ -141,6 +161,10 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
                 _ => return Err(Failure::bad_input("Match ID or token must be set")),
             };
             let stream = stream_of(&id)?;
+            if stream.mode == StreamMode::MatchAuthoritative {
+                kaos.matches.join(&id, me(session), m.metadata.unwrap_or_default(), cid.cloned())?;
+                return Ok(Answer::Silent);
+            }
             // A relayed match exists while someone is in it.
             if kaos.tracker.count(&stream) == 0 {
                 return Err(Failure::new(SocketError::MatchNotFound, "Match not found"));
@@ -151,6 +175,10 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
         "match_leave" => {
             let m: LeaveMsg = parse(payload)?;
             let stream = stream_of(&m.match_id)?;
+            if stream.mode == StreamMode::MatchAuthoritative {
+                kaos.matches.leave(&m.match_id, me(session));
+                return Ok(Answer::Ack);
+            }
             if let Some(gone) = kaos.tracker.untrack(&stream, session.id) {
                 router::announce(kaos, &stream, &[], &[gone], Some(session.id));
             }
@@ -170,6 +198,12 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             let members = kaos.tracker.sessions(&stream);
             if !members.contains(&session.id) {
                 return Err(Failure::new(SocketError::MatchNotFound, "Match not found or not a member"));
+            }
+            if stream.mode == StreamMode::MatchAuthoritative {
+                let reliable = m.reliable.unwrap_or(true);
+                let message = MatchMessage { sender: me(session), op_code, data: decoded, reliable };
+                kaos.matches.data(&m.match_id, message)?;
+                return Ok(Answer::Silent);
             }
             let mut event = json!({
                 "match_id": m.match_id,

@@ -107,7 +107,7 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value
         | "channel_message_update"
         | "channel_message_remove" => crate::chat::socket(kaos, session, kind, payload),
         "match_create" | "match_join" | "match_leave" | "match_data_send" => {
-            crate::matches::socket(kaos, session, kind, payload)
+            crate::matches::socket(kaos, session, kind, payload, cid)
         }
         _ => Err(Failure::new(SocketError::UnrecognizedPayload, "Unrecognized message")),
     };

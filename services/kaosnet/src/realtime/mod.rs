@@ -131,7 +131,10 @@ pub(crate) fn opened(kaos: &KaosNet, session: &SocketSession) {
 pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
     kaos.sessions.unregister(session.id);
     for (stream, presence) in kaos.tracker.untrack_all(session.id) {
-        router::announce(kaos, &stream, &[], &[presence], Some(session.id));
+        router::announce(kaos, &stream, &[], std::slice::from_ref(&presence), Some(session.id));
+        if stream.mode == tracker::StreamMode::MatchAuthoritative {
+            kaos.matches.leave(&router::match_id(&stream), presence);
+        }
     }
 }
 

@@ -175,6 +175,11 @@ impl Tracker {
         self.lock().by_session.get(&session).map(|s| s.iter().cloned().collect()).unwrap_or_default()
     }
 
+    /// Every stream of `mode`, with how many presences it has.
+    pub fn streams(&self, mode: StreamMode) -> Vec<(Stream, usize)> {
+        self.lock().streams.iter().filter(|(s, _)| s.mode == mode).map(|(s, m)| (s.clone(), m.len())).collect()
+    }
+
     /// How many presences there are on all streams.
     pub fn count_all(&self) -> usize {
         self.lock().streams.values().map(BTreeMap::len).sum()
