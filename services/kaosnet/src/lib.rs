@@ -12,7 +12,8 @@
 //! - [`hooks`]: before/after hooks by operation, per-client rate limits.
 //! - [`status`]: online status and follows.
 //! - [`chat`]: rooms, direct and group channels, history.
-//! - [`matches`]: relayed matches.
+//! - [`matches`]: relayed and authoritative matches.
+//! - [`matchmaker`]: tickets, queries, matched groups.
 //! - [`notifications`]: notifications, realtime and stored.
 //! - [`query`]: the query language of match listings and the matchmaker.
 //! - [`api`]: the REST routes on a kaos-http router.
@@ -28,6 +29,7 @@ pub mod console;
 pub mod error;
 pub mod hooks;
 pub mod matches;
+pub mod matchmaker;
 pub mod metrics;
 pub mod notifications;
 pub mod query;
@@ -84,6 +86,8 @@ pub struct KaosNet {
     pub tracker: realtime::tracker::Tracker,
     /// Authoritative match handlers and the matches running.
     pub matches: matches::MatchRegistry,
+    /// Matchmaking tickets.
+    pub matchmaker: matchmaker::Matchmaker,
     /// This value, for threads that outlive a call (match loops).
     me: std::sync::Weak<KaosNet>,
 }
@@ -104,6 +108,7 @@ impl KaosNet {
         Arc::new_cyclic(|me| KaosNet {
             me: me.clone(),
             matches: matches::MatchRegistry::default(),
+            matchmaker: matchmaker::Matchmaker::default(),
             config,
             accounts: Accounts::new(store, sessions),
             rpcs: rpc::Rpcs::default(),

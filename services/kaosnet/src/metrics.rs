@@ -25,6 +25,8 @@ const KNOWN_KINDS: &[&str] = &[
     "channel_message_send",
     "channel_message_update",
     "channel_message_remove",
+    "matchmaker_add",
+    "matchmaker_remove",
 ];
 
 /// The server's metrics.

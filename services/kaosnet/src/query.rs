@@ -113,6 +113,39 @@ impl Query {
     pub fn matches(&self, doc: &Doc) -> bool {
         self.score(doc).is_some()
     }
+
+    /// The required terms an index can answer: exact values and numeric ranges of
+    /// named fields.
+    pub fn required(&self) -> Vec<Required<'_>> {
+        let mut out = Vec::new();
+        for t in &self.terms {
+            let (Occur::Must, Some(field)) = (t.occur, &t.field) else { continue };
+            match &t.test {
+                Test::Equals(v) => out.push(Required::Equals(field, v)),
+                Test::Range { op, bound } => {
+                    if let Ok(b) = bound.parse::<f64>() {
+                        let (lo, hi) = match op {
+                            Op::Gt | Op::Ge => (b, f64::INFINITY),
+                            Op::Lt | Op::Le => (f64::NEG_INFINITY, b),
+                        };
+                        out.push(Required::Range(field, lo, hi));
+                    }
+                }
+                Test::Wildcard(_) => {}
+            }
+        }
+        out
+    }
+}
+
+/// A required term, for choosing candidates from an index (the whole query still
+/// decides).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Required<'a> {
+    /// `+field:value`.
+    Equals(&'a str, &'a str),
+    /// `+field:>=lo` or `+field:<=hi` (bounds inclusive here; the query checks strictness).
+    Range(&'a str, f64, f64),
 }
 
 impl Term {

@@ -157,7 +157,14 @@ pub(crate) fn socket(
             let m: JoinMsg = parse(payload)?;
             let id = match (m.match_id, m.token) {
                 (Some(id), _) if !id.is_empty() => id,
-                (_, Some(_)) => return Err(Failure::bad_input("Invalid match token")),
+                (_, Some(token)) => {
+                    // A matchmaker token: its relayed match, made by the first to come.
+                    let uuid =
+                        kaos.matchmaker.redeem(&token).ok_or_else(|| Failure::bad_input("Invalid match token"))?;
+                    let stream = Stream::new(StreamMode::MatchRelayed, uuid);
+                    join_stream(kaos, session, &stream);
+                    return Ok(Answer::Reply("match", match_json(kaos, &stream, session.id, false, "")));
+                }
                 _ => return Err(Failure::bad_input("Match ID or token must be set")),
             };
             let stream = stream_of(&id)?;

@@ -106,6 +106,7 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value
         | "channel_message_send"
         | "channel_message_update"
         | "channel_message_remove" => crate::chat::socket(kaos, session, kind, payload),
+        "matchmaker_add" | "matchmaker_remove" => crate::matchmaker::socket(kaos, session, kind, payload),
         "match_create" | "match_join" | "match_leave" | "match_data_send" => {
             crate::matches::socket(kaos, session, kind, payload, cid)
         }

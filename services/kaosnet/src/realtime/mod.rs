@@ -95,6 +95,8 @@ pub struct RealtimeConfig {
     pub ws: WsConfig,
     /// Reliable UDP, if wanted.
     pub rudp: Option<RudpSocketConfig>,
+    /// How often the matchmaker runs a pass.
+    pub matchmaker_interval: Duration,
 }
 
 impl Default for RealtimeConfig {
@@ -103,6 +105,7 @@ impl Default for RealtimeConfig {
             single_socket: false,
             ws: WsConfig { max_message_size: 4 << 20, ..WsConfig::default() },
             rudp: None,
+            matchmaker_interval: Duration::from_secs(1),
         }
     }
 }
@@ -130,6 +133,7 @@ pub(crate) fn opened(kaos: &KaosNet, session: &SocketSession) {
 /// the registry.
 pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
     kaos.sessions.unregister(session.id);
+    kaos.matchmaker.remove_session(session.id);
     for (stream, presence) in kaos.tracker.untrack_all(session.id) {
         router::announce(kaos, &stream, &[], std::slice::from_ref(&presence), Some(session.id));
         if stream.mode == tracker::StreamMode::MatchAuthoritative {
@@ -197,6 +201,20 @@ pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(Realti
         }
         None => None,
     };
+    let h = handle.clone();
+    let weak = Arc::downgrade(&kaos);
+    let interval = cfg.matchmaker_interval;
+    std::thread::Builder::new().name("kaos-matchmaker".into()).spawn(move || {
+        while !h.stopped() {
+            std::thread::sleep(interval);
+            match weak.upgrade() {
+                Some(kaos) => {
+                    kaos.matchmaker.process(&kaos);
+                }
+                None => return,
+            }
+        }
+    })?;
     let h = handle.clone();
     let mut ws = ws;
     let thread = std::thread::Builder::new().name("kaos-realtime".into()).spawn(move || {

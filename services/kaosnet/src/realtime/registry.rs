@@ -13,6 +13,12 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 pub struct SessionId(u64);
 
 impl SessionId {
+    /// An id from its number: for presences that server code or a benchmark makes up
+    /// (a registered socket gets its id from the registry).
+    pub fn from_raw(n: u64) -> SessionId {
+        SessionId(n)
+    }
+
     /// The number, for logs.
     pub fn as_u64(self) -> u64 {
         self.0

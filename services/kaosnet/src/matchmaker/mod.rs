@@ -1,0 +1,289 @@
+//! The matchmaker: players (or whole parties) add tickets with a query and properties;
+//! every interval a pass groups mutually matching tickets (see [`pool`]), and each
+//! player gets `matchmaker_matched` with the group and either a token that `match_join`
+//! turns into a relayed match or, when server code registered [`Matchmaker::on_matched`],
+//! the id of the match it created (an authoritative one, say). Skill ranges are numeric
+//! properties with range terms: `+properties.skill:>=900 +properties.skill:<=1100`.
+//! Tickets vanish when their session ends.
+
+pub mod pool;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::realtime::envelope::{parse, Answer, Failure};
+use crate::realtime::router;
+use crate::realtime::tracker::{Presence, PresenceMeta};
+use crate::realtime::{SessionId, SocketSession};
+use crate::KaosNet;
+use pool::{doc_of, Member, Pool, Ticket};
+
+/// Tickets one session (or party) may have waiting.
+pub const MAX_TICKETS: usize = 3;
+/// Largest `max_count`.
+pub const MAX_COUNT: usize = 256;
+/// How long a match token stays good.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// A player in a matched group, as the hook and the clients see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchedUser {
+    pub presence: Presence,
+    pub party_id: Option<String>,
+    pub string_properties: BTreeMap<String, String>,
+    pub numeric_properties: BTreeMap<String, f64>,
+}
+
+/// Server code that makes the match for a group; `Some(match_id)` sends that id instead
+/// of a token.
+pub type MatchedHook = Arc<dyn Fn(&KaosNet, &[MatchedUser]) -> Option<String> + Send + Sync>;
+
+/// What a ticket asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketSpec {
+    pub min_count: usize,
+    pub max_count: usize,
+    pub count_multiple: usize,
+    pub query: String,
+    pub string_properties: BTreeMap<String, String>,
+    pub numeric_properties: BTreeMap<String, f64>,
+}
+
+/// The pool, the tokens handed out, and the hook.
+#[derive(Default)]
+pub struct Matchmaker {
+    pool: Mutex<Pool>,
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    hook: RwLock<Option<MatchedHook>>,
+}
+
+impl std::fmt::Debug for Matchmaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matchmaker").field("tickets", &self.lock().len()).finish()
+    }
+}
+
+fn entry_json(u: &MatchedUser) -> Value {
+    let mut v = json!({
+        "presence": u.presence.to_json(),
+        "string_properties": u.string_properties,
+        "numeric_properties": u.numeric_properties,
+    });
+    if let Some(p) = &u.party_id {
+        v["party_id"] = json!(p);
+    }
+    v
+}
+
+impl Matchmaker {
+    /// Registers the code that makes matches for matched groups.
+    pub fn on_matched(&self, f: impl Fn(&KaosNet, &[MatchedUser]) -> Option<String> + Send + Sync + 'static) {
+        *self.hook.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(f));
+    }
+
+    /// How many tickets wait.
+    pub fn ticket_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Adds a ticket for `members` (one player, or a party with `party_id`); its id.
+    pub fn add(&self, members: Vec<Presence>, party_id: Option<String>, spec: TicketSpec) -> Result<String, ApiError> {
+        let size = members.len();
+        if spec.min_count < 2 || spec.max_count < spec.min_count || spec.max_count > MAX_COUNT {
+            return Err(ApiError::invalid(format!("Counts must satisfy 2 <= min_count <= max_count <= {MAX_COUNT}.")));
+        }
+        let multiple = spec.count_multiple.max(1);
+        if multiple > spec.max_count {
+            return Err(ApiError::invalid("count_multiple must not exceed max_count."));
+        }
+        if size == 0 || size > spec.min_count {
+            return Err(ApiError::invalid("A party larger than min_count cannot matchmake."));
+        }
+        if spec.string_properties.len() + spec.numeric_properties.len() > 64
+            || spec.string_properties.iter().any(|(k, v)| k.len() > 128 || v.len() > 1024)
+            || spec.numeric_properties.iter().any(|(k, v)| k.len() > 128 || !v.is_finite())
+        {
+            return Err(ApiError::invalid("Too many, too long or non-finite properties."));
+        }
+        let query = Query::parse(if spec.query.is_empty() { "*" } else { &spec.query })
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        let owner = members[0].session;
+        let mut pool = self.lock();
+        let held = pool.find(|t| match (&party_id, &t.party_id) {
+            (Some(p), Some(q)) => p == q,
+            (None, None) => t.members[0].presence.session == owner,
+            _ => false,
+        });
+        if held.len() >= MAX_TICKETS {
+            return Err(ApiError::invalid(format!("At most {MAX_TICKETS} tickets at once.")));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        pool.add(Ticket {
+            id: id.clone(),
+            party_id,
+            members: members.into_iter().map(|presence| Member { presence }).collect(),
+            min_count: spec.min_count,
+            max_count: spec.max_count,
+            count_multiple: multiple,
+            query,
+            doc: doc_of(&spec.string_properties, &spec.numeric_properties),
+            string_properties: spec.string_properties,
+            numeric_properties: spec.numeric_properties,
+            passes: 0,
+        });
+        Ok(id)
+    }
+
+    /// Removes ticket `id` if `may` says its holder is the caller.
+    pub fn remove(&self, id: &str, may: impl Fn(&Ticket) -> bool) -> Result<(), ApiError> {
+        let mut pool = self.lock();
+        match pool.get(id) {
+            Some(t) if may(t) => {
+                pool.remove(id);
+                Ok(())
+            }
+            _ => Err(ApiError::invalid("Ticket not found.")),
+        }
+    }
+
+    /// Removes every ticket `session` is in (its own, and its party's).
+    pub fn remove_session(&self, session: SessionId) {
+        let mut pool = self.lock();
+        for id in pool.find(|t| t.members.iter().any(|m| m.presence.session == session)) {
+            pool.remove(&id);
+        }
+    }
+
+    /// Removes a party's tickets.
+    pub fn remove_party(&self, party_id: &str) {
+        let mut pool = self.lock();
+        for id in pool.find(|t| t.party_id.as_deref() == Some(party_id)) {
+            pool.remove(&id);
+        }
+    }
+
+    /// One matching pass; tells every matched player. Returns the groups formed.
+    pub fn process(&self, kaos: &KaosNet) -> Vec<Vec<Ticket>> {
+        let groups = self.lock().pass();
+        let hook = self.hook.read().unwrap_or_else(PoisonError::into_inner).clone();
+        for group in &groups {
+            let users: Vec<MatchedUser> = group
+                .iter()
+                .flat_map(|t| {
+                    t.members.iter().map(|m| MatchedUser {
+                        presence: m.presence.clone(),
+                        party_id: t.party_id.clone(),
+                        string_properties: t.string_properties.clone(),
+                        numeric_properties: t.numeric_properties.clone(),
+                    })
+                })
+                .collect();
+            let made = hook.as_ref().and_then(|h| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(kaos, &users))).unwrap_or_else(|_| {
+                    tracing::error!("the matchmaker_matched hook panicked; the group gets a token");
+                    None
+                })
+            });
+            let (key, value) = match made {
+                Some(match_id) => ("match_id", match_id),
+                None => {
+                    let token = uuid::Uuid::new_v4().to_string();
+                    let relayed = uuid::Uuid::new_v4().to_string();
+                    let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+                    let now = Instant::now();
+                    tokens.retain(|_, (_, at)| now.duration_since(*at) < TOKEN_LIFETIME);
+                    tokens.insert(token.clone(), (relayed, now));
+                    ("token", token)
+                }
+            };
+            let listed: Vec<Value> = users.iter().map(entry_json).collect();
+            for t in group {
+                for m in &t.members {
+                    let me = users.iter().find(|u| u.presence.session == m.presence.session).map(entry_json);
+                    let mut matched = json!({"ticket": t.id, "users": listed, "self": me});
+                    matched[key] = json!(value);
+                    router::to_sessions(kaos, [m.presence.session], &json!({ "matchmaker_matched": matched }));
+                }
+            }
+        }
+        groups
+    }
+
+    /// The relayed match a token stands for, while it is good.
+    pub(crate) fn redeem(&self, token: &str) -> Option<String> {
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.get(token).filter(|(_, at)| at.elapsed() < TOKEN_LIFETIME).map(|(m, _)| m.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The `matchmaker_add` (and `party_matchmaker_add`) payload's ticket fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddMsg {
+    #[serde(default)]
+    pub party_id: Option<String>,
+    pub min_count: usize,
+    pub max_count: usize,
+    #[serde(default)]
+    pub count_multiple: Option<usize>,
+    #[serde(default)]
+    pub query: String,
+    #[serde(default)]
+    pub string_properties: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub numeric_properties: Option<BTreeMap<String, f64>>,
+}
+
+impl AddMsg {
+    pub(crate) fn spec(self) -> TicketSpec {
+        TicketSpec {
+            min_count: self.min_count,
+            max_count: self.max_count,
+            count_multiple: self.count_multiple.unwrap_or(1),
+            query: self.query,
+            string_properties: self.string_properties.unwrap_or_default(),
+            numeric_properties: self.numeric_properties.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveMsg {
+    ticket: String,
+}
+
+/// The player a session is.
+pub(crate) fn presence_of(session: &SocketSession) -> Presence {
+    Presence {
+        session: session.id,
+        user_id: session.user_id.clone(),
+        username: session.username.clone(),
+        meta: PresenceMeta::default(),
+    }
+}
+
+/// `matchmaker_add` and `matchmaker_remove` from the socket.
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
+    if kind == "matchmaker_add" {
+        let m: AddMsg = parse(payload)?;
+        if m.party_id.is_some() {
+            return Err(Failure::bad_input("Parties matchmake with party_matchmaker_add."));
+        }
+        let ticket = kaos.matchmaker.add(vec![presence_of(session)], None, m.spec())?;
+        return Ok(Answer::Reply("matchmaker_ticket", json!({ "ticket": ticket })));
+    }
+    let m: RemoveMsg = parse(payload)?;
+    kaos.matchmaker.remove(&m.ticket, |t| t.party_id.is_none() && t.members[0].presence.session == session.id)?;
+    Ok(Answer::Ack)
+}
