@@ -14,6 +14,7 @@
 //! - [`chat`]: rooms, direct and group channels, history.
 //! - [`matches`]: relayed and authoritative matches.
 //! - [`matchmaker`]: tickets, queries, matched groups.
+//! - [`parties`]: parties, their leaders, data and matchmaking.
 //! - [`notifications`]: notifications, realtime and stored.
 //! - [`query`]: the query language of match listings and the matchmaker.
 //! - [`api`]: the REST routes on a kaos-http router.
@@ -32,6 +33,7 @@ pub mod matches;
 pub mod matchmaker;
 pub mod metrics;
 pub mod notifications;
+pub mod parties;
 pub mod query;
 pub mod realtime;
 pub mod rpc;
@@ -88,6 +90,8 @@ pub struct KaosNet {
     pub matches: matches::MatchRegistry,
     /// Matchmaking tickets.
     pub matchmaker: matchmaker::Matchmaker,
+    /// Parties.
+    pub parties: parties::Parties,
     /// This value, for threads that outlive a call (match loops).
     me: std::sync::Weak<KaosNet>,
 }
@@ -109,6 +113,7 @@ impl KaosNet {
             me: me.clone(),
             matches: matches::MatchRegistry::default(),
             matchmaker: matchmaker::Matchmaker::default(),
+            parties: parties::Parties::default(),
             config,
             accounts: Accounts::new(store, sessions),
             rpcs: rpc::Rpcs::default(),

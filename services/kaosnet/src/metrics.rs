@@ -27,6 +27,17 @@ const KNOWN_KINDS: &[&str] = &[
     "channel_message_remove",
     "matchmaker_add",
     "matchmaker_remove",
+    "party_create",
+    "party_join",
+    "party_leave",
+    "party_promote",
+    "party_accept",
+    "party_remove",
+    "party_close",
+    "party_join_request_list",
+    "party_data_send",
+    "party_matchmaker_add",
+    "party_matchmaker_remove",
 ];
 
 /// The server's metrics.

@@ -106,6 +106,17 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value
         | "channel_message_send"
         | "channel_message_update"
         | "channel_message_remove" => crate::chat::socket(kaos, session, kind, payload),
+        "party_create"
+        | "party_join"
+        | "party_leave"
+        | "party_promote"
+        | "party_accept"
+        | "party_remove"
+        | "party_close"
+        | "party_join_request_list"
+        | "party_data_send"
+        | "party_matchmaker_add"
+        | "party_matchmaker_remove" => crate::parties::socket(kaos, session, kind, payload),
         "matchmaker_add" | "matchmaker_remove" => crate::matchmaker::socket(kaos, session, kind, payload),
         "match_create" | "match_join" | "match_leave" | "match_data_send" => {
             crate::matches::socket(kaos, session, kind, payload, cid)

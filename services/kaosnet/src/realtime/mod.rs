@@ -136,8 +136,10 @@ pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
     kaos.matchmaker.remove_session(session.id);
     for (stream, presence) in kaos.tracker.untrack_all(session.id) {
         router::announce(kaos, &stream, &[], std::slice::from_ref(&presence), Some(session.id));
-        if stream.mode == tracker::StreamMode::MatchAuthoritative {
-            kaos.matches.leave(&router::match_id(&stream), presence);
+        match stream.mode {
+            tracker::StreamMode::MatchAuthoritative => kaos.matches.leave(&router::match_id(&stream), presence),
+            tracker::StreamMode::Party => kaos.parties.left(kaos, &stream.subject, &presence),
+            _ => {}
         }
     }
 }

@@ -1,0 +1,323 @@
+//! Parties: a leader and members who stay together between matches. Open parties take
+//! whoever joins; closed ones queue join requests for the leader to accept or remove.
+//! Members exchange `party_data`, follow the leader (who can promote someone else,
+//! remove members, close the party) and matchmake as one ticket. When the leader leaves,
+//! the longest-standing member leads; when the last member leaves, the party ends.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::matches::authoritative::NODE;
+use crate::matchmaker::{presence_of, AddMsg};
+use crate::realtime::envelope::{parse, Answer, Failure};
+use crate::realtime::router;
+use crate::realtime::tracker::{Presence, Stream, StreamMode};
+use crate::realtime::{SessionId, SocketError, SocketSession};
+use crate::KaosNet;
+
+/// Largest party.
+pub const MAX_SIZE: usize = 256;
+
+#[derive(Debug, Clone)]
+struct Party {
+    open: bool,
+    max_size: usize,
+    leader: Presence,
+    /// Members in the order they joined (the leader among them).
+    members: Vec<Presence>,
+    requests: Vec<Presence>,
+}
+
+/// Every party.
+#[derive(Debug, Default)]
+pub struct Parties {
+    parties: Mutex<HashMap<String, Party>>,
+}
+
+fn stream(uuid: &str) -> Stream {
+    Stream { mode: StreamMode::Party, subject: uuid.into(), subcontext: String::new(), label: NODE.into() }
+}
+
+fn uuid_of(party_id: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::invalid("Invalid party ID.");
+    let (uuid, node) = party_id.split_once('.').ok_or_else(bad)?;
+    if node != NODE {
+        return Err(bad());
+    }
+    Ok(uuid::Uuid::parse_str(uuid).map_err(|_| bad())?.to_string())
+}
+
+fn party_json(id: &str, p: &Party, me: &Presence) -> Value {
+    json!({
+        "party_id": id,
+        "open": p.open,
+        "max_size": p.max_size,
+        "self": me.to_json(),
+        "leader": p.leader.to_json(),
+        "presences": p.members.iter().map(Presence::to_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The presence a client names, found among `list` by session.
+fn named(list: &[Presence], v: &PresenceRef) -> Result<Presence, ApiError> {
+    let session = SessionId::parse(&v.session_id).ok_or_else(|| ApiError::invalid("Invalid presence."))?;
+    list.iter()
+        .find(|p| p.session == session)
+        .cloned()
+        .ok_or_else(|| ApiError::invalid("No such presence in the party."))
+}
+
+#[derive(Deserialize)]
+struct PresenceRef {
+    session_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateMsg {
+    #[serde(default)]
+    open: bool,
+    max_size: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartyMsg {
+    /// Read before parsing (every party message names its party).
+    #[serde(rename = "party_id")]
+    _party_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberMsg {
+    #[serde(rename = "party_id")]
+    _party_id: String,
+    presence: PresenceRef,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataMsg {
+    party_id: String,
+    op_code: Value,
+    #[serde(default)]
+    data: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketMsg {
+    party_id: String,
+    ticket: String,
+}
+
+impl Parties {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Party>> {
+        self.parties.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many parties exist.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// A member (or would-be member) left: out of the party, a new leader if needed, the
+    /// party gone with its last member.
+    pub(crate) fn left(&self, kaos: &KaosNet, uuid: &str, who: &Presence) {
+        let mut parties = self.lock();
+        let Some(p) = parties.get_mut(uuid) else { return };
+        p.requests.retain(|r| r.session != who.session);
+        let before = p.members.len();
+        p.members.retain(|m| m.session != who.session);
+        if p.members.len() == before {
+            return;
+        }
+        // A closed session is off the stream (and announced) already.
+        let was_on = kaos.tracker.untrack(&stream(uuid), who.session).is_some();
+        let id = format!("{uuid}.{NODE}");
+        // The party's tickets were made for its old line-up.
+        kaos.matchmaker.remove_party(&id);
+        if p.members.is_empty() {
+            parties.remove(uuid);
+            return;
+        }
+        if was_on {
+            router::announce(kaos, &stream(uuid), &[], std::slice::from_ref(who), None);
+        }
+        if p.leader.session == who.session {
+            p.leader = p.members[0].clone();
+            let event = json!({"party_leader": {"party_id": id, "presence": p.leader.to_json()}});
+            router::to_stream(kaos, &stream(uuid), &event, None);
+        }
+    }
+
+    fn leader_only(p: &Party, session: &SocketSession) -> Result<(), ApiError> {
+        if p.leader.session != session.id {
+            return Err(ApiError::invalid("Only the party leader may do that."));
+        }
+        Ok(())
+    }
+
+    fn admit(kaos: &KaosNet, uuid: &str, p: &mut Party, who: Presence) -> Result<(), ApiError> {
+        if p.members.len() >= p.max_size {
+            return Err(ApiError::invalid("The party is full."));
+        }
+        p.requests.retain(|r| r.session != who.session);
+        if kaos.tracker.track(&stream(uuid), who.clone()) {
+            kaos.matchmaker.remove_party(&format!("{uuid}.{NODE}"));
+            p.members.push(who.clone());
+            router::announce(kaos, &stream(uuid), std::slice::from_ref(&who), &[], Some(who.session));
+        }
+        Ok(())
+    }
+}
+
+fn code(kind: &str) -> Failure {
+    Failure::new(SocketError::UnrecognizedPayload, format!("Unrecognized message {kind}"))
+}
+
+/// `party_*` messages from the socket.
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
+    let me = presence_of(session);
+    if kind == "party_create" {
+        let m: CreateMsg = parse(payload)?;
+        if !(1..=MAX_SIZE).contains(&m.max_size) {
+            return Err(Failure::bad_input(format!("max_size must be 1 to {MAX_SIZE}.")));
+        }
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let party = Party {
+            open: m.open,
+            max_size: m.max_size,
+            leader: me.clone(),
+            members: vec![me.clone()],
+            requests: vec![],
+        };
+        kaos.tracker.track(&stream(&uuid), me.clone());
+        let answer = party_json(&format!("{uuid}.{NODE}"), &party, &me);
+        kaos.parties.lock().insert(uuid, party);
+        return Ok(Answer::Reply("party", answer));
+    }
+    let party_id = payload.get("party_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let uuid = uuid_of(&party_id)?;
+    let mut parties = kaos.parties.lock();
+    let Some(p) = parties.get_mut(&uuid) else { return Err(Failure::bad_input("Party not found.")) };
+    let member = p.members.iter().any(|m| m.session == session.id);
+    match kind {
+        "party_join" => {
+            let _: PartyMsg = parse(payload)?;
+            if member {
+                return Ok(Answer::Reply("party", party_json(&party_id, p, &me)));
+            }
+            if p.open {
+                Parties::admit(kaos, &uuid, p, me.clone())?;
+                return Ok(Answer::Reply("party", party_json(&party_id, p, &me)));
+            }
+            if p.requests.len() >= MAX_SIZE {
+                return Err(Failure::bad_input("Too many join requests."));
+            }
+            if !p.requests.iter().any(|r| r.session == session.id) {
+                p.requests.push(me.clone());
+            }
+            let request = json!({"party_join_request": {"party_id": party_id, "presences": [me.to_json()]}});
+            router::to_sessions(kaos, [p.leader.session], &request);
+            Ok(Answer::Ack)
+        }
+        "party_leave" => {
+            let _: PartyMsg = parse(payload)?;
+            drop(parties);
+            kaos.parties.left(kaos, &uuid, &me);
+            Ok(Answer::Ack)
+        }
+        _ if !member => Err(Failure::bad_input("Not a member of this party.")),
+        "party_data_send" => {
+            let m: DataMsg = parse(payload)?;
+            let op_code = crate::matches::int64(&m.op_code)?;
+            let data = m.data.unwrap_or_default();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&data)
+                .map_err(|_| Failure::bad_input("data must be base64"))?;
+            if bytes.len() > crate::matches::MAX_DATA {
+                return Err(Failure::bad_input("data is too large"));
+            }
+            let event = json!({"party_data": {"party_id": m.party_id, "presence": me.to_json(), "op_code": op_code.to_string(), "data": data}});
+            router::to_stream(kaos, &stream(&uuid), &event, Some(session.id));
+            Ok(Answer::Silent)
+        }
+        "party_join_request_list" => {
+            let _: PartyMsg = parse(payload)?;
+            Parties::leader_only(p, session)?;
+            let list: Vec<Value> = p.requests.iter().map(Presence::to_json).collect();
+            Ok(Answer::Reply("party_join_request", json!({"party_id": party_id, "presences": list})))
+        }
+        "party_accept" => {
+            let m: MemberMsg = parse(payload)?;
+            Parties::leader_only(p, session)?;
+            let who = named(&p.requests, &m.presence)?;
+            Parties::admit(kaos, &uuid, p, who.clone())?;
+            router::to_sessions(kaos, [who.session], &json!({"party": party_json(&party_id, p, &who)}));
+            Ok(Answer::Ack)
+        }
+        "party_promote" => {
+            let m: MemberMsg = parse(payload)?;
+            Parties::leader_only(p, session)?;
+            p.leader = named(&p.members, &m.presence)?;
+            let leader = json!({"party_id": party_id, "presence": p.leader.to_json()});
+            router::to_stream(kaos, &stream(&uuid), &json!({ "party_leader": leader }), Some(session.id));
+            Ok(Answer::Reply("party_leader", leader))
+        }
+        "party_remove" => {
+            let m: MemberMsg = parse(payload)?;
+            Parties::leader_only(p, session)?;
+            if let Ok(requester) = named(&p.requests, &m.presence) {
+                p.requests.retain(|r| r.session != requester.session);
+                return Ok(Answer::Ack);
+            }
+            let who = named(&p.members, &m.presence)?;
+            if who.session == session.id {
+                return Err(Failure::bad_input("The leader leaves with party_leave."));
+            }
+            drop(parties);
+            // The removed member hears it too, before they are off the stream.
+            let event = json!({"party_presence_event": {"party_id": party_id, "joins": [], "leaves": [who.to_json()]}});
+            router::to_sessions(kaos, [who.session], &event);
+            kaos.parties.left(kaos, &uuid, &who);
+            Ok(Answer::Ack)
+        }
+        "party_close" => {
+            let _: PartyMsg = parse(payload)?;
+            Parties::leader_only(p, session)?;
+            let gone = parties.remove(&uuid);
+            drop(parties);
+            router::to_stream(kaos, &stream(&uuid), &json!({"party_close": {"party_id": party_id}}), Some(session.id));
+            for m in gone.map(|p| p.members).unwrap_or_default() {
+                kaos.tracker.untrack(&stream(&uuid), m.session);
+            }
+            kaos.matchmaker.remove_party(&party_id);
+            Ok(Answer::Ack)
+        }
+        "party_matchmaker_add" => {
+            let m: AddMsg = parse(payload)?;
+            Parties::leader_only(p, session)?;
+            let members = p.members.clone();
+            drop(parties);
+            let ticket = kaos.matchmaker.add(members, Some(party_id.clone()), m.spec())?;
+            let answer = json!({"party_id": party_id, "ticket": ticket});
+            router::to_stream(kaos, &stream(&uuid), &json!({"party_matchmaker_ticket": answer}), Some(session.id));
+            Ok(Answer::Reply("party_matchmaker_ticket", answer))
+        }
+        "party_matchmaker_remove" => {
+            let m: TicketMsg = parse(payload)?;
+            Parties::leader_only(p, session)?;
+            drop(parties);
+            kaos.matchmaker.remove(&m.ticket, |t| t.party_id.as_deref() == Some(m.party_id.as_str()))?;
+            Ok(Answer::Ack)
+        }
+        _ => Err(code(kind)),
+    }
+}
