@@ -102,6 +102,12 @@ impl KaosNet {
         KaosNet::with_limits(store, config, sessions, hooks::OperationRateLimiter::default())
     }
 
+    /// A weak handle to these services, for server code registered on them (an RPC that
+    /// creates matches) without keeping them alive.
+    pub fn weak(&self) -> std::sync::Weak<KaosNet> {
+        self.me.clone()
+    }
+
     /// Services with the given rate limits.
     pub fn with_limits(
         store: Arc<dyn Store>,

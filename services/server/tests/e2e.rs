@@ -1,5 +1,6 @@
 //! The end-to-end suite: kaos-server on a free loopback port, driven by the official
-//! Nakama JavaScript client under node (`tests/e2e/e2e.test.mjs`, node's test runner).
+//! Nakama JavaScript client under node (`tests/e2e/e2e.test.mjs` for REST and RPC,
+//! `tests/e2e/realtime.test.mjs` for the realtime services; node's test runner).
 //! The test installs the locked client with `npm ci` on first run; without node it
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails.
 
@@ -7,6 +8,26 @@ use std::path::Path;
 use std::process::Command;
 
 use kaos_server::config::{Config, Database};
+use kaosnet::matches::{Dispatcher, MatchContext, MatchHandler, MatchInit, MatchMessage};
+use kaosnet::notifications::Outgoing;
+use serde_json::{json, Value};
+
+/// Answers each input to its sender alone: op 2, `pong:<data>`.
+struct Arena;
+
+impl MatchHandler for Arena {
+    fn init(&mut self, _: &MatchContext, params: &Value) -> Result<MatchInit, String> {
+        Ok(MatchInit { tick_rate: 10, label: json!({ "mode": params["mode"] }).to_string() })
+    }
+
+    fn tick(&mut self, _: &MatchContext, d: &mut Dispatcher<'_>, _: u64, messages: Vec<MatchMessage>) -> bool {
+        for m in messages {
+            let reply = [b"pong:".as_slice(), &m.data].concat();
+            d.broadcast(2, &reply, Some(std::slice::from_ref(&m.sender)), None, true);
+        }
+        true
+    }
+}
 
 #[test]
 fn the_nakama_js_client_works_against_kaos_server() {
@@ -29,10 +50,29 @@ fn the_nakama_js_client_works_against_kaos_server() {
     };
     let server = kaos_server::start(&config, |kaos| {
         kaos.rpcs.register("echo", |_, payload| Ok(payload.to_string()));
+        kaos.matches.register("arena", || Box::new(Arena));
+        let weak = kaos.weak();
+        kaos.rpcs.register("make_arena", move |_, payload| {
+            let kaos = weak.upgrade().ok_or_else(|| kaosnet::ApiError::invalid("shutting down"))?;
+            let params: Value = serde_json::from_str(payload).map_err(|_| kaosnet::ApiError::invalid("JSON please"))?;
+            let id = kaos.matches.create(&kaos, "arena", &params)?;
+            Ok(json!({ "match_id": id }).to_string())
+        });
+        let weak = kaos.weak();
+        kaos.rpcs.register("notify_me", move |ctx, payload| {
+            let kaos = weak.upgrade().ok_or_else(|| kaosnet::ApiError::invalid("shutting down"))?;
+            let content: Value =
+                serde_json::from_str(payload).map_err(|_| kaosnet::ApiError::invalid("JSON please"))?;
+            let subject = content["subject"].as_str().unwrap_or_default().to_string();
+            let user_id = ctx.user_id.clone().unwrap_or_default();
+            let note = Outgoing { user_id, subject, content, code: 1, sender_id: None, persistent: true };
+            kaosnet::notifications::send(&kaos, note)?;
+            Ok("{}".into())
+        });
     })
     .unwrap();
     let out = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "e2e.test.mjs"])
+        .args(["--test", "--test-reporter=spec", "e2e.test.mjs", "realtime.test.mjs"])
         .current_dir(&dir)
         .env("KAOS_ADDR", server.addr.to_string())
         .output()
@@ -41,5 +81,5 @@ fn the_nakama_js_client_works_against_kaos_server() {
     server.wait().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "nakama-js suite failed:\n{report}");
-    assert!(report.contains("pass 5") && report.contains("fail 0"), "{report}");
+    assert!(report.contains("pass 12") && report.contains("fail 0"), "{report}");
 }
