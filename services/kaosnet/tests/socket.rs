@@ -113,3 +113,33 @@ fn users_show_online_while_they_have_a_socket() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+#[test]
+fn a_flooding_socket_is_rate_limited_and_disturbs_no_one_else() {
+    let api = start();
+    let flooder = session(&api, "device-socket-05", "flood");
+    let calm = session(&api, "device-socket-06", "calm");
+    let mut f = connect(&api, &format!("token={}", token(&flooder))).unwrap();
+    let mut c = connect(&api, &format!("token={}", token(&calm))).unwrap();
+    for i in 0..2000 {
+        send(&mut f, json!({"cid": i.to_string(), "ping": {}}));
+    }
+    // The calm session is answered while the flood is being refused.
+    send(&mut c, json!({"cid": "calm", "ping": {}}));
+    assert_eq!(ws_next(&mut c), json!({"cid": "calm", "pong": {}}));
+    let (mut pongs, mut limited) = (0, 0);
+    for _ in 0..2000 {
+        let m = ws_next(&mut f);
+        if m.get("pong").is_some() {
+            pongs += 1;
+        } else {
+            assert_eq!(m["error"]["code"], 3, "{m}");
+            limited += 1;
+        }
+    }
+    // A burst of 100 at most (plus what the clock refilled meanwhile), the rest refused.
+    assert!((100..400).contains(&pongs), "{pongs} pongs");
+    assert_eq!(pongs + limited, 2000);
+    send(&mut c, json!({"cid": "again", "ping": {}}));
+    assert_eq!(ws_next(&mut c)["cid"], "again");
+}
