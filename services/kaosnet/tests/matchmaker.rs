@@ -235,3 +235,28 @@ fn every_formed_group_satisfies_every_query() {
     }
     assert!(formed > 50, "only {formed} groups from 600 tickets");
 }
+
+#[test]
+fn tickets_with_many_properties_are_still_found() {
+    let kaos = KaosNet::new(Arc::new(MemoryStore::new()), Default::default(), Default::default());
+    let props: BTreeMap<String, String> =
+        ["a", "b", "c", "d", "e", "f"].iter().map(|k| (k.to_string(), format!("{k}1"))).collect();
+    let p = |i: u64| Presence {
+        session: SessionId::from_raw(i),
+        user_id: format!("wide-{i}"),
+        username: format!("w{i}"),
+        meta: PresenceMeta::default(),
+    };
+    let spec = |query: &str| TicketSpec {
+        min_count: 2,
+        max_count: 2,
+        count_multiple: 1,
+        query: query.into(),
+        string_properties: props.clone(),
+        numeric_properties: BTreeMap::from([("level".into(), 5.0)]),
+    };
+    // The required property is the sixth: past the bucketed ones.
+    kaos.matchmaker.add(vec![p(1)], None, spec("+properties.f:f1 +properties.level:5")).unwrap();
+    kaos.matchmaker.add(vec![p(2)], None, spec("+properties.f:f1 +properties.level:>=4")).unwrap();
+    assert_eq!(kaos.matchmaker.process(&kaos).len(), 1);
+}

@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::realtime::envelope::{parse, Answer, Failure};
-use crate::realtime::router;
 use crate::realtime::tracker::{Presence, PresenceMeta};
 use crate::realtime::{SessionId, SocketSession};
 use crate::KaosNet;
@@ -115,12 +114,11 @@ impl Matchmaker {
             .map_err(|e| ApiError::invalid(e.to_string()))?;
         let owner = members[0].session;
         let mut pool = self.lock();
-        let held = pool.find(|t| match (&party_id, &t.party_id) {
-            (Some(p), Some(q)) => p == q,
-            (None, None) => t.members[0].presence.session == owner,
-            _ => false,
-        });
-        if held.len() >= MAX_TICKETS {
+        let held = match &party_id {
+            Some(p) => pool.of_party(p).len(),
+            None => pool.of_session(owner).iter().filter(|t| t.party_id.is_none()).count(),
+        };
+        if held >= MAX_TICKETS {
             return Err(ApiError::invalid(format!("At most {MAX_TICKETS} tickets at once.")));
         }
         let id = uuid::Uuid::new_v4().to_string();
@@ -155,7 +153,8 @@ impl Matchmaker {
     /// Removes every ticket `session` is in (its own, and its party's).
     pub fn remove_session(&self, session: SessionId) {
         let mut pool = self.lock();
-        for id in pool.find(|t| t.members.iter().any(|m| m.presence.session == session)) {
+        let ids: Vec<String> = pool.of_session(session).iter().map(|t| t.id.clone()).collect();
+        for id in ids {
             pool.remove(&id);
         }
     }
@@ -163,7 +162,8 @@ impl Matchmaker {
     /// Removes a party's tickets.
     pub fn remove_party(&self, party_id: &str) {
         let mut pool = self.lock();
-        for id in pool.find(|t| t.party_id.as_deref() == Some(party_id)) {
+        let ids: Vec<String> = pool.of_party(party_id).iter().map(|t| t.id.clone()).collect();
+        for id in ids {
             pool.remove(&id);
         }
     }
@@ -172,6 +172,11 @@ impl Matchmaker {
     pub fn process(&self, kaos: &KaosNet) -> Vec<Vec<Ticket>> {
         let groups = self.lock().pass();
         let hook = self.hook.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let now = Instant::now();
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, (_, at)| now.duration_since(*at) < TOKEN_LIFETIME);
         for group in &groups {
             let users: Vec<MatchedUser> = group
                 .iter()
@@ -195,20 +200,21 @@ impl Matchmaker {
                 None => {
                     let token = uuid::Uuid::new_v4().to_string();
                     let relayed = uuid::Uuid::new_v4().to_string();
-                    let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-                    let now = Instant::now();
-                    tokens.retain(|_, (_, at)| now.duration_since(*at) < TOKEN_LIFETIME);
-                    tokens.insert(token.clone(), (relayed, now));
+                    self.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(token.clone(), (relayed, now));
                     ("token", token)
                 }
             };
-            let listed: Vec<Value> = users.iter().map(entry_json).collect();
+            // Each player's message differs only in `ticket` and `self`: the users list is
+            // written once.
+            let entries: Vec<String> = users.iter().map(|u| entry_json(u).to_string()).collect();
+            let listed = format!("[{}]", entries.join(","));
+            let head = format!("{{\"matchmaker_matched\":{{{}:{},\"users\":{listed}", json!(key), json!(value));
             for t in group {
                 for m in &t.members {
-                    let me = users.iter().find(|u| u.presence.session == m.presence.session).map(entry_json);
-                    let mut matched = json!({"ticket": t.id, "users": listed, "self": me});
-                    matched[key] = json!(value);
-                    router::to_sessions(kaos, [m.presence.session], &json!({ "matchmaker_matched": matched }));
+                    let me = users.iter().position(|u| u.presence.session == m.presence.session);
+                    let me = me.map_or("null", |i| entries[i].as_str());
+                    let text = format!("{head},\"ticket\":{},\"self\":{me}}}}}", json!(t.id));
+                    kaos.sessions.send(m.presence.session, text.into());
                 }
             }
         }

@@ -1,16 +1,21 @@
-//! The ticket pool and one matching pass. Tickets are indexed by their string
-//! properties' values and their numeric properties, so a ticket's required query terms
-//! (`+properties.region:eu`, `+properties.skill:>=900`) pick its candidates from the
-//! narrowest index entry instead of scanning the pool; the whole query then decides,
-//! both ways (each ticket must match the other's query).
+//! The ticket pool and one matching pass. Tickets are indexed in buckets by every
+//! combination of their string property values (up to [`INDEXED_STRINGS`] properties),
+//! and within each bucket by their numeric properties, so a ticket whose query requires
+//! `+properties.region:eu +properties.mode:ranked +properties.skill:>=900` reads exactly
+//! the tickets in bucket (region=eu, mode=ranked) with skill from 900 up, instead of
+//! scanning the pool. The whole query then decides, both ways (each ticket must match
+//! the other's query).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::query::{Doc, Field, Query, Required};
 use crate::realtime::tracker::Presence;
+use crate::realtime::SessionId;
 
 /// Most candidates one ticket examines in a pass.
-pub const MAX_SCAN: usize = 20_000;
+pub const MAX_SCAN: usize = 2_000;
+/// String properties a ticket is bucketed by (all combinations of them: 2^n - 1 buckets).
+pub const INDEXED_STRINGS: usize = 4;
 
 /// One player of a ticket (a party ticket has several).
 #[derive(Debug, Clone, PartialEq)]
@@ -76,14 +81,58 @@ impl Ord for Num {
     }
 }
 
+/// Tickets by one numeric property's value.
+type ByValue = BTreeSet<(Num, u64)>;
+
 /// Every waiting ticket, oldest first, with its indexes.
 #[derive(Debug, Default)]
 pub struct Pool {
     next: u64,
     tickets: BTreeMap<u64, Ticket>,
     by_id: HashMap<String, u64>,
-    strings: HashMap<(String, String), BTreeSet<u64>>,
-    numbers: HashMap<String, BTreeSet<(Num, u64)>>,
+    /// Bucket key (sorted `field=value` pairs; "" for every ticket) to its tickets.
+    buckets: HashMap<String, BTreeSet<u64>>,
+    /// (bucket key, numeric field) to the bucket's tickets by that field's value.
+    numbers: HashMap<(String, String), ByValue>,
+    /// Tickets with more string properties than are bucketed: every lookup offers them.
+    wide: BTreeSet<u64>,
+    /// The tickets each session is in, and each party's.
+    by_session: HashMap<SessionId, BTreeSet<u64>>,
+    by_party: HashMap<String, BTreeSet<u64>>,
+}
+
+/// A bucket key: the pairs sorted by field, each `field=value`, joined by NUL.
+fn bucket_key<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+    pairs.sort_unstable();
+    let mut key = String::new();
+    for (i, (f, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            key.push('\0');
+        }
+        key.push_str(f);
+        key.push('=');
+        key.push_str(v);
+    }
+    key
+}
+
+/// Every bucket a ticket belongs to: each combination of its first string properties,
+/// and the empty one.
+fn buckets_of(t: &Ticket) -> Vec<String> {
+    let pairs: Vec<(String, &str)> = t
+        .string_properties
+        .iter()
+        .take(INDEXED_STRINGS)
+        .map(|(k, v)| (format!("properties.{k}"), v.as_str()))
+        .collect();
+    (0u32..1 << pairs.len())
+        .map(|mask| {
+            bucket_key(
+                pairs.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, (f, v))| (f.as_str(), *v)),
+            )
+        })
+        .collect()
 }
 
 impl Pool {
@@ -102,20 +151,40 @@ impl Pool {
         self.tickets.get(self.by_id.get(id)?)
     }
 
-    /// Tickets held by any of the ids `f` picks.
-    pub fn find(&self, mut f: impl FnMut(&Ticket) -> bool) -> Vec<String> {
-        self.tickets.values().filter(|t| f(t)).map(|t| t.id.clone()).collect()
+    /// The tickets `session` is in.
+    pub fn of_session(&self, session: SessionId) -> Vec<&Ticket> {
+        self.by_session
+            .get(&session)
+            .map(|set| set.iter().filter_map(|s| self.tickets.get(s)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The tickets of party `party_id`.
+    pub fn of_party(&self, party_id: &str) -> Vec<&Ticket> {
+        self.by_party
+            .get(party_id)
+            .map(|set| set.iter().filter_map(|s| self.tickets.get(s)).collect())
+            .unwrap_or_default()
     }
 
     /// Adds a ticket.
     pub fn add(&mut self, ticket: Ticket) {
         self.next += 1;
         let seq = self.next;
-        for (k, v) in &ticket.string_properties {
-            self.strings.entry((format!("properties.{k}"), v.clone())).or_default().insert(seq);
+        if ticket.string_properties.len() > INDEXED_STRINGS {
+            self.wide.insert(seq);
         }
-        for (k, v) in &ticket.numeric_properties {
-            self.numbers.entry(format!("properties.{k}")).or_default().insert((Num(*v), seq));
+        for m in &ticket.members {
+            self.by_session.entry(m.presence.session).or_default().insert(seq);
+        }
+        if let Some(p) = &ticket.party_id {
+            self.by_party.entry(p.clone()).or_default().insert(seq);
+        }
+        for key in buckets_of(&ticket) {
+            for (k, v) in &ticket.numeric_properties {
+                self.numbers.entry((key.clone(), format!("properties.{k}"))).or_default().insert((Num(*v), seq));
+            }
+            self.buckets.entry(key).or_default().insert(seq);
         }
         self.by_id.insert(ticket.id.clone(), seq);
         self.tickets.insert(seq, ticket);
@@ -130,77 +199,115 @@ impl Pool {
     fn take(&mut self, seq: u64) -> Option<Ticket> {
         let t = self.tickets.remove(&seq)?;
         self.by_id.remove(&t.id);
-        for (k, v) in &t.string_properties {
-            let key = (format!("properties.{k}"), v.clone());
-            if let Some(set) = self.strings.get_mut(&key) {
+        self.wide.remove(&seq);
+        for m in &t.members {
+            if let Some(set) = self.by_session.get_mut(&m.presence.session) {
                 set.remove(&seq);
                 if set.is_empty() {
-                    self.strings.remove(&key);
+                    self.by_session.remove(&m.presence.session);
                 }
             }
         }
-        for (k, v) in &t.numeric_properties {
-            let key = format!("properties.{k}");
-            if let Some(set) = self.numbers.get_mut(&key) {
-                set.remove(&(Num(*v), seq));
+        if let Some(p) = &t.party_id {
+            if let Some(set) = self.by_party.get_mut(p) {
+                set.remove(&seq);
                 if set.is_empty() {
-                    self.numbers.remove(&key);
+                    self.by_party.remove(p);
+                }
+            }
+        }
+        for key in buckets_of(&t) {
+            for (k, v) in &t.numeric_properties {
+                let nkey = (key.clone(), format!("properties.{k}"));
+                if let Some(set) = self.numbers.get_mut(&nkey) {
+                    set.remove(&(Num(*v), seq));
+                    if set.is_empty() {
+                        self.numbers.remove(&nkey);
+                    }
+                }
+            }
+            if let Some(set) = self.buckets.get_mut(&key) {
+                set.remove(&seq);
+                if set.is_empty() {
+                    self.buckets.remove(&key);
                 }
             }
         }
         Some(t)
     }
 
-    /// Calls `f` with candidate tickets for `t` (from its narrowest required term, or the
-    /// whole pool), until `f` says stop or `MAX_SCAN` were offered.
+    /// Calls `f` with candidate tickets for `t`, until `f` says stop or `MAX_SCAN` were
+    /// offered: the bucket of the values its query requires (narrowed by a required
+    /// numeric range when there is one), in age or value order.
     fn candidates(&self, t: &Ticket, mut f: impl FnMut(u64) -> bool) {
-        enum Source<'a> {
-            Set(&'a BTreeSet<u64>),
-            Range(&'a BTreeSet<(Num, u64)>, f64, f64),
+        let required = t.query.required();
+        // Required values that can only be strings (a number or a boolean may be a
+        // numeric or boolean property, which buckets do not hold).
+        let mut equals: Vec<(&str, &str)> = required
+            .iter()
+            .filter_map(|r| match r {
+                Required::Equals(f, v) if v.parse::<f64>().is_err() && v.parse::<bool>().is_err() => Some((*f, *v)),
+                _ => None,
+            })
+            .collect();
+        equals.sort_unstable();
+        equals.dedup_by(|a, b| a.0 == b.0);
+        if equals.len() > INDEXED_STRINGS {
+            equals.truncate(INDEXED_STRINGS);
         }
-        let mut best: Option<(usize, Source<'_>)> = None;
+        let key = bucket_key(equals.iter().copied());
         let empty = BTreeSet::new();
-        for r in t.query.required() {
-            let limit = best.as_ref().map_or(MAX_SCAN + 1, |(n, _)| *n);
-            let (n, source) = match r {
-                Required::Equals(field, value) => {
-                    let set = self.strings.get(&(field.to_string(), value.to_string())).unwrap_or(&empty);
-                    (set.len(), Source::Set(set))
-                }
-                Required::Range(field, lo, hi) => match self.numbers.get(field) {
-                    Some(set) => {
-                        let n = set.range((Num(lo), 0)..=(Num(hi), u64::MAX)).take(limit).count();
-                        (n, Source::Range(set, lo, hi))
-                    }
-                    None => (0, Source::Set(&empty)),
-                },
-            };
-            if n < limit {
-                best = Some((n, source));
-            }
-        }
         let mut offered = 0;
         let mut offer = |seq: u64| {
             offered += 1;
             offered <= MAX_SCAN && f(seq)
         };
-        match best {
-            Some((_, Source::Set(set))) => {
-                for &seq in set {
-                    if !offer(seq) {
-                        return;
+        // Required ranges, one interval per field (`>=` and `<=` terms together), and the
+        // narrowest of them within the bucket.
+        let mut intervals: Vec<(&str, f64, f64)> = Vec::new();
+        for r in &required {
+            if let Required::Range(field, lo, hi) = r {
+                match intervals.iter_mut().find(|(f, ..)| f == field) {
+                    Some(iv) => {
+                        iv.1 = iv.1.max(*lo);
+                        iv.2 = iv.2.min(*hi);
                     }
+                    None => intervals.push((field, *lo, *hi)),
                 }
             }
-            Some((_, Source::Range(set, lo, hi))) => {
+        }
+        let mut best: Option<(usize, &ByValue, f64, f64)> = None;
+        for (field, lo, hi) in intervals {
+            let Some(set) = self.numbers.get(&(key.clone(), field.to_string())) else { continue };
+            if lo > hi {
+                return;
+            }
+            let limit = best.map_or(MAX_SCAN + 1, |b| b.0);
+            let n = set.range((Num(lo), 0)..=(Num(hi), u64::MAX)).take(limit).count();
+            if n < limit {
+                best = Some((n, set, lo, hi));
+            }
+        }
+        let has_range = required.iter().any(|r| matches!(r, Required::Range(..)));
+        if !key.is_empty() {
+            for &seq in &self.wide {
+                if !offer(seq) {
+                    return;
+                }
+            }
+        }
+        match best {
+            Some((_, set, lo, hi)) => {
                 for &(_, seq) in set.range((Num(lo), 0)..=(Num(hi), u64::MAX)) {
                     if !offer(seq) {
                         return;
                     }
                 }
             }
+            // A required range on a field no ticket in the bucket has: nobody qualifies.
+            None if has_range && required.iter().any(|r| matches!(r, Required::Range(f, ..) if !self.numbers.contains_key(&(key.clone(), f.to_string())))) => {}
             None => {
-                for &seq in self.tickets.keys() {
+                for &seq in self.buckets.get(&key).unwrap_or(&empty) {
                     if !offer(seq) {
                         return;
                     }
