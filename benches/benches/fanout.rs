@@ -3,8 +3,10 @@
 //! others. Reports the messages delivered per second, the fan-out latency (send to
 //! receipt, p50/p99), the server's CPU, and its memory per connected player.
 //!
-//! `cargo bench -p kaos-benches --bench fanout` (about a minute; `KAOS_FANOUT_PLAYERS`
-//! changes the 10,000 players, `KAOS_FANOUT_SECONDS` the 10 s of measurement). kaos-server
+//! `cargo bench -p kaos-benches --bench fanout` (about a minute). `KAOS_FANOUT_PLAYERS`
+//! players connect and join their matches (15,000 by default: the connected-player
+//! goal), and the first `KAOS_FANOUT_ACTIVE` of them (1,000), whole matches, play for
+//! `KAOS_FANOUT_SECONDS` (10 s) while the rest stay connected. kaos-server
 //! runs in a child process on the memory store with rate limits off; the players come
 //! from four more processes (a process may hold 20,000 files here), each connecting from
 //! its own loopback address (127.0.0.10-13).
@@ -52,17 +54,17 @@ fn tokens(server: SocketAddr, n: usize) -> Vec<String> {
         .map(|t| {
             std::thread::spawn(move || {
                 let mut c = TcpStream::connect(server).unwrap();
+                c.set_nodelay(true).unwrap();
                 let mut out = Vec::new();
                 let mut buf = Vec::new();
                 for i in (t..n).step_by(threads) {
                     let body = format!("{{\"id\":\"fanout-{run}-{i}\"}}");
-                    write!(
-                        c,
+                    let request = format!(
                         "POST /v2/account/authenticate/device?create=true HTTP/1.1\r\nHost: b\r\n\
                          Authorization: Basic ZGVmYXVsdGtleTo=\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
-                    )
-                    .unwrap();
+                    );
+                    c.write_all(request.as_bytes()).unwrap();
                     buf.clear();
                     let mut chunk = [0u8; 4096];
                     let token = loop {
@@ -92,6 +94,8 @@ fn tokens(server: SocketAddr, n: usize) -> Vec<String> {
 
 struct Gen {
     child: Child,
+    /// The index of its first player.
+    first: usize,
     stdin: ChildStdin,
     lines: BufReader<std::process::ChildStdout>,
 }
@@ -143,9 +147,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let players: usize = std::env::var("KAOS_FANOUT_PLAYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let players: usize = std::env::var("KAOS_FANOUT_PLAYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(15_000);
+    let active: usize = std::env::var("KAOS_FANOUT_ACTIVE").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000);
     let seconds: u64 = std::env::var("KAOS_FANOUT_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let players = players / MATCH_SIZE * MATCH_SIZE;
+    let active = active.min(players) / MATCH_SIZE * MATCH_SIZE;
     let exe = std::env::current_exe().unwrap();
     let mut server =
         Command::new(&exe).env("KAOS_FANOUT_SERVE", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
@@ -178,7 +184,7 @@ fn main() {
         }
         writeln!(stdin, "end").unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap());
-        gens.push(Gen { child, stdin, lines });
+        gens.push(Gen { child, stdin, lines, first });
         first += count;
     }
     let connecting = Instant::now();
@@ -194,10 +200,13 @@ fn main() {
     std::thread::sleep(Duration::from_secs(3));
     let idle = (procfs::cpu_time(pid) - idle_cpu).as_secs_f64() / 3.0;
 
+    let gen_pids: Vec<u32> = gens.iter().map(|g| g.child.id()).collect();
+    let gen_cpu = || gen_pids.iter().map(|p| procfs::cpu_time(*p)).sum::<Duration>();
+    let gen_before = gen_cpu();
     let cpu_before = procfs::cpu_time(pid);
     let wall = Instant::now();
     for g in &mut gens {
-        writeln!(g.stdin, "go {RATE} {seconds}").unwrap();
+        writeln!(g.stdin, "go {RATE} {seconds} {}", active.saturating_sub(g.first)).unwrap();
     }
     let mut sent = 0u64;
     let mut received = 0u64;
@@ -206,7 +215,7 @@ fn main() {
     for g in &mut gens {
         let result = g.line();
         // The first result marks the end of the sending: take the server's CPU there.
-        cpu.get_or_insert_with(|| (procfs::cpu_time(pid) - cpu_before, wall.elapsed()));
+        cpu.get_or_insert_with(|| (procfs::cpu_time(pid) - cpu_before, wall.elapsed(), gen_cpu() - gen_before));
         let mut parts = result.split_whitespace().skip(1);
         sent += parts.next().unwrap().parse::<u64>().unwrap();
         received += parts.next().unwrap().parse::<u64>().unwrap();
@@ -215,7 +224,7 @@ fn main() {
             hist[b.parse::<usize>().unwrap()] += c.parse::<u64>().unwrap();
         }
     }
-    let (server_cpu, window) = cpu.unwrap();
+    let (server_cpu, window, load_cpu) = cpu.unwrap();
     for g in &mut gens {
         let _ = g.child.wait();
     }
@@ -225,8 +234,9 @@ fn main() {
 
     let expected = sent * (MATCH_SIZE as u64 - 1);
     println!();
-    println!("relayed matches of {MATCH_SIZE}, {RATE} messages/s per player, {seconds} s:");
+    println!("relayed matches of {MATCH_SIZE}, {RATE} messages/s per playing player, {seconds} s:");
     println!("  players connected        {players:>12}");
+    println!("  players playing          {active:>12}");
     println!("  messages sent            {:>12.0}/s", sent as f64 / seconds as f64);
     println!(
         "  messages delivered       {:>12.0}/s ({received} of {expected} expected, {:.2}%)",
@@ -246,6 +256,7 @@ fn main() {
         window.as_secs_f64(),
         idle
     );
+    println!("  load generators' CPU     {:.2} cores", load_cpu.as_secs_f64() / window.as_secs_f64());
     println!(
         "  server memory            {:.1} KiB per connected player ({:.1} MiB for {players})",
         (rss_after.saturating_sub(rss_before)) as f64 / players as f64 / 1024.0,

@@ -173,8 +173,9 @@ impl Load {
         self.dead == 0 && self.ready == self.players.len()
     }
 
-    /// Every player sends at `rate` per second for `duration`, spread evenly.
-    pub fn run(&mut self, rate: u32, duration: Duration) {
+    /// The first `active` players send at `rate` per second for `duration`, spread
+    /// evenly; the rest stay connected and receive.
+    pub fn run(&mut self, rate: u32, duration: Duration, active: usize) {
         self.measuring = true;
         let period_ms = (1000 / rate) as u64;
         let start = Instant::now();
@@ -185,7 +186,7 @@ impl Load {
             while done_ms <= now_ms {
                 let slot = done_ms % period_ms;
                 let mut i = slot as usize;
-                while i < self.players.len() {
+                while i < self.players.len().min(active) {
                     if self.players[i].state == State::Ready {
                         payload.clear();
                         let p = &self.players[i];
@@ -314,7 +315,8 @@ impl Load {
     }
 }
 
-/// The child's whole life: connect, say "ready", wait for "go <rate> <seconds>", run,
+/// The child's whole life: connect, say "ready", wait for "go <rate> <seconds> <active>"
+/// (how many of this child's players send), run,
 /// print "result <sent> <received> <bucket>:<count>,...".
 pub fn child(server: SocketAddr, source: IpAddr, players: Vec<(usize, String)>) {
     let mut load = Load::new(server, source, players).expect("sockets");
@@ -329,7 +331,8 @@ pub fn child(server: SocketAddr, source: IpAddr, players: Vec<(usize, String)>) 
     let mut parts = line.split_whitespace().skip(1);
     let rate: u32 = parts.next().unwrap().parse().unwrap();
     let seconds: u64 = parts.next().unwrap().parse().unwrap();
-    load.run(rate, Duration::from_secs(seconds));
+    let active: usize = parts.next().unwrap().parse().unwrap();
+    load.run(rate, Duration::from_secs(seconds), active);
     let hist: Vec<String> =
         load.histogram.iter().enumerate().filter(|(_, c)| **c > 0).map(|(b, c)| format!("{b}:{c}")).collect();
     println!("result {} {} {}", load.sent, load.received, hist.join(","));
