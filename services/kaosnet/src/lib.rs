@@ -92,6 +92,8 @@ pub struct KaosNet {
     pub matchmaker: matchmaker::Matchmaker,
     /// Parties.
     pub parties: parties::Parties,
+    /// Per-session lanes for realtime messages that may block.
+    pub(crate) lanes: Arc<realtime::lanes::Lanes>,
     /// This value, for threads that outlive a call (match loops).
     me: std::sync::Weak<KaosNet>,
 }
@@ -120,6 +122,7 @@ impl KaosNet {
             matches: matches::MatchRegistry::default(),
             matchmaker: matchmaker::Matchmaker::default(),
             parties: parties::Parties::default(),
+            lanes: Arc::default(),
             config,
             accounts: Accounts::new(store, sessions),
             rpcs: rpc::Rpcs::default(),

@@ -143,3 +143,29 @@ fn a_flooding_socket_is_rate_limited_and_disturbs_no_one_else() {
     send(&mut c, json!({"cid": "again", "ping": {}}));
     assert_eq!(ws_next(&mut c)["cid"], "again");
 }
+
+#[test]
+fn a_slow_rpc_stalls_no_other_session_and_keeps_its_own_order() {
+    let api = start();
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let g = gate.clone();
+    api.kaos.rpcs.register("slow", move |_, _| {
+        g.wait();
+        Ok("done".into())
+    });
+    let slow = session(&api, "device-socket-07", "slowpoke");
+    let quick = session(&api, "device-socket-08", "quick");
+    let mut s = connect(&api, &format!("token={}", token(&slow))).unwrap();
+    let mut q = connect(&api, &format!("token={}", token(&quick))).unwrap();
+    send(&mut s, json!({"cid": "1", "rpc": {"id": "slow"}}));
+    send(&mut s, json!({"cid": "2", "ping": {}}));
+    // The RPC is still waiting: another session is served meanwhile.
+    for i in 0..20 {
+        send(&mut q, json!({"cid": i.to_string(), "ping": {}}));
+        assert_eq!(ws_next(&mut q)["cid"], i.to_string());
+    }
+    gate.wait();
+    // The slow session's replies keep the order of its requests.
+    assert_eq!(ws_next(&mut s), json!({"cid": "1", "rpc": {"id": "slow", "payload": "done"}}));
+    assert_eq!(ws_next(&mut s), json!({"cid": "2", "pong": {}}));
+}

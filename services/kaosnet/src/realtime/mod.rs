@@ -13,6 +13,7 @@
 //! [`KaosNet::sessions`]) knows every session on either.
 
 pub(crate) mod envelope;
+pub(crate) mod lanes;
 mod registry;
 pub mod router;
 mod rudp;
@@ -97,6 +98,8 @@ pub struct RealtimeConfig {
     pub rudp: Option<RudpSocketConfig>,
     /// How often the matchmaker runs a pass.
     pub matchmaker_interval: Duration,
+    /// Threads that run messages which may block (RPCs, chat writes), per session in order.
+    pub workers: usize,
 }
 
 impl Default for RealtimeConfig {
@@ -106,6 +109,7 @@ impl Default for RealtimeConfig {
             ws: WsConfig { max_message_size: 4 << 20, ..WsConfig::default() },
             rudp: None,
             matchmaker_interval: Duration::from_secs(1),
+            workers: 8,
         }
     }
 }
@@ -132,6 +136,8 @@ pub(crate) fn opened(kaos: &KaosNet, session: &SocketSession) {
 /// A session has gone: it leaves every stream (the members still there hear of it) and
 /// the registry.
 pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
+    // A message still running in its lane finishes first and calls this again.
+    kaos.lanes.close(session.id);
     kaos.sessions.unregister(session.id);
     kaos.matchmaker.remove_session(session.id);
     for (stream, presence) in kaos.tracker.untrack_all(session.id) {
@@ -147,6 +153,7 @@ pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
 /// Hands upgrades to the WebSocket thread and stops both threads.
 #[derive(Debug, Clone)]
 pub struct RealtimeHandle {
+    kaos: std::sync::Weak<KaosNet>,
     pending: Arc<Mutex<Vec<Upgrade>>>,
     adopter: Adopter,
     rudp: Option<(SocketAddr, RudpWaker)>,
@@ -167,6 +174,9 @@ impl RealtimeHandle {
 
     /// Closes every socket (1001) and ends the threads.
     pub fn shutdown(&self) {
+        if let Some(kaos) = self.kaos.upgrade() {
+            kaos.lanes.stop();
+        }
         self.stop.store(true, Ordering::Release);
         self.adopter.wake();
         if let Some((_, waker)) = &self.rudp {
@@ -188,6 +198,7 @@ pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(Realti
         None => None,
     };
     let handle = RealtimeHandle {
+        kaos: Arc::downgrade(&kaos),
         pending: Arc::default(),
         adopter: ws.adopter(),
         rudp: match &rudp {
@@ -203,6 +214,7 @@ pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(Realti
         }
         None => None,
     };
+    lanes::Lanes::start(&kaos, cfg.workers)?;
     let h = handle.clone();
     let weak = Arc::downgrade(&kaos);
     let interval = cfg.matchmaker_interval;

@@ -134,6 +134,9 @@ impl RudpSocket {
             return self.admit(addr, data);
         }
         let Some(session) = self.sessions.get(&addr) else { return };
+        if self.kaos.lanes.offer(session, data) {
+            return;
+        }
         for reply in envelope(&self.kaos, session, data) {
             if !self.send(addr, &reply.to_string()) {
                 break;

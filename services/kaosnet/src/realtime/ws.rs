@@ -109,6 +109,9 @@ impl WsSocket {
 
     fn handle(&mut self, conn: ConnId, data: &[u8]) {
         let Some(session) = self.sessions.get(&conn) else { return };
+        if self.kaos.lanes.offer(session, data) {
+            return;
+        }
         for reply in envelope(&self.kaos, session, data) {
             if self.ws.send_text(conn, &reply.to_string()).is_err() {
                 // Over its outbound cap: kaos-ws has closed it with 1008.
