@@ -12,18 +12,89 @@ use crate::KaosNet;
 
 /// Message kinds that may block.
 const BLOCKING: &[&[u8]] = &[
-    b"\"rpc\"",
-    b"\"channel_join\"",
-    b"\"channel_message_send\"",
-    b"\"channel_message_update\"",
-    b"\"channel_message_remove\"",
-    b"\"status_follow\"",
+    b"rpc",
+    b"channel_join",
+    b"channel_message_send",
+    b"channel_message_update",
+    b"channel_message_remove",
+    b"status_follow",
 ];
 
-/// Whether a message may block. A false positive (the word inside a string) only sends a
-/// message down the lane: the answer is the same.
+/// Whether a message may block: its kind (the first key but `cid`) is one of those, or
+/// this quick look cannot tell (an escaped `cid`, malformed JSON: the lane answers those
+/// just the same, and no crafted message can run an RPC on a socket thread).
 pub(crate) fn may_block(data: &[u8]) -> bool {
-    BLOCKING.iter().any(|k| data.windows(k.len()).any(|w| w == *k))
+    kind_of(data).is_none_or(|k| BLOCKING.contains(&k))
+}
+
+/// The first key of the envelope other than `cid` (whose value, a string or a number,
+/// is skipped), without escapes.
+fn kind_of(data: &[u8]) -> Option<&[u8]> {
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while data.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    };
+    let key = |i: &mut usize| -> Option<&[u8]> {
+        if data.get(*i) != Some(&b'"') {
+            return None;
+        }
+        let start = *i + 1;
+        let len = data[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
+        if data[start + len] != b'"' {
+            return None;
+        }
+        *i = start + len + 1;
+        Some(&data[start..start + len])
+    };
+    skip_ws(&mut i);
+    if data.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        skip_ws(&mut i);
+        let k = key(&mut i)?;
+        if k != b"cid" {
+            return Some(k);
+        }
+        skip_ws(&mut i);
+        if data.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        if data.get(i) == Some(&b'"') {
+            key(&mut i)?;
+        } else {
+            while data.get(i).is_some_and(|b| !matches!(b, b',' | b'}')) {
+                i += 1;
+            }
+        }
+        skip_ws(&mut i);
+        if data.get(i) != Some(&b',') {
+            return None;
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_block;
+
+    #[test]
+    fn the_kind_decides_whatever_the_cid_and_the_contents() {
+        assert!(may_block(br#"{"rpc":{"id":"x"}}"#));
+        assert!(may_block(br#" { "cid" : "7" , "rpc" : {}}"#));
+        assert!(may_block(br#"{"cid":12,"channel_message_send":{"content":"{}"}}"#));
+        assert!(!may_block(br#"{"cid":"1","ping":{}}"#));
+        assert!(!may_block(br#"{"match_data_send":{"data":"rpc","match_id":"\"rpc\""}}"#));
+        assert!(may_block(br#"{"cid":"a\"b","rpc":{}}"#));
+        assert!(may_block(b"not json"));
+        assert!(may_block(b""));
+    }
 }
 
 struct Lane {
