@@ -10,6 +10,7 @@
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
 //! - [`rpc`]: RPC functions registered by id.
 //! - [`hooks`]: before/after hooks by operation, per-client rate limits.
+//! - [`leaderboards`]: leaderboards (ranked in memory, cron resets), tournaments, brackets.
 //! - [`status`]: online status and follows.
 //! - [`chat`]: rooms, direct and group channels, history.
 //! - [`matches`]: relayed and authoritative matches.
@@ -29,6 +30,7 @@ pub mod chat;
 pub mod console;
 pub mod error;
 pub mod hooks;
+pub mod leaderboards;
 pub mod matches;
 pub mod matchmaker;
 pub mod metrics;
@@ -92,6 +94,8 @@ pub struct KaosNet {
     pub matchmaker: matchmaker::Matchmaker,
     /// Parties.
     pub parties: parties::Parties,
+    /// Leaderboards and tournaments.
+    pub leaderboards: leaderboards::Leaderboards,
     /// Per-session lanes for realtime messages that may block.
     pub(crate) lanes: Arc<realtime::lanes::Lanes>,
     /// This value, for threads that outlive a call (match loops).
@@ -124,6 +128,7 @@ impl KaosNet {
             parties: parties::Parties::default(),
             lanes: Arc::default(),
             config,
+            leaderboards: leaderboards::Leaderboards::new(store.clone()),
             accounts: Accounts::new(store, sessions),
             rpcs: rpc::Rpcs::default(),
             hooks: hooks::HookRegistry::default(),

@@ -6,6 +6,7 @@
 
 mod account;
 mod channel;
+mod leaderboard;
 mod matches;
 mod notification;
 mod rpc;
@@ -161,6 +162,7 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     notification::routes(&mut r, kaos);
     channel::routes(&mut r, kaos);
     matches::routes(&mut r, kaos);
+    leaderboard::routes(&mut r, kaos);
     rpc::routes(&mut r, kaos);
     // The realtime socket upgrades here (see `realtime`).
     r.websocket("/ws");

@@ -7,6 +7,7 @@
 //! only if unchanged) and write permissions, all or nothing per batch. Everything
 //! else (validation, read permissions, hashing) lives in the services above it.
 
+pub mod leaderboards;
 mod memory;
 mod messages;
 #[cfg(feature = "postgres")]
@@ -24,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreError {
     /// A unique field (named) is taken by another user.
@@ -193,7 +194,7 @@ pub(crate) fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 }
 
 /// Everything the services persist.
-pub trait Store: MessageStore + Send + Sync {
+pub trait Store: MessageStore + leaderboards::LeaderboardStore + Send + Sync {
     /// Creates `user`; `Conflict` names the unique field already taken.
     fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// The user with that unique field, if any.

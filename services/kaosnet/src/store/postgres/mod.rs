@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row, Transaction};
 
+mod leaderboards;
 mod messages;
 
 use super::{
@@ -81,6 +82,27 @@ CREATE TABLE notifications (
     create_time BIGINT NOT NULL
 );
 CREATE INDEX notifications_user ON notifications (user_id, seq);
+"#,
+    r#"
+CREATE TABLE leaderboards (
+    id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    create_time BIGINT NOT NULL
+);
+CREATE TABLE leaderboard_records (
+    leaderboard_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    username TEXT NOT NULL,
+    score BIGINT NOT NULL,
+    subscore BIGINT NOT NULL,
+    num_score INTEGER NOT NULL,
+    max_num_score INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    update_time BIGINT NOT NULL,
+    expiry_time BIGINT NOT NULL,
+    PRIMARY KEY (leaderboard_id, expiry_time, owner_id)
+);
 "#,
 ];
 

@@ -7,6 +7,7 @@ use std::sync::{mpsc, Mutex, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
+mod leaderboards;
 mod messages;
 
 use super::{
@@ -82,6 +83,27 @@ CREATE TABLE notifications (
     create_time INTEGER NOT NULL
 );
 CREATE INDEX notifications_user ON notifications (user_id, seq);
+"#,
+    r#"
+CREATE TABLE leaderboards (
+    id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    create_time INTEGER NOT NULL
+);
+CREATE TABLE leaderboard_records (
+    leaderboard_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    username TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    subscore INTEGER NOT NULL,
+    num_score INTEGER NOT NULL,
+    max_num_score INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL,
+    expiry_time INTEGER NOT NULL,
+    PRIMARY KEY (leaderboard_id, expiry_time, owner_id)
+);
 "#,
 ];
 
@@ -403,6 +425,11 @@ impl SqliteStore {
         let gone = || StoreError::Backend("the database writer has stopped".into());
         self.jobs.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())?;
         answer.recv().map_err(|_| gone())?
+    }
+
+    /// Runs `f` on the reading connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(&self.conn.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

@@ -1,0 +1,266 @@
+//! Leaderboard and tournament routes:
+//! - `GET /v2/leaderboard/{id}?owner_ids&limit&cursor&expiry`, `POST /v2/leaderboard/{id}`
+//!   (write the caller's record), `DELETE /v2/leaderboard/{id}` (delete it),
+//!   `GET /v2/leaderboard/{id}/owner/{owner_id}?limit&expiry` (records around an owner);
+//! - `GET /v2/tournament?category_start&category_end&start_time&end_time&limit&cursor`,
+//!   the same four record routes under `/v2/tournament/{id}` (writes by POST or PUT), and
+//!   `POST /v2/tournament/{id}/join`.
+
+use std::sync::Arc;
+
+use kaos_http::{Method, Request, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{body, route, session, Answer};
+use crate::error::ApiError;
+use crate::leaderboards::tournaments::TournamentFilter;
+use crate::leaderboards::{Operator, Record, Submission};
+use crate::time::rfc3339;
+use crate::KaosNet;
+
+pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
+    route(r, kaos, Method::Get, "/v2/leaderboard/{id}", "list_leaderboard_records", list);
+    route(r, kaos, Method::Post, "/v2/leaderboard/{id}", "write_leaderboard_record", write_leaderboard);
+    route(r, kaos, Method::Delete, "/v2/leaderboard/{id}", "delete_leaderboard_record", delete_leaderboard);
+    route(r, kaos, Method::Get, "/v2/leaderboard/{id}/owner/{owner_id}", "list_leaderboard_records_around_owner", around);
+    route(r, kaos, Method::Get, "/v2/tournament", "list_tournaments", list_tournaments);
+    route(r, kaos, Method::Get, "/v2/tournament/{id}", "list_tournament_records", list);
+    route(r, kaos, Method::Post, "/v2/tournament/{id}", "write_tournament_record", write_tournament);
+    route(r, kaos, Method::Put, "/v2/tournament/{id}", "write_tournament_record", write_tournament);
+    route(r, kaos, Method::Delete, "/v2/tournament/{id}", "delete_tournament_record", delete_leaderboard);
+    route(r, kaos, Method::Post, "/v2/tournament/{id}/join", "join_tournament", join);
+    route(r, kaos, Method::Get, "/v2/tournament/{id}/owner/{owner_id}", "list_tournament_records_around_owner", around);
+}
+
+/// The API's `ApiLeaderboardRecord`.
+pub(crate) fn record_json(r: &Record) -> Value {
+    let mut v = json!({
+        "leaderboard_id": r.leaderboard_id,
+        "owner_id": r.owner_id,
+        "score": r.score.to_string(),
+        "subscore": r.subscore.to_string(),
+        "num_score": r.num_score,
+        "max_num_score": r.max_num_score,
+        "metadata": r.metadata,
+        "create_time": rfc3339(r.create_time),
+        "update_time": rfc3339(r.update_time),
+        "rank": r.rank.to_string(),
+    });
+    if !r.username.is_empty() {
+        v["username"] = json!(r.username);
+    }
+    if r.expiry_time > 0 {
+        v["expiry_time"] = json!(rfc3339(r.expiry_time));
+    }
+    v
+}
+
+/// An int64 as JSON carries it: a string, or a number from clients that send one.
+fn int64(v: &Value, name: &str) -> Result<i64, ApiError> {
+    match v {
+        Value::Null => Ok(0),
+        Value::String(s) if s.is_empty() => Ok(0),
+        Value::String(s) => s.parse().map_err(|_| ApiError::invalid(format!("Invalid {name}: out of range or not an integer."))),
+        Value::Number(n) => n.as_i64().ok_or_else(|| ApiError::invalid(format!("Invalid {name}: out of range or not an integer."))),
+        _ => Err(ApiError::invalid(format!("Invalid {name}."))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteBody {
+    #[serde(default)]
+    score: Value,
+    #[serde(default)]
+    subscore: Value,
+    metadata: Option<String>,
+    #[serde(default)]
+    operator: Value,
+}
+
+fn submission(req: &Request) -> Result<Submission, ApiError> {
+    let b: WriteBody = body(req)?;
+    let operator = match &b.operator {
+        Value::Null => None,
+        Value::String(s) => match s.as_str() {
+            "NO_OVERRIDE" | "" => None,
+            "BEST" => Some(Operator::Best),
+            "SET" => Some(Operator::Set),
+            "INCREMENT" => Some(Operator::Increment),
+            "DECREMENT" => Some(Operator::Decrement),
+            other => Operator::from_code(other.parse().map_err(|_| ApiError::invalid(format!("Invalid operator {other}.")))?)?,
+        },
+        other => Operator::from_code(int64(other, "operator")?)?,
+    };
+    Ok(Submission {
+        score: int64(&b.score, "score")?,
+        subscore: int64(&b.subscore, "subscore")?,
+        metadata: b.metadata.filter(|m| !m.is_empty()),
+        operator,
+    })
+}
+
+fn write_leaderboard(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    let id = req.param("id").unwrap_or_default();
+    let s = submission(req)?;
+    if kaos.leaderboards.def(id)?.0.tournament.is_some() {
+        return Err(ApiError::invalid("That is a tournament: write to /v2/tournament/{id}."));
+    }
+    Ok(record_json(&kaos.leaderboards.submit_as_client(id, &me.uid, &me.usn, s)?))
+}
+
+fn write_tournament(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    let id = req.param("id").unwrap_or_default();
+    let s = submission(req)?;
+    Ok(record_json(&kaos.leaderboards.submit_tournament_as_client(id, &me.uid, &me.usn, s)?))
+}
+
+fn delete_leaderboard(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.leaderboards.delete_record_as_client(req.param("id").unwrap_or_default(), &me.uid)?;
+    Ok(json!({}))
+}
+
+fn join(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    kaos.leaderboards.join_tournament(req.param("id").unwrap_or_default(), &me.uid, &me.usn)?;
+    Ok(json!({}))
+}
+
+fn limit(req: &Request, default: Option<usize>) -> Result<Option<usize>, ApiError> {
+    match req.query("limit").filter(|l| !l.is_empty()) {
+        None => Ok(default),
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid("Invalid limit - limit must be between 1 and 10000.")),
+    }
+}
+
+/// `expiry` when it names a period other than the current one.
+fn past_expiry(kaos: &KaosNet, req: &Request, id: &str) -> Result<Option<i64>, ApiError> {
+    match req.query("expiry").filter(|e| !e.is_empty() && e != "0") {
+        None => Ok(None),
+        Some(e) => {
+            let e: i64 = e.parse().map_err(|_| ApiError::invalid("Invalid expiry."))?;
+            Ok(Some(e).filter(|e| *e != kaos.leaderboards.current_expiry(id).unwrap_or(0)))
+        }
+    }
+}
+
+fn check_params(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
+    match req.query_pairs().into_iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        Some((k, _)) => Err(ApiError::invalid(format!("Unknown parameter {k}."))),
+        None => Ok(()),
+    }
+}
+
+fn list(kaos: &KaosNet, req: &Request) -> Answer {
+    session(kaos, req)?;
+    check_params(req, &["owner_ids", "limit", "cursor", "expiry"])?;
+    let id = req.param("id").unwrap_or_default();
+    let owners: Vec<String> = req.query_pairs().into_iter().filter(|(k, _)| k == "owner_ids").map(|(_, v)| v).collect();
+    if owners.len() > 100 {
+        return Err(ApiError::invalid("At most 100 owner IDs may be given."));
+    }
+    let limit = limit(req, if owners.is_empty() { Some(10) } else { None })?;
+    if let Some(expiry) = past_expiry(kaos, req, id)? {
+        let offset = match req.query("cursor").filter(|c| !c.is_empty()) {
+            Some(c) => c.strip_prefix("o").and_then(|n| n.parse().ok()).ok_or_else(|| ApiError::invalid("Invalid cursor."))?,
+            None => 0,
+        };
+        let n = limit.unwrap_or(10);
+        let records = kaos.leaderboards.get_period(id, expiry, n + 1, offset)?;
+        let owner_set: std::collections::HashSet<&String> = owners.iter().collect();
+        let all = kaos.leaderboards.get_period(id, expiry, usize::MAX, 0)?;
+        let owner_records: Vec<Value> = all.iter().filter(|r| owner_set.contains(&r.owner_id)).map(record_json).collect();
+        let mut out = json!({
+            "records": records.iter().take(n).map(record_json).collect::<Vec<_>>(),
+            "owner_records": owner_records,
+            "rank_count": all.len().to_string(),
+        });
+        if records.len() > n {
+            out["next_cursor"] = json!(format!("o{}", offset + n));
+        }
+        if offset > 0 {
+            out["prev_cursor"] = json!(format!("o{}", offset.saturating_sub(n)));
+        }
+        return Ok(out);
+    }
+    let owner_records = kaos.leaderboards.get_records(id, &owners)?;
+    let mut out = json!({ "owner_records": owner_records.iter().map(record_json).collect::<Vec<_>>() });
+    let page = match limit {
+        Some(n) => kaos.leaderboards.get_top(id, n, req.query("cursor").as_deref())?,
+        None => crate::leaderboards::RecordPage {
+            rank_count: kaos.leaderboards.rank_count(id)? as u64,
+            ..Default::default()
+        },
+    };
+    out["records"] = json!(page.records.iter().map(record_json).collect::<Vec<_>>());
+    out["rank_count"] = json!(page.rank_count.to_string());
+    if let Some(c) = page.next_cursor {
+        out["next_cursor"] = json!(c);
+    }
+    if let Some(c) = page.prev_cursor {
+        out["prev_cursor"] = json!(c);
+    }
+    Ok(out)
+}
+
+fn around(kaos: &KaosNet, req: &Request) -> Answer {
+    session(kaos, req)?;
+    check_params(req, &["limit", "expiry", "cursor"])?;
+    let id = req.param("id").unwrap_or_default();
+    let owner = req.param("owner_id").unwrap_or_default();
+    let n = limit(req, Some(10))?.unwrap_or(10);
+    let records = match past_expiry(kaos, req, id)? {
+        Some(expiry) => {
+            let all = kaos.leaderboards.get_period(id, expiry, usize::MAX, 0)?;
+            match all.iter().position(|r| r.owner_id == owner) {
+                Some(at) => {
+                    let from = at.saturating_sub(n.saturating_sub(1) / 2).min(all.len().saturating_sub(n));
+                    all[from..(from + n).min(all.len())].to_vec()
+                }
+                None => Vec::new(),
+            }
+        }
+        None => kaos.leaderboards.get_around(id, owner, n)?,
+    };
+    Ok(json!({
+        "records": records.iter().map(record_json).collect::<Vec<_>>(),
+        "rank_count": kaos.leaderboards.rank_count(id)?.to_string(),
+    }))
+}
+
+fn list_tournaments(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    check_params(req, &["category_start", "category_end", "start_time", "end_time", "limit", "cursor"])?;
+    let number = |name: &str| -> Result<Option<i64>, ApiError> {
+        req.query(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse::<i64>().map_err(|_| ApiError::invalid(format!("Invalid {name}."))))
+            .transpose()
+    };
+    let category = |name: &str, default: u32| -> Result<u32, ApiError> {
+        number(name)?.map_or(Ok(default), |c| u32::try_from(c).map_err(|_| ApiError::invalid(format!("Invalid {name}."))))
+    };
+    let filter = TournamentFilter {
+        category_start: category("category_start", 0)?,
+        category_end: category("category_end", u32::MAX)?,
+        start_time: number("start_time")?,
+        end_time: number("end_time")?,
+        limit: limit(req, Some(100))?.unwrap_or(100).min(1000),
+        cursor: req.query("cursor").filter(|c| !c.is_empty()),
+    };
+    let (tournaments, cursor) = kaos.leaderboards.list_tournaments(&filter, Some(&me.uid))?;
+    let mut out = json!({ "tournaments": tournaments });
+    if let Some(c) = cursor {
+        out["cursor"] = json!(c);
+    }
+    Ok(out)
+}

@@ -1,0 +1,253 @@
+//! The rank index: every record key of a board in order, with rank (how many come before
+//! a key) and select (the key at a rank) in O(log n).
+//!
+//! The shape is the sorted-list one (Python's sortedcontainers): keys live in sorted blocks
+//! of at most `2 * BLOCK` keys, a Fenwick tree over the block sizes turns a block number
+//! into the number of keys before it, and each block's last key finds the block of a key.
+//! A 1,000,000-key board is about 4,000 blocks: a lookup is two binary searches over
+//! cache-resident arrays and an insert moves at most a few KiB, where a pointer tree would
+//! take some twenty cache misses.
+
+/// Keys a block is split back down to; blocks hold at most twice this.
+const BLOCK: usize = 256;
+
+/// Ordered keys with ranks.
+#[derive(Debug, Clone)]
+pub(crate) struct RankIndex<K> {
+    blocks: Vec<Vec<K>>,
+    /// The last key of each block.
+    maxes: Vec<K>,
+    /// Fenwick tree over the block sizes (1-based inside).
+    tree: Vec<usize>,
+    len: usize,
+}
+
+impl<K> Default for RankIndex<K> {
+    fn default() -> Self {
+        RankIndex { blocks: Vec::new(), maxes: Vec::new(), tree: Vec::new(), len: 0 }
+    }
+}
+
+impl<K: Ord + Copy> RankIndex<K> {
+    /// How many keys.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The block that holds (or would hold) `key`.
+    fn block_of(&self, key: &K) -> usize {
+        self.maxes.partition_point(|m| m < key).min(self.blocks.len().saturating_sub(1))
+    }
+
+    /// Keys in the blocks before block `b`.
+    fn before_block(&self, b: usize) -> usize {
+        let (mut i, mut sum) = (b, 0);
+        while i > 0 {
+            sum += self.tree[i];
+            i &= i - 1;
+        }
+        sum
+    }
+
+    fn add_to_block(&mut self, b: usize, delta: isize) {
+        let mut i = b + 1;
+        while i < self.tree.len() {
+            self.tree[i] = self.tree[i].wrapping_add_signed(delta);
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Rebuilds the Fenwick tree after blocks were split or removed (O(blocks), once in
+    /// `BLOCK` inserts at most).
+    fn rebuild(&mut self) {
+        let n = self.blocks.len();
+        self.tree.clear();
+        self.tree.resize(n + 1, 0);
+        for b in 0..n {
+            let i = b + 1;
+            self.tree[i] += self.blocks[b].len();
+            let parent = i + (i & i.wrapping_neg());
+            if parent <= n {
+                self.tree[parent] += self.tree[i];
+            }
+        }
+    }
+
+    /// Adds `key`; false if it was already there.
+    pub(crate) fn insert(&mut self, key: K) -> bool {
+        if self.blocks.is_empty() {
+            self.blocks.push(vec![key]);
+            self.maxes.push(key);
+            self.len = 1;
+            self.rebuild();
+            return true;
+        }
+        let b = self.block_of(&key);
+        let block = &mut self.blocks[b];
+        let Err(at) = block.binary_search(&key) else { return false };
+        block.insert(at, key);
+        if at + 1 == block.len() {
+            self.maxes[b] = key;
+        }
+        self.len += 1;
+        if block.len() > 2 * BLOCK {
+            let tail = block.split_off(BLOCK);
+            self.maxes[b] = self.blocks[b][BLOCK - 1];
+            self.maxes.insert(b + 1, tail[tail.len() - 1]);
+            self.blocks.insert(b + 1, tail);
+            self.rebuild();
+        } else {
+            self.add_to_block(b, 1);
+        }
+        true
+    }
+
+    /// Removes `key`; false if it was not there.
+    pub(crate) fn remove(&mut self, key: &K) -> bool {
+        if self.blocks.is_empty() {
+            return false;
+        }
+        let b = self.block_of(key);
+        let block = &mut self.blocks[b];
+        let Ok(at) = block.binary_search(key) else { return false };
+        block.remove(at);
+        self.len -= 1;
+        if block.is_empty() {
+            self.blocks.remove(b);
+            self.maxes.remove(b);
+            self.rebuild();
+        } else {
+            if at == block.len() {
+                self.maxes[b] = block[at - 1];
+            }
+            self.add_to_block(b, -1);
+        }
+        true
+    }
+
+    /// How many keys come before `key` (its 0-based rank when present).
+    pub(crate) fn rank(&self, key: &K) -> usize {
+        if self.blocks.is_empty() {
+            return 0;
+        }
+        let b = self.block_of(key);
+        self.before_block(b) + self.blocks[b].partition_point(|k| k < key)
+    }
+
+    /// Whether `key` is present.
+    pub(crate) fn contains(&self, key: &K) -> bool {
+        !self.blocks.is_empty() && self.blocks[self.block_of(key)].binary_search(key).is_ok()
+    }
+
+    /// The block and offset of 0-based rank `rank` (a Fenwick descent).
+    fn locate(&self, rank: usize) -> Option<(usize, usize)> {
+        if rank >= self.len {
+            return None;
+        }
+        let (mut pos, mut rest) = (0, rank);
+        let mut step = (self.tree.len() - 1).checked_ilog2().map_or(0, |l| 1 << l);
+        while step > 0 {
+            let next = pos + step;
+            if next < self.tree.len() && self.tree[next] <= rest {
+                pos = next;
+                rest -= self.tree[next];
+            }
+            step >>= 1;
+        }
+        Some((pos, rest))
+    }
+
+    /// Up to `count` keys from 0-based rank `from`, in order.
+    pub(crate) fn range(&self, from: usize, count: usize) -> impl Iterator<Item = &K> {
+        let start = self.locate(from);
+        let blocks = match start {
+            Some((b, _)) => &self.blocks[b..],
+            None => &[],
+        };
+        let skip = start.map_or(0, |(_, offset)| offset);
+        blocks.iter().flatten().skip(skip).take(count)
+    }
+
+    /// The key at 0-based rank `rank`.
+    #[cfg(test)]
+    pub(crate) fn select(&self, rank: usize) -> Option<K> {
+        self.locate(rank).map(|(b, i)| self.blocks[b][i])
+    }
+
+    /// Forgets every key.
+    pub(crate) fn clear(&mut self) {
+        *self = RankIndex::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RankIndex;
+
+    /// A deterministic stream of keys (splitmix64).
+    fn keys(seed: u64, n: usize) -> Vec<u64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = x;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31)) % 5_000
+            })
+            .collect()
+    }
+
+    #[test]
+    fn agrees_with_a_sorted_vec_through_inserts_and_removes() {
+        let mut index = RankIndex::default();
+        let mut model: Vec<u64> = Vec::new();
+        for (i, k) in keys(7, 40_000).into_iter().enumerate() {
+            // Two inserts for each remove: blocks split, and some empty out again.
+            if i % 3 == 2 {
+                let present = model.binary_search(&k);
+                assert_eq!(index.remove(&k), present.is_ok());
+                if let Ok(at) = present {
+                    model.remove(at);
+                }
+            } else {
+                let at = model.binary_search(&k);
+                assert_eq!(index.insert(k), at.is_err());
+                if let Err(at) = at {
+                    model.insert(at, k);
+                }
+            }
+            if i % 997 == 0 {
+                assert_eq!(index.len(), model.len());
+                for (rank, key) in model.iter().enumerate().step_by(37) {
+                    assert_eq!(index.rank(key), rank);
+                    assert_eq!(index.select(rank), Some(*key));
+                    assert!(index.contains(key));
+                }
+                assert_eq!(index.range(0, usize::MAX).copied().collect::<Vec<_>>(), model);
+            }
+        }
+        assert_eq!(index.select(model.len()), None);
+        assert_eq!(index.range(model.len(), 5).count(), 0);
+        let mid = model.len() / 2;
+        assert_eq!(index.range(mid, 3).copied().collect::<Vec<_>>(), model[mid..mid + 3]);
+    }
+
+    #[test]
+    fn rank_of_an_absent_key_counts_the_keys_before_it() {
+        let mut index = RankIndex::default();
+        for k in (0..2_000u64).map(|k| k * 2) {
+            index.insert(k);
+        }
+        assert_eq!(index.rank(&1), 1);
+        assert_eq!(index.rank(&2_001), 1_001);
+        assert_eq!(index.rank(&10_000), 2_000);
+        assert!(!index.contains(&1));
+        for k in (0..2_000u64).map(|k| k * 2) {
+            assert!(index.remove(&k));
+        }
+        assert_eq!(index.len(), 0);
+        assert_eq!(index.rank(&3), 0);
+        assert!(!index.remove(&3));
+    }
+}
