@@ -1,5 +1,6 @@
 //! One conformance suite for every `Store`: each test runs on memory and on SQLite.
 
+use kaosnet::store::leaderboards::{RecordWrite, StoredBoard, StoredRecord};
 use kaosnet::store::{
     version_of, Caller, ChannelMessage, MemoryStore, Notification, ObjectDelete, ObjectId, ObjectWrite, SqliteStore,
     Store, StoreError, User, UserKey, VersionCheck,
@@ -302,6 +303,56 @@ fn postgres_store() -> Option<kaosnet::store::PostgresStore> {
     Some(kaosnet::store::PostgresStore::open(&format!("{base} options='-c search_path={schema}'")).unwrap())
 }
 
+fn record(board: &str, owner: &str, score: i64, expiry: i64) -> StoredRecord {
+    StoredRecord {
+        leaderboard_id: board.into(),
+        owner_id: owner.into(),
+        username: format!("u-{owner}"),
+        score,
+        subscore: 1,
+        num_score: 1,
+        metadata: "{}".into(),
+        create_time: 5,
+        update_time: 6,
+        expiry_time: expiry,
+        ..StoredRecord::default()
+    }
+}
+
+fn boards_and_records_are_kept_by_period(s: &dyn Store) {
+    let def = |id: &str| StoredBoard { id: id.into(), config: format!(r#"{{"id":"{id}"}}"#), create_time: 3 };
+    assert!(s.create_board(&def("b")).unwrap());
+    assert!(!s.create_board(&StoredBoard { config: "{}".into(), ..def("b") }).unwrap());
+    assert!(s.create_board(&def("a")).unwrap());
+    assert_eq!(s.board("b").unwrap(), Some(def("b")));
+    assert_eq!(s.board("zz").unwrap(), None);
+    assert_eq!(s.boards().unwrap().iter().map(|b| b.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+
+    s.write_records(&[
+        RecordWrite::Put(record("b", "o1", 10, 0)),
+        RecordWrite::Put(record("b", "o2", 20, 0)),
+        RecordWrite::Put(record("b", "o1", 30, 100)),
+        RecordWrite::Put(record("a", "o1", 40, 0)),
+    ])
+    .unwrap();
+    // A replace and a delete in one batch, in order.
+    s.write_records(&[
+        RecordWrite::Put(record("b", "o1", 11, 0)),
+        RecordWrite::Delete { leaderboard_id: "b".into(), owner_id: "o2".into(), expiry_time: 0 },
+        RecordWrite::Put(record("b", "o3", 5, 0)),
+        RecordWrite::Delete { leaderboard_id: "b".into(), owner_id: "o3".into(), expiry_time: 0 },
+    ])
+    .unwrap();
+    let mut current = s.records("b", 0).unwrap();
+    current.sort_by(|x, y| x.owner_id.cmp(&y.owner_id));
+    assert_eq!(current, [record("b", "o1", 11, 0)]);
+    assert_eq!(s.records("b", 100).unwrap(), [record("b", "o1", 30, 100)]);
+    assert!(s.delete_board("b").unwrap());
+    assert!(!s.delete_board("b").unwrap());
+    assert!(s.records("b", 0).unwrap().is_empty() && s.records("b", 100).unwrap().is_empty());
+    assert_eq!(s.records("a", 0).unwrap(), [record("a", "o1", 40, 0)]);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -332,6 +383,7 @@ conformance!(
     revoked_tokens_stay_revoked,
     messages_keep_their_order_and_only_their_sender_changes_them,
     notifications_page_after_a_cursor_and_only_their_owner_deletes_them,
+    boards_and_records_are_kept_by_period,
 );
 
 #[test]
