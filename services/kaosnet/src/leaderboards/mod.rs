@@ -38,6 +38,7 @@ use crate::store::leaderboards::StoredBoard;
 use crate::store::Store;
 use board::{owner_key, Board, Period};
 use cron::Cron;
+pub use rank::RankIndex;
 pub use tournaments::{TournamentConfig, TournamentRules};
 
 /// Which records rank first.

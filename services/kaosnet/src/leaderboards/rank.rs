@@ -9,11 +9,11 @@
 //! take some twenty cache misses.
 
 /// Keys a block is split back down to; blocks hold at most twice this.
-const BLOCK: usize = 256;
+const BLOCK: usize = 64;
 
 /// Ordered keys with ranks.
 #[derive(Debug, Clone)]
-pub(crate) struct RankIndex<K> {
+pub struct RankIndex<K> {
     blocks: Vec<Vec<K>>,
     /// The last key of each block.
     maxes: Vec<K>,
@@ -30,8 +30,13 @@ impl<K> Default for RankIndex<K> {
 
 impl<K: Ord + Copy> RankIndex<K> {
     /// How many keys.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The block that holds (or would hold) `key`.
@@ -74,7 +79,7 @@ impl<K: Ord + Copy> RankIndex<K> {
     }
 
     /// Adds `key`; false if it was already there.
-    pub(crate) fn insert(&mut self, key: K) -> bool {
+    pub fn insert(&mut self, key: K) -> bool {
         if self.blocks.is_empty() {
             self.blocks.push(vec![key]);
             self.maxes.push(key);
@@ -103,7 +108,7 @@ impl<K: Ord + Copy> RankIndex<K> {
     }
 
     /// Removes `key`; false if it was not there.
-    pub(crate) fn remove(&mut self, key: &K) -> bool {
+    pub fn remove(&mut self, key: &K) -> bool {
         if self.blocks.is_empty() {
             return false;
         }
@@ -126,7 +131,7 @@ impl<K: Ord + Copy> RankIndex<K> {
     }
 
     /// How many keys come before `key` (its 0-based rank when present).
-    pub(crate) fn rank(&self, key: &K) -> usize {
+    pub fn rank(&self, key: &K) -> usize {
         if self.blocks.is_empty() {
             return 0;
         }
@@ -135,7 +140,7 @@ impl<K: Ord + Copy> RankIndex<K> {
     }
 
     /// Whether `key` is present.
-    pub(crate) fn contains(&self, key: &K) -> bool {
+    pub fn contains(&self, key: &K) -> bool {
         !self.blocks.is_empty() && self.blocks[self.block_of(key)].binary_search(key).is_ok()
     }
 
@@ -158,7 +163,7 @@ impl<K: Ord + Copy> RankIndex<K> {
     }
 
     /// Up to `count` keys from 0-based rank `from`, in order.
-    pub(crate) fn range(&self, from: usize, count: usize) -> impl Iterator<Item = &K> {
+    pub fn range(&self, from: usize, count: usize) -> impl Iterator<Item = &K> {
         let start = self.locate(from);
         let blocks = match start {
             Some((b, _)) => &self.blocks[b..],
@@ -169,13 +174,12 @@ impl<K: Ord + Copy> RankIndex<K> {
     }
 
     /// The key at 0-based rank `rank`.
-    #[cfg(test)]
-    pub(crate) fn select(&self, rank: usize) -> Option<K> {
+    pub fn select(&self, rank: usize) -> Option<K> {
         self.locate(rank).map(|(b, i)| self.blocks[b][i])
     }
 
     /// Forgets every key.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         *self = RankIndex::default();
     }
 }

@@ -1,0 +1,376 @@
+//! Leaderboards on a 1,000,000-record board: score submissions per second (first writes,
+//! then updates of random owners) and `get_around` latency (10 records around a random
+//! owner), through `Leaderboards` on the memory store and, durable, on SQLite (every
+//! submission acknowledged only after its commit; 64 writer threads let batches form).
+//!
+//! Peers, in the same run:
+//! - `indexset` (an order-statistic B-tree crate of the same design family): the bare
+//!   index doing the same inserts, updates and rank-plus-range reads, beside our bare
+//!   `RankIndex`; the service numbers above include records, JSON-ready fields and the
+//!   store.
+//! - Redis sorted sets, the usual leaderboard store, when `redis-server` is installed:
+//!   ZADD pipelined 1,000 at a time, ZREVRANK + ZREVRANGE in one round trip per read, and,
+//!   durable (`appendfsync always`), 64 clients each sending single ZADDs.
+//!
+//! `cargo bench -p kaos-benches --bench leaderboards` (about a minute).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kaosnet::leaderboards::{LeaderboardConfig, Leaderboards, Operator, RankIndex, Submission};
+use kaosnet::store::leaderboards::{RecordWrite, StoredRecord};
+use kaosnet::store::{MemoryStore, SqliteStore, Store};
+
+const RECORDS: usize = 1_000_000;
+const READS: usize = 100_000;
+const WRITERS: usize = 64;
+const DURABLE_SECONDS: u64 = 5;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn owner(i: usize) -> String {
+    format!("00000000-0000-4000-8000-{i:012}")
+}
+
+fn percentile(samples: &mut [u64], p: f64) -> f64 {
+    samples.sort_unstable();
+    samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)] as f64 / 1_000.0
+}
+
+fn submission(score: u64) -> Submission {
+    Submission { score: (score % 1_000_000) as i64, ..Default::default() }
+}
+
+/// Fill, update and read a board; prints and returns (fills/s, updates/s).
+fn service(boards: &Leaderboards, owners: &[String], label: &str) {
+    boards.create(LeaderboardConfig { id: "b".into(), operator: Operator::Set, ..Default::default() }).unwrap();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let started = Instant::now();
+    for o in owners {
+        boards.submit("b", o, "player", submission(rng.next())).unwrap();
+    }
+    let fill = owners.len() as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for _ in 0..owners.len() {
+        let o = &owners[rng.next() as usize % owners.len()];
+        boards.submit("b", o, "player", submission(rng.next())).unwrap();
+    }
+    let update = owners.len() as f64 / started.elapsed().as_secs_f64();
+    if std::env::var_os("KAOS_LB_PROFILE_READS").is_some() {
+        for _ in 0..20 {
+            around(boards, owners, &mut rng);
+        }
+    }
+    let mut samples = around(boards, owners, &mut rng);
+    println!(
+        "{label:<28} first writes {fill:>10.0}/s   updates {update:>10.0}/s   get_around p50 {:>5.1} µs  p99 {:>5.1} µs",
+        percentile(&mut samples, 0.50),
+        percentile(&mut samples, 0.99)
+    );
+}
+
+fn around(boards: &Leaderboards, owners: &[String], rng: &mut Rng) -> Vec<u64> {
+    (0..READS)
+        .map(|_| {
+            let o = &owners[rng.next() as usize % owners.len()];
+            let t = Instant::now();
+            let got = boards.get_around("b", o, 10).unwrap();
+            let ns = t.elapsed().as_nanos() as u64;
+            assert_eq!(got.len(), 10);
+            ns
+        })
+        .collect()
+}
+
+/// The bare index: ours and indexset's, same keys, same operations.
+fn bare_indexes() {
+    type Key = (u64, u64, u128);
+    fn run<I>(label: &str, mut index: I, insert: fn(&mut I, Key), remove: fn(&mut I, &Key), read: fn(&I, &Key) -> usize) {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut scores = vec![0u64; RECORDS];
+        let started = Instant::now();
+        for (i, s) in scores.iter_mut().enumerate() {
+            *s = rng.next() % 1_000_000;
+            insert(&mut index, (!*s, 0, i as u128));
+        }
+        let fill = RECORDS as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for _ in 0..RECORDS {
+            let i = rng.next() as usize % RECORDS;
+            remove(&mut index, &(!scores[i], 0, i as u128));
+            scores[i] = rng.next() % 1_000_000;
+            insert(&mut index, (!scores[i], 0, i as u128));
+        }
+        let update = RECORDS as f64 / started.elapsed().as_secs_f64();
+        let mut samples: Vec<u64> = (0..READS)
+            .map(|_| {
+                let i = rng.next() as usize % RECORDS;
+                let t = Instant::now();
+                let n = read(&index, &(!scores[i], 0, i as u128));
+                let ns = t.elapsed().as_nanos() as u64;
+                assert_eq!(n, 10);
+                ns
+            })
+            .collect();
+        println!(
+            "{label:<28} inserts      {fill:>10.0}/s   updates {update:>10.0}/s   rank + 10 around p50 {:>5.2} µs  p99 {:>5.2} µs",
+            percentile(&mut samples, 0.50),
+            percentile(&mut samples, 0.99)
+        );
+    }
+    run(
+        "ours: RankIndex (bare)",
+        RankIndex::<Key>::default(),
+        |i, k| {
+            i.insert(k);
+        },
+        |i, k| {
+            i.remove(k);
+        },
+        |i, k| {
+            let r = i.rank(k);
+            i.range(r.saturating_sub(4).min(RECORDS - 10), 10).count()
+        },
+    );
+    run(
+        "peer: indexset::BTreeSet",
+        indexset::BTreeSet::<Key>::new(),
+        |i, k| {
+            i.insert(k);
+        },
+        |i, k| {
+            i.remove(k);
+        },
+        |i, k| {
+            let r = i.rank(k);
+            let from = r.saturating_sub(4).min(RECORDS - 10);
+            i.range_idx(from..from + 10).count()
+        },
+    );
+}
+
+/// SQLite, durable: a board of 1,000,000 records loaded in bulk, then 64 threads
+/// submitting for a few seconds.
+fn sqlite_durable(owners: &[String]) {
+    let path = std::env::temp_dir().join(format!("kaos-bench-lb-{}.db", std::process::id()));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let boards = Arc::new(Leaderboards::new(store.clone()));
+    boards.create(LeaderboardConfig { id: "b".into(), operator: Operator::Set, ..Default::default() }).unwrap();
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let started = Instant::now();
+    for chunk in owners.chunks(20_000) {
+        let writes: Vec<RecordWrite> = chunk
+            .iter()
+            .map(|o| {
+                RecordWrite::Put(StoredRecord {
+                    leaderboard_id: "b".into(),
+                    owner_id: o.clone(),
+                    username: "player".into(),
+                    score: (rng.next() % 1_000_000) as i64,
+                    num_score: 1,
+                    metadata: "{}".into(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        store.write_records(&writes).unwrap();
+    }
+    let bulk = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    assert_eq!(boards.rank_count("b").unwrap(), owners.len());
+    let load = started.elapsed().as_secs_f64();
+    if std::env::var_os("KAOS_LB_PROBE").is_some() {
+        for batch in [1usize, 64, 512] {
+            let t = Instant::now();
+            for _ in 0..20 {
+                let writes: Vec<RecordWrite> = (0..batch)
+                    .map(|_| {
+                        RecordWrite::Put(StoredRecord {
+                            leaderboard_id: "b".into(),
+                            owner_id: owners[rng.next() as usize % owners.len()].clone(),
+                            username: "player".into(),
+                            score: 5,
+                            num_score: 1,
+                            metadata: "{}".into(),
+                            ..Default::default()
+                        })
+                    })
+                    .collect();
+                store.write_records(&writes).unwrap();
+            }
+            println!("probe: batch {batch}: {:.2} ms per commit", t.elapsed().as_secs_f64() * 1000.0 / 20.0);
+        }
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let owners = Arc::new(owners.to_vec());
+    let started = Instant::now();
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|t| {
+            let (boards, done, stop, owners) = (boards.clone(), done.clone(), stop.clone(), owners.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
+                while !stop.load(Ordering::Relaxed) {
+                    let o = &owners[rng.next() as usize % owners.len()];
+                    boards.submit("b", o, "player", submission(rng.next())).unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(DURABLE_SECONDS));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let mut samples = around(&boards, &owners, &mut rng);
+    println!(
+        "{:<28} durable      {rate:>10.0}/s   ({WRITERS} writers; bulk load {bulk:.1} s, board load {load:.1} s)   get_around p99 {:>5.1} µs",
+        "ours: SQLite (synchronous)",
+        percentile(&mut samples, 0.99)
+    );
+    drop(boards);
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+struct Redis(Child, u16);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis(durable: bool) -> Option<(Redis, redis::Client)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let dir = std::env::temp_dir().join(format!("kaos-bench-redis-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let mut args = vec!["--port".to_string(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--save".into(), String::new()];
+    args.extend(["--dir".into(), dir.display().to_string()]);
+    if durable {
+        args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
+    } else {
+        args.extend(["--appendonly", "no"].map(String::from));
+    }
+    let child = Command::new("redis-server").args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let server = Redis(child, port);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while client.get_connection().is_err() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some((server, client))
+}
+
+fn redis_peer(owners: &[String]) {
+    let Some((_server, client)) = redis(false) else {
+        println!("peer: Redis                  skipped: redis-server is not installed");
+        return;
+    };
+    let mut con = client.get_connection().unwrap();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let started = Instant::now();
+    for chunk in owners.chunks(1_000) {
+        let mut pipe = redis::pipe();
+        for o in chunk {
+            pipe.cmd("ZADD").arg("b").arg(rng.next() % 1_000_000).arg(o).ignore();
+        }
+        pipe.query::<()>(&mut con).unwrap();
+    }
+    let fill = owners.len() as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for _ in 0..owners.len() / 1_000 {
+        let mut pipe = redis::pipe();
+        for _ in 0..1_000 {
+            let o = &owners[rng.next() as usize % owners.len()];
+            pipe.cmd("ZADD").arg("b").arg(rng.next() % 1_000_000).arg(o).ignore();
+        }
+        pipe.query::<()>(&mut con).unwrap();
+    }
+    let update = owners.len() as f64 / started.elapsed().as_secs_f64();
+    // The around read a Redis leaderboard does: the owner's rank, then the range around it
+    // (a Lua script keeps it to one round trip).
+    let script = redis::Script::new(
+        "local r = redis.call('ZREVRANK', KEYS[1], ARGV[1]) \
+         local from = math.max(0, r - 4) \
+         return redis.call('ZREVRANGE', KEYS[1], from, from + 9, 'WITHSCORES')",
+    );
+    let mut samples: Vec<u64> = (0..READS)
+        .map(|_| {
+            let o = &owners[rng.next() as usize % owners.len()];
+            let t = Instant::now();
+            let got: Vec<String> = script.key("b").arg(o).invoke(&mut con).unwrap();
+            let ns = t.elapsed().as_nanos() as u64;
+            assert!(got.len() >= 2);
+            ns
+        })
+        .collect();
+    println!(
+        "{:<28} first writes {fill:>10.0}/s   updates {update:>10.0}/s   around p50 {:>5.1} µs  p99 {:>5.1} µs (pipelined writes; reads over loopback)",
+        "peer: Redis sorted set",
+        percentile(&mut samples, 0.50),
+        percentile(&mut samples, 0.99)
+    );
+    drop(con);
+    let Some((_server, client)) = redis(true) else { return };
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|t| {
+            let (done, stop, client) = (done.clone(), stop.clone(), client.clone());
+            let owners = owners.to_vec();
+            std::thread::spawn(move || {
+                let mut con = client.get_connection().unwrap();
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
+                while !stop.load(Ordering::Relaxed) {
+                    let o = &owners[rng.next() as usize % owners.len()];
+                    redis::cmd("ZADD").arg("b").arg(rng.next() % 1_000_000).arg(o).query::<()>(&mut con).unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(DURABLE_SECONDS));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    println!("{:<28} durable      {rate:>10.0}/s   ({WRITERS} clients, appendfsync always)", "peer: Redis AOF");
+}
+
+fn main() {
+    if std::env::var_os("KAOS_LB_BARE").is_some() {
+        bare_indexes();
+        return;
+    }
+    let owners: Vec<String> = (0..RECORDS).map(owner).collect();
+    println!("leaderboards: a board of {RECORDS} records, get_around of 10 records, {READS} reads");
+    service(&Leaderboards::new(Arc::new(MemoryStore::new())), &owners, "ours: Leaderboards (memory)");
+    if std::env::var_os("KAOS_LB_MEMORY").is_some() {
+        return;
+    }
+    sqlite_durable(&owners);
+    bare_indexes();
+    redis_peer(&owners);
+}
