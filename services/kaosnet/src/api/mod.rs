@@ -6,6 +6,8 @@
 
 mod account;
 mod channel;
+mod friend;
+mod group;
 mod matches;
 mod notification;
 mod rpc;
@@ -160,6 +162,8 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     storage::routes(&mut r, kaos);
     notification::routes(&mut r, kaos);
     channel::routes(&mut r, kaos);
+    friend::routes(&mut r, kaos);
+    group::routes(&mut r, kaos);
     matches::routes(&mut r, kaos);
     rpc::routes(&mut r, kaos);
     // The realtime socket upgrades here (see `realtime`).
