@@ -120,7 +120,7 @@ fn apply(kaos: &KaosNet, write: SocialWrite) -> Result<SocialDone, StoreError> {
 
 fn done_group(done: SocialDone) -> Result<(Group, Vec<String>, Vec<String>), ApiError> {
     match done {
-        SocialDone::Group { group, added, requested } => Ok((group, added, requested)),
+        SocialDone::Group { group, added, requested } => Ok((*group, added, requested)),
         _ => Err(ApiError::new(crate::Code::Internal, "Internal error.")),
     }
 }
@@ -308,6 +308,13 @@ pub fn demote(kaos: &KaosNet, caller: Option<&str>, group_id: &str, user_ids: &[
     users_op(kaos, caller, group_id, GroupUsersOp::Demote, user_ids)
 }
 
+/// A page of a listing and where the next begins (None on the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub cursor: Option<String>,
+}
+
 /// Whether `user_id` is a member of `group_id` (superadmin, admin or member).
 pub fn is_member(kaos: &KaosNet, group_id: &str, user_id: &str) -> Result<bool, ApiError> {
     let state = kaos.accounts.store().member_state(group_id, user_id)?;
@@ -337,18 +344,13 @@ fn check_state(state: Option<i32>) -> Result<(), ApiError> {
 }
 
 /// Groups that pass `filter`, by name, `limit` per page.
-pub fn list(
-    kaos: &KaosNet,
-    filter: &GroupFilter,
-    limit: usize,
-    cursor: Option<&str>,
-) -> Result<(Vec<Group>, Option<String>), ApiError> {
+pub fn list(kaos: &KaosNet, filter: &GroupFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Group>, ApiError> {
     let after = cursor.map(|c| decode(c, 'g')).transpose()?;
     let mut groups = kaos.accounts.store().list_groups(filter, after.as_deref(), limit.saturating_add(1))?;
     let more = groups.len() > limit;
     groups.truncate(limit);
     let cursor = groups.last().filter(|_| more).map(|g| encode(&format!("g{}", g.name.to_lowercase())));
-    Ok((groups, cursor))
+    Ok(Page { items: groups, cursor })
 }
 
 /// A group's users (in `state`, or all but the banned), in joining order.
@@ -358,7 +360,7 @@ pub fn users(
     state: Option<i32>,
     limit: usize,
     cursor: Option<&str>,
-) -> Result<(Vec<(User, Membership)>, Option<String>), ApiError> {
+) -> Result<Page<(User, Membership)>, ApiError> {
     let id = parse_id(group_id)?;
     check_state(state)?;
     let store = kaos.accounts.store();
@@ -372,7 +374,7 @@ pub fn users(
     let ids: Vec<String> = edges.iter().map(|e| e.user_id.clone()).collect();
     let found = store.users(&ids, &[])?;
     let list = edges.into_iter().filter_map(|e| found.iter().find(|u| u.id == e.user_id).map(|u| (u.clone(), e)));
-    Ok((list.collect(), cursor))
+    Ok(Page { items: list.collect(), cursor })
 }
 
 /// A user's groups (in `state`, or all but bans), in joining order.
@@ -382,12 +384,12 @@ pub fn user_groups(
     state: Option<i32>,
     limit: usize,
     cursor: Option<&str>,
-) -> Result<(Vec<(Group, Membership)>, Option<String>), ApiError> {
+) -> Result<Page<(Group, Membership)>, ApiError> {
     let id = uuid::Uuid::parse_str(user_id).map_err(|_| ApiError::invalid("User ID must be a valid ID."))?.to_string();
     check_state(state)?;
     let mut list = kaos.accounts.store().list_user_groups(&id, state, decode_seq(cursor)?, limit.saturating_add(1))?;
     let more = list.len() > limit;
     list.truncate(limit);
     let cursor = list.last().filter(|_| more).map(|(_, m)| encode(&format!("s{}", m.seq)));
-    Ok((list, cursor))
+    Ok(Page { items: list, cursor })
 }

@@ -95,7 +95,7 @@ fn blocks_and_bad_requests_change_nothing() {
         (format!("/v2/friend?ids={}", a.id), 400, 3),
         ("/v2/friend?usernames=ba".to_string(), 400, 3),
         (format!("/v2/friend?ids={unknown}"), 404, 5),
-        (format!("/v2/friend?usernames=bb&usernames=nobody"), 404, 5),
+        ("/v2/friend?usernames=bb&usernames=nobody".to_string(), 404, 5),
         ("/v2/friend?ids=not-a-uuid".to_string(), 400, 3),
         ("/v2/friend?usernames=".to_string(), 400, 3),
         ("/v2/friend?what=1".to_string(), 400, 3),

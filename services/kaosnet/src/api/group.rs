@@ -175,9 +175,9 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
         members,
         open,
     };
-    let (found, cursor) = groups::list(kaos, &filter, p.limit, p.cursor.as_deref())?;
-    let mut out = json!({ "groups": found.iter().map(group_json).collect::<Vec<_>>() });
-    if let Some(c) = cursor {
+    let page = groups::list(kaos, &filter, p.limit, p.cursor.as_deref())?;
+    let mut out = json!({ "groups": page.items.iter().map(group_json).collect::<Vec<_>>() });
+    if let Some(c) = page.cursor {
         out["cursor"] = json!(c);
     }
     Ok(out)
@@ -186,10 +186,11 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
 fn group_users(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     let p = paging(req, 100, 100, &[])?;
-    let (found, cursor) = groups::users(kaos, group_id(req), p.state, p.limit, p.cursor.as_deref())?;
-    let list: Vec<Value> = found.iter().map(|(u, m)| json!({"user": user_json(kaos, u), "state": m.state})).collect();
+    let page = groups::users(kaos, group_id(req), p.state, p.limit, p.cursor.as_deref())?;
+    let list: Vec<Value> =
+        page.items.iter().map(|(u, m)| json!({"user": user_json(kaos, u), "state": m.state})).collect();
     let mut out = json!({ "group_users": list });
-    if let Some(c) = cursor {
+    if let Some(c) = page.cursor {
         out["cursor"] = json!(c);
     }
     Ok(out)
@@ -199,10 +200,10 @@ fn user_groups(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     let p = paging(req, 100, 100, &[])?;
     let user = req.param("user_id").unwrap_or_default();
-    let (found, cursor) = groups::user_groups(kaos, user, p.state, p.limit, p.cursor.as_deref())?;
-    let list: Vec<Value> = found.iter().map(|(g, m)| json!({"group": group_json(g), "state": m.state})).collect();
+    let page = groups::user_groups(kaos, user, p.state, p.limit, p.cursor.as_deref())?;
+    let list: Vec<Value> = page.items.iter().map(|(g, m)| json!({"group": group_json(g), "state": m.state})).collect();
     let mut out = json!({ "user_groups": list });
-    if let Some(c) = cursor {
+    if let Some(c) = page.cursor {
         out["cursor"] = json!(c);
     }
     Ok(out)

@@ -184,7 +184,7 @@ pub enum SocialDone {
     /// The group as it is now, with the users that became members by an admin's hand
     /// (added or their join request accepted) and, for a join request, the admins to tell.
     Group {
-        group: Group,
+        group: Box<Group>,
         added: Vec<String>,
         requested: Vec<String>,
     },
@@ -275,7 +275,7 @@ impl SocialWrite {
                 let group = Group { edge_count: 1, ..group.clone() };
                 tx.put_group(&group, true)?;
                 tx.set_member(&group.id, &group.creator_id, SUPERADMIN, now)?;
-                Ok(SocialDone::Group { group, added: Vec::new(), requested: Vec::new() })
+                Ok(SocialDone::Group { group: Box::new(group), added: Vec::new(), requested: Vec::new() })
             }
             SocialWrite::UpdateGroup { caller, id, update } => update_group(tx, caller.as_deref(), id, update, now),
             SocialWrite::DeleteGroup { caller, id } => {
@@ -305,7 +305,7 @@ impl SocialWrite {
                         }
                     }
                 }
-                Ok(SocialDone::Group { group, added: Vec::new(), requested: Vec::new() })
+                Ok(SocialDone::Group { group: Box::new(group), added: Vec::new(), requested: Vec::new() })
             }
             SocialWrite::GroupUsers { caller, id, op, user_ids } => {
                 group_users(tx, caller.as_deref(), id, *op, user_ids, now)
@@ -354,7 +354,7 @@ fn update_group(
 ) -> Result<SocialDone, StoreError> {
     let Some(mut group) = tx.group(id)? else { return refuse(Refusal::GroupNotFound) };
     if let Some(c) = caller {
-        if !tx.member_state(id, c)?.is_some_and(|s| s <= ADMIN) {
+        if tx.member_state(id, c)?.is_none_or(|s| s > ADMIN) {
             return refuse(Refusal::PermissionDenied);
         }
     }
@@ -382,7 +382,7 @@ fn update_group(
     }
     group.update_time = now;
     tx.put_group(&group, false)?;
-    Ok(SocialDone::Group { group, added: Vec::new(), requested: Vec::new() })
+    Ok(SocialDone::Group { group: Box::new(group), added: Vec::new(), requested: Vec::new() })
 }
 
 fn join_group(tx: &mut dyn SocialTx, user: &str, id: &str, now: i64) -> Result<SocialDone, StoreError> {
@@ -405,7 +405,7 @@ fn join_group(tx: &mut dyn SocialTx, user: &str, id: &str, now: i64) -> Result<S
             requested = tx.members_in(id, &[SUPERADMIN, ADMIN])?;
         }
     }
-    Ok(SocialDone::Group { group, added: Vec::new(), requested })
+    Ok(SocialDone::Group { group: Box::new(group), added: Vec::new(), requested })
 }
 
 fn group_users(
@@ -489,7 +489,7 @@ fn group_users(
         }
     }
     tx.put_group(&group, false)?;
-    Ok(SocialDone::Group { group, added, requested: Vec::new() })
+    Ok(SocialDone::Group { group: Box::new(group), added, requested: Vec::new() })
 }
 
 /// Removes a deleted user from the social graph: their friend edges both ways and their
