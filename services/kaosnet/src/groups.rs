@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::friends::notify;
 use crate::notifications::{code, Outgoing};
+use crate::realtime::router;
+use crate::realtime::tracker::{Stream, StreamMode};
 use crate::store::{
     group_state, Group, GroupFilter, GroupUpdate, GroupUsersOp, Membership, Refusal, SocialDone, SocialWrite,
     StoreError, User, UserKey,
@@ -114,6 +116,22 @@ pub fn parse_id(id: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(id).map(|u| u.to_string()).map_err(|_| ApiError::invalid("Group ID must be a valid ID."))
 }
 
+/// Takes users who are no longer members off the group's chat channel (all of its
+/// presences when `users` is None), telling those who stay.
+fn leave_chat(kaos: &KaosNet, group_id: &str, users: Option<&[String]>) {
+    let stream = Stream::new(StreamMode::ChannelGroup, group_id.to_string());
+    let gone: Vec<_> = kaos
+        .tracker
+        .list(&stream)
+        .into_iter()
+        .filter(|p| users.is_none_or(|u| u.contains(&p.user_id)))
+        .filter_map(|p| kaos.tracker.untrack(&stream, p.session))
+        .collect();
+    if !gone.is_empty() && users.is_some() {
+        router::announce(kaos, &stream, &[], &gone, None);
+    }
+}
+
 fn apply(kaos: &KaosNet, write: SocialWrite) -> Result<SocialDone, StoreError> {
     kaos.accounts.store().social_write(write, kaos.accounts.now())
 }
@@ -197,11 +215,15 @@ pub fn update(kaos: &KaosNet, caller: Option<&str>, group_id: &str, update: Grou
 /// Deletes a group (superadmins).
 pub fn delete(kaos: &KaosNet, caller: Option<&str>, group_id: &str) -> Result<(), ApiError> {
     let id = parse_id(group_id)?;
-    match apply(kaos, SocialWrite::DeleteGroup { caller: caller.map(str::to_string), id }) {
+    match apply(kaos, SocialWrite::DeleteGroup { caller: caller.map(str::to_string), id: id.clone() }) {
         Err(StoreError::Social(Refusal::PermissionDenied | Refusal::GroupNotFound)) => {
             Err(ApiError::invalid("Group not found or you're not allowed to delete."))
         }
-        other => other.map(|_| ()).map_err(Into::into),
+        other => {
+            other?;
+            leave_chat(kaos, &id, None);
+            Ok(())
+        }
     }
 }
 
@@ -230,7 +252,8 @@ pub fn join(kaos: &KaosNet, user_id: &str, group_id: &str) -> Result<(), ApiErro
 /// Leaves a group (or withdraws a join request). The last superadmin cannot leave.
 pub fn leave(kaos: &KaosNet, user_id: &str, group_id: &str) -> Result<(), ApiError> {
     let id = parse_id(group_id)?;
-    apply(kaos, SocialWrite::LeaveGroup { user_id: user_id.to_string(), id })?;
+    apply(kaos, SocialWrite::LeaveGroup { user_id: user_id.to_string(), id: id.clone() })?;
+    leave_chat(kaos, &id, Some(&[user_id.to_string()]));
     Ok(())
 }
 
@@ -255,7 +278,8 @@ fn users_op(
     if ids.is_empty() {
         return Ok(());
     }
-    let write = SocialWrite::GroupUsers { caller: caller.map(str::to_string), id, op, user_ids: ids };
+    let write =
+        SocialWrite::GroupUsers { caller: caller.map(str::to_string), id: id.clone(), op, user_ids: ids.clone() };
     let (group, added, _) = match apply(kaos, write) {
         Err(StoreError::Social(Refusal::UserNotFound)) => {
             return Err(ApiError::invalid("One or more users not found."))
@@ -268,6 +292,11 @@ fn users_op(
         }
         other => done_group(other?)?,
     };
+    if matches!(op, GroupUsersOp::Kick | GroupUsersOp::Ban) {
+        // The caller is never acted on (see `SocialWrite::GroupUsers`).
+        ids.retain(|u| Some(u.as_str()) != caller);
+        leave_chat(kaos, &id, Some(&ids));
+    }
     let list = added
         .into_iter()
         .map(|user_id| Outgoing {

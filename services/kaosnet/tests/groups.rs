@@ -288,9 +288,12 @@ fn group_chat_is_for_members_only() {
     // The history is for members too.
     assert_eq!(req(&api, &member, "GET", &format!("/v2/channel/{channel}"), "").0, 200);
     assert_eq!(req(&api, &outsider, "GET", &format!("/v2/channel/{channel}"), "").0, 403);
-    // Once kicked, the member may no longer write, though their socket joined before.
+    // Once kicked, the member is off the channel and may no longer write to it.
     assert_eq!(act(&api, &owner, &id, "kick", &[&member]), 200);
     ws_drain(&mut mws);
     let (reply, _) = ws_call(&mut mws, "s2", send);
+    assert_eq!(reply["error"]["code"], 3, "{reply}");
+    // Rejoining the socket is refused too.
+    let (reply, _) = ws_call(&mut mws, "j2", join);
     assert_eq!(reply["error"]["code"], 3, "{reply}");
 }
