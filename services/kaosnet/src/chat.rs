@@ -66,13 +66,19 @@ fn valid_room(name: &str) -> bool {
     !name.is_empty() && name.chars().count() <= MAX_ROOM_NAME && !name.chars().any(char::is_control)
 }
 
-/// Whether `user_id` may read the channel's history and join it.
-fn may_join(stream: &Stream, user_id: &str) -> bool {
-    match stream.mode {
+/// Whether `user_id` may read the channel's history, join it and send to it: rooms are
+/// open, direct chats take their two users, groups their members (not join requests).
+fn may_join(kaos: &KaosNet, stream: &Stream, user_id: &str) -> Result<bool, ApiError> {
+    Ok(match stream.mode {
         StreamMode::ChannelDirect => stream.subject == user_id || stream.subcontext == user_id,
-        // Rooms are open; group membership is checked once groups exist.
+        StreamMode::ChannelGroup => crate::groups::is_member(kaos, &stream.subject, user_id)?,
         _ => true,
-    }
+    })
+}
+
+/// Refused group channel joins and sends, in Nakama's words.
+fn not_group_member() -> ApiError {
+    ApiError::invalid("Group not found or you are not a member.")
 }
 
 /// A message as the API shows it (`ApiChannelMessage`; content as a JSON string).
@@ -173,10 +179,14 @@ pub fn join(
             };
             Stream { mode: StreamMode::ChannelDirect, subject: a, subcontext: b, label: String::new() }
         }
-        3 => Stream::new(
-            StreamMode::ChannelGroup,
-            uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid group ID."))?.to_string(),
-        ),
+        3 => {
+            let group = uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid group ID."))?.to_string();
+            let stream = Stream::new(StreamMode::ChannelGroup, group);
+            if !may_join(kaos, &stream, &session.user_id)? {
+                return Err(not_group_member());
+            }
+            stream
+        }
         _ => return Err(ApiError::invalid("Channel type must be 1 (room), 2 (direct) or 3 (group).")),
     };
     let me = Presence {
@@ -221,6 +231,10 @@ fn content(text: &str) -> Result<String, ApiError> {
 fn member(kaos: &KaosNet, session: &SocketSession, id: &str) -> Result<(Stream, Presence), ApiError> {
     let stream = stream_of(id)?;
     let me = kaos.tracker.get(&stream, session.id).ok_or_else(|| ApiError::invalid("Not a member of this channel."))?;
+    // Someone kicked from a group after joining its channel may no longer write to it.
+    if stream.mode == StreamMode::ChannelGroup && !may_join(kaos, &stream, &session.user_id)? {
+        return Err(not_group_member());
+    }
     Ok((stream, me))
 }
 
@@ -319,7 +333,7 @@ pub fn history(
     cursor: Option<&str>,
 ) -> Result<Value, ApiError> {
     let stream = stream_of(channel)?;
-    if !may_join(&stream, user_id) {
+    if !may_join(kaos, &stream, user_id)? {
         return Err(ApiError::new(crate::Code::PermissionDenied, "Not a member of this channel."));
     }
     let (forward, from) = match cursor {

@@ -1,7 +1,7 @@
 //! Errors as Nakama clients expect them: a gRPC code and a message, sent as
 //! `{"code": <n>, "message": "…"}` with the matching HTTP status.
 
-use crate::store::StoreError;
+use crate::store::{Refusal, StoreError};
 
 /// gRPC status codes the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,23 @@ impl ApiError {
     }
 }
 
+/// A refused friend or group operation, with Nakama's code and message where it has one
+/// (it answers "not found or permission denied" alike, so as not to reveal groups).
+fn refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Myself => ApiError::invalid("Cannot add self as friend."),
+        Refusal::UserNotFound => ApiError::not_found("User not found."),
+        Refusal::BlockedByUser => ApiError::invalid("Cannot add a user who has blocked you."),
+        Refusal::BlockedUser => ApiError::invalid("Cannot add a blocked user; delete the block first."),
+        Refusal::GroupNotFound => ApiError::not_found("Group not found."),
+        Refusal::PermissionDenied => ApiError::not_found("Group not found or permission denied."),
+        Refusal::GroupFull => ApiError::invalid("Group is full."),
+        Refusal::LastSuperadmin => ApiError::invalid("Cannot leave group when you are the last superadmin."),
+        Refusal::Banned => ApiError::new(Code::PermissionDenied, "User is banned from this group."),
+        Refusal::NameInUse => ApiError::new(Code::AlreadyExists, "Group name is in use."),
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -103,6 +120,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound => ApiError::not_found("Not found."),
             StoreError::InvalidCursor => ApiError::invalid("Invalid cursor."),
+            StoreError::Social(r) => refusal(r),
             // The detail stays in the server log; clients learn only that it failed.
             StoreError::Backend(_) => ApiError::new(Code::Internal, "Internal error."),
         }

@@ -13,6 +13,8 @@
 //! - [`leaderboards`]: leaderboards (ranked in memory, cron resets), tournaments, brackets.
 //! - [`status`]: online status and follows.
 //! - [`chat`]: rooms, direct and group channels, history.
+//! - [`friends`]: friend invites, blocks, lists and friends of friends.
+//! - [`groups`]: groups, their members and roles.
 //! - [`matches`]: relayed and authoritative matches.
 //! - [`matchmaker`]: tickets, queries, matched groups.
 //! - [`parties`]: parties, their leaders, data and matchmaking.
@@ -29,6 +31,8 @@ pub mod api;
 pub mod chat;
 pub mod console;
 pub mod error;
+pub mod friends;
+pub mod groups;
 pub mod hooks;
 pub mod leaderboards;
 pub mod matches;

@@ -2,8 +2,9 @@
 
 use kaosnet::store::leaderboards::{RecordWrite, StoredBoard, StoredRecord};
 use kaosnet::store::{
-    version_of, Caller, ChannelMessage, MemoryStore, Notification, ObjectDelete, ObjectId, ObjectWrite, SqliteStore,
-    Store, StoreError, User, UserKey, VersionCheck,
+    version_of, Caller, ChannelMessage, Group, GroupFilter, GroupUpdate, GroupUsersOp, MemoryStore, Notification,
+    ObjectDelete, ObjectId, ObjectWrite, Refusal, SocialDone, SocialWrite, SqliteStore, Store, StoreError, User,
+    UserKey, VersionCheck,
 };
 
 fn user(id: &str, username: &str) -> User {
@@ -288,6 +289,197 @@ fn notifications_page_after_a_cursor_and_only_their_owner_deletes_them(s: &dyn S
     assert!(s.list_notifications("n1", None, 10).unwrap().is_empty());
 }
 
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn friends_of(s: &dyn Store, user: &str) -> Vec<(String, i32)> {
+    s.list_friends(user, None, None, 100).unwrap().into_iter().map(|f| (f.user_id, f.state)).collect()
+}
+
+fn pair(a: &str, state: i32) -> (String, i32) {
+    (a.to_string(), state)
+}
+
+fn friend_edges_follow_invites_accepts_and_blocks(s: &dyn Store) {
+    for (id, name) in [("a", "alice"), ("b", "bob"), ("c", "cy")] {
+        s.create_user(&user(id, name)).unwrap();
+    }
+    let add = |me: &str, who: &[&str]| s.social_write(SocialWrite::AddFriends { user_id: me.into(), ids: ids(who) }, 7);
+    assert_eq!(add("a", &["b", "c"]).unwrap(), SocialDone::Friends { invited: ids(&["b", "c"]), accepted: vec![] });
+    assert_eq!(friends_of(s, "a"), [pair("b", 1), pair("c", 1)]);
+    assert_eq!(friends_of(s, "b"), [pair("a", 2)]);
+    // Inviting again changes nothing; accepting makes both sides mutual.
+    assert_eq!(add("a", &["b"]).unwrap(), SocialDone::Friends { invited: vec![], accepted: vec![] });
+    assert_eq!(add("b", &["a"]).unwrap(), SocialDone::Friends { invited: vec![], accepted: ids(&["a"]) });
+    assert_eq!((friends_of(s, "a"), friends_of(s, "b")), (vec![pair("b", 0), pair("c", 1)], vec![pair("a", 0)]));
+    assert_eq!(s.list_friends("a", Some(0), None, 10).unwrap().len(), 1);
+    // A refused target refuses the whole call.
+    let err = add("b", &["c", "zz"]).unwrap_err();
+    assert_eq!(err, StoreError::Social(Refusal::UserNotFound));
+    assert_eq!(add("b", &["b"]).unwrap_err(), StoreError::Social(Refusal::Myself));
+    assert_eq!(friends_of(s, "c"), [pair("a", 2)]);
+    // C blocks A: A's invite is gone, and A cannot invite C again.
+    s.social_write(SocialWrite::BlockFriends { user_id: "c".into(), ids: ids(&["a"]) }, 8).unwrap();
+    assert_eq!((friends_of(s, "a"), friends_of(s, "c")), (vec![pair("b", 0)], vec![pair("a", 3)]));
+    assert_eq!(add("a", &["c"]).unwrap_err(), StoreError::Social(Refusal::BlockedByUser));
+    assert_eq!(add("c", &["a"]).unwrap_err(), StoreError::Social(Refusal::BlockedUser));
+    // A deleting C leaves C's block; C deleting A lifts it.
+    s.social_write(SocialWrite::DeleteFriends { user_id: "a".into(), ids: ids(&["c"]) }, 9).unwrap();
+    assert_eq!(friends_of(s, "c"), [pair("a", 3)]);
+    s.social_write(SocialWrite::DeleteFriends { user_id: "c".into(), ids: ids(&["a"]) }, 9).unwrap();
+    assert_eq!(friends_of(s, "c"), []);
+    s.social_write(SocialWrite::DeleteFriends { user_id: "b".into(), ids: ids(&["a"]) }, 9).unwrap();
+    assert_eq!((friends_of(s, "a"), friends_of(s, "b")), (vec![], vec![]));
+}
+
+fn group(id: &str, name: &str, creator: &str, open: bool, max: i64) -> Group {
+    Group {
+        id: id.into(),
+        creator_id: creator.into(),
+        name: name.into(),
+        metadata: "{}".into(),
+        open,
+        max_count: max,
+        create_time: 3,
+        update_time: 3,
+        ..Group::default()
+    }
+}
+
+fn members(s: &dyn Store, g: &str) -> Vec<(String, i32)> {
+    s.list_group_users(g, None, None, 100).unwrap().into_iter().map(|m| (m.user_id, m.state)).collect()
+}
+
+fn users_op(s: &dyn Store, caller: &str, g: &str, op: GroupUsersOp, who: &[&str]) -> Result<SocialDone, StoreError> {
+    let write = SocialWrite::GroupUsers { caller: Some(caller.into()), id: g.into(), op, user_ids: ids(who) };
+    s.social_write(write, 20)
+}
+
+fn groups_keep_roles_counts_and_names(s: &dyn Store) {
+    for (id, name) in [("a", "alice"), ("b", "bob"), ("c", "cy"), ("d", "di")] {
+        s.create_user(&user(id, name)).unwrap();
+    }
+    s.social_write(SocialWrite::CreateGroup(group("g1", "Knights", "a", false, 3)), 3).unwrap();
+    let clash = s.social_write(SocialWrite::CreateGroup(group("g2", "KNIGHTS", "b", true, 3)), 3);
+    assert_eq!(clash.unwrap_err(), StoreError::Social(Refusal::NameInUse));
+    assert_eq!(s.group("g2").unwrap(), None);
+    // A closed group takes a join request and names the admins to tell.
+    let join = |u: &str| s.social_write(SocialWrite::JoinGroup { user_id: u.into(), id: "g1".into() }, 4);
+    match join("b").unwrap() {
+        SocialDone::Group { requested, group, .. } => assert_eq!((requested, group.edge_count), (ids(&["a"]), 1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(members(s, "g1"), [pair("a", 0), pair("b", 3)]);
+    // A join request cannot act; the superadmin accepts it and adds C (the group is full).
+    assert_eq!(
+        users_op(s, "b", "g1", GroupUsersOp::Add, &["c"]).unwrap_err(),
+        StoreError::Social(Refusal::PermissionDenied)
+    );
+    match users_op(s, "a", "g1", GroupUsersOp::Promote, &["b"]).unwrap() {
+        SocialDone::Group { added, .. } => assert_eq!(added, ids(&["b"])),
+        other => panic!("{other:?}"),
+    }
+    users_op(s, "a", "g1", GroupUsersOp::Add, &["c"]).unwrap();
+    assert_eq!(s.group("g1").unwrap().unwrap().edge_count, 3);
+    assert_eq!(users_op(s, "a", "g1", GroupUsersOp::Add, &["d"]).unwrap_err(), StoreError::Social(Refusal::GroupFull));
+    // B becomes admin; an admin cannot make a superadmin nor touch one.
+    users_op(s, "a", "g1", GroupUsersOp::Promote, &["b"]).unwrap();
+    // An admin may raise a member to admin (acting on oneself is skipped).
+    users_op(s, "b", "g1", GroupUsersOp::Promote, &["b", "c"]).unwrap();
+    assert_eq!(members(s, "g1"), [pair("a", 0), pair("b", 1), pair("c", 1)]);
+    for op in [GroupUsersOp::Kick, GroupUsersOp::Ban, GroupUsersOp::Demote] {
+        assert_eq!(users_op(s, "b", "g1", op, &["a"]).unwrap_err(), StoreError::Social(Refusal::PermissionDenied));
+    }
+    assert_eq!(
+        users_op(s, "b", "g1", GroupUsersOp::Promote, &["c"]).unwrap_err(),
+        StoreError::Social(Refusal::PermissionDenied)
+    );
+    // The last superadmin cannot leave; a banned user cannot come back.
+    let leave = |u: &str| s.social_write(SocialWrite::LeaveGroup { user_id: u.into(), id: "g1".into() }, 5);
+    assert_eq!(leave("a").unwrap_err(), StoreError::Social(Refusal::LastSuperadmin));
+    users_op(s, "b", "g1", GroupUsersOp::Ban, &["c"]).unwrap();
+    assert_eq!(members(s, "g1"), [pair("a", 0), pair("b", 1)]);
+    assert_eq!(s.member_state("g1", "c").unwrap(), Some(4));
+    assert_eq!(join("c").unwrap_err(), StoreError::Social(Refusal::Banned));
+    assert_eq!(s.group("g1").unwrap().unwrap().edge_count, 2);
+    assert!(s.list_user_groups("c", None, None, 10).unwrap().is_empty());
+    // Updates: admins only, names stay unique.
+    s.social_write(SocialWrite::CreateGroup(group("g2", "Squires", "d", true, 10)), 3).unwrap();
+    let rename = |caller: &str, name: &str| {
+        let update = GroupUpdate { name: Some(name.into()), ..GroupUpdate::default() };
+        s.social_write(SocialWrite::UpdateGroup { caller: Some(caller.into()), id: "g1".into(), update }, 6)
+    };
+    assert_eq!(rename("b", "squires").unwrap_err(), StoreError::Social(Refusal::NameInUse));
+    assert_eq!(rename("d", "Pages").unwrap_err(), StoreError::Social(Refusal::PermissionDenied));
+    rename("b", "Paladins").unwrap();
+    assert_eq!(s.group("g1").unwrap().unwrap().name, "Paladins");
+    // Only a superadmin deletes.
+    let delete =
+        |caller: &str| s.social_write(SocialWrite::DeleteGroup { caller: Some(caller.into()), id: "g1".into() }, 7);
+    assert_eq!(delete("b").unwrap_err(), StoreError::Social(Refusal::PermissionDenied));
+    delete("a").unwrap();
+    assert_eq!((s.group("g1").unwrap(), members(s, "g1")), (None, vec![]));
+}
+
+fn social_listings_page_once_and_filter(s: &dyn Store) {
+    s.create_user(&user("me", "me")).unwrap();
+    let others: Vec<String> = (0..7).map(|i| format!("u{i}")).collect();
+    for o in &others {
+        s.create_user(&user(o, o)).unwrap();
+    }
+    s.social_write(SocialWrite::AddFriends { user_id: "me".into(), ids: others.clone() }, 1).unwrap();
+    let (mut seen, mut after) = (Vec::new(), None);
+    loop {
+        let page = s.list_friends("me", Some(1), after, 3).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|f| f.seq);
+        seen.extend(page.into_iter().map(|f| f.user_id));
+    }
+    assert_eq!(seen, others);
+    for (i, name) in ["Alpha one", "alpha two", "Beta", "al_pha"].iter().enumerate() {
+        let g = group(&format!("g{i}"), name, "me", i % 2 == 0, 10);
+        s.social_write(
+            SocialWrite::CreateGroup(Group { lang_tag: if i < 2 { "en".into() } else { "fr".into() }, ..g }),
+            1,
+        )
+        .unwrap();
+    }
+    s.social_write(SocialWrite::JoinGroup { user_id: "u0".into(), id: "g0".into() }, 2).unwrap();
+    let names = |f: GroupFilter, after: Option<&str>, n: usize| -> Vec<String> {
+        s.list_groups(&f, after, n).unwrap().into_iter().map(|g| g.name).collect()
+    };
+    assert_eq!(names(GroupFilter::default(), None, 10), ["al_pha", "Alpha one", "alpha two", "Beta"]);
+    assert_eq!(names(GroupFilter::default(), Some("alpha one"), 2), ["alpha two", "Beta"]);
+    let by_name = |n: &str| GroupFilter { name: Some(n.into()), ..GroupFilter::default() };
+    assert_eq!(names(by_name("ALPHA%"), None, 10), ["Alpha one", "alpha two"]);
+    assert_eq!(names(by_name("al_%"), None, 10), ["al_pha"]);
+    assert_eq!(names(by_name("beta"), None, 10), ["Beta"]);
+    assert_eq!(names(by_name("%o"), None, 10), ["alpha two"]);
+    let f = GroupFilter { lang_tag: Some("en".into()), open: Some(true), ..GroupFilter::default() };
+    assert_eq!(names(f, None, 10), ["Alpha one"]);
+    assert_eq!(names(GroupFilter { members: Some(2), ..GroupFilter::default() }, None, 10), ["Alpha one"]);
+    let mine = s.list_user_groups("me", Some(0), None, 10).unwrap();
+    assert_eq!(mine.iter().map(|(g, _)| g.id.as_str()).collect::<Vec<_>>(), ["g0", "g1", "g2", "g3"]);
+    let rest = s.list_user_groups("me", None, Some(mine[1].1.seq), 10).unwrap();
+    assert_eq!(rest.iter().map(|(g, _)| g.id.as_str()).collect::<Vec<_>>(), ["g2", "g3"]);
+}
+
+fn deleting_a_user_removes_their_edges(s: &dyn Store) {
+    for (id, name) in [("a", "alice"), ("b", "bob")] {
+        s.create_user(&user(id, name)).unwrap();
+    }
+    s.social_write(SocialWrite::AddFriends { user_id: "a".into(), ids: ids(&["b"]) }, 1).unwrap();
+    s.social_write(SocialWrite::CreateGroup(group("g", "G", "b", true, 10)), 1).unwrap();
+    s.social_write(SocialWrite::JoinGroup { user_id: "a".into(), id: "g".into() }, 1).unwrap();
+    assert_eq!(s.group("g").unwrap().unwrap().edge_count, 2);
+    assert!(s.delete_user("a").unwrap());
+    assert_eq!((friends_of(s, "b"), members(s, "g")), (vec![], vec![pair("b", 0)]));
+    assert_eq!(s.group("g").unwrap().unwrap().edge_count, 1);
+}
+
 #[cfg(feature = "postgres")]
 fn postgres_store() -> Option<kaosnet::store::PostgresStore> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -384,6 +576,10 @@ conformance!(
     messages_keep_their_order_and_only_their_sender_changes_them,
     notifications_page_after_a_cursor_and_only_their_owner_deletes_them,
     boards_and_records_are_kept_by_period,
+    friend_edges_follow_invites_accepts_and_blocks,
+    groups_keep_roles_counts_and_names,
+    social_listings_page_once_and_filter,
+    deleting_a_user_removes_their_edges,
 );
 
 #[test]

@@ -1,6 +1,7 @@
 //! The end-to-end suite: kaos-server on a free loopback port, driven by the official
 //! Nakama JavaScript client under node (`tests/e2e/e2e.test.mjs` for REST and RPC,
-//! `tests/e2e/realtime.test.mjs` for the realtime services; node's test runner).
+//! `tests/e2e/realtime.test.mjs` for the realtime services, `tests/e2e/social.test.mjs`
+//! for friends and groups; node's test runner).
 //! The test installs the locked client with `npm ci` on first run; without node it
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails.
 
@@ -72,7 +73,7 @@ fn the_nakama_js_client_works_against_kaos_server() {
     })
     .unwrap();
     let out = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "e2e.test.mjs", "realtime.test.mjs"])
+        .args(["--test", "--test-reporter=spec", "e2e.test.mjs", "realtime.test.mjs", "social.test.mjs"])
         .current_dir(&dir)
         .env("KAOS_ADDR", server.addr.to_string())
         .output()
@@ -81,5 +82,5 @@ fn the_nakama_js_client_works_against_kaos_server() {
     server.wait().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "nakama-js suite failed:\n{report}");
-    assert!(report.contains("pass 12") && report.contains("fail 0"), "{report}");
+    assert!(report.contains("pass 15") && report.contains("fail 0"), "{report}");
 }

@@ -6,6 +6,8 @@
 
 mod account;
 mod channel;
+mod friend;
+mod group;
 mod leaderboard;
 mod matches;
 mod notification;
@@ -161,6 +163,8 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     storage::routes(&mut r, kaos);
     notification::routes(&mut r, kaos);
     channel::routes(&mut r, kaos);
+    friend::routes(&mut r, kaos);
+    group::routes(&mut r, kaos);
     matches::routes(&mut r, kaos);
     leaderboard::routes(&mut r, kaos);
     rpc::routes(&mut r, kaos);

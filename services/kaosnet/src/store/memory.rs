@@ -17,8 +17,8 @@ fn object_key(id: &ObjectId) -> ObjectKey {
 }
 
 #[derive(Default)]
-struct Inner {
-    users: HashMap<String, User>,
+pub(super) struct Inner {
+    pub(super) users: HashMap<String, User>,
     by_username: HashMap<String, String>,
     by_email: HashMap<String, String>,
     by_custom: HashMap<String, String>,
@@ -76,9 +76,11 @@ impl Inner {
 /// Everything in one lock: simple, and fast enough for tests and development.
 #[derive(Default)]
 pub struct MemoryStore {
-    inner: RwLock<Inner>,
+    pub(super) inner: RwLock<Inner>,
     messages: RwLock<Messages>,
     boards: RwLock<Boards>,
+    /// Friends and groups (see `memory_social`); locked after `inner` when both are.
+    pub(super) social: RwLock<super::memory_social::Social>,
 }
 
 /// Board definitions, and records by board then (expiry, owner).
@@ -166,6 +168,11 @@ impl Store for MemoryStore {
         let Some(old) = inner.users.remove(id) else { return Ok(false) };
         inner.unindex(&old);
         inner.objects.retain(|(_, owner, _), _| owner != id);
+        let mut social = self.social.write().unwrap_or_else(PoisonError::into_inner);
+        let mut draft = social.clone();
+        super::forget_user(&mut super::memory_social::MemTx { social: &mut draft, users: &inner.users }, id)?;
+        *social = draft;
+        drop(social);
         self.messages.write().unwrap_or_else(PoisonError::into_inner).notifications.remove(id);
         Ok(true)
     }

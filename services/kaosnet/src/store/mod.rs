@@ -9,9 +9,11 @@
 
 pub mod leaderboards;
 mod memory;
+mod memory_social;
 mod messages;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod social;
 mod sqlite;
 
 pub use memory::MemoryStore;
@@ -19,6 +21,11 @@ pub use messages::{ChannelMessage, MessageStore, Notification};
 pub(crate) use messages::{MESSAGE_COLUMNS, NOTIFICATION_COLUMNS};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+pub(crate) use social::{forget_user, like_pattern, name_matches, SocialTx, GROUP_COLUMNS};
+pub use social::{
+    friend_state, group_state, Friend, Group, GroupFilter, GroupUpdate, GroupUsersOp, Membership, Refusal, SocialDone,
+    SocialStore, SocialWrite,
+};
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +51,9 @@ pub enum StoreError {
     /// A listing cursor that this store did not issue.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// A friend or group operation was refused; nothing was changed.
+    #[error("refused: {0:?}")]
+    Social(Refusal),
     /// The database failed.
     #[error("database error: {0}")]
     Backend(String),
@@ -194,7 +204,7 @@ pub(crate) fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 }
 
 /// Everything the services persist.
-pub trait Store: MessageStore + leaderboards::LeaderboardStore + Send + Sync {
+pub trait Store: MessageStore + SocialStore + leaderboards::LeaderboardStore + Send + Sync {
     /// Creates `user`; `Conflict` names the unique field already taken.
     fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// The user with that unique field, if any.
@@ -204,7 +214,8 @@ pub trait Store: MessageStore + leaderboards::LeaderboardStore + Send + Sync {
     /// Replaces the user's fields (devices included); `Conflict` if a unique field is
     /// taken by someone else, `NotFound` if the user is gone.
     fn update_user(&self, user: &User) -> Result<(), StoreError>;
-    /// Deletes the user and everything they own in storage; false if there was none.
+    /// Deletes the user, everything they own in storage, their notifications, friend
+    /// edges (both ways) and group edges; false if there was none.
     fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Reads the objects that exist among `ids` (no permission filter).

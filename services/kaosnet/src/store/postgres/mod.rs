@@ -9,6 +9,7 @@ use postgres::{Client, NoTls, Row, Transaction};
 
 mod leaderboards;
 mod messages;
+mod social;
 
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
@@ -103,6 +104,43 @@ CREATE TABLE leaderboard_records (
     expiry_time BIGINT NOT NULL,
     PRIMARY KEY (leaderboard_id, expiry_time, owner_id)
 );
+"#,
+    r#"
+CREATE TABLE user_edges (
+    seq BIGSERIAL PRIMARY KEY,
+    source_id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    update_time BIGINT NOT NULL,
+    UNIQUE (source_id, destination_id)
+);
+CREATE INDEX user_edges_source ON user_edges (source_id, seq);
+CREATE INDEX user_edges_destination ON user_edges (destination_id);
+CREATE TABLE groups (
+    id TEXT PRIMARY KEY,
+    creator_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_lower TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    avatar_url TEXT NOT NULL,
+    lang_tag TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    open BOOLEAN NOT NULL,
+    edge_count BIGINT NOT NULL,
+    max_count BIGINT NOT NULL,
+    create_time BIGINT NOT NULL,
+    update_time BIGINT NOT NULL
+);
+CREATE TABLE group_edges (
+    seq BIGSERIAL PRIMARY KEY,
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    update_time BIGINT NOT NULL,
+    UNIQUE (group_id, user_id)
+);
+CREATE INDEX group_edges_group ON group_edges (group_id, seq);
+CREATE INDEX group_edges_user ON group_edges (user_id, seq);
 "#,
 ];
 
@@ -364,6 +402,7 @@ impl Store for PostgresStore {
         self.write(|tx| {
             tx.execute("DELETE FROM storage WHERE user_id = $1", &[&id]).map_err(db)?;
             tx.execute("DELETE FROM notifications WHERE user_id = $1", &[&id]).map_err(db)?;
+            crate::store::forget_user(tx, id)?;
             Ok(tx.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(db)? > 0)
         })
     }

@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 mod leaderboards;
 mod messages;
+mod social;
 
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
@@ -104,6 +105,43 @@ CREATE TABLE leaderboard_records (
     expiry_time INTEGER NOT NULL,
     PRIMARY KEY (leaderboard_id, expiry_time, owner_id)
 );
+"#,
+    r#"
+CREATE TABLE user_edges (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    update_time INTEGER NOT NULL,
+    UNIQUE (source_id, destination_id)
+);
+CREATE INDEX user_edges_source ON user_edges (source_id, seq);
+CREATE INDEX user_edges_destination ON user_edges (destination_id);
+CREATE TABLE groups (
+    id TEXT PRIMARY KEY,
+    creator_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_lower TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    avatar_url TEXT NOT NULL,
+    lang_tag TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    edge_count INTEGER NOT NULL,
+    max_count INTEGER NOT NULL,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL
+);
+CREATE TABLE group_edges (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    update_time INTEGER NOT NULL,
+    UNIQUE (group_id, user_id)
+);
+CREATE INDEX group_edges_group ON group_edges (group_id, seq);
+CREATE INDEX group_edges_user ON group_edges (user_id, seq);
 "#,
 ];
 
@@ -480,6 +518,7 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             tx.execute("DELETE FROM storage WHERE user_id = ?1", [&id]).map_err(db)?;
             tx.execute("DELETE FROM notifications WHERE user_id = ?1", [&id]).map_err(db)?;
+            crate::store::forget_user(&mut social::Tx(tx), &id)?;
             Ok(tx.execute("DELETE FROM users WHERE id = ?1", [&id]).map_err(db)? > 0)
         })
     }

@@ -1,0 +1,119 @@
+//! Friends: `GET /v2/friend?limit&state&cursor`, `POST /v2/friend?ids&usernames`,
+//! `DELETE /v2/friend?ids&usernames`, `POST /v2/friend/block?ids&usernames` and
+//! `GET /v2/friend/friends?limit&cursor` (friends of friends).
+
+use std::sync::Arc;
+
+use kaos_http::{Method, Request, Router};
+use serde_json::{json, Value};
+
+use super::account::user_json;
+use super::{route, session, Answer};
+use crate::error::ApiError;
+use crate::friends;
+use crate::time::rfc3339;
+use crate::KaosNet;
+
+pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
+    route(r, kaos, Method::Get, "/v2/friend", "list_friends", list);
+    route(r, kaos, Method::Post, "/v2/friend", "add_friends", add);
+    route(r, kaos, Method::Delete, "/v2/friend", "delete_friends", delete);
+    route(r, kaos, Method::Post, "/v2/friend/block", "block_friends", block);
+    route(r, kaos, Method::Get, "/v2/friend/friends", "list_friends_of_friends", friends_of_friends);
+}
+
+/// A query's `limit` (1..=max, `default` when absent), `state` and `cursor`; any other
+/// parameter but those in `also` is refused.
+pub(super) struct Paging {
+    pub limit: usize,
+    pub state: Option<i32>,
+    pub cursor: Option<String>,
+}
+
+pub(super) fn paging(req: &Request, default: usize, max: usize, also: &[&str]) -> Result<Paging, ApiError> {
+    let mut p = Paging { limit: default, state: None, cursor: None };
+    for (k, v) in req.query_pairs() {
+        match k.as_str() {
+            "limit" if v.is_empty() => {}
+            "limit" => {
+                p.limit =
+                    v.parse().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+                        ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}."))
+                    })?
+            }
+            "state" if v.is_empty() => {}
+            "state" => p.state = Some(v.parse().map_err(|_| ApiError::invalid(format!("Invalid state: {v}")))?),
+            "cursor" if v.is_empty() => {}
+            "cursor" => p.cursor = Some(v),
+            other if also.contains(&other) => {}
+            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+        }
+    }
+    Ok(p)
+}
+
+/// The `ids` and `usernames` of a query.
+fn targets(req: &Request) -> Result<(Vec<String>, Vec<String>), ApiError> {
+    let (mut ids, mut usernames) = (Vec::new(), Vec::new());
+    for (k, v) in req.query_pairs() {
+        match k.as_str() {
+            "ids" => ids.push(v),
+            "usernames" => usernames.push(v),
+            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+        }
+    }
+    Ok((ids, usernames))
+}
+
+fn list(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    let p = paging(req, 1000, 1000, &[])?;
+    let page = friends::list(kaos, &me.uid, p.state, p.limit, p.cursor.as_deref())?;
+    let list: Vec<Value> = page
+        .friends
+        .iter()
+        .map(|(u, f)| json!({"user": user_json(kaos, u), "state": f.state, "update_time": rfc3339(f.update_time)}))
+        .collect();
+    let mut out = json!({ "friends": list });
+    if let Some(c) = page.cursor {
+        out["cursor"] = json!(c);
+    }
+    Ok(out)
+}
+
+fn add(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    let (ids, usernames) = targets(req)?;
+    friends::add(kaos, &me.uid, &ids, &usernames).map(|()| json!({}))
+}
+
+fn delete(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    let (ids, usernames) = targets(req)?;
+    friends::delete(kaos, &me.uid, &ids, &usernames).map(|()| json!({}))
+}
+
+fn block(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    let (ids, usernames) = targets(req)?;
+    friends::block(kaos, &me.uid, &ids, &usernames).map(|()| json!({}))
+}
+
+fn friends_of_friends(kaos: &KaosNet, req: &Request) -> Answer {
+    let me = session(kaos, req)?;
+    let p = paging(req, 100, 1000, &[])?;
+    if p.state.is_some() {
+        return Err(ApiError::invalid("Unknown parameter state."));
+    }
+    let page = friends::friends_of_friends(kaos, &me.uid, p.limit, p.cursor.as_deref())?;
+    let list: Vec<Value> = page
+        .friends_of_friends
+        .iter()
+        .map(|(referrer, u)| json!({"referrer": referrer, "user": user_json(kaos, u)}))
+        .collect();
+    let mut out = json!({ "friends_of_friends": list });
+    if let Some(c) = page.cursor {
+        out["cursor"] = json!(c);
+    }
+    Ok(out)
+}
