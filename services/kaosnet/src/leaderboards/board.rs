@@ -9,8 +9,9 @@
 //! from the store on its next use, so memory never keeps what the database refused.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::rank::RankIndex;
 use super::{BoardDef, Operator, Record, SortOrder, Submission};
@@ -19,8 +20,9 @@ use crate::store::leaderboards::{RecordWrite, StoredRecord};
 use crate::store::{Store, StoreError};
 
 /// Orders records best first: the score and subscore mapped to unsigned order (flipped for
-/// descending boards), then the owner.
-pub(super) type Key = (u64, u64, u128);
+/// descending boards), then the entry's slot, which is handed out in the order records
+/// first appear in a period: on equal scores, the earlier record ranks first.
+pub(super) type Key = (u64, u64, u32);
 
 fn order(v: i64, sort: SortOrder) -> u64 {
     let up = (v as u64) ^ (1 << 63);
@@ -30,14 +32,51 @@ fn order(v: i64, sort: SortOrder) -> u64 {
     }
 }
 
-/// A record in memory (the board, owner and expiry are implied).
+/// Text kept inside the entry when short (usernames mostly are): reading a page of ranks
+/// then touches one allocation per record, not three.
+#[derive(Clone)]
+pub(super) enum SmallText {
+    Inline(u8, [u8; 30]),
+    Heap(Box<str>),
+}
+
+impl SmallText {
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only whole UTF-8 strings are stored inline (see `From`).
+            SmallText::Inline(len, bytes) => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            SmallText::Heap(s) => s,
+        }
+    }
+}
+
+impl From<&str> for SmallText {
+    fn from(s: &str) -> SmallText {
+        if s.len() <= 30 {
+            let mut bytes = [0; 30];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            SmallText::Inline(s.len() as u8, bytes)
+        } else {
+            SmallText::Heap(s.into())
+        }
+    }
+}
+
+impl std::fmt::Debug for SmallText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+/// A record in memory (the board and expiry are implied).
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
-    pub username: Box<str>,
+    pub owner: u128,
+    pub username: SmallText,
     pub score: i64,
     pub subscore: i64,
     pub num_score: i32,
-    pub metadata: Box<str>,
+    pub metadata: SmallText,
     pub create_time: i64,
     pub update_time: i64,
 }
@@ -54,19 +93,102 @@ pub(crate) struct Period {
     pub valid_until: i64,
 }
 
+/// Hashes owner ids (random UUIDs the server issued) by folding them: SipHash would cost
+/// more than the lookup.
+#[derive(Default, Clone, Copy)]
+pub(super) struct FoldHasher(u64);
+
+impl Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = ((v as u64) ^ ((v >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The records of the period in memory: entries in a slab (a page of ranks reads one
+/// entry per record, no hashing), owners to slots, and the rank index.
 pub(super) struct State {
     pub period: Period,
     pub index: RankIndex<Key>,
-    pub entries: HashMap<u128, Entry>,
+    slots: HashMap<u128, u32, BuildHasherDefault<FoldHasher>>,
+    slab: Vec<Option<Entry>>,
 }
 
-type Outcome = Arc<OnceLock<Result<(), StoreError>>>;
+impl State {
+    fn new(period: Period) -> State {
+        State { period, index: RankIndex::default(), slots: HashMap::default(), slab: Vec::new() }
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.slots.clear();
+        self.slab.clear();
+    }
+
+    /// `owner`'s slot and entry.
+    pub fn entry(&self, owner: u128) -> Option<(u32, &Entry)> {
+        let slot = *self.slots.get(&owner)?;
+        self.slab.get(slot as usize)?.as_ref().map(|e| (slot, e))
+    }
+
+    /// The slot `owner` has, or a new one.
+    fn slot_for(&mut self, owner: u128) -> u32 {
+        let next = self.slab.len() as u32;
+        *self.slots.entry(owner).or_insert_with(|| {
+            self.slab.push(None);
+            next
+        })
+    }
+
+    /// The slot of `owner` for a cursor: theirs, or past every slot if they are gone.
+    pub fn cursor_slot(&self, owner: u128) -> u32 {
+        self.slots.get(&owner).copied().unwrap_or(u32::MAX)
+    }
+}
+
+/// Whether a queued change is durable yet, for the caller waiting on it.
+#[derive(Default)]
+pub(super) struct Outcome {
+    result: Mutex<Option<Result<(), StoreError>>>,
+    ready: Condvar,
+}
+
+impl Outcome {
+    /// An outcome with nothing to wait for.
+    fn done() -> Arc<Outcome> {
+        Arc::new(Outcome { result: Mutex::new(Some(Ok(()))), ready: Condvar::new() })
+    }
+
+    fn set(&self, result: Result<(), StoreError>) {
+        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        self.ready.notify_all();
+    }
+
+    fn wait(&self) -> Result<(), StoreError> {
+        let mut result = self.result.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(r) = &*result {
+                return r.clone();
+            }
+            result = self.ready.wait(result).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
 
 pub(super) struct Board {
     pub def: BoardDef,
     pub create_time: i64,
     state: RwLock<State>,
-    queue: Mutex<Vec<(RecordWrite, Outcome)>>,
+    queue: Mutex<Vec<(RecordWrite, Arc<Outcome>)>>,
     flush_turn: Mutex<()>,
     /// A batch failed: memory may hold what the store does not.
     pub stale: AtomicBool,
@@ -86,7 +208,7 @@ impl Board {
         let board = Board {
             def,
             create_time,
-            state: RwLock::new(State { period, index: RankIndex::default(), entries: HashMap::new() }),
+            state: RwLock::new(State::new(period)),
             queue: Mutex::new(Vec::new()),
             flush_turn: Mutex::new(()),
             stale: AtomicBool::new(false),
@@ -98,29 +220,33 @@ impl Board {
     }
 
     fn fill(&self, state: &mut State, store: &dyn Store) -> Result<(), ApiError> {
-        state.index.clear();
-        state.entries.clear();
-        for r in store.records(&self.def.id, state.period.expiry)? {
-            let Ok(owner) = owner_key(&r.owner_id) else { continue };
-            state.index.insert(self.key(r.score, r.subscore, owner));
-            state.entries.insert(
-                owner,
-                Entry {
-                    username: r.username.into(),
+        state.clear();
+        let mut rows: Vec<(u128, StoredRecord)> = store
+            .records(&self.def.id, state.period.expiry)?
+            .into_iter()
+            .filter_map(|r| owner_key(&r.owner_id).ok().map(|o| (o, r)))
+            .collect();
+        // Slots in the order records appeared, as they were handed out live.
+        rows.sort_by_key(|(o, r)| (r.create_time, *o));
+        for (owner, r) in rows {
+            let slot = state.slot_for(owner);
+            state.index.insert(self.key(r.score, r.subscore, slot));
+            state.slab[slot as usize] = Some(Entry {
+                    owner,
+                    username: r.username.as_str().into(),
                     score: r.score,
                     subscore: r.subscore,
                     num_score: r.num_score,
-                    metadata: r.metadata.into(),
+                    metadata: r.metadata.as_str().into(),
                     create_time: r.create_time,
                     update_time: r.update_time,
-                },
-            );
+            });
         }
         Ok(())
     }
 
-    pub fn key(&self, score: i64, subscore: i64, owner: u128) -> Key {
-        (order(score, self.def.sort_order), order(subscore, self.def.sort_order), owner)
+    pub fn key(&self, score: i64, subscore: i64, slot: u32) -> Key {
+        (order(score, self.def.sort_order), order(subscore, self.def.sort_order), slot)
     }
 
     /// The state, moved on to the period of `now` first if that one is over.
@@ -150,17 +276,17 @@ impl Board {
         Ok(state)
     }
 
-    /// The API form of `owner`'s entry at 1-based `rank`.
-    pub fn record(&self, state: &State, owner: u128, entry: &Entry, rank: usize) -> Record {
+    /// The API form of an entry at 1-based `rank`.
+    pub fn record(&self, state: &State, entry: &Entry, rank: usize) -> Record {
         Record {
             leaderboard_id: self.def.id.clone(),
-            owner_id: uuid::Uuid::from_u128(owner).to_string(),
-            username: entry.username.to_string(),
+            owner_id: uuid::Uuid::from_u128(entry.owner).to_string(),
+            username: entry.username.as_str().to_string(),
             score: entry.score,
             subscore: entry.subscore,
             num_score: entry.num_score,
             max_num_score: self.def.max_num_score(),
-            metadata: entry.metadata.to_string(),
+            metadata: entry.metadata.as_str().to_string(),
             create_time: entry.create_time,
             update_time: entry.update_time,
             expiry_time: state.period.expiry,
@@ -174,15 +300,18 @@ impl Board {
             .index
             .range(from, count)
             .enumerate()
-            .filter_map(|(i, key)| state.entries.get(&key.2).map(|e| self.record(state, key.2, e, from + i + 1)))
+            .filter_map(|(i, key)| {
+                let entry = state.slab.get(key.2 as usize)?.as_ref()?;
+                Some(self.record(state, entry, from + i + 1))
+            })
             .collect()
     }
 
     /// `owner`'s record with its rank.
     pub fn owner_record(&self, state: &State, owner: u128) -> Option<Record> {
-        let entry = state.entries.get(&owner)?;
-        let rank = state.index.rank(&self.key(entry.score, entry.subscore, owner)) + 1;
-        Some(self.record(state, owner, entry, rank))
+        let (slot, entry) = state.entry(owner)?;
+        let rank = state.index.rank(&self.key(entry.score, entry.subscore, slot)) + 1;
+        Some(self.record(state, entry, rank))
     }
 
     /// Applies a submission to memory and queues its row; the caller then calls
@@ -196,7 +325,7 @@ impl Board {
         username: &str,
         s: &Submission,
         joining: bool,
-    ) -> Result<(Record, Outcome), ApiError> {
+    ) -> Result<(Record, Arc<Outcome>), ApiError> {
         let mut state = self.write(store, now)?;
         let period = state.period;
         if now < period.active_from || now >= period.active_until {
@@ -204,21 +333,22 @@ impl Board {
         }
         if joining {
             if let Some(existing) = self.owner_record(&state, owner) {
-                return Ok((existing, Arc::default()));
+                return Ok((existing, Outcome::done()));
             }
         }
-        let old = state.entries.get(&owner).cloned();
+        let old = state.entry(owner).map(|(slot, e)| (slot, self.key(e.score, e.subscore, slot)));
         let rules = self.def.tournament.as_ref();
         if old.is_none() {
             if rules.is_some_and(|t| t.join_required) && !joining {
                 return Err(ApiError::invalid("The tournament must be joined before a record is written."));
             }
-            if rules.is_some_and(|t| t.max_size > 0 && state.entries.len() >= t.max_size as usize) {
+            if rules.is_some_and(|t| t.max_size > 0 && state.index.len() >= t.max_size as usize) {
                 return Err(ApiError::invalid(format!("Tournament {} is full.", self.def.id)));
             }
         }
         let entry = if joining {
             Entry {
+                owner,
                 username: username.into(),
                 score: 0,
                 subscore: 0,
@@ -228,17 +358,21 @@ impl Board {
                 update_time: now,
             }
         } else {
-            self.apply(old.as_ref(), now, username, s)?
+            self.apply(old.and_then(|(slot, _)| state.slab[slot as usize].as_ref()), owner, now, username, s)?
         };
-        if let Some(o) = &old {
-            state.index.remove(&self.key(o.score, o.subscore, owner));
-        }
-        let key = self.key(entry.score, entry.subscore, owner);
+        let slot = match old {
+            Some((slot, old_key)) => {
+                state.index.remove(&old_key);
+                slot
+            }
+            None => state.slot_for(owner),
+        };
+        let key = self.key(entry.score, entry.subscore, slot);
         state.index.insert(key);
         let rank = state.index.rank(&key) + 1;
-        let record = self.record(&state, owner, &entry, rank);
-        state.entries.insert(owner, entry);
-        let outcome = Outcome::default();
+        let record = self.record(&state, &entry, rank);
+        state.slab[slot as usize] = Some(entry);
+        let outcome = Arc::new(Outcome::default());
         let row = RecordWrite::Put(StoredRecord {
             leaderboard_id: record.leaderboard_id.clone(),
             owner_id: record.owner_id.clone(),
@@ -257,7 +391,7 @@ impl Board {
     }
 
     /// The entry a submission makes of `old`.
-    fn apply(&self, old: Option<&Entry>, now: i64, username: &str, s: &Submission) -> Result<Entry, ApiError> {
+    fn apply(&self, old: Option<&Entry>, owner: u128, now: i64, username: &str, s: &Submission) -> Result<Entry, ApiError> {
         let max = self.def.max_num_score();
         if let Some(o) = old {
             if max > 0 && o.num_score >= max {
@@ -294,6 +428,7 @@ impl Board {
             (None, None) => "{}".into(),
         };
         Ok(Entry {
+            owner,
             username: username.into(),
             score,
             subscore,
@@ -306,11 +441,12 @@ impl Board {
 
     /// Deletes `owner`'s record of the current period; whether there was one. The caller
     /// then calls [`Board::persist`].
-    pub fn remove(&self, store: &dyn Store, now: i64, owner: u128) -> Result<Option<Outcome>, ApiError> {
+    pub fn remove(&self, store: &dyn Store, now: i64, owner: u128) -> Result<Option<Arc<Outcome>>, ApiError> {
         let mut state = self.write(store, now)?;
-        let Some(old) = state.entries.remove(&owner) else { return Ok(None) };
-        state.index.remove(&self.key(old.score, old.subscore, owner));
-        let outcome = Outcome::default();
+        let Some(slot) = state.slots.remove(&owner) else { return Ok(None) };
+        let Some(old) = state.slab[slot as usize].take() else { return Ok(None) };
+        state.index.remove(&self.key(old.score, old.subscore, slot));
+        let outcome = Arc::new(Outcome::default());
         let row = RecordWrite::Delete {
             leaderboard_id: self.def.id.clone(),
             owner_id: uuid::Uuid::from_u128(owner).to_string(),
@@ -320,28 +456,31 @@ impl Board {
         Ok(Some(outcome))
     }
 
-    /// Waits until the change behind `outcome` is durable (writing the queue in one batch
-    /// if no one else is), and says how that went.
+    /// Waits until the change behind `outcome` is durable, and says how that went.
+    /// Whoever gets the turn hands everything queued to the store as one batch, in queue
+    /// order, then waits for it outside the turn: the SQLite store commits the batches
+    /// waiting in its writer together, so under load one commit carries many.
     pub fn persist(&self, store: &dyn Store, outcome: &Outcome) -> Result<(), ApiError> {
-        let _turn = self.flush_turn.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(done) = outcome.get() {
-            return done.clone().map_err(ApiError::from);
+        let handed = {
+            let _turn = self.flush_turn.lock().unwrap_or_else(PoisonError::into_inner);
+            let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+            if batch.is_empty() {
+                None
+            } else {
+                let (writes, outcomes): (Vec<RecordWrite>, Vec<Arc<Outcome>>) = batch.into_iter().unzip();
+                Some((store.submit_records(writes), outcomes))
+            }
+        };
+        if let Some((ticket, outcomes)) = handed {
+            let result = ticket.wait();
+            if let Err(e) = &result {
+                tracing::error!(board = %self.def.id, error = %e, "leaderboard write failed; the board will be reloaded");
+                self.stale.store(true, Ordering::Release);
+            }
+            for o in &outcomes {
+                o.set(result.clone());
+            }
         }
-        let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
-        let (writes, outcomes): (Vec<RecordWrite>, Vec<Outcome>) = batch.into_iter().unzip();
-        if writes.is_empty() {
-            // A repeated join: nothing was queued for it.
-            return outcome.get().cloned().unwrap_or(Ok(())).map_err(ApiError::from);
-        }
-        let result = store.write_records(&writes);
-        if let Err(e) = &result {
-            tracing::error!(board = %self.def.id, error = %e, "leaderboard write failed; the board will be reloaded");
-            self.stale.store(true, Ordering::Release);
-        }
-        for o in &outcomes {
-            let _ = o.set(result.clone());
-        }
-        // An empty outcome (a repeated join) is already durable.
-        outcome.get().cloned().unwrap_or(Ok(())).map_err(ApiError::from)
+        outcome.wait().map_err(ApiError::from)
     }
 }

@@ -386,7 +386,7 @@ impl Leaderboards {
                 if expiry != state.period.expiry {
                     return Err(ApiError::invalid("The cursor is from an earlier period of this board."));
                 }
-                let key = board.key(score, subscore, owner);
+                let key = board.key(score, subscore, state.cursor_slot(owner));
                 let at = state.index.rank(&key);
                 if forward {
                     at + usize::from(state.index.contains(&key))
@@ -415,8 +415,8 @@ impl Leaderboards {
         let owner = owner_key(owner_id)?;
         let board = self.board(id)?;
         let state = board.read(&*self.store, self.now())?;
-        let Some(entry) = state.entries.get(&owner) else { return Ok(Vec::new()) };
-        let rank = state.index.rank(&board.key(entry.score, entry.subscore, owner));
+        let Some((slot, entry)) = state.entry(owner) else { return Ok(Vec::new()) };
+        let rank = state.index.rank(&board.key(entry.score, entry.subscore, slot));
         let from = rank.saturating_sub(limit.saturating_sub(1) / 2).min(state.index.len().saturating_sub(limit));
         Ok(board.page(&state, from, limit))
     }
@@ -439,10 +439,11 @@ impl Leaderboards {
     pub fn get_period(&self, id: &str, expiry_time: i64, limit: usize, offset: usize) -> Result<Vec<Record>, ApiError> {
         let board = self.board(id)?;
         let mut rows = self.store.records(id, expiry_time)?;
-        let key_of = |r: &crate::store::leaderboards::StoredRecord| {
-            board.key(r.score, r.subscore, owner_key(&r.owner_id).unwrap_or_default())
-        };
-        rows.sort_by_key(|r| key_of(r));
+        // The order of the live board: score, subscore, then who came first.
+        rows.sort_by_cached_key(|r| {
+            let (score, subscore, _) = board.key(r.score, r.subscore, 0);
+            (score, subscore, r.create_time, owner_key(&r.owner_id).unwrap_or_default())
+        });
         Ok(rows
             .into_iter()
             .enumerate()

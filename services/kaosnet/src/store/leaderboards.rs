@@ -40,6 +40,38 @@ pub enum RecordWrite {
     Delete { leaderboard_id: String, owner_id: String, expiry_time: i64 },
 }
 
+/// A batch of record writes on its way to the store.
+#[derive(Debug)]
+pub struct RecordTicket(Ticket);
+
+#[derive(Debug)]
+enum Ticket {
+    Done(Result<(), StoreError>),
+    Waiting(std::sync::mpsc::Receiver<Result<(), StoreError>>),
+}
+
+impl RecordTicket {
+    /// A batch already applied (or refused).
+    pub fn done(result: Result<(), StoreError>) -> RecordTicket {
+        RecordTicket(Ticket::Done(result))
+    }
+
+    /// A batch whose answer will arrive on `answer`.
+    pub fn waiting(answer: std::sync::mpsc::Receiver<Result<(), StoreError>>) -> RecordTicket {
+        RecordTicket(Ticket::Waiting(answer))
+    }
+
+    /// Waits for the batch to be durable.
+    pub fn wait(self) -> Result<(), StoreError> {
+        match self.0 {
+            Ticket::Done(result) => result,
+            Ticket::Waiting(answer) => {
+                answer.recv().unwrap_or_else(|_| Err(StoreError::Backend("the database writer has stopped".into())))
+            }
+        }
+    }
+}
+
 /// Board definitions and records.
 pub trait LeaderboardStore {
     /// Stores a new board; false (and nothing changes) if one with that id exists.
@@ -52,6 +84,13 @@ pub trait LeaderboardStore {
     fn delete_board(&self, id: &str) -> Result<bool, StoreError>;
     /// Applies every write or none, in order.
     fn write_records(&self, writes: &[RecordWrite]) -> Result<(), StoreError>;
+    /// Hands a batch over to be applied like [`write_records`](Self::write_records),
+    /// after every batch handed over before it; the ticket says when it is durable.
+    /// Stores that can queue writes return before they are done, so batches handed over
+    /// while a commit runs share the next one.
+    fn submit_records(&self, writes: Vec<RecordWrite>) -> RecordTicket {
+        RecordTicket::done(self.write_records(&writes))
+    }
     /// Every record of `leaderboard_id` in the period ending at `expiry_time`, in no
     /// particular order.
     fn records(&self, leaderboard_id: &str, expiry_time: i64) -> Result<Vec<StoredRecord>, StoreError>;

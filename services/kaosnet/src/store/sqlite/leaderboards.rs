@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{db, SqliteStore};
-use crate::store::leaderboards::{LeaderboardStore, RecordWrite, StoredBoard, StoredRecord, RECORD_COLUMNS};
+use crate::store::leaderboards::{LeaderboardStore, RecordTicket, RecordWrite, StoredBoard, StoredRecord, RECORD_COLUMNS};
 use crate::store::StoreError;
 
 fn record_row(r: &Row<'_>) -> rusqlite::Result<StoredRecord> {
@@ -70,8 +70,11 @@ impl LeaderboardStore for SqliteStore {
     }
 
     fn write_records(&self, writes: &[RecordWrite]) -> Result<(), StoreError> {
-        let writes = writes.to_vec();
-        self.write(move |tx| {
+        self.submit_records(writes.to_vec()).wait()
+    }
+
+    fn submit_records(&self, writes: Vec<RecordWrite>) -> RecordTicket {
+        let queued = self.write_later(move |tx| {
             for w in &writes {
                 match w {
                     RecordWrite::Put(r) => {
@@ -108,7 +111,11 @@ impl LeaderboardStore for SqliteStore {
                 }
             }
             Ok(())
-        })
+        });
+        match queued {
+            Ok(answer) => RecordTicket::waiting(answer),
+            Err(e) => RecordTicket::done(Err(e)),
+        }
     }
 
     fn records(&self, leaderboard_id: &str, expiry_time: i64) -> Result<Vec<StoredRecord>, StoreError> {

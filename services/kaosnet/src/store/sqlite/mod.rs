@@ -104,7 +104,7 @@ CREATE TABLE leaderboard_records (
     update_time INTEGER NOT NULL,
     expiry_time INTEGER NOT NULL,
     PRIMARY KEY (leaderboard_id, expiry_time, owner_id)
-);
+) WITHOUT ROWID;
 "#,
     r#"
 CREATE TABLE user_edges (
@@ -427,6 +427,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        // Leaderboard writes land on random pages of big tables: keep them cached (128 MiB
+        // at most, only as the database grows).
+        conn.pragma_update(None, "cache_size", -131_072).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db)?;
         let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db)?;
         let applied = usize::try_from(applied).unwrap_or(usize::MAX);
@@ -458,11 +461,21 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let gone = || StoreError::Backend("the database writer has stopped".into());
+        self.write_later(f)?.recv().map_err(|_| gone())?
+    }
+
+    /// Queues `f` as one atomic write after those queued before it; the answer arrives
+    /// on the receiver once it is durable.
+    fn write_later<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<mpsc::Receiver<Result<T, StoreError>>, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let job = Box::new(Pending { work: Some(f), result: None, reply });
         let gone = || StoreError::Backend("the database writer has stopped".into());
         self.jobs.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        Ok(answer)
     }
 
     /// Runs `f` on the reading connection.
