@@ -25,7 +25,11 @@ use kaosnet::store::{MemoryStore, SqliteStore, Store};
 
 const RECORDS: usize = 1_000_000;
 const READS: usize = 100_000;
-const WRITERS: usize = 64;
+/// Concurrent writers in the durable runs (kaos-server's HTTP worker pool is 64);
+/// `KAOS_LB_WRITERS` sets another count.
+fn writers() -> usize {
+    std::env::var("KAOS_LB_WRITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
 const DURABLE_SECONDS: u64 = 5;
 
 struct Rng(u64);
@@ -216,7 +220,7 @@ fn sqlite_durable(owners: &[String]) {
     let stop = Arc::new(AtomicBool::new(false));
     let owners = Arc::new(owners.to_vec());
     let started = Instant::now();
-    let threads: Vec<_> = (0..WRITERS)
+    let threads: Vec<_> = (0..writers())
         .map(|t| {
             let (boards, done, stop, owners) = (boards.clone(), done.clone(), stop.clone(), owners.clone());
             std::thread::spawn(move || {
@@ -237,8 +241,9 @@ fn sqlite_durable(owners: &[String]) {
     let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
     let mut samples = around(&boards, &owners, &mut rng);
     println!(
-        "{:<28} durable      {rate:>10.0}/s   ({WRITERS} writers; bulk load {bulk:.1} s, board load {load:.1} s)   get_around p99 {:>5.1} µs",
+        "{:<28} durable      {rate:>10.0}/s   ({} writers; bulk load {bulk:.1} s, board load {load:.1} s)   get_around p99 {:>5.1} µs",
         "ours: SQLite (synchronous)",
+        writers(),
         percentile(&mut samples, 0.99)
     );
     drop(boards);
@@ -335,7 +340,7 @@ fn redis_peer(owners: &[String]) {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let threads: Vec<_> = (0..WRITERS)
+    let threads: Vec<_> = (0..writers())
         .map(|t| {
             let (done, stop, client) = (done.clone(), stop.clone(), client.clone());
             let owners = owners.to_vec();
@@ -356,7 +361,7 @@ fn redis_peer(owners: &[String]) {
         t.join().unwrap();
     }
     let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    println!("{:<28} durable      {rate:>10.0}/s   ({WRITERS} clients, appendfsync always)", "peer: Redis AOF");
+    println!("{:<28} durable      {rate:>10.0}/s   ({} clients, appendfsync always)", "peer: Redis AOF", writers());
 }
 
 fn main() {
