@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
-use super::leaderboards::{LeaderboardStore, RecordWrite, StoredBoard, StoredRecord};
+use super::leaderboards::{LeaderboardStore, RecordTicket, RecordWrite, StoredBoard, StoredRecord};
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ChannelMessage, MessageStore,
     Notification, ObjectDelete, ObjectId, ObjectPage, ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
@@ -379,21 +379,32 @@ impl LeaderboardStore for MemoryStore {
     }
 
     fn write_records(&self, writes: &[RecordWrite]) -> Result<(), StoreError> {
+        self.submit_records(writes.to_vec()).wait()
+    }
+
+    fn submit_records(&self, writes: Vec<RecordWrite>) -> RecordTicket {
         let mut b = self.boards.write().unwrap_or_else(PoisonError::into_inner);
         for w in writes {
             match w {
                 RecordWrite::Put(r) => {
-                    let board = b.records.entry(r.leaderboard_id.clone()).or_default();
-                    board.insert((r.expiry_time, r.owner_id.clone()), r.clone());
+                    let key = (r.expiry_time, r.owner_id.clone());
+                    match b.records.get_mut(&r.leaderboard_id) {
+                        Some(board) => {
+                            board.insert(key, r);
+                        }
+                        None => {
+                            b.records.entry(r.leaderboard_id.clone()).or_default().insert(key, r);
+                        }
+                    }
                 }
                 RecordWrite::Delete { leaderboard_id, owner_id, expiry_time } => {
-                    if let Some(board) = b.records.get_mut(leaderboard_id) {
-                        board.remove(&(*expiry_time, owner_id.clone()));
+                    if let Some(board) = b.records.get_mut(&leaderboard_id) {
+                        board.remove(&(expiry_time, owner_id));
                     }
                 }
             }
         }
-        Ok(())
+        RecordTicket::done(Ok(()))
     }
 
     fn records(&self, leaderboard_id: &str, expiry_time: i64) -> Result<Vec<StoredRecord>, StoreError> {
