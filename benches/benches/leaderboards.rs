@@ -100,7 +100,13 @@ fn around(boards: &Leaderboards, owners: &[String], rng: &mut Rng) -> Vec<u64> {
 /// The bare index: ours and indexset's, same keys, same operations.
 fn bare_indexes() {
     type Key = (u64, u64, u128);
-    fn run<I>(label: &str, mut index: I, insert: fn(&mut I, Key), remove: fn(&mut I, &Key), read: fn(&I, &Key) -> usize) {
+    fn run<I>(
+        label: &str,
+        mut index: I,
+        insert: fn(&mut I, Key),
+        remove: fn(&mut I, &Key),
+        read: fn(&I, &Key) -> usize,
+    ) {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut scores = vec![0u64; RECORDS];
         let started = Instant::now();
@@ -266,7 +272,14 @@ fn redis(durable: bool) -> Option<(Redis, redis::Client)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
     let dir = std::env::temp_dir().join(format!("kaos-bench-redis-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
-    let mut args = vec!["--port".to_string(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--save".into(), String::new()];
+    let mut args = vec![
+        "--port".to_string(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        String::new(),
+    ];
     args.extend(["--dir".into(), dir.display().to_string()]);
     if durable {
         args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));

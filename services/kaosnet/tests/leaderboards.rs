@@ -102,7 +102,8 @@ fn bad_writes_get_clear_errors() {
     assert_eq!(boards.submit("nope", &owner(1), "x", score(1)).unwrap_err().code, Code::NotFound);
     assert_eq!(boards.submit("b", "not-a-uuid", "x", score(1)).unwrap_err().code, Code::InvalidArgument);
     assert!(!boards.create(LeaderboardConfig { id: "b".into(), ..Default::default() }).unwrap());
-    let bad_cron = LeaderboardConfig { id: "c".into(), reset_schedule: Some("61 * * * *".into()), ..Default::default() };
+    let bad_cron =
+        LeaderboardConfig { id: "c".into(), reset_schedule: Some("61 * * * *".into()), ..Default::default() };
     assert_eq!(boards.create(bad_cron).unwrap_err().code, Code::InvalidArgument);
     assert_eq!(boards.get_top("b", 5, Some("garbage")).unwrap_err().code, Code::InvalidArgument);
     assert!(boards.delete("b").unwrap());
@@ -169,7 +170,8 @@ fn a_daily_board_resets_at_midnight_and_keeps_the_old_period_in_the_store() {
     let day = 20_000 * 86_400; // a midnight, UTC
     NOW.store(day + 86_400 - 60, Ordering::SeqCst); // 23:59
     let boards = Leaderboards::with_clock(store.clone(), Arc::new(|| NOW.load(Ordering::SeqCst)));
-    let daily = LeaderboardConfig { id: "daily".into(), reset_schedule: Some("0 0 * * *".into()), ..Default::default() };
+    let daily =
+        LeaderboardConfig { id: "daily".into(), reset_schedule: Some("0 0 * * *".into()), ..Default::default() };
     boards.create(daily).unwrap();
     let r = boards.submit("daily", &owner(1), "ana", score(10)).unwrap();
     assert_eq!(r.expiry_time, day + 86_400);
@@ -184,7 +186,10 @@ fn a_daily_board_resets_at_midnight_and_keeps_the_old_period_in_the_store() {
     let fresh = boards.submit("daily", &owner(1), "ana", score(3)).unwrap();
     assert_eq!((fresh.score, fresh.num_score, fresh.rank, fresh.expiry_time), (3, 1, 1, day + 2 * 86_400));
     let old = boards.get_period("daily", day + 86_400, 10, 0).unwrap();
-    assert_eq!(old.iter().map(|r| (r.owner_id.clone(), r.score, r.rank)).collect::<Vec<_>>(), [(owner(2), 20, 1), (owner(1), 10, 2)]);
+    assert_eq!(
+        old.iter().map(|r| (r.owner_id.clone(), r.score, r.rank)).collect::<Vec<_>>(),
+        [(owner(2), 20, 1), (owner(1), 10, 2)]
+    );
 
     // A server started later (a new Leaderboards on the same store) sees the same.
     let again = Leaderboards::with_clock(store, Arc::new(|| NOW.load(Ordering::SeqCst)));

@@ -76,7 +76,10 @@ fn a_tournament_takes_writes_only_in_its_window_from_joined_players_within_its_l
     now.store(t0 + 20_000, Ordering::SeqCst);
     assert_eq!(b.get_top("cup", 10, None).unwrap().records.len(), 2);
     let info = b.tournament("cup", None).unwrap();
-    assert_eq!((info["title"].clone(), info["size"].clone(), info["can_enter"].clone()), (json!("Cup"), json!(2), json!(false)));
+    assert_eq!(
+        (info["title"].clone(), info["size"].clone(), info["can_enter"].clone()),
+        (json!("Cup"), json!(2), json!(false))
+    );
 }
 
 #[test]
@@ -138,7 +141,13 @@ fn records(v: &Value, field: &str) -> Vec<(String, String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["owner_id"].as_str().unwrap().into(), r["score"].as_str().unwrap().into(), r["rank"].as_str().unwrap().into()))
+        .map(|r| {
+            (
+                r["owner_id"].as_str().unwrap().into(),
+                r["score"].as_str().unwrap().into(),
+                r["rank"].as_str().unwrap().into(),
+            )
+        })
         .collect()
 }
 
@@ -151,7 +160,8 @@ fn leaderboards_over_rest() {
     let players: Vec<Value> = (0..5).map(|i| session(&api, &format!("device-lb-{i}"), &format!("lb{i}"))).collect();
     for (i, p) in players.iter().enumerate() {
         // Scores as a string (the API's int64) and as a number (what nakama-js sends).
-        let body = if i % 2 == 0 { json!({"score": (i * 10).to_string(), "subscore": "1"}) } else { json!({"score": i * 10}) };
+        let body =
+            if i % 2 == 0 { json!({"score": (i * 10).to_string(), "subscore": "1"}) } else { json!({"score": i * 10}) };
         let (status, r) = call(&api, "POST", "/v2/leaderboard/weekly", &bearer(&p["token"]), &body.to_string());
         assert_eq!(status, 200, "{r}");
         assert_eq!(r["username"], json!(format!("lb{i}")));
@@ -172,11 +182,17 @@ fn leaderboards_over_rest() {
     assert_eq!(records(&list, "owner_records"), [(user_id(me), "0".into(), "5".into())]);
     assert_eq!(list["rank_count"], json!("5"));
     let cursor = list["next_cursor"].as_str().unwrap();
-    let (_, next) = call(&api, "GET", &format!("/v2/leaderboard/weekly?limit=2&cursor={cursor}"), &bearer(&me["token"]), "");
+    let (_, next) =
+        call(&api, "GET", &format!("/v2/leaderboard/weekly?limit=2&cursor={cursor}"), &bearer(&me["token"]), "");
     assert_eq!(records(&next, "records").iter().map(|r| r.2.as_str()).collect::<Vec<_>>(), ["3", "4"]);
 
-    let (_, around) =
-        call(&api, "GET", &format!("/v2/leaderboard/weekly/owner/{}?limit=3", user_id(&players[2])), &bearer(&me["token"]), "");
+    let (_, around) = call(
+        &api,
+        "GET",
+        &format!("/v2/leaderboard/weekly/owner/{}?limit=3", user_id(&players[2])),
+        &bearer(&me["token"]),
+        "",
+    );
     assert_eq!(records(&around, "records").iter().map(|r| r.2.as_str()).collect::<Vec<_>>(), ["2", "3", "4"]);
 
     // An operator override (incr) from the client, then the record is deleted.

@@ -1,7 +1,8 @@
 //! The end-to-end suite: kaos-server on a free loopback port, driven by the official
 //! Nakama JavaScript client under node (`tests/e2e/e2e.test.mjs` for REST and RPC,
 //! `tests/e2e/realtime.test.mjs` for the realtime services, `tests/e2e/social.test.mjs`
-//! for friends and groups; node's test runner).
+//! for friends and groups, `tests/e2e/leaderboards.test.mjs` for leaderboards and
+//! tournaments; node's test runner).
 //! The test installs the locked client with `npm ci` on first run; without node it
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails.
 
@@ -9,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use kaos_server::config::{Config, Database};
+use kaosnet::leaderboards::{LeaderboardConfig, Operator, SortOrder, Submission, TournamentConfig, TournamentRules};
 use kaosnet::matches::{Dispatcher, MatchContext, MatchHandler, MatchInit, MatchMessage};
 use kaosnet::notifications::Outgoing;
 use serde_json::{json, Value};
@@ -70,10 +72,60 @@ fn the_nakama_js_client_works_against_kaos_server() {
             kaosnet::notifications::send(&kaos, note)?;
             Ok("{}".into())
         });
+        // The boards of leaderboards.test.mjs.
+        let board = |id: &str, authoritative: bool, operator: Operator| LeaderboardConfig {
+            id: id.into(),
+            authoritative,
+            sort_order: SortOrder::Descending,
+            operator,
+            ..Default::default()
+        };
+        kaos.leaderboards.create(board("e2e_weekly", false, Operator::Best)).unwrap();
+        kaos.leaderboards.create(board("e2e_server_only", true, Operator::Best)).unwrap();
+        kaos.leaderboards.create(board("e2e_increment", false, Operator::Increment)).unwrap();
+        let now = kaos.accounts.now();
+        let cup = TournamentConfig {
+            id: "e2e_cup".into(),
+            sort_order: SortOrder::Descending,
+            operator: Operator::Best,
+            metadata: r#"{"prize":"gold"}"#.into(),
+            rules: TournamentRules {
+                title: "E2E Cup".into(),
+                description: "end-to-end".into(),
+                category: 5,
+                start_time: now - 60,
+                end_time: now + 3600,
+                duration: 3600,
+                max_size: 100,
+                max_num_score: 3,
+                join_required: true,
+            },
+            ..Default::default()
+        };
+        kaos.leaderboards.create_tournament(cup).unwrap();
+        // Server code writes to the authoritative board for the caller: `{"score": n}`.
+        let weak = kaos.weak();
+        kaos.rpcs.register("submit_server_only", move |ctx, payload| {
+            let kaos = weak.upgrade().ok_or_else(|| kaosnet::ApiError::invalid("shutting down"))?;
+            let body: Value = serde_json::from_str(payload).map_err(|_| kaosnet::ApiError::invalid("JSON please"))?;
+            let score = body["score"].as_i64().ok_or_else(|| kaosnet::ApiError::invalid("score please"))?;
+            let (user_id, username) =
+                (ctx.user_id.clone().unwrap_or_default(), ctx.username.clone().unwrap_or_default());
+            let s = Submission { score, ..Default::default() };
+            let r = kaos.leaderboards.submit("e2e_server_only", &user_id, &username, s)?;
+            Ok(json!({ "score": r.score, "rank": r.rank }).to_string())
+        });
     })
     .unwrap();
     let out = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "e2e.test.mjs", "realtime.test.mjs", "social.test.mjs"])
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "e2e.test.mjs",
+            "realtime.test.mjs",
+            "social.test.mjs",
+            "leaderboards.test.mjs",
+        ])
         .current_dir(&dir)
         .env("KAOS_ADDR", server.addr.to_string())
         .output()
@@ -82,5 +134,5 @@ fn the_nakama_js_client_works_against_kaos_server() {
     server.wait().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "nakama-js suite failed:\n{report}");
-    assert!(report.contains("pass 15") && report.contains("fail 0"), "{report}");
+    assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
 }

@@ -23,7 +23,14 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     route(r, kaos, Method::Get, "/v2/leaderboard/{id}", "list_leaderboard_records", list);
     route(r, kaos, Method::Post, "/v2/leaderboard/{id}", "write_leaderboard_record", write_leaderboard);
     route(r, kaos, Method::Delete, "/v2/leaderboard/{id}", "delete_leaderboard_record", delete_leaderboard);
-    route(r, kaos, Method::Get, "/v2/leaderboard/{id}/owner/{owner_id}", "list_leaderboard_records_around_owner", around);
+    route(
+        r,
+        kaos,
+        Method::Get,
+        "/v2/leaderboard/{id}/owner/{owner_id}",
+        "list_leaderboard_records_around_owner",
+        around,
+    );
     route(r, kaos, Method::Get, "/v2/tournament", "list_tournaments", list_tournaments);
     route(r, kaos, Method::Get, "/v2/tournament/{id}", "list_tournament_records", list);
     route(r, kaos, Method::Post, "/v2/tournament/{id}", "write_tournament_record", write_tournament);
@@ -61,8 +68,12 @@ fn int64(v: &Value, name: &str) -> Result<i64, ApiError> {
     match v {
         Value::Null => Ok(0),
         Value::String(s) if s.is_empty() => Ok(0),
-        Value::String(s) => s.parse().map_err(|_| ApiError::invalid(format!("Invalid {name}: out of range or not an integer."))),
-        Value::Number(n) => n.as_i64().ok_or_else(|| ApiError::invalid(format!("Invalid {name}: out of range or not an integer."))),
+        Value::String(s) => {
+            s.parse().map_err(|_| ApiError::invalid(format!("Invalid {name}: out of range or not an integer.")))
+        }
+        Value::Number(n) => {
+            n.as_i64().ok_or_else(|| ApiError::invalid(format!("Invalid {name}: out of range or not an integer.")))
+        }
         _ => Err(ApiError::invalid(format!("Invalid {name}."))),
     }
 }
@@ -89,7 +100,9 @@ fn submission(req: &Request) -> Result<Submission, ApiError> {
             "SET" => Some(Operator::Set),
             "INCREMENT" => Some(Operator::Increment),
             "DECREMENT" => Some(Operator::Decrement),
-            other => Operator::from_code(other.parse().map_err(|_| ApiError::invalid(format!("Invalid operator {other}.")))?)?,
+            other => Operator::from_code(
+                other.parse().map_err(|_| ApiError::invalid(format!("Invalid operator {other}.")))?,
+            )?,
         },
         other => Operator::from_code(int64(other, "operator")?)?,
     };
@@ -171,14 +184,17 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let limit = limit(req, if owners.is_empty() { Some(10) } else { None })?;
     if let Some(expiry) = past_expiry(kaos, req, id)? {
         let offset = match req.query("cursor").filter(|c| !c.is_empty()) {
-            Some(c) => c.strip_prefix("o").and_then(|n| n.parse().ok()).ok_or_else(|| ApiError::invalid("Invalid cursor."))?,
+            Some(c) => {
+                c.strip_prefix("o").and_then(|n| n.parse().ok()).ok_or_else(|| ApiError::invalid("Invalid cursor."))?
+            }
             None => 0,
         };
         let n = limit.unwrap_or(10);
         let records = kaos.leaderboards.get_period(id, expiry, n + 1, offset)?;
         let owner_set: std::collections::HashSet<&String> = owners.iter().collect();
         let all = kaos.leaderboards.get_period(id, expiry, usize::MAX, 0)?;
-        let owner_records: Vec<Value> = all.iter().filter(|r| owner_set.contains(&r.owner_id)).map(record_json).collect();
+        let owner_records: Vec<Value> =
+            all.iter().filter(|r| owner_set.contains(&r.owner_id)).map(record_json).collect();
         let mut out = json!({
             "records": records.iter().take(n).map(record_json).collect::<Vec<_>>(),
             "owner_records": owner_records,
@@ -247,7 +263,8 @@ fn list_tournaments(kaos: &KaosNet, req: &Request) -> Answer {
             .transpose()
     };
     let category = |name: &str, default: u32| -> Result<u32, ApiError> {
-        number(name)?.map_or(Ok(default), |c| u32::try_from(c).map_err(|_| ApiError::invalid(format!("Invalid {name}."))))
+        number(name)?
+            .map_or(Ok(default), |c| u32::try_from(c).map_err(|_| ApiError::invalid(format!("Invalid {name}."))))
     };
     let filter = TournamentFilter {
         category_start: category("category_start", 0)?,

@@ -232,14 +232,14 @@ impl Board {
             let slot = state.slot_for(owner);
             state.index.insert(self.key(r.score, r.subscore, slot));
             state.slab[slot as usize] = Some(Entry {
-                    owner,
-                    username: r.username.as_str().into(),
-                    score: r.score,
-                    subscore: r.subscore,
-                    num_score: r.num_score,
-                    metadata: r.metadata.as_str().into(),
-                    create_time: r.create_time,
-                    update_time: r.update_time,
+                owner,
+                username: r.username.as_str().into(),
+                score: r.score,
+                subscore: r.subscore,
+                num_score: r.num_score,
+                metadata: r.metadata.as_str().into(),
+                create_time: r.create_time,
+                update_time: r.update_time,
             });
         }
         Ok(())
@@ -391,7 +391,14 @@ impl Board {
     }
 
     /// The entry a submission makes of `old`.
-    fn apply(&self, old: Option<&Entry>, owner: u128, now: i64, username: &str, s: &Submission) -> Result<Entry, ApiError> {
+    fn apply(
+        &self,
+        old: Option<&Entry>,
+        owner: u128,
+        now: i64,
+        username: &str,
+        s: &Submission,
+    ) -> Result<Entry, ApiError> {
         let max = self.def.max_num_score();
         if let Some(o) = old {
             if max > 0 && o.num_score >= max {

@@ -174,7 +174,8 @@ impl BoardDef {
     fn parse(stored: &StoredBoard) -> Result<BoardDef, ApiError> {
         let mut def: BoardDef = serde_json::from_str(&stored.config)
             .map_err(|e| ApiError::new(crate::Code::Internal, format!("Board {} is unreadable: {e}", stored.id)))?;
-        def.cron = def.reset_schedule.as_deref().map(Cron::parse).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
+        def.cron =
+            def.reset_schedule.as_deref().map(Cron::parse).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
         Ok(def)
     }
 
@@ -284,7 +285,8 @@ impl Leaderboards {
         if def.id.is_empty() || def.id.len() > 128 {
             return Err(ApiError::invalid("Leaderboard ID must be 1-128 characters."));
         }
-        def.cron = def.reset_schedule.as_deref().map(Cron::parse).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
+        def.cron =
+            def.reset_schedule.as_deref().map(Cron::parse).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
         let config = serde_json::to_string(&def).map_err(|e| ApiError::invalid(e.to_string()))?;
         let stored = StoredBoard { id: def.id.clone(), config, create_time: self.now() };
         Ok(self.store.create_board(&stored)?)
@@ -332,7 +334,13 @@ impl Leaderboards {
     }
 
     /// A submission from a client: refused on authoritative boards.
-    pub(crate) fn submit_as_client(&self, id: &str, owner_id: &str, username: &str, s: Submission) -> Result<Record, ApiError> {
+    pub(crate) fn submit_as_client(
+        &self,
+        id: &str,
+        owner_id: &str,
+        username: &str,
+        s: Submission,
+    ) -> Result<Record, ApiError> {
         self.write(id, owner_id, username, &s, true, false)
     }
 

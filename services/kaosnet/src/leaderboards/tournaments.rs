@@ -60,7 +60,14 @@ pub struct TournamentFilter {
 
 impl Default for TournamentFilter {
     fn default() -> Self {
-        TournamentFilter { category_start: 0, category_end: u32::MAX, start_time: None, end_time: None, limit: 100, cursor: None }
+        TournamentFilter {
+            category_start: 0,
+            category_end: u32::MAX,
+            start_time: None,
+            end_time: None,
+            limit: 100,
+            cursor: None,
+        }
     }
 }
 
@@ -70,10 +77,8 @@ impl TournamentRules {
     pub(crate) fn period(&self, cron: Option<&Cron>, now: i64) -> Period {
         let end = if self.end_time > 0 { self.end_time } else { i64::MAX };
         let at = now.max(self.start_time).min(end.saturating_sub(1));
-        let period_start = cron
-            .and_then(|c| c.previous_at_or_before(at))
-            .filter(|p| *p >= self.start_time)
-            .unwrap_or(self.start_time);
+        let period_start =
+            cron.and_then(|c| c.previous_at_or_before(at)).filter(|p| *p >= self.start_time).unwrap_or(self.start_time);
         let next_reset = cron.and_then(|c| c.next_after(at)).unwrap_or(i64::MAX);
         let expiry = next_reset.min(end);
         let active_until = period_start.saturating_add(self.duration).min(expiry);
@@ -168,7 +173,13 @@ impl Leaderboards {
     }
 
     /// Submits a score to a tournament as server code.
-    pub fn submit_tournament(&self, id: &str, owner_id: &str, username: &str, s: Submission) -> Result<Record, ApiError> {
+    pub fn submit_tournament(
+        &self,
+        id: &str,
+        owner_id: &str,
+        username: &str,
+        s: Submission,
+    ) -> Result<Record, ApiError> {
         self.tournament_def(id)?;
         self.write(id, owner_id, username, &s, false, false)
     }
@@ -197,7 +208,11 @@ impl Leaderboards {
     }
 
     /// Tournaments by id that pass `filter`, and the cursor of the next page.
-    pub fn list_tournaments(&self, filter: &TournamentFilter, viewer: Option<&str>) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    pub fn list_tournaments(
+        &self,
+        filter: &TournamentFilter,
+        viewer: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
         let mut found = Vec::new();
         let mut more = false;
         for def in self.defs()? {
@@ -228,7 +243,8 @@ mod tests {
 
     #[test]
     fn periods_follow_start_duration_resets_and_end() {
-        let rules = TournamentRules { start_time: 1_000, end_time: 1_000 + 3 * 86_400, duration: 3_600, ..Default::default() };
+        let rules =
+            TournamentRules { start_time: 1_000, end_time: 1_000 + 3 * 86_400, duration: 3_600, ..Default::default() };
         let before = rules.period(None, 500);
         assert!(500 < before.active_from && before.valid_until == 1_000);
         let during = rules.period(None, 2_000);

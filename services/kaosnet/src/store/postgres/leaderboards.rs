@@ -43,7 +43,8 @@ impl LeaderboardStore for PostgresStore {
 
     fn board(&self, id: &str) -> Result<Option<StoredBoard>, StoreError> {
         let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
-        let row = client.query_opt("SELECT id, config, create_time FROM leaderboards WHERE id = $1", &[&id]).map_err(db)?;
+        let row =
+            client.query_opt("SELECT id, config, create_time FROM leaderboards WHERE id = $1", &[&id]).map_err(db)?;
         Ok(row.as_ref().map(board_row))
     }
 

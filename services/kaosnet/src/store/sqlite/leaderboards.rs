@@ -3,7 +3,9 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{db, SqliteStore};
-use crate::store::leaderboards::{LeaderboardStore, RecordTicket, RecordWrite, StoredBoard, StoredRecord, RECORD_COLUMNS};
+use crate::store::leaderboards::{
+    LeaderboardStore, RecordTicket, RecordWrite, StoredBoard, StoredRecord, RECORD_COLUMNS,
+};
 use crate::store::StoreError;
 
 fn record_row(r: &Row<'_>) -> rusqlite::Result<StoredRecord> {
@@ -51,7 +53,8 @@ impl LeaderboardStore for SqliteStore {
 
     fn boards(&self) -> Result<Vec<StoredBoard>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT id, config, create_time FROM leaderboards ORDER BY id").map_err(db)?;
+            let mut stmt =
+                conn.prepare_cached("SELECT id, config, create_time FROM leaderboards ORDER BY id").map_err(db)?;
             let rows = stmt.query_map([], board_row).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
         })
@@ -64,7 +67,8 @@ impl LeaderboardStore for SqliteStore {
                 .map_err(db)?
                 .execute([&id])
                 .map_err(db)?;
-            let n = tx.prepare_cached("DELETE FROM leaderboards WHERE id = ?1").map_err(db)?.execute([&id]).map_err(db)?;
+            let n =
+                tx.prepare_cached("DELETE FROM leaderboards WHERE id = ?1").map_err(db)?.execute([&id]).map_err(db)?;
             Ok(n == 1)
         })
     }
