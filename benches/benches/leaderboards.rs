@@ -259,7 +259,7 @@ fn sqlite_durable(owners: &[String]) {
     }
 }
 
-struct Redis(Child, u16);
+struct Redis(Child);
 
 impl Drop for Redis {
     fn drop(&mut self) {
@@ -287,7 +287,7 @@ fn redis(durable: bool) -> Option<(Redis, redis::Client)> {
         args.extend(["--appendonly", "no"].map(String::from));
     }
     let child = Command::new("redis-server").args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
-    let server = Redis(child, port);
+    let server = Redis(child);
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while client.get_connection().is_err() {
