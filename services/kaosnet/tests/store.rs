@@ -1,6 +1,6 @@
 //! One conformance suite for every `Store`: each test runs on memory and on SQLite.
 
-use kaosnet::store::leaderboards::{RecordWrite, StoredBoard, StoredRecord};
+use kaosnet::store::leaderboards::{LeaderboardStore, RecordWrite, StoredBoard, StoredRecord};
 use kaosnet::store::{
     version_of, Caller, ChannelMessage, Group, GroupFilter, GroupUpdate, GroupUsersOp, MemoryStore, Notification,
     ObjectDelete, ObjectId, ObjectWrite, Refusal, SocialDone, SocialWrite, SqliteStore, Store, StoreError, User,
@@ -648,6 +648,47 @@ fn sqlite_group_commits_keep_every_write_apart() {
         assert_eq!(page.objects.len(), 50);
         assert!(page.objects.iter().all(|o| o.create_time == 1 && o.value.starts_with("{\"i\":")));
     }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sqlite_leaderboard_writes_read_the_same_before_and_after_the_journal_folds() {
+    let dir = std::env::temp_dir().join(format!("kaosnet-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("kaos.db");
+    let sorted = |s: &SqliteStore| {
+        let mut r = s.records("b", 0).unwrap();
+        r.sort_by(|x, y| x.owner_id.cmp(&y.owner_id));
+        r
+    };
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        let puts: Vec<RecordWrite> =
+            ["o1", "o2", "o3"].iter().map(|o| RecordWrite::Put(record("b", o, 1, 0))).collect();
+        s.write_records(&puts).unwrap();
+        s.fold_leaderboard_journal().unwrap();
+        // Journal rows over folded ones: a replace, a delete, a new record, and one for
+        // another board that goes with its board.
+        s.write_records(&[
+            RecordWrite::Put(record("b", "o1", 9, 0)),
+            RecordWrite::Delete { leaderboard_id: "b".into(), owner_id: "o2".into(), expiry_time: 0 },
+            RecordWrite::Put(record("b", "o4", 4, 0)),
+            RecordWrite::Put(record("gone", "o1", 4, 0)),
+        ])
+        .unwrap();
+        let want = vec![record("b", "o1", 9, 0), record("b", "o3", 1, 0), record("b", "o4", 4, 0)];
+        assert_eq!(sorted(&s), want);
+        s.delete_board("gone").unwrap();
+        assert!(s.records("gone", 0).unwrap().is_empty());
+    }
+    // Reopened, before and after folding.
+    let s = SqliteStore::open(&path).unwrap();
+    let want = vec![record("b", "o1", 9, 0), record("b", "o3", 1, 0), record("b", "o4", 4, 0)];
+    assert_eq!(sorted(&s), want);
+    s.fold_leaderboard_journal().unwrap();
+    assert_eq!(sorted(&s), want);
+    assert!(s.records("gone", 0).unwrap().is_empty());
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,8 @@
 //! go to a writer thread that group-commits them (see [`writer`]).
 
 use std::path::Path;
-use std::sync::{mpsc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
@@ -105,6 +106,21 @@ CREATE TABLE leaderboard_records (
     expiry_time INTEGER NOT NULL,
     PRIMARY KEY (leaderboard_id, expiry_time, owner_id)
 ) WITHOUT ROWID;
+CREATE TABLE leaderboard_journal (
+    seq INTEGER PRIMARY KEY,
+    leaderboard_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    expiry_time INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    username TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    subscore INTEGER NOT NULL,
+    num_score INTEGER NOT NULL,
+    max_num_score INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL
+);
 "#,
     r#"
 CREATE TABLE user_edges (
@@ -190,8 +206,16 @@ const MAX_GROUP: usize = 512;
 /// The writer thread: takes every operation waiting, runs each under its own savepoint in
 /// one transaction, commits once (one fsync for the group), then answers them all. A
 /// failed operation rolls back to its savepoint and does not disturb the others.
-fn writer(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
-    while let Ok(first) = jobs.recv() {
+fn writer(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, journal: Arc<AtomicI64>) {
+    loop {
+        let first = match jobs.recv_timeout(leaderboards::FOLD_WHEN_IDLE) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                leaderboards::fold_some(&mut conn, &journal);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match jobs.try_recv() {
@@ -216,6 +240,9 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
         for job in group {
             job.finish(committed.clone());
         }
+        if journal.load(Ordering::Relaxed) > leaderboards::JOURNAL_HIGH_WATER {
+            leaderboards::fold_some(&mut conn, &journal);
+        }
     }
 }
 
@@ -224,6 +251,8 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    /// Leaderboard journal rows not folded into the records table yet (approximate).
+    journal: Arc<AtomicI64>,
     writer: Option<std::thread::JoinHandle<()>>,
     /// A temporary database file to delete on drop (`in_memory`).
     scratch: Option<std::path::PathBuf>,
@@ -447,12 +476,15 @@ impl SqliteStore {
         }
         let reader = Connection::open(path).map_err(db)?;
         reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(db)?;
+        let pending: i64 = conn.query_row("SELECT COUNT(*) FROM leaderboard_journal", [], |r| r.get(0)).map_err(db)?;
+        let journal = Arc::new(AtomicI64::new(pending));
+        let folding = journal.clone();
         let (jobs, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("kaos-sqlite-writer".into())
-            .spawn(move || writer(conn, queue))
+            .spawn(move || writer(conn, queue, folding))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(SqliteStore { conn: Mutex::new(reader), jobs: Some(jobs), writer: Some(writer), scratch })
+        Ok(SqliteStore { conn: Mutex::new(reader), jobs: Some(jobs), journal, writer: Some(writer), scratch })
     }
 
     /// Runs `f` as one atomic write: applied entirely or not at all, and answered only
