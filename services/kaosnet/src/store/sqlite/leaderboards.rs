@@ -52,35 +52,45 @@ fn board_row(r: &Row<'_>) -> rusqlite::Result<StoredBoard> {
     Ok(StoredBoard { id: r.get(0)?, config: r.get(1)?, create_time: r.get(2)? })
 }
 
+/// A record's values in [`RECORD_COLUMNS`] order.
+fn values(r: &StoredRecord) -> [&dyn rusqlite::ToSql; 11] {
+    [
+        &r.leaderboard_id,
+        &r.owner_id,
+        &r.username,
+        &r.score,
+        &r.subscore,
+        &r.num_score,
+        &r.max_num_score,
+        &r.metadata,
+        &r.create_time,
+        &r.update_time,
+        &r.expiry_time,
+    ]
+}
+
 fn append(tx: &Transaction<'_>, w: &RecordWrite) -> Result<(), StoreError> {
-    let blank = StoredRecord::default();
+    let gone;
     let (r, deleted) = match w {
         RecordWrite::Put(r) => (r, false),
-        RecordWrite::Delete { .. } => (&blank, true),
+        RecordWrite::Delete { leaderboard_id, owner_id, expiry_time } => {
+            gone = StoredRecord {
+                leaderboard_id: leaderboard_id.clone(),
+                owner_id: owner_id.clone(),
+                expiry_time: *expiry_time,
+                ..StoredRecord::default()
+            };
+            (&gone, true)
+        }
     };
-    let (board, owner, expiry) = match w {
-        RecordWrite::Put(r) => (&r.leaderboard_id, &r.owner_id, r.expiry_time),
-        RecordWrite::Delete { leaderboard_id, owner_id, expiry_time } => (leaderboard_id, owner_id, *expiry_time),
-    };
+    let mut row = values(r).to_vec();
+    row.push(&deleted);
     tx.prepare_cached(&format!(
         "INSERT INTO leaderboard_journal ({RECORD_COLUMNS}, deleted) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))
     .map_err(db)?
-    .execute(params![
-        board,
-        owner,
-        r.username,
-        r.score,
-        r.subscore,
-        r.num_score,
-        r.max_num_score,
-        r.metadata,
-        r.create_time,
-        r.update_time,
-        expiry,
-        deleted
-    ])
+    .execute(row.as_slice())
     .map_err(db)?;
     Ok(())
 }
@@ -137,19 +147,7 @@ fn fold_in(tx: &Connection, limit: i64) -> Result<i64, StoreError> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ))
             .map_err(db)?
-            .execute(params![
-                r.leaderboard_id,
-                r.owner_id,
-                r.username,
-                r.score,
-                r.subscore,
-                r.num_score,
-                r.max_num_score,
-                r.metadata,
-                r.create_time,
-                r.update_time,
-                r.expiry_time
-            ])
+            .execute(values(r).as_slice())
             .map_err(db)?;
         }
     }
