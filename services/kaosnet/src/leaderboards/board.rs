@@ -268,7 +268,11 @@ impl Board {
             let period = self.def.period(now);
             if period.expiry != state.period.expiry {
                 state.period = period;
-                self.fill(&mut state, store)?;
+                if let Err(e) = self.fill(&mut state, store) {
+                    // Half a period in memory must not stand: load the board again next time.
+                    self.stale.store(true, Ordering::Release);
+                    return Err(e);
+                }
             } else {
                 state.period = period;
             }
