@@ -480,6 +480,33 @@ fn deleting_a_user_removes_their_edges(s: &dyn Store) {
     assert_eq!(s.group("g").unwrap().unwrap().edge_count, 1);
 }
 
+fn a_deleted_last_superadmin_hands_the_group_on(s: &dyn Store) {
+    for (id, name) in [("a", "alice"), ("b", "bob"), ("c", "carol"), ("d", "dan")] {
+        s.create_user(&user(id, name)).unwrap();
+    }
+    s.social_write(SocialWrite::CreateGroup(group("g", "G", "a", true, 10)), 1).unwrap();
+    for u in ["b", "c"] {
+        s.social_write(SocialWrite::JoinGroup { user_id: u.into(), id: "g".into() }, 1).unwrap();
+    }
+    users_op(s, "a", "g", GroupUsersOp::Promote, &["c"]).unwrap();
+    // A group with a second superadmin keeps its roles.
+    s.social_write(SocialWrite::CreateGroup(group("h", "H", "d", true, 10)), 1).unwrap();
+    s.social_write(SocialWrite::JoinGroup { user_id: "b".into(), id: "h".into() }, 1).unwrap();
+    users_op(s, "d", "h", GroupUsersOp::Promote, &["b"]).unwrap();
+    users_op(s, "d", "h", GroupUsersOp::Promote, &["b"]).unwrap();
+    assert_eq!(s.member_state("h", "b").unwrap(), Some(0));
+
+    // The admin (c) takes over from a, then the member (b) from c; then no one is left.
+    s.delete_user("a").unwrap();
+    assert_eq!(members(s, "g"), vec![pair("b", 2), pair("c", 0)]);
+    s.delete_user("c").unwrap();
+    assert_eq!(members(s, "g"), vec![pair("b", 0)]);
+    assert_eq!(s.group("g").unwrap().unwrap().edge_count, 1);
+    s.delete_user("b").unwrap();
+    assert_eq!(s.group("g").unwrap(), None);
+    assert_eq!(members(s, "h"), vec![pair("d", 0)]);
+}
+
 #[cfg(feature = "postgres")]
 fn postgres_store() -> Option<kaosnet::store::PostgresStore> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -580,6 +607,7 @@ conformance!(
     groups_keep_roles_counts_and_names,
     social_listings_page_once_and_filter,
     deleting_a_user_removes_their_edges,
+    a_deleted_last_superadmin_hands_the_group_on,
 );
 
 #[test]

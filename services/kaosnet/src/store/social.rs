@@ -493,7 +493,8 @@ fn group_users(
 }
 
 /// Removes a deleted user from the social graph: their friend edges both ways and their
-/// group edges (member counts follow).
+/// group edges (member counts follow). A group whose last superadmin this was passes to
+/// its longest-standing admin, else member; a group with no one left is deleted.
 pub(crate) fn forget_user(tx: &mut dyn SocialTx, user: &str) -> Result<(), StoreError> {
     tx.delete_friends_of(user)?;
     for (group_id, state) in tx.groups_of(user)? {
@@ -502,6 +503,16 @@ pub(crate) fn forget_user(tx: &mut dyn SocialTx, user: &str) -> Result<(), Store
             if let Some(mut g) = tx.group(&group_id)? {
                 g.edge_count -= 1;
                 tx.put_group(&g, false)?;
+            }
+        }
+        if state == SUPERADMIN && tx.members_in(&group_id, &[SUPERADMIN])?.is_empty() {
+            let heir = match tx.members_in(&group_id, &[ADMIN])?.first() {
+                Some(admin) => Some(admin.clone()),
+                None => tx.members_in(&group_id, &[MEMBER])?.first().cloned(),
+            };
+            match heir {
+                Some(heir) => tx.set_member(&group_id, &heir, SUPERADMIN, crate::accounts::unix_now())?,
+                None => tx.delete_group(&group_id)?,
             }
         }
     }
