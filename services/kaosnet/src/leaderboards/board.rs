@@ -365,14 +365,18 @@ impl Board {
             self.apply(old.and_then(|(slot, _)| state.slab[slot as usize].as_ref()), owner, now, username, s)?
         };
         let slot = match old {
-            Some((slot, old_key)) => {
-                state.index.remove(&old_key);
-                slot
-            }
+            Some((slot, _)) => slot,
             None => state.slot_for(owner),
         };
         let key = self.key(entry.score, entry.subscore, slot);
-        state.index.insert(key);
+        // A submission that does not move the record (a worse score on a best board)
+        // leaves the index alone.
+        if old.is_none_or(|(_, old_key)| old_key != key) {
+            if let Some((_, old_key)) = old {
+                state.index.remove(&old_key);
+            }
+            state.index.insert(key);
+        }
         let rank = state.index.rank(&key) + 1;
         let record = self.record(&state, &entry, rank);
         state.slab[slot as usize] = Some(entry);
