@@ -33,7 +33,8 @@ fn boards() -> (Leaderboards, Arc<AtomicI64>) {
 }
 
 fn tournament(id: &str, rules: TournamentRules) -> TournamentConfig {
-    TournamentConfig { id: id.into(), operator: Operator::Best, rules, ..Default::default() }
+    let board = LeaderboardConfig { id: id.into(), operator: Operator::Best, ..Default::default() };
+    TournamentConfig { board, rules }
 }
 
 #[test]

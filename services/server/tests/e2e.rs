@@ -85,10 +85,13 @@ fn the_nakama_js_client_works_against_kaos_server() {
         kaos.leaderboards.create(board("e2e_increment", false, Operator::Increment)).unwrap();
         let now = kaos.accounts.now();
         let cup = TournamentConfig {
-            id: "e2e_cup".into(),
-            sort_order: SortOrder::Descending,
-            operator: Operator::Best,
-            metadata: r#"{"prize":"gold"}"#.into(),
+            board: LeaderboardConfig {
+                id: "e2e_cup".into(),
+                sort_order: SortOrder::Descending,
+                operator: Operator::Best,
+                metadata: r#"{"prize":"gold"}"#.into(),
+                ..Default::default()
+            },
             rules: TournamentRules {
                 title: "E2E Cup".into(),
                 description: "end-to-end".into(),
@@ -100,7 +103,6 @@ fn the_nakama_js_client_works_against_kaos_server() {
                 max_num_score: 3,
                 join_required: true,
             },
-            ..Default::default()
         };
         kaos.leaderboards.create_tournament(cup).unwrap();
         // Server code writes to the authoritative board for the caller: `{"score": n}`.

@@ -118,7 +118,7 @@ fn write_leaderboard(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let id = req.param("id").unwrap_or_default();
     let s = submission(req)?;
-    if kaos.leaderboards.def(id)?.0.tournament.is_some() {
+    if kaos.leaderboards.is_tournament(id)? {
         return Err(ApiError::invalid("That is a tournament: write to /v2/tournament/{id}."));
     }
     Ok(record_json(&kaos.leaderboards.submit_as_client(id, &me.uid, &me.usn, s)?))
@@ -190,17 +190,17 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
             None => 0,
         };
         let n = limit.unwrap_or(10);
-        let records = kaos.leaderboards.get_period(id, expiry, n + 1, offset)?;
-        let owner_set: std::collections::HashSet<&String> = owners.iter().collect();
+        // One read of the period serves the page, the owners' records and the count.
         let all = kaos.leaderboards.get_period(id, expiry, usize::MAX, 0)?;
+        let owner_set: std::collections::HashSet<&String> = owners.iter().collect();
         let owner_records: Vec<Value> =
             all.iter().filter(|r| owner_set.contains(&r.owner_id)).map(record_json).collect();
         let mut out = json!({
-            "records": records.iter().take(n).map(record_json).collect::<Vec<_>>(),
+            "records": all.iter().skip(offset).take(n).map(record_json).collect::<Vec<_>>(),
             "owner_records": owner_records,
             "rank_count": all.len().to_string(),
         });
-        if records.len() > n {
+        if all.len() > offset.saturating_add(n) {
             out["next_cursor"] = json!(format!("o{}", offset + n));
         }
         if offset > 0 {

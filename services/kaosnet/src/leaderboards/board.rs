@@ -381,19 +381,7 @@ impl Board {
         let record = self.record(&state, &entry, rank);
         state.slab[slot as usize] = Some(entry);
         let outcome = Arc::new(Outcome::default());
-        let row = RecordWrite::Put(StoredRecord {
-            leaderboard_id: record.leaderboard_id.clone(),
-            owner_id: record.owner_id.clone(),
-            username: record.username.clone(),
-            score: record.score,
-            subscore: record.subscore,
-            num_score: record.num_score,
-            max_num_score: record.max_num_score,
-            metadata: record.metadata.clone(),
-            create_time: record.create_time,
-            update_time: record.update_time,
-            expiry_time: record.expiry_time,
-        });
+        let row = RecordWrite::Put(record.to_stored());
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push((row, outcome.clone()));
         Ok((record, outcome))
     }

@@ -34,7 +34,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::store::leaderboards::StoredBoard;
+use crate::store::leaderboards::{StoredBoard, StoredRecord};
 use crate::store::Store;
 use board::{owner_key, Board, Period};
 use cron::Cron;
@@ -145,6 +145,43 @@ pub struct Record {
     pub rank: u64,
 }
 
+impl Record {
+    /// A stored record at 1-based `rank`.
+    fn stored(r: StoredRecord, rank: u64) -> Record {
+        Record {
+            leaderboard_id: r.leaderboard_id,
+            owner_id: r.owner_id,
+            username: r.username,
+            score: r.score,
+            subscore: r.subscore,
+            num_score: r.num_score,
+            max_num_score: r.max_num_score,
+            metadata: r.metadata,
+            create_time: r.create_time,
+            update_time: r.update_time,
+            expiry_time: r.expiry_time,
+            rank,
+        }
+    }
+
+    /// The record as the store keeps it (without its rank).
+    fn to_stored(&self) -> StoredRecord {
+        StoredRecord {
+            leaderboard_id: self.leaderboard_id.clone(),
+            owner_id: self.owner_id.clone(),
+            username: self.username.clone(),
+            score: self.score,
+            subscore: self.subscore,
+            num_score: self.num_score,
+            max_num_score: self.max_num_score,
+            metadata: self.metadata.clone(),
+            create_time: self.create_time,
+            update_time: self.update_time,
+            expiry_time: self.expiry_time,
+        }
+    }
+}
+
 /// A page of records and the cursors around it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecordPage {
@@ -171,12 +208,36 @@ pub(crate) struct BoardDef {
 }
 
 impl BoardDef {
+    /// The definition of a board to create: `config`, and `tournament` rules if it is one.
+    fn new(config: LeaderboardConfig, tournament: Option<TournamentRules>) -> Result<BoardDef, ApiError> {
+        BoardDef {
+            id: config.id,
+            authoritative: config.authoritative,
+            sort_order: config.sort_order,
+            operator: config.operator,
+            reset_schedule: config.reset_schedule.filter(|s| !s.is_empty()),
+            metadata: metadata_object(&config.metadata)?,
+            tournament,
+            cron: None,
+        }
+        .with_cron()
+    }
+
     fn parse(stored: &StoredBoard) -> Result<BoardDef, ApiError> {
-        let mut def: BoardDef = serde_json::from_str(&stored.config)
+        let def: BoardDef = serde_json::from_str(&stored.config)
             .map_err(|e| ApiError::new(crate::Code::Internal, format!("Board {} is unreadable: {e}", stored.id)))?;
-        def.cron =
-            def.reset_schedule.as_deref().map(Cron::parse).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
-        Ok(def)
+        def.with_cron()
+    }
+
+    /// The definition with its reset schedule parsed.
+    fn with_cron(mut self) -> Result<BoardDef, ApiError> {
+        self.cron = self
+            .reset_schedule
+            .as_deref()
+            .map(Cron::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        Ok(self)
     }
 
     pub(crate) fn max_num_score(&self) -> i32 {
@@ -211,7 +272,8 @@ fn metadata_object(text: &str) -> Result<String, ApiError> {
     }
 }
 
-type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+/// The time in Unix seconds.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Every board, loaded from the store on first use.
 pub struct Leaderboards {
@@ -259,7 +321,7 @@ impl Leaderboards {
     }
 
     /// Boards on an injected clock (Unix seconds): tests of resets.
-    pub fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> Leaderboards {
+    pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Leaderboards {
         Leaderboards { store, boards: RwLock::default(), clock }
     }
 
@@ -269,24 +331,13 @@ impl Leaderboards {
 
     /// Creates a leaderboard; false if one with that id exists (it is left as it is).
     pub fn create(&self, config: LeaderboardConfig) -> Result<bool, ApiError> {
-        self.create_def(BoardDef {
-            id: config.id,
-            authoritative: config.authoritative,
-            sort_order: config.sort_order,
-            operator: config.operator,
-            reset_schedule: config.reset_schedule.filter(|s| !s.is_empty()),
-            metadata: metadata_object(&config.metadata)?,
-            tournament: None,
-            cron: None,
-        })
+        self.create_def(BoardDef::new(config, None)?)
     }
 
-    pub(crate) fn create_def(&self, mut def: BoardDef) -> Result<bool, ApiError> {
+    fn create_def(&self, def: BoardDef) -> Result<bool, ApiError> {
         if def.id.is_empty() || def.id.len() > 128 {
             return Err(ApiError::invalid("Leaderboard ID must be 1-128 characters."));
         }
-        def.cron =
-            def.reset_schedule.as_deref().map(Cron::parse).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
         let config = serde_json::to_string(&def).map_err(|e| ApiError::invalid(e.to_string()))?;
         let stored = StoredBoard { id: def.id.clone(), config, create_time: self.now() };
         Ok(self.store.create_board(&stored)?)
@@ -317,10 +368,9 @@ impl Leaderboards {
         Ok(board)
     }
 
-    /// The definition of board `id`.
-    pub(crate) fn def(&self, id: &str) -> Result<(BoardDef, i64), ApiError> {
-        let b = self.board(id)?;
-        Ok((b.def.clone(), b.create_time))
+    /// Whether board `id` is a tournament.
+    pub(crate) fn is_tournament(&self, id: &str) -> Result<bool, ApiError> {
+        Ok(self.board(id)?.def.tournament.is_some())
     }
 
     /// Every board's definition.
@@ -457,20 +507,7 @@ impl Leaderboards {
             .enumerate()
             .skip(offset)
             .take(limit)
-            .map(|(i, r)| Record {
-                leaderboard_id: r.leaderboard_id,
-                owner_id: r.owner_id,
-                username: r.username,
-                score: r.score,
-                subscore: r.subscore,
-                num_score: r.num_score,
-                max_num_score: r.max_num_score,
-                metadata: r.metadata,
-                create_time: r.create_time,
-                update_time: r.update_time,
-                expiry_time: r.expiry_time,
-                rank: i as u64 + 1,
-            })
+            .map(|(i, r)| Record::stored(r, i as u64 + 1))
             .collect())
     }
 

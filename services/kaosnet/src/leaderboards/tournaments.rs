@@ -7,9 +7,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::board::Period;
+use std::sync::Arc;
+
+use super::board::{Board, Period};
 use super::cron::Cron;
-use super::{metadata_object, BoardDef, Leaderboards, Operator, Record, SortOrder, Submission};
+use super::{BoardDef, LeaderboardConfig, Leaderboards, Record, Submission};
 use crate::error::ApiError;
 use crate::time::rfc3339;
 
@@ -31,16 +33,10 @@ pub struct TournamentRules {
     pub join_required: bool,
 }
 
-/// A tournament to create.
+/// A tournament to create: a board, and its rules.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TournamentConfig {
-    pub id: String,
-    pub authoritative: bool,
-    pub sort_order: SortOrder,
-    pub operator: Operator,
-    pub reset_schedule: Option<String>,
-    /// A JSON object, as text.
-    pub metadata: String,
+    pub board: LeaderboardConfig,
     pub rules: TournamentRules,
 }
 
@@ -145,30 +141,22 @@ impl Leaderboards {
         if r.max_num_score < 0 {
             return Err(ApiError::invalid("max_num_score must not be negative."));
         }
-        self.create_def(BoardDef {
-            id: config.id,
-            authoritative: config.authoritative,
-            sort_order: config.sort_order,
-            operator: config.operator,
-            reset_schedule: config.reset_schedule.filter(|s| !s.is_empty()),
-            metadata: metadata_object(&config.metadata)?,
-            tournament: Some(config.rules),
-            cron: None,
-        })
+        self.create_def(BoardDef::new(config.board, Some(config.rules))?)
     }
 
-    fn tournament_def(&self, id: &str) -> Result<(BoardDef, i64), ApiError> {
-        let (def, created) = self.def(id)?;
-        if def.tournament.is_none() {
+    /// Tournament `id`'s board; NOT_FOUND if `id` is no tournament.
+    fn tournament_board(&self, id: &str) -> Result<Arc<Board>, ApiError> {
+        let board = self.board(id)?;
+        if board.def.tournament.is_none() {
             return Err(ApiError::not_found(format!("Tournament {id} not found.")));
         }
-        Ok((def, created))
+        Ok(board)
     }
 
     /// Joins `owner_id` to the tournament's current period (an empty record); joining
     /// twice is not an error.
     pub fn join_tournament(&self, id: &str, owner_id: &str, username: &str) -> Result<Record, ApiError> {
-        self.tournament_def(id)?;
+        self.tournament_board(id)?;
         self.write(id, owner_id, username, &Submission::default(), true, true)
     }
 
@@ -180,7 +168,7 @@ impl Leaderboards {
         username: &str,
         s: Submission,
     ) -> Result<Record, ApiError> {
-        self.tournament_def(id)?;
+        self.tournament_board(id)?;
         self.write(id, owner_id, username, &s, false, false)
     }
 
@@ -192,19 +180,19 @@ impl Leaderboards {
         username: &str,
         s: Submission,
     ) -> Result<Record, ApiError> {
-        self.tournament_def(id)?;
+        self.tournament_board(id)?;
         self.write(id, owner_id, username, &s, true, false)
     }
 
     /// Tournament `id` in the API's shape, as `viewer` sees it (`can_enter`).
     pub fn tournament(&self, id: &str, viewer: Option<&str>) -> Result<Value, ApiError> {
-        let (def, created) = self.tournament_def(id)?;
+        let board = self.tournament_board(id)?;
         let size = self.rank_count(id)?;
         let joined = match viewer {
             Some(v) => self.get_record(id, v)?.is_some(),
             None => false,
         };
-        Ok(tournament_json(&def, created, size, joined, self.now()))
+        Ok(tournament_json(&board.def, board.create_time, size, joined, self.now()))
     }
 
     /// Tournaments by id that pass `filter`, and the cursor of the next page.
