@@ -12,7 +12,9 @@
 //!   ZADD pipelined 1,000 at a time, ZREVRANK + ZREVRANGE in one round trip per read, and,
 //!   durable (`appendfsync always`), 64 clients each sending single ZADDs.
 //!
-//! `cargo bench -p kaos-benches --bench leaderboards` (about a minute).
+//! `cargo bench -p kaos-benches --bench leaderboards` (about two minutes).
+//! `KAOS_LB_MEMORY=1` stops after the memory-store row and `KAOS_LB_BARE=1` runs only the
+//! bare indexes (for profiling one part).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,11 +73,6 @@ fn service(boards: &Leaderboards, owners: &[String], label: &str) {
         boards.submit("b", o, "player", submission(rng.next())).unwrap();
     }
     let update = owners.len() as f64 / started.elapsed().as_secs_f64();
-    if std::env::var_os("KAOS_LB_PROFILE_READS").is_some() {
-        for _ in 0..20 {
-            around(boards, owners, &mut rng);
-        }
-    }
     let mut samples = around(boards, owners, &mut rng);
     println!(
         "{label:<28} first writes {fill:>10.0}/s   updates {update:>10.0}/s   get_around p50 {:>5.1} µs  p99 {:>5.1} µs",
@@ -200,52 +197,15 @@ fn sqlite_durable(owners: &[String]) {
     let started = Instant::now();
     assert_eq!(boards.rank_count("b").unwrap(), owners.len());
     let load = started.elapsed().as_secs_f64();
-    if std::env::var_os("KAOS_LB_PROBE").is_some() {
-        for batch in [1usize, 64, 512] {
-            let t = Instant::now();
-            for _ in 0..20 {
-                let writes: Vec<RecordWrite> = (0..batch)
-                    .map(|_| {
-                        RecordWrite::Put(StoredRecord {
-                            leaderboard_id: "b".into(),
-                            owner_id: owners[rng.next() as usize % owners.len()].clone(),
-                            username: "player".into(),
-                            score: 5,
-                            num_score: 1,
-                            metadata: "{}".into(),
-                            ..Default::default()
-                        })
-                    })
-                    .collect();
-                store.write_records(&writes).unwrap();
-            }
-            println!("probe: batch {batch}: {:.2} ms per commit", t.elapsed().as_secs_f64() * 1000.0 / 20.0);
-        }
-    }
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let owners = Arc::new(owners.to_vec());
-    let started = Instant::now();
-    let threads: Vec<_> = (0..writers())
-        .map(|t| {
-            let (boards, done, stop, owners) = (boards.clone(), done.clone(), stop.clone(), owners.clone());
-            std::thread::spawn(move || {
-                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
-                while !stop.load(Ordering::Relaxed) {
-                    let o = &owners[rng.next() as usize % owners.len()];
-                    boards.submit("b", o, "player", submission(rng.next())).unwrap();
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(DURABLE_SECONDS));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
-    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    let mut samples = around(&boards, &owners, &mut rng);
+    let writer = boards.clone();
+    let rate = durable_rate(
+        owners,
+        || (),
+        move |_, owner, score| {
+            writer.submit("b", owner, "player", submission(score)).unwrap();
+        },
+    );
+    let mut samples = around(&boards, owners, &mut rng);
     println!(
         "{:<28} durable      {rate:>10.0}/s   ({} writers; bulk load {bulk:.1} s, board load {load:.1} s)   get_around p99 {:>5.1} µs",
         "ours: SQLite (synchronous)",
@@ -257,6 +217,41 @@ fn sqlite_durable(owners: &[String]) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+/// Writes per second from `writers()` threads for `DURABLE_SECONDS`: each connects, then
+/// writes random scores for random owners until told to stop.
+fn durable_rate<C>(
+    owners: &[String],
+    connect: impl Fn() -> C + Send + Sync + 'static,
+    write: impl Fn(&mut C, &str, u64) + Send + Sync + 'static,
+) -> f64 {
+    let owners = Arc::new(owners.to_vec());
+    let (connect, write) = (Arc::new(connect), Arc::new(write));
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..writers())
+        .map(|t| {
+            let (owners, connect, write) = (owners.clone(), connect.clone(), write.clone());
+            let (done, stop) = (done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut con = connect();
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
+                while !stop.load(Ordering::Relaxed) {
+                    let owner = &owners[rng.next() as usize % owners.len()];
+                    write(&mut con, owner, rng.next());
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(DURABLE_SECONDS));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
 struct Redis(Child);
@@ -350,30 +345,11 @@ fn redis_peer(owners: &[String]) {
     );
     drop(con);
     let Some((_server, client)) = redis(true) else { return };
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let threads: Vec<_> = (0..writers())
-        .map(|t| {
-            let (done, stop, client) = (done.clone(), stop.clone(), client.clone());
-            let owners = owners.to_vec();
-            std::thread::spawn(move || {
-                let mut con = client.get_connection().unwrap();
-                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
-                while !stop.load(Ordering::Relaxed) {
-                    let o = &owners[rng.next() as usize % owners.len()];
-                    redis::cmd("ZADD").arg("b").arg(rng.next() % 1_000_000).arg(o).query::<()>(&mut con).unwrap();
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(DURABLE_SECONDS));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
-    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let rate = durable_rate(
+        owners,
+        move || client.get_connection().unwrap(),
+        |con, owner, score| redis::cmd("ZADD").arg("b").arg(score % 1_000_000).arg(owner).query::<()>(con).unwrap(),
+    );
     println!("{:<28} durable      {rate:>10.0}/s   ({} clients, appendfsync always)", "peer: Redis AOF", writers());
 }
 
