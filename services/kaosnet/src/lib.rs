@@ -47,6 +47,7 @@ pub mod session;
 pub mod status;
 pub mod storage;
 pub mod store;
+mod small_text;
 mod time;
 
 use std::sync::Arc;

@@ -8,14 +8,13 @@
 //! carries many submissions. If a batch fails, the board is marked stale and reloaded
 //! from the store on its next use, so memory never keeps what the database refused.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::rank::RankIndex;
 use super::{BoardDef, Operator, Record, SortOrder, Submission};
 use crate::error::ApiError;
+use crate::small_text::SmallText;
 use crate::store::leaderboards::{RecordWrite, StoredRecord};
 use crate::store::{Store, StoreError};
 
@@ -29,42 +28,6 @@ fn order(v: i64, sort: SortOrder) -> u64 {
     match sort {
         SortOrder::Ascending => up,
         SortOrder::Descending => !up,
-    }
-}
-
-/// Text kept inside the entry when short (usernames mostly are): reading a page of ranks
-/// then touches one allocation per record, not three.
-#[derive(Clone)]
-pub(super) enum SmallText {
-    Inline(u8, [u8; 30]),
-    Heap(Box<str>),
-}
-
-impl SmallText {
-    pub fn as_str(&self) -> &str {
-        match self {
-            // Only whole UTF-8 strings are stored inline (see `From`).
-            SmallText::Inline(len, bytes) => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
-            SmallText::Heap(s) => s,
-        }
-    }
-}
-
-impl From<&str> for SmallText {
-    fn from(s: &str) -> SmallText {
-        if s.len() <= 30 {
-            let mut bytes = [0; 30];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            SmallText::Inline(s.len() as u8, bytes)
-        } else {
-            SmallText::Heap(s.into())
-        }
-    }
-}
-
-impl std::fmt::Debug for SmallText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.as_str().fmt(f)
     }
 }
 
@@ -93,39 +56,18 @@ pub(crate) struct Period {
     pub valid_until: i64,
 }
 
-/// Hashes owner ids (random UUIDs the server issued) by folding them: SipHash would cost
-/// more than the lookup.
-#[derive(Default, Clone, Copy)]
-pub(super) struct FoldHasher(u64);
-
-impl Hasher for FoldHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u128(&mut self, v: u128) {
-        self.0 = ((v as u64) ^ ((v >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 /// The records of the period in memory: entries in a slab (a page of ranks reads one
 /// entry per record, no hashing), owners to slots, and the rank index.
 pub(super) struct State {
     pub period: Period,
     pub index: RankIndex<Key>,
-    slots: HashMap<u128, u32, BuildHasherDefault<FoldHasher>>,
+    slots: foldhash::HashMap<u128, u32>,
     slab: Vec<Option<Entry>>,
 }
 
 impl State {
     fn new(period: Period) -> State {
-        State { period, index: RankIndex::default(), slots: HashMap::default(), slab: Vec::new() }
+        State { period, index: RankIndex::default(), slots: foldhash::HashMap::default(), slab: Vec::new() }
     }
 
     fn clear(&mut self) {
@@ -371,13 +313,15 @@ impl Board {
         let key = self.key(entry.score, entry.subscore, slot);
         // A submission that does not move the record (a worse score on a best board)
         // leaves the index alone.
-        if old.is_none_or(|(_, old_key)| old_key != key) {
-            if let Some((_, old_key)) = old {
-                state.index.remove(&old_key);
+        let rank = match old {
+            Some((_, old_key)) if old_key == key => state.index.rank(&key),
+            _ => {
+                if let Some((_, old_key)) = old {
+                    state.index.remove(&old_key);
+                }
+                state.index.insert_ranked(key).unwrap_or_else(|at| at)
             }
-            state.index.insert(key);
-        }
-        let rank = state.index.rank(&key) + 1;
+        } + 1;
         let record = self.record(&state, &entry, rank);
         state.slab[slot as usize] = Some(entry);
         let outcome = Arc::new(Outcome::default());

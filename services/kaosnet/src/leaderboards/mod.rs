@@ -26,7 +26,7 @@ pub mod cron;
 mod rank;
 pub mod tournaments;
 
-use std::collections::HashMap;
+
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -278,7 +278,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// Every board, loaded from the store on first use.
 pub struct Leaderboards {
     store: Arc<dyn Store>,
-    boards: RwLock<HashMap<String, Arc<Board>>>,
+    boards: RwLock<foldhash::HashMap<String, Arc<Board>>>,
     clock: Clock,
 }
 

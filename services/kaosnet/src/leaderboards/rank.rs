@@ -78,33 +78,49 @@ impl<K: Ord + Copy> RankIndex<K> {
         }
     }
 
+    /// A block holding `keys`, with room to grow to its split size without moving.
+    fn new_block(keys: &[K]) -> Vec<K> {
+        let mut block = Vec::with_capacity(2 * BLOCK + 1);
+        block.extend_from_slice(keys);
+        block
+    }
+
     /// Adds `key`; false if it was already there.
     pub fn insert(&mut self, key: K) -> bool {
+        self.insert_ranked(key).is_ok()
+    }
+
+    /// Adds `key` and gives its 0-based rank; `Err` with its rank if it was already there.
+    pub fn insert_ranked(&mut self, key: K) -> Result<usize, usize> {
         if self.blocks.is_empty() {
-            self.blocks.push(vec![key]);
+            self.blocks.push(Self::new_block(&[key]));
             self.maxes.push(key);
             self.len = 1;
             self.rebuild();
-            return true;
+            return Ok(0);
         }
         let b = self.block_of(&key);
         let block = &mut self.blocks[b];
-        let Err(at) = block.binary_search(&key) else { return false };
+        let at = match block.binary_search(&key) {
+            Ok(at) => return Err(self.before_block(b) + at),
+            Err(at) => at,
+        };
         block.insert(at, key);
         if at + 1 == block.len() {
             self.maxes[b] = key;
         }
         self.len += 1;
         if block.len() > 2 * BLOCK {
-            let tail = block.split_off(BLOCK);
-            self.maxes[b] = self.blocks[b][BLOCK - 1];
+            let tail = Self::new_block(&block[BLOCK..]);
+            block.truncate(BLOCK);
+            self.maxes[b] = block[BLOCK - 1];
             self.maxes.insert(b + 1, tail[tail.len() - 1]);
             self.blocks.insert(b + 1, tail);
             self.rebuild();
         } else {
             self.add_to_block(b, 1);
         }
-        true
+        Ok(self.before_block(b) + at)
     }
 
     /// Removes `key`; false if it was not there.
@@ -216,7 +232,11 @@ mod tests {
                 }
             } else {
                 let at = model.binary_search(&k);
-                assert_eq!(index.insert(k), at.is_err());
+                let ranked = match at {
+                    Ok(at) => index.insert_ranked(k).err() == Some(at),
+                    Err(at) => index.insert_ranked(k) == Ok(at),
+                };
+                assert!(ranked, "insert of {k} at {at:?}");
                 if let Err(at) = at {
                     model.insert(at, k);
                 }

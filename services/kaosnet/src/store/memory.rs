@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
-use super::leaderboards::{LeaderboardStore, RecordTicket, RecordWrite, StoredBoard, StoredRecord};
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ChannelMessage, MessageStore,
     Notification, ObjectDelete, ObjectId, ObjectPage, ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
@@ -78,16 +77,9 @@ impl Inner {
 pub struct MemoryStore {
     pub(super) inner: RwLock<Inner>,
     messages: RwLock<Messages>,
-    boards: RwLock<Boards>,
+    pub(super) boards: RwLock<super::memory_leaderboards::Boards>,
     /// Friends and groups (see `memory_social`); locked after `inner` when both are.
     pub(super) social: RwLock<super::memory_social::Social>,
-}
-
-/// Board definitions, and records by board then (expiry, owner).
-#[derive(Default)]
-struct Boards {
-    defs: BTreeMap<String, StoredBoard>,
-    records: HashMap<String, HashMap<(i64, String), StoredRecord>>,
 }
 
 /// Chat history by channel and notifications by user, each in sequence order.
@@ -351,65 +343,5 @@ impl MessageStore for MemoryStore {
         let before = list.len();
         list.retain(|_, n| !ids.contains(&n.id));
         Ok(before - list.len())
-    }
-}
-
-impl LeaderboardStore for MemoryStore {
-    fn create_board(&self, board: &StoredBoard) -> Result<bool, StoreError> {
-        let mut b = self.boards.write().unwrap_or_else(PoisonError::into_inner);
-        if b.defs.contains_key(&board.id) {
-            return Ok(false);
-        }
-        b.defs.insert(board.id.clone(), board.clone());
-        Ok(true)
-    }
-
-    fn board(&self, id: &str) -> Result<Option<StoredBoard>, StoreError> {
-        Ok(self.boards.read().unwrap_or_else(PoisonError::into_inner).defs.get(id).cloned())
-    }
-
-    fn boards(&self) -> Result<Vec<StoredBoard>, StoreError> {
-        Ok(self.boards.read().unwrap_or_else(PoisonError::into_inner).defs.values().cloned().collect())
-    }
-
-    fn delete_board(&self, id: &str) -> Result<bool, StoreError> {
-        let mut b = self.boards.write().unwrap_or_else(PoisonError::into_inner);
-        b.records.remove(id);
-        Ok(b.defs.remove(id).is_some())
-    }
-
-    fn write_records(&self, writes: &[RecordWrite]) -> Result<(), StoreError> {
-        self.submit_records(writes.to_vec()).wait()
-    }
-
-    fn submit_records(&self, writes: Vec<RecordWrite>) -> RecordTicket {
-        let mut b = self.boards.write().unwrap_or_else(PoisonError::into_inner);
-        for w in writes {
-            match w {
-                RecordWrite::Put(r) => {
-                    let key = (r.expiry_time, r.owner_id.clone());
-                    match b.records.get_mut(&r.leaderboard_id) {
-                        Some(board) => {
-                            board.insert(key, r);
-                        }
-                        None => {
-                            b.records.entry(r.leaderboard_id.clone()).or_default().insert(key, r);
-                        }
-                    }
-                }
-                RecordWrite::Delete { leaderboard_id, owner_id, expiry_time } => {
-                    if let Some(board) = b.records.get_mut(&leaderboard_id) {
-                        board.remove(&(expiry_time, owner_id));
-                    }
-                }
-            }
-        }
-        RecordTicket::done(Ok(()))
-    }
-
-    fn records(&self, leaderboard_id: &str, expiry_time: i64) -> Result<Vec<StoredRecord>, StoreError> {
-        let b = self.boards.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(board) = b.records.get(leaderboard_id) else { return Ok(Vec::new()) };
-        Ok(board.iter().filter(|((e, _), _)| *e == expiry_time).map(|(_, r)| r.clone()).collect())
     }
 }

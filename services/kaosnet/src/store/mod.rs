@@ -9,6 +9,7 @@
 
 pub mod leaderboards;
 mod memory;
+mod memory_leaderboards;
 mod memory_social;
 mod messages;
 #[cfg(feature = "postgres")]
