@@ -44,10 +44,10 @@ pub mod query;
 pub mod realtime;
 pub mod rpc;
 pub mod session;
+mod small_text;
 pub mod status;
 pub mod storage;
 pub mod store;
-mod small_text;
 mod time;
 
 use std::sync::Arc;

@@ -97,6 +97,13 @@ impl State {
     }
 }
 
+/// A change waiting to be written: as memory has it, made into the store's row by the
+/// flush (outside the board's lock).
+pub(super) enum Queued {
+    Put(Entry, i64),
+    Delete(u128, i64),
+}
+
 /// Whether a queued change is durable yet, for the caller waiting on it.
 #[derive(Default)]
 pub(super) struct Outcome {
@@ -130,7 +137,7 @@ pub(super) struct Board {
     pub def: BoardDef,
     pub create_time: i64,
     state: RwLock<State>,
-    queue: Mutex<Vec<(RecordWrite, Arc<Outcome>)>>,
+    queue: Mutex<Vec<(Queued, Arc<Outcome>)>>,
     flush_turn: Mutex<()>,
     /// A batch failed: memory may hold what the store does not.
     pub stale: AtomicBool,
@@ -224,6 +231,11 @@ impl Board {
 
     /// The API form of an entry at 1-based `rank`.
     pub fn record(&self, state: &State, entry: &Entry, rank: usize) -> Record {
+        self.record_in(state.period.expiry, entry, rank)
+    }
+
+    /// The API form of an entry of the period ending at `expiry`, at 1-based `rank`.
+    fn record_in(&self, expiry: i64, entry: &Entry, rank: usize) -> Record {
         Record {
             leaderboard_id: self.def.id.clone(),
             owner_id: uuid::Uuid::from_u128(entry.owner).to_string(),
@@ -235,7 +247,7 @@ impl Board {
             metadata: entry.metadata.as_str().to_string(),
             create_time: entry.create_time,
             update_time: entry.update_time,
-            expiry_time: state.period.expiry,
+            expiry_time: expiry,
             rank: rank as u64,
         }
     }
@@ -315,19 +327,16 @@ impl Board {
         // leaves the index alone.
         let rank = match old {
             Some((_, old_key)) if old_key == key => state.index.rank(&key),
-            _ => {
-                if let Some((_, old_key)) = old {
-                    state.index.remove(&old_key);
-                }
-                state.index.insert_ranked(key).unwrap_or_else(|at| at)
-            }
+            Some((_, old_key)) => state.index.replace(&old_key, key).unwrap_or_else(|at| at),
+            None => state.index.insert_ranked(key).unwrap_or_else(|at| at),
         } + 1;
-        let record = self.record(&state, &entry, rank);
-        state.slab[slot as usize] = Some(entry);
+        state.slab[slot as usize] = Some(entry.clone());
         let outcome = Arc::new(Outcome::default());
-        let row = RecordWrite::Put(record.to_stored());
+        let row = Queued::Put(entry.clone(), period.expiry);
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push((row, outcome.clone()));
-        Ok((record, outcome))
+        drop(state);
+        // The API's strings are made after the lock is let go.
+        Ok((self.record_in(period.expiry, &entry, rank), outcome))
     }
 
     /// The entry a submission makes of `old`.
@@ -394,13 +403,21 @@ impl Board {
         let Some(old) = state.slab[slot as usize].take() else { return Ok(None) };
         state.index.remove(&self.key(old.score, old.subscore, slot));
         let outcome = Arc::new(Outcome::default());
-        let row = RecordWrite::Delete {
-            leaderboard_id: self.def.id.clone(),
-            owner_id: uuid::Uuid::from_u128(owner).to_string(),
-            expiry_time: state.period.expiry,
-        };
+        let row = Queued::Delete(owner, state.period.expiry);
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push((row, outcome.clone()));
         Ok(Some(outcome))
+    }
+
+    /// The store's form of a queued change.
+    fn row(&self, queued: Queued) -> RecordWrite {
+        match queued {
+            Queued::Put(entry, expiry) => RecordWrite::Put(self.record_in(expiry, &entry, 0).into_stored()),
+            Queued::Delete(owner, expiry) => RecordWrite::Delete {
+                leaderboard_id: self.def.id.clone(),
+                owner_id: uuid::Uuid::from_u128(owner).to_string(),
+                expiry_time: expiry,
+            },
+        }
     }
 
     /// Waits until the change behind `outcome` is durable, and says how that went.
@@ -414,7 +431,12 @@ impl Board {
             if batch.is_empty() {
                 None
             } else {
-                let (writes, outcomes): (Vec<RecordWrite>, Vec<Arc<Outcome>>) = batch.into_iter().unzip();
+                let mut writes = Vec::with_capacity(batch.len());
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for (row, outcome) in batch {
+                    writes.push(self.row(row));
+                    outcomes.push(outcome);
+                }
                 Some((store.submit_records(writes), outcomes))
             }
         };

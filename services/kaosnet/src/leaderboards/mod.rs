@@ -26,7 +26,6 @@ pub mod cron;
 mod rank;
 pub mod tournaments;
 
-
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -165,16 +164,16 @@ impl Record {
     }
 
     /// The record as the store keeps it (without its rank).
-    fn to_stored(&self) -> StoredRecord {
+    fn into_stored(self) -> StoredRecord {
         StoredRecord {
-            leaderboard_id: self.leaderboard_id.clone(),
-            owner_id: self.owner_id.clone(),
-            username: self.username.clone(),
+            leaderboard_id: self.leaderboard_id,
+            owner_id: self.owner_id,
+            username: self.username,
             score: self.score,
             subscore: self.subscore,
             num_score: self.num_score,
             max_num_score: self.max_num_score,
-            metadata: self.metadata.clone(),
+            metadata: self.metadata,
             create_time: self.create_time,
             update_time: self.update_time,
             expiry_time: self.expiry_time,
