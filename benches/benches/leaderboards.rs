@@ -25,6 +25,9 @@ use kaosnet::leaderboards::{LeaderboardConfig, Leaderboards, Operator, RankIndex
 use kaosnet::store::leaderboards::{RecordWrite, StoredRecord};
 use kaosnet::store::{MemoryStore, SqliteStore, Store};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RECORDS: usize = 1_000_000;
 const READS: usize = 100_000;
 /// Concurrent writers in the durable runs (kaos-server's HTTP worker pool is 64);

@@ -107,28 +107,40 @@ pub(super) enum Queued {
 /// Whether a queued change is durable yet, for the caller waiting on it.
 #[derive(Default)]
 pub(super) struct Outcome {
-    result: Mutex<Option<Result<(), StoreError>>>,
+    state: Mutex<Settled>,
     ready: Condvar,
+}
+
+#[derive(Default)]
+struct Settled {
+    result: Option<Result<(), StoreError>>,
+    /// Someone sleeps on `ready`: only then is a wake-up (a system call) worth making.
+    waiting: bool,
 }
 
 impl Outcome {
     /// An outcome with nothing to wait for.
     fn done() -> Arc<Outcome> {
-        Arc::new(Outcome { result: Mutex::new(Some(Ok(()))), ready: Condvar::new() })
+        let settled = Settled { result: Some(Ok(())), waiting: false };
+        Arc::new(Outcome { state: Mutex::new(settled), ready: Condvar::new() })
     }
 
     fn set(&self, result: Result<(), StoreError>) {
-        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-        self.ready.notify_all();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.result = Some(result);
+        if state.waiting {
+            self.ready.notify_all();
+        }
     }
 
     fn wait(&self) -> Result<(), StoreError> {
-        let mut result = self.result.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if let Some(r) = &*result {
+            if let Some(r) = &state.result {
                 return r.clone();
             }
-            result = self.ready.wait(result).unwrap_or_else(PoisonError::into_inner);
+            state.waiting = true;
+            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
 }

@@ -11,12 +11,18 @@
 /// Keys a block is split back down to; blocks hold at most twice this.
 const BLOCK: usize = 64;
 
+/// Blocks per entry of the summary over the blocks' last keys.
+const FANOUT: usize = 16;
+
 /// Ordered keys with ranks.
 #[derive(Debug, Clone)]
 pub struct RankIndex<K> {
     blocks: Vec<Vec<K>>,
     /// The last key of each block.
     maxes: Vec<K>,
+    /// The last key of each run of `FANOUT` blocks: a few KiB that stay in cache, so
+    /// finding a block reads one cold run of `maxes` instead of binary-searching all of it.
+    summary: Vec<K>,
     /// Fenwick tree over the block sizes (1-based inside).
     tree: Vec<usize>,
     len: usize,
@@ -24,7 +30,7 @@ pub struct RankIndex<K> {
 
 impl<K> Default for RankIndex<K> {
     fn default() -> Self {
-        RankIndex { blocks: Vec::new(), maxes: Vec::new(), tree: Vec::new(), len: 0 }
+        RankIndex { blocks: Vec::new(), maxes: Vec::new(), summary: Vec::new(), tree: Vec::new(), len: 0 }
     }
 }
 
@@ -41,7 +47,23 @@ impl<K: Ord + Copy> RankIndex<K> {
 
     /// The block that holds (or would hold) `key`.
     fn block_of(&self, key: &K) -> usize {
-        self.maxes.partition_point(|m| m < key).min(self.blocks.len().saturating_sub(1))
+        let run = self.summary.partition_point(|m| m < key);
+        if run == self.summary.len() {
+            return self.blocks.len().saturating_sub(1);
+        }
+        // The run's last key is not below `key`, so the count stops inside the run; the
+        // run's keys are compared all together (its cache lines load at once).
+        let from = run * FANOUT;
+        let to = (from + FANOUT).min(self.maxes.len());
+        from + self.maxes[from..to].iter().filter(|m| *m < key).count()
+    }
+
+    /// Sets the last key of block `b`, and the summary's if it is the last of its run.
+    fn set_max(&mut self, b: usize, key: K) {
+        self.maxes[b] = key;
+        if b % FANOUT == FANOUT - 1 || b + 1 == self.maxes.len() {
+            self.summary[b / FANOUT] = key;
+        }
     }
 
     /// Asks the cache for all of block `b` at once: a binary search over a cold block
@@ -80,9 +102,11 @@ impl<K: Ord + Copy> RankIndex<K> {
         }
     }
 
-    /// Rebuilds the Fenwick tree after blocks were split or removed (O(blocks), once in
-    /// `BLOCK` inserts at most).
+    /// Rebuilds the summary and the Fenwick tree after blocks were split or removed
+    /// (O(blocks), once in `BLOCK` inserts at most).
     fn rebuild(&mut self) {
+        self.summary.clear();
+        self.summary.extend(self.maxes.chunks(FANOUT).filter_map(|run| run.last().copied()));
         let n = self.blocks.len();
         self.tree.clear();
         self.tree.resize(n + 1, 0);
@@ -125,9 +149,7 @@ impl<K: Ord + Copy> RankIndex<K> {
             Err(at) => at,
         };
         block.insert(at, key);
-        if at + 1 == block.len() {
-            self.maxes[b] = key;
-        }
+        let last = at + 1 == block.len();
         self.len += 1;
         if block.len() > 2 * BLOCK {
             let tail = Self::new_block(&block[BLOCK..]);
@@ -137,6 +159,9 @@ impl<K: Ord + Copy> RankIndex<K> {
             self.blocks.insert(b + 1, tail);
             self.rebuild();
         } else {
+            if last {
+                self.set_max(b, key);
+            }
             self.add_to_block(b, 1);
         }
         Ok(self.before_block(b) + at)
@@ -159,7 +184,8 @@ impl<K: Ord + Copy> RankIndex<K> {
             self.rebuild();
         } else {
             if at == block.len() {
-                self.maxes[b] = block[at - 1];
+                let max = block[at - 1];
+                self.set_max(b, max);
             }
             self.add_to_block(b, -1);
         }
