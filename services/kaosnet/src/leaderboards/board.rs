@@ -162,6 +162,11 @@ pub(super) fn owner_key(owner_id: &str) -> Result<u128, ApiError> {
         .map_err(|_| ApiError::invalid(format!("Invalid owner ID: {owner_id:?}.")))
 }
 
+/// An owner id as text (lowercase, hyphenated), without the formatting machinery.
+pub(super) fn owner_text(owner: u128) -> String {
+    uuid::Uuid::from_u128(owner).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
+}
+
 impl Board {
     /// The board `def` in the period of `now`, with that period's records from `store`.
     pub fn load(def: BoardDef, create_time: i64, store: &dyn Store, now: i64) -> Result<Board, ApiError> {
@@ -250,7 +255,7 @@ impl Board {
     fn record_in(&self, expiry: i64, entry: &Entry, rank: usize) -> Record {
         Record {
             leaderboard_id: self.def.id.clone(),
-            owner_id: uuid::Uuid::from_u128(entry.owner).to_string(),
+            owner_id: owner_text(entry.owner),
             username: entry.username.as_str().to_string(),
             score: entry.score,
             subscore: entry.subscore,
@@ -426,7 +431,7 @@ impl Board {
             Queued::Put(entry, expiry) => RecordWrite::Put(self.record_in(expiry, &entry, 0).into_stored()),
             Queued::Delete(owner, expiry) => RecordWrite::Delete {
                 leaderboard_id: self.def.id.clone(),
-                owner_id: uuid::Uuid::from_u128(owner).to_string(),
+                owner_id: owner_text(owner),
                 expiry_time: expiry,
             },
         }

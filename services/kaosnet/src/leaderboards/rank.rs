@@ -134,6 +134,12 @@ impl<K: Ord + Copy> RankIndex<K> {
 
     /// Adds `key` and gives its 0-based rank; `Err` with its rank if it was already there.
     pub fn insert_ranked(&mut self, key: K) -> Result<usize, usize> {
+        let b = self.block_of(&key);
+        self.insert_in(b, key)
+    }
+
+    /// Adds `key` to block `b`, which must be the block for it.
+    fn insert_in(&mut self, b: usize, key: K) -> Result<usize, usize> {
         if self.blocks.is_empty() {
             self.blocks.push(Self::new_block(&[key]));
             self.maxes.push(key);
@@ -141,7 +147,6 @@ impl<K: Ord + Copy> RankIndex<K> {
             self.rebuild();
             return Ok(0);
         }
-        let b = self.block_of(&key);
         self.warm(b);
         let block = &mut self.blocks[b];
         let at = match block.binary_search(&key) {
@@ -169,10 +174,15 @@ impl<K: Ord + Copy> RankIndex<K> {
 
     /// Removes `key`; false if it was not there.
     pub fn remove(&mut self, key: &K) -> bool {
+        let b = self.block_of(key);
+        self.remove_in(b, key)
+    }
+
+    /// Removes `key` from block `b`, the block for it.
+    fn remove_in(&mut self, b: usize, key: &K) -> bool {
         if self.blocks.is_empty() {
             return false;
         }
-        let b = self.block_of(key);
         self.warm(b);
         let block = &mut self.blocks[b];
         let Ok(at) = block.binary_search(key) else { return false };
@@ -196,12 +206,18 @@ impl<K: Ord + Copy> RankIndex<K> {
     /// (`Err` with it if `new` was already there). Both blocks are fetched together
     /// first, so their cache misses overlap.
     pub fn replace(&mut self, old: &K, new: K) -> Result<usize, usize> {
+        let (from, to) = (self.block_of(old), self.block_of(&new));
         if !self.blocks.is_empty() {
-            self.warm(self.block_of(old));
-            self.warm(self.block_of(&new));
+            self.warm(from);
+            self.warm(to);
         }
-        self.remove(old);
-        self.insert_ranked(new)
+        let blocks = self.blocks.len();
+        self.remove_in(from, old);
+        // `new` stays in the block found for it (the removal can only lower block `from`'s
+        // last key below `new`, and then `new` is still above every other key of it), but
+        // that block moves down one if the removal emptied an earlier block.
+        let to = if self.blocks.len() < blocks && to > from { to - 1 } else { to };
+        self.insert_in(to.min(self.blocks.len().saturating_sub(1)), new)
     }
 
     /// How many keys come before `key` (its 0-based rank when present).
@@ -341,6 +357,29 @@ mod tests {
         }
         assert_eq!(index.len(), model.len());
         assert_eq!(index.range(0, usize::MAX).copied().collect::<Vec<_>>(), model);
+    }
+
+    #[test]
+    fn replace_empties_blocks_on_either_side() {
+        // Moving the lowest keys to the top empties the first blocks one by one, and moving
+        // the highest back below everything empties the last ones.
+        let mut index = RankIndex::default();
+        for k in 0..1_000u64 {
+            index.insert(k * 10);
+        }
+        for k in 0..1_000u64 {
+            assert_eq!(index.replace(&(k * 10), 100_000 + k), Ok(999));
+        }
+        for k in (0..1_000u64).rev() {
+            assert_eq!(index.replace(&(100_000 + k), k), Ok(0));
+        }
+        assert_eq!(index.range(0, usize::MAX).copied().collect::<Vec<_>>(), (0..1_000).collect::<Vec<_>>());
+        // Down to one key and back.
+        let mut single = RankIndex::default();
+        single.insert(5u64);
+        assert_eq!(single.replace(&5, 7), Ok(0));
+        assert_eq!(single.replace(&9, 3), Ok(0));
+        assert_eq!(single.range(0, 9).copied().collect::<Vec<_>>(), [3, 7]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `Leaderboards`) and short text inline: replacing a record then hashes two integers and
 //! touches no heap, so the memory store keeps pace with the boards in front of it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
 use super::leaderboards::{LeaderboardStore, RecordTicket, RecordWrite, StoredBoard, StoredRecord};
@@ -15,7 +15,7 @@ use crate::small_text::SmallText;
 #[derive(Default)]
 pub(super) struct Boards {
     defs: BTreeMap<String, StoredBoard>,
-    records: HashMap<String, foldhash::HashMap<i64, foldhash::HashMap<Owner, Kept>>>,
+    records: foldhash::HashMap<String, foldhash::HashMap<i64, foldhash::HashMap<Owner, Kept>>>,
 }
 
 /// An owner id: a canonical (lowercase, hyphenated) UUID as its number, anything else as
@@ -37,7 +37,9 @@ impl Owner {
 
     fn to_text(&self) -> String {
         match self {
-            Owner::Uuid(u) => uuid::Uuid::from_u128(*u).hyphenated().to_string(),
+            Owner::Uuid(u) => {
+                uuid::Uuid::from_u128(*u).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
+            }
             Owner::Text(t) => t.to_string(),
         }
     }
