@@ -22,6 +22,10 @@ use kaosnet::realtime::SessionId;
 use kaosnet::store::MemoryStore;
 use kaosnet::KaosNet;
 
+/// kaos-server's allocator, so the figures are those of the server as it ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TICKETS: u64 = 100_000;
 const REGIONS: [&str; 5] = ["eu", "us", "asia", "sa", "oc"];
 const MODES: [&str; 3] = ["ranked", "casual", "arena"];

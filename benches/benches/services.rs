@@ -22,6 +22,10 @@ mod procfs;
 
 use loadgen::{LoadGen, Mode};
 
+/// kaos-server's allocator, so the figures are those of the server as it ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONNECTIONS: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(4);
