@@ -203,14 +203,6 @@ pub fn list(
     Ok(FriendPage { friends, cursor })
 }
 
-/// The mutual friends of `user_id`, by id.
-fn mutual(kaos: &KaosNet, user_id: &str) -> Result<Vec<String>, ApiError> {
-    let edges = kaos.accounts.store().list_friends(user_id, Some(friend_state::MUTUAL), None, usize::MAX)?;
-    let mut ids: Vec<String> = edges.into_iter().map(|e| e.user_id).collect();
-    ids.sort();
-    Ok(ids)
-}
-
 /// Users who are mutual friends of `user_id`'s mutual friends but not of `user_id`,
 /// ordered by (friend, user); a user known through two friends appears twice, once per
 /// referrer, as in Nakama.
@@ -228,28 +220,11 @@ pub fn friends_of_friends(
         }
         None => None,
     };
-    let friends = mutual(kaos, user_id)?;
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut more = false;
-    'outer: for f in &friends {
-        if after.as_ref().is_some_and(|(a, _)| f < a) {
-            continue;
-        }
-        for other in mutual(kaos, f)? {
-            if other == user_id || friends.binary_search(&other).is_ok() {
-                continue;
-            }
-            let pair = (f.clone(), other);
-            if after.as_ref().is_some_and(|a| &pair <= a) {
-                continue;
-            }
-            if pairs.len() == limit {
-                more = true;
-                break 'outer;
-            }
-            pairs.push(pair);
-        }
-    }
+    let after = after.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+    // One more than asked tells whether there is a next page.
+    let mut pairs = kaos.accounts.store().friends_of_friends(user_id, after, limit.saturating_add(1))?;
+    let more = pairs.len() > limit;
+    pairs.truncate(limit);
     let cursor = pairs.last().filter(|_| more).map(|(a, b)| encode(format!("{a}\n{b}")));
     let ids: Vec<String> = pairs.iter().map(|(_, u)| u.clone()).collect();
     let users = kaos.accounts.store().users(&ids, &[])?;

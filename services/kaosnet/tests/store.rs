@@ -467,6 +467,37 @@ fn social_listings_page_once_and_filter(s: &dyn Store) {
     assert_eq!(rest.iter().map(|(g, _)| g.id.as_str()).collect::<Vec<_>>(), ["g2", "g3"]);
 }
 
+fn friends_of_friends_are_paged_in_order(s: &dyn Store) {
+    for u in ["me", "a", "b", "c", "x", "y", "z"] {
+        s.create_user(&user(u, u)).unwrap();
+    }
+    let add = |from: &str, to: &str| {
+        s.social_write(SocialWrite::AddFriends { user_id: from.into(), ids: vec![to.into()] }, 1).unwrap();
+    };
+    let befriend = |p: &str, q: &str| {
+        add(p, q);
+        add(q, p);
+    };
+    // My friends a and b; c only invited. x is known through both a and b; b is a's friend
+    // but already mine; z is only invited by b and a friend of c, who is not mine.
+    befriend("me", "a");
+    befriend("me", "b");
+    add("me", "c");
+    befriend("a", "x");
+    befriend("a", "y");
+    befriend("a", "b");
+    befriend("b", "x");
+    add("b", "z");
+    befriend("c", "z");
+    let pairs = |after: Option<(&str, &str)>, n: usize| s.friends_of_friends("me", after, n).unwrap();
+    let owned = |v: &[(&str, &str)]| v.iter().map(|(f, u)| (f.to_string(), u.to_string())).collect::<Vec<_>>();
+    assert_eq!(pairs(None, 10), owned(&[("a", "x"), ("a", "y"), ("b", "x")]));
+    assert_eq!(pairs(None, 2), owned(&[("a", "x"), ("a", "y")]));
+    assert_eq!(pairs(Some(("a", "y")), 2), owned(&[("b", "x")]));
+    assert_eq!(pairs(Some(("b", "x")), 2), []);
+    assert_eq!(s.friends_of_friends("z", None, 10).unwrap(), owned(&[]));
+}
+
 fn deleting_a_user_removes_their_edges(s: &dyn Store) {
     for (id, name) in [("a", "alice"), ("b", "bob")] {
         s.create_user(&user(id, name)).unwrap();
@@ -606,6 +637,7 @@ conformance!(
     friend_edges_follow_invites_accepts_and_blocks,
     groups_keep_roles_counts_and_names,
     social_listings_page_once_and_filter,
+    friends_of_friends_are_paged_in_order,
     deleting_a_user_removes_their_edges,
     a_deleted_last_superadmin_hands_the_group_on,
 );

@@ -2,13 +2,13 @@
 //! when the whole operation succeeded: all or nothing, at a cost fine for tests and
 //! development.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::PoisonError;
 
 use super::memory::MemoryStore;
 use super::{
-    group_state, name_matches, Friend, Group, GroupFilter, Membership, SocialDone, SocialStore, SocialTx, SocialWrite,
-    StoreError, User,
+    friend_state, group_state, name_matches, Friend, Group, GroupFilter, Membership, SocialDone, SocialStore, SocialTx,
+    SocialWrite, StoreError, User,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +173,29 @@ impl SocialStore for MemoryStore {
             })
             .collect();
         Ok(page(all, after, limit))
+    }
+
+    fn friends_of_friends(
+        &self,
+        user_id: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        fn mutual<'a>(friends: &'a BTreeMap<(String, String), Edge>, of: &'a str) -> impl Iterator<Item = &'a String> {
+            under(friends, of).filter(|(_, e)| e.state == friend_state::MUTUAL).map(|(other, _)| other)
+        }
+        let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
+        let mine: BTreeSet<&String> = mutual(&social.friends, user_id).collect();
+        // Both levels come out of the map in byte order: the pairs are sorted as listed.
+        let pairs = mine
+            .iter()
+            .flat_map(|&f| mutual(&social.friends, f).map(move |other| (f, other)))
+            .filter(|(_, other)| *other != user_id && !mine.contains(other))
+            .filter(|(f, other)| after.is_none_or(|a| (f.as_str(), other.as_str()) > a))
+            .take(limit)
+            .map(|(f, other)| (f.clone(), other.clone()))
+            .collect();
+        Ok(pairs)
     }
 
     fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {

@@ -565,6 +565,15 @@ pub trait SocialStore {
         after: Option<i64>,
         limit: usize,
     ) -> Result<Vec<Friend>, StoreError>;
+    /// Up to `limit` (friend, user) pairs after `after`, in that (byte) order, in one
+    /// query: `user_id`'s mutual friends' mutual friends who are neither `user_id` nor
+    /// already its mutual friends. A user known through two friends comes once per friend.
+    fn friends_of_friends(
+        &self,
+        user_id: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     fn group(&self, id: &str) -> Result<Option<Group>, StoreError>;
     /// `user_id`'s state in `group_id` (banned included), if any.
     fn member_state(&self, group_id: &str, user_id: &str) -> Result<Option<i32>, StoreError>;

@@ -8,8 +8,8 @@ use postgres::{Row, Transaction};
 
 use super::{db, PostgresStore};
 use crate::store::{
-    group_state, like_pattern, Friend, Group, GroupFilter, Membership, SocialDone, SocialStore, SocialTx, SocialWrite,
-    StoreError, GROUP_COLUMNS,
+    friend_state, group_state, like_pattern, Friend, Group, GroupFilter, Membership, SocialDone, SocialStore, SocialTx,
+    SocialWrite, StoreError, GROUP_COLUMNS,
 };
 
 fn group_row(r: &Row) -> Group {
@@ -188,6 +188,31 @@ impl SocialStore for PostgresStore {
             .iter()
             .map(|r| Friend { user_id: r.get(0), state: r.get(1), update_time: r.get(2), seq: r.get(3) })
             .collect())
+    }
+
+    fn friends_of_friends(
+        &self,
+        user_id: &str,
+        after: Option<(&str, &str)>,
+        n: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let (a, b) = after.unwrap_or(("", ""));
+        // COLLATE "C": byte order, as the other stores and the cursor assume.
+        let rows = client
+            .query(
+                "SELECT f.destination_id, g.destination_id FROM user_edges f \
+                 JOIN user_edges g ON g.source_id = f.destination_id AND g.state = $2 \
+                 WHERE f.source_id = $1 AND f.state = $2 AND g.destination_id <> $1 \
+                 AND NOT EXISTS (SELECT 1 FROM user_edges m WHERE m.source_id = $1 \
+                     AND m.destination_id = g.destination_id AND m.state = $2) \
+                 AND (f.destination_id COLLATE \"C\", g.destination_id COLLATE \"C\") \
+                     > ($3 COLLATE \"C\", $4 COLLATE \"C\") \
+                 ORDER BY f.destination_id COLLATE \"C\", g.destination_id COLLATE \"C\" LIMIT $5",
+                &[&user_id, &friend_state::MUTUAL, &a, &b, &limit(n)],
+            )
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {

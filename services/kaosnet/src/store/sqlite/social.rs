@@ -7,8 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{db, SqliteStore};
 use crate::store::{
-    group_state, like_pattern, Friend, Group, GroupFilter, Membership, SocialDone, SocialStore, SocialTx, SocialWrite,
-    StoreError, GROUP_COLUMNS,
+    friend_state, group_state, like_pattern, Friend, Group, GroupFilter, Membership, SocialDone, SocialStore, SocialTx,
+    SocialWrite, StoreError, GROUP_COLUMNS,
 };
 
 /// A write transaction (or any connection) seen as a [`SocialTx`].
@@ -34,6 +34,17 @@ fn group_row(r: &Row<'_>) -> rusqlite::Result<Group> {
 fn one_state(conn: &Connection, sql: &str, a: &str, b: &str) -> Result<Option<i32>, StoreError> {
     conn.prepare_cached(sql).map_err(db)?.query_row([a, b], |r| r.get(0)).optional().map_err(db)
 }
+
+/// (friend, user) pairs of friends of friends after a cursor (see
+/// `SocialStore::friends_of_friends`); the edge table's (source, destination) key serves
+/// both the join and the exclusion.
+const FRIENDS_OF_FRIENDS: &str = "SELECT f.destination_id, g.destination_id FROM user_edges f \
+     JOIN user_edges g ON g.source_id = f.destination_id AND g.state = ?2 \
+     WHERE f.source_id = ?1 AND f.state = ?2 AND g.destination_id <> ?1 \
+     AND NOT EXISTS (SELECT 1 FROM user_edges m WHERE m.source_id = ?1 \
+         AND m.destination_id = g.destination_id AND m.state = ?2) \
+     AND (f.destination_id > ?3 OR (f.destination_id = ?3 AND g.destination_id > ?4)) \
+     ORDER BY f.destination_id, g.destination_id LIMIT ?5";
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -209,6 +220,21 @@ impl SocialStore for SqliteStore {
             .query_map(params![user_id, state, after.unwrap_or(i64::MIN), limit(n)], |r| {
                 Ok(Friend { user_id: r.get(0)?, state: r.get(1)?, update_time: r.get(2)?, seq: r.get(3)? })
             })
+            .map_err(db)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
+    }
+
+    fn friends_of_friends(
+        &self,
+        user_id: &str,
+        after: Option<(&str, &str)>,
+        n: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stmt = conn.prepare_cached(FRIENDS_OF_FRIENDS).map_err(db)?;
+        let (a, b) = after.unwrap_or(("", ""));
+        let rows = stmt
+            .query_map(params![user_id, friend_state::MUTUAL, a, b, limit(n)], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(db)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
     }
