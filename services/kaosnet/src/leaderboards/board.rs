@@ -301,6 +301,15 @@ impl Board {
         s: &Submission,
         joining: bool,
     ) -> Result<(Record, Arc<Outcome>), ApiError> {
+        // The cache misses of finding the owner's record and its place in the index are
+        // taken under the shared lock, beside other writers' work; the exclusive section
+        // below then finds them in cache.
+        {
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((slot, e)) = state.entry(owner) {
+                state.index.prefetch(&self.key(e.score, e.subscore, slot));
+            }
+        }
         let mut state = self.write(store, now)?;
         let period = state.period;
         if now < period.active_from || now >= period.active_until {

@@ -66,6 +66,14 @@ impl<K: Ord + Copy> RankIndex<K> {
         }
     }
 
+    /// Asks the cache for the block that holds `key` (see `warm`), without changing
+    /// anything: a writer can do this under a shared lock before it takes the exclusive one.
+    pub fn prefetch(&self, key: &K) {
+        if !self.blocks.is_empty() {
+            self.warm(self.block_of(key));
+        }
+    }
+
     /// Asks the cache for all of block `b` at once: a binary search over a cold block
     /// would otherwise wait on one cache miss after another.
     fn warm(&self, b: usize) {
