@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::time::civil;
+
 /// A parsed schedule.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cron {
@@ -172,19 +174,6 @@ impl Cron {
     fn first_minute_from(&self, from: u32) -> Option<u32> {
         (from..1440).find(|m| self.fires_at_minute(*m))
     }
-}
-
-/// (year, month 1-12, day 1-31) of day number `days` since 1970-01-01.
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]
