@@ -77,7 +77,16 @@ fn submission(score: u64) -> Submission {
     Submission { score: (score % 1_000_000) as i64, ..Default::default() }
 }
 
-/// Fill, update and read a board; prints and returns (fills/s, updates/s).
+/// `count` submissions of random scores for random owners of the full board.
+fn random_updates(boards: &Leaderboards, rng: &mut Rng, count: usize) {
+    let mut id = OwnerId::new();
+    for _ in 0..count {
+        let o = id.of(rng.next() as usize % RECORDS);
+        boards.submit("b", o, "player", submission(rng.next())).unwrap();
+    }
+}
+
+/// Fills, updates and reads a board, and prints the rates and latencies.
 fn service(boards: &Leaderboards, label: &str) {
     boards.create(LeaderboardConfig { id: "b".into(), operator: Operator::Set, ..Default::default() }).unwrap();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
@@ -88,10 +97,7 @@ fn service(boards: &Leaderboards, label: &str) {
     }
     let fill = RECORDS as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
-    for _ in 0..RECORDS {
-        let o = id.of(rng.next() as usize % RECORDS);
-        boards.submit("b", o, "player", submission(rng.next())).unwrap();
-    }
+    random_updates(boards, &mut rng, RECORDS);
     let update = RECORDS as f64 / started.elapsed().as_secs_f64();
     // As a server submits: from several request threads at once (one per core here).
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -99,11 +105,7 @@ fn service(boards: &Leaderboards, label: &str) {
     std::thread::scope(|scope| {
         for t in 0..threads {
             scope.spawn(move || {
-                let (mut rng, mut id) = (Rng(0x2545_f491_4f6c_dd1d ^ (t as u64 + 7)), OwnerId::new());
-                for _ in 0..RECORDS / threads {
-                    let o = id.of(rng.next() as usize % RECORDS);
-                    boards.submit("b", o, "player", submission(rng.next())).unwrap();
-                }
+                random_updates(boards, &mut Rng(0x2545_f491_4f6c_dd1d ^ (t as u64 + 7)), RECORDS / threads)
             });
         }
     });
