@@ -15,7 +15,7 @@ use super::rank::RankIndex;
 use super::{BoardDef, Operator, Record, SortOrder, Submission};
 use crate::error::ApiError;
 use crate::small_text::SmallText;
-use crate::store::leaderboards::{RecordWrite, StoredRecord};
+use crate::store::leaderboards::{owner_text, RecordWrite, StoredRecord};
 use crate::store::{Store, StoreError};
 
 /// Orders records best first: the score and subscore mapped to unsigned order (flipped for
@@ -160,11 +160,6 @@ pub(super) fn owner_key(owner_id: &str) -> Result<u128, ApiError> {
     uuid::Uuid::parse_str(owner_id)
         .map(|u| u.as_u128())
         .map_err(|_| ApiError::invalid(format!("Invalid owner ID: {owner_id:?}.")))
-}
-
-/// An owner id as text (lowercase, hyphenated), without the formatting machinery.
-pub(super) fn owner_text(owner: u128) -> String {
-    uuid::Uuid::from_u128(owner).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
 }
 
 impl Board {

@@ -31,6 +31,11 @@ pub struct StoredRecord {
     pub expiry_time: i64,
 }
 
+/// A UUID owner id as text (lowercase, hyphenated), without the formatting machinery.
+pub(crate) fn owner_text(owner: u128) -> String {
+    uuid::Uuid::from_u128(owner).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
+}
+
 /// One change of a batch of record writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordWrite {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
-use super::leaderboards::{LeaderboardStore, RecordTicket, RecordWrite, StoredBoard, StoredRecord};
+use super::leaderboards::{owner_text, LeaderboardStore, RecordWrite, StoredBoard, StoredRecord};
 use super::memory::MemoryStore;
 use super::StoreError;
 use crate::small_text::SmallText;
@@ -37,9 +37,7 @@ impl Owner {
 
     fn to_text(&self) -> String {
         match self {
-            Owner::Uuid(u) => {
-                uuid::Uuid::from_u128(*u).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
-            }
+            Owner::Uuid(u) => owner_text(*u),
             Owner::Text(t) => t.to_string(),
         }
     }
@@ -132,10 +130,6 @@ impl LeaderboardStore for MemoryStore {
             }
         }
         Ok(())
-    }
-
-    fn submit_records(&self, writes: Vec<RecordWrite>) -> RecordTicket {
-        RecordTicket::done(self.write_records(&writes))
     }
 
     fn records(&self, leaderboard_id: &str, expiry_time: i64) -> Result<Vec<StoredRecord>, StoreError> {
