@@ -183,7 +183,7 @@ impl Board {
     fn fill(&self, state: &mut State, store: &dyn Store) -> Result<(), ApiError> {
         state.clear();
         let mut rows: Vec<(u128, StoredRecord)> = store
-            .records(&self.def.id, state.period.expiry)?
+            .records(&self.def.config.id, state.period.expiry)?
             .into_iter()
             .filter_map(|r| owner_key(&r.owner_id).ok().map(|o| (o, r)))
             .collect();
@@ -207,7 +207,7 @@ impl Board {
     }
 
     pub fn key(&self, score: i64, subscore: i64, slot: u32) -> Key {
-        (order(score, self.def.sort_order), order(subscore, self.def.sort_order), slot)
+        (order(score, self.def.config.sort_order), order(subscore, self.def.config.sort_order), slot)
     }
 
     /// The state, moved on to the period of `now` first if that one is over.
@@ -249,7 +249,7 @@ impl Board {
     /// The API form of an entry of the period ending at `expiry`, at 1-based `rank`.
     fn record_in(&self, expiry: i64, entry: &Entry, rank: usize) -> Record {
         Record {
-            leaderboard_id: self.def.id.clone(),
+            leaderboard_id: self.def.config.id.clone(),
             owner_id: owner_text(entry.owner),
             username: entry.username.as_str().to_string(),
             score: entry.score,
@@ -308,7 +308,7 @@ impl Board {
         let mut state = self.write(store, now)?;
         let period = state.period;
         if now < period.active_from || now >= period.active_until {
-            return Err(ApiError::invalid(format!("Tournament {} is not active.", self.def.id)));
+            return Err(ApiError::invalid(format!("Tournament {} is not active.", self.def.config.id)));
         }
         if joining {
             if let Some(existing) = self.owner_record(&state, owner) {
@@ -322,7 +322,7 @@ impl Board {
                 return Err(ApiError::invalid("The tournament must be joined before a record is written."));
             }
             if rules.is_some_and(|t| t.max_size > 0 && state.index.len() >= t.max_size as usize) {
-                return Err(ApiError::invalid(format!("Tournament {} is full.", self.def.id)));
+                return Err(ApiError::invalid(format!("Tournament {} is full.", self.def.config.id)));
             }
         }
         let entry = if joining {
@@ -376,11 +376,11 @@ impl Board {
             }
         }
         let out_of_range = || ApiError::invalid("Score or subscore out of range.");
-        let operator = s.operator.unwrap_or(self.def.operator);
+        let operator = s.operator.unwrap_or(self.def.config.operator);
         let (score, subscore) = match (operator, old) {
             (_, None) | (Operator::Set, Some(_)) => (s.score, s.subscore),
             (Operator::Best, Some(o)) => {
-                let better = match self.def.sort_order {
+                let better = match self.def.config.sort_order {
                     SortOrder::Descending => (s.score, s.subscore) > (o.score, o.subscore),
                     SortOrder::Ascending => (s.score, s.subscore) < (o.score, o.subscore),
                 };
@@ -434,7 +434,7 @@ impl Board {
         match queued {
             Queued::Put(entry, expiry) => RecordWrite::Put(self.record_in(expiry, &entry, 0).into_stored()),
             Queued::Delete(owner, expiry) => RecordWrite::Delete {
-                leaderboard_id: self.def.id.clone(),
+                leaderboard_id: self.def.config.id.clone(),
                 owner_id: owner_text(owner),
                 expiry_time: expiry,
             },
@@ -464,7 +464,7 @@ impl Board {
         if let Some((ticket, outcomes)) = handed {
             let result = ticket.wait();
             if let Err(e) = &result {
-                tracing::error!(board = %self.def.id, error = %e, "leaderboard write failed; the board will be reloaded");
+                tracing::error!(board = %self.def.config.id, error = %e, "leaderboard write failed; the board will be reloaded");
                 self.stale.store(true, Ordering::Release);
             }
             for o in &outcomes {

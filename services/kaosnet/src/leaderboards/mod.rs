@@ -101,7 +101,7 @@ impl Operator {
 }
 
 /// A leaderboard to create.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LeaderboardConfig {
     pub id: String,
     /// Only server code may write records.
@@ -194,12 +194,9 @@ pub struct RecordPage {
 /// What a board is, as stored (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BoardDef {
-    pub id: String,
-    pub authoritative: bool,
-    pub sort_order: SortOrder,
-    pub operator: Operator,
-    pub reset_schedule: Option<String>,
-    pub metadata: String,
+    /// As created (metadata normalized to a JSON object, an empty schedule to none).
+    #[serde(flatten)]
+    pub config: LeaderboardConfig,
     /// Set for tournaments.
     pub tournament: Option<TournamentRules>,
     #[serde(skip)]
@@ -209,17 +206,12 @@ pub(crate) struct BoardDef {
 impl BoardDef {
     /// The definition of a board to create: `config`, and `tournament` rules if it is one.
     fn new(config: LeaderboardConfig, tournament: Option<TournamentRules>) -> Result<BoardDef, ApiError> {
-        BoardDef {
-            id: config.id,
-            authoritative: config.authoritative,
-            sort_order: config.sort_order,
-            operator: config.operator,
+        let config = LeaderboardConfig {
             reset_schedule: config.reset_schedule.filter(|s| !s.is_empty()),
             metadata: metadata_object(&config.metadata)?,
-            tournament,
-            cron: None,
-        }
-        .with_cron()
+            ..config
+        };
+        BoardDef { config, tournament, cron: None }.with_cron()
     }
 
     fn parse(stored: &StoredBoard) -> Result<BoardDef, ApiError> {
@@ -231,6 +223,7 @@ impl BoardDef {
     /// The definition with its reset schedule parsed.
     fn with_cron(mut self) -> Result<BoardDef, ApiError> {
         self.cron = self
+            .config
             .reset_schedule
             .as_deref()
             .map(Cron::parse)
@@ -334,11 +327,11 @@ impl Leaderboards {
     }
 
     fn create_def(&self, def: BoardDef) -> Result<bool, ApiError> {
-        if def.id.is_empty() || def.id.len() > 128 {
+        if def.config.id.is_empty() || def.config.id.len() > 128 {
             return Err(ApiError::invalid("Leaderboard ID must be 1-128 characters."));
         }
         let config = serde_json::to_string(&def).map_err(|e| ApiError::invalid(e.to_string()))?;
-        let stored = StoredBoard { id: def.id.clone(), config, create_time: self.now() };
+        let stored = StoredBoard { id: def.config.id.clone(), config, create_time: self.now() };
         Ok(self.store.create_board(&stored)?)
     }
 
@@ -407,7 +400,7 @@ impl Leaderboards {
             metadata_object(m)?;
         }
         let board = self.board(id)?;
-        if client && board.def.authoritative && !joining {
+        if client && board.def.config.authoritative && !joining {
             return Err(ApiError::new(crate::Code::PermissionDenied, "Writes to this board are server only."));
         }
         let (record, outcome) = board.submit(&*self.store, self.now(), owner, username, s, joining)?;
@@ -426,7 +419,7 @@ impl Leaderboards {
     }
 
     pub(crate) fn delete_record_as_client(&self, id: &str, owner_id: &str) -> Result<bool, ApiError> {
-        if self.board(id)?.def.authoritative {
+        if self.board(id)?.def.config.authoritative {
             return Err(ApiError::new(crate::Code::PermissionDenied, "Writes to this board are server only."));
         }
         self.delete_record(id, owner_id)

@@ -96,12 +96,12 @@ fn tournament_json(def: &BoardDef, create_time: i64, size: usize, joined: bool, 
     let active = now >= period.active_from && now < period.active_until;
     let full = t.max_size > 0 && size >= t.max_size as usize;
     let mut v = json!({
-        "id": def.id,
+        "id": def.config.id,
         "title": t.title,
         "description": t.description,
         "category": t.category,
-        "sort_order": def.sort_order.code(),
-        "operator": def.operator.code(),
+        "sort_order": def.config.sort_order.code(),
+        "operator": def.config.operator.code(),
         "size": size,
         "max_size": t.max_size,
         "max_num_score": t.max_num_score,
@@ -109,10 +109,10 @@ fn tournament_json(def: &BoardDef, create_time: i64, size: usize, joined: bool, 
         "duration": t.duration,
         "start_active": period.active_from.max(t.start_time),
         "end_active": period.active_until,
-        "metadata": def.metadata,
+        "metadata": def.config.metadata,
         "create_time": rfc3339(create_time),
         "start_time": rfc3339(t.start_time),
-        "authoritative": def.authoritative,
+        "authoritative": def.config.authoritative,
     });
     if t.end_time > 0 {
         v["end_time"] = json!(rfc3339(t.end_time));
@@ -205,7 +205,7 @@ impl Leaderboards {
         let mut more = false;
         for def in self.defs()? {
             let Some(t) = &def.tournament else { continue };
-            if filter.cursor.as_deref().is_some_and(|c| def.id.as_str() <= c)
+            if filter.cursor.as_deref().is_some_and(|c| def.config.id.as_str() <= c)
                 || t.category < filter.category_start
                 || t.category > filter.category_end
                 || filter.start_time.is_some_and(|s| t.start_time < s)
@@ -217,7 +217,7 @@ impl Leaderboards {
                 more = true;
                 break;
             }
-            found.push(self.tournament(&def.id, viewer)?);
+            found.push(self.tournament(&def.config.id, viewer)?);
         }
         let cursor = found.last().filter(|_| more).and_then(|v| v["id"].as_str().map(str::to_string));
         Ok((found, cursor))
