@@ -2,7 +2,7 @@
 //! Nakama JavaScript client under node (`tests/e2e/e2e.test.mjs` for REST and RPC,
 //! `tests/e2e/realtime.test.mjs` for the realtime services, `tests/e2e/social.test.mjs`
 //! for friends and groups, `tests/e2e/leaderboards.test.mjs` for leaderboards and
-//! tournaments; node's test runner).
+//! tournaments, all sharing `tests/e2e/client.mjs`; node's test runner).
 //! The test installs the locked client with `npm ci` on first run; without node it
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails.
 

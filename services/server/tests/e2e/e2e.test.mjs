@@ -1,31 +1,9 @@
 // kaos-server driven by the official Nakama JavaScript client (@heroiclabs/nakama-js),
 // exactly as a game would use it. Started by services/server/tests/e2e.rs, which passes
 // the server's address in KAOS_ADDR and registers the `echo` RPC.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
-import { Client } from '@heroiclabs/nakama-js';
-
-// node 20 has fetch but no WebSocket global; nakama-js needs one for its socket.
-globalThis.WebSocket = WebSocket;
-
-const [host, port] = process.env.KAOS_ADDR.split(':');
-const client = new Client('defaultkey', host, port, false, 10000, false);
-// Idle keep-alive connections would hold the process open for seconds after the last
-// test: leave once everything has reported.
-after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));
-
-const unique = (prefix) => `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
-
-async function rejects(promise, status) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.status, status, `expected HTTP ${status}, got ${e.status}`);
-    return e;
-  }
-  assert.fail(`expected a rejection with ${status}`);
-}
+import { client, rejects, unique } from './client.mjs';
 
 test('device, email and custom authentication create once', async () => {
   const device = unique('device');

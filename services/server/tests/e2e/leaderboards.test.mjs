@@ -5,27 +5,12 @@
 // 100 players, 3 attempts each, joining required) and the `submit_server_only` RPC.
 // The tests of a file run one after another; each board's records build on the tests
 // before.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '@heroiclabs/nakama-js';
+import { client, rejects, unique } from './client.mjs';
 
-const [host, port] = process.env.KAOS_ADDR.split(':');
-const client = new Client('defaultkey', host, port, false, 10000, false);
-after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));
-
-const unique = (prefix) => `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
 const account = () => client.authenticateDevice(unique('device'), true, unique('lb').slice(0, 20));
 const accounts = (n) => Promise.all(Array.from({ length: n }, account));
-
-async function rejects(promise, status) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.status, status, `expected HTTP ${status}, got ${e.status}`);
-    return e;
-  }
-  assert.fail(`expected a rejection with ${status}`);
-}
 
 const scores = (records) => records.map((r) => r.score);
 const ranks = (records) => records.map((r) => r.rank);

@@ -2,18 +2,9 @@
 // notifications, relayed and authoritative matches, the matchmaker and parties, several
 // users at once. Started by services/server/tests/e2e.rs, which registers the `arena`
 // match handler and the `make_arena` and `notify_me` RPCs.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
-import { Client } from '@heroiclabs/nakama-js';
-
-globalThis.WebSocket = WebSocket;
-
-const [host, port] = process.env.KAOS_ADDR.split(':');
-const client = new Client('defaultkey', host, port, false, 10000, false);
-after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));
-
-const unique = (prefix) => `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+import { client, unique } from './client.mjs';
 
 // A user with an open socket; `events[name]` collects what the socket pushed.
 async function player(status = false) {

@@ -1,32 +1,14 @@
 // Friends and groups driven by the official Nakama JavaScript client, several users at
 // once. Started by services/server/tests/e2e.rs with the other suites.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
-import { Client } from '@heroiclabs/nakama-js';
+import { client, rejects, unique } from './client.mjs';
 
-globalThis.WebSocket = WebSocket;
-
-const [host, port] = process.env.KAOS_ADDR.split(':');
-const client = new Client('defaultkey', host, port, false, 10000, false);
-after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));
-
-const unique = (prefix) => `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
 const account = () => client.authenticateDevice(unique('device'), true, unique('s').slice(0, 20));
 const waitFor = async (check) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(check(), 'timed out waiting');
 };
-
-async function rejects(promise, status) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.status, status, `expected HTTP ${status}, got ${e.status}`);
-    return e;
-  }
-  assert.fail(`expected a rejection with ${status}`);
-}
 
 test('friend invites, acceptance, blocks and deletes', async () => {
   const [a, b, c] = await Promise.all([account(), account(), account()]);
