@@ -4,26 +4,15 @@
 
 mod common;
 
-use common::{bearer, call, session, start, user_id, ws_drain, ws_next, ws_open, Api};
+use common::{call, call_as, sign_in, start, ws_drain, ws_next, ws_open, Api, SignedIn};
 use serde_json::{json, Value};
 
-struct U {
-    s: Value,
-    id: String,
-}
-
-fn user(api: &Api, name: &str) -> U {
-    let s = session(api, &format!("device-friend-{name}"), name);
-    let id = user_id(&s);
-    U { s, id }
-}
-
-fn req(api: &Api, u: &U, method: &str, path: &str) -> (u16, Value) {
-    call(api, method, path, &bearer(&u.s["token"]), "")
+fn req(api: &Api, u: &SignedIn, method: &str, path: &str) -> (u16, Value) {
+    call_as(api, u, method, path, "")
 }
 
 /// (username, state) of `u`'s friend list.
-fn states(api: &Api, u: &U) -> Vec<(String, i64)> {
+fn states(api: &Api, u: &SignedIn) -> Vec<(String, i64)> {
     let (status, body) = req(api, u, "GET", "/v2/friend");
     assert_eq!(status, 200, "{body}");
     body["friends"]
@@ -41,7 +30,7 @@ fn st(name: &str, state: i64) -> (String, i64) {
 #[test]
 fn invites_are_accepted_by_adding_back_and_both_sides_hear_of_it() {
     let api = start();
-    let (a, b, c) = (user(&api, "fa"), user(&api, "fb"), user(&api, "fc"));
+    let (a, b, c) = (sign_in(&api, "fa"), sign_in(&api, "fb"), sign_in(&api, "fc"));
     let mut bws = ws_open(&api, &b.s, "");
     let mut aws = ws_open(&api, &a.s, "");
     ws_drain(&mut bws);
@@ -85,7 +74,7 @@ fn invites_are_accepted_by_adding_back_and_both_sides_hear_of_it() {
 #[test]
 fn blocks_and_bad_requests_change_nothing() {
     let api = start();
-    let (a, b, c) = (user(&api, "ba"), user(&api, "bb"), user(&api, "bc"));
+    let (a, b, c) = (sign_in(&api, "ba"), sign_in(&api, "bb"), sign_in(&api, "bc"));
     assert_eq!(req(&api, &a, "POST", "/v2/friend?usernames=bc").0, 200);
 
     // Oneself, unknown users, malformed ids: refused, and a refused name in a batch
@@ -130,10 +119,10 @@ fn blocks_and_bad_requests_change_nothing() {
 #[test]
 fn cursors_page_through_every_friend_exactly_once() {
     let api = start();
-    let me = user(&api, "pager");
+    let me = sign_in(&api, "pager");
     let names: Vec<String> = (0..11).map(|i| format!("pal{i:02}")).collect();
     for n in &names {
-        user(&api, n);
+        sign_in(&api, n);
     }
     let query: Vec<String> = names.iter().map(|n| format!("usernames={n}")).collect();
     assert_eq!(req(&api, &me, "POST", &format!("/v2/friend?{}", query.join("&"))).0, 200);
@@ -157,8 +146,9 @@ fn cursors_page_through_every_friend_exactly_once() {
 #[test]
 fn friends_of_friends_name_who_knows_them() {
     let api = start();
-    let [me, f1, f2, x, y, z]: [U; 6] = ["fofme", "fof1", "fof2", "fofx", "fofy", "fofz"].map(|n| user(&api, n));
-    let befriend = |a: &U, b: &U| {
+    let [me, f1, f2, x, y, z]: [SignedIn; 6] =
+        ["fofme", "fof1", "fof2", "fofx", "fofy", "fofz"].map(|n| sign_in(&api, n));
+    let befriend = |a: &SignedIn, b: &SignedIn| {
         assert_eq!(req(&api, a, "POST", &format!("/v2/friend?ids={}", b.id)).0, 200);
         assert_eq!(req(&api, b, "POST", &format!("/v2/friend?ids={}", a.id)).0, 200);
     };

@@ -5,41 +5,26 @@
 
 mod common;
 
-use common::{bearer, call, session, start, user_id, ws_call, ws_drain, ws_next, ws_open, Api};
+use common::{call_as, sign_in, start, ws_call, ws_drain, ws_next, ws_open, Api, SignedIn};
 use serde_json::{json, Value};
 
-struct U {
-    s: Value,
-    id: String,
-}
-
-fn user(api: &Api, name: &str) -> U {
-    let s = session(api, &format!("device-group-{name}"), name);
-    let id = user_id(&s);
-    U { s, id }
-}
-
-fn req(api: &Api, u: &U, method: &str, path: &str, body: &str) -> (u16, Value) {
-    call(api, method, path, &bearer(&u.s["token"]), body)
-}
-
-fn create(api: &Api, u: &U, body: Value) -> Value {
-    let (status, g) = req(api, u, "POST", "/v2/group", &body.to_string());
+fn create(api: &Api, u: &SignedIn, body: Value) -> Value {
+    let (status, g) = call_as(api, u, "POST", "/v2/group", &body.to_string());
     assert_eq!(status, 200, "{g}");
     g
 }
 
 /// `POST /v2/group/{id}/{action}?user_ids=…`: the status.
-fn act(api: &Api, u: &U, group: &str, action: &str, users: &[&U]) -> u16 {
+fn act(api: &Api, u: &SignedIn, group: &str, action: &str, users: &[&SignedIn]) -> u16 {
     let q: Vec<String> = users.iter().map(|t| format!("user_ids={}", t.id)).collect();
-    let (status, body) = req(api, u, "POST", &format!("/v2/group/{group}/{action}?{}", q.join("&")), "");
+    let (status, body) = call_as(api, u, "POST", &format!("/v2/group/{group}/{action}?{}", q.join("&")), "");
     assert!(status == 200 || body["code"].is_i64(), "{body}");
     status
 }
 
 /// (username, state) of a group's users.
-fn members(api: &Api, u: &U, group: &str) -> Vec<(String, i64)> {
-    let (status, body) = req(api, u, "GET", &format!("/v2/group/{group}/user"), "");
+fn members(api: &Api, u: &SignedIn, group: &str) -> Vec<(String, i64)> {
+    let (status, body) = call_as(api, u, "GET", &format!("/v2/group/{group}/user"), "");
     assert_eq!(status, 200, "{body}");
     body["group_users"]
         .as_array()
@@ -53,16 +38,16 @@ fn m(name: &str, state: i64) -> (String, i64) {
     (name.to_string(), state)
 }
 
-fn edge_count(api: &Api, u: &U, name: &str) -> i64 {
+fn edge_count(api: &Api, u: &SignedIn, name: &str) -> i64 {
     let name = name.replace('%', "%25").replace(' ', "%20");
-    let (_, list) = req(api, u, "GET", &format!("/v2/group?name={name}&limit=1"), "");
+    let (_, list) = call_as(api, u, "GET", &format!("/v2/group?name={name}&limit=1"), "");
     list["groups"][0]["edge_count"].as_i64().unwrap()
 }
 
 #[test]
 fn closed_groups_take_requests_that_admins_hear_of_and_accept() {
     let api = start();
-    let (owner, admin, asker) = (user(&api, "gowner"), user(&api, "gadmin"), user(&api, "gasker"));
+    let (owner, admin, asker) = (sign_in(&api, "gowner"), sign_in(&api, "gadmin"), sign_in(&api, "gasker"));
     let g = create(&api, &owner, json!({"name": "Night Watch", "description": "guards", "open": false}));
     let id = g["id"].as_str().unwrap().to_string();
     assert_eq!((g["creator_id"].as_str(), g["edge_count"].as_i64()), (Some(owner.id.as_str()), Some(1)));
@@ -97,7 +82,7 @@ fn closed_groups_take_requests_that_admins_hear_of_and_accept() {
     assert_eq!(edge_count(&api, &asker, "night watch"), 3);
 
     // The user's groups, with their state.
-    let (_, mine) = req(&api, &asker, "GET", &format!("/v2/user/{}/group", asker.id), "");
+    let (_, mine) = call_as(&api, &asker, "GET", &format!("/v2/user/{}/group", asker.id), "");
     assert_eq!(mine["user_groups"][0]["group"]["name"], "Night Watch");
     assert_eq!((mine["user_groups"][0]["state"].as_i64(), mine["user_groups"].as_array().unwrap().len()), (Some(2), 1));
 
@@ -111,7 +96,7 @@ fn closed_groups_take_requests_that_admins_hear_of_and_accept() {
 #[test]
 fn roles_are_checked_and_refusals_change_nothing() {
     let api = start();
-    let [sa, ad, me1, me2, out]: [U; 5] = ["rsa", "rad", "rm1", "rm2", "rout"].map(|n| user(&api, n));
+    let [sa, ad, me1, me2, out]: [SignedIn; 5] = ["rsa", "rad", "rm1", "rm2", "rout"].map(|n| sign_in(&api, n));
     let id = create(&api, &sa, json!({"name": "Order", "open": true}))["id"].as_str().unwrap().to_string();
     for u in [&ad, &me1, &me2] {
         assert_eq!(act(&api, u, &id, "join", &[]), 200);
@@ -140,34 +125,34 @@ fn roles_are_checked_and_refusals_change_nothing() {
     assert_eq!(act(&api, &ad, &id, "demote", &[&me1]), 200);
     assert_eq!(members(&api, &sa, &id), before);
     let update = json!({"description": "changed"}).to_string();
-    let (status, body) = req(&api, &me1, "PUT", &format!("/v2/group/{id}"), &update);
+    let (status, body) = call_as(&api, &me1, "PUT", &format!("/v2/group/{id}"), &update);
     assert_eq!((status, body["code"].as_i64()), (404, Some(5)), "{body}");
-    let (status, _) = req(&api, &ad, "DELETE", &format!("/v2/group/{id}"), "");
+    let (status, _) = call_as(&api, &ad, "DELETE", &format!("/v2/group/{id}"), "");
     assert_eq!(status, 400);
     // Admins update; superadmins delete.
-    assert_eq!(req(&api, &ad, "PUT", &format!("/v2/group/{id}"), &update).0, 200);
-    let (_, list) = req(&api, &out, "GET", "/v2/group?name=order", "");
+    assert_eq!(call_as(&api, &ad, "PUT", &format!("/v2/group/{id}"), &update).0, 200);
+    let (_, list) = call_as(&api, &out, "GET", "/v2/group?name=order", "");
     assert_eq!(list["groups"][0]["description"], "changed");
 
     // The last superadmin cannot leave; after promoting another, they can.
-    let (status, body) = req(&api, &sa, "POST", &format!("/v2/group/{id}/leave"), "");
+    let (status, body) = call_as(&api, &sa, "POST", &format!("/v2/group/{id}/leave"), "");
     assert_eq!((status, body["code"].as_i64()), (400, Some(3)), "{body}");
     assert_eq!(act(&api, &sa, &id, "promote", &[&ad]), 200);
     assert_eq!(act(&api, &sa, &id, "leave", &[]), 200);
     assert_eq!(members(&api, &ad, &id), [m("rad", 0), m("rm1", 2), m("rm2", 2)]);
     assert_eq!(edge_count(&api, &ad, "order"), 3);
-    assert_eq!(req(&api, &ad, "DELETE", &format!("/v2/group/{id}"), "").0, 200);
-    assert_eq!(req(&api, &ad, "GET", &format!("/v2/group/{id}/user"), "").0, 404);
+    assert_eq!(call_as(&api, &ad, "DELETE", &format!("/v2/group/{id}"), "").0, 200);
+    assert_eq!(call_as(&api, &ad, "GET", &format!("/v2/group/{id}/user"), "").0, 404);
 }
 
 #[test]
 fn bans_hold_and_max_count_is_enforced() {
     let api = start();
-    let [sa, a, b, c]: [U; 4] = ["bsa", "bua", "bub", "buc"].map(|n| user(&api, n));
+    let [sa, a, b, c]: [SignedIn; 4] = ["bsa", "bua", "bub", "buc"].map(|n| sign_in(&api, n));
     let id =
         create(&api, &sa, json!({"name": "Small", "open": true, "max_count": 2}))["id"].as_str().unwrap().to_string();
     assert_eq!(act(&api, &a, &id, "join", &[]), 200);
-    let (status, body) = req(&api, &b, "POST", &format!("/v2/group/{id}/join"), "");
+    let (status, body) = call_as(&api, &b, "POST", &format!("/v2/group/{id}/join"), "");
     assert_eq!((status, body["message"].as_str()), (400, Some("Group is full.")), "{body}");
     assert_eq!(act(&api, &sa, &id, "add", &[&b]), 400);
     assert_eq!(members(&api, &sa, &id), [m("bsa", 0), m("bua", 2)]);
@@ -176,9 +161,9 @@ fn bans_hold_and_max_count_is_enforced() {
     assert_eq!(act(&api, &sa, &id, "ban", &[&a]), 200);
     assert_eq!(members(&api, &sa, &id), [m("bsa", 0)]);
     assert_eq!(act(&api, &a, &id, "join", &[]), 403);
-    let (_, theirs) = req(&api, &a, "GET", &format!("/v2/user/{}/group", a.id), "");
+    let (_, theirs) = call_as(&api, &a, "GET", &format!("/v2/user/{}/group", a.id), "");
     assert_eq!(theirs["user_groups"], json!([]));
-    assert_eq!(req(&api, &sa, "GET", &format!("/v2/group/{id}/user?state=4"), "").0, 400);
+    assert_eq!(call_as(&api, &sa, "GET", &format!("/v2/group/{id}/user?state=4"), "").0, 400);
     assert_eq!(act(&api, &b, &id, "join", &[]), 200);
     assert_eq!(edge_count(&api, &b, "small"), 2);
     // Kicked (not banned) users may come back; an admin adding a banned user lifts it.
@@ -189,22 +174,22 @@ fn bans_hold_and_max_count_is_enforced() {
 
     // Bad input.
     let bad_body = json!({"name": ""}).to_string();
-    assert_eq!(req(&api, &sa, "POST", "/v2/group", &bad_body).0, 400);
+    assert_eq!(call_as(&api, &sa, "POST", "/v2/group", &bad_body).0, 400);
     let dup = json!({"name": "SMALL"}).to_string();
-    let (status, body) = req(&api, &sa, "POST", "/v2/group", &dup);
+    let (status, body) = call_as(&api, &sa, "POST", "/v2/group", &dup);
     assert_eq!((status, body["code"].as_i64()), (409, Some(6)), "{body}");
-    assert_eq!(req(&api, &sa, "POST", "/v2/group", &json!({"name": "x", "max_count": -1}).to_string()).0, 400);
-    assert_eq!(req(&api, &sa, "POST", "/v2/group/not-a-uuid/join", "").0, 400);
-    assert_eq!(req(&api, &sa, "POST", &format!("/v2/group/{id}/kick?user_ids=nope"), "").0, 400);
+    assert_eq!(call_as(&api, &sa, "POST", "/v2/group", &json!({"name": "x", "max_count": -1}).to_string()).0, 400);
+    assert_eq!(call_as(&api, &sa, "POST", "/v2/group/not-a-uuid/join", "").0, 400);
+    assert_eq!(call_as(&api, &sa, "POST", &format!("/v2/group/{id}/kick?user_ids=nope"), "").0, 400);
     let unknown = "00000000-0000-4000-8000-000000000002";
-    assert_eq!(req(&api, &sa, "POST", &format!("/v2/group/{unknown}/join"), "").0, 404);
-    assert_eq!(req(&api, &sa, "POST", &format!("/v2/group/{id}/add?user_ids={unknown}"), "").0, 400);
+    assert_eq!(call_as(&api, &sa, "POST", &format!("/v2/group/{unknown}/join"), "").0, 404);
+    assert_eq!(call_as(&api, &sa, "POST", &format!("/v2/group/{id}/add?user_ids={unknown}"), "").0, 400);
 }
 
 #[test]
 fn listings_page_once_and_filter() {
     let api = start();
-    let owner = user(&api, "lowner");
+    let owner = sign_in(&api, "lowner");
     for i in 0..7 {
         let open = i % 2 == 0;
         create(
@@ -217,7 +202,7 @@ fn listings_page_once_and_filter() {
     let pages = |query: &str| -> (Vec<String>, usize) {
         let (mut names, mut cursor, mut n) = (Vec::new(), String::new(), 0);
         loop {
-            let (status, page) = req(&api, &owner, "GET", &format!("/v2/group?{query}&cursor={cursor}"), "");
+            let (status, page) = call_as(&api, &owner, "GET", &format!("/v2/group?{query}&cursor={cursor}"), "");
             assert_eq!(status, 200, "{page}");
             n += 1;
             names.extend(page["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_string()));
@@ -235,17 +220,17 @@ fn listings_page_once_and_filter() {
 
     // Group users page through everyone once.
     assert_eq!(pages("name=clan%200&limit=1").0, ["Clan 0"]);
-    let (_, g) = req(&api, &owner, "GET", "/v2/group?name=clan%200", "");
+    let (_, g) = call_as(&api, &owner, "GET", "/v2/group?name=clan%200", "");
     let gid = g["groups"][0]["id"].as_str().unwrap().to_string();
     let mut expected = vec!["lowner".to_string()];
     for i in 0..5 {
-        let u = user(&api, &format!("lmember{i}"));
+        let u = sign_in(&api, &format!("lmember{i}"));
         assert_eq!(act(&api, &u, &gid, "join", &[]), 200);
         expected.push(format!("lmember{i}"));
     }
     let (mut seen, mut cursor) = (Vec::new(), String::new());
     loop {
-        let (_, page) = req(&api, &owner, "GET", &format!("/v2/group/{gid}/user?limit=2&cursor={cursor}"), "");
+        let (_, page) = call_as(&api, &owner, "GET", &format!("/v2/group/{gid}/user?limit=2&cursor={cursor}"), "");
         seen.extend(
             page["group_users"].as_array().unwrap().iter().map(|u| u["user"]["username"].as_str().unwrap().to_string()),
         );
@@ -256,10 +241,10 @@ fn listings_page_once_and_filter() {
     }
     assert_eq!(seen, expected);
     assert_eq!(pages("members=6&limit=10").0, ["Clan 0"]);
-    let (_, supers) = req(&api, &owner, "GET", &format!("/v2/group/{gid}/user?state=0"), "");
+    let (_, supers) = call_as(&api, &owner, "GET", &format!("/v2/group/{gid}/user?state=0"), "");
     assert_eq!(supers["group_users"].as_array().unwrap().len(), 1);
     for q in ["limit=0", "limit=101", "state=9", "cursor=%%%"] {
-        assert_eq!(req(&api, &owner, "GET", &format!("/v2/group/{gid}/user?{q}"), "").0, 400, "{q}");
+        assert_eq!(call_as(&api, &owner, "GET", &format!("/v2/group/{gid}/user?{q}"), "").0, 400, "{q}");
     }
 }
 
@@ -267,7 +252,7 @@ fn listings_page_once_and_filter() {
 fn group_chat_is_for_members_only() {
     let api = start();
     let (owner, member, asker, outsider) =
-        (user(&api, "cowner"), user(&api, "cmember"), user(&api, "casker"), user(&api, "cout"));
+        (sign_in(&api, "cowner"), sign_in(&api, "cmember"), sign_in(&api, "casker"), sign_in(&api, "cout"));
     let id = create(&api, &owner, json!({"name": "Chatters", "open": false}))["id"].as_str().unwrap().to_string();
     assert_eq!(act(&api, &owner, &id, "add", &[&member]), 200);
     assert_eq!(act(&api, &asker, &id, "join", &[]), 200);
@@ -286,8 +271,8 @@ fn group_chat_is_for_members_only() {
     let (ack, _) = ws_call(&mut mws, "s", send.clone());
     assert!(ack.get("channel_message_ack").is_some(), "{ack}");
     // The history is for members too.
-    assert_eq!(req(&api, &member, "GET", &format!("/v2/channel/{channel}"), "").0, 200);
-    assert_eq!(req(&api, &outsider, "GET", &format!("/v2/channel/{channel}"), "").0, 403);
+    assert_eq!(call_as(&api, &member, "GET", &format!("/v2/channel/{channel}"), "").0, 200);
+    assert_eq!(call_as(&api, &outsider, "GET", &format!("/v2/channel/{channel}"), "").0, 403);
     // Once kicked, the member is off the channel and may no longer write to it.
     assert_eq!(act(&api, &owner, &id, "kick", &[&member]), 200);
     ws_drain(&mut mws);

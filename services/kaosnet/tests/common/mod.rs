@@ -89,6 +89,24 @@ pub fn session(api: &Api, device: &str, username: &str) -> Value {
     body
 }
 
+/// A signed-in user: the authenticate answer and the user id.
+pub struct SignedIn {
+    pub s: Value,
+    pub id: String,
+}
+
+/// A new device account named `name` (device `device-user-{name}`), signed in.
+pub fn sign_in(api: &Api, name: &str) -> SignedIn {
+    let s = session(api, &format!("device-user-{name}"), name);
+    let id = user_id(&s);
+    SignedIn { s, id }
+}
+
+/// A REST call as `u`.
+pub fn call_as(api: &Api, u: &SignedIn, method: &str, path: &str, body: &str) -> (u16, Value) {
+    call(api, method, path, &bearer(&u.s["token"]), body)
+}
+
 pub type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
 
 /// The next text message as JSON, or `{"closed": code}` for a close frame.
