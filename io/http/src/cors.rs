@@ -51,25 +51,33 @@ impl Cors {
         });
         if !self.allows_origin(origin) || !method_ok || !headers_ok {
             // No CORS headers: the browser refuses the real request.
-            return Some(Response::new(204).header("Vary", "Origin"));
+            return Some(Response::new(204));
         }
+        // `Access-Control-Allow-Origin` and `Vary` are added with every other answer's,
+        // by `decorate`: each must appear once or browsers refuse the answer.
         let methods: Vec<&str> = self.allowed_methods.iter().map(|m| m.as_str()).collect();
         let mut r = Response::new(204)
-            .header("Access-Control-Allow-Origin", origin)
             .header("Access-Control-Allow-Methods", &methods.join(", "))
-            .header("Access-Control-Max-Age", &self.max_age.to_string())
-            .header("Vary", "Origin");
+            .header("Access-Control-Max-Age", &self.max_age.to_string());
         if let Some(h) = request.header("access-control-request-headers") {
             r = r.header("Access-Control-Allow-Headers", h);
         }
         Some(r)
     }
 
-    /// Adds the CORS headers to a response for `origin`, if it is allowed.
+    /// Marks a response to a request from `origin`: `Vary: Origin` always (the answer
+    /// depends on it), `Access-Control-Allow-Origin` if the origin is allowed. Each header
+    /// ends up exactly once, whatever the handler set.
     pub(crate) fn decorate(&self, origin: &str, response: &mut Response) {
+        let vary = response.headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("vary"));
+        match vary {
+            Some((_, v)) if v.split(',').any(|x| x.trim().eq_ignore_ascii_case("origin")) => {}
+            Some((_, v)) => *v = format!("{v}, Origin").into(),
+            None => response.headers.push(("Vary".into(), "Origin".into())),
+        }
+        response.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("access-control-allow-origin"));
         if self.allows_origin(origin) {
             response.headers.push(("Access-Control-Allow-Origin".into(), origin.to_string().into()));
-            response.headers.push(("Vary".into(), "Origin".into()));
         }
     }
 }

@@ -83,8 +83,14 @@ struct Reply {
 }
 
 impl Reply {
+    /// The one value of header `name`; a header sent twice fails the test (browsers
+    /// refuse a CORS answer with two `Access-Control-Allow-Origin` values).
+    #[track_caller]
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        let mut values = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let first = values.next();
+        assert_eq!(values.next(), None, "{name} sent twice: {:?}", self.headers);
+        first
     }
     fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
@@ -272,6 +278,34 @@ fn cors_preflight_and_marked_responses() {
     .unwrap();
     let r = &read_replies(&mut s, 1, false)[0];
     assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn cors_headers_appear_once_for_every_origin_including_null() {
+    // The server's default: any origin, as kaos-server runs it. A page at about:blank
+    // or file:// sends `Origin: null`.
+    let srv = start(HttpConfig { cors: Some(Cors::default()), ..HttpConfig::default() });
+    let mut s = connect(srv.addr);
+    for origin in ["null", "http://localhost:8080"] {
+        let preflight = format!(
+            "OPTIONS /v2/rpc/x HTTP/1.1\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\n\
+             Access-Control-Request-Headers: authorization\r\n\r\n"
+        );
+        s.write_all(preflight.as_bytes()).unwrap();
+        let r = &read_replies(&mut s, 1, false)[0];
+        assert_eq!(r.status, 204);
+        assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+        assert_eq!(r.header("vary"), Some("Origin"));
+        assert_eq!(r.header("access-control-allow-headers"), Some("authorization"));
+        // Inline and worker-pool handlers alike.
+        for path in ["/hello", "/slow/0"] {
+            s.write_all(format!("GET {path} HTTP/1.1\r\nOrigin: {origin}\r\n\r\n").as_bytes()).unwrap();
+            let r = &read_replies(&mut s, 1, false)[0];
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+            assert_eq!(r.header("vary"), Some("Origin"));
+        }
+    }
 }
 
 #[test]
