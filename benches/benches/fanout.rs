@@ -39,7 +39,7 @@ fn serve() {
         port: 0,
         database: kaos_server::config::Database::Memory,
         session: kaosnet::session::SessionConfig { token_expiry_sec: 3600, ..Default::default() },
-        rate_limit: 0.0,
+        rate_limits: kaosnet::hooks::RateLimits::NONE,
         rudp_port: None,
         console_port: None,
         ..kaos_server::config::Config::default()

@@ -37,7 +37,7 @@ fn serve(dir: &str) {
         port: 0,
         database: kaos_server::config::Database::Sqlite(std::path::Path::new(dir).join("kaos.db")),
         session: kaosnet::session::SessionConfig { token_expiry_sec: 3600, ..Default::default() },
-        rate_limit: 0.0,
+        rate_limits: kaosnet::hooks::RateLimits::NONE,
         rudp_port: None,
         ..kaos_server::config::Config::default()
     };

@@ -13,6 +13,8 @@ use crate::error::{ApiError, Code};
 use crate::session::{Claims, SessionConfig, Tokens};
 use crate::store::{Store, StoreError, User, UserKey};
 
+/// The language of a new user or group that names none, as in Nakama.
+pub const DEFAULT_LANG_TAG: &str = "en";
 /// The result of an authenticate call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
@@ -164,6 +166,8 @@ impl Accounts {
             id: uuid::Uuid::new_v4().to_string(),
             username: username.map_or_else(random_username, str::to_string),
             metadata: "{}".into(),
+            // Nakama's schema default.
+            lang_tag: DEFAULT_LANG_TAG.into(),
             create_time: now,
             update_time: now,
             ..User::default()

@@ -113,7 +113,6 @@ fn ack_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Value {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct JoinMsg {
     target: String,
     #[serde(rename = "type")]
@@ -125,20 +124,17 @@ struct JoinMsg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LeaveMsg {
     channel_id: String,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SendMsg {
     channel_id: String,
     content: String,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct UpdateMsg {
     channel_id: String,
     message_id: String,
@@ -147,7 +143,7 @@ struct UpdateMsg {
 }
 
 /// Joins `session` to a channel: a room by name (1), a direct chat with a user (2), or a
-/// group (3). Returns the channel's stream.
+/// group (3).
 pub fn join(
     kaos: &KaosNet,
     session: &SocketSession,
@@ -155,7 +151,7 @@ pub fn join(
     kind: i32,
     persistence: bool,
     hidden: bool,
-) -> Result<Stream, ApiError> {
+) -> Result<Joined, ApiError> {
     let stream = match kind {
         1 if valid_room(target) => Stream {
             mode: StreamMode::ChannelRoom,
@@ -195,9 +191,8 @@ pub fn join(
         username: session.username.clone(),
         meta: PresenceMeta { hidden, persistence, ..PresenceMeta::default() },
     };
-    if kaos.tracker.track(&stream, me.clone()) {
-        router::announce(kaos, &stream, &[me], &[], Some(session.id));
-    }
+    let new = kaos.tracker.track(&stream, me.clone());
+    let own_event = if new { router::announce_join(kaos, &stream, &me) } else { None };
     if stream.mode == StreamMode::ChannelDirect {
         let other = if stream.subject == session.user_id { &stream.subcontext } else { &stream.subject };
         if !kaos.tracker.list(&stream).iter().any(|p| &p.user_id == other) {
@@ -214,7 +209,18 @@ pub fn join(
             )?;
         }
     }
-    Ok(stream)
+    Ok(Joined { stream, new, own_event })
+}
+
+/// A channel joined.
+#[derive(Debug)]
+pub struct Joined {
+    pub stream: Stream,
+    /// The session was not in the channel before.
+    pub new: bool,
+    /// The presence event of a new visible join, for the joiner after its answer (the
+    /// other members have had theirs).
+    pub own_event: Option<Value>,
 }
 
 /// The content a client sent: a JSON object within the size limit.
@@ -251,15 +257,16 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
     match kind {
         "channel_join" => {
             let m: JoinMsg = parse(payload)?;
-            let stream =
-                join(kaos, session, &m.target, m.kind, m.persistence.unwrap_or(false), m.hidden.unwrap_or(false))?;
+            let (persistence, hidden) = (m.persistence.unwrap_or(false), m.hidden.unwrap_or(false));
+            let Joined { stream, new, own_event } = join(kaos, session, &m.target, m.kind, persistence, hidden)?;
             let all = kaos.tracker.list(&stream);
-            let others: Vec<Value> =
-                all.iter().filter(|p| p.session != session.id && !p.meta.hidden).map(Presence::to_json).collect();
+            // As Nakama: a new joiner is left out of the list, one already in finds itself.
+            let listed = |p: &&Presence| !p.meta.hidden && !(new && p.session == session.id);
+            let presences: Vec<Value> = all.iter().filter(listed).map(Presence::to_json).collect();
             let me = all.iter().find(|p| p.session == session.id).map(Presence::to_json);
-            let mut channel = json!({"id": channel_id(&stream), "presences": others, "self": me});
+            let mut channel = json!({"id": channel_id(&stream), "presences": presences, "self": me});
             channel_target(&stream, &mut channel);
-            Ok(Answer::Reply("channel", channel))
+            Ok(Answer::ReplyThen("channel", channel, own_event))
         }
         "channel_leave" => {
             let m: LeaveMsg = parse(payload)?;

@@ -163,7 +163,7 @@ pub fn create(kaos: &KaosNet, creator: &str, spec: GroupSpec) -> Result<Group, A
         name: spec.name,
         description: spec.description,
         avatar_url: spec.avatar_url,
-        lang_tag: spec.lang_tag,
+        lang_tag: if spec.lang_tag.is_empty() { crate::accounts::DEFAULT_LANG_TAG.into() } else { spec.lang_tag },
         metadata,
         open: spec.open,
         edge_count: 1,

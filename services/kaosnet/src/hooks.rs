@@ -96,39 +96,123 @@ impl HookRegistry {
 }
 
 /// A token bucket's settings: `per_second` sustained, up to `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
 pub struct Limit {
     pub per_second: f64,
     pub burst: f64,
 }
 
-/// Token buckets by key, with a bound on how many keys it remembers.
+/// How strictly an operation is limited; each has its own [`Limit`] in [`RateLimits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitClass {
+    /// Sign-in and account creation (`authenticate_*`, `session_refresh`): guessing
+    /// passwords and minting accounts should be slow.
+    Auth,
+    /// Everything else a client asks for: storage, social, chat, RPCs, matchmaking…
+    Standard,
+    /// The data of a running game (`match_data_send`, `party_data_send`): a client sends
+    /// it every frame.
+    Realtime,
+}
+
+impl LimitClass {
+    /// The class of a REST operation or socket message kind.
+    pub fn of(operation: &str) -> LimitClass {
+        match operation {
+            "match_data_send" | "party_data_send" => LimitClass::Realtime,
+            "session_refresh" => LimitClass::Auth,
+            o if o.starts_with("authenticate_") => LimitClass::Auth,
+            _ => LimitClass::Standard,
+        }
+    }
+}
+
+/// The limit of each class, per client and operation; `None` leaves a class unlimited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimits {
+    pub auth: Option<Limit>,
+    pub standard: Option<Limit>,
+    pub realtime: Option<Limit>,
+}
+
+impl RateLimits {
+    /// No limit at all (benchmarks, tests of other things).
+    pub const NONE: RateLimits = RateLimits { auth: None, standard: None, realtime: None };
+
+    fn of(&self, class: LimitClass) -> Option<Limit> {
+        match class {
+            LimitClass::Auth => self.auth,
+            LimitClass::Standard => self.standard,
+            LimitClass::Realtime => self.realtime,
+        }
+    }
+}
+
+impl Default for RateLimits {
+    /// Per client and operation: sign-ins 10 a second (bursts of 100, so a page of
+    /// players behind one address can still start at once); other calls 50 a second
+    /// (bursts of 100), far above what a game client asks, well below a flood; game data
+    /// 200 a second (bursts of 400), so a client may send at 60 Hz or 128 Hz for as long
+    /// as it plays.
+    fn default() -> Self {
+        RateLimits {
+            auth: Some(Limit { per_second: 10.0, burst: 100.0 }),
+            standard: Some(Limit { per_second: 50.0, burst: 100.0 }),
+            realtime: Some(Limit { per_second: 200.0, burst: 400.0 }),
+        }
+    }
+}
+
+/// Token buckets by key, with a bound on how many keys it remembers. Buckets that have
+/// refilled are indistinguishable from new ones and are dropped now and then, so the
+/// state of a client that has gone is freed.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: Limit,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    state: Mutex<Buckets>,
     max_keys: usize,
 }
 
+#[derive(Debug)]
+struct Buckets {
+    by_key: HashMap<String, (f64, Instant)>,
+    swept: Option<Instant>,
+}
+
+/// How often full buckets are dropped.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl RateLimiter {
     pub fn new(limit: Limit) -> RateLimiter {
-        RateLimiter { limit, buckets: Mutex::default(), max_keys: 100_000 }
+        let state = Buckets { by_key: HashMap::new(), swept: None };
+        RateLimiter { limit, state: Mutex::new(state), max_keys: 100_000 }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops the buckets that are full again at `now`.
+    fn sweep(&self, b: &mut Buckets, now: Instant) {
+        let (rate, burst) = (self.limit.per_second, self.limit.burst);
+        b.by_key.retain(|_, (tokens, at)| *tokens + now.saturating_duration_since(*at).as_secs_f64() * rate < burst);
+        b.swept = Some(now);
     }
 
     /// Takes a token for `key`; false when its bucket is empty.
     pub fn allow(&self, key: &str, now: Instant) -> bool {
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if buckets.len() >= self.max_keys && !buckets.contains_key(key) {
-            // Forget the keys whose buckets have refilled: they are indistinguishable
-            // from new ones. If none has, refuse rather than grow.
-            let (rate, burst) = (self.limit.per_second, self.limit.burst);
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
-            if buckets.len() >= self.max_keys {
+        let mut b = self.lock();
+        let due = b.swept.is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY);
+        if due || (b.by_key.len() >= self.max_keys && !b.by_key.contains_key(key)) {
+            self.sweep(&mut b, now);
+            if b.by_key.len() >= self.max_keys && !b.by_key.contains_key(key) {
+                // Every remembered bucket is still draining: refuse rather than grow.
                 return false;
             }
         }
-        let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.limit.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.limit.per_second).min(self.limit.burst);
+        let (tokens, at) = b.by_key.entry(key.to_string()).or_insert((self.limit.burst, now));
+        let refill = now.saturating_duration_since(*at).as_secs_f64() * self.limit.per_second;
+        *tokens = (*tokens + refill).min(self.limit.burst);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -137,19 +221,35 @@ impl RateLimiter {
             false
         }
     }
+
+    /// How many buckets it remembers.
+    pub fn tracked(&self) -> usize {
+        self.lock().by_key.len()
+    }
 }
 
-/// Rate limits per client for every operation, with overrides for some.
+/// Rate limits per client and operation: each operation's class sets its limit, and an
+/// operation may have one of its own. Callers pass operations they know (a REST route's
+/// or a message kind's own name), never a client's string, so the state per client is
+/// bounded by the number of operations.
 #[derive(Debug)]
 pub struct OperationRateLimiter {
-    default: Option<RateLimiter>,
+    auth: Option<RateLimiter>,
+    standard: Option<RateLimiter>,
+    realtime: Option<RateLimiter>,
     per_operation: HashMap<String, RateLimiter>,
 }
 
 impl OperationRateLimiter {
-    /// `default` applies to every operation without an override (`None`: unlimited).
-    pub fn new(default: Option<Limit>) -> OperationRateLimiter {
-        OperationRateLimiter { default: default.map(RateLimiter::new), per_operation: HashMap::new() }
+    /// `limits` by class.
+    pub fn new(limits: RateLimits) -> OperationRateLimiter {
+        let make = |class| limits.of(class).map(RateLimiter::new);
+        OperationRateLimiter {
+            auth: make(LimitClass::Auth),
+            standard: make(LimitClass::Standard),
+            realtime: make(LimitClass::Realtime),
+            per_operation: HashMap::new(),
+        }
     }
 
     /// A limit of its own for `operation`.
@@ -158,23 +258,35 @@ impl OperationRateLimiter {
         self
     }
 
+    fn limiter(&self, operation: &str) -> Option<&RateLimiter> {
+        self.per_operation.get(operation).or(match LimitClass::of(operation) {
+            LimitClass::Auth => self.auth.as_ref(),
+            LimitClass::Standard => self.standard.as_ref(),
+            LimitClass::Realtime => self.realtime.as_ref(),
+        })
+    }
+
     /// Whether `client` may run `operation` now; 429's error otherwise.
     pub fn check(&self, client: &str, operation: &str) -> Result<(), ApiError> {
-        let limiter = self.per_operation.get(operation).or(self.default.as_ref());
-        match limiter {
+        match self.limiter(operation) {
             Some(l) if !l.allow(&format!("{client}\n{operation}"), Instant::now()) => {
                 Err(ApiError::new(Code::ResourceExhausted, "Too many requests, slow down."))
             }
             _ => Ok(()),
         }
     }
+
+    /// How many buckets it remembers, over every class (what its memory grows with).
+    pub fn tracked(&self) -> usize {
+        let classes = [&self.auth, &self.standard, &self.realtime];
+        classes.iter().filter_map(|l| l.as_ref()).chain(self.per_operation.values()).map(RateLimiter::tracked).sum()
+    }
 }
 
 impl Default for OperationRateLimiter {
-    /// 50 calls a second per client per operation, bursts of 100: far above what a game
-    /// client needs, well below a flood.
+    /// [`RateLimits::default`].
     fn default() -> Self {
-        OperationRateLimiter::new(Some(Limit { per_second: 50.0, burst: 100.0 }))
+        OperationRateLimiter::new(RateLimits::default())
     }
 }
 
@@ -204,6 +316,35 @@ mod tests {
         }
         assert!(!l.allow("new", t), "all four still draining");
         assert!(l.allow("new", t + Duration::from_secs(2)));
-        assert!(l.buckets.lock().unwrap().len() <= 4);
+        assert!(l.tracked() <= 4);
+    }
+
+    #[test]
+    fn buckets_of_clients_that_have_gone_are_freed() {
+        let l = RateLimiter::new(Limit { per_second: 10.0, burst: 2.0 });
+        let t = Instant::now();
+        for k in 0..1000 {
+            assert!(l.allow(&format!("client-{k}"), t));
+        }
+        assert_eq!(l.tracked(), 1000);
+        // Once their buckets refill and a sweep is due, only the caller's own is left.
+        assert!(l.allow("still-here", t + SWEEP_EVERY));
+        assert_eq!(l.tracked(), 1);
+    }
+
+    #[test]
+    fn each_class_has_its_limit_and_an_operation_may_have_its_own() {
+        assert_eq!(LimitClass::of("authenticate_device"), LimitClass::Auth);
+        assert_eq!(LimitClass::of("match_data_send"), LimitClass::Realtime);
+        assert_eq!(LimitClass::of("write_storage_objects"), LimitClass::Standard);
+        let one = Limit { per_second: 0.001, burst: 1.0 };
+        let limits = RateLimits { auth: Some(one), standard: None, realtime: None };
+        let l = OperationRateLimiter::new(limits).with("get_account", one);
+        assert!(l.check("a", "authenticate_email").is_ok());
+        assert!(l.check("a", "authenticate_email").is_err());
+        assert!(l.check("a", "authenticate_device").is_ok(), "per operation");
+        assert!((0..1000).all(|_| l.check("a", "match_data_send").is_ok()));
+        assert!(l.check("a", "get_account").is_ok());
+        assert!(l.check("a", "get_account").is_err());
     }
 }

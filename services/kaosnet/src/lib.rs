@@ -40,6 +40,7 @@ pub mod matchmaker;
 pub mod metrics;
 pub mod notifications;
 pub mod parties;
+pub mod protojson;
 pub mod query;
 pub mod realtime;
 pub mod rpc;

@@ -78,7 +78,6 @@ struct PresenceRef {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CreateMsg {
     #[serde(default)]
     open: bool,
@@ -86,7 +85,6 @@ struct CreateMsg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PartyMsg {
     /// Read before parsing (every party message names its party).
     #[serde(rename = "party_id")]
@@ -94,7 +92,6 @@ struct PartyMsg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct MemberMsg {
     #[serde(rename = "party_id")]
     _party_id: String,
@@ -102,7 +99,6 @@ struct MemberMsg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct DataMsg {
     party_id: String,
     op_code: Value,
@@ -111,7 +107,6 @@ struct DataMsg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TicketMsg {
     party_id: String,
     ticket: String,
@@ -164,17 +159,19 @@ impl Parties {
         Ok(())
     }
 
-    fn admit(kaos: &KaosNet, uuid: &str, p: &mut Party, who: Presence) -> Result<(), ApiError> {
+    /// Puts `who` in the party; the presence event of its join, for `who` after its
+    /// answer (the other members have had theirs).
+    fn admit(kaos: &KaosNet, uuid: &str, p: &mut Party, who: Presence) -> Result<Option<Value>, ApiError> {
         if p.members.len() >= p.max_size {
             return Err(ApiError::invalid("The party is full."));
         }
         p.requests.retain(|r| r.session != who.session);
-        if kaos.tracker.track(&stream(uuid), who.clone()) {
-            kaos.matchmaker.remove_party(&format!("{uuid}.{NODE}"));
-            p.members.push(who.clone());
-            router::announce(kaos, &stream(uuid), std::slice::from_ref(&who), &[], Some(who.session));
+        if !kaos.tracker.track(&stream(uuid), who.clone()) {
+            return Ok(None);
         }
-        Ok(())
+        kaos.matchmaker.remove_party(&format!("{uuid}.{NODE}"));
+        p.members.push(who.clone());
+        Ok(router::announce_join(kaos, &stream(uuid), &who))
     }
 }
 
@@ -200,8 +197,10 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
         };
         kaos.tracker.track(&stream(&uuid), me.clone());
         let answer = party_json(&format!("{uuid}.{NODE}"), &party, &me);
-        kaos.parties.lock().insert(uuid, party);
-        return Ok(Answer::Reply("party", answer));
+        kaos.parties.lock().insert(uuid.clone(), party);
+        // The creator hears of its own join, as every joiner does.
+        let own_event = router::presence_event(&stream(&uuid), std::slice::from_ref(&me), &[]);
+        return Ok(Answer::ReplyThen("party", answer, own_event));
     }
     let party_id = payload.get("party_id").and_then(Value::as_str).unwrap_or_default().to_string();
     let uuid = uuid_of(&party_id)?;
@@ -215,8 +214,8 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
                 return Ok(Answer::Reply("party", party_json(&party_id, p, &me)));
             }
             if p.open {
-                Parties::admit(kaos, &uuid, p, me.clone())?;
-                return Ok(Answer::Reply("party", party_json(&party_id, p, &me)));
+                let own_event = Parties::admit(kaos, &uuid, p, me.clone())?;
+                return Ok(Answer::ReplyThen("party", party_json(&party_id, p, &me), own_event));
             }
             if p.requests.len() >= MAX_SIZE {
                 return Err(Failure::bad_input("Too many join requests."));
@@ -259,8 +258,11 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             let m: MemberMsg = parse(payload)?;
             Parties::leader_only(p, session)?;
             let who = named(&p.requests, &m.presence)?;
-            Parties::admit(kaos, &uuid, p, who.clone())?;
+            let own_event = Parties::admit(kaos, &uuid, p, who.clone())?;
             router::to_sessions(kaos, [who.session], &json!({"party": party_json(&party_id, p, &who)}));
+            if let Some(event) = own_event {
+                router::to_sessions(kaos, [who.session], &event);
+            }
             Ok(Answer::Ack)
         }
         "party_promote" => {

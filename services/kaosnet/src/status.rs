@@ -106,7 +106,6 @@ pub fn update(kaos: &KaosNet, session: &SocketSession, status: Option<String>) -
 }
 
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 struct FollowMsg {
     #[serde(default)]
     user_ids: Vec<String>,
@@ -115,14 +114,12 @@ struct FollowMsg {
 }
 
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 struct UnfollowMsg {
     #[serde(default)]
     user_ids: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 struct UpdateMsg {
     status: Option<String>,
 }

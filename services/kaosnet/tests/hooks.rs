@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{basic, bearer, call, session, start_realtime, start_with};
-use kaosnet::hooks::{Limit, OperationRateLimiter};
+use kaosnet::hooks::{Limit, OperationRateLimiter, RateLimits};
 use kaosnet::realtime::RealtimeConfig;
 use kaosnet::session::SessionConfig;
 use kaosnet::store::MemoryStore;
@@ -20,7 +20,7 @@ fn kaos(limits: OperationRateLimiter) -> Arc<KaosNet> {
 
 #[test]
 fn before_hooks_rewrite_or_refuse_and_after_hooks_observe() {
-    let api = start_with(kaos(OperationRateLimiter::new(None)));
+    let api = start_with(kaos(OperationRateLimiter::new(RateLimits::NONE)));
     api.kaos.hooks.before("authenticate_device", |_, mut body: Value| {
         if body["id"].as_str().is_some_and(|id| id.starts_with("banned")) {
             return Err(ApiError::new(Code::PermissionDenied, "This device is banned."));
@@ -57,7 +57,7 @@ fn before_hooks_rewrite_or_refuse_and_after_hooks_observe() {
 
 #[test]
 fn floods_get_429_per_operation_while_others_pass() {
-    let limits = OperationRateLimiter::new(None).with("get_account", Limit { per_second: 0.5, burst: 3.0 });
+    let limits = OperationRateLimiter::new(RateLimits::NONE).with("get_account", Limit { per_second: 0.5, burst: 3.0 });
     let api = start_with(kaos(limits));
     let s = session(&api, "device-limit-001", "limited");
     let auth = bearer(&s["token"]);
@@ -77,7 +77,7 @@ fn floods_get_429_per_operation_while_others_pass() {
 
 #[test]
 fn socket_messages_pass_hooks_and_limits() {
-    let limits = OperationRateLimiter::new(None).with("ping", Limit { per_second: 0.5, burst: 2.0 });
+    let limits = OperationRateLimiter::new(RateLimits::NONE).with("ping", Limit { per_second: 0.5, burst: 2.0 });
     let api = start_realtime(kaos(limits), RealtimeConfig::default());
     api.kaos.rpcs.register("echo", |_, p| Ok(p.to_string()));
     api.kaos.hooks.before("rpc", |_, body| {

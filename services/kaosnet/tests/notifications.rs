@@ -2,6 +2,7 @@
 //! ones for the REST list (with a cacheable cursor) until they are deleted.
 
 mod common;
+use common::ListField;
 
 use common::{bearer, call, session, start, user_id, ws_drain, ws_next, ws_open};
 use kaosnet::notifications::{send, send_all, Outgoing};
@@ -19,7 +20,7 @@ fn note(user: &str, subject: &str, persistent: bool) -> Outgoing {
 }
 
 fn subjects(v: &Value) -> Vec<&str> {
-    v["notifications"].as_array().unwrap().iter().map(|n| n["subject"].as_str().unwrap()).collect()
+    v["notifications"].list().iter().map(|n| n["subject"].as_str().unwrap()).collect()
 }
 
 #[test]
@@ -71,8 +72,7 @@ fn online_users_get_them_at_once_and_persistent_ones_are_kept() {
 
     // Deleting: only one's own.
     let (_, all) = call(&api, "GET", "/v2/notification", &bearer(&off["token"]), "");
-    let ids: Vec<String> =
-        all["notifications"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = all["notifications"].list().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 3);
     let (status, _) = call(&api, "DELETE", &format!("/v2/notification?ids={}", ids[0]), &bearer(&on["token"]), "");
     assert_eq!(status, 200);

@@ -3,6 +3,7 @@
 //! matchmaking as one ticket.
 
 mod common;
+use common::{own_join, ListField};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use kaosnet::KaosNet;
 use serde_json::{json, Value};
 
 fn server() -> Api {
-    let limits = kaosnet::hooks::OperationRateLimiter::new(None);
+    let limits = kaosnet::hooks::OperationRateLimiter::default();
     let kaos = KaosNet::with_limits(Arc::new(MemoryStore::new()), Default::default(), Default::default(), limits);
     start_realtime(kaos, RealtimeConfig { matchmaker_interval: Duration::from_secs(3600), ..RealtimeConfig::default() })
 }
@@ -24,7 +25,7 @@ fn player(api: &Api, name: &str) -> Ws {
 }
 
 fn names(list: &Value) -> Vec<&str> {
-    list.as_array().unwrap().iter().map(|p| p["username"].as_str().unwrap()).collect()
+    list.list().iter().map(|p| p["username"].as_str().unwrap()).collect()
 }
 
 fn call(ws: &mut Ws, msg: Value) -> Value {
@@ -40,13 +41,17 @@ fn an_open_party_shares_data_follows_its_leader_and_ends_with_its_last_member() 
     let id = party["party"]["party_id"].as_str().unwrap().to_string();
     assert!(id.ends_with(".kaos"), "{party}");
     assert_eq!(party["party"]["leader"]["username"], "lea");
+    // The creator, and then each joiner, hears of its own join after the answer.
+    own_join(&mut l, "party", "lea");
     let joined = call(&mut m, json!({"party_join": {"party_id": id}}));
     assert_eq!(names(&joined["party"]["presences"]), ["lea", "max"]);
+    own_join(&mut m, "party", "max");
     assert_eq!(names(&ws_next(&mut l)["party_presence_event"]["joins"]), ["max"]);
     call(&mut n, json!({"party_join": {"party_id": id}}));
     assert_eq!(call(&mut o, json!({"party_join": {"party_id": id}}))["error"]["code"], 3);
     ws_drain(&mut l);
     ws_drain(&mut m);
+    own_join(&mut n, "party", "ned");
 
     // Data reaches the others.
     ws_send(&mut m, json!({"party_data_send": {"party_id": id, "op_code": "5", "data": "aGk="}}));
@@ -59,9 +64,10 @@ fn an_open_party_shares_data_follows_its_leader_and_ends_with_its_last_member() 
     assert_eq!(call(&mut o, json!({"party_data_send": {"party_id": id, "op_code": "1"}}))["error"]["code"], 3);
 
     // Only the leader promotes; everyone hears of the new leader.
-    let ned = joined["party"]["presences"].as_array().unwrap().len();
+    let ned = joined["party"]["presences"].list().len();
     assert_eq!(ned, 2);
     let roster = call(&mut n, json!({"party_join": {"party_id": id}}));
+    assert_eq!(ws_drain(&mut n), Vec::<Value>::new(), "a member joining again hears nothing new");
     let ned_presence = roster["party"]["self"].clone();
     assert_eq!(call(&mut m, json!({"party_promote": {"party_id": id, "presence": ned_presence}}))["error"]["code"], 3);
     let promoted = call(&mut l, json!({"party_promote": {"party_id": id, "presence": ned_presence}}));
@@ -91,6 +97,7 @@ fn a_closed_party_takes_requests_and_closes_for_everyone() {
         .as_str()
         .unwrap()
         .to_string();
+    own_join(&mut l, "party", "lou");
     assert_eq!(call(&mut p, json!({"party_join": {"party_id": id}})), json!({"cid": "c"}));
     call(&mut q, json!({"party_join": {"party_id": id}}));
     let request = ws_next(&mut l);
@@ -104,11 +111,12 @@ fn a_closed_party_takes_requests_and_closes_for_everyone() {
     assert_eq!(call(&mut l, json!({"party_accept": {"party_id": id, "presence": pia}})), json!({"cid": "c"}));
     let welcome = ws_next(&mut p);
     assert_eq!(names(&welcome["party"]["presences"]), ["lou", "pia"]);
+    own_join(&mut p, "party", "pia");
     assert_eq!(names(&ws_next(&mut l)["party_presence_event"]["joins"]), ["pia"]);
     // Quin's request is turned down.
     call(&mut l, json!({"party_remove": {"party_id": id, "presence": quin}}));
     let list = call(&mut l, json!({"party_join_request_list": {"party_id": id}}));
-    assert_eq!(list["party_join_request"]["presences"], json!([]));
+    assert_eq!(list["party_join_request"].get("presences"), None);
     // Closing reaches the members; the party is gone.
     assert_eq!(call(&mut l, json!({"party_close": {"party_id": id}})), json!({"cid": "c"}));
     assert_eq!(ws_next(&mut p), json!({"party_close": {"party_id": id}}));
@@ -126,6 +134,7 @@ fn a_party_matchmakes_as_one_ticket() {
         .unwrap()
         .to_string();
     call(&mut m, json!({"party_join": {"party_id": id}}));
+    own_join(&mut m, "party", "sue");
     ws_drain(&mut l);
     let ticket =
         call(&mut l, json!({"party_matchmaker_add": {"party_id": id, "min_count": 3, "max_count": 3, "query": "*"}}));
@@ -140,7 +149,7 @@ fn a_party_matchmakes_as_one_ticket() {
     assert_eq!(api.kaos.matchmaker.process(&api.kaos).len(), 1);
     for ws in [&mut l, &mut m, &mut s] {
         let matched = ws_next(ws);
-        let users = matched["matchmaker_matched"]["users"].as_array().unwrap().clone();
+        let users = matched["matchmaker_matched"]["users"].list().clone();
         assert_eq!(users.len(), 3, "{matched}");
         let in_party = users.iter().filter(|u| u["party_id"] == json!(id)).count();
         assert_eq!(in_party, 2);

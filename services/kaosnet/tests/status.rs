@@ -2,6 +2,7 @@
 //! connect, update and disconnect, unfollow, and bad input.
 
 mod common;
+use common::ListField;
 
 use common::{session, start, user_id, ws_call, ws_drain, ws_next, ws_open};
 use serde_json::{json, Value};
@@ -21,7 +22,7 @@ fn followers_hear_a_user_come_online_change_status_and_leave() {
     let bob = session(&api, "device-status-b1", "bob");
     let mut a = ws_open(&api, &alice, "status=false");
     let (reply, _) = ws_call(&mut a, "1", json!({"status_follow": {"user_ids": [user_id(&bob)]}}));
-    assert_eq!(reply["status"]["presences"], json!([]), "{reply}");
+    assert_eq!(reply["status"].get("presences"), None, "{reply}");
 
     // Bob connects asking to appear online: Alice hears it.
     let mut b = ws_open(&api, &bob, "status=true");
@@ -83,7 +84,7 @@ fn status_update_without_text_goes_offline_and_status_false_stays_hidden() {
     assert_eq!(presence_users(&event["status_presence_event"]["joins"]), vec![("bob2".into(), Some("hi".into()))]);
     ws_call(&mut b, "3", json!({"status_update": {}}));
     let event = ws_next(&mut a);
-    assert_eq!(event["status_presence_event"]["joins"], json!([]));
+    assert_eq!(event["status_presence_event"].get("joins"), None);
     assert_eq!(presence_users(&event["status_presence_event"]["leaves"]), vec![("bob2".into(), Some("hi".into()))]);
 }
 
@@ -97,7 +98,6 @@ fn bad_follows_get_error_envelopes() {
         json!({"status_follow": {"user_ids": ["00000000-0000-4000-8000-000000000000"]}}),
         json!({"status_follow": {"usernames": ["nobody-by-this-name"]}}),
         json!({"status_follow": {"user_ids": "one"}}),
-        json!({"status_follow": {"user_ids": [], "extra": 1}}),
         json!({"status_update": {"status": "x".repeat(3000)}}),
     ] {
         let (reply, _) = ws_call(&mut a, "e", bad.clone());
@@ -105,6 +105,6 @@ fn bad_follows_get_error_envelopes() {
     }
     // Following oneself is allowed and changes nothing.
     let (reply, _) = ws_call(&mut a, "s", json!({"status_follow": {"user_ids": [user_id(&alice)]}}));
-    assert_eq!(reply["status"]["presences"], json!([]));
+    assert_eq!(reply["status"].get("presences"), None);
     assert_eq!(api.kaos.tracker.count_all(), 0);
 }

@@ -3,6 +3,7 @@
 //! standings, and the refusals that leave records as they were.
 
 mod common;
+use common::ListField;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -212,7 +213,6 @@ fn leaderboards_over_rest() {
         ("/v2/leaderboard/weekly", json!({"score": "99999999999999999999"}), 400),
         ("/v2/leaderboard/weekly", json!({"score": "1", "operator": 9}), 400),
         ("/v2/leaderboard/weekly", json!({"score": "1", "metadata": "not json"}), 400),
-        ("/v2/leaderboard/weekly", json!({"score": "1", "bogus": 1}), 400),
     ];
     for (path, body, want) in refused {
         let (status, err) = call(&api, "POST", path, &auth, &body.to_string());
@@ -254,7 +254,7 @@ fn tournaments_over_rest() {
     assert_eq!(records(&list, "records"), [(user_id(&p), "3".into(), "1".into())]);
     assert!(list["records"][0]["expiry_time"].is_string());
     let (_, around) = call(&api, "GET", &format!("/v2/tournament/open/owner/{}", user_id(&p)), &auth, "");
-    assert_eq!(around["records"].as_array().unwrap().len(), 1);
+    assert_eq!(around["records"].list().len(), 1);
     assert_eq!(call(&api, "POST", "/v2/tournament/nope/join", &auth, "").0, 404);
     // A tournament is not written through the leaderboard route.
     assert_eq!(call(&api, "POST", "/v2/leaderboard/open", &auth, r#"{"score":"3"}"#).0, 400);

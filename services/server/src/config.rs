@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use kaosnet::hooks::{Limit, RateLimits};
 use serde::Deserialize;
 
 /// Command line and environment (`kaos-server --help`).
@@ -47,7 +48,9 @@ pub struct Args {
     /// Refresh token lifetime, seconds.
     #[arg(long, env = "KAOS_SESSION_REFRESH_TOKEN_EXPIRY_SEC")]
     pub session_refresh_token_expiry_sec: Option<i64>,
-    /// Calls per second each client may make to each operation (0: no limit).
+    /// Calls per second each client may make to each operation of the standard class
+    /// (bursts of twice that); 0 turns every rate limit off. The file's `[rate_limits]`
+    /// sets each class.
     #[arg(long, env = "KAOS_RATE_LIMIT")]
     pub rate_limit: Option<f64>,
 }
@@ -65,7 +68,18 @@ struct File {
     http_key: Option<String>,
     rate_limit: Option<f64>,
     #[serde(default)]
+    rate_limits: FileRateLimits,
+    #[serde(default)]
     session: FileSession,
+}
+
+/// `[rate_limits]`: each class's limit per client and operation (`per_second = 0`: none).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRateLimits {
+    auth: Option<Limit>,
+    standard: Option<Limit>,
+    realtime: Option<Limit>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,8 +112,8 @@ pub struct Config {
     pub database: Database,
     pub api: kaosnet::ApiConfig,
     pub session: kaosnet::session::SessionConfig,
-    /// Calls per second per client and operation, bursts of twice that; 0: unlimited.
-    pub rate_limit: f64,
+    /// Each operation class's limit per client and operation.
+    pub rate_limits: RateLimits,
 }
 
 impl Config {
@@ -150,7 +164,7 @@ impl Config {
                 http_key: args.http_key.or(file.http_key).unwrap_or(api.http_key),
             },
             session,
-            rate_limit: args.rate_limit.or(file.rate_limit).unwrap_or(50.0),
+            rate_limits: rate_limits(args.rate_limit.or(file.rate_limit), &file.rate_limits)?,
         })
     }
 
@@ -170,6 +184,30 @@ impl Config {
             }
         }
         w
+    }
+}
+
+/// The defaults, then the file's classes, then `rate_limit` (the flag's, else the
+/// file's): 0 turns every limit off, another number sets the standard class.
+fn rate_limits(rate_limit: Option<f64>, file: &FileRateLimits) -> Result<RateLimits, String> {
+    let mut limits = RateLimits::default();
+    for (name, given, slot) in [
+        ("auth", file.auth, &mut limits.auth),
+        ("standard", file.standard, &mut limits.standard),
+        ("realtime", file.realtime, &mut limits.realtime),
+    ] {
+        if let Some(l) = given {
+            if !(l.per_second >= 0.0 && l.burst >= 1.0) {
+                return Err(format!("rate_limits.{name}: per_second must be >= 0 and burst >= 1"));
+            }
+            *slot = (l.per_second > 0.0).then_some(l);
+        }
+    }
+    match rate_limit {
+        Some(r) if r.is_nan() || r < 0.0 => Err(format!("bad rate limit {r}: use a number >= 0")),
+        Some(0.0) => Ok(RateLimits::NONE),
+        Some(r) => Ok(RateLimits { standard: Some(Limit { per_second: r, burst: r * 2.0 }), ..limits }),
+        None => Ok(limits),
     }
 }
 
@@ -199,7 +237,7 @@ fn parse_port(s: &str) -> Result<Option<u16>, String> {
 
 impl Default for Config {
     /// What `kaos-server` with no settings runs: every address, ports 7350, 7351 and 7352,
-    /// SQLite under `./data`, the development keys, 50 calls/s per client and operation.
+    /// SQLite under `./data`, the development keys, the default rate limits.
     fn default() -> Self {
         Config::load(Args::default()).expect("the defaults are valid")
     }
@@ -253,6 +291,18 @@ mod tests {
         assert_eq!(Config::load(args(&["--config", file.to_str().unwrap()])).unwrap().rudp_port, None);
         std::fs::write(&file, "rudp_port = 9001\n").unwrap();
         assert_eq!(Config::load(args(&["--config", file.to_str().unwrap()])).unwrap().rudp_port, Some(9001));
+        // Rate limits: the defaults, a class from the file, a class turned off, all off.
+        assert_eq!(c.rate_limits, RateLimits::default());
+        let text =
+            "[rate_limits]\nrealtime = { per_second = 500, burst = 1000 }\nauth = { per_second = 0, burst = 1 }\n";
+        std::fs::write(&file, text).unwrap();
+        let limits = Config::load(args(&["--config", file.to_str().unwrap()])).unwrap().rate_limits;
+        assert_eq!(limits.realtime, Some(Limit { per_second: 500.0, burst: 1000.0 }));
+        assert_eq!((limits.auth, limits.standard), (None, RateLimits::default().standard));
+        let off = Config::load(args(&["--config", file.to_str().unwrap(), "--rate-limit", "0"])).unwrap();
+        assert_eq!(off.rate_limits, RateLimits::NONE);
+        std::fs::write(&file, "[rate_limits]\nrealtime = { per_second = 5 }\n").unwrap();
+        assert!(Config::load(args(&["--config", file.to_str().unwrap()])).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -78,12 +78,7 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
             return Err("this kaos-server was built without PostgreSQL (cargo feature `postgres`)".into())
         }
     };
-    let limits = if config.rate_limit > 0.0 {
-        let limit = kaosnet::hooks::Limit { per_second: config.rate_limit, burst: config.rate_limit * 2.0 };
-        kaosnet::hooks::OperationRateLimiter::new(Some(limit))
-    } else {
-        kaosnet::hooks::OperationRateLimiter::new(None)
-    };
+    let limits = kaosnet::hooks::OperationRateLimiter::new(config.rate_limits);
     let kaos = KaosNet::with_limits(store, config.api.clone(), config.session.clone(), limits);
     setup(&kaos);
     let addr: SocketAddr = format!("{}:{}", config.address, config.port)

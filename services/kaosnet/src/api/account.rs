@@ -33,7 +33,6 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct IdBody {
     #[serde(default)]
     id: String,
@@ -42,7 +41,6 @@ struct IdBody {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct EmailBody {
     #[serde(default)]
     email: String,
@@ -78,7 +76,6 @@ fn authenticate_email(kaos: &KaosNet, req: &Request) -> Answer {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RefreshBody {
     #[serde(default)]
     token: String,
@@ -96,7 +93,6 @@ fn refresh(kaos: &KaosNet, req: &Request) -> Answer {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LogoutBody {
     #[serde(default)]
     token: String,
@@ -161,7 +157,6 @@ fn get_account(kaos: &KaosNet, req: &Request) -> Answer {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AccountUpdate {
     username: Option<String>,
     display_name: Option<String>,

@@ -37,7 +37,6 @@ fn group_id(req: &Request) -> &str {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CreateBody {
     #[serde(default)]
     name: String,
@@ -70,7 +69,6 @@ fn create(kaos: &KaosNet, req: &Request) -> Answer {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct UpdateBody {
     #[serde(default)]
     group_id: Option<String>,

@@ -79,7 +79,6 @@ fn int64(v: &Value, name: &str) -> Result<i64, ApiError> {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct WriteBody {
     #[serde(default)]
     score: Value,

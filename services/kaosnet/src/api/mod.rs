@@ -27,18 +27,20 @@ use crate::KaosNet;
 /// A handler's result: a JSON body or an API error.
 type Answer = Result<serde_json::Value, ApiError>;
 
-/// Sends `answer` as JSON (errors with their status).
+/// Sends `answer` as JSON without unpopulated fields (errors with their status).
 fn respond(answer: Answer) -> Response {
     match answer {
-        Ok(body) => Response::json(&body),
+        Ok(body) => Response::json(&crate::protojson::Populated(&body)),
         Err(e) => Response::json_status(e.code.http_status(), &e.to_json()),
     }
 }
 
-/// Parses the body as `T`; an empty body counts as `{}`.
+/// Parses the body as `T` with protojson's rules (proto or lowerCamelCase names, unknown
+/// fields ignored); an empty body counts as `{}`.
 fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = if req.body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &req.body };
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
+    let invalid = |e: String| ApiError::invalid(format!("Invalid request body: {e}"));
+    T::deserialize(crate::protojson::parse(bytes).map_err(invalid)?).map_err(|e| invalid(e.to_string()))
 }
 
 /// A boolean query parameter (`true`/`false`), `default` when absent.

@@ -53,7 +53,6 @@ fn check_batch<T>(items: &[T]) -> Result<(), ApiError> {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ReadId {
     #[serde(default)]
     collection: String,
@@ -64,7 +63,6 @@ struct ReadId {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ReadBody {
     #[serde(default)]
     object_ids: Vec<ReadId>,
@@ -87,7 +85,6 @@ fn read(kaos: &KaosNet, req: &Request) -> Answer {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct WriteObject {
     #[serde(default)]
     collection: String,
@@ -102,7 +99,6 @@ struct WriteObject {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct WriteBody {
     #[serde(default)]
     objects: Vec<WriteObject>,
@@ -153,7 +149,6 @@ fn write(kaos: &KaosNet, req: &Request) -> Answer {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct DeleteId {
     #[serde(default)]
     collection: String,
@@ -164,7 +159,6 @@ struct DeleteId {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct DeleteBody {
     #[serde(default)]
     object_ids: Vec<DeleteId>,

@@ -353,21 +353,6 @@ fn info(s: &Shared) -> MatchInfo {
     }
 }
 
-/// The `match` answer for a player who joined.
-fn joined_json(kaos: &KaosNet, shared: &Shared, stream: &Stream, session: SessionId) -> Value {
-    let all = kaos.tracker.list(stream);
-    let me = all.iter().find(|p| p.session == session).map(Presence::to_json);
-    let others: Vec<Value> = all.iter().filter(|p| p.session != session).map(Presence::to_json).collect();
-    json!({
-        "match_id": shared.id,
-        "authoritative": true,
-        "label": shared.label.lock().unwrap_or_else(PoisonError::into_inner).clone(),
-        "size": all.len(),
-        "presences": others,
-        "self": me,
-    })
-}
-
 fn with_cid(cid: Option<Value>, mut v: Value) -> Value {
     if let Some(cid) = cid {
         v["cid"] = cid;
@@ -428,13 +413,19 @@ fn run(
                         router::to_sessions(kaos, [session], &with_cid(cid, e));
                     }
                     Ok(Ok(())) => {
-                        if kaos.tracker.track(&stream, presence.clone()) {
+                        let new = kaos.tracker.track(&stream, presence.clone());
+                        let mut own_event = None;
+                        if new {
                             members.insert(session, presence.clone());
                             joins.push(presence.clone());
-                            router::announce(kaos, &stream, &[presence], &[], Some(session));
+                            own_event = router::announce_join(kaos, &stream, &presence);
                         }
-                        let answer = json!({ "match": joined_json(kaos, &shared, &stream, session) });
+                        let label = shared.label.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                        let answer = json!({ "match": super::match_json(kaos, &stream, session, new, &label) });
                         router::to_sessions(kaos, [session], &with_cid(cid, answer));
+                        if let Some(event) = own_event {
+                            router::to_sessions(kaos, [session], &event);
+                        }
                     }
                 }
             }

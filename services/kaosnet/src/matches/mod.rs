@@ -13,7 +13,6 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
 use crate::realtime::envelope::{parse, Answer, Failure};
 use crate::realtime::router;
 use crate::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
@@ -49,31 +48,30 @@ fn me(session: &SocketSession) -> Presence {
     }
 }
 
-/// The `match` answer: the match as `session` sees it after joining (`presences` are the
-/// others, `size` counts everyone).
-fn match_json(kaos: &KaosNet, stream: &Stream, session: SessionId, authoritative: bool, label: &str) -> Value {
+/// The `match` answer: the match as `session` sees it after joining (`size` counts
+/// everyone). As Nakama: a `new` joiner is left out of `presences`, a session that was in
+/// the match already finds itself listed.
+pub(crate) fn match_json(kaos: &KaosNet, stream: &Stream, session: SessionId, new: bool, label: &str) -> Value {
     let all = kaos.tracker.list(stream);
     let me = all.iter().find(|p| p.session == session).map(Presence::to_json);
-    let others: Vec<Value> = all.iter().filter(|p| p.session != session).map(Presence::to_json).collect();
+    let presences: Vec<Value> = all.iter().filter(|p| !(new && p.session == session)).map(Presence::to_json).collect();
     json!({
         "match_id": router::match_id(stream),
-        "authoritative": authoritative,
+        "authoritative": stream.mode == StreamMode::MatchAuthoritative,
         "label": label,
         "size": all.len(),
-        "presences": others,
+        "presences": presences,
         "self": me,
     })
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CreateMsg {
     #[serde(default)]
     name: Option<String>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct JoinMsg {
     #[serde(default)]
     match_id: Option<String>,
@@ -84,7 +82,6 @@ struct JoinMsg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LeaveMsg {
     match_id: String,
 }
@@ -96,7 +93,6 @@ struct PresenceRef {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct DataMsg {
     match_id: String,
     /// An int64, a string in JSON (a number is taken too).
@@ -119,23 +115,23 @@ pub(crate) fn int64(v: &Value) -> Result<i64, Failure> {
     }
 }
 
-/// Creates a relayed match with `session` in it; a `name` gives the same match to
-/// everyone who names it.
-pub fn create(kaos: &KaosNet, session: &SocketSession, name: Option<&str>) -> Result<Stream, ApiError> {
+/// The stream of a new relayed match; a `name` gives the same match to everyone who
+/// names it.
+fn relayed_stream(name: Option<&str>) -> Stream {
     let id = match name.filter(|n| !n.is_empty()) {
         Some(n) => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, n.as_bytes()),
         None => uuid::Uuid::new_v4(),
     };
-    let stream = Stream::new(StreamMode::MatchRelayed, id.to_string());
-    join_stream(kaos, session, &stream);
-    Ok(stream)
+    Stream::new(StreamMode::MatchRelayed, id.to_string())
 }
 
-fn join_stream(kaos: &KaosNet, session: &SocketSession, stream: &Stream) {
+/// Puts `session` in a relayed match and answers it: the match, then the presence event
+/// of its own join if it is new (the others have had theirs).
+fn join_relayed(kaos: &KaosNet, session: &SocketSession, stream: &Stream) -> Answer {
     let p = me(session);
-    if kaos.tracker.track(stream, p.clone()) {
-        router::announce(kaos, stream, &[p], &[], Some(session.id));
-    }
+    let new = kaos.tracker.track(stream, p.clone());
+    let own_event = if new { router::announce_join(kaos, stream, &p) } else { None };
+    Answer::ReplyThen("match", match_json(kaos, stream, session.id, new, ""), own_event)
 }
 
 /// `match_*` messages from the socket (an authoritative match answers a join itself,
@@ -150,8 +146,7 @@ pub(crate) fn socket(
     match kind {
         "match_create" => {
             let m: CreateMsg = parse(payload)?;
-            let stream = create(kaos, session, m.name.as_deref())?;
-            Ok(Answer::Reply("match", match_json(kaos, &stream, session.id, false, "")))
+            Ok(join_relayed(kaos, session, &relayed_stream(m.name.as_deref())))
         }
         "match_join" => {
             let m: JoinMsg = parse(payload)?;
@@ -162,8 +157,7 @@ pub(crate) fn socket(
                     let uuid =
                         kaos.matchmaker.redeem(&token).ok_or_else(|| Failure::bad_input("Invalid match token"))?;
                     let stream = Stream::new(StreamMode::MatchRelayed, uuid);
-                    join_stream(kaos, session, &stream);
-                    return Ok(Answer::Reply("match", match_json(kaos, &stream, session.id, false, "")));
+                    return Ok(join_relayed(kaos, session, &stream));
                 }
                 _ => return Err(Failure::bad_input("Match ID or token must be set")),
             };
@@ -176,8 +170,7 @@ pub(crate) fn socket(
             if kaos.tracker.count(&stream) == 0 {
                 return Err(Failure::new(SocketError::MatchNotFound, "Match not found"));
             }
-            join_stream(kaos, session, &stream);
-            Ok(Answer::Reply("match", match_json(kaos, &stream, session.id, false, "")))
+            Ok(join_relayed(kaos, session, &stream))
         }
         "match_leave" => {
             let m: LeaveMsg = parse(payload)?;

@@ -234,7 +234,6 @@ impl Matchmaker {
 
 /// The `matchmaker_add` (and `party_matchmaker_add`) payload's ticket fields.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct AddMsg {
     #[serde(default)]
     pub party_id: Option<String>,
@@ -264,7 +263,6 @@ impl AddMsg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RemoveMsg {
     ticket: String,
 }

@@ -16,9 +16,78 @@ pub(crate) fn error(cid: Option<&Value>, code: SocketError, message: &str) -> Va
     v
 }
 
-/// The replies to one envelope from `session`.
+/// A message kind the socket takes: its name (the envelope's key, in snake case), whether
+/// it may block (reach the database or run server code, so it runs on a worker lane,
+/// never on a socket thread) and its handler. One table for dispatch, lanes and limits.
+pub(crate) struct Kind {
+    pub name: &'static str,
+    pub blocks: bool,
+    handle: Handler,
+}
+
+type Handler = fn(&KaosNet, &SocketSession, &str, &Value, Option<&Value>) -> Result<Answer, Failure>;
+
+const fn kind(name: &'static str, blocks: bool, handle: Handler) -> Kind {
+    Kind { name, blocks, handle }
+}
+
+/// Every message kind a client may send.
+static KINDS: &[Kind] = &[
+    kind("ping", false, |_, _, _, _, _| Ok(Answer::Reply("pong", json!({})))),
+    kind("rpc", true, |k, s, _, p, _| rpc(k, s, p)),
+    kind("status_follow", true, status),
+    kind("status_unfollow", false, status),
+    kind("status_update", false, status),
+    kind("channel_join", true, chat),
+    kind("channel_leave", false, chat),
+    kind("channel_message_send", true, chat),
+    kind("channel_message_update", true, chat),
+    kind("channel_message_remove", true, chat),
+    kind("party_create", false, party),
+    kind("party_join", false, party),
+    kind("party_leave", false, party),
+    kind("party_promote", false, party),
+    kind("party_accept", false, party),
+    kind("party_remove", false, party),
+    kind("party_close", false, party),
+    kind("party_join_request_list", false, party),
+    kind("party_data_send", false, party),
+    kind("party_matchmaker_add", false, party),
+    kind("party_matchmaker_remove", false, party),
+    kind("matchmaker_add", false, matchmaker),
+    kind("matchmaker_remove", false, matchmaker),
+    kind("match_create", false, crate::matches::socket),
+    kind("match_join", false, crate::matches::socket),
+    kind("match_leave", false, crate::matches::socket),
+    kind("match_data_send", false, crate::matches::socket),
+];
+
+fn status(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
+    crate::status::socket(k, s, kind, p)
+}
+
+fn chat(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
+    crate::chat::socket(k, s, kind, p)
+}
+
+fn party(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
+    crate::parties::socket(k, s, kind, p)
+}
+
+fn matchmaker(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
+    crate::matchmaker::socket(k, s, kind, p)
+}
+
+/// The kind named `name` (its proto name or its lowerCamelCase JSON name).
+pub(crate) fn find(name: &str) -> Option<&'static Kind> {
+    let name = crate::protojson::snake_case(name);
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// The replies to one envelope from `session`. An unknown kind is refused before any
+/// state (metrics, rate limits, hooks) is kept for it.
 pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Value> {
-    let Ok(Value::Object(mut msg)) = serde_json::from_slice::<Value>(data) else {
+    let Ok(Value::Object(mut msg)) = crate::protojson::parse(data) else {
         return vec![error(None, SocketError::UnrecognizedPayload, "Could not parse message")];
     };
     let cid = msg.remove("cid");
@@ -28,13 +97,16 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
         let code = if msg.is_empty() { SocketError::MissingPayload } else { SocketError::UnrecognizedPayload };
         return vec![error(cid, code, why)];
     }
-    let Some((kind, payload)) = msg.into_iter().next() else { return Vec::new() };
-    kaos.metrics.socket_message(&kind);
-    if kaos.limits.check(&session.user_id, &kind).is_err() {
+    let Some((name, payload)) = msg.into_iter().next() else { return Vec::new() };
+    let Some(kind) = find(&name) else {
+        return vec![error(cid, SocketError::UnrecognizedPayload, "Unrecognized message")];
+    };
+    kaos.metrics.socket_message(kind.name);
+    if kaos.limits.check(&session.user_id, kind.name).is_err() {
         return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
     }
     let ctx = crate::hooks::HookContext {
-        operation: kind.clone(),
+        operation: kind.name.to_string(),
         user_id: Some(session.user_id.clone()),
         username: Some(session.username.clone()),
     };
@@ -42,8 +114,8 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
         Ok(p) => p,
         Err(e) => return vec![error(cid, SocketError::BadInput, &e.message)],
     };
-    let replies = dispatch(kaos, session, &kind, &payload, cid);
-    if kaos.hooks.has_after(&kind) {
+    let replies = dispatch(kaos, session, kind, &payload, cid);
+    if kaos.hooks.has_after(kind.name) {
         for r in &replies {
             kaos.hooks.run_after(&ctx, &payload, r);
         }
@@ -56,6 +128,9 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
 pub(crate) enum Answer {
     /// `{"cid": …, "<kind>": body}`.
     Reply(&'static str, Value),
+    /// The reply, then an event for the caller alone: the presence event of its own join,
+    /// which Nakama sends the joiner after the answer.
+    ReplyThen(&'static str, Value, Option<Value>),
     /// The bare envelope `{"cid": …}`, which tells the client it is done (nothing
     /// without a cid).
     Ack,
@@ -90,50 +165,28 @@ impl From<crate::ApiError> for Failure {
     }
 }
 
-/// A message's payload as `T`; unknown fields and wrong types are bad input.
+/// A message's payload as `T` (already in proto names); fields `T` does not know are
+/// ignored, as protojson does; wrong types are bad input.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, Failure> {
     T::deserialize(payload).map_err(|e| Failure::bad_input(format!("Invalid payload: {e}")))
 }
 
 /// The replies to one message of `kind`.
-fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value, cid: Option<&Value>) -> Vec<Value> {
-    let answer = match kind {
-        "ping" => Ok(Answer::Reply("pong", json!({}))),
-        "rpc" => rpc(kaos, session, payload),
-        "status_follow" | "status_unfollow" | "status_update" => crate::status::socket(kaos, session, kind, payload),
-        "channel_join"
-        | "channel_leave"
-        | "channel_message_send"
-        | "channel_message_update"
-        | "channel_message_remove" => crate::chat::socket(kaos, session, kind, payload),
-        "party_create"
-        | "party_join"
-        | "party_leave"
-        | "party_promote"
-        | "party_accept"
-        | "party_remove"
-        | "party_close"
-        | "party_join_request_list"
-        | "party_data_send"
-        | "party_matchmaker_add"
-        | "party_matchmaker_remove" => crate::parties::socket(kaos, session, kind, payload),
-        "matchmaker_add" | "matchmaker_remove" => crate::matchmaker::socket(kaos, session, kind, payload),
-        "match_create" | "match_join" | "match_leave" | "match_data_send" => {
-            crate::matches::socket(kaos, session, kind, payload, cid)
+fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &Kind, payload: &Value, cid: Option<&Value>) -> Vec<Value> {
+    let answer = (kind.handle)(kaos, session, kind.name, payload, cid);
+    let reply = |kind: &str, body: Value| {
+        let mut v = Map::new();
+        if let Some(cid) = cid {
+            v.insert("cid".into(), cid.clone());
         }
-        _ => Err(Failure::new(SocketError::UnrecognizedPayload, "Unrecognized message")),
+        v.insert(kind.into(), body);
+        Value::Object(v)
     };
-    let mut v = Map::new();
-    if let Some(cid) = cid {
-        v.insert("cid".into(), cid.clone());
-    }
     match answer {
-        Ok(Answer::Reply(kind, body)) => {
-            v.insert(kind.into(), body);
-            vec![Value::Object(v)]
-        }
-        Ok(Answer::Ack) if cid.is_some() => vec![Value::Object(v)],
-        Ok(_) => Vec::new(),
+        Ok(Answer::Reply(kind, body)) => vec![reply(kind, body)],
+        Ok(Answer::ReplyThen(kind, body, then)) => std::iter::once(reply(kind, body)).chain(then).collect(),
+        Ok(Answer::Ack) => cid.map(|cid| json!({ "cid": cid })).into_iter().collect(),
+        Ok(Answer::Silent) => Vec::new(),
         Err(f) => vec![error(cid, f.code, &f.message)],
     }
 }

@@ -10,21 +10,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use super::{envelope, SessionId, SocketSession};
 use crate::KaosNet;
 
-/// Message kinds that may block.
-const BLOCKING: &[&[u8]] = &[
-    b"rpc",
-    b"channel_join",
-    b"channel_message_send",
-    b"channel_message_update",
-    b"channel_message_remove",
-    b"status_follow",
-];
-
-/// Whether a message may block: its kind (the first key but `cid`) is one of those, or
+/// Whether a message may block: its kind (the first key but `cid`) is one that does, or
 /// this quick look cannot tell (an escaped `cid`, malformed JSON: the lane answers those
 /// just the same, and no crafted message can run an RPC on a socket thread).
 pub(crate) fn may_block(data: &[u8]) -> bool {
-    kind_of(data).is_none_or(|k| BLOCKING.contains(&k))
+    match kind_of(data) {
+        None => true,
+        Some(k) => std::str::from_utf8(k).ok().and_then(super::envelope::find).is_some_and(|k| k.blocks),
+    }
 }
 
 /// The first key of the envelope other than `cid` (whose value, a string or a number,
@@ -92,6 +85,8 @@ mod tests {
         assert!(!may_block(br#"{"cid":"1","ping":{}}"#));
         assert!(!may_block(br#"{"match_data_send":{"data":"rpc","match_id":"\"rpc\""}}"#));
         assert!(may_block(br#"{"cid":"a\"b","rpc":{}}"#));
+        assert!(may_block(br#"{"channelJoin":{"target":"x"}}"#), "lowerCamelCase names too");
+        assert!(!may_block(br#"{"no_such_kind":{}}"#));
         assert!(may_block(b"not json"));
         assert!(may_block(b""));
     }
@@ -218,7 +213,7 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
         };
         let Some(k) = kaos.upgrade() else { return };
         for reply in envelope(&k, &session, &data) {
-            k.sessions.send(session.id, reply.to_string().into());
+            k.sessions.send(session.id, crate::protojson::to_text(&reply).into());
         }
         let mut s = lanes.lock();
         let Some(lane) = s.lanes.get_mut(&session.id) else { continue };

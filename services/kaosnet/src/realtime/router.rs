@@ -12,7 +12,7 @@ use crate::KaosNet;
 
 /// Sends `envelope` to each of `sessions`.
 pub fn to_sessions(kaos: &KaosNet, sessions: impl IntoIterator<Item = SessionId>, envelope: &Value) {
-    let text: Arc<str> = envelope.to_string().into();
+    let text: Arc<str> = crate::protojson::to_text(envelope).into();
     for s in sessions {
         kaos.sessions.send(s, text.clone());
     }
@@ -79,6 +79,14 @@ pub fn presence_event(stream: &Stream, joins: &[Presence], leaves: &[Presence]) 
             json!({"party_presence_event": {"party_id": match_id(stream), "joins": joins, "leaves": leaves}})
         }
     })
+}
+
+/// `who` joined `stream`: the others hear it now; the joiner's own copy of the event is
+/// returned, to send after its answer (Nakama tells the joiner too).
+pub fn announce_join(kaos: &KaosNet, stream: &Stream, who: &Presence) -> Option<Value> {
+    let event = presence_event(stream, std::slice::from_ref(who), &[])?;
+    to_stream(kaos, stream, &event, Some(who.session));
+    Some(event)
 }
 
 /// Tells the members of `stream` (but `except`, the session that changed) who joined

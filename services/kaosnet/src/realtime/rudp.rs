@@ -138,7 +138,7 @@ impl RudpSocket {
             return;
         }
         for reply in envelope(&self.kaos, session, data) {
-            if !self.send(addr, &reply.to_string()) {
+            if !self.send(addr, &crate::protojson::to_text(&reply)) {
                 break;
             }
         }

@@ -113,7 +113,7 @@ impl WsSocket {
             return;
         }
         for reply in envelope(&self.kaos, session, data) {
-            if self.ws.send_text(conn, &reply.to_string()).is_err() {
+            if self.ws.send_text(conn, &crate::protojson::to_text(&reply)).is_err() {
                 // Over its outbound cap: kaos-ws has closed it with 1008.
                 break;
             }

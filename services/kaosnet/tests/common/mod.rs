@@ -155,12 +155,35 @@ pub fn ws_drain(ws: &mut Ws) -> Vec<Value> {
     ws_call(ws, "drain", json!({"ping": {}})).1
 }
 
-/// The user id in an authenticate answer's token.
-pub fn user_id(session: &Value) -> String {
-    use base64::Engine;
+/// The claims of an authenticate answer's token.
+pub fn claims(session: &Value) -> Value {
     let token = session["token"].as_str().unwrap();
     let payload = token.split('.').nth(1).unwrap();
-    let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    claims["uid"].as_str().unwrap().to_string()
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// The user id in an authenticate answer's token.
+pub fn user_id(session: &Value) -> String {
+    claims(session)["uid"].as_str().unwrap().to_string()
+}
+
+/// What an answer's list field holds: protojson leaves an empty list out, so a missing
+/// field is an empty list.
+pub trait ListField {
+    fn list(&self) -> &[Value];
+}
+
+impl ListField for Value {
+    fn list(&self) -> &[Value] {
+        self.as_array().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The next message on `ws` is the presence event of its own join (`party`, `match`,
+/// `channel`): Nakama tells a joiner of its own join, after the answer.
+#[track_caller]
+pub fn own_join(ws: &mut Ws, kind: &str, username: &str) {
+    let m = ws_next(ws);
+    let joins = &m[format!("{kind}_presence_event")]["joins"];
+    assert_eq!((joins.list().len(), &joins[0]["username"]), (1, &json!(username)), "{m}");
 }

@@ -1,19 +1,20 @@
 // What every suite shares: the official client pointed at the server under test
-// (KAOS_ADDR, set by services/server/tests/e2e.rs), a prompt exit once everything has
-// reported, unique names, and rejections checked by HTTP status.
+// (KAOS_ADDR, set by services/server/tests/e2e.rs; in the browser, set on globalThis by
+// browser.mjs), a prompt exit once everything has reported, unique names, and rejections
+// checked by HTTP status.
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { Client } from '@heroiclabs/nakama-js';
 
 // node 20 has fetch but no WebSocket global; nakama-js needs one for its socket.
-globalThis.WebSocket = WebSocket;
+// Browsers have their own (and browser.mjs bundles this without `ws`).
+if (!globalThis.WebSocket) globalThis.WebSocket = (await import('ws')).default;
 
-const [host, port] = process.env.KAOS_ADDR.split(':');
+const [host, port] = (globalThis.KAOS_ADDR ?? process.env.KAOS_ADDR).split(':');
 export const client = new Client('defaultkey', host, port, false, 10000, false);
 // Idle keep-alive connections would hold the process open for seconds after the last
-// test: leave once everything has reported.
-after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));
+// test: leave once everything has reported (under node only).
+if (globalThis.process?.versions?.node) after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));
 
 export const unique = (prefix) => `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
 

@@ -1,0 +1,85 @@
+//! A second real client beside nakama-js: the community Python client (`nakama-python`
+//! 1.0.3 from PyPI, on aiohttp) runs `tests/python/test_nakama_python.py` under pytest
+//! against kaos-server on a free loopback port: authentication (device, email, custom),
+//! account, storage, friends, groups and the realtime socket (chat rooms, relayed
+//! matches, status).
+//! The test installs the pinned `tests/python/requirements.txt` into a virtual
+//! environment under the target directory on first run (again only when the
+//! requirements change); without python3 (or its venv module, or the packages) it
+//! reports that it skipped, except in CI (`KAOS_REQUIRE_PYTHON=1`), where that fails.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kaos_server::config::{Config, Database};
+
+/// How many tests `test_nakama_python.py` holds: all must pass.
+const TESTS: usize = 20;
+
+/// The environment's interpreter, ready with the requirements, or why there is none.
+fn python_env(dir: &Path) -> Result<PathBuf, String> {
+    let requirements =
+        fs::read_to_string(dir.join("requirements.txt")).map_err(|e| format!("requirements.txt: {e}"))?;
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nakama-python-venv");
+    let python = venv.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
+    // Written once the install succeeded: the requirements it holds.
+    let stamp = venv.join("kaos-requirements.txt");
+    if python.exists() && fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) {
+        return Ok(python);
+    }
+    let _ = fs::remove_dir_all(&venv);
+    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+    if !made.as_ref().is_ok_and(|s| s.success()) {
+        return Err(format!("python3 -m venv {} failed ({made:?})", venv.display()));
+    }
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
+        .arg(dir.join("requirements.txt"))
+        .status();
+    if !installed.as_ref().is_ok_and(|s| s.success()) {
+        return Err(format!("pip install -r requirements.txt failed ({installed:?})"));
+    }
+    fs::write(&stamp, &requirements).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(python)
+}
+
+#[test]
+fn the_nakama_python_client_works_against_kaos_server() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
+    let python = match python_env(&dir) {
+        Ok(python) => python,
+        Err(why) => {
+            assert!(std::env::var_os("KAOS_REQUIRE_PYTHON").is_none(), "no Python environment: {why}");
+            eprintln!("skipped: no Python environment for nakama-python: {why}");
+            return;
+        }
+    };
+    let config = Config {
+        address: "127.0.0.1".into(),
+        port: 0,
+        database: Database::Memory,
+        rudp_port: None,
+        console_port: None,
+        ..Config::default()
+    };
+    let server = kaos_server::start(&config, |_| {}).unwrap();
+    let out = Command::new(&python)
+        // No cache or bytecode left in the source tree.
+        .args(["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_nakama_python.py"])
+        .current_dir(&dir)
+        .env("KAOS_ADDR", server.addr.to_string())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    server.shutdown();
+    server.wait().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "nakama-python suite failed:\n{report}");
+    // pytest -q ends with the tally: "20 passed in 1.23s" (", 2 failed", ", 1 error" …).
+    let tally = report.lines().rev().find(|l| l.contains(" passed")).unwrap_or_default();
+    assert!(
+        tally.starts_with(&format!("{TESTS} passed")) && !tally.contains("failed") && !tally.contains("error"),
+        "{report}"
+    );
+}
