@@ -87,7 +87,6 @@ fn blocks_and_bad_requests_change_nothing() {
         ("/v2/friend?usernames=bb&usernames=nobody".to_string(), 404, 5),
         ("/v2/friend?ids=not-a-uuid".to_string(), 400, 3),
         ("/v2/friend?usernames=".to_string(), 400, 3),
-        ("/v2/friend?what=1".to_string(), 400, 3),
     ] {
         let (s, body) = req(&api, &a, "POST", &path);
         assert_eq!((s, body["code"].as_i64()), (status, Some(code)), "{path}: {body}");

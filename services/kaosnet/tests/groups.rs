@@ -56,7 +56,7 @@ fn closed_groups_take_requests_that_admins_hear_of_and_accept() {
         (g["max_count"].as_i64(), g["open"].as_bool(), g["metadata"].as_str()),
         (Some(100), Some(false), Some("{}"))
     );
-    assert!(g.get("lang_tag").is_none() && g["create_time"].as_str().unwrap().ends_with('Z'));
+    assert!(g["lang_tag"] == "en" && g["create_time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(act(&api, &owner, &id, "add", &[&admin]), 200);
     assert_eq!(act(&api, &owner, &id, "promote", &[&admin]), 200);
 

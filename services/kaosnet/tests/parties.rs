@@ -149,7 +149,7 @@ fn a_party_matchmakes_as_one_ticket() {
     assert_eq!(api.kaos.matchmaker.process(&api.kaos).len(), 1);
     for ws in [&mut l, &mut m, &mut s] {
         let matched = ws_next(ws);
-        let users = matched["matchmaker_matched"]["users"].list().clone();
+        let users = matched["matchmaker_matched"]["users"].list().to_vec();
         assert_eq!(users.len(), 3, "{matched}");
         let in_party = users.iter().filter(|u| u["party_id"] == json!(id)).count();
         assert_eq!(in_party, 2);

@@ -36,6 +36,21 @@ fn new_users_speak_english_and_leave_out_what_they_lack() {
 }
 
 #[test]
+fn unknown_query_parameters_are_ignored_as_nakamas_gateway_does() {
+    let api = start();
+    let u = sign_in(&api, "querier");
+    // nakama-python 1.0.3 sends `create=` and `username=` on a friend listing.
+    for path in
+        ["/v2/friend?limit=10&create=100&username=", "/v2/notification?limit=5&what=1", "/v2/channel/2...x?sort=up"]
+    {
+        assert_eq!(call_as(&api, &u, "GET", path, "").0, 200, "{path}");
+    }
+    // A storage listing for a user that is not a UUID is refused, as in Nakama.
+    let (status, body) = call_as(&api, &u, "GET", "/v2/storage/c?user_id=null", "");
+    assert_eq!((status, &body["code"]), (400, &json!(3)), "{body}");
+}
+
+#[test]
 fn account_and_session_bodies_take_both_spellings() {
     let api = start();
     let u = sign_in(&api, "speller");

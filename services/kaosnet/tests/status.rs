@@ -2,7 +2,6 @@
 //! connect, update and disconnect, unfollow, and bad input.
 
 mod common;
-use common::ListField;
 
 use common::{session, start, user_id, ws_call, ws_drain, ws_next, ws_open};
 use serde_json::{json, Value};

@@ -3,8 +3,12 @@
 //! `tests/e2e/realtime.test.mjs` for the realtime services, `tests/e2e/social.test.mjs`
 //! for friends and groups, `tests/e2e/leaderboards.test.mjs` for leaderboards and
 //! tournaments, all sharing `tests/e2e/client.mjs`; node's test runner).
-//! The test installs the locked client with `npm ci` on first run; without node it
-//! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails.
+//! The same suites then run inside headless Chromium (`tests/e2e/browser.mjs`: Debian's
+//! `/usr/bin/chromium` under playwright-core, the suites bundled by esbuild into a page
+//! whose origin is `null`), so CORS and the browser's WebSocket are checked on every run.
+//! The test installs the locked packages with `npm ci` on first run; without node it
+//! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails; so
+//! does a missing Chromium with `KAOS_REQUIRE_BROWSER=1`.
 
 use std::path::Path;
 use std::process::Command;
@@ -36,7 +40,7 @@ impl MatchHandler for Arena {
 fn the_nakama_js_client_works_against_kaos_server() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if node_ok && !dir.join("node_modules/@heroiclabs/nakama-js").exists() {
+    if node_ok && !dir.join("node_modules/playwright-core").exists() {
         let _ = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status();
     }
     if !node_ok || !dir.join("node_modules/@heroiclabs/nakama-js").exists() {
@@ -44,6 +48,48 @@ fn the_nakama_js_client_works_against_kaos_server() {
         eprintln!("skipped: node or nakama-js is missing (npm ci in {})", dir.display());
         return;
     }
+    // Each run on a server of its own: the suites build on the boards they fill.
+    let run = |args: &[&str]| {
+        let server = serve();
+        let out = Command::new("node")
+            .args(args)
+            .args(SUITES)
+            .current_dir(&dir)
+            .env("KAOS_ADDR", server.addr.to_string())
+            .output()
+            .unwrap();
+        server.shutdown();
+        server.wait().unwrap();
+        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), report)
+    };
+    let (node_ok, node_report) = run(&["--test", "--test-reporter=spec"]);
+    // The same suites inside Chromium, from a page whose origin is `null`: CORS and the
+    // browser's own WebSocket, as a game in a browser meets them.
+    let browser = Path::new(CHROMIUM).exists().then(|| run(&["browser.mjs"]));
+    assert!(node_ok, "nakama-js suite failed under node:\n{node_report}");
+    assert!(node_report.contains("pass 21") && node_report.contains("fail 0"), "{node_report}");
+    match browser {
+        Some((ok, report)) => {
+            assert!(ok, "nakama-js suite failed in Chromium:\n{report}");
+            assert!(report.lines().any(|l| l == "browser: 21 passed, 0 failed"), "{report}");
+        }
+        None => {
+            assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");
+            eprintln!("skipped the browser run: {CHROMIUM} is missing (apt-get install chromium)");
+        }
+    }
+}
+
+/// The suites, run under node and in Chromium alike.
+const SUITES: [&str; 4] = ["e2e.test.mjs", "realtime.test.mjs", "social.test.mjs", "leaderboards.test.mjs"];
+
+/// Debian's Chromium, driven by playwright-core (no browser download).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// kaos-server on a free loopback port with what the suites use: the `arena` match
+/// handler, the RPCs, the boards and the tournament.
+fn serve() -> kaos_server::Running {
     let config = Config {
         address: "127.0.0.1".into(),
         port: 0,
@@ -51,7 +97,7 @@ fn the_nakama_js_client_works_against_kaos_server() {
         rudp_port: Some(0),
         ..Config::default()
     };
-    let server = kaos_server::start(&config, |kaos| {
+    kaos_server::start(&config, |kaos| {
         kaos.rpcs.register("echo", |_, payload| Ok(payload.to_string()));
         kaos.matches.register("arena", || Box::new(Arena));
         let weak = kaos.weak();
@@ -118,23 +164,5 @@ fn the_nakama_js_client_works_against_kaos_server() {
             Ok(json!({ "score": r.score, "rank": r.rank }).to_string())
         });
     })
-    .unwrap();
-    let out = Command::new("node")
-        .args([
-            "--test",
-            "--test-reporter=spec",
-            "e2e.test.mjs",
-            "realtime.test.mjs",
-            "social.test.mjs",
-            "leaderboards.test.mjs",
-        ])
-        .current_dir(&dir)
-        .env("KAOS_ADDR", server.addr.to_string())
-        .output()
-        .unwrap();
-    server.shutdown();
-    server.wait().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "nakama-js suite failed:\n{report}");
-    assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
+    .unwrap()
 }

@@ -152,12 +152,9 @@ fn bad_requests_get_nakama_shaped_errors() {
     let (status, err) = call(&s, "POST", path, &basic("defaultkey"), r#"{"id":"custom-1"}"#);
     assert_eq!((status, err["code"].clone()), (401, json!(16)));
     assert_eq!(call(&s, "POST", path, "", r#"{"id":"custom-1"}"#).0, 401);
-    for (body, why) in [
-        ("{not json", "malformed JSON"),
-        (r#"{"id": 5}"#, "a wrong type"),
-        (r#"{"id":"custom-1","extra":true}"#, "an unknown field"),
-        (r#"{"id":"abc"}"#, "a short id"),
-    ] {
+    for (body, why) in
+        [("{not json", "malformed JSON"), (r#"{"id": 5}"#, "a wrong type"), (r#"{"id":"abc"}"#, "a short id")]
+    {
         let (status, err) = call(&s, "POST", path, &basic("sekrit"), body);
         assert_eq!((status, err["code"].clone()), (400, json!(3)), "{why}: {err}");
         assert!(err["message"].is_string());
@@ -217,7 +214,7 @@ fn storage_versions_permissions_and_listing() {
     assert_eq!(status, 400);
     let read = |auth: &str, ids: Value| call(&s, "POST", "/v2/storage", auth, &json!({"object_ids": ids}).to_string());
     let (_, got) = read(&a, json!([{"collection": "saves", "key": "slot2", "user_id": alice_id}]));
-    assert_eq!(got["objects"], json!([]));
+    assert_eq!(got.get("objects"), None, "an empty list is left out: {got}");
     let (status, _) = write(&a, json!([{"collection": "saves", "key": "slot1", "value": "{\"hp\":9}", "version": v1}]));
     assert_eq!(status, 200);
     // Bob reads Alice's public deck but not her owner-only save.
@@ -256,7 +253,7 @@ fn storage_versions_permissions_and_listing() {
     assert_eq!(delete(json!([{"collection": "saves", "key": "slot1", "version": "nope"}])).0, 400);
     assert_eq!(delete(json!([{"collection": "saves", "key": "slot1"}])).0, 200);
     let (_, gone) = read(&a, json!([{"collection": "saves", "key": "slot1", "user_id": alice_id}]));
-    assert_eq!(gone["objects"], json!([]));
+    assert_eq!(gone.get("objects"), None);
 }
 
 /// The next message on the RUDP socket, as JSON, or the close code once disconnected.

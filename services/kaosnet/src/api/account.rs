@@ -212,8 +212,8 @@ fn get_users(kaos: &KaosNet, req: &Request) -> Answer {
         match k.as_str() {
             "ids" => ids.push(v),
             "usernames" => usernames.push(v),
-            "facebook_ids" => {}
-            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+            // Unknown query parameters are ignored, as Nakama's gateway does.
+            _ => {}
         }
     }
     if ids.len() + usernames.len() > 100 {

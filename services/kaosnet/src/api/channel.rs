@@ -14,11 +14,6 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
 
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    for (k, _) in req.query_pairs() {
-        if !matches!(k.as_str(), "limit" | "forward" | "cursor") {
-            return Err(ApiError::invalid(format!("Unknown parameter {k}.")));
-        }
-    }
     let limit = match req.query("limit") {
         None => 10,
         Some(l) => l

@@ -22,15 +22,15 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     route(r, kaos, Method::Get, "/v2/friend/friends", "list_friends_of_friends", friends_of_friends);
 }
 
-/// A query's `limit` (1..=max, `default` when absent), `state` and `cursor`; any other
-/// parameter but those in `also` is refused.
+/// A query's `limit` (1..=max, `default` when absent), `state` and `cursor`; other
+/// parameters are ignored.
 pub(super) struct Paging {
     pub limit: usize,
     pub state: Option<i32>,
     pub cursor: Option<String>,
 }
 
-pub(super) fn paging(req: &Request, default: usize, max: usize, also: &[&str]) -> Result<Paging, ApiError> {
+pub(super) fn paging(req: &Request, default: usize, max: usize) -> Result<Paging, ApiError> {
     let mut p = Paging { limit: default, state: None, cursor: None };
     for (k, v) in req.query_pairs() {
         match k.as_str() {
@@ -45,8 +45,8 @@ pub(super) fn paging(req: &Request, default: usize, max: usize, also: &[&str]) -
             "state" => p.state = Some(v.parse().map_err(|_| ApiError::invalid(format!("Invalid state: {v}")))?),
             "cursor" if v.is_empty() => {}
             "cursor" => p.cursor = Some(v),
-            other if also.contains(&other) => {}
-            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+            // Unknown query parameters are ignored, as Nakama's gateway does.
+            _ => {}
         }
     }
     Ok(p)
@@ -59,7 +59,8 @@ fn targets(req: &Request) -> Result<(Vec<String>, Vec<String>), ApiError> {
         match k.as_str() {
             "ids" => ids.push(v),
             "usernames" => usernames.push(v),
-            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+            // Unknown query parameters are ignored, as Nakama's gateway does.
+            _ => {}
         }
     }
     Ok((ids, usernames))
@@ -67,7 +68,7 @@ fn targets(req: &Request) -> Result<(Vec<String>, Vec<String>), ApiError> {
 
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    let p = paging(req, 1000, 1000, &[])?;
+    let p = paging(req, 1000, 1000)?;
     let page = friends::list(kaos, &me.uid, p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page
         .friends
@@ -101,10 +102,7 @@ fn block(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn friends_of_friends(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    let p = paging(req, 100, 1000, &[])?;
-    if p.state.is_some() {
-        return Err(ApiError::invalid("Unknown parameter state."));
-    }
+    let p = paging(req, 100, 1000)?;
     let page = friends::friends_of_friends(kaos, &me.uid, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page
         .friends_of_friends

@@ -118,7 +118,8 @@ fn user_ids(req: &Request) -> Result<Vec<String>, ApiError> {
     for (k, v) in req.query_pairs() {
         match k.as_str() {
             "user_ids" => ids.push(v),
-            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+            // Unknown query parameters are ignored, as Nakama's gateway does.
+            _ => {}
         }
     }
     Ok(ids)
@@ -155,10 +156,7 @@ fn demote(kaos: &KaosNet, req: &Request) -> Answer {
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     // Nakama lists one group unless told otherwise.
-    let p = paging(req, 1, 100, &["name", "lang_tag", "members", "open"])?;
-    if p.state.is_some() {
-        return Err(ApiError::invalid("Unknown parameter state."));
-    }
+    let p = paging(req, 1, 100)?;
     let members = match req.query("members").filter(|m| !m.is_empty()) {
         Some(m) => Some(m.parse::<i64>().map_err(|_| ApiError::invalid(format!("Invalid members: {m}")))?),
         None => None,
@@ -183,7 +181,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn group_users(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
-    let p = paging(req, 100, 100, &[])?;
+    let p = paging(req, 100, 100)?;
     let page = groups::users(kaos, group_id(req), p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> =
         page.items.iter().map(|(u, m)| json!({"user": user_json(kaos, u), "state": m.state})).collect();
@@ -196,7 +194,7 @@ fn group_users(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn user_groups(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
-    let p = paging(req, 100, 100, &[])?;
+    let p = paging(req, 100, 100)?;
     let user = req.param("user_id").unwrap_or_default();
     let page = groups::user_groups(kaos, user, p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page.items.iter().map(|(g, m)| json!({"group": group_json(g), "state": m.state})).collect();

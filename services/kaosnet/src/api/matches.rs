@@ -33,11 +33,6 @@ fn number(req: &Request, name: &str, range: std::ops::RangeInclusive<usize>) -> 
 
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
-    for (k, _) in req.query_pairs() {
-        if !matches!(k.as_str(), "limit" | "authoritative" | "label" | "min_size" | "max_size" | "query") {
-            return Err(ApiError::invalid(format!("Unknown parameter {k}.")));
-        }
-    }
     let limit = number(req, "limit", 1..=100)?.unwrap_or(10);
     let min_size = number(req, "min_size", 0..=usize::MAX)?.unwrap_or(0);
     let max_size = number(req, "max_size", 0..=usize::MAX)?.unwrap_or(usize::MAX);

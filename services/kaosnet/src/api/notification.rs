@@ -43,7 +43,8 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
             }
             "cacheable_cursor" if !v.is_empty() => after = Some(decode(&v)?),
             "cacheable_cursor" => {}
-            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+            // Unknown query parameters are ignored, as Nakama's gateway does.
+            _ => {}
         }
     }
     let found = kaos.accounts.store().list_notifications(&me.uid, after, limit)?;
@@ -62,7 +63,8 @@ fn delete(kaos: &KaosNet, req: &Request) -> Answer {
     for (k, v) in req.query_pairs() {
         match k.as_str() {
             "ids" => ids.push(v),
-            other => return Err(ApiError::invalid(format!("Unknown parameter {other}."))),
+            // Unknown query parameters are ignored, as Nakama's gateway does.
+            _ => {}
         }
     }
     if ids.len() > 100 {

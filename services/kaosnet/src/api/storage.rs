@@ -187,6 +187,9 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let collection = req.param("collection").unwrap_or_default();
     check_name("collection", collection)?;
     let owner = req.param("user_id").map(str::to_string).or_else(|| req.query("user_id")).filter(|u| !u.is_empty());
+    if owner.as_deref().is_some_and(|u| uuid::Uuid::parse_str(u).is_err()) {
+        return Err(ApiError::invalid("Invalid user ID - make sure user ID is a valid UUID."));
+    }
     let limit = match req.query("limit").as_deref() {
         None | Some("") => 100,
         Some(l) => l

@@ -53,6 +53,8 @@ async function bundle(suite) {
     target: 'es2022',
     external: ['ws'], // only imported when there is no WebSocket global, i.e. never here
     define: { 'process.env.NODE_DEBUG': 'false' }, // the `util` behind `assert` reads it
+    // Parts of the `assert` polyfill read `process` (no `versions.node`: not node).
+    banner: { js: 'globalThis.process ??= { env: {}, versions: {} };' },
     plugins: [shimPlugin],
     logLevel: 'silent',
   });

@@ -37,7 +37,10 @@ test('chat: a room, presence, messages to every member, history', async () => {
   const cb = await b.socket.joinChat(room, 1, true, false);
   assert.equal(cb.id, ca.id);
   assert.deepEqual(cb.presences.map((p) => p.user_id), [a.session.user_id]);
-  const joined = await waitFor(a, 'onchannelpresence');
+  // As Nakama: each joiner hears of its own join too, then of the others'.
+  assert.equal((await waitFor(a, 'onchannelpresence')).joins[0].user_id, a.session.user_id);
+  assert.equal((await waitFor(b, 'onchannelpresence')).joins[0].user_id, b.session.user_id);
+  const joined = await waitFor(a, 'onchannelpresence', 2);
   assert.equal(joined.joins[0].user_id, b.session.user_id);
   const ack = await a.socket.writeChatMessage(ca.id, { text: 'hello' });
   assert.ok(ack.message_id);
@@ -51,7 +54,7 @@ test('chat: a room, presence, messages to every member, history', async () => {
   const history = await client.listChannelMessages(b.session, ca.id, 10, true);
   assert.deepEqual(history.messages.map((m) => m.content), [{ text: 'edited' }]);
   await b.socket.leaveChat(cb.id);
-  const left = await waitFor(a, 'onchannelpresence', 2);
+  const left = await waitFor(a, 'onchannelpresence', 3);
   assert.equal(left.leaves[0].user_id, b.session.user_id);
   a.socket.disconnect(false);
   b.socket.disconnect(false);
@@ -61,7 +64,8 @@ test('status: followers see a user come online and change status', async () => {
   const a = await player();
   const bSession = await client.authenticateDevice(unique('device'), true);
   const followed = await a.socket.followUsers([bSession.user_id]);
-  assert.deepEqual(followed.presences, []);
+  // Nakama leaves an empty list out (protojson): nobody online yet.
+  assert.equal(followed.presences, undefined);
   const bSocket = client.createSocket(false, false);
   await bSocket.connect(bSession, true);
   const online = await waitFor(a, 'onstatuspresence');
@@ -97,15 +101,20 @@ test('relayed match: create, join, state to the others', async () => {
   const match = await a.socket.createMatch();
   assert.equal(match.authoritative, false);
   const joined = await b.socket.joinMatch(match.match_id);
-  assert.equal(joined.presences[0].user_id, a.session.user_id);
-  await waitFor(a, 'onmatchpresence');
+  assert.deepEqual(joined.presences.map((p) => p.user_id), [a.session.user_id]);
+  assert.equal((await waitFor(a, 'onmatchpresence')).joins[0].user_id, a.session.user_id);
+  assert.equal((await waitFor(b, 'onmatchpresence')).joins[0].user_id, b.session.user_id);
+  assert.equal((await waitFor(a, 'onmatchpresence', 2)).joins[0].user_id, b.session.user_id);
+  // Joining again lists everyone, the caller included.
+  const again = await b.socket.joinMatch(match.match_id);
+  assert.deepEqual(again.presences.map((p) => p.user_id).sort(), [a.session.user_id, b.session.user_id].sort());
   await b.socket.sendMatchState(match.match_id, 7, new Uint8Array([1, 2, 3]));
   const data = await waitFor(a, 'onmatchdata');
   assert.equal(data.op_code, 7);
   assert.deepEqual([...data.data], [1, 2, 3]);
   assert.equal(data.presence.user_id, b.session.user_id);
   await b.socket.leaveMatch(match.match_id);
-  const left = await waitFor(a, 'onmatchpresence', 2);
+  const left = await waitFor(a, 'onmatchpresence', 3);
   assert.equal(left.leaves[0].user_id, b.session.user_id);
   a.socket.disconnect(false);
   b.socket.disconnect(false);
@@ -148,8 +157,10 @@ test('parties: create, join, data, close', async () => {
   const [a, b] = [await player(), await player()];
   const party = await a.socket.createParty(true, 4);
   assert.equal(party.leader.user_id, a.session.user_id);
+  assert.equal((await waitFor(a, 'onpartypresence')).joins[0].user_id, a.session.user_id);
   await b.socket.joinParty(party.party_id);
-  const joined = await waitFor(a, 'onpartypresence');
+  assert.equal((await waitFor(b, 'onpartypresence')).joins[0].user_id, b.session.user_id);
+  const joined = await waitFor(a, 'onpartypresence', 2);
   assert.equal(joined.joins[0].user_id, b.session.user_id);
   await b.socket.sendPartyData(party.party_id, 3, 'hi');
   const data = await waitFor(a, 'onpartydata');
