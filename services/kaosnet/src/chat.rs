@@ -261,7 +261,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             let Joined { stream, new, own_event } = join(kaos, session, &m.target, m.kind, persistence, hidden)?;
             let all = kaos.tracker.list(&stream);
             // As Nakama: a new joiner is left out of the list, one already in finds itself.
-            let listed = |p: &&Presence| !p.meta.hidden && !(new && p.session == session.id);
+            let listed = |p: &&Presence| !(p.meta.hidden || new && p.session == session.id);
             let presences: Vec<Value> = all.iter().filter(listed).map(Presence::to_json).collect();
             let me = all.iter().find(|p| p.session == session.id).map(Presence::to_json);
             let mut channel = json!({"id": channel_id(&stream), "presences": presences, "self": me});

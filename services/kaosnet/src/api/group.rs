@@ -116,10 +116,9 @@ fn leave(kaos: &KaosNet, req: &Request) -> Answer {
 fn user_ids(req: &Request) -> Result<Vec<String>, ApiError> {
     let mut ids = Vec::new();
     for (k, v) in req.query_pairs() {
-        match k.as_str() {
-            "user_ids" => ids.push(v),
-            // Unknown query parameters are ignored, as Nakama's gateway does.
-            _ => {}
+        // Other parameters are ignored, as Nakama's gateway does.
+        if k == "user_ids" {
+            ids.push(v);
         }
     }
     Ok(ids)

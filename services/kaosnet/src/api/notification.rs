@@ -61,10 +61,9 @@ fn delete(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let mut ids = Vec::new();
     for (k, v) in req.query_pairs() {
-        match k.as_str() {
-            "ids" => ids.push(v),
-            // Unknown query parameters are ignored, as Nakama's gateway does.
-            _ => {}
+        // Other parameters are ignored, as Nakama's gateway does.
+        if k == "ids" {
+            ids.push(v);
         }
     }
     if ids.len() > 100 {
