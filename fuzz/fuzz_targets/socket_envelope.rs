@@ -1,6 +1,7 @@
 //! Realtime envelopes from any bytes, as a connected session sends them on either
 //! transport: every reply is one object with a single message (plus `cid`), and
-//! requests with a `cid` get it back.
+//! requests with a `cid` get it back on the answer (an event for the caller, such as
+//! the presence event of its own join, may follow it without one).
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -14,7 +15,7 @@ use serde_json::Value;
 fn services() -> &'static (Arc<KaosNet>, SocketSession) {
     static S: OnceLock<(Arc<KaosNet>, SocketSession)> = OnceLock::new();
     S.get_or_init(|| {
-        let limits = kaosnet::hooks::OperationRateLimiter::new(None);
+        let limits = kaosnet::hooks::OperationRateLimiter::new(kaosnet::hooks::RateLimits::NONE);
         let kaos = KaosNet::with_limits(Arc::new(MemoryStore::new()), Default::default(), Default::default(), limits);
         kaos.rpcs.register("echo", |_, p| Ok(p.to_string()));
         kaos.rpcs.register("fail", |_, _| Err(kaosnet::ApiError::invalid("no")));
@@ -32,9 +33,15 @@ fn services() -> &'static (Arc<KaosNet>, SocketSession) {
 fuzz_target!(|data: &[u8]| {
     let (kaos, session) = services();
     let cid = serde_json::from_slice::<Value>(data).ok().and_then(|v| v.get("cid").filter(|c| !c.is_null()).cloned());
-    for reply in envelope(kaos, session, data) {
-        let Value::Object(map) = &reply else { panic!("not an object: {reply}") };
+    for (i, reply) in envelope(kaos, session, data).iter().enumerate() {
+        let Value::Object(map) = reply else { panic!("not an object: {reply}") };
         assert_eq!(map.keys().filter(|k| *k != "cid").count(), 1, "{reply}");
-        assert_eq!(map.get("cid"), cid.as_ref(), "{reply}");
+        if i == 0 {
+            assert_eq!(map.get("cid"), cid.as_ref(), "{reply}");
+        } else {
+            assert!(map.get("cid").is_none() && map.keys().any(|k| k.ends_with("_presence_event")), "{reply}");
+        }
+        // What goes on the wire parses back.
+        let _: Value = serde_json::from_str(&kaosnet::protojson::to_text(reply)).unwrap();
     }
 });
