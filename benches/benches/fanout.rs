@@ -7,7 +7,8 @@
 //! players connect and join their matches (15,000 by default: the connected-player
 //! goal), and the first `KAOS_FANOUT_ACTIVE` of them (1,000), whole matches, play for
 //! `KAOS_FANOUT_SECONDS` (10 s) while the rest stay connected. kaos-server
-//! runs in a child process on the memory store with rate limits off; the players come
+//! runs in a child process on the memory store with the default rate limits but for
+//! sign-ins (15,000 from four addresses would wait on the auth class); the players come
 //! from four more processes (a process may hold 20,000 files here), each connecting from
 //! its own loopback address (127.0.0.10-13).
 //!
@@ -39,7 +40,8 @@ fn serve() {
         port: 0,
         database: kaos_server::config::Database::Memory,
         session: kaosnet::session::SessionConfig { token_expiry_sec: 3600, ..Default::default() },
-        rate_limits: kaosnet::hooks::RateLimits::NONE,
+        // Match data and the rest as shipped: a player at 20 Hz is far inside the limits.
+        rate_limits: kaosnet::hooks::RateLimits { auth: None, ..Default::default() },
         rudp_port: None,
         console_port: None,
         ..kaos_server::config::Config::default()

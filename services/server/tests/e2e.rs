@@ -73,6 +73,8 @@ fn the_nakama_js_client_works_against_kaos_server() {
         Some((ok, report)) => {
             assert!(ok, "nakama-js suite failed in Chromium:\n{report}");
             assert!(report.lines().any(|l| l == "browser: 21 passed, 0 failed"), "{report}");
+            // Every call was cross-origin (preflighted), from an opaque origin.
+            assert_eq!(report.matches("page origin null").count(), SUITES.len(), "{report}");
         }
         None => {
             assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");

@@ -23,7 +23,7 @@ if (!addr || suites.length === 0) {
   console.error('usage: KAOS_ADDR=host:port node browser.mjs <suite.test.mjs>...');
   process.exit(2);
 }
-const TEST_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 180_000; // a guard against a hang, above waitFor's 60 s
 
 // In the page, `node:test` only collects; this script runs the tests one by one.
 const shims = {

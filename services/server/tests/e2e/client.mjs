@@ -11,7 +11,7 @@ import { Client } from '@heroiclabs/nakama-js';
 if (!globalThis.WebSocket) globalThis.WebSocket = (await import('ws')).default;
 
 const [host, port] = (globalThis.KAOS_ADDR ?? process.env.KAOS_ADDR).split(':');
-export const client = new Client('defaultkey', host, port, false, 10000, false);
+export const client = new Client('defaultkey', host, port, false, 60000, false);
 // Idle keep-alive connections would hold the process open for seconds after the last
 // test: leave once everything has reported (under node only).
 if (globalThis.process?.versions?.node) after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));

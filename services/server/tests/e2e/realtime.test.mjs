@@ -20,9 +20,10 @@ async function player(status = false) {
   return { session, socket, events };
 }
 
-// Waits until `events[name]` holds `count` events (or fails after 5 s).
+// Waits until `events[name]` holds `count` events (or fails after 60 s: a guard against
+// a hang, not a speed check; events arrive in milliseconds).
 async function waitFor(p, name, count = 1) {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 60000;
   while (p.events[name].length < count) {
     if (Date.now() > deadline) assert.fail(`no ${name} (have ${p.events[name].length})`);
     await new Promise((r) => setTimeout(r, 10));
