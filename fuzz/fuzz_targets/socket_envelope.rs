@@ -25,6 +25,7 @@ fn services() -> &'static (Arc<KaosNet>, SocketSession) {
             username: "fuzz".into(),
             vars: Default::default(),
             status: false,
+            format: Default::default(),
         };
         (kaos, session)
     })

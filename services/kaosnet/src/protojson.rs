@@ -14,9 +14,9 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-/// Map fields: their keys are the caller's own (`vars`, matchmaker properties) and are
-/// never renamed.
-const MAP_FIELDS: &[&str] = &["vars", "string_properties", "numeric_properties"];
+/// Map fields: their keys are the caller's own (`vars`, matchmaker properties, a match
+/// join's `metadata`) and are never renamed.
+const MAP_FIELDS: &[&str] = &["vars", "string_properties", "numeric_properties", "metadata"];
 
 /// `name` in snake case (`objectIds` -> `object_ids`); names already in snake case come
 /// back borrowed.
@@ -129,6 +129,7 @@ mod tests {
             "permission_read": 2,
             "stringProperties": {"myRegion": "eu"},
             "vars": {"clientVersion": "1"},
+            "matchJoin": {"matchId": "m", "metadata": {"teamColour": "red"}},
         });
         normalize(&mut v).unwrap();
         assert_eq!(
@@ -138,6 +139,7 @@ mod tests {
                 "permission_read": 2,
                 "string_properties": {"myRegion": "eu"},
                 "vars": {"clientVersion": "1"},
+                "match_join": {"match_id": "m", "metadata": {"teamColour": "red"}},
             })
         );
         assert!(normalize(&mut json!({"userId": "a", "user_id": "b"})).is_err());

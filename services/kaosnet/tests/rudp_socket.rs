@@ -34,7 +34,7 @@ fn start_limited(
 
 struct Client {
     t: RudpTransport,
-    got: VecDeque<Value>,
+    got: VecDeque<Vec<u8>>,
 }
 
 impl Client {
@@ -45,23 +45,35 @@ impl Client {
     }
 
     fn send(&mut self, v: Value) {
-        self.t.send(v.to_string().as_bytes()).unwrap();
+        self.send_bytes(v.to_string().as_bytes());
+    }
+
+    fn send_bytes(&mut self, bytes: &[u8]) {
+        self.t.send(bytes).unwrap();
         self.t.flush().unwrap();
     }
 
-    /// The next message, or `{"closed": code}` once the server has disconnected.
+    /// The next message as JSON, or `{"closed": code}` once the server has disconnected.
     fn next(&mut self) -> Value {
+        match self.next_bytes() {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            Err(code) => json!({ "closed": code }),
+        }
+    }
+
+    /// The next message's bytes, or the close code once the server has disconnected.
+    fn next_bytes(&mut self) -> Result<Vec<u8>, u16> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(v) = self.got.pop_front() {
-                return v;
+            if let Some(m) = self.got.pop_front() {
+                return Ok(m);
             }
             self.t.poll(Some(Duration::from_millis(20))).unwrap();
             let got = &mut self.got;
-            let _ = self.t.receive_messages(|_, m| got.push_back(serde_json::from_slice(m).unwrap()));
+            let _ = self.t.receive_messages(|_, m| got.push_back(m.to_vec()));
             if self.got.is_empty() {
                 match self.t.disconnect_reason() {
-                    Some(DisconnectReason::Remote(code)) => return json!({"closed": code}),
+                    Some(DisconnectReason::Remote(code)) => return Err(code),
                     Some(other) => panic!("disconnected: {other:?}"),
                     None => {}
                 }
@@ -179,7 +191,7 @@ fn replies_beyond_the_window_wait_and_arrive_in_order() {
             Err(_) => {
                 c.t.poll(Some(Duration::from_millis(5))).unwrap();
                 let got = &mut c.got;
-                let _ = c.t.receive_messages(|_, m| got.push_back(serde_json::from_slice(m).unwrap()));
+                let _ = c.t.receive_messages(|_, m| got.push_back(m.to_vec()));
             }
         }
         c.t.flush().unwrap();
@@ -256,4 +268,28 @@ fn a_match_spans_both_transports() {
     w.close(None).unwrap();
     while w.read().is_ok() {}
     assert_eq!(u.next()["match_presence_event"]["leaves"][0]["username"], "wsplayer");
+}
+
+#[test]
+fn a_client_may_choose_protobuf_envelopes_in_its_hello() {
+    use kaosnet::realtime::protobuf::realtime::{envelope::Message, Envelope, Ping};
+    use prost::Message as _;
+    let api = start_with(false, |_| {});
+    let s = session(&api, "device-rudp-0008", "rudppb");
+    let mut c = Client::connect(&api);
+    // The hello and its answer stay JSON; the envelopes after them are protobuf.
+    c.send(json!({"token": s["token"], "format": "protobuf"}));
+    assert_eq!(c.next()["connected"]["username"], "rudppb");
+    let ping = Envelope { cid: "p".into(), message: Some(Message::Ping(Ping {})) };
+    c.send_bytes(&ping.encode_to_vec());
+    let pong = Envelope::decode(&c.next_bytes().unwrap()[..]).unwrap();
+    assert_eq!((pong.cid.as_str(), pong.message), ("p", Some(Message::Pong(Default::default()))));
+    // Garbage gets an error, in protobuf too.
+    c.send_bytes(&[0xff, 0x01]);
+    let e = Envelope::decode(&c.next_bytes().unwrap()[..]).unwrap();
+    assert!(matches!(e.message, Some(Message::Error(ref err)) if err.code == 1), "{e:?}");
+    // An unknown format is refused at the hello.
+    let mut d = Client::connect(&api);
+    d.send(json!({"token": s["token"], "format": "xml"}));
+    assert_eq!(d.next(), json!({"closed": kaosnet::realtime::close::UNAUTHORIZED}));
 }

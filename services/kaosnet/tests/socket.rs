@@ -61,9 +61,9 @@ fn bad_revoked_or_missing_tokens_are_refused_with_401() {
             other => panic!("{query}: {:?}", other.map(|_| ())),
         }
     }
-    match connect(&api, &format!("token={}&format=protobuf", token(&s))) {
+    match connect(&api, &format!("token={}&format=xml", token(&s))) {
         Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
-        other => panic!("protobuf: {:?}", other.map(|_| ())),
+        other => panic!("xml: {:?}", other.map(|_| ())),
     }
     let logout = json!({"token": s["token"]}).to_string();
     assert_eq!(call(&api, "POST", "/v2/session/logout", &bearer(&s["token"]), &logout).0, 200);

@@ -3,7 +3,9 @@
 //! `tests/e2e/realtime.test.mjs` for the realtime services, `tests/e2e/social.test.mjs`
 //! for friends and groups, `tests/e2e/leaderboards.test.mjs` for leaderboards and
 //! tournaments, all sharing `tests/e2e/client.mjs`; node's test runner).
-//! The same suites then run inside headless Chromium (`tests/e2e/browser.mjs`: Debian's
+//! Every suite runs with JSON sockets and with protobuf sockets
+//! (`@heroiclabs/nakama-js-protobuf`, `KAOS_SOCKET_FORMAT=protobuf`). The same suites then
+//! run inside headless Chromium (`tests/e2e/browser.mjs`: Debian's
 //! `/usr/bin/chromium` under playwright-core, the suites bundled by esbuild into a page
 //! whose origin is `null`), so CORS and the browser's WebSocket are checked on every run.
 //! The test installs the locked packages with `npm ci` on first run; without node it
@@ -40,7 +42,7 @@ impl MatchHandler for Arena {
 fn the_nakama_js_client_works_against_kaos_server() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if node_ok && !dir.join("node_modules/playwright-core").exists() {
+    if node_ok && !dir.join("node_modules/@heroiclabs/nakama-js-protobuf").exists() {
         let _ = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status();
     }
     if !node_ok || !dir.join("node_modules/@heroiclabs/nakama-js").exists() {
@@ -49,13 +51,14 @@ fn the_nakama_js_client_works_against_kaos_server() {
         return;
     }
     // Each run on a server of its own: the suites build on the boards they fill.
-    let run = |args: &[&str]| {
+    let run = |args: &[&str], format: &str| {
         let server = serve();
         let out = Command::new("node")
             .args(args)
             .args(SUITES)
             .current_dir(&dir)
             .env("KAOS_ADDR", server.addr.to_string())
+            .env("KAOS_SOCKET_FORMAT", format)
             .output()
             .unwrap();
         server.shutdown();
@@ -63,22 +66,25 @@ fn the_nakama_js_client_works_against_kaos_server() {
         let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (out.status.success(), report)
     };
-    let (node_ok, node_report) = run(&["--test", "--test-reporter=spec"]);
-    // The same suites inside Chromium, from a page whose origin is `null`: CORS and the
-    // browser's own WebSocket, as a game in a browser meets them.
-    let browser = Path::new(CHROMIUM).exists().then(|| run(&["browser.mjs"]));
-    assert!(node_ok, "nakama-js suite failed under node:\n{node_report}");
-    assert!(node_report.contains("pass 21") && node_report.contains("fail 0"), "{node_report}");
-    match browser {
-        Some((ok, report)) => {
-            assert!(ok, "nakama-js suite failed in Chromium:\n{report}");
+    let browser = Path::new(CHROMIUM).exists();
+    if !browser {
+        assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");
+        eprintln!("skipped the browser runs: {CHROMIUM} is missing (apt-get install chromium)");
+    }
+    // Sockets in JSON and in protobuf (@heroiclabs/nakama-js-protobuf), under node and
+    // inside Chromium from a page whose origin is `null` (CORS and the browser's own
+    // WebSocket, as a game in a browser meets them).
+    for format in ["json", "protobuf"] {
+        let (ok, report) = run(&["--test", "--test-reporter=spec"], format);
+        assert!(ok, "nakama-js suite failed under node, {format} sockets:\n{report}");
+        assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
+        if browser {
+            let (ok, report) = run(&["browser.mjs"], format);
+            assert!(ok, "nakama-js suite failed in Chromium, {format} sockets:\n{report}");
             assert!(report.lines().any(|l| l == "browser: 21 passed, 0 failed"), "{report}");
             // Every call was cross-origin (preflighted), from an opaque origin.
-            assert_eq!(report.matches("page origin null").count(), SUITES.len(), "{report}");
-        }
-        None => {
-            assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");
-            eprintln!("skipped the browser run: {CHROMIUM} is missing (apt-get install chromium)");
+            let header = format!("page origin null, {format} sockets");
+            assert_eq!(report.matches(&header).count(), SUITES.len(), "{report}");
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::realtime::envelope::{parse, Answer, Failure};
 use crate::realtime::tracker::{Presence, PresenceMeta};
-use crate::realtime::{SessionId, SocketSession};
+use crate::realtime::{Frame, SessionId, SocketSession};
 use crate::KaosNet;
 use pool::{doc_of, Member, Pool, Ticket};
 
@@ -214,7 +214,7 @@ impl Matchmaker {
                     let me = users.iter().position(|u| u.presence.session == m.presence.session);
                     let me = me.map_or("null", |i| entries[i].as_str());
                     let text = format!("{head},\"ticket\":{},\"self\":{me}}}}}", json!(t.id));
-                    kaos.sessions.send(m.presence.session, text.into());
+                    kaos.sessions.send(m.presence.session, Arc::new(Frame::from_json(text)));
                 }
             }
         }

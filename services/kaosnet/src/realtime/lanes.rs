@@ -213,7 +213,7 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
         };
         let Some(k) = kaos.upgrade() else { return };
         for reply in envelope(&k, &session, &data) {
-            k.sessions.send(session.id, crate::protojson::to_text(&reply).into());
+            k.sessions.send(session.id, std::sync::Arc::new(super::Frame::from_value(&reply)));
         }
         let mut s = lanes.lock();
         let Some(lane) = s.lanes.get_mut(&session.id) else { continue };

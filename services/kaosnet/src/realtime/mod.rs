@@ -13,7 +13,9 @@
 //! [`KaosNet::sessions`]) knows every session on either.
 
 pub(crate) mod envelope;
+pub mod frame;
 pub(crate) mod lanes;
+pub mod protobuf;
 mod registry;
 pub mod router;
 mod rudp;
@@ -32,6 +34,7 @@ use kaos_rudp::{RudpConfig, RudpWaker};
 use kaos_ws::{Adopter, WsConfig};
 
 pub use envelope::envelope;
+pub use frame::{Format, Frame};
 pub use registry::{SessionId, SessionRegistry, Transport};
 
 use crate::KaosNet;
@@ -123,6 +126,8 @@ pub struct SocketSession {
     pub vars: BTreeMap<String, String>,
     /// Whether the socket asked to appear online to followers (`status=true`).
     pub status: bool,
+    /// The wire format the socket chose at connect.
+    pub format: Format,
 }
 
 /// A session has connected (and is registered): it appears online if it asked to.

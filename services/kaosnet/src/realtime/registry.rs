@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use super::Frame;
+
 /// A connected socket, unique for the life of the process (the default, 0, is never
 /// handed out).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,7 +82,7 @@ thread_local! {
 /// Work for a transport thread from elsewhere.
 #[derive(Debug, Clone)]
 pub(crate) enum Command {
-    Send { session: SessionId, text: Arc<str> },
+    Send { session: SessionId, frame: Arc<Frame> },
     Close { session: SessionId, code: u16, reason: String },
 }
 
@@ -125,9 +127,9 @@ impl SessionRegistry {
         self.lock().by_user.get(user_id).cloned().unwrap_or_default()
     }
 
-    /// Queues `text` for `session`; false if it is not connected.
-    pub fn send(&self, session: SessionId, text: Arc<str>) -> bool {
-        self.post(session, |session| Command::Send { session, text })
+    /// Queues `frame` for `session`; false if it is not connected.
+    pub fn send(&self, session: SessionId, frame: Arc<Frame>) -> bool {
+        self.post(session, |session| Command::Send { session, frame })
     }
 
     /// Closes `session` with a WebSocket close code (RUDP carries the same code).

@@ -12,9 +12,9 @@ use crate::KaosNet;
 
 /// Sends `envelope` to each of `sessions`.
 pub fn to_sessions(kaos: &KaosNet, sessions: impl IntoIterator<Item = SessionId>, envelope: &Value) {
-    let text: Arc<str> = crate::protojson::to_text(envelope).into();
+    let frame = Arc::new(super::Frame::from_value(envelope));
     for s in sessions {
-        kaos.sessions.send(s, text.clone());
+        kaos.sessions.send(s, frame.clone());
     }
 }
 

@@ -1,5 +1,6 @@
 //! The reliable-UDP transport of the realtime socket: a kaos-rudp server on a port and a
-//! thread of its own. Every message is one JSON text on any channel; replies go on
+//! thread of its own. Every message is one envelope on any channel (JSON text, or
+//! protobuf when the client's first message asked for `"format": "protobuf"`); replies go on
 //! channel 0 (reliable, ordered). A connected client is a session only once its first
 //! message carried a valid token.
 
@@ -12,20 +13,24 @@ use kaos_rudp::{RudpServer, RudpWaker, SendError, ServerEvent, TransportError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::envelope::error;
+use super::envelope::{error, inbound};
 use super::registry::{Command, Transport};
 use super::{
-    close, envelope, RealtimeHandle, RudpSocketConfig, SessionId, SessionRegistry, SocketError, SocketSession,
+    close, envelope, Format, Frame, RealtimeHandle, RudpSocketConfig, SessionId, SessionRegistry, SocketError,
+    SocketSession,
 };
 use crate::KaosNet;
 
-/// The first message.
+/// The first message (JSON, whatever the format chosen for the envelopes after it).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Hello {
     token: String,
     #[serde(default)]
     status: bool,
+    /// `json` (the default) or `protobuf`.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// Replies waiting for room in a client's reliable window, and their bytes.
@@ -134,11 +139,15 @@ impl RudpSocket {
             return self.admit(addr, data);
         }
         let Some(session) = self.sessions.get(&addr) else { return };
-        if self.kaos.lanes.offer(session, data) {
-            return;
-        }
-        for reply in envelope(&self.kaos, session, data) {
-            if !self.send(addr, &crate::protojson::to_text(&reply)) {
+        let format = session.format;
+        let replies = match inbound(format, data) {
+            Ok(json) if self.kaos.lanes.offer(session, &json) => return,
+            Ok(json) => envelope(&self.kaos, session, &json),
+            Err(refusal) => vec![refusal],
+        };
+        for reply in replies {
+            let frame = Frame::from_value(&reply);
+            if !frame.bytes(format).is_none_or(|bytes| self.send(addr, bytes)) {
                 break;
             }
         }
@@ -149,6 +158,9 @@ impl RudpSocket {
         let Ok(hello) = serde_json::from_slice::<Hello>(data) else {
             return self.refuse(addr, close::UNAUTHORIZED);
         };
+        let Some(format) = Format::parse(hello.format.as_deref()) else {
+            return self.refuse(addr, close::UNAUTHORIZED);
+        };
         let Ok(claims) = self.kaos.accounts.verify(&hello.token) else {
             return self.refuse(addr, close::UNAUTHORIZED);
         };
@@ -157,9 +169,9 @@ impl RudpSocket {
             "session_id": id.to_string(), "user_id": claims.uid, "username": claims.usn,
         }});
         self.addrs.insert(id, addr);
-        let session =
-            SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status: hello.status };
-        self.send(addr, &connected.to_string());
+        let (vars, status) = (claims.vrs, hello.status);
+        let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars, status, format };
+        self.send(addr, connected.to_string().as_bytes());
         super::opened(&self.kaos, &session);
         self.sessions.insert(addr, session);
     }
@@ -174,24 +186,28 @@ impl RudpSocket {
     /// Sends on channel 0, after whatever is already waiting for room in the client's
     /// window. A client whose backlog passes the cap is disconnected as a slow consumer
     /// (false); a reply larger than the transport's message size becomes an error.
-    fn send(&mut self, addr: SocketAddr, text: &str) -> bool {
+    fn send(&mut self, addr: SocketAddr, text: &[u8]) -> bool {
         if let Some((queue, bytes)) = self.backlog.get_mut(&addr) {
             if *bytes + text.len() > self.max_backlog_bytes {
                 return self.drop_slow(addr);
             }
             *bytes += text.len();
-            queue.push_back(text.as_bytes().into());
+            queue.push_back(text.into());
             return true;
         }
-        match self.server.send(&addr, text.as_bytes()) {
+        match self.server.send(&addr, text) {
             Ok(()) => true,
             Err(TransportError::Send(SendError::Full)) if text.len() <= self.max_backlog_bytes => {
-                self.backlog.insert(addr, (VecDeque::from([text.as_bytes().into()]), text.len()));
+                self.backlog.insert(addr, (VecDeque::from([text.into()]), text.len()));
                 true
             }
             Err(TransportError::Send(SendError::Oversize)) => {
                 let e = error(None, SocketError::RuntimeException, "Reply larger than the RUDP message limit");
-                self.send(addr, &e.to_string())
+                let format = self.sessions.get(&addr).map_or(Format::Json, |s| s.format);
+                match Frame::from_value(&e).bytes(format) {
+                    Some(bytes) => self.send(addr, bytes),
+                    None => true,
+                }
             }
             Err(TransportError::Send(SendError::Full)) => self.drop_slow(addr),
             Err(_) => {
@@ -228,9 +244,12 @@ impl RudpSocket {
 
     fn run_command(&mut self, command: Command) {
         match command {
-            Command::Send { session, text } => {
+            Command::Send { session, frame } => {
                 if let Some(&addr) = self.addrs.get(&session) {
-                    self.send(addr, &text);
+                    let format = self.sessions.get(&addr).map_or(Format::Json, |s| s.format);
+                    if let Some(bytes) = frame.bytes(format) {
+                        self.send(addr, bytes);
+                    }
                 }
             }
             Command::Close { session, code, .. } => {

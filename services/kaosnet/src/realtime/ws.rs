@@ -8,8 +8,9 @@ use std::time::Duration;
 use kaos_http::Upgrade;
 use kaos_ws::{Adopter, ConnId, WsEvent, WsServer};
 
+use super::envelope::inbound;
 use super::registry::{Command, Transport};
-use super::{envelope, RealtimeConfig, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
+use super::{envelope, Format, Frame, RealtimeConfig, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
 use crate::KaosNet;
 
 pub(super) struct WsSocket {
@@ -65,9 +66,9 @@ impl WsSocket {
     /// Checks the token and options of an upgrade, then accepts or refuses it.
     fn admit(&mut self, upgrade: Upgrade) {
         let request = &upgrade.request;
-        if request.query("format").is_some_and(|f| f != "json") {
-            return self.ws.refuse(upgrade, 400, "only format=json is supported");
-        }
+        let Some(format) = Format::parse(request.query("format").as_deref()) else {
+            return self.ws.refuse(upgrade, 400, "format must be json or protobuf");
+        };
         let status = request.query("status").is_some_and(|s| s == "true");
         let Some(token) = request.query("token").filter(|t| !t.is_empty()) else {
             return self.ws.refuse(upgrade, 401, "Missing or invalid token");
@@ -79,17 +80,17 @@ impl WsSocket {
         let Some(conn) = self.ws.adopt(upgrade) else { return };
         let id = self.kaos.sessions.register(Transport::WebSocket, &claims.uid, self.single_socket);
         self.conns.insert(id, conn);
-        let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status };
+        let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status, format };
         super::opened(&self.kaos, &session);
         self.sessions.insert(conn, session);
     }
 
     fn run_command(&mut self, command: Command) {
         match command {
-            Command::Send { session, text } => {
+            Command::Send { session, frame } => {
                 if let Some(&conn) = self.conns.get(&session) {
                     // A full queue closes the socket as a slow consumer.
-                    let _ = self.ws.send_text(conn, &text);
+                    let _ = self.deliver(conn, &frame);
                 }
             }
             Command::Close { session, code, reason } => {
@@ -109,14 +110,26 @@ impl WsSocket {
 
     fn handle(&mut self, conn: ConnId, data: &[u8]) {
         let Some(session) = self.sessions.get(&conn) else { return };
-        if self.kaos.lanes.offer(session, data) {
-            return;
-        }
-        for reply in envelope(&self.kaos, session, data) {
-            if self.ws.send_text(conn, &crate::protojson::to_text(&reply)).is_err() {
+        let replies = match inbound(session.format, data) {
+            Ok(json) if self.kaos.lanes.offer(session, &json) => return,
+            Ok(json) => envelope(&self.kaos, session, &json),
+            Err(refusal) => vec![refusal],
+        };
+        for reply in replies {
+            if self.deliver(conn, &Frame::from_value(&reply)).is_err() {
                 // Over its outbound cap: kaos-ws has closed it with 1008.
                 break;
             }
+        }
+    }
+
+    /// Sends `frame` in the connection's format: a text frame of JSON or a binary frame
+    /// of protobuf.
+    fn deliver(&mut self, conn: ConnId, frame: &Frame) -> Result<(), kaos_ws::TransportError> {
+        match self.sessions.get(&conn).map(|s| s.format) {
+            Some(Format::Json) => self.ws.send_text(conn, frame.json()),
+            Some(Format::Protobuf) => frame.protobuf().map_or(Ok(()), |bytes| self.ws.send(conn, bytes)),
+            None => Ok(()),
         }
     }
 }

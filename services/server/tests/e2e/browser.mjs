@@ -4,7 +4,7 @@
 // page whose origin is `null`, so every request is a cross-origin one (CORS preflights)
 // and the socket is the browser's. Tests run one after another, as under node.
 //
-//   KAOS_ADDR=127.0.0.1:7350 node browser.mjs e2e.test.mjs realtime.test.mjs ...
+//   KAOS_ADDR=127.0.0.1:7350 [KAOS_SOCKET_FORMAT=protobuf] node browser.mjs e2e.test.mjs realtime.test.mjs ...
 //
 // Prints each test's result, then exactly one line `browser: N passed, N failed`; exits
 // non-zero if any test failed. Console errors of the page (CORS refusals among them) go to
@@ -19,6 +19,7 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 const suites = process.argv.slice(2);
 const addr = process.env.KAOS_ADDR;
+const socketFormat = process.env.KAOS_SOCKET_FORMAT ?? 'json';
 if (!addr || suites.length === 0) {
   console.error('usage: KAOS_ADDR=host:port node browser.mjs <suite.test.mjs>...');
   process.exit(2);
@@ -118,8 +119,9 @@ try {
       // opaque too, but Chromium refuses its requests to loopback outright: Private
       // Network Access, not CORS.) Load the bundle as a module, since it awaits at top
       // level, and learn its tests.
-      const { origin, names } = await page.evaluate(async ([src, addr]) => {
+      const { origin, names } = await page.evaluate(async ([src, addr, format]) => {
         globalThis.KAOS_ADDR = addr;
+        globalThis.KAOS_SOCKET_FORMAT = format;
         const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
         try {
           await import(url);
@@ -127,8 +129,10 @@ try {
           URL.revokeObjectURL(url);
         }
         return { origin: globalThis.origin, names: globalThis.__kaosTests.map((t) => t.name) };
-      }, [code, addr]);
-      console.log(`# ${name}: ${names.length} tests in Chromium ${context.browser()?.version() ?? ''}, page origin ${origin}`);
+      }, [code, addr, socketFormat]);
+      console.log(
+        `# ${name}: ${names.length} tests in Chromium ${context.browser()?.version() ?? ''}, page origin ${origin}, ${socketFormat} sockets`,
+      );
       for (let i = 0; i < names.length; i++) {
         const start = Date.now();
         corsErrors = [];

@@ -3,7 +3,7 @@
 // the server's address in KAOS_ADDR and registers the `echo` RPC.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { client, rejects, unique } from './client.mjs';
+import { client, createSocket, rejects, unique } from './client.mjs';
 
 test('device, email and custom authentication create once', async () => {
   const device = unique('device');
@@ -129,7 +129,7 @@ test('rpc over REST, with the http key, and over the socket', async () => {
   assert.deepEqual(server.payload, { from: 'server' });
   await rejects(client.rpc(session, 'no_such_rpc', {}), 404);
 
-  const socket = client.createSocket(false, false);
+  const socket = createSocket();
   await socket.connect(session, true);
   const viaSocket = await socket.rpc('echo', JSON.stringify({ over: 'socket' }));
   assert.deepEqual(JSON.parse(viaSocket.payload), { over: 'socket' });

@@ -4,12 +4,12 @@
 // match handler and the `make_arena` and `notify_me` RPCs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { client, unique } from './client.mjs';
+import { client, createSocket, unique } from './client.mjs';
 
 // A user with an open socket; `events[name]` collects what the socket pushed.
 async function player(status = false) {
   const session = await client.authenticateDevice(unique('device'), true, unique('p').slice(0, 20));
-  const socket = client.createSocket(false, false);
+  const socket = createSocket();
   const events = {};
   for (const name of ['onchannelmessage', 'onchannelpresence', 'onstatuspresence', 'onnotification', 'onmatchdata',
     'onmatchpresence', 'onmatchmakermatched', 'onpartypresence', 'onpartydata', 'onpartyclose', 'onpartyleader']) {
@@ -65,9 +65,9 @@ test('status: followers see a user come online and change status', async () => {
   const a = await player();
   const bSession = await client.authenticateDevice(unique('device'), true);
   const followed = await a.socket.followUsers([bSession.user_id]);
-  // Nakama leaves an empty list out (protojson): nobody online yet.
-  assert.equal(followed.presences, undefined);
-  const bSocket = client.createSocket(false, false);
+  // Nobody online yet: JSON leaves the empty list out (protojson), protobuf decodes it as [].
+  assert.deepEqual(followed.presences ?? [], []);
+  const bSocket = createSocket();
   await bSocket.connect(bSession, true);
   const online = await waitFor(a, 'onstatuspresence');
   assert.equal(online.joins[0].user_id, bSession.user_id);

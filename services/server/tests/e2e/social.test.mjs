@@ -2,7 +2,7 @@
 // once. Started by services/server/tests/e2e.rs with the other suites.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { client, rejects, unique } from './client.mjs';
+import { client, createSocket, rejects, unique } from './client.mjs';
 
 const account = () => client.authenticateDevice(unique('device'), true, unique('s').slice(0, 20));
 const waitFor = async (check) => {
@@ -12,7 +12,7 @@ const waitFor = async (check) => {
 
 test('friend invites, acceptance, blocks and deletes', async () => {
   const [a, b, c] = await Promise.all([account(), account(), account()]);
-  const socket = client.createSocket(false, false);
+  const socket = createSocket();
   const heard = [];
   socket.onnotification = (n) => heard.push(n);
   await socket.connect(b, false);
@@ -88,7 +88,7 @@ test('groups: requests, roles, kicks and leaving', async () => {
 test('group chat is for members only', async () => {
   const [owner, outsider] = await Promise.all([account(), account()]);
   const group = await client.createGroup(owner, { name: unique('Chat'), open: true });
-  const socket = client.createSocket(false, false);
+  const socket = createSocket();
   await socket.connect(outsider, false);
   await assert.rejects(socket.joinChat(group.id, 3, true, false), (e) => e.code === 3);
   await client.joinGroup(outsider, group.id);
