@@ -71,3 +71,19 @@ fn queries_match_fields_by_value_and_order() {
     // A missing field never orders.
     assert_eq!(ids(&Query::new().gt("/missing", 0), 10), Vec::<String>::new());
 }
+
+#[test]
+fn server_code_meets_the_same_rules_as_a_client() {
+    // One set of rules (`storage::ops`) for every caller: a name a client may not use,
+    // server code may not either.
+    let s = storage();
+    let long = "k".repeat(129);
+    for (collection, key) in [("", "k"), ("c", ""), ("c", long.as_str())] {
+        assert_eq!(s.set("u1", collection, key, &json!({})).unwrap_err().code, Code::InvalidArgument, "{key}");
+        assert_eq!(s.get("u1", collection, key).unwrap_err().code, Code::InvalidArgument);
+        assert_eq!(s.write_as("u1", collection, key, &json!({}), None).unwrap_err().code, Code::InvalidArgument);
+    }
+    assert_eq!(s.list(None, "", 10, None).unwrap_err().code, Code::InvalidArgument);
+    assert_eq!(s.list(None, "c", 0, None).unwrap_err().code, Code::InvalidArgument);
+    assert!(s.list(None, "c", 1000, None).is_ok(), "server code may read bigger pages");
+}

@@ -8,13 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{body, route, session, Answer};
-use crate::error::ApiError;
-use crate::store::{may_read, Caller, ObjectDelete, ObjectId, ObjectWrite, StorageObject, VersionCheck};
+use crate::storage::ops;
+use crate::store::{Caller, ObjectId, StorageObject};
 use crate::time::rfc3339;
 use crate::KaosNet;
-
-/// Most objects in one batch.
-const MAX_BATCH: usize = 100;
 
 pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     route(r, kaos, Method::Post, "/v2/storage", "read_storage_objects", read);
@@ -38,20 +35,6 @@ pub(super) fn object_json(o: &StorageObject) -> Value {
     })
 }
 
-fn check_name(what: &str, s: &str) -> Result<(), ApiError> {
-    if s.is_empty() || s.len() > 128 {
-        return Err(ApiError::invalid(format!("Invalid {what}, must be set and at most 128 characters.")));
-    }
-    Ok(())
-}
-
-fn check_batch<T>(items: &[T]) -> Result<(), ApiError> {
-    if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::invalid(format!("Batches hold 1 to {MAX_BATCH} objects.")));
-    }
-    Ok(())
-}
-
 #[derive(Deserialize)]
 struct ReadId {
     #[serde(default)]
@@ -71,17 +54,9 @@ struct ReadBody {
 fn read(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let b: ReadBody = body(req)?;
-    check_batch(&b.object_ids)?;
-    let mut ids = Vec::with_capacity(b.object_ids.len());
-    for r in b.object_ids {
-        check_name("collection", &r.collection)?;
-        check_name("key", &r.key)?;
-        ids.push(ObjectId { collection: r.collection, key: r.key, user_id: r.user_id });
-    }
-    let objects = kaos.accounts.store().read_objects(&ids)?;
-    let caller = Caller::User(&me.uid);
-    let visible: Vec<Value> = objects.iter().filter(|o| may_read(caller, o)).map(object_json).collect();
-    Ok(json!({"objects": visible}))
+    let ids = b.object_ids.into_iter().map(|r| ObjectId { collection: r.collection, key: r.key, user_id: r.user_id });
+    let objects = ops::read(&**kaos.accounts.store(), Caller::User(&me.uid), ids.collect())?;
+    Ok(json!({"objects": objects.iter().map(object_json).collect::<Vec<_>>()}))
 }
 
 #[derive(Deserialize)]
@@ -107,31 +82,16 @@ struct WriteBody {
 fn write(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let b: WriteBody = body(req)?;
-    check_batch(&b.objects)?;
-    let mut writes = Vec::with_capacity(b.objects.len());
-    for o in b.objects {
-        check_name("collection", &o.collection)?;
-        check_name("key", &o.key)?;
-        if serde_json::from_str::<serde_json::Map<String, Value>>(&o.value).is_err() {
-            return Err(ApiError::invalid("Value must be a JSON object."));
-        }
-        let permission_read = match o.permission_read.unwrap_or(1) {
-            p @ 0..=2 => p as u8,
-            _ => return Err(ApiError::invalid("Invalid read permission, must be 0, 1 or 2.")),
-        };
-        let permission_write = match o.permission_write.unwrap_or(1) {
-            p @ 0..=1 => p as u8,
-            _ => return Err(ApiError::invalid("Invalid write permission, must be 0 or 1.")),
-        };
-        let version = match o.version.as_str() {
-            "" => VersionCheck::Any,
-            "*" => VersionCheck::Absent,
-            v => VersionCheck::Is(v.to_string()),
-        };
-        let id = ObjectId { collection: o.collection, key: o.key, user_id: me.uid.clone() };
-        writes.push(ObjectWrite { id, value: o.value, version, permission_read, permission_write });
-    }
-    let written = kaos.accounts.store().write_objects(Caller::User(&me.uid), &writes, kaos.accounts.now())?;
+    let writes = b.objects.into_iter().map(|o| ops::Write {
+        version: ops::version(&o.version),
+        collection: o.collection,
+        key: o.key,
+        value: o.value,
+        permission_read: o.permission_read.unwrap_or(1),
+        permission_write: o.permission_write.unwrap_or(1),
+    });
+    let store = &**kaos.accounts.store();
+    let written = ops::write(store, Caller::User(&me.uid), &me.uid, writes.collect(), kaos.accounts.now())?;
     let acks: Vec<Value> = written
         .iter()
         .map(|o| {
@@ -167,45 +127,27 @@ struct DeleteBody {
 fn delete(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let b: DeleteBody = body(req)?;
-    check_batch(&b.object_ids)?;
-    let mut deletes = Vec::with_capacity(b.object_ids.len());
-    for d in b.object_ids {
-        check_name("collection", &d.collection)?;
-        check_name("key", &d.key)?;
-        let version = Some(d.version).filter(|v| !v.is_empty());
-        deletes.push(ObjectDelete {
-            id: ObjectId { collection: d.collection, key: d.key, user_id: me.uid.clone() },
-            version,
-        });
-    }
-    kaos.accounts.store().delete_objects(Caller::User(&me.uid), &deletes)?;
+    let deletes = b.object_ids.into_iter().map(|d| ops::Delete {
+        collection: d.collection,
+        key: d.key,
+        version: Some(d.version),
+    });
+    ops::delete(&**kaos.accounts.store(), Caller::User(&me.uid), &me.uid, deletes.collect())?;
     Ok(json!({}))
 }
 
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let collection = req.param("collection").unwrap_or_default();
-    check_name("collection", collection)?;
     let owner = req.param("user_id").map(str::to_string).or_else(|| req.query("user_id")).filter(|u| !u.is_empty());
-    if owner.as_deref().is_some_and(|u| uuid::Uuid::parse_str(u).is_err()) {
-        return Err(ApiError::invalid("Invalid user ID - make sure user ID is a valid UUID."));
-    }
     let limit = match req.query("limit").as_deref() {
-        None | Some("") => 100,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| ApiError::invalid("Invalid limit - limit must be between 1 and 100."))?,
+        None | Some("") => ops::MAX_PAGE,
+        // Out of range, or no number: the operation refuses it.
+        Some(l) => l.parse::<usize>().unwrap_or(0),
     };
     let cursor = req.query("cursor").filter(|c| !c.is_empty());
-    let page = kaos.accounts.store().list_objects(
-        Caller::User(&me.uid),
-        collection,
-        owner.as_deref(),
-        limit,
-        cursor.as_deref(),
-    )?;
+    let store = &**kaos.accounts.store();
+    let page = ops::list(store, Caller::User(&me.uid), collection, owner.as_deref(), limit, cursor.as_deref())?;
     let mut v = json!({"objects": page.objects.iter().map(object_json).collect::<Vec<_>>()});
     if let Some(c) = page.cursor {
         v["cursor"] = json!(c);
