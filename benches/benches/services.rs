@@ -39,6 +39,7 @@ fn serve(dir: &str) {
         session: kaosnet::session::SessionConfig { token_expiry_sec: 3600, ..Default::default() },
         rate_limits: kaosnet::hooks::RateLimits::NONE,
         rudp_port: None,
+        console_port: None,
         ..kaos_server::config::Config::default()
     };
     let server = kaos_server::start(&config, |_| {}).unwrap();

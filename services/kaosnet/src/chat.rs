@@ -11,10 +11,9 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::notifications::{self, Outgoing};
-use crate::realtime::envelope::{parse, Answer, Failure};
-use crate::realtime::router::{self, channel_id, channel_target};
-use crate::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
-use crate::realtime::SocketSession;
+use crate::presence::router::{self, channel_id, channel_target};
+use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::socket::{parse, Answer, Failure, SocketSession};
 use crate::store::{ChannelMessage, StoreError, UserKey};
 use crate::time::rfc3339;
 use crate::KaosNet;
@@ -326,7 +325,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             router::to_stream(kaos, &stream, &json!({"channel_message": message_json(&stream, &msg, true)}), None);
             Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, true)))
         }
-        _ => Err(Failure::new(crate::realtime::SocketError::UnrecognizedPayload, "Unrecognized message")),
+        _ => Err(Failure::new(crate::socket::SocketError::UnrecognizedPayload, "Unrecognized message")),
     }
 }
 

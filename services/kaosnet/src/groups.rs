@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::friends::notify;
 use crate::notifications::{code, Outgoing};
-use crate::realtime::router;
-use crate::realtime::tracker::{Stream, StreamMode};
+use crate::presence::router;
+use crate::presence::tracker::{Stream, StreamMode};
 use crate::store::{
     group_state, Group, GroupFilter, GroupUpdate, GroupUsersOp, Membership, Refusal, SocialDone, SocialWrite,
     StoreError, User, UserKey,

@@ -23,8 +23,13 @@
 //! - [`api`]: the REST routes on a kaos-http router.
 //! - [`console`]: the console port's routes (health and metrics today).
 //! - [`metrics`]: Prometheus metrics.
-//! - [`realtime`]: the socket (WebSocket at `/ws`, and reliable UDP), Nakama's envelopes,
-//!   the session registry.
+//! - [`presence`]: below the services: the session registry, who is on which stream, and
+//!   delivery (presence events, messages encoded once per wire format).
+//! - [`socket`]: below the services: the contract of a socket message handler (the
+//!   session, answers, refusals with Nakama's socket codes).
+//! - [`protojson`], [`protobuf`]: Nakama's JSON rules and its realtime protobuf schema.
+//! - [`realtime`]: above the services: the socket transports (WebSocket at `/ws`, and
+//!   reliable UDP), the table of message kinds and their dispatch, the worker lanes.
 
 pub mod accounts;
 pub mod api;
@@ -40,12 +45,15 @@ pub mod matchmaker;
 pub mod metrics;
 pub mod notifications;
 pub mod parties;
+pub mod presence;
+pub mod protobuf;
 pub mod protojson;
 pub mod query;
 pub mod realtime;
 pub mod rpc;
 pub mod session;
 mod small_text;
+pub mod socket;
 pub mod status;
 pub mod storage;
 pub mod store;
@@ -89,11 +97,11 @@ pub struct KaosNet {
     /// Per-client, per-operation rate limits.
     pub limits: hooks::OperationRateLimiter,
     /// Every connected realtime session, on any transport.
-    pub sessions: realtime::SessionRegistry,
+    pub sessions: presence::SessionRegistry,
     /// Prometheus metrics.
     pub metrics: metrics::Metrics,
     /// Who is present on which stream (chat channels, matches, parties, status).
-    pub tracker: realtime::tracker::Tracker,
+    pub tracker: presence::tracker::Tracker,
     /// Authoritative match handlers and the matches running.
     pub matches: matches::MatchRegistry,
     /// Matchmaking tickets.
@@ -139,9 +147,9 @@ impl KaosNet {
             rpcs: rpc::Rpcs::default(),
             hooks: hooks::HookRegistry::default(),
             limits,
-            sessions: realtime::SessionRegistry::default(),
+            sessions: presence::SessionRegistry::default(),
             metrics: metrics::Metrics::new(),
-            tracker: realtime::tracker::Tracker::default(),
+            tracker: presence::tracker::Tracker::default(),
         })
     }
 }

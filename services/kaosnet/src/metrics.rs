@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
-use crate::realtime::{SessionRegistry, Transport};
+use crate::presence::{SessionRegistry, Transport};
 
 /// Socket message kinds counted by name; anything else counts as `unrecognized`, so a
 /// client cannot grow the label set.

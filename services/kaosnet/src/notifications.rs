@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::realtime::router;
+use crate::presence::router;
 use crate::store::Notification;
 use crate::time::rfc3339;
 use crate::KaosNet;

@@ -5,7 +5,7 @@
 //! the longest-standing member leads; when the last member leaves, the party ends.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use base64::Engine;
 use serde::Deserialize;
@@ -14,10 +14,10 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::matches::authoritative::NODE;
 use crate::matchmaker::{presence_of, AddMsg};
-use crate::realtime::envelope::{parse, Answer, Failure};
-use crate::realtime::router;
-use crate::realtime::tracker::{Presence, Stream, StreamMode};
-use crate::realtime::{SessionId, SocketError, SocketSession};
+use crate::presence::router;
+use crate::presence::tracker::{Presence, Stream, StreamMode};
+use crate::presence::{Frame, SessionId};
+use crate::socket::{parse, Answer, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// Largest party.
@@ -259,10 +259,9 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             Parties::leader_only(p, session)?;
             let who = named(&p.requests, &m.presence)?;
             let own_event = Parties::admit(kaos, &uuid, p, who.clone())?;
-            router::to_sessions(kaos, [who.session], &json!({"party": party_json(&party_id, p, &who)}));
-            if let Some(event) = own_event {
-                router::to_sessions(kaos, [who.session], &event);
-            }
+            // The party and the own join's event together, in that order.
+            let frames = std::iter::once(json!({"party": party_json(&party_id, p, &who)})).chain(own_event);
+            kaos.sessions.send_all(who.session, frames.map(|f| Arc::new(Frame::from_value(&f))));
             Ok(Answer::Ack)
         }
         "party_promote" => {

@@ -9,10 +9,9 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::realtime::envelope::{parse, Answer, Failure};
-use crate::realtime::router;
-use crate::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
-use crate::realtime::SocketSession;
+use crate::presence::router;
+use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::socket::{parse, Answer, Failure, SocketSession};
 use crate::store::UserKey;
 use crate::KaosNet;
 

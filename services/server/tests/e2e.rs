@@ -103,6 +103,8 @@ fn serve() -> kaos_server::Running {
         port: 0,
         database: Database::Memory,
         rudp_port: Some(0),
+        // Free ports only: two runs (or two checkouts) may test at once.
+        console_port: Some(0),
         ..Config::default()
     };
     kaos_server::start(&config, |kaos| {

@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use super::{query_bool, route, session, Answer};
 use crate::error::ApiError;
 use crate::matches::MatchInfo;
+use crate::presence::router::match_id;
+use crate::presence::tracker::StreamMode;
 use crate::query::{flatten, Doc, Query};
-use crate::realtime::router::match_id;
-use crate::realtime::tracker::StreamMode;
 use crate::KaosNet;
 
 pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {

@@ -14,10 +14,10 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::realtime::envelope::Failure;
-use crate::realtime::router;
-use crate::realtime::tracker::{Presence, Stream, StreamMode};
-use crate::realtime::{SessionId, SocketError};
+use crate::presence::router;
+use crate::presence::tracker::{Presence, Stream, StreamMode};
+use crate::presence::{Frame, SessionId};
+use crate::socket::{Failure, SocketError};
 use crate::KaosNet;
 
 /// The node name in authoritative match ids (`<uuid>.kaos`).
@@ -422,10 +422,9 @@ fn run(
                         }
                         let label = shared.label.lock().unwrap_or_else(PoisonError::into_inner).clone();
                         let answer = json!({ "match": super::match_json(kaos, &stream, session, new, &label) });
-                        router::to_sessions(kaos, [session], &with_cid(cid, answer));
-                        if let Some(event) = own_event {
-                            router::to_sessions(kaos, [session], &event);
-                        }
+                        // The answer and the own join's event together, in that order.
+                        let frames = std::iter::once(with_cid(cid, answer)).chain(own_event);
+                        kaos.sessions.send_all(session, frames.map(|f| Arc::new(Frame::from_value(&f))));
                     }
                 }
             }

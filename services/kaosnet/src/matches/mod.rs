@@ -13,10 +13,10 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::realtime::envelope::{parse, Answer, Failure};
-use crate::realtime::router;
-use crate::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
-use crate::realtime::{SessionId, SocketError, SocketSession};
+use crate::presence::router;
+use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::presence::SessionId;
+use crate::socket::{parse, Answer, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// Largest `data` a match message may carry, bytes (decoded).

@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::presence::tracker::{Presence, PresenceMeta};
+use crate::presence::{Frame, SessionId};
 use crate::query::Query;
-use crate::realtime::envelope::{parse, Answer, Failure};
-use crate::realtime::tracker::{Presence, PresenceMeta};
-use crate::realtime::{Frame, SessionId, SocketSession};
+use crate::socket::{parse, Answer, Failure, SocketSession};
 use crate::KaosNet;
 use pool::{doc_of, Member, Pool, Ticket};
 

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::presence::tracker::Presence;
+use crate::presence::SessionId;
 use crate::query::{Doc, Field, Query, Required};
-use crate::realtime::tracker::Presence;
-use crate::realtime::SessionId;
 
 /// Most candidates one ticket examines in a pass.
 pub const MAX_SCAN: usize = 2_000;

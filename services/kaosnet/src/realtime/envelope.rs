@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{SocketError, SocketSession};
 use crate::rpc::RpcContext;
+use crate::socket::{Answer, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// An error envelope, with the request's `cid` if it had one.
@@ -132,54 +132,6 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
         }
     }
     replies
-}
-
-/// What a message handler answers.
-#[derive(Debug)]
-pub(crate) enum Answer {
-    /// `{"cid": …, "<kind>": body}`.
-    Reply(&'static str, Value),
-    /// The reply, then an event for the caller alone: the presence event of its own join,
-    /// which Nakama sends the joiner after the answer.
-    ReplyThen(&'static str, Value, Option<Value>),
-    /// The bare envelope `{"cid": …}`, which tells the client it is done (nothing
-    /// without a cid).
-    Ack,
-    /// Nothing at all (data messages carry no cid and get no answer).
-    Silent,
-}
-
-/// A handler's refusal: an `error` envelope.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub code: SocketError,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: SocketError, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
-    }
-
-    pub fn bad_input(message: impl Into<String>) -> Failure {
-        Failure::new(SocketError::BadInput, message)
-    }
-}
-
-impl From<crate::ApiError> for Failure {
-    fn from(e: crate::ApiError) -> Failure {
-        let code = match e.code {
-            crate::Code::Internal | crate::Code::Unknown | crate::Code::Unavailable => SocketError::RuntimeException,
-            _ => SocketError::BadInput,
-        };
-        Failure::new(code, e.message)
-    }
-}
-
-/// A message's payload as `T` (already in proto names); fields `T` does not know are
-/// ignored, as protojson does; wrong types are bad input.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, Failure> {
-    T::deserialize(payload).map_err(|e| Failure::bad_input(format!("Invalid payload: {e}")))
 }
 
 /// The replies to one message of `kind`.

@@ -212,9 +212,10 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
             }
         };
         let Some(k) = kaos.upgrade() else { return };
-        for reply in envelope(&k, &session, &data) {
-            k.sessions.send(session.id, std::sync::Arc::new(super::Frame::from_value(&reply)));
-        }
+        // The replies go out together: no event from elsewhere comes between an answer
+        // and the one that follows it.
+        let replies = envelope(&k, &session, &data);
+        k.sessions.send_all(session.id, replies.iter().map(|r| Arc::new(super::Frame::from_value(r))));
         let mut s = lanes.lock();
         let Some(lane) = s.lanes.get_mut(&session.id) else { continue };
         lane.running = false;

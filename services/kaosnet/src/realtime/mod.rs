@@ -13,16 +13,10 @@
 //! [`KaosNet::sessions`]) knows every session on either.
 
 pub(crate) mod envelope;
-pub mod frame;
 pub(crate) mod lanes;
-pub mod protobuf;
-mod registry;
-pub mod router;
 mod rudp;
-pub mod tracker;
 mod ws;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,23 +28,12 @@ use kaos_rudp::{RudpConfig, RudpWaker};
 use kaos_ws::{Adopter, WsConfig};
 
 pub use envelope::envelope;
-pub use frame::{Format, Frame};
-pub use registry::{SessionId, SessionRegistry, Transport};
+// What the transports are built on, under the names server code has used.
+pub use crate::presence::{router, tracker, Format, Frame, SessionId, SessionRegistry, Transport};
+pub use crate::protobuf;
+pub use crate::socket::{SocketError, SocketSession};
 
 use crate::KaosNet;
-
-/// Socket error codes (Nakama's `Error.Code` in the realtime API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SocketError {
-    RuntimeException = 0,
-    UnrecognizedPayload = 1,
-    MissingPayload = 2,
-    BadInput = 3,
-    MatchNotFound = 4,
-    MatchJoinRejected = 5,
-    RuntimeFunctionNotFound = 6,
-    RuntimeFunctionException = 7,
-}
 
 /// Close codes of the realtime socket beyond RFC 6455's (RUDP disconnects carry them too).
 pub mod close {
@@ -115,19 +98,6 @@ impl Default for RealtimeConfig {
             workers: 8,
         }
     }
-}
-
-/// One connected session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocketSession {
-    pub id: SessionId,
-    pub user_id: String,
-    pub username: String,
-    pub vars: BTreeMap<String, String>,
-    /// Whether the socket asked to appear online to followers (`status=true`).
-    pub status: bool,
-    /// The wire format the socket chose at connect.
-    pub format: Format,
 }
 
 /// A session has connected (and is registered): it appears online if it asked to.

@@ -14,11 +14,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::envelope::{error, inbound};
-use super::registry::{Command, Transport};
 use super::{
     close, envelope, Format, Frame, RealtimeHandle, RudpSocketConfig, SessionId, SessionRegistry, SocketError,
     SocketSession,
 };
+use crate::presence::{Command, Transport};
 use crate::KaosNet;
 
 /// The first message (JSON, whatever the format chosen for the envelopes after it).

@@ -9,8 +9,8 @@ use kaos_http::Upgrade;
 use kaos_ws::{Adopter, ConnId, WsEvent, WsServer};
 
 use super::envelope::inbound;
-use super::registry::{Command, Transport};
 use super::{envelope, Format, Frame, RealtimeConfig, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
+use crate::presence::{Command, Transport};
 use crate::KaosNet;
 
 pub(super) struct WsSocket {

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use super::protobuf;
+use crate::protobuf;
 
 /// A session's wire format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -129,21 +129,29 @@ impl SessionRegistry {
 
     /// Queues `frame` for `session`; false if it is not connected.
     pub fn send(&self, session: SessionId, frame: Arc<Frame>) -> bool {
-        self.post(session, |session| Command::Send { session, frame })
+        self.post(session, |session| vec![Command::Send { session, frame }])
+    }
+
+    /// Queues `frames` for `session` together: nothing sent to it from elsewhere comes
+    /// between them (an answer and the event that must follow it, such as the presence
+    /// event of the caller's own join).
+    pub fn send_all(&self, session: SessionId, frames: impl IntoIterator<Item = Arc<Frame>>) -> bool {
+        self.post(session, |session| frames.into_iter().map(|frame| Command::Send { session, frame }).collect())
     }
 
     /// Closes `session` with a WebSocket close code (RUDP carries the same code).
     pub fn close(&self, session: SessionId, code: u16, reason: &str) -> bool {
-        self.post(session, |session| Command::Close { session, code, reason: reason.to_string() })
+        self.post(session, |session| vec![Command::Close { session, code, reason: reason.to_string() }])
     }
 
-    fn post(&self, session: SessionId, command: impl FnOnce(SessionId) -> Command) -> bool {
+    fn post(&self, session: SessionId, commands: impl FnOnce(SessionId) -> Vec<Command>) -> bool {
         let Some(&(transport, _)) = self.lock().by_id.get(&session) else { return false };
         let Some(mailbox) = self.mailboxes[transport as usize].get() else { return false };
         let was_empty = {
             let mut queue = mailbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.push(command(session));
-            queue.len() == 1
+            let before = queue.len();
+            queue.extend(commands(session));
+            before == 0
         };
         // The transport's own thread drains its mailbox before it waits again, and a
         // non-empty mailbox has had its wake-up already.
