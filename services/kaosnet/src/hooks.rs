@@ -1,7 +1,10 @@
 //! Hooks around every operation (REST calls and realtime messages, by operation name such
 //! as `authenticate_device`, `write_storage_objects` or `rpc`): before hooks see the
 //! request as JSON and may change it or reject the call; after hooks observe the request
-//! and the answer. And rate limits per client and per operation (429 on REST, an error
+//! and the answer once the operation succeeded (on the socket, the answer's message;
+//! `{}` for a message that is not answered). `rpc` has one shape, `{"id", "payload"}`,
+//! over REST and the socket. After hooks of `session_connect` and `session_disconnect`
+//! hear each socket start and end, once, with `{"session_id", "status", "format"}`. And rate limits per client and per operation (429 on REST, an error
 //! envelope on the socket).
 
 use std::collections::HashMap;

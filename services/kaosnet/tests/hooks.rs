@@ -105,3 +105,72 @@ fn socket_messages_pass_hooks_and_limits() {
     // rpc is not limited.
     assert_eq!(ask(json!({"cid": "6", "rpc": {"id": "echo", "payload": "still"}}))["rpc"]["payload"], "still");
 }
+
+#[test]
+fn rpc_hooks_run_over_rest_as_over_the_socket() {
+    let api = start_with(kaos(OperationRateLimiter::default()));
+    api.kaos.rpcs.register("shout", |_, p| Ok(p.to_uppercase()));
+    api.kaos.hooks.before("rpc", |ctx, mut request: Value| {
+        if request["payload"] == "forbidden" {
+            return Err(ApiError::new(Code::PermissionDenied, "Not that."));
+        }
+        assert_eq!(ctx.operation, "rpc");
+        request["payload"] = json!(format!("{}!", request["payload"].as_str().unwrap_or_default()));
+        Ok(request)
+    });
+    let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = answers.clone();
+    api.kaos.hooks.after("rpc", move |ctx, request, answer| {
+        seen.lock().unwrap().push((ctx.user_id.is_some(), request["id"].clone(), answer["payload"].clone()));
+    });
+    let s = session(&api, "device-hooks-rpc1", "rpchooked");
+    let (status, body) = call(&api, "POST", "/v2/rpc/shout", &bearer(&s["token"]), "\"hey\"");
+    assert_eq!((status, &body["payload"]), (200, &json!("HEY!")), "{body}");
+    let (status, _) = call(&api, "POST", "/v2/rpc/shout", &bearer(&s["token"]), "\"forbidden\"");
+    assert_eq!(status, 403);
+    // Server to server, with the http key: no user.
+    let (status, body) = call(&api, "POST", "/v2/rpc/shout?http_key=defaulthttpkey", "", "\"srv\"");
+    assert_eq!((status, &body["payload"]), (200, &json!("SRV!")));
+    // And over the socket, through the same hooks.
+    let mut ws = common::ws_open(&api, &s, "");
+    let (reply, _) = common::ws_call(&mut ws, "r", json!({"rpc": {"id": "shout", "payload": "ws"}}));
+    assert_eq!(reply["rpc"]["payload"], "WS!");
+    let seen = answers.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            (true, json!("shout"), json!("HEY!")),
+            (false, json!("shout"), json!("SRV!")),
+            (true, json!("shout"), json!("WS!"))
+        ]
+    );
+}
+
+#[test]
+fn session_hooks_hear_each_socket_connect_and_disconnect_once() {
+    let api = start_realtime(kaos(OperationRateLimiter::default()), RealtimeConfig::default());
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for operation in ["session_connect", "session_disconnect"] {
+        let seen = events.clone();
+        api.kaos.hooks.after(operation, move |ctx, about, _| {
+            seen.lock().unwrap().push((ctx.operation.clone(), ctx.username.clone(), about["format"].clone()));
+        });
+    }
+    let s = session(&api, "device-hooks-sess", "hooksess");
+    let mut ws = common::ws_open(&api, &s, "format=protobuf");
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while events.lock().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no disconnect: {:?}", events.lock().unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let name = Some("hooksess".to_string());
+    assert_eq!(
+        *events.lock().unwrap(),
+        [
+            ("session_connect".to_string(), name.clone(), json!("protobuf")),
+            ("session_disconnect".to_string(), name, json!("protobuf"))
+        ]
+    );
+}

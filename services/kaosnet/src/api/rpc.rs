@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{respond, session};
 use crate::error::ApiError;
+use crate::hooks::HookContext;
 use crate::rpc::RpcContext;
 use crate::KaosNet;
 
@@ -41,7 +42,7 @@ fn context(kaos: &KaosNet, req: &Request) -> Result<RpcContext, ApiError> {
 fn call(kaos: &KaosNet, req: &Request) -> (&'static str, Response) {
     let id = req.param("id").unwrap_or_default().to_string();
     let unwrap = req.query("unwrap").is_some();
-    let answer = (|| {
+    let answer = (|| -> Result<String, ApiError> {
         let ctx = context(kaos, req)?;
         let payload = if req.method == Method::Get {
             req.query("payload").unwrap_or_default()
@@ -53,7 +54,19 @@ fn call(kaos: &KaosNet, req: &Request) -> (&'static str, Response) {
             serde_json::from_slice::<String>(&req.body)
                 .map_err(|_| ApiError::invalid("Payload must be a JSON string (or call with ?unwrap)."))?
         };
-        kaos.rpcs.call(&id, &ctx, &payload)
+        // The socket's `rpc` message passes its hooks as `{"id", "payload"}`: so does this.
+        let hook =
+            HookContext { operation: "rpc".into(), user_id: ctx.user_id.clone(), username: ctx.username.clone() };
+        let mut request = json!({"id": id, "payload": payload});
+        if kaos.hooks.has_before("rpc") {
+            request = kaos.hooks.run_before(&hook, request)?;
+        }
+        let payload = request["payload"].as_str().unwrap_or_default();
+        let out = kaos.rpcs.call(&id, &ctx, payload)?;
+        if kaos.hooks.has_after("rpc") {
+            kaos.hooks.run_after(&hook, &request, &json!({"id": id, "payload": out}));
+        }
+        Ok(out)
     })();
     match answer {
         Ok(out) if unwrap => ("ok", Response::with_body(200, "application/json", out.into_bytes())),

@@ -127,8 +127,13 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
     };
     let replies = dispatch(kaos, session, kind, &payload, cid);
     if kaos.hooks.has_after(kind.name) {
-        for r in &replies {
-            kaos.hooks.run_after(&ctx, &payload, r);
+        // After a success, the hooks see the answer's message (as a REST call's body),
+        // or `{}` for a message that is not answered.
+        let answer = replies.first().and_then(Value::as_object).and_then(|m| m.iter().find(|(k, _)| *k != "cid"));
+        match answer {
+            Some((name, _)) if name == "error" => {}
+            Some((_, message)) => kaos.hooks.run_after(&ctx, &payload, message),
+            None => kaos.hooks.run_after(&ctx, &payload, &json!({})),
         }
     }
     replies

@@ -100,19 +100,40 @@ impl Default for RealtimeConfig {
     }
 }
 
-/// A session has connected (and is registered): it appears online if it asked to.
+/// A session has connected (and is registered): it appears online if it asked to, and
+/// the after hooks of `session_connect` hear of it.
 pub(crate) fn opened(kaos: &KaosNet, session: &SocketSession) {
     if session.status {
         // A fresh session has no status presence, and an empty text is always valid.
         let _ = crate::status::update(kaos, session, Some(String::new()));
     }
+    session_hook(kaos, "session_connect", session);
+}
+
+/// Shows a session's start or end to the after hooks of `operation`.
+fn session_hook(kaos: &KaosNet, operation: &str, session: &SocketSession) {
+    if !kaos.hooks.has_after(operation) {
+        return;
+    }
+    let ctx = crate::hooks::HookContext {
+        operation: operation.into(),
+        user_id: Some(session.user_id.clone()),
+        username: Some(session.username.clone()),
+    };
+    let format = match session.format {
+        Format::Json => "json",
+        Format::Protobuf => "protobuf",
+    };
+    let about = serde_json::json!({"session_id": session.id.to_string(), "status": session.status, "format": format});
+    kaos.hooks.run_after(&ctx, &about, &serde_json::json!({}));
 }
 
 /// A session has gone: it leaves every stream (the members still there hear of it) and
-/// the registry.
+/// the registry, and the after hooks of `session_disconnect` hear of it.
 pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
-    // A message still running in its lane finishes first and calls this again.
-    kaos.lanes.close(session.id);
+    // A message still running in its lane finishes first and calls this again: the
+    // hooks hear of the end then, once.
+    let running = kaos.lanes.close(session.id);
     kaos.sessions.unregister(session.id);
     kaos.matchmaker.remove_session(session.id);
     for (stream, presence) in kaos.tracker.untrack_all(session.id) {
@@ -122,6 +143,9 @@ pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
             tracker::StreamMode::Party => kaos.parties.left(kaos, &stream.subject, &presence),
             _ => {}
         }
+    }
+    if !running {
+        session_hook(kaos, "session_disconnect", session);
     }
 }
 
