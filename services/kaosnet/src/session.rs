@@ -133,7 +133,7 @@ impl SessionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemoryStore;
+    use crate::store::{MemoryStore, SessionStore};
 
     #[test]
     fn tokens_verify_until_they_expire_or_are_revoked() {

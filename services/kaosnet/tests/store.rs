@@ -2,9 +2,9 @@
 
 use kaosnet::store::leaderboards::{LeaderboardStore, RecordWrite, StoredBoard, StoredRecord};
 use kaosnet::store::{
-    version_of, Caller, ChannelMessage, Group, GroupFilter, GroupUpdate, GroupUsersOp, MemoryStore, Notification,
-    ObjectDelete, ObjectId, ObjectWrite, Refusal, SocialDone, SocialWrite, SqliteStore, Store, StoreError, User,
-    UserKey, VersionCheck,
+    version_of, AccountStore, Caller, ChannelMessage, Group, GroupFilter, GroupUpdate, GroupUsersOp, MemoryStore,
+    Notification, ObjectDelete, ObjectId, ObjectStore, ObjectWrite, Refusal, SessionStore, SocialDone, SocialWrite,
+    SqliteStore, Store, StoreError, User, UserKey, VersionCheck,
 };
 
 fn user(id: &str, username: &str) -> User {

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
 use super::{
-    apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ChannelMessage, MessageStore,
-    Notification, ObjectDelete, ObjectId, ObjectPage, ObjectWrite, StorageObject, Store, StoreError, User, UserKey,
+    apply_write, check_delete, decode_cursor, encode_cursor, may_read, AccountStore, Caller, ChannelMessage,
+    MessageStore, Notification, ObjectDelete, ObjectId, ObjectPage, ObjectStore, ObjectWrite, SessionStore,
+    StorageObject, StoreError, User, UserKey,
 };
 
 /// (collection, owner, key): the listing order.
@@ -103,7 +104,7 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl AccountStore for MemoryStore {
     fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if inner.users.contains_key(&user.id) {
@@ -168,7 +169,9 @@ impl Store for MemoryStore {
         self.messages.write().unwrap_or_else(PoisonError::into_inner).notifications.remove(id);
         Ok(true)
     }
+}
 
+impl ObjectStore for MemoryStore {
     fn read_objects(&self, ids: &[ObjectId]) -> Result<Vec<StorageObject>, StoreError> {
         let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         Ok(ids.iter().filter_map(|id| inner.objects.get(&object_key(id)).cloned()).collect())
@@ -241,7 +244,9 @@ impl Store for MemoryStore {
         let cursor = if more { objects.last().map(|o| encode_cursor(&o.id)) } else { None };
         Ok(ObjectPage { objects, cursor })
     }
+}
 
+impl SessionStore for MemoryStore {
     fn revoke_token(&self, token_id: &str, _user_id: &str, exp: i64) -> Result<(), StoreError> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner).revoked.insert(token_id.to_string(), exp);
         Ok(())

@@ -1,6 +1,9 @@
-//! Persistence behind one trait, [`Store`], with three implementations that pass one
+//! Persistence behind [`Store`], which is one trait per service's data ([`AccountStore`],
+//! [`ObjectStore`], [`SessionStore`], [`MessageStore`], [`SocialStore`],
+//! [`leaderboards::LeaderboardStore`]), with three implementations that pass one
 //! conformance suite (`tests/store.rs`): in memory (tests, development), SQLite (the
-//! default, a file under `./data`) and PostgreSQL (feature `postgres`).
+//! default, a file under `./data`) and PostgreSQL (feature `postgres`). A service that
+//! needs one kind of data can take that trait alone.
 //!
 //! The store enforces what must hold inside one transaction: unique usernames, emails,
 //! custom ids and device ids; storage object versions (`*` = create only, a version =
@@ -204,8 +207,27 @@ pub(crate) fn decode_cursor(cursor: &str) -> Option<(String, String)> {
     Some((user.to_string(), key.to_string()))
 }
 
-/// Everything the services persist.
-pub trait Store: MessageStore + SocialStore + leaderboards::LeaderboardStore + Send + Sync {
+/// Everything the services persist: one trait per service's data, each with SQLite,
+/// PostgreSQL and memory implementations that pass one conformance suite.
+pub trait Store:
+    AccountStore + ObjectStore + SessionStore + MessageStore + SocialStore + leaderboards::LeaderboardStore + Send + Sync
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore
+        + ObjectStore
+        + SessionStore
+        + MessageStore
+        + SocialStore
+        + leaderboards::LeaderboardStore
+        + Send
+        + Sync
+{
+}
+
+/// Accounts: users and their credentials.
+pub trait AccountStore {
     /// Creates `user`; `Conflict` names the unique field already taken.
     fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// The user with that unique field, if any.
@@ -218,7 +240,10 @@ pub trait Store: MessageStore + SocialStore + leaderboards::LeaderboardStore + S
     /// Deletes the user, everything they own in storage, their notifications, friend
     /// edges (both ways) and group edges; false if there was none.
     fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
+}
 
+/// Storage objects: versioned, permissioned, written and deleted in atomic batches.
+pub trait ObjectStore {
     /// Reads the objects that exist among `ids` (no permission filter).
     fn read_objects(&self, ids: &[ObjectId]) -> Result<Vec<StorageObject>, StoreError>;
     /// Applies every write or none; returns the new objects in order.
@@ -241,7 +266,10 @@ pub trait Store: MessageStore + SocialStore + leaderboards::LeaderboardStore + S
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ObjectPage, StoreError>;
+}
 
+/// Sessions: revoked tokens.
+pub trait SessionStore {
     /// Records that session token `token_id` (of `user_id`, valid until `exp`) is revoked.
     fn revoke_token(&self, token_id: &str, user_id: &str, exp: i64) -> Result<(), StoreError>;
     /// Whether `token_id` was revoked.

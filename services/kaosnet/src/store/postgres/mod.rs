@@ -12,8 +12,9 @@ mod messages;
 mod social;
 
 use super::{
-    apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
-    ObjectWrite, StorageObject, Store, StoreError, User, UserKey, OBJECT_COLUMNS, USER_COLUMNS,
+    apply_write, check_delete, decode_cursor, encode_cursor, may_read, AccountStore, Caller, ObjectDelete, ObjectId,
+    ObjectPage, ObjectStore, ObjectWrite, SessionStore, StorageObject, StoreError, User, UserKey, OBJECT_COLUMNS,
+    USER_COLUMNS,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -358,7 +359,7 @@ impl PostgresStore {
     }
 }
 
-impl Store for PostgresStore {
+impl AccountStore for PostgresStore {
     fn create_user(&self, user: &User) -> Result<(), StoreError> {
         self.write(|tx| {
             if find_user(tx, UserKey::Id(&user.id))?.is_some() {
@@ -406,7 +407,9 @@ impl Store for PostgresStore {
             Ok(tx.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(db)? > 0)
         })
     }
+}
 
+impl ObjectStore for PostgresStore {
     fn read_objects(&self, ids: &[ObjectId]) -> Result<Vec<StorageObject>, StoreError> {
         let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Vec::new();
@@ -510,7 +513,9 @@ impl Store for PostgresStore {
             }
         }
     }
+}
 
+impl SessionStore for PostgresStore {
     fn revoke_token(&self, token_id: &str, user_id: &str, exp: i64) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(

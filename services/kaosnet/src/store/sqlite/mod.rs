@@ -13,8 +13,9 @@ mod messages;
 mod social;
 
 use super::{
-    apply_write, check_delete, decode_cursor, encode_cursor, may_read, Caller, ObjectDelete, ObjectId, ObjectPage,
-    ObjectWrite, StorageObject, Store, StoreError, User, UserKey, OBJECT_COLUMNS, USER_COLUMNS,
+    apply_write, check_delete, decode_cursor, encode_cursor, may_read, AccountStore, Caller, ObjectDelete, ObjectId,
+    ObjectPage, ObjectStore, ObjectWrite, SessionStore, StorageObject, StoreError, User, UserKey, OBJECT_COLUMNS,
+    USER_COLUMNS,
 };
 
 /// Schema changes, applied in order; `PRAGMA user_version` counts those applied.
@@ -516,7 +517,7 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl AccountStore for SqliteStore {
     fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let user = user.clone();
         self.write(move |tx| {
@@ -567,7 +568,9 @@ impl Store for SqliteStore {
             Ok(tx.execute("DELETE FROM users WHERE id = ?1", [&id]).map_err(db)? > 0)
         })
     }
+}
 
+impl ObjectStore for SqliteStore {
     fn read_objects(&self, ids: &[ObjectId]) -> Result<Vec<StorageObject>, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Vec::new();
@@ -677,7 +680,9 @@ impl Store for SqliteStore {
             }
         }
     }
+}
 
+impl SessionStore for SqliteStore {
     fn revoke_token(&self, token_id: &str, user_id: &str, exp: i64) -> Result<(), StoreError> {
         let (token_id, user_id) = (token_id.to_string(), user_id.to_string());
         self.write(move |tx| {
