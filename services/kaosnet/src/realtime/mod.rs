@@ -1,16 +1,18 @@
-//! The realtime socket, on two transports with one protocol:
-//! - WebSocket: `/ws?token=<session>&format=json&status=true|false` on the client API
-//!   port, as Nakama serves it (kaos-http hands the upgrade over with
+//! The realtime socket, on two transports with one protocol in two formats:
+//! - WebSocket: `/ws?token=<session>&format=json|protobuf&status=true|false` on the
+//!   client API port, as Nakama serves it (kaos-http hands the upgrade over with
 //!   [`RealtimeHandle::submit`]; the token is checked before the upgrade is accepted).
 //! - Reliable UDP on a port of its own (what Nakama users asked for): each message is one
-//!   JSON text (replies on channel 0, reliable and ordered); the first must be
-//!   `{"token": "…", "status": bool}`, answered by
+//!   envelope (replies on channel 0, reliable and ordered); the first must be the JSON
+//!   `{"token": "…", "status": bool, "format": "json"|"protobuf"}`, answered by
 //!   `{"connected": {"session_id", "user_id", "username"}}`, or by a disconnect with
 //!   [`close::UNAUTHORIZED`] ([`close::AUTH_TIMEOUT`] if nothing came in time).
 //!
-//! Both carry Nakama's envelope (`{"cid": "…", "<kind>": {…}}`, see [`envelope`]); each
-//! transport runs on a thread of its own, and the [`SessionRegistry`] (in
-//! [`KaosNet::sessions`]) knows every session on either.
+//! Both carry Nakama's envelope: JSON text (`{"cid": "…", "<kind>": {…}}`, see
+//! [`envelope`]) or protobuf binary frames ([`protobuf`]). Each transport runs on a
+//! thread of its own, and the [`SessionRegistry`] (in [`KaosNet::sessions`]) knows every
+//! session on either. This layer sits above the services; what they use of it lives
+//! below them, in `presence` and `socket`.
 
 pub(crate) mod envelope;
 pub(crate) mod lanes;
