@@ -45,7 +45,8 @@ pub(super) struct RudpSocket {
     /// Connected clients that have not sent their token yet, with their deadline.
     waiting: HashMap<SocketAddr, Instant>,
     sessions: HashMap<SocketAddr, SocketSession>,
-    addrs: HashMap<SessionId, SocketAddr>,
+    /// Each session's client and wire format.
+    addrs: HashMap<SessionId, (SocketAddr, Format)>,
     backlog: HashMap<SocketAddr, Backlog>,
     max_backlog_bytes: usize,
 }
@@ -168,7 +169,7 @@ impl RudpSocket {
         let connected = json!({"connected": {
             "session_id": id.to_string(), "user_id": claims.uid, "username": claims.usn,
         }});
-        self.addrs.insert(id, addr);
+        self.addrs.insert(id, (addr, format));
         let (vars, status) = (claims.vrs, hello.status);
         let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars, status, format };
         self.send(addr, connected.to_string().as_bytes());
@@ -245,15 +246,14 @@ impl RudpSocket {
     fn run_command(&mut self, command: Command) {
         match command {
             Command::Send { session, frame } => {
-                if let Some(&addr) = self.addrs.get(&session) {
-                    let format = self.sessions.get(&addr).map_or(Format::Json, |s| s.format);
+                if let Some(&(addr, format)) = self.addrs.get(&session) {
                     if let Some(bytes) = frame.bytes(format) {
                         self.send(addr, bytes);
                     }
                 }
             }
             Command::Close { session, code, .. } => {
-                if let Some(&addr) = self.addrs.get(&session) {
+                if let Some(&(addr, _)) = self.addrs.get(&session) {
                     let _ = self.server.disconnect(&addr, code);
                     self.forget(addr);
                 }

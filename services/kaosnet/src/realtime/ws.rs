@@ -18,7 +18,8 @@ pub(super) struct WsSocket {
     single_socket: bool,
     ws: WsServer,
     sessions: HashMap<ConnId, SocketSession>,
-    conns: HashMap<SessionId, ConnId>,
+    /// Each session's connection and wire format.
+    conns: HashMap<SessionId, (ConnId, Format)>,
 }
 
 impl WsSocket {
@@ -79,7 +80,7 @@ impl WsSocket {
         };
         let Some(conn) = self.ws.adopt(upgrade) else { return };
         let id = self.kaos.sessions.register(Transport::WebSocket, &claims.uid, self.single_socket);
-        self.conns.insert(id, conn);
+        self.conns.insert(id, (conn, format));
         let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status, format };
         super::opened(&self.kaos, &session);
         self.sessions.insert(conn, session);
@@ -88,13 +89,13 @@ impl WsSocket {
     fn run_command(&mut self, command: Command) {
         match command {
             Command::Send { session, frame } => {
-                if let Some(&conn) = self.conns.get(&session) {
+                if let Some(&(conn, format)) = self.conns.get(&session) {
                     // A full queue closes the socket as a slow consumer.
-                    let _ = self.deliver(conn, &frame);
+                    let _ = self.deliver(conn, format, &frame);
                 }
             }
             Command::Close { session, code, reason } => {
-                if let Some(&conn) = self.conns.get(&session) {
+                if let Some(&(conn, _)) = self.conns.get(&session) {
                     self.ws.close(conn, code, &reason);
                 }
             }
@@ -110,13 +111,14 @@ impl WsSocket {
 
     fn handle(&mut self, conn: ConnId, data: &[u8]) {
         let Some(session) = self.sessions.get(&conn) else { return };
-        let replies = match inbound(session.format, data) {
+        let format = session.format;
+        let replies = match inbound(format, data) {
             Ok(json) if self.kaos.lanes.offer(session, &json) => return,
             Ok(json) => envelope(&self.kaos, session, &json),
             Err(refusal) => vec![refusal],
         };
         for reply in replies {
-            if self.deliver(conn, &Frame::from_value(&reply)).is_err() {
+            if self.deliver(conn, format, &Frame::from_value(&reply)).is_err() {
                 // Over its outbound cap: kaos-ws has closed it with 1008.
                 break;
             }
@@ -125,11 +127,10 @@ impl WsSocket {
 
     /// Sends `frame` in the connection's format: a text frame of JSON or a binary frame
     /// of protobuf.
-    fn deliver(&mut self, conn: ConnId, frame: &Frame) -> Result<(), kaos_ws::TransportError> {
-        match self.sessions.get(&conn).map(|s| s.format) {
-            Some(Format::Json) => self.ws.send_text(conn, frame.json()),
-            Some(Format::Protobuf) => frame.protobuf().map_or(Ok(()), |bytes| self.ws.send(conn, bytes)),
-            None => Ok(()),
+    fn deliver(&mut self, conn: ConnId, format: Format, frame: &Frame) -> Result<(), kaos_ws::TransportError> {
+        match format {
+            Format::Json => self.ws.send_text(conn, frame.json()),
+            Format::Protobuf => frame.protobuf().map_or(Ok(()), |bytes| self.ws.send(conn, bytes)),
         }
     }
 }
