@@ -35,6 +35,9 @@ pub type AfterHook = Arc<dyn Fn(&HookContext, &Value, &Value) + Send + Sync>;
 pub struct HookRegistry {
     before: RwLock<HashMap<String, Vec<BeforeHook>>>,
     after: RwLock<HashMap<String, Vec<AfterHook>>>,
+    /// Whether any hook was ever registered: most servers have none for the realtime
+    /// kinds, and this spares each message the lookups.
+    any: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for HookRegistry {
@@ -56,6 +59,7 @@ impl HookRegistry {
             .entry(operation.into())
             .or_default()
             .push(Arc::new(hook));
+        self.any.store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Runs `hook` after `operation` succeeded.
@@ -66,16 +70,24 @@ impl HookRegistry {
             .entry(operation.into())
             .or_default()
             .push(Arc::new(hook));
+        self.any.store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether any before hook is registered for `operation` (saves parsing if not).
     pub fn has_before(&self, operation: &str) -> bool {
-        self.before.read().unwrap_or_else(PoisonError::into_inner).contains_key(operation)
+        self.any.load(std::sync::atomic::Ordering::Acquire)
+            && self.before.read().unwrap_or_else(PoisonError::into_inner).contains_key(operation)
     }
 
     /// Whether any after hook is registered for `operation`.
     pub fn has_after(&self, operation: &str) -> bool {
-        self.after.read().unwrap_or_else(PoisonError::into_inner).contains_key(operation)
+        self.any.load(std::sync::atomic::Ordering::Acquire)
+            && self.after.read().unwrap_or_else(PoisonError::into_inner).contains_key(operation)
+    }
+
+    /// Whether `operation` has hooks of either kind.
+    pub fn has_any(&self, operation: &str) -> bool {
+        self.has_before(operation) || self.has_after(operation)
     }
 
     /// Passes `request` through the before hooks. A hook that panics rejects the call
@@ -213,7 +225,11 @@ impl RateLimiter {
                 return false;
             }
         }
-        let (tokens, at) = b.by_key.entry(key.to_string()).or_insert((self.limit.burst, now));
+        // Looked up before it is inserted: a key is allocated once, not per call.
+        if !b.by_key.contains_key(key) {
+            b.by_key.insert(key.to_string(), (self.limit.burst, now));
+        }
+        let Some((tokens, at)) = b.by_key.get_mut(key) else { return false };
         let refill = now.saturating_duration_since(*at).as_secs_f64() * self.limit.per_second;
         *tokens = (*tokens + refill).min(self.limit.burst);
         *at = now;
@@ -229,6 +245,20 @@ impl RateLimiter {
     pub fn tracked(&self) -> usize {
         self.lock().by_key.len()
     }
+}
+
+thread_local! {
+    /// The bucket key being looked up, kept between calls so a check allocates nothing.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// `client` and `operation` as one bucket key, written into `key`.
+fn bucket_key<'a>(key: &'a mut String, client: &str, operation: &str) -> &'a str {
+    key.clear();
+    key.push_str(client);
+    key.push('\n');
+    key.push_str(operation);
+    key
 }
 
 /// Rate limits per client and operation: each operation's class sets its limit, and an
@@ -272,7 +302,7 @@ impl OperationRateLimiter {
     /// Whether `client` may run `operation` now; 429's error otherwise.
     pub fn check(&self, client: &str, operation: &str) -> Result<(), ApiError> {
         match self.limiter(operation) {
-            Some(l) if !l.allow(&format!("{client}\n{operation}"), Instant::now()) => {
+            Some(l) if !KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), Instant::now())) => {
                 Err(ApiError::new(Code::ResourceExhausted, "Too many requests, slow down."))
             }
             _ => Ok(()),

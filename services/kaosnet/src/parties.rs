@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -17,7 +16,8 @@ use crate::matchmaker::{presence_of, AddMsg};
 use crate::presence::router;
 use crate::presence::tracker::{Presence, Stream, StreamMode};
 use crate::presence::{Frame, SessionId};
-use crate::socket::{parse, Answer, Failure, SocketError, SocketSession};
+use crate::protobuf::realtime;
+use crate::socket::{parse, Answer, DataSend, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// Largest party.
@@ -96,14 +96,6 @@ struct MemberMsg {
     #[serde(rename = "party_id")]
     _party_id: String,
     presence: PresenceRef,
-}
-
-#[derive(Deserialize)]
-struct DataMsg {
-    party_id: String,
-    op_code: Value,
-    #[serde(default)]
-    data: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +194,9 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
         let own_event = router::presence_event(&stream(&uuid), std::slice::from_ref(&me), &[]);
         return Ok(Answer::ReplyThen("party", answer, own_event));
     }
+    if kind == "party_data_send" {
+        return send_data(kaos, session, DataSend::from_payload(payload, "party_id")?).map(|()| Answer::Silent);
+    }
     let party_id = payload.get("party_id").and_then(Value::as_str).unwrap_or_default().to_string();
     let uuid = uuid_of(&party_id)?;
     let mut parties = kaos.parties.lock();
@@ -234,20 +229,6 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             Ok(Answer::Ack)
         }
         _ if !member => Err(Failure::bad_input("Not a member of this party.")),
-        "party_data_send" => {
-            let m: DataMsg = parse(payload)?;
-            let op_code = crate::matches::int64(&m.op_code)?;
-            let data = m.data.unwrap_or_default();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(&data)
-                .map_err(|_| Failure::bad_input("data must be base64"))?;
-            if bytes.len() > crate::matches::MAX_DATA {
-                return Err(Failure::bad_input("data is too large"));
-            }
-            let event = json!({"party_data": {"party_id": m.party_id, "presence": me.to_json(), "op_code": op_code.to_string(), "data": data}});
-            router::to_stream(kaos, &stream(&uuid), &event, Some(session.id));
-            Ok(Answer::Silent)
-        }
         "party_join_request_list" => {
             let _: PartyMsg = parse(payload)?;
             Parties::leader_only(p, session)?;
@@ -321,4 +302,24 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
         }
         _ => Err(code(kind)),
     }
+}
+
+/// `party_data_send`: data for the other members, relayed with the bytes encoded once
+/// per wire format.
+pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) -> Result<(), Failure> {
+    let uuid = uuid_of(&m.to)?;
+    let parties = kaos.parties.lock();
+    let Some(p) = parties.get(&uuid) else { return Err(Failure::bad_input("Party not found.")) };
+    if !p.members.iter().any(|m| m.session == session.id) {
+        return Err(Failure::bad_input("Not a member of this party."));
+    }
+    if m.data.len() > crate::matches::MAX_DATA {
+        return Err(Failure::bad_input("data is too large"));
+    }
+    let others: Vec<SessionId> =
+        kaos.tracker.sessions(&stream(&uuid)).into_iter().filter(|s| *s != session.id).collect();
+    let event =
+        realtime::PartyData { party_id: m.to, presence: Some(session.presence()), op_code: m.op_code, data: m.data };
+    router::deliver(kaos, &others, Frame::from_message(realtime::envelope::Message::PartyData(event)));
+    Ok(())
 }

@@ -36,6 +36,18 @@ pub struct SocketSession {
     pub format: Format,
 }
 
+impl SocketSession {
+    /// The session as its presence on a stream appears in events.
+    pub fn presence(&self) -> crate::protobuf::realtime::UserPresence {
+        crate::protobuf::realtime::UserPresence {
+            user_id: self.user_id.clone(),
+            session_id: self.id.to_string(),
+            username: self.username.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// What a message handler answers.
 #[derive(Debug)]
 pub(crate) enum Answer {
@@ -75,6 +87,75 @@ impl From<crate::ApiError> for Failure {
             _ => SocketError::BadInput,
         };
         Failure::new(code, e.message)
+    }
+}
+
+/// A data message for the others in a match or a party (`match_data_send`,
+/// `party_data_send`), typed: what both wire formats carry, read straight from the frame
+/// on the socket thread's fast path, or from a JSON payload.
+#[derive(Debug, Default)]
+pub(crate) struct DataSend {
+    /// The match or party id.
+    pub to: String,
+    pub op_code: i64,
+    pub data: Vec<u8>,
+    /// The session ids (in their UUID form) to send to; none means every other member.
+    pub presences: Vec<String>,
+    pub reliable: Option<bool>,
+}
+
+/// The payload of `match_data_send` and `party_data_send` in JSON, in proto or
+/// lowerCamelCase names; fields it does not know are skipped.
+#[derive(serde::Deserialize)]
+pub(crate) struct DataPayload {
+    #[serde(default, alias = "match_id", alias = "matchId", alias = "party_id", alias = "partyId")]
+    to: Option<String>,
+    /// An int64, a string in JSON (a number is taken too).
+    #[serde(alias = "opCode")]
+    op_code: Value,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    presences: Vec<PresenceRef>,
+    #[serde(default)]
+    reliable: Option<bool>,
+}
+
+/// A presence a client names (it sends the whole presence; the session is what counts).
+#[derive(serde::Deserialize)]
+struct PresenceRef {
+    #[serde(alias = "sessionId")]
+    session_id: String,
+}
+
+impl DataPayload {
+    /// The data message, checked; `id` names the target field for the error.
+    pub fn into_send(self, id: &str) -> Result<DataSend, Failure> {
+        let Some(to) = self.to else {
+            return Err(Failure::bad_input(format!("Invalid payload: missing field `{id}`")));
+        };
+        let op_code = int64(&self.op_code)?;
+        let data = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, self.data.unwrap_or_default())
+            .map_err(|_| Failure::bad_input("data must be base64"))?;
+        let presences = self.presences.into_iter().map(|p| p.session_id).collect();
+        Ok(DataSend { to, op_code, data, presences, reliable: self.reliable })
+    }
+}
+
+impl DataSend {
+    /// A JSON payload (proto names) as a data message; `id` names its target field.
+    pub fn from_payload(payload: &Value, id: &str) -> Result<DataSend, Failure> {
+        parse::<DataPayload>(payload)?.into_send(id)
+    }
+}
+
+/// Reads an int64 sent as a string (or a number).
+pub(crate) fn int64(v: &Value) -> Result<i64, Failure> {
+    match v {
+        Value::String(s) => s.parse().map_err(|_| Failure::bad_input("op_code must be an int64")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| Failure::bad_input("op_code must be an int64")),
+        Value::Null => Ok(0),
+        _ => Err(Failure::bad_input("op_code must be an int64")),
     }
 }
 

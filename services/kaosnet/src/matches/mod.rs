@@ -9,14 +9,14 @@ pub use authoritative::{
     Dispatcher, MatchContext, MatchFactory, MatchHandler, MatchInfo, MatchInit, MatchMessage, MatchRegistry,
 };
 
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::presence::router;
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
-use crate::presence::SessionId;
-use crate::socket::{parse, Answer, Failure, SocketError, SocketSession};
+use crate::presence::{Frame, SessionId};
+use crate::protobuf::realtime;
+use crate::socket::{parse, Answer, DataSend, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// Largest `data` a match message may carry, bytes (decoded).
@@ -26,7 +26,8 @@ pub const MAX_DATA: usize = 64 * 1024;
 fn stream_of(match_id: &str) -> Result<Stream, Failure> {
     let not_found = || Failure::new(SocketError::MatchNotFound, "Match not found");
     let (id, node) = match_id.split_once('.').ok_or_else(|| Failure::bad_input("Invalid match ID"))?;
-    let id = uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?.to_string();
+    let uuid = uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?;
+    let id = uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_string();
     match node {
         "" => Ok(Stream::new(StreamMode::MatchRelayed, id)),
         authoritative::NODE => Ok(Stream {
@@ -84,35 +85,6 @@ struct JoinMsg {
 #[derive(Deserialize)]
 struct LeaveMsg {
     match_id: String,
-}
-
-/// A presence a client names (it sends the whole presence; the session is what counts).
-#[derive(Deserialize)]
-struct PresenceRef {
-    session_id: String,
-}
-
-#[derive(Deserialize)]
-struct DataMsg {
-    match_id: String,
-    /// An int64, a string in JSON (a number is taken too).
-    op_code: Value,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    presences: Vec<PresenceRef>,
-    #[serde(default)]
-    reliable: Option<bool>,
-}
-
-/// Reads an int64 sent as a string (or a number).
-pub(crate) fn int64(v: &Value) -> Result<i64, Failure> {
-    match v {
-        Value::String(s) => s.parse().map_err(|_| Failure::bad_input("op_code must be an int64")),
-        Value::Number(n) => n.as_i64().ok_or_else(|| Failure::bad_input("op_code must be an int64")),
-        Value::Null => Ok(0),
-        _ => Err(Failure::bad_input("op_code must be an int64")),
-    }
 }
 
 /// The stream of a new relayed match; a `name` gives the same match to everyone who
@@ -184,50 +156,44 @@ pub(crate) fn socket(
             }
             Ok(Answer::Ack)
         }
-        _ => {
-            let m: DataMsg = parse(payload)?;
-            let op_code = int64(&m.op_code)?;
-            let data = m.data.unwrap_or_default();
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(&data)
-                .map_err(|_| Failure::bad_input("data must be base64"))?;
-            if decoded.len() > MAX_DATA {
-                return Err(Failure::bad_input(format!("data is larger than {MAX_DATA} bytes")));
-            }
-            let stream = stream_of(&m.match_id)?;
-            let members = kaos.tracker.sessions(&stream);
-            if !members.contains(&session.id) {
-                return Err(Failure::new(SocketError::MatchNotFound, "Match not found or not a member"));
-            }
-            if stream.mode == StreamMode::MatchAuthoritative {
-                let reliable = m.reliable.unwrap_or(true);
-                let message = MatchMessage { sender: me(session), op_code, data: decoded, reliable };
-                kaos.matches.data(&m.match_id, message)?;
-                return Ok(Answer::Silent);
-            }
-            let mut event = json!({
-                "match_id": m.match_id,
-                "presence": me(session).to_json(),
-                "op_code": op_code.to_string(),
-                "data": data,
-            });
-            if let Some(r) = m.reliable {
-                event["reliable"] = json!(r);
-            }
-            let envelope = json!({ "match_data": event });
-            let targets: Vec<SessionId> = if m.presences.is_empty() {
-                members.into_iter().filter(|s| *s != session.id).collect()
-            } else {
-                let wanted: Vec<SessionId> = m
-                    .presences
-                    .iter()
-                    .map(|p| SessionId::parse(&p.session_id))
-                    .collect::<Option<_>>()
-                    .ok_or_else(|| Failure::bad_input("Invalid presence session ID"))?;
-                members.into_iter().filter(|s| wanted.contains(s)).collect()
-            };
-            router::to_sessions(kaos, targets, &envelope);
-            Ok(Answer::Silent)
-        }
+        _ => send_data(kaos, session, DataSend::from_payload(payload, "match_id")?).map(|()| Answer::Silent),
     }
+}
+
+/// `match_data_send`: data for the other members of a match (or those named), relayed
+/// with the bytes encoded once per wire format, or handed to an authoritative match.
+pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) -> Result<(), Failure> {
+    if m.data.len() > MAX_DATA {
+        return Err(Failure::bad_input(format!("data is larger than {MAX_DATA} bytes")));
+    }
+    let stream = stream_of(&m.to)?;
+    let members = kaos.tracker.sessions(&stream);
+    if !members.contains(&session.id) {
+        return Err(Failure::new(SocketError::MatchNotFound, "Match not found or not a member"));
+    }
+    if stream.mode == StreamMode::MatchAuthoritative {
+        let reliable = m.reliable.unwrap_or(true);
+        let message = MatchMessage { sender: me(session), op_code: m.op_code, data: m.data, reliable };
+        return kaos.matches.data(&m.to, message);
+    }
+    let targets: Vec<SessionId> = if m.presences.is_empty() {
+        members.into_iter().filter(|s| *s != session.id).collect()
+    } else {
+        let wanted: Vec<SessionId> = m
+            .presences
+            .iter()
+            .map(|p| SessionId::parse(p))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Failure::bad_input("Invalid presence session ID"))?;
+        members.into_iter().filter(|s| wanted.contains(s)).collect()
+    };
+    let event = realtime::MatchData {
+        match_id: m.to,
+        presence: Some(session.presence()),
+        op_code: m.op_code,
+        data: m.data,
+        reliable: m.reliable.unwrap_or(false),
+    };
+    router::deliver(kaos, &targets, Frame::from_message(realtime::envelope::Message::MatchData(event)));
+    Ok(())
 }

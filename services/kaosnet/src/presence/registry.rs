@@ -61,7 +61,16 @@ fn uuid_prefix() -> &'static str {
 /// Session ids are UUIDs on the wire, as Nakama's are, so SDKs that parse them work.
 impl std::fmt::Display for SessionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{:012x}", uuid_prefix(), self.0 & 0xffff_ffff_ffff)
+        // By hand: this runs for every presence in every event, and `{:012x}` through
+        // the formatting machinery costs several times more.
+        let mut hex = [b'0'; 13];
+        hex[0] = b'-';
+        let n = self.0 & 0xffff_ffff_ffff;
+        for (i, digit) in hex[1..].iter_mut().rev().enumerate() {
+            *digit = b"0123456789abcdef"[((n >> (4 * i)) & 0xf) as usize];
+        }
+        f.write_str(uuid_prefix())?;
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -132,6 +141,26 @@ impl SessionRegistry {
         self.post(session, |session| vec![Command::Send { session, frame }])
     }
 
+    /// Queues `frame` for each of `sessions` that is connected (one lookup under one
+    /// lock for all, one mailbox lock per transport); how many that was.
+    pub fn send_many(&self, sessions: &[SessionId], frame: &Arc<Frame>) -> usize {
+        let mut commands: [Vec<Command>; 2] = Default::default();
+        {
+            let s = self.lock();
+            for &session in sessions {
+                if let Some(&(transport, _)) = s.by_id.get(&session) {
+                    commands[transport as usize].push(Command::Send { session, frame: frame.clone() });
+                }
+            }
+        }
+        let mut sent = 0;
+        for (transport, commands) in [Transport::WebSocket, Transport::Rudp].into_iter().zip(commands) {
+            sent += commands.len();
+            self.enqueue(transport, commands);
+        }
+        sent
+    }
+
     /// Queues `frames` for `session` together: nothing sent to it from elsewhere comes
     /// between them (an answer and the event that must follow it, such as the presence
     /// event of the caller's own join).
@@ -146,11 +175,19 @@ impl SessionRegistry {
 
     fn post(&self, session: SessionId, commands: impl FnOnce(SessionId) -> Vec<Command>) -> bool {
         let Some(&(transport, _)) = self.lock().by_id.get(&session) else { return false };
+        self.enqueue(transport, commands(session))
+    }
+
+    /// Puts `commands` in `transport`'s mailbox; false if that transport has none.
+    fn enqueue(&self, transport: Transport, commands: Vec<Command>) -> bool {
         let Some(mailbox) = self.mailboxes[transport as usize].get() else { return false };
+        if commands.is_empty() {
+            return true;
+        }
         let was_empty = {
             let mut queue = mailbox.queue.lock().unwrap_or_else(PoisonError::into_inner);
             let before = queue.len();
-            queue.extend(commands(session));
+            queue.extend(commands);
             before == 0
         };
         // The transport's own thread drains its mailbox before it waits again, and a

@@ -12,9 +12,15 @@ use crate::KaosNet;
 
 /// Sends `envelope` to each of `sessions`.
 pub fn to_sessions(kaos: &KaosNet, sessions: impl IntoIterator<Item = SessionId>, envelope: &Value) {
-    let frame = Arc::new(super::Frame::from_value(envelope));
-    for s in sessions {
-        kaos.sessions.send(s, frame.clone());
+    let sessions: Vec<SessionId> = sessions.into_iter().collect();
+    deliver(kaos, &sessions, super::Frame::from_value(envelope));
+}
+
+/// Sends `frame` to each of `sessions`: one frame shared by all, encoded at most once
+/// per wire format, queued for each transport thread under one lock.
+pub fn deliver(kaos: &KaosNet, sessions: &[SessionId], frame: super::Frame) {
+    if !sessions.is_empty() {
+        kaos.sessions.send_many(sessions, &Arc::new(frame));
     }
 }
 

@@ -84,17 +84,6 @@ pub(crate) fn find(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }
 
-/// A session's inbound frame as JSON: as it came for a JSON session, decoded for a
-/// protobuf one; the error envelope to answer for a frame that does not decode.
-pub(crate) fn inbound(format: super::Format, data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Value> {
-    match format {
-        super::Format::Json => Ok(std::borrow::Cow::Borrowed(data)),
-        super::Format::Protobuf => super::protobuf::decode_to_json(data)
-            .map(std::borrow::Cow::Owned)
-            .map_err(|_| error(None, SocketError::UnrecognizedPayload, "Could not parse message")),
-    }
-}
-
 /// The replies to one envelope from `session`. An unknown kind is refused before any
 /// state (metrics, rate limits, hooks) is kept for it.
 pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Value> {

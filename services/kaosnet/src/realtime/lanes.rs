@@ -22,7 +22,7 @@ pub(crate) fn may_block(data: &[u8]) -> bool {
 
 /// The first key of the envelope other than `cid` (whose value, a string or a number,
 /// is skipped), without escapes.
-fn kind_of(data: &[u8]) -> Option<&[u8]> {
+pub(crate) fn kind_of(data: &[u8]) -> Option<&[u8]> {
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
         while data.get(*i).is_some_and(u8::is_ascii_whitespace) {
@@ -124,6 +124,11 @@ impl std::fmt::Debug for Lanes {
 impl Lanes {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `session` has messages in its lane (its next ones queue behind them).
+    pub(crate) fn busy(&self, session: SessionId) -> bool {
+        self.lock().lanes.contains_key(&session)
     }
 
     /// Takes the message if it belongs in `session`'s lane (it may block, or the lane is

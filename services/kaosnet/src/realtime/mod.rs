@@ -15,6 +15,7 @@
 //! below them, in `presence` and `socket`.
 
 pub(crate) mod envelope;
+mod inbound;
 pub(crate) mod lanes;
 mod rudp;
 mod ws;
@@ -30,6 +31,7 @@ use kaos_rudp::{RudpConfig, RudpWaker};
 use kaos_ws::{Adopter, WsConfig};
 
 pub use envelope::envelope;
+pub use inbound::receive;
 // What the transports are built on, under the names server code has used.
 pub use crate::presence::{router, tracker, Format, Frame, SessionId, SessionRegistry, Transport};
 pub use crate::protobuf;

@@ -13,10 +13,9 @@ use kaos_rudp::{RudpServer, RudpWaker, SendError, ServerEvent, TransportError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::envelope::{error, inbound};
+use super::envelope::error;
 use super::{
-    close, envelope, Format, Frame, RealtimeHandle, RudpSocketConfig, SessionId, SessionRegistry, SocketError,
-    SocketSession,
+    close, Format, Frame, RealtimeHandle, RudpSocketConfig, SessionId, SessionRegistry, SocketError, SocketSession,
 };
 use crate::presence::{Command, Transport};
 use crate::KaosNet;
@@ -141,11 +140,7 @@ impl RudpSocket {
         }
         let Some(session) = self.sessions.get(&addr) else { return };
         let format = session.format;
-        let replies = match inbound(format, data) {
-            Ok(json) if self.kaos.lanes.offer(session, &json) => return,
-            Ok(json) => envelope(&self.kaos, session, &json),
-            Err(refusal) => vec![refusal],
-        };
+        let replies = super::inbound::receive(&self.kaos, session, data);
         for reply in replies {
             let frame = Frame::from_value(&reply);
             if !frame.bytes(format).is_none_or(|bytes| self.send(addr, bytes)) {

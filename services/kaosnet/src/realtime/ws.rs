@@ -8,8 +8,7 @@ use std::time::Duration;
 use kaos_http::Upgrade;
 use kaos_ws::{Adopter, ConnId, WsEvent, WsServer};
 
-use super::envelope::inbound;
-use super::{envelope, Format, Frame, RealtimeConfig, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
+use super::{Format, Frame, RealtimeConfig, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
 use crate::presence::{Command, Transport};
 use crate::KaosNet;
 
@@ -112,11 +111,7 @@ impl WsSocket {
     fn handle(&mut self, conn: ConnId, data: &[u8]) {
         let Some(session) = self.sessions.get(&conn) else { return };
         let format = session.format;
-        let replies = match inbound(format, data) {
-            Ok(json) if self.kaos.lanes.offer(session, &json) => return,
-            Ok(json) => envelope(&self.kaos, session, &json),
-            Err(refusal) => vec![refusal],
-        };
+        let replies = super::inbound::receive(&self.kaos, session, data);
         for reply in replies {
             if self.deliver(conn, format, &Frame::from_value(&reply)).is_err() {
                 // Over its outbound cap: kaos-ws has closed it with 1008.

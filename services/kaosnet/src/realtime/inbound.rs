@@ -1,0 +1,131 @@
+//! One inbound frame on a socket thread, on either transport: data messages
+//! (`match_data_send`, `party_data_send`) go the typed way, straight from the frame's
+//! bytes to the relayed event with no JSON tree; everything else becomes the JSON
+//! envelope the dispatch table takes, on this thread or in the session's lane.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::envelope::{envelope, error};
+use super::protobuf::realtime::{envelope::Message, Envelope};
+use crate::socket::{DataPayload, DataSend, Failure, SocketError, SocketSession};
+use crate::KaosNet;
+
+/// What a socket thread does with one inbound frame from `session`: the replies to send
+/// it now (none when the message went to the session's lane, whose worker answers it).
+pub fn receive(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Value> {
+    // Behind a busy lane (to keep the session's order), or with hooks to show it to, a
+    // data message goes the JSON way too.
+    let typed = !kaos.lanes.busy(session.id) && !DATA_KINDS.iter().any(|k| kaos.hooks.has_any(k));
+    let json = match decode(session.format, data, typed) {
+        Ok(Decoded::Data(kind, cid, message)) => return send_data(kaos, session, kind, cid, message),
+        Ok(Decoded::Json(json)) => json,
+        Err(refusal) => return vec![refusal],
+    };
+    if kaos.lanes.offer(session, &json) {
+        return Vec::new();
+    }
+    envelope(kaos, session, &json)
+}
+
+/// The kinds taken typed.
+const DATA_KINDS: [&str; 2] = ["match_data_send", "party_data_send"];
+
+/// A frame as the socket thread takes it.
+enum Decoded<'a> {
+    /// A data message, typed.
+    Data(&'static str, Option<String>, DataSend),
+    /// Any other message (or a data message the typed reading left to the JSON path,
+    /// which answers its errors): the JSON envelope.
+    Json(Cow<'a, [u8]>),
+}
+
+/// A frame in `format`, data messages typed if `typed`; the error envelope to answer for a
+/// frame that does not decode.
+fn decode(format: super::Format, data: &[u8], typed: bool) -> Result<Decoded<'_>, Value> {
+    match format {
+        super::Format::Json => match if typed { json_data(data) } else { None } {
+            Some((kind, cid, message)) => Ok(Decoded::Data(kind, cid, message)),
+            None => Ok(Decoded::Json(Cow::Borrowed(data))),
+        },
+        super::Format::Protobuf => {
+            let unreadable = || error(None, SocketError::UnrecognizedPayload, "Could not parse message");
+            let envelope = <Envelope as prost::Message>::decode(data).map_err(|_| unreadable())?;
+            if !typed {
+                return serde_json::to_vec(&envelope).map(|j| Decoded::Json(Cow::Owned(j))).map_err(|_| unreadable());
+            }
+            let cid = (!envelope.cid.is_empty()).then(|| envelope.cid.clone());
+            match envelope.message {
+                Some(Message::MatchDataSend(m)) => {
+                    let presences = m.presences.into_iter().map(|p| p.session_id).collect();
+                    let reliable = m.reliable.then_some(true);
+                    let data = DataSend { to: m.match_id, op_code: m.op_code, data: m.data, presences, reliable };
+                    Ok(Decoded::Data("match_data_send", cid, data))
+                }
+                Some(Message::PartyDataSend(m)) => {
+                    let data = DataSend { to: m.party_id, op_code: m.op_code, data: m.data, ..DataSend::default() };
+                    Ok(Decoded::Data("party_data_send", cid, data))
+                }
+                message => {
+                    let envelope = Envelope { cid: envelope.cid, message };
+                    serde_json::to_vec(&envelope).map(|j| Decoded::Json(Cow::Owned(j))).map_err(|_| unreadable())
+                }
+            }
+        }
+    }
+}
+
+/// A JSON envelope that is exactly one data message with a string cid or none, and whose
+/// payload is valid; None sends anything else the JSON way, which answers its errors.
+fn json_data(data: &[u8]) -> Option<(&'static str, Option<String>, DataSend)> {
+    let (kind, id) = match super::lanes::kind_of(data)? {
+        b"match_data_send" | b"matchDataSend" => ("match_data_send", "match_id"),
+        b"party_data_send" | b"partyDataSend" => ("party_data_send", "party_id"),
+        _ => return None,
+    };
+    let e: DataEnvelope = serde_json::from_slice(data).ok()?;
+    let (payload, other) = match kind {
+        "match_data_send" => (e.match_data_send?, e.party_data_send),
+        _ => (e.party_data_send?, e.match_data_send),
+    };
+    if other.is_some() {
+        return None;
+    }
+    Some((kind, e.cid, payload.into_send(id).ok()?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataEnvelope {
+    #[serde(default)]
+    cid: Option<String>,
+    #[serde(default, alias = "matchDataSend")]
+    match_data_send: Option<DataPayload>,
+    #[serde(default, alias = "partyDataSend")]
+    party_data_send: Option<DataPayload>,
+}
+
+/// Counts, limits and runs a typed data message.
+fn send_data(
+    kaos: &KaosNet,
+    session: &SocketSession,
+    kind: &'static str,
+    cid: Option<String>,
+    m: DataSend,
+) -> Vec<Value> {
+    kaos.metrics.socket_message(kind);
+    let cid = cid.map(Value::String);
+    if kaos.limits.check(&session.user_id, kind).is_err() {
+        return vec![error(cid.as_ref(), SocketError::BadInput, "Too many requests, slow down.")];
+    }
+    let sent = match kind {
+        "match_data_send" => crate::matches::send_data(kaos, session, m),
+        _ => crate::parties::send_data(kaos, session, m),
+    };
+    match sent {
+        Ok(()) => Vec::new(),
+        Err(Failure { code, message }) => vec![error(cid.as_ref(), code, &message)],
+    }
+}
