@@ -8,8 +8,10 @@ use std::io::{self, BufRead, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use kaosnet::realtime::protobuf::realtime::{envelope::Message, Envelope, MatchCreate, MatchDataSend};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use prost::Message as _;
 use socket2::{Domain, Socket, Type};
 
 /// Latency histogram: 50 µs buckets up to 1 s, then one overflow bucket.
@@ -41,9 +43,10 @@ pub fn unix_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
-/// A client text frame, masked with a zero key (the payload is unchanged).
-fn text_frame(payload: &[u8], out: &mut Vec<u8>) {
-    out.push(0x81);
+/// A client frame, text (JSON) or binary (protobuf), masked with a zero key (the payload
+/// is unchanged).
+fn client_frame(payload: &[u8], protobuf: bool, out: &mut Vec<u8>) {
+    out.push(if protobuf { 0x82 } else { 0x81 });
     if payload.len() < 126 {
         out.push(0x80 | payload.len() as u8);
     } else {
@@ -97,6 +100,8 @@ pub struct Load {
     pub received: u64,
     pub histogram: Vec<u64>,
     measuring: bool,
+    /// The players speak protobuf (`KAOS_FANOUT_FORMAT=protobuf`), not JSON.
+    protobuf: bool,
 }
 
 impl Load {
@@ -113,6 +118,7 @@ impl Load {
             received: 0,
             histogram: vec![0; BUCKETS],
             measuring: false,
+            protobuf: std::env::var("KAOS_FANOUT_FORMAT").is_ok_and(|f| f == "protobuf"),
         };
         for (group, token) in players {
             load.players.push(Player {
@@ -144,9 +150,10 @@ impl Load {
         p.stream = Some(stream);
         p.state = State::Handshake;
         let upgrade = format!(
-            "GET /ws?token={}&format=json HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET /ws?token={}&format={} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-            p.token
+            p.token,
+            if self.protobuf { "protobuf" } else { "json" }
         );
         p.out.extend_from_slice(upgrade.as_bytes());
         Ok(())
@@ -190,14 +197,24 @@ impl Load {
                     if self.players[i].state == State::Ready {
                         payload.clear();
                         let p = &self.players[i];
-                        write!(
-                            payload,
-                            "{{\"match_data_send\":{{\"match_id\":\"{}\",\"op_code\":\"{}\",\"data\":\"\"}}}}",
-                            p.match_id,
-                            unix_nanos()
-                        )
-                        .unwrap();
-                        text_frame(&payload, &mut self.players[i].out);
+                        if self.protobuf {
+                            let send = MatchDataSend {
+                                match_id: p.match_id.clone(),
+                                op_code: unix_nanos() as i64,
+                                ..Default::default()
+                            };
+                            let envelope = Envelope { cid: String::new(), message: Some(Message::MatchDataSend(send)) };
+                            envelope.encode(&mut payload).unwrap();
+                        } else {
+                            write!(
+                                payload,
+                                "{{\"match_data_send\":{{\"match_id\":\"{}\",\"op_code\":\"{}\",\"data\":\"\"}}}}",
+                                p.match_id,
+                                unix_nanos()
+                            )
+                            .unwrap();
+                        }
+                        client_frame(&payload, self.protobuf, &mut self.players[i].out);
                         self.write(i);
                         self.sent += 1;
                     }
@@ -287,7 +304,21 @@ impl Load {
             let p = &mut self.players[i];
             while let Some((header, total)) = frame(&p.rbuf[consumed..]) {
                 let body = &p.rbuf[consumed + header..consumed + total];
-                if p.state == State::Joining && find(body, b"\"cid\":\"j\"").is_some() {
+                if self.protobuf {
+                    match Envelope::decode(body).ok().and_then(|e| e.message.map(|m| (e.cid, m))) {
+                        Some((cid, Message::Match(m))) if p.state == State::Joining && cid == "j" => {
+                            p.match_id = m.match_id;
+                            p.state = State::Ready;
+                            self.ready += 1;
+                        }
+                        Some((_, Message::MatchData(d))) if self.measuring => {
+                            let ns = now.saturating_sub(d.op_code as u64);
+                            self.histogram[((ns / BUCKET_NS) as usize).min(BUCKETS - 1)] += 1;
+                            self.received += 1;
+                        }
+                        _ => {}
+                    }
+                } else if p.state == State::Joining && find(body, b"\"cid\":\"j\"").is_some() {
                     let at = find(body, b"\"match_id\":\"").map(|a| a + 12);
                     if let Some(at) = at {
                         let end = body[at..].iter().position(|&b| b == b'"').unwrap_or(0);
@@ -308,8 +339,14 @@ impl Load {
         }
         if join {
             let group = self.players[i].group;
-            let msg = format!("{{\"cid\":\"j\",\"match_create\":{{\"name\":\"bench-{group}\"}}}}");
-            text_frame(msg.as_bytes(), &mut self.players[i].out);
+            let name = format!("bench-{group}");
+            let msg = if self.protobuf {
+                let create = Message::MatchCreate(MatchCreate { name });
+                Envelope { cid: "j".into(), message: Some(create) }.encode_to_vec()
+            } else {
+                format!("{{\"cid\":\"j\",\"match_create\":{{\"name\":\"{name}\"}}}}").into_bytes()
+            };
+            client_frame(&msg, self.protobuf, &mut self.players[i].out);
             self.write(i);
         }
     }

@@ -117,6 +117,11 @@ pub struct WsConfig {
     pub close_timeout: Duration,
     /// Messages read from one connection before the loop serves the others.
     pub read_budget: usize,
+    /// How long queued messages may wait to go out together: zero (the default) writes
+    /// them every turn of the loop; a few milliseconds lets several messages to one
+    /// connection share a `send()`, which is most of a busy server's CPU, for that much
+    /// more latency.
+    pub flush_interval: Duration,
 }
 
 impl Default for WsConfig {
@@ -134,6 +139,7 @@ impl Default for WsConfig {
             idle_timeout: Duration::from_secs(45),
             close_timeout: Duration::from_secs(5),
             read_budget: 64,
+            flush_interval: Duration::ZERO,
         }
     }
 }

@@ -167,6 +167,11 @@ pub struct WsServer {
     adoptions: Arc<Mutex<Vec<Upgrade>>>,
     waker: Arc<Waker>,
     last_sweep: Instant,
+    /// When queued messages were last written (see `WsConfig::flush_interval`).
+    last_flush: Instant,
+    /// Something queued must not wait for the flush interval (a handshake's answer, a
+    /// close).
+    flush_now: bool,
     /// The listener stopped at its per-wake budget with connections still waiting.
     accept_more: bool,
     stats: WsStats,
@@ -208,6 +213,8 @@ impl WsServer {
             adoptions: Arc::default(),
             waker,
             last_sweep: Instant::now(),
+            last_flush: Instant::now(),
+            flush_now: false,
             accept_more: false,
             stats: WsStats::default(),
         })
@@ -346,6 +353,7 @@ impl WsServer {
             c.session.close(code, reason);
             c.closing_since.get_or_insert(Instant::now());
             self.mark_dirty(index);
+            self.flush_now = true;
         }
     }
 
@@ -393,12 +401,12 @@ impl WsServer {
     /// Runs the loop once: writes what is queued, waits up to `timeout` for sockets (not
     /// at all if work is pending), then accepts, reads, writes and checks timeouts.
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.flush();
-        self.take_adoptions();
         let now = Instant::now();
+        let to_flush = self.flush_when_due(now);
+        self.take_adoptions();
         let to_sweep = self.sweep_every().saturating_sub(now.duration_since(self.last_sweep));
         let busy = !self.backlog.is_empty() || self.accept_more;
-        let wait = if busy { Duration::ZERO } else { timeout.map_or(to_sweep, |t| t.min(to_sweep)) };
+        let wait = if busy { Duration::ZERO } else { timeout.map_or(to_sweep, |t| t.min(to_sweep)).min(to_flush) };
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
         let polled = self.poll.poll(&mut events, Some(wait));
         if let Err(e) = polled {
@@ -434,8 +442,24 @@ impl WsServer {
             self.last_sweep = now;
             self.sweep(now);
         }
-        self.flush();
+        self.flush_when_due(now);
         Ok(())
+    }
+
+    /// Writes what is queued if the flush interval has passed; how long until it has
+    /// (no limit when nothing waits).
+    fn flush_when_due(&mut self, now: Instant) -> Duration {
+        if self.dirty.is_empty() {
+            return Duration::MAX;
+        }
+        let since = now.saturating_duration_since(self.last_flush);
+        if since < self.cfg.flush_interval && !self.flush_now {
+            return self.cfg.flush_interval - since;
+        }
+        self.flush();
+        self.last_flush = now;
+        self.flush_now = false;
+        Duration::MAX
     }
 
     /// Closes every connection with 1001 and stops listening, then serves the closes
@@ -585,6 +609,7 @@ impl WsServer {
         self.stats.connections += 1;
         self.accepted.push_back(id);
         self.mark_dirty(index);
+        self.flush_now = true;
         // Frames may have come with the request; the socket may hold more.
         self.read_conn(index, true);
         id

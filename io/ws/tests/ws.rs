@@ -493,3 +493,32 @@ fn a_bursting_client_is_slowed_not_cut_off() {
     let stats = echo.stop();
     assert_eq!((stats.slow_consumers, stats.messages_in), (0, u64::from(N)));
 }
+
+#[test]
+fn with_a_flush_interval_messages_wait_to_go_out_together() {
+    let cfg = WsConfig { flush_interval: Duration::from_secs(3600), ..WsConfig::default() };
+    let mut server = WsServer::bind("127.0.0.1:0".parse().unwrap(), cfg).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut s = while_polling(&mut server, || raw_client(addr));
+    let conn = loop {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        if let Some(c) = server.accept() {
+            break c;
+        }
+    };
+    for i in 0..3u8 {
+        server.send(conn, &[i]).unwrap();
+    }
+    for _ in 0..5 {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+    }
+    // Loopback delivers a written message before `send()` returns: nothing was written.
+    s.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(s.read(&mut byte).map_err(|e| e.kind()), Err(std::io::ErrorKind::WouldBlock));
+    s.set_nonblocking(false).unwrap();
+    server.flush();
+    for i in 0..3u8 {
+        assert_eq!(read_frame(&mut s).unwrap(), (0x2, vec![i]));
+    }
+}

@@ -110,9 +110,10 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
         }
         None => None,
     };
-    let (realtime, realtime_thread) =
-        kaosnet::realtime::spawn(kaos.clone(), RealtimeConfig { rudp, ..RealtimeConfig::default() })
-            .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
+    let mut realtime_config = RealtimeConfig { rudp, ..RealtimeConfig::default() };
+    realtime_config.ws.flush_interval = config.socket_flush;
+    let (realtime, realtime_thread) = kaosnet::realtime::spawn(kaos.clone(), realtime_config)
+        .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
     let rudp_addr = realtime.rudp_addr();
     let sink = realtime.clone();
     http.on_upgrade(move |upgrade| sink.submit(upgrade));
