@@ -9,7 +9,8 @@
 //! - [`session`]: JWT session and refresh tokens with Nakama's claims, revocation.
 //! - [`accounts`]: device, email and custom authentication, refresh, logout.
 //! - [`rpc`]: RPC functions registered by id.
-//! - [`hooks`]: before/after hooks by operation, per-client rate limits.
+//! - [`hooks`]: before/after hooks by operation.
+//! - [`limits`]: rate limits per client and operation.
 //! - [`leaderboards`]: leaderboards (ranked in memory, cron resets), tournaments, brackets.
 //! - [`status`]: online status and follows.
 //! - [`chat`]: rooms, direct and group channels, history.
@@ -40,6 +41,7 @@ pub mod friends;
 pub mod groups;
 pub mod hooks;
 pub mod leaderboards;
+pub mod limits;
 pub mod matches;
 pub mod matchmaker;
 pub mod metrics;
@@ -62,6 +64,8 @@ mod time;
 use std::sync::Arc;
 
 pub use error::{ApiError, Code};
+pub use hooks::{AfterHook, BeforeHook, BeforeHookResult, HookOperation, HookRegistry};
+pub use limits::{OperationRateLimiter, RateLimitConfig, RateLimitPresets, RateLimiter};
 pub use kaos_transport::{ClientTransport, TransportError, TransportServer};
 pub use kaos_ws::{WsClient, WsConnection, WsServer, WsServerTransport};
 

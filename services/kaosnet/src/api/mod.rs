@@ -86,6 +86,7 @@ fn route(
     operation: &'static str,
     handler: fn(&KaosNet, &Request) -> Answer,
 ) {
+    debug_assert!(crate::hooks::HookOperation::named(operation).is_some(), "{operation} is not a HookOperation");
     let kaos = kaos.clone();
     router.route(method, pattern, Run::Blocking, move |req| {
         let started = std::time::Instant::now();
@@ -113,7 +114,7 @@ fn client_key(kaos: &KaosNet, req: &Request) -> String {
 /// Rate limit, before hooks (which may rewrite the JSON body or refuse), the handler,
 /// after hooks.
 fn guarded(kaos: &KaosNet, req: &Request, operation: &str, handler: fn(&KaosNet, &Request) -> Answer) -> Answer {
-    kaos.limits.check(&client_key(kaos, req), operation)?;
+    kaos.limits.admit(&client_key(kaos, req), operation)?;
     let (before, after) = (kaos.hooks.has_before(operation), kaos.hooks.has_after(operation));
     if !before && !after {
         return handler(kaos, req);

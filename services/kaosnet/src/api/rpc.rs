@@ -17,7 +17,7 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
         let kaos = kaos.clone();
         r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| {
             let started = std::time::Instant::now();
-            let (result, response) = match kaos.limits.check(&super::client_key(&kaos, req), "rpc") {
+            let (result, response) = match kaos.limits.admit(&super::client_key(&kaos, req), "rpc") {
                 Ok(()) => call(&kaos, req),
                 Err(e) => (e.code.name(), respond(Err(e))),
             };

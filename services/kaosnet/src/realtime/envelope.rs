@@ -102,7 +102,7 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
         return vec![error(cid, SocketError::UnrecognizedPayload, "Unrecognized message")];
     };
     kaos.metrics.socket_message(kind.name);
-    if kaos.limits.check(&session.user_id, kind.name).is_err() {
+    if !kaos.limits.check(&session.user_id, kind.name) {
         return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
     }
     let ctx = crate::hooks::HookContext {
@@ -165,5 +165,17 @@ fn rpc(kaos: &KaosNet, session: &SocketSession, payload: &Value) -> Result<Answe
             Err(Failure::new(SocketError::RuntimeFunctionNotFound, "RPC function not found"))
         }
         Err(e) => Err(Failure::new(SocketError::RuntimeFunctionException, e.message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_kind_is_an_operation_hooks_can_name() {
+        for kind in super::KINDS {
+            assert!(crate::hooks::HookOperation::named(kind.name).is_some(), "{}", kind.name);
+        }
+        let names: std::collections::HashSet<_> = crate::hooks::HookOperation::ALL.iter().map(|o| o.name()).collect();
+        assert_eq!(names.len(), crate::hooks::HookOperation::ALL.len(), "names are unique");
     }
 }

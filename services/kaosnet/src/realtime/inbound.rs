@@ -117,7 +117,7 @@ fn send_data(
 ) -> Vec<Value> {
     kaos.metrics.socket_message(kind);
     let cid = cid.map(Value::String);
-    if kaos.limits.check(&session.user_id, kind).is_err() {
+    if !kaos.limits.check(&session.user_id, kind) {
         return vec![error(cid.as_ref(), SocketError::BadInput, "Too many requests, slow down.")];
     }
     let sent = match kind {

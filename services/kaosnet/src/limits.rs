@@ -1,120 +1,90 @@
-//! Hooks around every operation (REST calls and realtime messages, by operation name such
-//! as `authenticate_device`, `write_storage_objects` or `rpc`): before hooks see the
-//! request as JSON and may change it or reject the call; after hooks observe the request
-//! and the answer once the operation succeeded (on the socket, the answer's message;
-//! `{}` for a message that is not answered). `rpc` has one shape, `{"id", "payload"}`,
-//! over REST and the socket. After hooks of `session_connect` and `session_disconnect`
-//! hear each socket start and end, once, with `{"session_id", "status", "format"}`. And rate limits per client and per operation (429 on REST, an error
-//! envelope on the socket).
+//! Rate limits per client and operation: token buckets ([`RateLimiter`]) by key, and
+//! [`OperationRateLimiter`], which every caller (REST, the socket) asks before running an
+//! operation: each operation's class ([`LimitClass`]) sets its limit ([`RateLimits`]),
+//! and an operation may have one of its own. Refusals are 429 on REST and an error
+//! envelope on the socket.
+//!
+//! ```
+//! use kaosnet::{OperationRateLimiter, RateLimitConfig, RateLimitPresets, RateLimiter};
+//!
+//! // Basic rate limiter (100 req/sec, burst of 20)
+//! let limiter = RateLimiter::new(RateLimitConfig::new(100).with_burst(20));
+//! if limiter.check("client_123") {
+//!     // Request allowed
+//! }
+//! assert!((0..19).all(|_| limiter.check("client_123")), "the burst, less the first");
+//! assert!(!limiter.check("client_123"), "then the rate");
+//!
+//! // Per-operation rate limiting
+//! let mut op_limiter = OperationRateLimiter::new(RateLimitPresets::standard());
+//! op_limiter.add_operation("login", RateLimitPresets::strict()); // 5 req/sec
+//! op_limiter.add_operation("game_update", RateLimitPresets::realtime()); // 200 req/sec
+//!
+//! if op_limiter.check("client_123", "login") {
+//!     // Login allowed
+//! }
+//! assert_eq!((0..20).filter(|_| op_limiter.check("client_123", "login")).count(), 9, "a burst of 10");
+//! assert!((0..300).all(|_| op_limiter.check("client_123", "game_update")), "a 60 Hz client never waits");
+//! ```
+//!
+//! (The seed's `realtime()` preset allowed 60 a second: a 60 Hz game client sends
+//! exactly that and is throttled by the first late frame, so it allows 200.)
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use serde_json::Value;
-
 use crate::error::{ApiError, Code};
-
-/// Who is calling.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HookContext {
-    /// The operation (`authenticate_device`, `rpc`, …).
-    pub operation: String,
-    /// The caller's user id, once authenticated.
-    pub user_id: Option<String>,
-    pub username: Option<String>,
-}
-
-/// A before hook: returns the request to proceed with, or an error for the client.
-pub type BeforeHook = Arc<dyn Fn(&HookContext, Value) -> Result<Value, ApiError> + Send + Sync>;
-/// An after hook: sees the request and the answer.
-pub type AfterHook = Arc<dyn Fn(&HookContext, &Value, &Value) + Send + Sync>;
-
-/// Registered hooks by operation.
-#[derive(Default)]
-pub struct HookRegistry {
-    before: RwLock<HashMap<String, Vec<BeforeHook>>>,
-    after: RwLock<HashMap<String, Vec<AfterHook>>>,
-    /// Whether any hook was ever registered: most servers have none for the realtime
-    /// kinds, and this spares each message the lookups.
-    any: std::sync::atomic::AtomicBool,
-}
-
-impl std::fmt::Debug for HookRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HookRegistry").finish_non_exhaustive()
-    }
-}
-
-impl HookRegistry {
-    /// Runs `hook` before `operation`; hooks run in registration order.
-    pub fn before(
-        &self,
-        operation: &str,
-        hook: impl Fn(&HookContext, Value) -> Result<Value, ApiError> + Send + Sync + 'static,
-    ) {
-        self.before
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(operation.into())
-            .or_default()
-            .push(Arc::new(hook));
-        self.any.store(true, std::sync::atomic::Ordering::Release);
-    }
-
-    /// Runs `hook` after `operation` succeeded.
-    pub fn after(&self, operation: &str, hook: impl Fn(&HookContext, &Value, &Value) + Send + Sync + 'static) {
-        self.after
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(operation.into())
-            .or_default()
-            .push(Arc::new(hook));
-        self.any.store(true, std::sync::atomic::Ordering::Release);
-    }
-
-    /// Whether any before hook is registered for `operation` (saves parsing if not).
-    pub fn has_before(&self, operation: &str) -> bool {
-        self.any.load(std::sync::atomic::Ordering::Acquire)
-            && self.before.read().unwrap_or_else(PoisonError::into_inner).contains_key(operation)
-    }
-
-    /// Whether any after hook is registered for `operation`.
-    pub fn has_after(&self, operation: &str) -> bool {
-        self.any.load(std::sync::atomic::Ordering::Acquire)
-            && self.after.read().unwrap_or_else(PoisonError::into_inner).contains_key(operation)
-    }
-
-    /// Whether `operation` has hooks of either kind.
-    pub fn has_any(&self, operation: &str) -> bool {
-        self.has_before(operation) || self.has_after(operation)
-    }
-
-    /// Passes `request` through the before hooks. A hook that panics rejects the call
-    /// with an internal error; the server goes on.
-    pub fn run_before(&self, ctx: &HookContext, mut request: Value) -> Result<Value, ApiError> {
-        let hooks = self.before.read().unwrap_or_else(PoisonError::into_inner).get(&ctx.operation).cloned();
-        for hook in hooks.unwrap_or_default() {
-            request = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(ctx, request)))
-                .unwrap_or_else(|_| Err(ApiError::new(Code::Internal, "Before hook failed.")))?;
-        }
-        Ok(request)
-    }
-
-    /// Shows the request and its answer to the after hooks (a panicking hook is skipped).
-    pub fn run_after(&self, ctx: &HookContext, request: &Value, response: &Value) {
-        let hooks = self.after.read().unwrap_or_else(PoisonError::into_inner).get(&ctx.operation).cloned();
-        for hook in hooks.unwrap_or_default() {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(ctx, request, response)));
-        }
-    }
-}
 
 /// A token bucket's settings: `per_second` sustained, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
 pub struct Limit {
     pub per_second: f64,
     pub burst: f64,
+}
+
+/// The seed's name for a bucket's settings.
+pub type RateLimitConfig = Limit;
+
+impl Limit {
+    /// `per_second` sustained, in bursts of as many.
+    pub fn new(per_second: impl Into<f64>) -> Limit {
+        let per_second = per_second.into();
+        Limit { per_second, burst: per_second.max(1.0) }
+    }
+
+    /// The same rate in bursts of `burst`.
+    pub fn with_burst(self, burst: impl Into<f64>) -> Limit {
+        Limit { burst: burst.into().max(1.0), ..self }
+    }
+}
+
+/// Limits for common kinds of operations.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitPresets;
+
+impl RateLimitPresets {
+    /// 5 a second, bursts of 10: sign-ins, purchases.
+    pub fn strict() -> Limit {
+        Limit::new(5).with_burst(10)
+    }
+
+    /// 50 a second, bursts of 100: what the standard class ships with.
+    pub fn standard() -> Limit {
+        Limit::new(50).with_burst(100)
+    }
+
+    /// 200 a second, bursts of 400: game data at any frame rate (the realtime class).
+    pub fn realtime() -> Limit {
+        Limit::new(200).with_burst(400)
+    }
+}
+
+/// One limit for every class.
+impl From<Limit> for RateLimits {
+    fn from(limit: Limit) -> RateLimits {
+        RateLimits { auth: Some(limit), standard: Some(limit), realtime: Some(limit) }
+    }
 }
 
 /// How strictly an operation is limited; each has its own [`Limit`] in [`RateLimits`].
@@ -214,7 +184,12 @@ impl RateLimiter {
         b.swept = Some(now);
     }
 
-    /// Takes a token for `key`; false when its bucket is empty.
+    /// Takes a token for `key` now; false when its bucket is empty.
+    pub fn check(&self, key: &str) -> bool {
+        self.allow(key, Instant::now())
+    }
+
+    /// Takes a token for `key` at `now`; false when its bucket is empty.
     pub fn allow(&self, key: &str, now: Instant) -> bool {
         let mut b = self.lock();
         let due = b.swept.is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY);
@@ -274,8 +249,9 @@ pub struct OperationRateLimiter {
 }
 
 impl OperationRateLimiter {
-    /// `limits` by class.
-    pub fn new(limits: RateLimits) -> OperationRateLimiter {
+    /// `limits` by class (one [`Limit`] sets every class).
+    pub fn new(limits: impl Into<RateLimits>) -> OperationRateLimiter {
+        let limits = limits.into();
         let make = |class| limits.of(class).map(RateLimiter::new);
         OperationRateLimiter {
             auth: make(LimitClass::Auth),
@@ -287,8 +263,18 @@ impl OperationRateLimiter {
 
     /// A limit of its own for `operation`.
     pub fn with(mut self, operation: &str, limit: Limit) -> OperationRateLimiter {
-        self.per_operation.insert(operation.to_string(), RateLimiter::new(limit));
+        self.add_operation(operation, limit);
         self
+    }
+
+    /// Gives `operation` a limit of its own.
+    pub fn add_operation(&mut self, operation: &str, limit: Limit) {
+        self.per_operation.insert(operation.to_string(), RateLimiter::new(limit));
+    }
+
+    /// Whether `client` may run `operation` now (a token is taken if so).
+    pub fn check(&self, client: &str, operation: &str) -> bool {
+        self.admit(client, operation).is_ok()
     }
 
     fn limiter(&self, operation: &str) -> Option<&RateLimiter> {
@@ -300,7 +286,7 @@ impl OperationRateLimiter {
     }
 
     /// Whether `client` may run `operation` now; 429's error otherwise.
-    pub fn check(&self, client: &str, operation: &str) -> Result<(), ApiError> {
+    pub fn admit(&self, client: &str, operation: &str) -> Result<(), ApiError> {
         match self.limiter(operation) {
             Some(l) if !KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), Instant::now())) => {
                 Err(ApiError::new(Code::ResourceExhausted, "Too many requests, slow down."))
@@ -373,11 +359,11 @@ mod tests {
         let one = Limit { per_second: 0.001, burst: 1.0 };
         let limits = RateLimits { auth: Some(one), standard: None, realtime: None };
         let l = OperationRateLimiter::new(limits).with("get_account", one);
-        assert!(l.check("a", "authenticate_email").is_ok());
-        assert!(l.check("a", "authenticate_email").is_err());
-        assert!(l.check("a", "authenticate_device").is_ok(), "per operation");
-        assert!((0..1000).all(|_| l.check("a", "match_data_send").is_ok()));
-        assert!(l.check("a", "get_account").is_ok());
-        assert!(l.check("a", "get_account").is_err());
+        assert!(l.admit("a", "authenticate_email").is_ok());
+        assert_eq!(l.admit("a", "authenticate_email").unwrap_err().code, Code::ResourceExhausted);
+        assert!(l.check("a", "authenticate_device"), "per operation");
+        assert!((0..1000).all(|_| l.check("a", "match_data_send")));
+        assert!(l.check("a", "get_account"));
+        assert!(!l.check("a", "get_account"));
     }
 }
