@@ -65,9 +65,10 @@ use std::sync::Arc;
 
 pub use error::{ApiError, Code};
 pub use hooks::{AfterHook, BeforeHook, BeforeHookResult, HookOperation, HookRegistry};
-pub use limits::{OperationRateLimiter, RateLimitConfig, RateLimitPresets, RateLimiter};
 pub use kaos_transport::{ClientTransport, TransportError, TransportServer};
 pub use kaos_ws::{WsClient, WsConnection, WsServer, WsServerTransport};
+pub use limits::{OperationRateLimiter, RateLimitConfig, RateLimitPresets, RateLimiter};
+pub use storage::{ObjectPermission, Storage};
 
 use accounts::Accounts;
 use session::SessionConfig;
@@ -124,6 +125,11 @@ impl KaosNet {
     /// Services over `store`.
     pub fn new(store: Arc<dyn Store>, config: ApiConfig, sessions: SessionConfig) -> Arc<KaosNet> {
         KaosNet::with_limits(store, config, sessions, hooks::OperationRateLimiter::default())
+    }
+
+    /// Storage for server code, in these services' store.
+    pub fn storage(&self) -> storage::Storage {
+        storage::Storage::with_store(self.accounts.store().clone())
     }
 
     /// A weak handle to these services, for server code registered on them (an RPC that

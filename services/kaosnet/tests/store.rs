@@ -142,6 +142,15 @@ fn write_permissions_hold_for_users_not_the_server(s: &dyn Store) {
     assert_eq!(s.delete_objects(alice, &delete).unwrap_err(), StoreError::PermissionDenied);
     s.delete_objects(Caller::Server, &delete).unwrap();
     assert_eq!(s.read_objects(&[mine]).unwrap(), []);
+    // Write permission 2: any user writes the value, the permissions stay.
+    let wall = oid("boards", "wall", "a");
+    s.write_objects(Caller::Server, &[write(wall.clone(), "{}", VersionCheck::Any, 2, 2)], 5).unwrap();
+    let written = s.write_objects(bob, &[write(wall.clone(), r#"{"n":1}"#, VersionCheck::Any, 0, 0)], 6).unwrap();
+    assert_eq!((written[0].permission_read, written[0].permission_write), (2, 2));
+    let stored = s.read_objects(std::slice::from_ref(&wall)).unwrap();
+    assert_eq!((stored[0].value.as_str(), stored[0].permission_read, stored[0].permission_write), (r#"{"n":1}"#, 2, 2));
+    s.delete_objects(bob, &[ObjectDelete { id: wall.clone(), version: None }]).unwrap();
+    assert_eq!(s.read_objects(&[wall]).unwrap(), []);
 }
 
 fn deletes_check_versions_and_are_atomic(s: &dyn Store) {

@@ -6,23 +6,37 @@
 //! permissions).
 //!
 //! ```
-//! use std::sync::Arc;
-//! use kaosnet::storage::{Permission, Query, Storage};
-//! use kaosnet::store::MemoryStore;
+//! use kaosnet::{ObjectPermission, Storage};
+//! use serde_json::json;
 //!
-//! let storage = Storage::new(Arc::new(MemoryStore::new()));
-//! storage.set("user-1", "profiles", "main", &serde_json::json!({"level": 12})).unwrap();
-//! storage.set_with_permission("user-2", "profiles", "main", &serde_json::json!({"level": 3}),
-//!     Permission::Public, Permission::Owner).unwrap();
-//! let high = storage.query("profiles", &Query::new().ge("/level", 10), 100).unwrap();
-//! assert_eq!(high[0].id.user_id, "user-1");
-//! // user-2 may read user-2's public object, not user-1's owner-only one.
-//! assert!(storage.read_as("user-2", "user-1", "profiles", "main").unwrap().is_none());
+//! let storage = Storage::new();
+//!
+//! // Server-side (bypasses permissions)
+//! storage.set("user1", "profiles", "main", json!({"level": 5}))?;
+//! storage.set_with_permission("user1", "internal", "flags",
+//!     json!({"trust": 100}), ObjectPermission::NoRead)?;
+//! storage.set_with_permission("user1", "profiles", "public", json!({"name": "Ann"}), ObjectPermission::PublicRead)?;
+//!
+//! // Client-side (enforces permissions)
+//! storage.read_as("user2", "user1", "profiles", "public")?;  // OK if PublicRead
+//! storage.write_as("user1", "user1", "profiles", "main",     // OK if owner
+//!     json!({"level": 6}), ObjectPermission::OwnerOnly)?;
+//!
+//! assert!(storage.read_as("user2", "user1", "profiles", "public")?.is_some());
+//! assert!(storage.read_as("user2", "user1", "internal", "flags")?.is_none());
+//! assert!(storage.write_as("user2", "user1", "profiles", "main", json!({}), ObjectPermission::OwnerOnly).is_err());
+//!
+//! // A board anyone may write through server code, keeping its owner's permissions.
+//! storage.set_with_permission("", "boards", "wall", json!({"posts": 0}), ObjectPermission::PublicReadWrite)?;
+//! storage.write_as("user2", "", "boards", "wall", json!({"posts": 1}), ObjectPermission::OwnerOnly)?;
+//! assert_eq!(storage.get("", "boards", "wall")?.unwrap().permission_write, 2);
+//! # Ok::<(), kaosnet::ApiError>(())
 //! ```
 
 pub mod ops;
 mod query;
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -33,15 +47,33 @@ use crate::accounts::unix_now;
 use crate::error::ApiError;
 use crate::store::{Caller, ObjectId, ObjectPage, StorageObject, Store, VersionCheck};
 
-/// Who may read or write an object.
+/// Who may read and write an object (Nakama's read and write permissions, as one
+/// choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    /// Only server code.
-    ServerOnly = 0,
-    /// The owner (and server code).
-    Owner = 1,
-    /// Anyone (reads only).
-    Public = 2,
+pub enum ObjectPermission {
+    /// Server code alone reads and writes it (read 0, write 0).
+    NoRead,
+    /// Its owner reads and writes it (read 1, write 1).
+    OwnerOnly,
+    /// Anyone reads it, its owner writes it (read 2, write 1).
+    PublicRead,
+    /// Anyone reads it, and any user may write it through server code's
+    /// [`Storage::write_as`], its permissions unchanged (read 2, write 2). Only server
+    /// code sets it: Nakama's clients write only their own objects, with write
+    /// permission 0 or 1.
+    PublicReadWrite,
+}
+
+impl ObjectPermission {
+    /// The read and write permission numbers.
+    pub fn codes(self) -> (i64, i64) {
+        match self {
+            ObjectPermission::NoRead => (0, 0),
+            ObjectPermission::OwnerOnly => (1, 1),
+            ObjectPermission::PublicRead => (2, 1),
+            ObjectPermission::PublicReadWrite => (2, 2),
+        }
+    }
 }
 
 /// Storage for server code.
@@ -61,38 +93,57 @@ fn id(owner: &str, collection: &str, key: &str) -> ObjectId {
 }
 
 /// One write of `value` (its rules are [`ops::write`]'s).
-fn one_write(collection: &str, key: &str, value: &Value, version: VersionCheck, read: i64, write: i64) -> ops::Write {
+fn one_write(collection: &str, key: &str, value: &Value, version: VersionCheck, p: ObjectPermission) -> ops::Write {
+    let (permission_read, permission_write) = p.codes();
     ops::Write {
         collection: collection.into(),
         key: key.into(),
         value: value.to_string(),
         version,
-        permission_read: read,
-        permission_write: write,
+        permission_read,
+        permission_write,
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Storage {
+        Storage::new()
     }
 }
 
 impl Storage {
-    pub fn new(store: Arc<dyn Store>) -> Storage {
+    /// Storage of its own, in memory (for tests and tools; a server's is
+    /// [`KaosNet::storage`](crate::KaosNet::storage)).
+    pub fn new() -> Storage {
+        Storage::with_store(Arc::new(crate::store::MemoryStore::new()))
+    }
+
+    /// Storage in `store`.
+    pub fn with_store(store: Arc<dyn Store>) -> Storage {
         Storage { store }
     }
 
-    /// Writes `value` for `owner` (owner-readable, owner-writable), whatever was there.
-    pub fn set(&self, owner: &str, collection: &str, key: &str, value: &Value) -> Result<StorageObject, ApiError> {
-        self.set_with_permission(owner, collection, key, value, Permission::Owner, Permission::Owner)
+    /// Writes `value` for `owner` (its owner reads and writes it), whatever was there.
+    pub fn set(
+        &self,
+        owner: &str,
+        collection: &str,
+        key: &str,
+        value: impl Borrow<Value>,
+    ) -> Result<StorageObject, ApiError> {
+        self.set_with_permission(owner, collection, key, value, ObjectPermission::OwnerOnly)
     }
 
-    /// Writes `value` with explicit permissions (`write` may only be `ServerOnly` or `Owner`).
+    /// Writes `value` for `owner` with `permission`, whatever was there.
     pub fn set_with_permission(
         &self,
         owner: &str,
         collection: &str,
         key: &str,
-        value: &Value,
-        read: Permission,
-        write: Permission,
+        value: impl Borrow<Value>,
+        permission: ObjectPermission,
     ) -> Result<StorageObject, ApiError> {
-        let w = one_write(collection, key, value, VersionCheck::Any, read as i64, write as i64);
+        let w = one_write(collection, key, value.borrow(), VersionCheck::Any, permission);
         Ok(ops::write(&*self.store, Caller::Server, owner, vec![w], unix_now())?.remove(0))
     }
 
@@ -111,14 +162,14 @@ impl Storage {
 
     /// A page of `collection` (of one owner, or all), in owner-then-key order; up to
     /// [`ops::MAX_SERVER_PAGE`] objects.
-    pub fn list(
+    pub fn list<'a>(
         &self,
-        owner: Option<&str>,
+        owner: impl Into<Option<&'a str>>,
         collection: &str,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ObjectPage, ApiError> {
-        ops::list(&*self.store, Caller::Server, collection, owner, limit, cursor)
+        ops::list(&*self.store, Caller::Server, collection, owner.into(), limit, cursor)
     }
 
     /// Up to `limit` objects of `collection` whose values match `query`.
@@ -154,23 +205,40 @@ impl Storage {
         Ok(ops::read(&*self.store, Caller::User(caller), vec![id(owner, collection, key)])?.pop())
     }
 
-    /// Writes `caller`'s own object as their client would (`version`: `None` any, `"*"`
-    /// only if absent, else only if unchanged).
+    /// Writes `owner`'s object as `caller`'s client would: their own, or anyone's that is
+    /// [`ObjectPermission::PublicReadWrite`] (whose permissions stay).
     pub fn write_as(
         &self,
         caller: &str,
+        owner: &str,
         collection: &str,
         key: &str,
-        value: &Value,
-        version: Option<&str>,
+        value: impl Borrow<Value>,
+        permission: ObjectPermission,
     ) -> Result<StorageObject, ApiError> {
-        let w = one_write(collection, key, value, ops::version(version.unwrap_or("")), 1, 1);
-        Ok(ops::write(&*self.store, Caller::User(caller), caller, vec![w], unix_now())?.remove(0))
+        self.write_as_if(caller, owner, collection, key, value, permission, "")
     }
 
-    /// Deletes `caller`'s own object as their client would.
-    pub fn delete_as(&self, caller: &str, collection: &str, key: &str) -> Result<(), ApiError> {
+    /// [`write_as`](Self::write_as) if the object's `version` is as given: `""` any, `"*"`
+    /// only if absent, else only if unchanged.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_as_if(
+        &self,
+        caller: &str,
+        owner: &str,
+        collection: &str,
+        key: &str,
+        value: impl Borrow<Value>,
+        permission: ObjectPermission,
+        version: &str,
+    ) -> Result<StorageObject, ApiError> {
+        let w = one_write(collection, key, value.borrow(), ops::version(version), permission);
+        Ok(ops::write(&*self.store, Caller::User(caller), owner, vec![w], unix_now())?.remove(0))
+    }
+
+    /// Deletes `owner`'s object as `caller`'s client would.
+    pub fn delete_as(&self, caller: &str, owner: &str, collection: &str, key: &str) -> Result<(), ApiError> {
         let d = ops::Delete { collection: collection.into(), key: key.into(), version: None };
-        ops::delete(&*self.store, Caller::User(caller), caller, vec![d])
+        ops::delete(&*self.store, Caller::User(caller), owner, vec![d])
     }
 }

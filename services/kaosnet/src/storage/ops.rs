@@ -29,7 +29,7 @@ pub struct Write {
     pub version: VersionCheck,
     /// 0 server only, 1 owner, 2 anyone.
     pub permission_read: i64,
-    /// 0 server only, 1 owner.
+    /// 0 server only, 1 owner, 2 any user through server code.
     pub permission_write: i64,
 }
 
@@ -85,8 +85,9 @@ pub fn write(
             p @ 0..=2 => p as u8,
             _ => return Err(ApiError::invalid("Invalid read permission, must be 0, 1 or 2.")),
         };
-        let permission_write = match o.permission_write {
-            p @ 0..=1 => p as u8,
+        // 2 (any user, through server code) is server code's to give.
+        let permission_write = match (o.permission_write, caller) {
+            (p @ 0..=1, _) | (p @ 2, Caller::Server) => p as u8,
             _ => return Err(ApiError::invalid("Invalid write permission, must be 0 or 1.")),
         };
         let id = ObjectId { collection: o.collection, key: o.key, user_id: owner.to_string() };

@@ -181,7 +181,9 @@ pub fn version_of(value: &str) -> String {
 pub(crate) fn may_write(caller: Caller<'_>, existing: &StorageObject) -> bool {
     match caller {
         Caller::Server => true,
-        Caller::User(u) => existing.permission_write == 1 && existing.id.user_id == u,
+        Caller::User(u) => {
+            existing.permission_write == 2 || (existing.permission_write == 1 && existing.id.user_id == u)
+        }
     }
 }
 
@@ -298,12 +300,17 @@ pub(crate) fn apply_write(
     if !allowed {
         return Err(StoreError::PermissionDenied);
     }
+    // Another user may write a public object's value, not its permissions.
+    let permissions = match (caller, existing) {
+        (Caller::User(u), Some(e)) if e.id.user_id != u => (e.permission_read, e.permission_write),
+        _ => (w.permission_read, w.permission_write),
+    };
     Ok(StorageObject {
         id: w.id.clone(),
         value: w.value.clone(),
         version: version_of(&w.value),
-        permission_read: w.permission_read,
-        permission_write: w.permission_write,
+        permission_read: permissions.0,
+        permission_write: permissions.1,
         create_time: existing.map_or(now, |e| e.create_time),
         update_time: now,
     })
