@@ -210,7 +210,7 @@ fn bare_indexes() {
 fn sqlite_durable() {
     let path = std::env::temp_dir().join(format!("kaos-bench-lb-{}.db", std::process::id()));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let boards = Arc::new(Leaderboards::new(store.clone()));
+    let boards = Arc::new(Leaderboards::with_store(store.clone()));
     boards.create(LeaderboardConfig { id: "b".into(), operator: Operator::Set, ..Default::default() }).unwrap();
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let started = Instant::now();
@@ -396,7 +396,7 @@ fn main() {
         return;
     }
     println!("leaderboards: a board of {RECORDS} records, get_around of 10 records, {READS} reads");
-    service(&Leaderboards::new(Arc::new(MemoryStore::new())), "ours: Leaderboards (memory)");
+    service(&Leaderboards::with_store(Arc::new(MemoryStore::new())), "ours: Leaderboards (memory)");
     if std::env::var_os("KAOS_LB_MEMORY").is_some() {
         return;
     }

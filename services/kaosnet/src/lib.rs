@@ -63,6 +63,7 @@ mod time;
 
 use std::sync::Arc;
 
+pub use accounts::{AuthConfig, AuthResponse, AuthService, DeviceAuthRequest, EmailAuthRequest};
 pub use error::{ApiError, Code};
 pub use hooks::{AfterHook, BeforeHook, BeforeHookResult, HookOperation, HookRegistry};
 pub use kaos_transport::{ClientTransport, TransportError, TransportServer};
@@ -152,8 +153,8 @@ impl KaosNet {
             parties: parties::Parties::default(),
             lanes: Arc::default(),
             config,
-            leaderboards: leaderboards::Leaderboards::new(store.clone()),
-            accounts: Accounts::new(store, sessions),
+            leaderboards: leaderboards::Leaderboards::with_store(store.clone()),
+            accounts: Accounts::with_store(store, sessions),
             rpcs: rpc::Rpcs::default(),
             hooks: hooks::HookRegistry::default(),
             limits,

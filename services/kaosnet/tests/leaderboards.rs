@@ -27,13 +27,13 @@ fn board(boards: &Leaderboards, id: &str, sort_order: SortOrder, operator: Opera
 }
 
 fn top(boards: &Leaderboards, id: &str, n: usize) -> Vec<(String, i64, u64)> {
-    boards.get_top(id, n, None).unwrap().records.into_iter().map(|r| (r.owner_id, r.score, r.rank)).collect()
+    boards.get_page(id, n, None).unwrap().records.into_iter().map(|r| (r.owner_id, r.score, r.rank)).collect()
 }
 
 #[test]
 fn records_rank_by_score_then_subscore_in_the_board_order() {
     for store in stores() {
-        let boards = Leaderboards::new(store);
+        let boards = Leaderboards::with_store(store);
         board(&boards, "desc", SortOrder::Descending, Operator::Set);
         board(&boards, "asc", SortOrder::Ascending, Operator::Set);
         for (i, s, sub) in [(1, 50, 0), (2, 70, 0), (3, 50, 9), (4, 10, 0)] {
@@ -59,7 +59,7 @@ fn records_rank_by_score_then_subscore_in_the_board_order() {
 #[test]
 fn operators_combine_submissions_and_overflow_changes_nothing() {
     for store in stores() {
-        let boards = Leaderboards::new(store);
+        let boards = Leaderboards::with_store(store);
         board(&boards, "best", SortOrder::Descending, Operator::Best);
         board(&boards, "best-asc", SortOrder::Ascending, Operator::Best);
         board(&boards, "incr", SortOrder::Descending, Operator::Increment);
@@ -97,7 +97,7 @@ fn operators_combine_submissions_and_overflow_changes_nothing() {
 
 #[test]
 fn bad_writes_get_clear_errors() {
-    let boards = Leaderboards::new(Arc::new(MemoryStore::new()));
+    let boards = Leaderboards::with_store(Arc::new(MemoryStore::new()));
     board(&boards, "b", SortOrder::Descending, Operator::Best);
     assert_eq!(boards.submit("nope", &owner(1), "x", score(1)).unwrap_err().code, Code::NotFound);
     assert_eq!(boards.submit("b", "not-a-uuid", "x", score(1)).unwrap_err().code, Code::InvalidArgument);
@@ -105,14 +105,14 @@ fn bad_writes_get_clear_errors() {
     let bad_cron =
         LeaderboardConfig { id: "c".into(), reset_schedule: Some("61 * * * *".into()), ..Default::default() };
     assert_eq!(boards.create(bad_cron).unwrap_err().code, Code::InvalidArgument);
-    assert_eq!(boards.get_top("b", 5, Some("garbage")).unwrap_err().code, Code::InvalidArgument);
+    assert_eq!(boards.get_page("b", 5, Some("garbage")).unwrap_err().code, Code::InvalidArgument);
     assert!(boards.delete("b").unwrap());
-    assert_eq!(boards.get_top("b", 5, None).unwrap_err().code, Code::NotFound);
+    assert_eq!(boards.get_page("b", 5, None).unwrap_err().code, Code::NotFound);
 }
 
 #[test]
 fn pages_and_cursors_visit_every_record_once_in_order() {
-    let boards = Leaderboards::new(Arc::new(MemoryStore::new()));
+    let boards = Leaderboards::with_store(Arc::new(MemoryStore::new()));
     board(&boards, "b", SortOrder::Descending, Operator::Set);
     for i in 0..50 {
         // Some ties, broken by owner.
@@ -122,7 +122,7 @@ fn pages_and_cursors_visit_every_record_once_in_order() {
     let mut cursor = None;
     let mut pages = Vec::new();
     loop {
-        let page = boards.get_top("b", 7, cursor.as_deref()).unwrap();
+        let page = boards.get_page("b", 7, cursor.as_deref()).unwrap();
         assert_eq!(page.rank_count, 50);
         seen.extend(page.records.iter().map(|r| (r.rank, r.owner_id.clone())));
         pages.push(page.clone());
@@ -138,14 +138,14 @@ fn pages_and_cursors_visit_every_record_once_in_order() {
     owners.dedup();
     assert_eq!(owners.len(), 50);
     // The third page's previous cursor leads back to the second page.
-    let back = boards.get_top("b", 7, pages[2].prev_cursor.as_deref()).unwrap();
+    let back = boards.get_page("b", 7, pages[2].prev_cursor.as_deref()).unwrap();
     assert_eq!(back.records, pages[1].records);
     assert!(pages[0].prev_cursor.is_none());
 }
 
 #[test]
 fn records_around_an_owner_center_on_them_within_the_board() {
-    let boards = Leaderboards::new(Arc::new(MemoryStore::new()));
+    let boards = Leaderboards::with_store(Arc::new(MemoryStore::new()));
     board(&boards, "b", SortOrder::Descending, Operator::Set);
     for i in 1..=100 {
         // Owner i has rank i.
@@ -201,15 +201,15 @@ fn a_daily_board_resets_at_midnight_and_keeps_the_old_period_in_the_store() {
 fn records_survive_a_restart_of_the_server_and_the_database() {
     let path = std::env::temp_dir().join(format!("kaos-lb-{}.db", std::process::id()));
     {
-        let boards = Leaderboards::new(Arc::new(SqliteStore::open(&path).unwrap()));
+        let boards = Leaderboards::with_store(Arc::new(SqliteStore::open(&path).unwrap()));
         board(&boards, "b", SortOrder::Ascending, Operator::Best);
         for i in 0..30 {
             boards.submit("b", &owner(i), &format!("u{i}"), score(i64::from(i * 7 % 30))).unwrap();
         }
         assert!(boards.delete_record("b", &owner(3)).unwrap());
     }
-    let boards = Leaderboards::new(Arc::new(SqliteStore::open(&path).unwrap()));
-    let page = boards.get_top("b", 100, None).unwrap();
+    let boards = Leaderboards::with_store(Arc::new(SqliteStore::open(&path).unwrap()));
+    let page = boards.get_page("b", 100, None).unwrap();
     assert_eq!(page.rank_count, 29);
     let scores: Vec<i64> = page.records.iter().map(|r| r.score).collect();
     let mut sorted = scores.clone();
@@ -225,7 +225,7 @@ fn records_survive_a_restart_of_the_server_and_the_database() {
 #[test]
 fn concurrent_submissions_all_land_in_memory_and_in_the_store() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    let boards = Arc::new(Leaderboards::new(store.clone()));
+    let boards = Arc::new(Leaderboards::with_store(store.clone()));
     board(&boards, "b", SortOrder::Descending, Operator::Increment);
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -241,9 +241,9 @@ fn concurrent_submissions_all_land_in_memory_and_in_the_store() {
         t.join().unwrap();
     }
     // Each owner got 10 submissions from each thread: 10 * (1 + ... + 8) = 360.
-    let page = boards.get_top("b", 100, None).unwrap();
+    let page = boards.get_page("b", 100, None).unwrap();
     assert_eq!(page.records.len(), 20);
     assert!(page.records.iter().all(|r| r.score == 360 && r.num_score == 80));
-    let reloaded = Leaderboards::new(store);
-    assert_eq!(reloaded.get_top("b", 100, None).unwrap().records, page.records);
+    let reloaded = Leaderboards::with_store(store);
+    assert_eq!(reloaded.get_page("b", 100, None).unwrap().records, page.records);
 }

@@ -76,7 +76,7 @@ fn a_tournament_takes_writes_only_in_its_window_from_joined_players_within_its_l
     assert_eq!(b.submit_tournament("cup", &owner(2), "b", score(1)).unwrap_err().code, Code::InvalidArgument);
     // The standings stay visible after the end.
     now.store(t0 + 20_000, Ordering::SeqCst);
-    assert_eq!(b.get_top("cup", 10, None).unwrap().records.len(), 2);
+    assert_eq!(b.get_page("cup", 10, None).unwrap().records.len(), 2);
     let info = b.tournament("cup", None).unwrap();
     assert_eq!(
         (info["title"].clone(), info["size"].clone(), info["can_enter"].clone()),

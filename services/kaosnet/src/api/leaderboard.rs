@@ -202,7 +202,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let owner_records = kaos.leaderboards.get_records(id, &owners)?;
     let mut out = json!({ "owner_records": owner_records.iter().map(record_json).collect::<Vec<_>>() });
     let page = match limit {
-        Some(n) => kaos.leaderboards.get_top(id, n, req.query("cursor").as_deref())?,
+        Some(n) => kaos.leaderboards.get_page(id, n, req.query("cursor").as_deref())?,
         None => crate::leaderboards::RecordPage {
             rank_count: kaos.leaderboards.rank_count(id)? as u64,
             ..Default::default()

@@ -117,7 +117,7 @@ impl Bracket {
 impl Leaderboards {
     /// A bracket of the best `size` owners of board `id`'s current standings.
     pub fn bracket(&self, id: &str, size: usize) -> Result<Bracket, ApiError> {
-        let top = self.get_top(id, size, None)?.records;
+        let top = self.get_page(id, size, None)?.records;
         Bracket::from_standings(&top.into_iter().map(|r: Record| r.owner_id).collect::<Vec<_>>())
     }
 }

@@ -10,15 +10,31 @@
 //! optional joining (see [`tournaments`]); [`brackets`] turns standings into a
 //! single-elimination bracket.
 //!
-//! ```no_run
-//! # use kaosnet::leaderboards::*;
-//! # fn demo(boards: &Leaderboards) -> Result<(), kaosnet::ApiError> {
-//! boards.create(LeaderboardConfig { id: "weekly".into(), reset_schedule: Some("0 0 * * 1".into()), ..Default::default() })?;
-//! let owner = "5f1c6d2e-8b7a-4c3d-9e0f-112233445566";
-//! boards.submit("weekly", owner, "ana", Submission { score: 120, ..Default::default() })?;
-//! let around = boards.get_around("weekly", owner, 10)?;
-//! # Ok(()) }
 //! ```
+//! use kaosnet::leaderboards::{LeaderboardConfig, Leaderboards, Operator, SortOrder, Submission};
+//!
+//! let lb = Leaderboards::new();
+//! lb.create(LeaderboardConfig {
+//!     id: "weekly".into(),
+//!     sort_order: SortOrder::Descending,
+//!     operator: Operator::Best,
+//!     reset_schedule: Some("0 0 * * 1".into()),
+//!     ..Default::default()
+//! })?;
+//! let (ann, bob) = ("5f1c6d2e-8b7a-4c3d-9e0f-112233445566", "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70");
+//! let metadata = Some(r#"{"kills": 42}"#.to_string());
+//! lb.submit("weekly", ann, "ann", Submission { score: 5000, metadata, ..Default::default() })?;
+//! lb.submit("weekly", bob, "bob", Submission { score: 7000, ..Default::default() })?;
+//! let top = lb.get_top("weekly", 10)?;
+//! assert_eq!((top[0].username.as_str(), top[0].rank), ("bob", 1));
+//! let around = lb.get_around("weekly", ann, 5)?;
+//! assert_eq!(around.len(), 2);
+//! # Ok::<(), kaosnet::ApiError>(())
+//! ```
+//!
+//! (The seed's sketch passes a score and metadata to `submit`; a [`Submission`] carries
+//! them with Nakama's subscore and operator override, and a board has an id but no name,
+//! as in Nakama.)
 
 mod board;
 pub mod brackets;
@@ -307,8 +323,15 @@ fn decode_cursor(cursor: &str) -> Result<(i64, bool, i64, i64, u128), ApiError> 
 }
 
 impl Leaderboards {
+    /// Leaderboards of their own, in memory (for tests and tools; a server's are
+    /// [`KaosNet::leaderboards`](crate::KaosNet::leaderboards)).
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Leaderboards {
+        Leaderboards::with_store(Arc::new(crate::store::MemoryStore::new()))
+    }
+
     /// Boards over `store`, on the system clock.
-    pub fn new(store: Arc<dyn Store>) -> Leaderboards {
+    pub fn with_store(store: Arc<dyn Store>) -> Leaderboards {
         Leaderboards::with_clock(store, Arc::new(crate::accounts::unix_now))
     }
 
@@ -425,8 +448,13 @@ impl Leaderboards {
         self.delete_record(id, owner_id)
     }
 
+    /// The first `limit` records of the current period, best first.
+    pub fn get_top(&self, id: &str, limit: usize) -> Result<Vec<Record>, ApiError> {
+        Ok(self.get_page(id, limit, None)?.records)
+    }
+
     /// The best `limit` records, or the page a cursor of an earlier page points to.
-    pub fn get_top(&self, id: &str, limit: usize, cursor: Option<&str>) -> Result<RecordPage, ApiError> {
+    pub fn get_page(&self, id: &str, limit: usize, cursor: Option<&str>) -> Result<RecordPage, ApiError> {
         let board = self.board(id)?;
         let state = board.read(&*self.store, self.now())?;
         let from = match cursor.filter(|c| !c.is_empty()) {

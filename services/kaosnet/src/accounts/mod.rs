@@ -13,6 +13,10 @@ use crate::error::{ApiError, Code};
 use crate::session::{Claims, SessionConfig, Tokens};
 use crate::store::{Store, StoreError, User, UserKey};
 
+mod service;
+
+pub use service::{AuthConfig, AuthResponse, AuthService, DeviceAuthRequest, EmailAuthRequest};
+
 /// The language of a new user or group that names none, as in Nakama.
 pub const DEFAULT_LANG_TAG: &str = "en";
 /// The result of an authenticate call.
@@ -98,7 +102,8 @@ fn password_matches(password: &str, hash: &str) -> bool {
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn Store>, sessions: SessionConfig) -> Accounts {
+    /// Accounts and sessions over `store`.
+    pub fn with_store(store: Arc<dyn Store>, sessions: SessionConfig) -> Accounts {
         Accounts { store, sessions, clock: unix_now }
     }
 
