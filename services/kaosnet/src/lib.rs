@@ -68,7 +68,10 @@ pub use error::{ApiError, Code};
 pub use hooks::{AfterHook, BeforeHook, BeforeHookResult, HookOperation, HookRegistry};
 pub use kaos_transport::{ClientTransport, TransportError, TransportServer};
 pub use kaos_ws::{WsClient, WsConnection, WsServer, WsServerTransport};
+pub use leaderboards::{LeaderboardConfig, Leaderboards};
 pub use limits::{OperationRateLimiter, RateLimitConfig, RateLimitPresets, RateLimiter};
+pub use matches::{MatchHandler, MatchRegistry};
+pub use matchmaker::{Matchmaker, MatchmakerConfig, MatchmakerMatch, MatchmakerTicket};
 pub use storage::{ObjectPermission, Storage};
 
 use accounts::Accounts;

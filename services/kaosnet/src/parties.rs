@@ -288,7 +288,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             Parties::leader_only(p, session)?;
             let members = p.members.clone();
             drop(parties);
-            let ticket = kaos.matchmaker.add(members, Some(party_id.clone()), m.spec())?;
+            let ticket = kaos.matchmaker.add_ticket(members, Some(party_id.clone()), m.spec())?;
             let answer = json!({"party_id": party_id, "ticket": ticket});
             router::to_stream(kaos, &stream(&uuid), &json!({"party_matchmaker_ticket": answer}), Some(session.id));
             Ok(Answer::Reply("party_matchmaker_ticket", answer))

@@ -146,7 +146,7 @@ fn a_party_matchmakes_as_one_ticket() {
         3
     );
     call(&mut s, json!({"matchmaker_add": {"min_count": 3, "max_count": 3, "query": "*"}}));
-    assert_eq!(api.kaos.matchmaker.process(&api.kaos).len(), 1);
+    assert_eq!(api.kaos.matchmaker.run(&api.kaos).len(), 1);
     for ws in [&mut l, &mut m, &mut s] {
         let matched = ws_next(ws);
         let users = matched["matchmaker_matched"]["users"].list().to_vec();

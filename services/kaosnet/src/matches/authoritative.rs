@@ -3,6 +3,53 @@
 //! their `match_data_send` messages reach the handler's next tick in arrival order. A
 //! handler that panics, or falls so far behind that its input queue fills, ends only its
 //! own match (logged).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kaosnet::matches::{Dispatcher, MatchContext, MatchHandler, MatchInit, MatchMessage};
+//! use kaosnet::realtime::tracker::Presence;
+//! use kaosnet::store::MemoryStore;
+//! use kaosnet::{KaosNet, MatchRegistry};
+//! use serde_json::{json, Value};
+//!
+//! // Rust-based handler: the match's state is the handler's own.
+//! struct MyGame {
+//!     score: u64,
+//! }
+//!
+//! impl MatchHandler for MyGame {
+//!     fn init(&mut self, _ctx: &MatchContext, params: &Value) -> Result<MatchInit, String> {
+//!         self.score = params["start"].as_u64().ok_or("start must be a number")?;
+//!         Ok(MatchInit { tick_rate: 30, label: r#"{"mode":"duel"}"#.into() })
+//!     }
+//!     fn join(&mut self, _ctx: &MatchContext, d: &mut Dispatcher<'_>, _tick: u64, joined: &[Presence]) {
+//!         d.broadcast(1, format!("welcome {}", joined.len()).as_bytes(), None, None, true);
+//!     }
+//!     fn leave(&mut self, _ctx: &MatchContext, _d: &mut Dispatcher<'_>, _tick: u64, _left: &[Presence]) {}
+//!     fn tick(&mut self, _ctx: &MatchContext, _d: &mut Dispatcher<'_>, _tick: u64, messages: Vec<MatchMessage>) -> bool {
+//!         self.score += messages.len() as u64;
+//!         true // false ends the match
+//!     }
+//!     fn terminate(&mut self, _ctx: &MatchContext, _d: &mut Dispatcher<'_>, _tick: u64, _grace: u32) {}
+//!     fn signal(&mut self, _ctx: &MatchContext, _d: &mut Dispatcher<'_>, _tick: u64, _data: &str) -> Result<String, String> {
+//!         Ok(self.score.to_string())
+//!     }
+//! }
+//!
+//! let kaos = KaosNet::new(Arc::new(MemoryStore::new()), Default::default(), Default::default());
+//! let registry: &MatchRegistry = &kaos.matches;
+//! registry.register("my_game", || Box::new(MyGame { score: 0 }));
+//! let id = registry.create(&kaos, "my_game", &json!({"start": 5}))?;
+//! assert_eq!(registry.get(&id).unwrap().label, r#"{"mode":"duel"}"#);
+//! assert_eq!(registry.signal(&id, "score?")?, "5");
+//! assert!(registry.create(&kaos, "my_game", &json!({})).is_err(), "init refused it");
+//! assert!(registry.stop(&id, 0));
+//! # Ok::<(), kaosnet::ApiError>(())
+//! ```
+//!
+//! (The seed's sketch passes each call a separate `state` and takes `&self`; here the
+//! state is the handler's own, behind `&mut self`, so it needs no casts. Lua handlers
+//! come with the Lua runtime.)
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

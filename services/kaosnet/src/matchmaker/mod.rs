@@ -7,6 +7,9 @@
 //! Tickets vanish when their session ends.
 
 pub mod pool;
+mod server_api;
+
+pub use server_api::{MatchmakerConfig, MatchmakerMatch, MatchmakerTicket};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -60,6 +63,10 @@ pub struct Matchmaker {
     pool: Mutex<Pool>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     hook: RwLock<Option<MatchedHook>>,
+    /// Counts of tickets server code adds with [`Matchmaker::add`].
+    config: MatchmakerConfig,
+    /// Numbers for the sessions of tickets server code adds (no socket has them).
+    server_sessions: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Matchmaker {
@@ -92,7 +99,12 @@ impl Matchmaker {
     }
 
     /// Adds a ticket for `members` (one player, or a party with `party_id`); its id.
-    pub fn add(&self, members: Vec<Presence>, party_id: Option<String>, spec: TicketSpec) -> Result<String, ApiError> {
+    pub fn add_ticket(
+        &self,
+        members: Vec<Presence>,
+        party_id: Option<String>,
+        spec: TicketSpec,
+    ) -> Result<String, ApiError> {
         let size = members.len();
         if spec.min_count < 2 || spec.max_count < spec.min_count || spec.max_count > MAX_COUNT {
             return Err(ApiError::invalid(format!("Counts must satisfy 2 <= min_count <= max_count <= {MAX_COUNT}.")));
@@ -169,7 +181,7 @@ impl Matchmaker {
     }
 
     /// One matching pass; tells every matched player. Returns the groups formed.
-    pub fn process(&self, kaos: &KaosNet) -> Vec<Vec<Ticket>> {
+    pub fn run(&self, kaos: &KaosNet) -> Vec<Vec<Ticket>> {
         let groups = self.lock().pass();
         let hook = self.hook.read().unwrap_or_else(PoisonError::into_inner).clone();
         let now = Instant::now();
@@ -178,17 +190,7 @@ impl Matchmaker {
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, (_, at)| now.duration_since(*at) < TOKEN_LIFETIME);
         for group in &groups {
-            let users: Vec<MatchedUser> = group
-                .iter()
-                .flat_map(|t| {
-                    t.members.iter().map(|m| MatchedUser {
-                        presence: m.presence.clone(),
-                        party_id: t.party_id.clone(),
-                        string_properties: t.string_properties.clone(),
-                        numeric_properties: t.numeric_properties.clone(),
-                    })
-                })
-                .collect();
+            let users = matched_users(group);
             let made = hook.as_ref().and_then(|h| {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(kaos, &users))).unwrap_or_else(|_| {
                     tracing::error!("the matchmaker_matched hook panicked; the group gets a token");
@@ -230,6 +232,21 @@ impl Matchmaker {
     fn lock(&self) -> MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The players of a matched group, ticket by ticket.
+fn matched_users(group: &[Ticket]) -> Vec<MatchedUser> {
+    group
+        .iter()
+        .flat_map(|t| {
+            t.members.iter().map(|m| MatchedUser {
+                presence: m.presence.clone(),
+                party_id: t.party_id.clone(),
+                string_properties: t.string_properties.clone(),
+                numeric_properties: t.numeric_properties.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The `matchmaker_add` (and `party_matchmaker_add`) payload's ticket fields.
@@ -284,7 +301,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
         if m.party_id.is_some() {
             return Err(Failure::bad_input("Parties matchmake with party_matchmaker_add."));
         }
-        let ticket = kaos.matchmaker.add(vec![presence_of(session)], None, m.spec())?;
+        let ticket = kaos.matchmaker.add_ticket(vec![presence_of(session)], None, m.spec())?;
         return Ok(Answer::Reply("matchmaker_ticket", json!({ "ticket": ticket })));
     }
     let m: RemoveMsg = parse(payload)?;

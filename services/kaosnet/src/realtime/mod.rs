@@ -226,7 +226,7 @@ pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(Realti
             std::thread::sleep(interval);
             match weak.upgrade() {
                 Some(kaos) => {
-                    kaos.matchmaker.process(&kaos);
+                    kaos.matchmaker.run(&kaos);
                 }
                 None => return,
             }
