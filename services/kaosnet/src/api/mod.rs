@@ -115,8 +115,7 @@ fn client_key(kaos: &KaosNet, req: &Request) -> String {
 /// after hooks.
 fn guarded(kaos: &KaosNet, req: &Request, operation: &str, handler: fn(&KaosNet, &Request) -> Answer) -> Answer {
     kaos.limits.admit(&client_key(kaos, req), operation)?;
-    let (before, after) = (kaos.hooks.has_before(operation), kaos.hooks.has_after(operation));
-    if !before && !after {
+    if !kaos.hooks.has_any(operation) {
         return handler(kaos, req);
     }
     let claims = session(kaos, req).ok();
@@ -125,19 +124,16 @@ fn guarded(kaos: &KaosNet, req: &Request, operation: &str, handler: fn(&KaosNet,
         user_id: claims.as_ref().map(|c| c.uid.clone()),
         username: claims.map(|c| c.usn),
     };
-    let mut request: serde_json::Value = body(req)?;
-    let answer = if before {
-        request = kaos.hooks.run_before(&ctx, request)?;
+    let request: serde_json::Value = body(req)?;
+    let run = |request: &serde_json::Value| {
+        if !kaos.hooks.has_before(operation) {
+            return handler(kaos, req);
+        }
         let mut changed = req.clone();
-        changed.body = serde_json::to_vec(&request).map_err(|_| ApiError::invalid("Hook output is not JSON."))?;
-        handler(kaos, &changed)?
-    } else {
-        handler(kaos, req)?
+        changed.body = serde_json::to_vec(request).map_err(|_| ApiError::invalid("Hook output is not JSON."))?;
+        handler(kaos, &changed)
     };
-    if after {
-        kaos.hooks.run_after(&ctx, &request, &answer);
-    }
-    Ok(answer)
+    kaos.hooks.call(&ctx, request, run, |answer| Some(answer.clone()))
 }
 
 /// The HTTP server's own errors (unknown route, oversized body, malformed request…) in

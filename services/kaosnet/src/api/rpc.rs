@@ -57,16 +57,13 @@ fn call(kaos: &KaosNet, req: &Request) -> (&'static str, Response) {
         // The socket's `rpc` message passes its hooks as `{"id", "payload"}`: so does this.
         let hook =
             HookContext { operation: "rpc".into(), user_id: ctx.user_id.clone(), username: ctx.username.clone() };
-        let mut request = json!({"id": id, "payload": payload});
-        if kaos.hooks.has_before("rpc") {
-            request = kaos.hooks.run_before(&hook, request)?;
+        if !kaos.hooks.has_any("rpc") {
+            return kaos.rpcs.call(&id, &ctx, &payload);
         }
-        let payload = request["payload"].as_str().unwrap_or_default();
-        let out = kaos.rpcs.call(&id, &ctx, payload)?;
-        if kaos.hooks.has_after("rpc") {
-            kaos.hooks.run_after(&hook, &request, &json!({"id": id, "payload": out}));
-        }
-        Ok(out)
+        let run =
+            |request: &serde_json::Value| kaos.rpcs.call(&id, &ctx, request["payload"].as_str().unwrap_or_default());
+        kaos.hooks
+            .call(&hook, json!({"id": id, "payload": payload}), run, |out| Some(json!({"id": id, "payload": out})))
     })();
     match answer {
         Ok(out) if unwrap => ("ok", Response::with_body(200, "application/json", out.into_bytes())),

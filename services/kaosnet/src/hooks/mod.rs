@@ -160,6 +160,29 @@ impl HookRegistry {
         self.has_before(operation) || self.has_after(operation)
     }
 
+    /// One call of an operation with its hooks, the same for every caller (REST routes,
+    /// REST and socket RPCs, socket messages, session start and end): the before hooks
+    /// see `request` and may change it or refuse the call; `run` gets the request to
+    /// proceed with; once it succeeded, the after hooks see that request and
+    /// `answer_of` its result (`None`: the hooks do not hear of it). Callers skip this,
+    /// and building the request, when [`has_any`](Self::has_any) says there are none.
+    pub fn call<T, E: From<ApiError>>(
+        &self,
+        ctx: &HookContext,
+        request: Value,
+        run: impl FnOnce(&Value) -> Result<T, E>,
+        answer_of: impl FnOnce(&T) -> Option<Value>,
+    ) -> Result<T, E> {
+        let request = if self.has_before(&ctx.operation) { self.run_before(ctx, request)? } else { request };
+        let result = run(&request)?;
+        if self.has_after(&ctx.operation) {
+            if let Some(answer) = answer_of(&result) {
+                self.run_after(ctx, &request, &answer);
+            }
+        }
+        Ok(result)
+    }
+
     /// Passes `request` through the before hooks. A hook that panics rejects the call
     /// with an internal error; the server goes on.
     pub fn run_before(&self, ctx: &HookContext, mut request: Value) -> Result<Value, ApiError> {

@@ -105,27 +105,29 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
     if !kaos.limits.check(&session.user_id, kind.name) {
         return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
     }
+    if !kaos.hooks.has_any(kind.name) {
+        return dispatch(kaos, session, kind, &payload, cid);
+    }
     let ctx = crate::hooks::HookContext {
         operation: kind.name.to_string(),
         user_id: Some(session.user_id.clone()),
         username: Some(session.username.clone()),
     };
-    let payload = match kaos.hooks.run_before(&ctx, payload) {
-        Ok(p) => p,
-        Err(e) => return vec![error(cid, SocketError::BadInput, &e.message)],
+    let run = |payload: &Value| Ok::<_, crate::ApiError>(dispatch(kaos, session, kind, payload, cid));
+    // After a success, the hooks see the answer's message (as a REST call's body), or
+    // `{}` for a message that is not answered.
+    let answer_of = |replies: &Vec<Value>| match replies.first().and_then(Value::as_object) {
+        None => Some(json!({})),
+        Some(reply) => match reply.iter().find(|(k, _)| *k != "cid") {
+            Some((name, _)) if name == "error" => None,
+            Some((_, message)) => Some(message.clone()),
+            None => Some(json!({})),
+        },
     };
-    let replies = dispatch(kaos, session, kind, &payload, cid);
-    if kaos.hooks.has_after(kind.name) {
-        // After a success, the hooks see the answer's message (as a REST call's body),
-        // or `{}` for a message that is not answered.
-        let answer = replies.first().and_then(Value::as_object).and_then(|m| m.iter().find(|(k, _)| *k != "cid"));
-        match answer {
-            Some((name, _)) if name == "error" => {}
-            Some((_, message)) => kaos.hooks.run_after(&ctx, &payload, message),
-            None => kaos.hooks.run_after(&ctx, &payload, &json!({})),
-        }
+    match kaos.hooks.call(&ctx, payload, run, answer_of) {
+        Ok(replies) => replies,
+        Err(e) => vec![error(cid, SocketError::BadInput, &e.message)],
     }
-    replies
 }
 
 /// The replies to one message of `kind`.

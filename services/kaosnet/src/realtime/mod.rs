@@ -116,6 +116,7 @@ pub(crate) fn opened(kaos: &KaosNet, session: &SocketSession) {
 
 /// Shows a session's start or end to the after hooks of `operation`.
 fn session_hook(kaos: &KaosNet, operation: &str, session: &SocketSession) {
+    // Session events have after hooks alone: nothing is asked of a before hook.
     if !kaos.hooks.has_after(operation) {
         return;
     }
