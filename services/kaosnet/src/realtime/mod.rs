@@ -18,6 +18,7 @@ pub(crate) mod envelope;
 mod inbound;
 pub(crate) mod lanes;
 mod rudp;
+mod socket_loop;
 mod ws;
 
 use std::net::SocketAddr;
@@ -196,17 +197,19 @@ impl RealtimeHandle {
 /// Starts the WebSocket thread and, if configured, the RUDP thread (its port is bound
 /// before this returns). The handle returned ends when both have stopped.
 pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(RealtimeHandle, JoinHandle<()>)> {
-    let ws = ws::WsSocket::new(kaos.clone(), &cfg)?;
+    let ws = socket_loop::SocketLoop::new(kaos.clone(), ws::WsSocket::new(&kaos, &cfg)?, cfg.single_socket);
     let rudp = match &cfg.rudp {
-        Some(r) => Some(rudp::RudpSocket::bind(kaos.clone(), r, cfg.single_socket)?),
+        Some(r) => {
+            Some(socket_loop::SocketLoop::new(kaos.clone(), rudp::RudpSocket::bind(&kaos, r)?, cfg.single_socket))
+        }
         None => None,
     };
     let handle = RealtimeHandle {
         kaos: Arc::downgrade(&kaos),
         pending: Arc::default(),
-        adopter: ws.adopter(),
+        adopter: ws.transport().adopter(),
         rudp: match &rudp {
-            Some(r) => Some((r.local_addr()?, r.waker())),
+            Some(r) => Some((r.transport().local_addr()?, r.transport().waker())),
             None => None,
         },
         stop: Arc::new(AtomicBool::new(false)),

@@ -6,7 +6,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kaos_rudp::{RudpServer, RudpWaker, SendError, ServerEvent, TransportError};
@@ -14,10 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::envelope::error;
-use super::{
-    close, Format, Frame, RealtimeHandle, RudpSocketConfig, SessionId, SessionRegistry, SocketError, SocketSession,
-};
-use crate::presence::{Command, Transport};
+use super::socket_loop::{Event, SocketTransport};
+use super::{close, Format, Frame, RealtimeHandle, RudpSocketConfig, SocketError, SocketSession};
+use crate::presence::Transport;
 use crate::KaosNet;
 
 /// The first message (JSON, whatever the format chosen for the envelopes after it).
@@ -36,22 +34,19 @@ struct Hello {
 type Backlog = (VecDeque<Box<[u8]>>, usize);
 
 pub(super) struct RudpSocket {
-    kaos: Arc<KaosNet>,
-    single_socket: bool,
     server: RudpServer,
     waker: RudpWaker,
     auth_timeout: Duration,
     /// Connected clients that have not sent their token yet, with their deadline.
     waiting: HashMap<SocketAddr, Instant>,
-    sessions: HashMap<SocketAddr, SocketSession>,
-    /// Each session's client and wire format.
-    addrs: HashMap<SessionId, (SocketAddr, Format)>,
+    /// Each session's wire format, for the errors this transport makes itself.
+    formats: HashMap<SocketAddr, Format>,
     backlog: HashMap<SocketAddr, Backlog>,
     max_backlog_bytes: usize,
 }
 
 impl RudpSocket {
-    pub(super) fn bind(kaos: Arc<KaosNet>, cfg: &RudpSocketConfig, single_socket: bool) -> std::io::Result<RudpSocket> {
+    pub(super) fn bind(kaos: &KaosNet, cfg: &RudpSocketConfig) -> std::io::Result<RudpSocket> {
         let mut server = RudpServer::with_config(cfg.addr, cfg.rudp.clone())?;
         let waker = server.waker()?;
         let w = waker.clone();
@@ -59,14 +54,11 @@ impl RudpSocket {
             let _ = w.wake();
         });
         Ok(RudpSocket {
-            kaos,
-            single_socket,
             server,
             waker,
             auth_timeout: cfg.auth_timeout,
             waiting: HashMap::new(),
-            sessions: HashMap::new(),
-            addrs: HashMap::new(),
+            formats: HashMap::new(),
             backlog: HashMap::new(),
             max_backlog_bytes: cfg.max_backlog_bytes,
         })
@@ -80,96 +72,19 @@ impl RudpSocket {
         self.waker.clone()
     }
 
-    pub(super) fn run(&mut self, handle: &RealtimeHandle) {
-        SessionRegistry::serve_on_this_thread(Transport::Rudp);
-        let mut inbox = Vec::new();
-        while !handle.stopped() {
-            let now = Instant::now();
-            let next_deadline = self.waiting.values().min().map(|d| d.saturating_duration_since(now));
-            let timeout = next_deadline.unwrap_or(Duration::from_millis(250)).min(Duration::from_millis(250));
-            if self.server.poll(Some(timeout)).is_err() {
-                break;
-            }
-            let now = Instant::now();
-            while let Some(addr) = self.server.accept() {
-                self.waiting.insert(addr, now + self.auth_timeout);
-            }
-            self.server.receive_all(|addr, _, data| inbox.push((addr, data.to_vec())));
-            for (addr, data) in inbox.drain(..) {
-                self.handle(addr, &data);
-            }
-            self.drain_backlogs();
-            let late: Vec<SocketAddr> = self.waiting.iter().filter(|(_, d)| **d <= now).map(|(a, _)| *a).collect();
-            for addr in late {
-                self.refuse(addr, close::AUTH_TIMEOUT);
-            }
-            while let Some(event) = self.server.poll_event() {
-                if let ServerEvent::Disconnected(addr, _) = event {
-                    self.waiting.remove(&addr);
-                    self.forget(addr);
-                }
-            }
-            // Last: replies and events queued by everything above go out in this round.
-            for command in self.kaos.sessions.take(Transport::Rudp) {
-                self.run_command(command);
-            }
-            let _ = self.server.flush();
-        }
-        self.goodbye();
-    }
-
-    /// Disconnects everyone with 1001 and gives the notices a moment to leave.
-    fn goodbye(&mut self) {
-        let clients: Vec<SocketAddr> = self.server.clients().collect();
-        for addr in clients {
-            let _ = self.server.disconnect(&addr, close::GOING_AWAY);
-        }
-        let _ = self.server.flush();
-        let until = Instant::now() + Duration::from_millis(100);
-        while Instant::now() < until && self.server.clients().next().is_some() {
-            let _ = self.server.poll(Some(Duration::from_millis(10)));
-        }
-        for (_, session) in self.sessions.drain() {
-            super::closed(&self.kaos, &session);
-        }
-    }
-
-    fn handle(&mut self, addr: SocketAddr, data: &[u8]) {
-        if self.waiting.remove(&addr).is_some() {
-            return self.admit(addr, data);
-        }
-        let Some(session) = self.sessions.get(&addr) else { return };
-        let format = session.format;
-        let replies = super::inbound::receive(&self.kaos, session, data);
-        for reply in replies {
-            let frame = Frame::from_value(&reply);
-            if !frame.bytes(format).is_none_or(|bytes| self.send(addr, bytes)) {
-                break;
-            }
-        }
-    }
-
     /// The first message: a token, or the client is sent away.
-    fn admit(&mut self, addr: SocketAddr, data: &[u8]) {
+    fn admit(&mut self, kaos: &KaosNet, addr: SocketAddr, data: &[u8], events: &mut Vec<Event<SocketAddr>>) {
         let Ok(hello) = serde_json::from_slice::<Hello>(data) else {
             return self.refuse(addr, close::UNAUTHORIZED);
         };
         let Some(format) = Format::parse(hello.format.as_deref()) else {
             return self.refuse(addr, close::UNAUTHORIZED);
         };
-        let Ok(claims) = self.kaos.accounts.verify(&hello.token) else {
+        let Ok(claims) = kaos.accounts.verify(&hello.token) else {
             return self.refuse(addr, close::UNAUTHORIZED);
         };
-        let id = self.kaos.sessions.register(Transport::Rudp, &claims.uid, self.single_socket);
-        let connected = json!({"connected": {
-            "session_id": id.to_string(), "user_id": claims.uid, "username": claims.usn,
-        }});
-        self.addrs.insert(id, (addr, format));
-        let (vars, status) = (claims.vrs, hello.status);
-        let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars, status, format };
-        self.send(addr, connected.to_string().as_bytes());
-        super::opened(&self.kaos, &session);
-        self.sessions.insert(addr, session);
+        self.formats.insert(addr, format);
+        events.push(Event::Opened { conn: addr, claims, status: hello.status, format });
     }
 
     /// Sends a client away; the close code says why (a disconnect drops anything still
@@ -182,7 +97,7 @@ impl RudpSocket {
     /// Sends on channel 0, after whatever is already waiting for room in the client's
     /// window. A client whose backlog passes the cap is disconnected as a slow consumer
     /// (false); a reply larger than the transport's message size becomes an error.
-    fn send(&mut self, addr: SocketAddr, text: &[u8]) -> bool {
+    fn send_bytes(&mut self, addr: SocketAddr, text: &[u8]) -> bool {
         if let Some((queue, bytes)) = self.backlog.get_mut(&addr) {
             if *bytes + text.len() > self.max_backlog_bytes {
                 return self.drop_slow(addr);
@@ -199,23 +114,19 @@ impl RudpSocket {
             }
             Err(TransportError::Send(SendError::Oversize)) => {
                 let e = error(None, SocketError::RuntimeException, "Reply larger than the RUDP message limit");
-                let format = self.sessions.get(&addr).map_or(Format::Json, |s| s.format);
+                let format = self.formats.get(&addr).copied().unwrap_or_default();
                 match Frame::from_value(&e).bytes(format) {
-                    Some(bytes) => self.send(addr, bytes),
+                    Some(bytes) => self.send_bytes(addr, bytes),
                     None => true,
                 }
             }
             Err(TransportError::Send(SendError::Full)) => self.drop_slow(addr),
-            Err(_) => {
-                self.forget(addr);
-                false
-            }
+            Err(_) => false,
         }
     }
 
     fn drop_slow(&mut self, addr: SocketAddr) -> bool {
         let _ = self.server.disconnect(&addr, close::SLOW_CONSUMER);
-        self.forget(addr);
         false
     }
 
@@ -237,30 +148,81 @@ impl RudpSocket {
             false
         });
     }
+}
 
-    fn run_command(&mut self, command: Command) {
-        match command {
-            Command::Send { session, frame } => {
-                if let Some(&(addr, format)) = self.addrs.get(&session) {
-                    if let Some(bytes) = frame.bytes(format) {
-                        self.send(addr, bytes);
-                    }
-                }
-            }
-            Command::Close { session, code, .. } => {
-                if let Some(&(addr, _)) = self.addrs.get(&session) {
-                    let _ = self.server.disconnect(&addr, code);
-                    self.forget(addr);
-                }
+impl SocketTransport for RudpSocket {
+    type Conn = SocketAddr;
+    const TRANSPORT: Transport = Transport::Rudp;
+
+    fn turn(&mut self, kaos: &KaosNet, _handle: &RealtimeHandle, events: &mut Vec<Event<SocketAddr>>) -> bool {
+        let now = Instant::now();
+        let next_deadline = self.waiting.values().min().map(|d| d.saturating_duration_since(now));
+        let timeout = next_deadline.unwrap_or(Duration::from_millis(250)).min(Duration::from_millis(250));
+        if self.server.poll(Some(timeout)).is_err() {
+            return false;
+        }
+        let now = Instant::now();
+        while let Some(addr) = self.server.accept() {
+            self.waiting.insert(addr, now + self.auth_timeout);
+        }
+        let mut inbox = Vec::new();
+        self.server.receive_all(|addr, _, data| inbox.push((addr, data.to_vec())));
+        for (addr, data) in inbox {
+            if self.waiting.remove(&addr).is_some() {
+                self.admit(kaos, addr, &data, events);
+            } else {
+                events.push(Event::Message(addr, data));
             }
         }
+        let late: Vec<SocketAddr> = self.waiting.iter().filter(|(_, d)| **d <= now).map(|(a, _)| *a).collect();
+        for addr in late {
+            self.refuse(addr, close::AUTH_TIMEOUT);
+        }
+        while let Some(event) = self.server.poll_event() {
+            if let ServerEvent::Disconnected(addr, _) = event {
+                self.waiting.remove(&addr);
+                events.push(Event::Gone(addr));
+            }
+        }
+        true
+    }
+
+    fn opened(&mut self, addr: SocketAddr, session: &SocketSession) {
+        let connected = json!({"connected": {
+            "session_id": session.id.to_string(), "user_id": session.user_id, "username": session.username,
+        }});
+        self.send_bytes(addr, connected.to_string().as_bytes());
+    }
+
+    fn send(&mut self, addr: SocketAddr, format: Format, frame: &Frame) -> bool {
+        frame.bytes(format).is_none_or(|bytes| self.send_bytes(addr, bytes))
+    }
+
+    fn close(&mut self, addr: SocketAddr, code: u16, _reason: &str) -> bool {
+        let _ = self.server.disconnect(&addr, code);
+        true
     }
 
     fn forget(&mut self, addr: SocketAddr) {
         self.backlog.remove(&addr);
-        if let Some(s) = self.sessions.remove(&addr) {
-            self.addrs.remove(&s.id);
-            super::closed(&self.kaos, &s);
+        self.formats.remove(&addr);
+    }
+
+    fn end_turn(&mut self) {
+        self.drain_backlogs();
+        let _ = self.server.flush();
+    }
+
+    /// Disconnects everyone with 1001 and gives the notices a moment to leave.
+    fn shutdown(&mut self) {
+        let clients: Vec<SocketAddr> = self.server.clients().collect();
+        for addr in clients {
+            let _ = self.server.disconnect(&addr, close::GOING_AWAY);
+        }
+        let _ = self.server.flush();
+        let until = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < until && self.server.clients().next().is_some() {
+            let _ = self.server.poll(Some(Duration::from_millis(10)));
         }
     }
 }
