@@ -72,7 +72,7 @@ fn main() {
         let s = session(i, Format::Json);
         let presence =
             Presence { session: s.id, user_id: s.user_id, username: s.username, meta: PresenceMeta::default() };
-        kaos.tracker.track(&stream, presence);
+        kaos.tracker().track(&stream, presence);
     }
     let match_id = format!("{uuid}.");
     let data = vec![7u8; 64];

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::notifications::{self, Outgoing};
-use crate::presence::router::{self, channel_id, channel_target};
+use crate::presence::router::{channel_id, channel_target};
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
 use crate::socket::{parse, Answer, Failure, SocketSession};
 use crate::store::{ChannelMessage, StoreError, UserKey};
@@ -190,11 +190,11 @@ pub fn join(
         username: session.username.clone(),
         meta: PresenceMeta { hidden, persistence, ..PresenceMeta::default() },
     };
-    let new = kaos.tracker.track(&stream, me.clone());
-    let own_event = if new { router::announce_join(kaos, &stream, &me) } else { None };
+    let new = kaos.tracker().track(&stream, me.clone());
+    let own_event = if new { kaos.notifier.announce_join(&stream, &me) } else { None };
     if stream.mode == StreamMode::ChannelDirect {
         let other = if stream.subject == session.user_id { &stream.subcontext } else { &stream.subject };
-        if !kaos.tracker.list(&stream).iter().any(|p| &p.user_id == other) {
+        if !kaos.tracker().list(&stream).iter().any(|p| &p.user_id == other) {
             notifications::send(
                 kaos,
                 Outgoing {
@@ -235,7 +235,8 @@ fn content(text: &str) -> Result<String, ApiError> {
 
 fn member(kaos: &KaosNet, session: &SocketSession, id: &str) -> Result<(Stream, Presence), ApiError> {
     let stream = stream_of(id)?;
-    let me = kaos.tracker.get(&stream, session.id).ok_or_else(|| ApiError::invalid("Not a member of this channel."))?;
+    let me =
+        kaos.tracker().get(&stream, session.id).ok_or_else(|| ApiError::invalid("Not a member of this channel."))?;
     // Someone kicked from a group after joining its channel may no longer write to it.
     if stream.mode == StreamMode::ChannelGroup && !may_join(kaos, &stream, &session.user_id)? {
         return Err(not_group_member());
@@ -258,7 +259,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             let m: JoinMsg = parse(payload)?;
             let (persistence, hidden) = (m.persistence.unwrap_or(false), m.hidden.unwrap_or(false));
             let Joined { stream, new, own_event } = join(kaos, session, &m.target, m.kind, persistence, hidden)?;
-            let all = kaos.tracker.list(&stream);
+            let all = kaos.tracker().list(&stream);
             // As Nakama: a new joiner is left out of the list, one already in finds itself.
             let listed = |p: &&Presence| !(p.meta.hidden || new && p.session == session.id);
             let presences: Vec<Value> = all.iter().filter(listed).map(Presence::to_json).collect();
@@ -270,8 +271,8 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
         "channel_leave" => {
             let m: LeaveMsg = parse(payload)?;
             let stream = stream_of(&m.channel_id)?;
-            if let Some(gone) = kaos.tracker.untrack(&stream, session.id) {
-                router::announce(kaos, &stream, &[], &[gone], Some(session.id));
+            if let Some(gone) = kaos.tracker().untrack(&stream, session.id) {
+                kaos.notifier.announce(&stream, &[], &[gone], Some(session.id));
             }
             Ok(Answer::Ack)
         }
@@ -294,8 +295,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             if persistent {
                 msg = kaos.accounts.store().add_message(&msg).map_err(ApiError::from)?;
             }
-            router::to_stream(
-                kaos,
+            kaos.notifier.to_stream(
                 &stream,
                 &json!({"channel_message": message_json(&stream, &msg, persistent)}),
                 None,
@@ -322,7 +322,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
                 msg
             };
             msg.channel_id = channel_id(&stream);
-            router::to_stream(kaos, &stream, &json!({"channel_message": message_json(&stream, &msg, true)}), None);
+            kaos.notifier.to_stream(&stream, &json!({"channel_message": message_json(&stream, &msg, true)}), None);
             Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, true)))
         }
         _ => Err(Failure::new(crate::socket::SocketError::UnrecognizedPayload, "Unrecognized message")),

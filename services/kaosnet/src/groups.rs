@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::friends::notify;
 use crate::notifications::{code, Outgoing};
-use crate::presence::router;
 use crate::presence::tracker::{Stream, StreamMode};
 use crate::store::{
     group_state, Group, GroupFilter, GroupUpdate, GroupUsersOp, Membership, Refusal, SocialDone, SocialWrite,
@@ -121,14 +120,14 @@ pub fn parse_id(id: &str) -> Result<String, ApiError> {
 fn leave_chat(kaos: &KaosNet, group_id: &str, users: Option<&[String]>) {
     let stream = Stream::new(StreamMode::ChannelGroup, group_id.to_string());
     let gone: Vec<_> = kaos
-        .tracker
+        .tracker()
         .list(&stream)
         .into_iter()
         .filter(|p| users.is_none_or(|u| u.contains(&p.user_id)))
-        .filter_map(|p| kaos.tracker.untrack(&stream, p.session))
+        .filter_map(|p| kaos.tracker().untrack(&stream, p.session))
         .collect();
     if !gone.is_empty() && users.is_some() {
-        router::announce(kaos, &stream, &[], &gone, None);
+        kaos.notifier.announce(&stream, &[], &gone, None);
     }
 }
 

@@ -105,12 +105,11 @@ pub struct KaosNet {
     pub hooks: hooks::HookRegistry,
     /// Per-client, per-operation rate limits.
     pub limits: hooks::OperationRateLimiter,
-    /// Every connected realtime session, on any transport.
-    pub sessions: presence::SessionRegistry,
     /// Prometheus metrics.
     pub metrics: metrics::Metrics,
-    /// Who is present on which stream (chat channels, matches, parties, status).
-    pub tracker: presence::tracker::Tracker,
+    /// Delivery: the connected sessions and who is present on which stream (chat
+    /// channels, matches, parties, status).
+    pub notifier: presence::Notifier,
     /// Authoritative match handlers and the matches running.
     pub matches: matches::MatchRegistry,
     /// Matchmaking tickets.
@@ -119,8 +118,6 @@ pub struct KaosNet {
     pub parties: parties::Parties,
     /// Leaderboards and tournaments.
     pub leaderboards: leaderboards::Leaderboards,
-    /// Per-session lanes for realtime messages that may block.
-    pub(crate) lanes: Arc<realtime::lanes::Lanes>,
     /// This value, for threads that outlive a call (match loops).
     me: std::sync::Weak<KaosNet>,
 }
@@ -129,6 +126,16 @@ impl KaosNet {
     /// Services over `store`.
     pub fn new(store: Arc<dyn Store>, config: ApiConfig, sessions: SessionConfig) -> Arc<KaosNet> {
         KaosNet::with_limits(store, config, sessions, hooks::OperationRateLimiter::default())
+    }
+
+    /// Every connected realtime session, on any transport.
+    pub fn sessions(&self) -> &presence::SessionRegistry {
+        self.notifier.sessions()
+    }
+
+    /// Who is present on which stream.
+    pub fn tracker(&self) -> &presence::tracker::Tracker {
+        self.notifier.tracker()
     }
 
     /// Storage for server code, in these services' store.
@@ -154,16 +161,14 @@ impl KaosNet {
             matches: matches::MatchRegistry::default(),
             matchmaker: matchmaker::Matchmaker::default(),
             parties: parties::Parties::default(),
-            lanes: Arc::default(),
             config,
             leaderboards: leaderboards::Leaderboards::with_store(store.clone()),
             accounts: Accounts::with_store(store, sessions),
             rpcs: rpc::Rpcs::default(),
             hooks: hooks::HookRegistry::default(),
             limits,
-            sessions: presence::SessionRegistry::default(),
             metrics: metrics::Metrics::new(),
-            tracker: presence::tracker::Tracker::default(),
+            notifier: presence::Notifier::default(),
         })
     }
 }

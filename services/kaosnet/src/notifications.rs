@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::presence::router;
 use crate::store::Notification;
 use crate::time::rfc3339;
 use crate::KaosNet;
@@ -93,7 +92,7 @@ pub fn send_all(kaos: &KaosNet, list: Vec<Outgoing>) -> Result<(), ApiError> {
         by_user.entry(n.user_id.as_str()).or_default().push(notification_json(n, *p));
     }
     for (user, list) in by_user {
-        router::to_user(kaos, user, &json!({"notifications": {"notifications": list}}));
+        kaos.notifier.to_user(user, &json!({"notifications": {"notifications": list}}));
     }
     Ok(())
 }

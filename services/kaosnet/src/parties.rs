@@ -126,7 +126,7 @@ impl Parties {
             return;
         }
         // A closed session is off the stream (and announced) already.
-        let was_on = kaos.tracker.untrack(&stream(uuid), who.session).is_some();
+        let was_on = kaos.tracker().untrack(&stream(uuid), who.session).is_some();
         let id = format!("{uuid}.{NODE}");
         // The party's tickets were made for its old line-up.
         kaos.matchmaker.remove_party(&id);
@@ -135,12 +135,12 @@ impl Parties {
             return;
         }
         if was_on {
-            router::announce(kaos, &stream(uuid), &[], std::slice::from_ref(who), None);
+            kaos.notifier.announce(&stream(uuid), &[], std::slice::from_ref(who), None);
         }
         if p.leader.session == who.session {
             p.leader = p.members[0].clone();
             let event = json!({"party_leader": {"party_id": id, "presence": p.leader.to_json()}});
-            router::to_stream(kaos, &stream(uuid), &event, None);
+            kaos.notifier.to_stream(&stream(uuid), &event, None);
         }
     }
 
@@ -158,12 +158,12 @@ impl Parties {
             return Err(ApiError::invalid("The party is full."));
         }
         p.requests.retain(|r| r.session != who.session);
-        if !kaos.tracker.track(&stream(uuid), who.clone()) {
+        if !kaos.tracker().track(&stream(uuid), who.clone()) {
             return Ok(None);
         }
         kaos.matchmaker.remove_party(&format!("{uuid}.{NODE}"));
         p.members.push(who.clone());
-        Ok(router::announce_join(kaos, &stream(uuid), &who))
+        Ok(kaos.notifier.announce_join(&stream(uuid), &who))
     }
 }
 
@@ -187,7 +187,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             members: vec![me.clone()],
             requests: vec![],
         };
-        kaos.tracker.track(&stream(&uuid), me.clone());
+        kaos.tracker().track(&stream(&uuid), me.clone());
         let answer = party_json(&format!("{uuid}.{NODE}"), &party, &me);
         kaos.parties.lock().insert(uuid.clone(), party);
         // The creator hears of its own join, as every joiner does.
@@ -219,7 +219,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
                 p.requests.push(me.clone());
             }
             let request = json!({"party_join_request": {"party_id": party_id, "presences": [me.to_json()]}});
-            router::to_sessions(kaos, [p.leader.session], &request);
+            kaos.notifier.to_sessions([p.leader.session], &request);
             Ok(Answer::Ack)
         }
         "party_leave" => {
@@ -242,7 +242,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             let own_event = Parties::admit(kaos, &uuid, p, who.clone())?;
             // The party and the own join's event together, in that order.
             let frames = std::iter::once(json!({"party": party_json(&party_id, p, &who)})).chain(own_event);
-            kaos.sessions.send_all(who.session, frames.map(|f| Arc::new(Frame::from_value(&f))));
+            kaos.sessions().send_all(who.session, frames.map(|f| Arc::new(Frame::from_value(&f))));
             Ok(Answer::Ack)
         }
         "party_promote" => {
@@ -250,7 +250,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             Parties::leader_only(p, session)?;
             p.leader = named(&p.members, &m.presence)?;
             let leader = json!({"party_id": party_id, "presence": p.leader.to_json()});
-            router::to_stream(kaos, &stream(&uuid), &json!({ "party_leader": leader }), Some(session.id));
+            kaos.notifier.to_stream(&stream(&uuid), &json!({ "party_leader": leader }), Some(session.id));
             Ok(Answer::Reply("party_leader", leader))
         }
         "party_remove" => {
@@ -267,7 +267,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             drop(parties);
             // The removed member hears it too, before they are off the stream.
             let event = json!({"party_presence_event": {"party_id": party_id, "joins": [], "leaves": [who.to_json()]}});
-            router::to_sessions(kaos, [who.session], &event);
+            kaos.notifier.to_sessions([who.session], &event);
             kaos.parties.left(kaos, &uuid, &who);
             Ok(Answer::Ack)
         }
@@ -276,9 +276,9 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             Parties::leader_only(p, session)?;
             let gone = parties.remove(&uuid);
             drop(parties);
-            router::to_stream(kaos, &stream(&uuid), &json!({"party_close": {"party_id": party_id}}), Some(session.id));
+            kaos.notifier.to_stream(&stream(&uuid), &json!({"party_close": {"party_id": party_id}}), Some(session.id));
             for m in gone.map(|p| p.members).unwrap_or_default() {
-                kaos.tracker.untrack(&stream(&uuid), m.session);
+                kaos.tracker().untrack(&stream(&uuid), m.session);
             }
             kaos.matchmaker.remove_party(&party_id);
             Ok(Answer::Ack)
@@ -290,7 +290,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             drop(parties);
             let ticket = kaos.matchmaker.add_ticket(members, Some(party_id.clone()), m.spec())?;
             let answer = json!({"party_id": party_id, "ticket": ticket});
-            router::to_stream(kaos, &stream(&uuid), &json!({"party_matchmaker_ticket": answer}), Some(session.id));
+            kaos.notifier.to_stream(&stream(&uuid), &json!({"party_matchmaker_ticket": answer}), Some(session.id));
             Ok(Answer::Reply("party_matchmaker_ticket", answer))
         }
         "party_matchmaker_remove" => {
@@ -317,9 +317,9 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
         return Err(Failure::bad_input("data is too large"));
     }
     let others: Vec<SessionId> =
-        kaos.tracker.sessions(&stream(&uuid)).into_iter().filter(|s| *s != session.id).collect();
+        kaos.tracker().sessions(&stream(&uuid)).into_iter().filter(|s| *s != session.id).collect();
     let event =
         realtime::PartyData { party_id: m.to, presence: Some(session.presence()), op_code: m.op_code, data: m.data };
-    router::deliver(kaos, &others, Frame::from_message(realtime::envelope::Message::PartyData(event)));
+    kaos.notifier.deliver(&others, Frame::from_message(realtime::envelope::Message::PartyData(event)));
     Ok(())
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::presence::router;
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
 use crate::socket::{parse, Answer, Failure, SocketSession};
 use crate::store::UserKey;
@@ -49,15 +48,15 @@ pub fn follow(
         };
     }
     targets.remove(&session.user_id);
-    let following = kaos.tracker.streams_of(session.id).iter().filter(|s| s.mode == StreamMode::Status).count();
+    let following = kaos.tracker().streams_of(session.id).iter().filter(|s| s.mode == StreamMode::Status).count();
     if following + targets.len() > MAX_FOLLOWS {
         return Err(ApiError::invalid(format!("At most {MAX_FOLLOWS} follows per session.")));
     }
     let mut now = Vec::new();
     for target in targets {
         let s = stream(&target);
-        kaos.tracker.track(&s, presence(session, PresenceMeta { hidden: true, ..PresenceMeta::default() }));
-        now.extend(kaos.tracker.list(&s).into_iter().filter(|p| !p.meta.hidden));
+        kaos.tracker().track(&s, presence(session, PresenceMeta { hidden: true, ..PresenceMeta::default() }));
+        now.extend(kaos.tracker().list(&s).into_iter().filter(|p| !p.meta.hidden));
     }
     Ok(now)
 }
@@ -71,7 +70,7 @@ pub fn unfollow(kaos: &KaosNet, session: &SocketSession, user_ids: &[String]) ->
         if id == &session.user_id {
             continue;
         }
-        kaos.tracker.untrack(&stream(id), session.id);
+        kaos.tracker().untrack(&stream(id), session.id);
     }
     Ok(())
 }
@@ -82,8 +81,8 @@ pub fn update(kaos: &KaosNet, session: &SocketSession, status: Option<String>) -
     let s = stream(&session.user_id);
     match status {
         None => {
-            if let Some(gone) = kaos.tracker.untrack(&s, session.id) {
-                router::announce(kaos, &s, &[], &[gone], Some(session.id));
+            if let Some(gone) = kaos.tracker().untrack(&s, session.id) {
+                kaos.notifier.announce(&s, &[], &[gone], Some(session.id));
             }
         }
         Some(text) => {
@@ -92,11 +91,11 @@ pub fn update(kaos: &KaosNet, session: &SocketSession, status: Option<String>) -
             }
             let meta = PresenceMeta { status: text, ..PresenceMeta::default() };
             let now = presence(session, meta.clone());
-            match kaos.tracker.update(&s, session.id, meta) {
-                Some(before) => router::announce(kaos, &s, &[now], &[before], Some(session.id)),
+            match kaos.tracker().update(&s, session.id, meta) {
+                Some(before) => kaos.notifier.announce(&s, &[now], &[before], Some(session.id)),
                 None => {
-                    kaos.tracker.track(&s, now.clone());
-                    router::announce(kaos, &s, &[now], &[], Some(session.id));
+                    kaos.tracker().track(&s, now.clone());
+                    kaos.notifier.announce(&s, &[now], &[], Some(session.id));
                 }
             }
         }

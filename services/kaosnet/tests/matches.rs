@@ -95,7 +95,7 @@ fn members_hear_joins_leaves_and_each_others_data() {
     c.close(None).unwrap();
     while c.read().is_ok() {}
     assert_eq!(names(&ws_next(&mut a)["match_presence_event"]["leaves"]), vec!["cat"]);
-    assert_eq!(api.kaos.tracker.count_all(), 1);
+    assert_eq!(api.kaos.tracker().count_all(), 1);
 }
 
 #[test]
@@ -132,5 +132,5 @@ fn bad_match_messages_get_error_envelopes() {
         assert_eq!(reply["error"]["code"], code, "{bad} -> {reply}");
     }
     // Still in the match and served.
-    assert_eq!(api.kaos.tracker.count_all(), 1);
+    assert_eq!(api.kaos.tracker().count_all(), 1);
 }

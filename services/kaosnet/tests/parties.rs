@@ -122,7 +122,7 @@ fn a_closed_party_takes_requests_and_closes_for_everyone() {
     assert_eq!(ws_next(&mut p), json!({"party_close": {"party_id": id}}));
     assert_eq!(api.kaos.parties.count(), 0);
     assert_eq!(call(&mut p, json!({"party_join": {"party_id": id}}))["error"]["code"], 3);
-    assert_eq!(api.kaos.tracker.count_all(), 0);
+    assert_eq!(api.kaos.tracker().count_all(), 0);
 }
 
 #[test]

@@ -112,7 +112,7 @@ fn a_token_opens_a_session_that_speaks_envelopes() {
     let (mut c, connected) = Client::hello(&api, &s["token"]);
     assert_eq!(connected["connected"]["username"], "rudpuser");
     assert_eq!(connected["connected"]["user_id"], user_id(&api, &s));
-    assert_eq!(api.kaos.sessions.count(), 1);
+    assert_eq!(api.kaos.sessions().count(), 1);
     c.send(json!({"cid": "1", "ping": {}}));
     assert_eq!(c.next(), json!({"cid": "1", "pong": {}}));
     c.send(json!({"cid": "2", "rpc": {"id": "echo", "payload": "hi"}}));
@@ -124,7 +124,7 @@ fn a_token_opens_a_session_that_speaks_envelopes() {
     c.send(json!({"ping": {}}));
     assert_eq!(c.next(), json!({"pong": {}}));
     c.t.disconnect(1000).unwrap();
-    wait_for("the session left the registry", || api.kaos.sessions.count() == 0);
+    wait_for("the session left the registry", || api.kaos.sessions().count() == 0);
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn bad_tokens_garbage_and_silence_are_sent_away_with_their_codes() {
     assert_eq!(common::call(&api, "POST", "/v2/session/logout", &common::bearer(&s["token"]), &logout).0, 200);
     let (_, reply) = Client::hello(&api, &s["token"]);
     assert_eq!(reply, json!({"closed": close::UNAUTHORIZED}));
-    assert_eq!(api.kaos.sessions.count(), 0);
+    assert_eq!(api.kaos.sessions().count(), 0);
 }
 
 fn ws_connect(api: &Api, token: &Value) -> Ws {
@@ -167,9 +167,9 @@ fn the_single_socket_policy_spans_both_transports() {
     assert_eq!(c.next(), json!({"closed": close::REPLACED}));
     ws.send(Message::text(json!({"cid": "w2", "ping": {}}).to_string())).unwrap();
     assert_eq!(ws_next(&mut ws)["cid"], "w2");
-    wait_for("one session left", || api.kaos.sessions.count() == 1);
+    wait_for("one session left", || api.kaos.sessions().count() == 1);
     let user = user_id(&api, &s);
-    assert_eq!(api.kaos.sessions.sessions_of(user.as_str().unwrap()).len(), 1);
+    assert_eq!(api.kaos.sessions().sessions_of(user.as_str().unwrap()).len(), 1);
 }
 
 #[test]
@@ -219,7 +219,7 @@ fn a_client_that_never_reads_is_disconnected_as_a_slow_consumer() {
         // Drive the connection without draining the inbox (so the client cannot see the
         // disconnect either: it sits behind the unread messages).
         c.t.process().unwrap();
-        if api.kaos.sessions.count() == 0 {
+        if api.kaos.sessions().count() == 0 {
             break;
         }
     }

@@ -105,5 +105,5 @@ fn bad_follows_get_error_envelopes() {
     // Following oneself is allowed and changes nothing.
     let (reply, _) = ws_call(&mut a, "s", json!({"status_follow": {"user_ids": [user_id(&alice)]}}));
     assert_eq!(reply["status"].get("presences"), None);
-    assert_eq!(api.kaos.tracker.count_all(), 0);
+    assert_eq!(api.kaos.tracker().count_all(), 0);
 }

@@ -129,7 +129,7 @@ pub(super) fn user_json(kaos: &KaosNet, u: &User) -> Value {
             v[name] = json!(value);
         }
     }
-    if !kaos.sessions.sessions_of(&u.id).is_empty() {
+    if !kaos.sessions().sessions_of(&u.id).is_empty() {
         v["online"] = json!(true);
     }
     v

@@ -68,7 +68,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
         }
     }
     if authoritative != Some(true) && label.is_none() && query.is_none() {
-        for (stream, size) in kaos.tracker.streams(StreamMode::MatchRelayed) {
+        for (stream, size) in kaos.tracker().streams(StreamMode::MatchRelayed) {
             if size >= min_size && size <= max_size {
                 let info = MatchInfo {
                     match_id: match_id(&stream),

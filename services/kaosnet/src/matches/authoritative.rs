@@ -61,7 +61,6 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::presence::router;
 use crate::presence::tracker::{Presence, Stream, StreamMode};
 use crate::presence::{Frame, SessionId};
 use crate::socket::{Failure, SocketError};
@@ -165,12 +164,12 @@ impl Dispatcher<'_> {
             event["presence"] = s.to_json();
         }
         let envelope = json!({ "match_data": event });
-        let members = self.kaos.tracker.sessions(self.stream);
+        let members = self.kaos.tracker().sessions(self.stream);
         match presences {
-            None => router::to_sessions(self.kaos, members, &envelope),
+            None => self.kaos.notifier.to_sessions(members, &envelope),
             Some(list) => {
                 let targets = list.iter().map(|p| p.session).filter(|s| members.contains(s));
-                router::to_sessions(self.kaos, targets, &envelope);
+                self.kaos.notifier.to_sessions(targets, &envelope);
             }
         }
     }
@@ -191,7 +190,7 @@ impl Dispatcher<'_> {
 
     /// The players in the match now.
     pub fn presences(&self) -> Vec<Presence> {
-        self.kaos.tracker.list(self.stream)
+        self.kaos.tracker().list(self.stream)
     }
 }
 
@@ -437,8 +436,8 @@ fn run(
             tracing::error!(match_id = %shared.id, handler = %shared.handler, "match ended: {why}");
         }
         kaos.matches.lock().remove(&stream.subject);
-        for p in kaos.tracker.list(&stream) {
-            kaos.tracker.untrack(&stream, p.session);
+        for p in kaos.tracker().list(&stream) {
+            kaos.tracker().untrack(&stream, p.session);
         }
     };
     loop {
@@ -457,28 +456,28 @@ fn run(
                     Err(panic) => return end(kaos, Some(format!("join_attempt panicked: {panic}"))),
                     Ok(Err(reason)) => {
                         let e = json!({"error": {"code": SocketError::MatchJoinRejected as i32, "message": reason}});
-                        router::to_sessions(kaos, [session], &with_cid(cid, e));
+                        kaos.notifier.to_sessions([session], &with_cid(cid, e));
                     }
                     Ok(Ok(())) => {
-                        let new = kaos.tracker.track(&stream, presence.clone());
+                        let new = kaos.tracker().track(&stream, presence.clone());
                         let mut own_event = None;
                         if new {
                             members.insert(session, presence.clone());
                             joins.push(presence.clone());
-                            own_event = router::announce_join(kaos, &stream, &presence);
+                            own_event = kaos.notifier.announce_join(&stream, &presence);
                         }
                         let label = shared.label.lock().unwrap_or_else(PoisonError::into_inner).clone();
                         let answer = json!({ "match": super::match_json(kaos, &stream, session, new, &label) });
                         // The answer and the own join's event together, in that order.
                         let frames = std::iter::once(with_cid(cid, answer)).chain(own_event);
-                        kaos.sessions.send_all(session, frames.map(|f| Arc::new(Frame::from_value(&f))));
+                        kaos.sessions().send_all(session, frames.map(|f| Arc::new(Frame::from_value(&f))));
                     }
                 }
             }
             Ok(Command::Leave(presence)) => {
                 // A closed session is off the stream (and announced) already.
-                if let Some(p) = kaos.tracker.untrack(&stream, presence.session) {
-                    router::announce(kaos, &stream, &[], &[p], Some(presence.session));
+                if let Some(p) = kaos.tracker().untrack(&stream, presence.session) {
+                    kaos.notifier.announce(&stream, &[], &[p], Some(presence.session));
                 }
                 if let Some(p) = members.remove(&presence.session) {
                     leaves.push(p);
@@ -523,13 +522,13 @@ fn run(
             }
         }
         for p in std::mem::take(&mut d.kicked) {
-            if let Some(p) = kaos.tracker.untrack(&stream, p.session) {
-                router::announce(kaos, &stream, &[], &[p], None);
+            if let Some(p) = kaos.tracker().untrack(&stream, p.session) {
+                kaos.notifier.announce(&stream, &[], &[p], None);
             }
             if let Some(p) = members.remove(&p.session) {
                 leaves.push(p);
             }
         }
-        shared.size.store(kaos.tracker.count(&stream), Ordering::Relaxed);
+        shared.size.store(kaos.tracker().count(&stream), Ordering::Relaxed);
     }
 }

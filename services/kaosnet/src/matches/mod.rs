@@ -53,7 +53,7 @@ fn me(session: &SocketSession) -> Presence {
 /// everyone). As Nakama: a `new` joiner is left out of `presences`, a session that was in
 /// the match already finds itself listed.
 pub(crate) fn match_json(kaos: &KaosNet, stream: &Stream, session: SessionId, new: bool, label: &str) -> Value {
-    let all = kaos.tracker.list(stream);
+    let all = kaos.tracker().list(stream);
     let me = all.iter().find(|p| p.session == session).map(Presence::to_json);
     let presences: Vec<Value> = all.iter().filter(|p| !(new && p.session == session)).map(Presence::to_json).collect();
     json!({
@@ -101,8 +101,8 @@ fn relayed_stream(name: Option<&str>) -> Stream {
 /// of its own join if it is new (the others have had theirs).
 fn join_relayed(kaos: &KaosNet, session: &SocketSession, stream: &Stream) -> Answer {
     let p = me(session);
-    let new = kaos.tracker.track(stream, p.clone());
-    let own_event = if new { router::announce_join(kaos, stream, &p) } else { None };
+    let new = kaos.tracker().track(stream, p.clone());
+    let own_event = if new { kaos.notifier.announce_join(stream, &p) } else { None };
     Answer::ReplyThen("match", match_json(kaos, stream, session.id, new, ""), own_event)
 }
 
@@ -139,7 +139,7 @@ pub(crate) fn socket(
                 return Ok(Answer::Silent);
             }
             // A relayed match exists while someone is in it.
-            if kaos.tracker.count(&stream) == 0 {
+            if kaos.tracker().count(&stream) == 0 {
                 return Err(Failure::new(SocketError::MatchNotFound, "Match not found"));
             }
             Ok(join_relayed(kaos, session, &stream))
@@ -151,8 +151,8 @@ pub(crate) fn socket(
                 kaos.matches.leave(&m.match_id, me(session));
                 return Ok(Answer::Ack);
             }
-            if let Some(gone) = kaos.tracker.untrack(&stream, session.id) {
-                router::announce(kaos, &stream, &[], &[gone], Some(session.id));
+            if let Some(gone) = kaos.tracker().untrack(&stream, session.id) {
+                kaos.notifier.announce(&stream, &[], &[gone], Some(session.id));
             }
             Ok(Answer::Ack)
         }
@@ -167,7 +167,7 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
         return Err(Failure::bad_input(format!("data is larger than {MAX_DATA} bytes")));
     }
     let stream = stream_of(&m.to)?;
-    let members = kaos.tracker.sessions(&stream);
+    let members = kaos.tracker().sessions(&stream);
     if !members.contains(&session.id) {
         return Err(Failure::new(SocketError::MatchNotFound, "Match not found or not a member"));
     }
@@ -194,6 +194,6 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
         data: m.data,
         reliable: m.reliable.unwrap_or(false),
     };
-    router::deliver(kaos, &targets, Frame::from_message(realtime::envelope::Message::MatchData(event)));
+    kaos.notifier.deliver(&targets, Frame::from_message(realtime::envelope::Message::MatchData(event)));
     Ok(())
 }

@@ -216,7 +216,7 @@ impl Matchmaker {
                     let me = users.iter().position(|u| u.presence.session == m.presence.session);
                     let me = me.map_or("null", |i| entries[i].as_str());
                     let text = format!("{head},\"ticket\":{},\"self\":{me}}}}}", json!(t.id));
-                    kaos.sessions.send(m.presence.session, Arc::new(Frame::from_json(text)));
+                    kaos.sessions().send(m.presence.session, Arc::new(Frame::from_json(text)));
                 }
             }
         }

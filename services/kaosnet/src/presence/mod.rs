@@ -12,3 +12,4 @@ pub mod tracker;
 pub use frame::{Format, Frame};
 pub(crate) use registry::Command;
 pub use registry::{SessionId, SessionRegistry, Transport};
+pub use router::Notifier;

@@ -1,41 +1,76 @@
-//! The message router: envelopes to sessions, to a user's sessions and to everyone on a
-//! stream, each serialized once and shared. Presence events in the shape each stream's
-//! kind has on the wire.
+//! The message router ([`Notifier`]): envelopes to sessions, to a user's sessions and to
+//! everyone on a stream, each serialized once and shared. Presence events in the shape
+//! each stream's kind has on the wire.
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::tracker::{Presence, Stream, StreamMode};
-use super::SessionId;
-use crate::KaosNet;
+use super::tracker::{Presence, Stream, StreamMode, Tracker};
+use super::{SessionId, SessionRegistry};
 
-/// Sends `envelope` to each of `sessions`.
-pub fn to_sessions(kaos: &KaosNet, sessions: impl IntoIterator<Item = SessionId>, envelope: &Value) {
-    let sessions: Vec<SessionId> = sessions.into_iter().collect();
-    deliver(kaos, &sessions, super::Frame::from_value(envelope));
+/// Delivery to sessions, users and streams: what the services use of the sessions and
+/// the tracker, below them and knowing nothing of them.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    sessions: SessionRegistry,
+    tracker: Tracker,
 }
 
-/// Sends `frame` to each of `sessions`: one frame shared by all, encoded at most once
-/// per wire format, queued for each transport thread under one lock.
-pub fn deliver(kaos: &KaosNet, sessions: &[SessionId], frame: super::Frame) {
-    if !sessions.is_empty() {
-        kaos.sessions.send_many(sessions, &Arc::new(frame));
+impl Notifier {
+    /// Every connected session.
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.sessions
     }
-}
 
-/// Sends `envelope` to every session of `user_id`; false if the user has none.
-pub fn to_user(kaos: &KaosNet, user_id: &str, envelope: &Value) -> bool {
-    let sessions = kaos.sessions.sessions_of(user_id);
-    let online = !sessions.is_empty();
-    to_sessions(kaos, sessions, envelope);
-    online
-}
+    /// Who is present on which stream.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
 
-/// Sends `envelope` to everyone on `stream` but `except`.
-pub fn to_stream(kaos: &KaosNet, stream: &Stream, envelope: &Value, except: Option<SessionId>) {
-    let sessions = kaos.tracker.sessions(stream);
-    to_sessions(kaos, sessions.into_iter().filter(|s| Some(*s) != except), envelope);
+    /// Sends `envelope` to each of `sessions`.
+    pub fn to_sessions(&self, sessions: impl IntoIterator<Item = SessionId>, envelope: &Value) {
+        let sessions: Vec<SessionId> = sessions.into_iter().collect();
+        self.deliver(&sessions, super::Frame::from_value(envelope));
+    }
+
+    /// Sends `frame` to each of `sessions`: one frame shared by all, encoded at most once
+    /// per wire format, queued for each transport thread under one lock.
+    pub fn deliver(&self, sessions: &[SessionId], frame: super::Frame) {
+        if !sessions.is_empty() {
+            self.sessions.send_many(sessions, &Arc::new(frame));
+        }
+    }
+
+    /// Sends `envelope` to every session of `user_id`; false if the user has none.
+    pub fn to_user(&self, user_id: &str, envelope: &Value) -> bool {
+        let sessions = self.sessions.sessions_of(user_id);
+        let online = !sessions.is_empty();
+        self.to_sessions(sessions, envelope);
+        online
+    }
+
+    /// Sends `envelope` to everyone on `stream` but `except`.
+    pub fn to_stream(&self, stream: &Stream, envelope: &Value, except: Option<SessionId>) {
+        let sessions = self.tracker.sessions(stream);
+        self.to_sessions(sessions.into_iter().filter(|s| Some(*s) != except), envelope);
+    }
+
+    /// `who` joined `stream`: the others hear it now; the joiner's own copy of the event is
+    /// returned, to send after its answer (Nakama tells the joiner too).
+    pub fn announce_join(&self, stream: &Stream, who: &Presence) -> Option<Value> {
+        let event = presence_event(stream, std::slice::from_ref(who), &[])?;
+        self.to_stream(stream, &event, Some(who.session));
+        Some(event)
+    }
+
+    /// Tells the members of `stream` (but `except`, the session that changed) who joined
+    /// and who left.
+    pub fn announce(&self, stream: &Stream, joins: &[Presence], leaves: &[Presence], except: Option<SessionId>) {
+        if let Some(event) = presence_event(stream, joins, leaves) {
+            self.to_stream(stream, &event, except);
+        }
+    }
 }
 
 /// The id clients use for a chat stream: `mode.subject.subcontext.label`, as Nakama
@@ -85,20 +120,4 @@ pub fn presence_event(stream: &Stream, joins: &[Presence], leaves: &[Presence]) 
             json!({"party_presence_event": {"party_id": match_id(stream), "joins": joins, "leaves": leaves}})
         }
     })
-}
-
-/// `who` joined `stream`: the others hear it now; the joiner's own copy of the event is
-/// returned, to send after its answer (Nakama tells the joiner too).
-pub fn announce_join(kaos: &KaosNet, stream: &Stream, who: &Presence) -> Option<Value> {
-    let event = presence_event(stream, std::slice::from_ref(who), &[])?;
-    to_stream(kaos, stream, &event, Some(who.session));
-    Some(event)
-}
-
-/// Tells the members of `stream` (but `except`, the session that changed) who joined
-/// and who left.
-pub fn announce(kaos: &KaosNet, stream: &Stream, joins: &[Presence], leaves: &[Presence], except: Option<SessionId>) {
-    if let Some(event) = presence_event(stream, joins, leaves) {
-        to_stream(kaos, stream, &event, except);
-    }
 }

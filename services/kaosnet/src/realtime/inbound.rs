@@ -9,22 +9,25 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::envelope::{envelope, error};
+use super::lanes::Lanes;
 use super::protobuf::realtime::{envelope::Message, Envelope};
 use crate::socket::{DataPayload, DataSend, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// What a socket thread does with one inbound frame from `session`: the replies to send
 /// it now (none when the message went to the session's lane, whose worker answers it).
-pub fn receive(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Value> {
+/// Without `lanes` every message runs here (benchmarks, tools).
+pub(crate) fn receive(kaos: &KaosNet, lanes: Option<&Lanes>, session: &SocketSession, data: &[u8]) -> Vec<Value> {
     // Behind a busy lane (to keep the session's order), or with hooks to show it to, a
     // data message goes the JSON way too.
-    let typed = !kaos.lanes.busy(session.id) && !DATA_KINDS.iter().any(|k| kaos.hooks.has_any(k));
+    let busy = lanes.is_some_and(|l| l.busy(session.id));
+    let typed = !busy && !DATA_KINDS.iter().any(|k| kaos.hooks.has_any(k));
     let json = match decode(session.format, data, typed) {
         Ok(Decoded::Data(kind, cid, message)) => return send_data(kaos, session, kind, cid, message),
         Ok(Decoded::Json(json)) => json,
         Err(refusal) => return vec![refusal],
     };
-    if kaos.lanes.offer(session, &json) {
+    if lanes.is_some_and(|l| l.offer(session, &json)) {
         return Vec::new();
     }
     envelope(kaos, session, &json)

@@ -181,9 +181,9 @@ impl Lanes {
     }
 
     /// Starts `n` workers for `kaos`'s lanes.
-    pub(crate) fn start(kaos: &Arc<KaosNet>, n: usize) -> std::io::Result<()> {
+    pub(crate) fn start(kaos: &Arc<KaosNet>, lanes: &Arc<Lanes>, n: usize) -> std::io::Result<()> {
         for i in 0..n {
-            let (weak, lanes) = (Arc::downgrade(kaos), kaos.lanes.clone());
+            let (weak, lanes) = (Arc::downgrade(kaos), lanes.clone());
             std::thread::Builder::new().name(format!("kaos-lane-{i}")).spawn(move || worker(weak, &lanes))?;
         }
         Ok(())
@@ -220,7 +220,7 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
         // The replies go out together: no event from elsewhere comes between an answer
         // and the one that follows it.
         let replies = envelope(&k, &session, &data);
-        k.sessions.send_all(session.id, replies.iter().map(|r| Arc::new(super::Frame::from_value(r))));
+        k.sessions().send_all(session.id, replies.iter().map(|r| Arc::new(super::Frame::from_value(r))));
         let mut s = lanes.lock();
         let Some(lane) = s.lanes.get_mut(&session.id) else { continue };
         lane.running = false;
@@ -228,7 +228,7 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
             s.lanes.remove(&session.id);
             drop(s);
             // Whatever the last message joined, the gone session leaves again.
-            super::closed(&k, &session);
+            super::closed(&k, lanes, &session);
         } else if lane.queue.is_empty() {
             s.lanes.remove(&session.id);
         } else {

@@ -32,7 +32,13 @@ use kaos_rudp::{RudpConfig, RudpWaker};
 use kaos_ws::{Adopter, WsConfig};
 
 pub use envelope::envelope;
-pub use inbound::receive;
+
+/// What a socket thread does with one inbound frame from `session`, without worker
+/// lanes (every message runs on the calling thread): the replies to send it. For
+/// benchmarks and tools; the socket loops also hand messages that may block to lanes.
+pub fn receive(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<serde_json::Value> {
+    inbound::receive(kaos, None, session, data)
+}
 // What the transports are built on, under the names server code has used.
 pub use crate::presence::{router, tracker, Format, Frame, SessionId, SessionRegistry, Transport};
 pub use crate::protobuf;
@@ -136,14 +142,14 @@ fn session_hook(kaos: &KaosNet, operation: &str, session: &SocketSession) {
 
 /// A session has gone: it leaves every stream (the members still there hear of it) and
 /// the registry, and the after hooks of `session_disconnect` hear of it.
-pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
+pub(crate) fn closed(kaos: &KaosNet, lanes: &lanes::Lanes, session: &SocketSession) {
     // A message still running in its lane finishes first and calls this again: the
     // hooks hear of the end then, once.
-    let running = kaos.lanes.close(session.id);
-    kaos.sessions.unregister(session.id);
+    let running = lanes.close(session.id);
+    kaos.sessions().unregister(session.id);
     kaos.matchmaker.remove_session(session.id);
-    for (stream, presence) in kaos.tracker.untrack_all(session.id) {
-        router::announce(kaos, &stream, &[], std::slice::from_ref(&presence), Some(session.id));
+    for (stream, presence) in kaos.tracker().untrack_all(session.id) {
+        kaos.notifier.announce(&stream, &[], std::slice::from_ref(&presence), Some(session.id));
         match stream.mode {
             tracker::StreamMode::MatchAuthoritative => kaos.matches.leave(&router::match_id(&stream), presence),
             tracker::StreamMode::Party => kaos.parties.left(kaos, &stream.subject, &presence),
@@ -158,7 +164,7 @@ pub(crate) fn closed(kaos: &KaosNet, session: &SocketSession) {
 /// Hands upgrades to the WebSocket thread and stops both threads.
 #[derive(Debug, Clone)]
 pub struct RealtimeHandle {
-    kaos: std::sync::Weak<KaosNet>,
+    lanes: Arc<lanes::Lanes>,
     pending: Arc<Mutex<Vec<Upgrade>>>,
     adopter: Adopter,
     rudp: Option<(SocketAddr, RudpWaker)>,
@@ -179,9 +185,7 @@ impl RealtimeHandle {
 
     /// Closes every socket (1001) and ends the threads.
     pub fn shutdown(&self) {
-        if let Some(kaos) = self.kaos.upgrade() {
-            kaos.lanes.stop();
-        }
+        self.lanes.stop();
         self.stop.store(true, Ordering::Release);
         self.adopter.wake();
         if let Some((_, waker)) = &self.rudp {
@@ -197,15 +201,20 @@ impl RealtimeHandle {
 /// Starts the WebSocket thread and, if configured, the RUDP thread (its port is bound
 /// before this returns). The handle returned ends when both have stopped.
 pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(RealtimeHandle, JoinHandle<()>)> {
-    let ws = socket_loop::SocketLoop::new(kaos.clone(), ws::WsSocket::new(&kaos, &cfg)?, cfg.single_socket);
+    let lanes = Arc::new(lanes::Lanes::default());
+    let ws =
+        socket_loop::SocketLoop::new(kaos.clone(), lanes.clone(), ws::WsSocket::new(&kaos, &cfg)?, cfg.single_socket);
     let rudp = match &cfg.rudp {
-        Some(r) => {
-            Some(socket_loop::SocketLoop::new(kaos.clone(), rudp::RudpSocket::bind(&kaos, r)?, cfg.single_socket))
-        }
+        Some(r) => Some(socket_loop::SocketLoop::new(
+            kaos.clone(),
+            lanes.clone(),
+            rudp::RudpSocket::bind(&kaos, r)?,
+            cfg.single_socket,
+        )),
         None => None,
     };
     let handle = RealtimeHandle {
-        kaos: Arc::downgrade(&kaos),
+        lanes: lanes.clone(),
         pending: Arc::default(),
         adopter: ws.transport().adopter(),
         rudp: match &rudp {
@@ -221,7 +230,7 @@ pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(Realti
         }
         None => None,
     };
-    lanes::Lanes::start(&kaos, cfg.workers)?;
+    lanes::Lanes::start(&kaos, &lanes, cfg.workers)?;
     let h = handle.clone();
     let weak = Arc::downgrade(&kaos);
     let interval = cfg.matchmaker_interval;

@@ -50,7 +50,7 @@ impl RudpSocket {
         let mut server = RudpServer::with_config(cfg.addr, cfg.rudp.clone())?;
         let waker = server.waker()?;
         let w = waker.clone();
-        kaos.sessions.attach(Transport::Rudp, move || {
+        kaos.sessions().attach(Transport::Rudp, move || {
             let _ = w.wake();
         });
         Ok(RudpSocket {

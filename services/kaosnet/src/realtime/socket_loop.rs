@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use super::lanes::Lanes;
 use super::{Format, Frame, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
 use crate::presence::{Command, Transport};
 use crate::session::Claims;
@@ -49,6 +50,7 @@ pub(super) trait SocketTransport {
 /// The loop, its sessions, and the transport.
 pub(super) struct SocketLoop<T: SocketTransport> {
     kaos: Arc<KaosNet>,
+    lanes: Arc<Lanes>,
     transport: T,
     single_socket: bool,
     sessions: HashMap<T::Conn, SocketSession>,
@@ -57,8 +59,8 @@ pub(super) struct SocketLoop<T: SocketTransport> {
 }
 
 impl<T: SocketTransport> SocketLoop<T> {
-    pub(super) fn new(kaos: Arc<KaosNet>, transport: T, single_socket: bool) -> SocketLoop<T> {
-        SocketLoop { kaos, transport, single_socket, sessions: HashMap::new(), conns: HashMap::new() }
+    pub(super) fn new(kaos: Arc<KaosNet>, lanes: Arc<Lanes>, transport: T, single_socket: bool) -> SocketLoop<T> {
+        SocketLoop { kaos, lanes, transport, single_socket, sessions: HashMap::new(), conns: HashMap::new() }
     }
 
     pub(super) fn transport(&self) -> &T {
@@ -81,19 +83,19 @@ impl<T: SocketTransport> SocketLoop<T> {
                 }
             }
             // Last: replies and events queued by everything above go out in this turn.
-            for command in self.kaos.sessions.take(T::TRANSPORT) {
+            for command in self.kaos.sessions().take(T::TRANSPORT) {
                 self.command(command);
             }
             self.transport.end_turn();
         }
         self.transport.shutdown();
         for (_, session) in self.sessions.drain() {
-            super::closed(&self.kaos, &session);
+            super::closed(&self.kaos, &self.lanes, &session);
         }
     }
 
     fn open(&mut self, conn: T::Conn, claims: Claims, status: bool, format: Format) {
-        let id = self.kaos.sessions.register(T::TRANSPORT, &claims.uid, self.single_socket);
+        let id = self.kaos.sessions().register(T::TRANSPORT, &claims.uid, self.single_socket);
         self.conns.insert(id, (conn, format));
         let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status, format };
         self.transport.opened(conn, &session);
@@ -104,7 +106,7 @@ impl<T: SocketTransport> SocketLoop<T> {
     fn message(&mut self, conn: T::Conn, data: &[u8]) {
         let Some(session) = self.sessions.get(&conn) else { return };
         let format = session.format;
-        for reply in super::inbound::receive(&self.kaos, session, data) {
+        for reply in super::inbound::receive(&self.kaos, Some(&self.lanes), session, data) {
             if !self.transport.send(conn, format, &Frame::from_value(&reply)) {
                 return self.forget(conn);
             }
@@ -135,7 +137,7 @@ impl<T: SocketTransport> SocketLoop<T> {
         self.transport.forget(conn);
         if let Some(s) = self.sessions.remove(&conn) {
             self.conns.remove(&s.id);
-            super::closed(&self.kaos, &s);
+            super::closed(&self.kaos, &self.lanes, &s);
         }
     }
 }

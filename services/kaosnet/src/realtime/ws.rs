@@ -21,7 +21,7 @@ impl WsSocket {
     pub(super) fn new(kaos: &KaosNet, cfg: &RealtimeConfig) -> std::io::Result<WsSocket> {
         let ws = WsServer::new(cfg.ws.clone())?;
         let adopter = ws.adopter();
-        kaos.sessions.attach(Transport::WebSocket, move || adopter.wake());
+        kaos.sessions().attach(Transport::WebSocket, move || adopter.wake());
         Ok(WsSocket { ws })
     }
 
