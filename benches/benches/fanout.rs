@@ -8,7 +8,8 @@
 //! goal), and the first `KAOS_FANOUT_ACTIVE` of them (1,000), whole matches, play for
 //! `KAOS_FANOUT_SECONDS` (10 s) while the rest stay connected; `KAOS_FANOUT_FORMAT=protobuf`
 //! has every player speak protobuf instead of JSON; `KAOS_FANOUT_FLUSH_MS` sets the
-//! server's `socket_flush_ms` (0). kaos-server
+//! server's `socket_flush_ms` (0) and `KAOS_FANOUT_THREADS` its `socket_threads` (1).
+//! kaos-server
 //! runs in a child process on the memory store with the default rate limits but for
 //! sign-ins (15,000 from four addresses would wait on the auth class); the players come
 //! from four more processes (a process may hold 20,000 files here), each connecting from
@@ -49,6 +50,7 @@ fn serve() {
         socket_flush: Duration::from_millis(
             std::env::var("KAOS_FANOUT_FLUSH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
         ),
+        socket_threads: std::env::var("KAOS_FANOUT_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1),
         ..kaos_server::config::Config::default()
     };
     let server = kaos_server::start(&config, |_| {}).unwrap();
@@ -268,10 +270,11 @@ fn main() {
         idle
     );
     println!(
-        "  server CPU per delivery  {:.2} µs ({} format, socket_flush_ms {})",
+        "  server CPU per delivery  {:.2} µs ({} format, socket_flush_ms {}, socket_threads {})",
         server_cpu.as_secs_f64() * 1e6 / received.max(1) as f64,
         std::env::var("KAOS_FANOUT_FORMAT").unwrap_or_else(|_| "json".into()),
-        std::env::var("KAOS_FANOUT_FLUSH_MS").unwrap_or_else(|_| "0".into())
+        std::env::var("KAOS_FANOUT_FLUSH_MS").unwrap_or_else(|_| "0".into()),
+        std::env::var("KAOS_FANOUT_THREADS").unwrap_or_else(|_| "1".into())
     );
     println!("  load generators' CPU     {:.2} cores", load_cpu.as_secs_f64() / window.as_secs_f64());
     println!(

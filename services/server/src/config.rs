@@ -58,6 +58,10 @@ pub struct Args {
     /// client gets many messages a second, for that much more latency.
     #[arg(long, env = "KAOS_SOCKET_FLUSH_MS")]
     pub socket_flush_ms: Option<u64>,
+    /// WebSocket threads (1 to 15, default 1): more spread the sockets' `send()` work over
+    /// cores when one thread is the bottleneck.
+    #[arg(long, env = "KAOS_SOCKET_THREADS")]
+    pub socket_threads: Option<usize>,
 }
 
 /// The file's shape; every field optional.
@@ -73,6 +77,7 @@ struct File {
     http_key: Option<String>,
     rate_limit: Option<f64>,
     socket_flush_ms: Option<u64>,
+    socket_threads: Option<usize>,
     #[serde(default)]
     rate_limits: FileRateLimits,
     #[serde(default)]
@@ -122,6 +127,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// How long the WebSocket may hold messages to send them together.
     pub socket_flush: std::time::Duration,
+    /// WebSocket threads.
+    pub socket_threads: usize,
 }
 
 impl Config {
@@ -176,6 +183,10 @@ impl Config {
             socket_flush: match args.socket_flush_ms.or(file.socket_flush_ms).unwrap_or(0) {
                 ms @ 0..=1000 => std::time::Duration::from_millis(ms),
                 _ => return Err("socket_flush_ms must be at most 1000".into()),
+            },
+            socket_threads: match args.socket_threads.or(file.socket_threads).unwrap_or(1) {
+                n @ 1..=15 => n,
+                _ => return Err("socket_threads must be 1 to 15".into()),
             },
         })
     }
@@ -324,6 +335,9 @@ mod tests {
         assert_eq!(flush(&[]), Ok(std::time::Duration::from_millis(4)));
         assert_eq!(flush(&["--socket-flush-ms", "0"]), Ok(std::time::Duration::ZERO));
         assert!(flush(&["--socket-flush-ms", "5000"]).is_err());
+        assert_eq!(c.socket_threads, 1);
+        assert_eq!(Config::load(args(&["--socket-threads", "4"])).unwrap().socket_threads, 4);
+        assert!(Config::load(args(&["--socket-threads", "0"])).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

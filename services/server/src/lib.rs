@@ -112,6 +112,7 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     };
     let mut realtime_config = RealtimeConfig { rudp, ..RealtimeConfig::default() };
     realtime_config.ws.flush_interval = config.socket_flush;
+    realtime_config.ws_threads = config.socket_threads;
     let (realtime, realtime_thread) = kaosnet::realtime::spawn(kaos.clone(), realtime_config)
         .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
     let rudp_addr = realtime.rudp_addr();

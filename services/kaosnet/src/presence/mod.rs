@@ -10,6 +10,6 @@ pub mod router;
 pub mod tracker;
 
 pub use frame::{Format, Frame};
-pub(crate) use registry::Command;
-pub use registry::{SessionId, SessionRegistry, Transport};
+pub(crate) use registry::{Command, MailboxId};
+pub use registry::{SessionId, SessionRegistry, Transport, MAX_SOCKET_THREADS};
 pub use router::Notifier;

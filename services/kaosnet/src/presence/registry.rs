@@ -1,10 +1,10 @@
 //! The session registry: every connected socket on every transport, by session and by
-//! user, and a mailbox per transport thread so any thread can send to or close any
-//! session (the single-socket policy today; presence routing builds on it).
+//! user, and a mailbox per socket thread (one or more per transport) so any thread can
+//! send to or close any session.
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Frame;
@@ -83,9 +83,16 @@ pub enum Transport {
     Rudp = 1,
 }
 
+/// Most socket threads, over every transport.
+pub const MAX_SOCKET_THREADS: usize = 16;
+
+/// A socket thread's mailbox, as [`SessionRegistry::attach`] numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct MailboxId(usize);
+
 thread_local! {
-    /// The transport the current thread serves, if it is a transport thread.
-    static SERVING: Cell<Option<Transport>> = const { Cell::new(None) };
+    /// The mailbox of the socket thread this is, if it is one.
+    static SERVING: Cell<Option<MailboxId>> = const { Cell::new(None) };
 }
 
 /// Work for a transport thread from elsewhere.
@@ -100,9 +107,16 @@ struct Mailbox {
     wake: Box<dyn Fn() + Send + Sync>,
 }
 
+/// Where a session is served.
+#[derive(Clone, Copy)]
+struct Served {
+    transport: Transport,
+    mailbox: MailboxId,
+}
+
 #[derive(Default)]
 struct Sessions {
-    by_id: HashMap<SessionId, (Transport, String)>,
+    by_id: HashMap<SessionId, (Served, String)>,
     by_user: HashMap<String, Vec<SessionId>>,
 }
 
@@ -111,7 +125,8 @@ struct Sessions {
 pub struct SessionRegistry {
     next: AtomicU64,
     sessions: Mutex<Sessions>,
-    mailboxes: [OnceLock<Mailbox>; 2],
+    mailboxes: [OnceLock<Mailbox>; MAX_SOCKET_THREADS],
+    attached: AtomicUsize,
 }
 
 impl std::fmt::Debug for SessionRegistry {
@@ -128,7 +143,7 @@ impl SessionRegistry {
 
     /// How many sessions `transport` serves.
     pub fn count_on(&self, transport: Transport) -> usize {
-        self.lock().by_id.values().filter(|(t, _)| *t == transport).count()
+        self.lock().by_id.values().filter(|(s, _)| s.transport == transport).count()
     }
 
     /// The sessions of `user_id`, oldest first.
@@ -144,19 +159,19 @@ impl SessionRegistry {
     /// Queues `frame` for each of `sessions` that is connected (one lookup under one
     /// lock for all, one mailbox lock per transport); how many that was.
     pub fn send_many(&self, sessions: &[SessionId], frame: &Arc<Frame>) -> usize {
-        let mut commands: [Vec<Command>; 2] = Default::default();
+        let mut commands: [Vec<Command>; MAX_SOCKET_THREADS] = Default::default();
         {
             let s = self.lock();
             for &session in sessions {
-                if let Some(&(transport, _)) = s.by_id.get(&session) {
-                    commands[transport as usize].push(Command::Send { session, frame: frame.clone() });
+                if let Some(&(served, _)) = s.by_id.get(&session) {
+                    commands[served.mailbox.0].push(Command::Send { session, frame: frame.clone() });
                 }
             }
         }
         let mut sent = 0;
-        for (transport, commands) in [Transport::WebSocket, Transport::Rudp].into_iter().zip(commands) {
+        for (i, commands) in commands.into_iter().enumerate() {
             sent += commands.len();
-            self.enqueue(transport, commands);
+            self.enqueue(MailboxId(i), commands);
         }
         sent
     }
@@ -174,13 +189,13 @@ impl SessionRegistry {
     }
 
     fn post(&self, session: SessionId, commands: impl FnOnce(SessionId) -> Vec<Command>) -> bool {
-        let Some(&(transport, _)) = self.lock().by_id.get(&session) else { return false };
-        self.enqueue(transport, commands(session))
+        let Some(&(served, _)) = self.lock().by_id.get(&session) else { return false };
+        self.enqueue(served.mailbox, commands(session))
     }
 
-    /// Puts `commands` in `transport`'s mailbox; false if that transport has none.
-    fn enqueue(&self, transport: Transport, commands: Vec<Command>) -> bool {
-        let Some(mailbox) = self.mailboxes[transport as usize].get() else { return false };
+    /// Puts `commands` in a socket thread's mailbox; false if there is no such thread.
+    fn enqueue(&self, id: MailboxId, commands: Vec<Command>) -> bool {
+        let Some(mailbox) = self.mailboxes[id.0].get() else { return false };
         if commands.is_empty() {
             return true;
         }
@@ -192,37 +207,48 @@ impl SessionRegistry {
         };
         // The transport's own thread drains its mailbox before it waits again, and a
         // non-empty mailbox has had its wake-up already.
-        if was_empty && SERVING.with(Cell::get) != Some(transport) {
+        if was_empty && SERVING.with(Cell::get) != Some(id) {
             (mailbox.wake)();
         }
         true
     }
 
-    /// Marks the calling thread as the one serving `transport`.
-    pub(crate) fn serve_on_this_thread(transport: Transport) {
-        SERVING.with(|s| s.set(Some(transport)));
+    /// Marks the calling thread as the socket thread of mailbox `id`.
+    pub(crate) fn serve_on_this_thread(id: MailboxId) {
+        SERVING.with(|s| s.set(Some(id)));
     }
 
-    /// Called once by the thread serving `transport`, with what wakes it.
-    pub(crate) fn attach(&self, transport: Transport, wake: impl Fn() + Send + Sync + 'static) {
-        let _ = self.mailboxes[transport as usize].set(Mailbox { queue: Mutex::default(), wake: Box::new(wake) });
+    /// A mailbox for a new socket thread, with what wakes it; None past
+    /// [`MAX_SOCKET_THREADS`].
+    pub(crate) fn attach(&self, wake: impl Fn() + Send + Sync + 'static) -> Option<MailboxId> {
+        let i = self.attached.fetch_add(1, Ordering::Relaxed);
+        let slot = self.mailboxes.get(i)?;
+        slot.set(Mailbox { queue: Mutex::default(), wake: Box::new(wake) }).ok()?;
+        Some(MailboxId(i))
     }
 
-    /// The commands waiting for `transport`'s thread.
-    pub(crate) fn take(&self, transport: Transport) -> Vec<Command> {
-        match self.mailboxes[transport as usize].get() {
+    /// The commands waiting for the socket thread of mailbox `id`.
+    pub(crate) fn take(&self, id: MailboxId) -> Vec<Command> {
+        match self.mailboxes[id.0].get() {
             Some(m) => std::mem::take(&mut *m.queue.lock().unwrap_or_else(PoisonError::into_inner)),
             None => Vec::new(),
         }
     }
 
-    /// A new session of `user_id`; with `single_socket`, the user's other sessions (on any
-    /// transport) are closed with 4000.
-    pub(crate) fn register(&self, transport: Transport, user_id: &str, single_socket: bool) -> SessionId {
+    /// A new session of `user_id` on `transport`, served by the socket thread of
+    /// `mailbox`; with `single_socket`, the user's other sessions (on any transport and
+    /// thread) are closed with 4000.
+    pub(crate) fn register(
+        &self,
+        transport: Transport,
+        mailbox: MailboxId,
+        user_id: &str,
+        single_socket: bool,
+    ) -> SessionId {
         let id = SessionId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
         let older = {
             let mut s = self.lock();
-            s.by_id.insert(id, (transport, user_id.to_string()));
+            s.by_id.insert(id, (Served { transport, mailbox }, user_id.to_string()));
             let list = s.by_user.entry(user_id.to_string()).or_default();
             list.push(id);
             if single_socket {

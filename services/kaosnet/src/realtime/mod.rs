@@ -22,8 +22,8 @@ mod socket_loop;
 mod ws;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -40,6 +40,7 @@ pub fn receive(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<serd
     inbound::receive(kaos, None, session, data)
 }
 // What the transports are built on, under the names server code has used.
+use crate::presence::MAX_SOCKET_THREADS;
 pub use crate::presence::{router, tracker, Format, Frame, SessionId, SessionRegistry, Transport};
 pub use crate::protobuf;
 pub use crate::socket::{SocketError, SocketSession};
@@ -97,6 +98,11 @@ pub struct RealtimeConfig {
     pub matchmaker_interval: Duration,
     /// Threads that run messages which may block (RPCs, chat writes), per session in order.
     pub workers: usize,
+    /// WebSocket threads (1 to 15): each serves the connections it is handed, in turn.
+    /// More than one spreads the sockets' `send()` work over cores when one thread is
+    /// the bottleneck; the order of messages from different sessions is then only that
+    /// of their arrival at each thread.
+    pub ws_threads: usize,
 }
 
 impl Default for RealtimeConfig {
@@ -107,6 +113,7 @@ impl Default for RealtimeConfig {
             rudp: None,
             matchmaker_interval: Duration::from_secs(1),
             workers: 8,
+            ws_threads: 1,
         }
     }
 }
@@ -161,21 +168,25 @@ pub(crate) fn closed(kaos: &KaosNet, lanes: &lanes::Lanes, session: &SocketSessi
     }
 }
 
-/// Hands upgrades to the WebSocket thread and stops both threads.
+/// Hands upgrades to the WebSocket threads and stops every socket thread.
 #[derive(Debug, Clone)]
 pub struct RealtimeHandle {
     lanes: Arc<lanes::Lanes>,
-    pending: Arc<Mutex<Vec<Upgrade>>>,
-    adopter: Adopter,
+    /// Each WebSocket thread's waiting upgrades and its waker.
+    ws: Arc<[(ws::Pending, Adopter)]>,
+    /// The WebSocket thread the next upgrade goes to.
+    next: Arc<AtomicUsize>,
     rudp: Option<(SocketAddr, RudpWaker)>,
     stop: Arc<AtomicBool>,
 }
 
 impl RealtimeHandle {
-    /// Queues an upgrade (call from kaos-http's upgrade sink).
+    /// Queues an upgrade (call from kaos-http's upgrade sink); the WebSocket threads
+    /// take them in turn.
     pub fn submit(&self, upgrade: Upgrade) {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner).push(upgrade);
-        self.adopter.wake();
+        let (pending, adopter) = &self.ws[self.next.fetch_add(1, Ordering::Relaxed) % self.ws.len()];
+        pending.lock().unwrap_or_else(PoisonError::into_inner).push(upgrade);
+        adopter.wake();
     }
 
     /// The RUDP socket's address (the real port when 0 was asked for).
@@ -187,7 +198,9 @@ impl RealtimeHandle {
     pub fn shutdown(&self) {
         self.lanes.stop();
         self.stop.store(true, Ordering::Release);
-        self.adopter.wake();
+        for (_, adopter) in self.ws.iter() {
+            adopter.wake();
+        }
         if let Some((_, waker)) = &self.rudp {
             let _ = waker.wake();
         }
@@ -198,12 +211,15 @@ impl RealtimeHandle {
     }
 }
 
-/// Starts the WebSocket thread and, if configured, the RUDP thread (its port is bound
-/// before this returns). The handle returned ends when both have stopped.
+/// Starts the WebSocket threads and, if configured, the RUDP thread (its port is bound
+/// before this returns). The handle returned ends when all have stopped.
 pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(RealtimeHandle, JoinHandle<()>)> {
     let lanes = Arc::new(lanes::Lanes::default());
-    let ws =
-        socket_loop::SocketLoop::new(kaos.clone(), lanes.clone(), ws::WsSocket::new(&kaos, &cfg)?, cfg.single_socket);
+    let serve = |t| socket_loop::SocketLoop::new(kaos.clone(), lanes.clone(), t, cfg.single_socket);
+    let mut ws_loops = Vec::new();
+    for _ in 0..cfg.ws_threads.clamp(1, MAX_SOCKET_THREADS - 1) {
+        ws_loops.push(serve(ws::WsSocket::new(&kaos, &cfg)?));
+    }
     let rudp = match &cfg.rudp {
         Some(r) => Some(socket_loop::SocketLoop::new(
             kaos.clone(),
@@ -215,21 +231,25 @@ pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(Realti
     };
     let handle = RealtimeHandle {
         lanes: lanes.clone(),
-        pending: Arc::default(),
-        adopter: ws.transport().adopter(),
+        ws: ws_loops.iter().map(|l| (l.transport().pending(), l.transport().adopter())).collect(),
+        next: Arc::default(),
         rudp: match &rudp {
             Some(r) => Some((r.transport().local_addr()?, r.transport().waker())),
             None => None,
         },
         stop: Arc::new(AtomicBool::new(false)),
     };
-    let rudp_thread = match rudp {
-        Some(mut r) => {
-            let h = handle.clone();
-            Some(std::thread::Builder::new().name("kaos-realtime-rudp".into()).spawn(move || r.run(&h))?)
-        }
-        None => None,
-    };
+    let mut others = Vec::new();
+    if let Some(mut r) = rudp {
+        let h = handle.clone();
+        others.push(std::thread::Builder::new().name("kaos-realtime-rudp".into()).spawn(move || r.run(&h))?);
+    }
+    let mut ws_loops = ws_loops.into_iter();
+    let mut first = ws_loops.next().expect("one WebSocket thread at least");
+    for (i, mut l) in ws_loops.enumerate() {
+        let h = handle.clone();
+        others.push(std::thread::Builder::new().name(format!("kaos-realtime-{}", i + 1)).spawn(move || l.run(&h))?);
+    }
     lanes::Lanes::start(&kaos, &lanes, cfg.workers)?;
     let h = handle.clone();
     let weak = Arc::downgrade(&kaos);
@@ -246,12 +266,11 @@ pub fn spawn(kaos: Arc<KaosNet>, cfg: RealtimeConfig) -> std::io::Result<(Realti
         }
     })?;
     let h = handle.clone();
-    let mut ws = ws;
     let thread = std::thread::Builder::new().name("kaos-realtime".into()).spawn(move || {
-        ws.run(&h);
-        // Whichever stopped first, both go down together.
+        first.run(&h);
+        // Whichever stopped first, all go down together.
         h.shutdown();
-        if let Some(t) = rudp_thread {
+        for t in others {
             let _ = t.join();
         }
     })?;

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::envelope::error;
 use super::socket_loop::{Event, SocketTransport};
 use super::{close, Format, Frame, RealtimeHandle, RudpSocketConfig, SocketError, SocketSession};
-use crate::presence::Transport;
+use crate::presence::{MailboxId, Transport};
 use crate::KaosNet;
 
 /// The first message (JSON, whatever the format chosen for the envelopes after it).
@@ -35,6 +35,7 @@ type Backlog = (VecDeque<Box<[u8]>>, usize);
 
 pub(super) struct RudpSocket {
     server: RudpServer,
+    mailbox: MailboxId,
     waker: RudpWaker,
     auth_timeout: Duration,
     /// Connected clients that have not sent their token yet, with their deadline.
@@ -50,11 +51,15 @@ impl RudpSocket {
         let mut server = RudpServer::with_config(cfg.addr, cfg.rudp.clone())?;
         let waker = server.waker()?;
         let w = waker.clone();
-        kaos.sessions().attach(Transport::Rudp, move || {
-            let _ = w.wake();
-        });
+        let mailbox = kaos
+            .sessions()
+            .attach(move || {
+                let _ = w.wake();
+            })
+            .ok_or_else(super::ws::too_many_threads)?;
         Ok(RudpSocket {
             server,
+            mailbox,
             waker,
             auth_timeout: cfg.auth_timeout,
             waiting: HashMap::new(),
@@ -153,6 +158,10 @@ impl RudpSocket {
 impl SocketTransport for RudpSocket {
     type Conn = SocketAddr;
     const TRANSPORT: Transport = Transport::Rudp;
+
+    fn mailbox(&self) -> MailboxId {
+        self.mailbox
+    }
 
     fn turn(&mut self, kaos: &KaosNet, _handle: &RealtimeHandle, events: &mut Vec<Event<SocketAddr>>) -> bool {
         let now = Instant::now();

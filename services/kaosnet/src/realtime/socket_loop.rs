@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::lanes::Lanes;
 use super::{Format, Frame, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
-use crate::presence::{Command, Transport};
+use crate::presence::{Command, MailboxId, Transport};
 use crate::session::Claims;
 use crate::KaosNet;
 
@@ -30,6 +30,9 @@ pub(super) trait SocketTransport {
     type Conn: Copy + Eq + Hash;
     /// Which transport this is, for the session registry.
     const TRANSPORT: Transport;
+
+    /// This thread's mailbox in the session registry.
+    fn mailbox(&self) -> MailboxId;
 
     /// Waits for work (a short while at most), then reports what happened.
     fn turn(&mut self, kaos: &KaosNet, handle: &RealtimeHandle, events: &mut Vec<Event<Self::Conn>>) -> bool;
@@ -69,11 +72,15 @@ impl<T: SocketTransport> SocketLoop<T> {
 
     /// Serves until `handle` stops it, then closes every session.
     pub(super) fn run(&mut self, handle: &RealtimeHandle) {
-        SessionRegistry::serve_on_this_thread(T::TRANSPORT);
+        SessionRegistry::serve_on_this_thread(self.transport.mailbox());
         let mut events = Vec::new();
         while !handle.stopped() {
             if !self.transport.turn(&self.kaos, handle, &mut events) {
                 break;
+            }
+            // What other threads queued before this turn goes out before its answers.
+            for command in self.kaos.sessions().take(self.transport.mailbox()) {
+                self.command(command);
             }
             for event in events.drain(..) {
                 match event {
@@ -83,7 +90,7 @@ impl<T: SocketTransport> SocketLoop<T> {
                 }
             }
             // Last: replies and events queued by everything above go out in this turn.
-            for command in self.kaos.sessions().take(T::TRANSPORT) {
+            for command in self.kaos.sessions().take(self.transport.mailbox()) {
                 self.command(command);
             }
             self.transport.end_turn();
@@ -95,7 +102,7 @@ impl<T: SocketTransport> SocketLoop<T> {
     }
 
     fn open(&mut self, conn: T::Conn, claims: Claims, status: bool, format: Format) {
-        let id = self.kaos.sessions().register(T::TRANSPORT, &claims.uid, self.single_socket);
+        let id = self.kaos.sessions().register(T::TRANSPORT, self.transport.mailbox(), &claims.uid, self.single_socket);
         self.conns.insert(id, (conn, format));
         let session = SocketSession { id, user_id: claims.uid, username: claims.usn, vars: claims.vrs, status, format };
         self.transport.opened(conn, &session);

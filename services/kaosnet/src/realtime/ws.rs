@@ -2,7 +2,7 @@
 //! (the token checked before the upgrade is accepted), one kaos-ws server on a thread of
 //! its own, JSON in text frames and protobuf in binary ones.
 
-use std::sync::PoisonError;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kaos_http::Upgrade;
@@ -10,23 +10,36 @@ use kaos_ws::{Adopter, ConnId, WsEvent, WsServer};
 
 use super::socket_loop::{Event, SocketTransport};
 use super::{Format, Frame, RealtimeConfig, RealtimeHandle};
-use crate::presence::Transport;
+use crate::presence::{MailboxId, Transport, MAX_SOCKET_THREADS};
+
+pub(super) fn too_many_threads() -> std::io::Error {
+    std::io::Error::other(format!("at most {MAX_SOCKET_THREADS} socket threads"))
+}
 use crate::KaosNet;
+
+/// Upgrades handed to one WebSocket thread, waiting for it.
+pub(super) type Pending = Arc<Mutex<Vec<Upgrade>>>;
 
 pub(super) struct WsSocket {
     ws: WsServer,
+    mailbox: MailboxId,
+    pending: Pending,
 }
 
 impl WsSocket {
     pub(super) fn new(kaos: &KaosNet, cfg: &RealtimeConfig) -> std::io::Result<WsSocket> {
         let ws = WsServer::new(cfg.ws.clone())?;
         let adopter = ws.adopter();
-        kaos.sessions().attach(Transport::WebSocket, move || adopter.wake());
-        Ok(WsSocket { ws })
+        let mailbox = kaos.sessions().attach(move || adopter.wake()).ok_or_else(too_many_threads)?;
+        Ok(WsSocket { ws, mailbox, pending: Pending::default() })
     }
 
     pub(super) fn adopter(&self) -> Adopter {
         self.ws.adopter()
+    }
+
+    pub(super) fn pending(&self) -> Pending {
+        self.pending.clone()
     }
 
     /// Checks the token and options of an upgrade, then accepts or refuses it.
@@ -53,11 +66,15 @@ impl SocketTransport for WsSocket {
     type Conn = ConnId;
     const TRANSPORT: Transport = Transport::WebSocket;
 
-    fn turn(&mut self, kaos: &KaosNet, handle: &RealtimeHandle, events: &mut Vec<Event<ConnId>>) -> bool {
+    fn mailbox(&self) -> MailboxId {
+        self.mailbox
+    }
+
+    fn turn(&mut self, kaos: &KaosNet, _handle: &RealtimeHandle, events: &mut Vec<Event<ConnId>>) -> bool {
         if self.ws.poll(Some(Duration::from_millis(250))).is_err() {
             return false;
         }
-        let upgrades = std::mem::take(&mut *handle.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let upgrades = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
         for upgrade in upgrades {
             self.admit(kaos, upgrade, events);
         }
