@@ -159,19 +159,24 @@ impl SessionRegistry {
     /// Queues `frame` for each of `sessions` that is connected (one lookup under one
     /// lock for all, one mailbox lock per transport); how many that was.
     pub fn send_many(&self, sessions: &[SessionId], frame: &Arc<Frame>) -> usize {
-        let mut commands: [Vec<Command>; MAX_SOCKET_THREADS] = Default::default();
+        // Per socket thread; most deliveries have one.
+        let mut commands: Vec<(MailboxId, Vec<Command>)> = Vec::with_capacity(1);
         {
             let s = self.lock();
             for &session in sessions {
                 if let Some(&(served, _)) = s.by_id.get(&session) {
-                    commands[served.mailbox.0].push(Command::Send { session, frame: frame.clone() });
+                    let send = Command::Send { session, frame: frame.clone() };
+                    match commands.iter_mut().find(|(id, _)| *id == served.mailbox) {
+                        Some((_, list)) => list.push(send),
+                        None => commands.push((served.mailbox, vec![send])),
+                    }
                 }
             }
         }
         let mut sent = 0;
-        for (i, commands) in commands.into_iter().enumerate() {
+        for (id, commands) in commands {
             sent += commands.len();
-            self.enqueue(MailboxId(i), commands);
+            self.enqueue(id, commands);
         }
         sent
     }
