@@ -75,13 +75,13 @@ fn ours(n: u64) -> (f64, f64, u64, u64) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let started = Instant::now();
     for i in 0..n {
-        kaos.matchmaker.add_ticket(vec![presence(i)], None, spec(&mut rng)).unwrap();
+        kaos.matchmaker().add_ticket(vec![presence(i)], None, spec(&mut rng)).unwrap();
     }
     let added = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let (mut matched, mut groups) = (0, 0);
     for _ in 0..4 {
-        let formed = kaos.matchmaker.run(&kaos);
+        let formed = kaos.matchmaker().run(&kaos);
         if formed.is_empty() {
             break;
         }

@@ -94,30 +94,32 @@ impl Default for ApiConfig {
     }
 }
 
-/// The services, shared by every handler.
+/// The services, shared by every handler. Server code reaches each through its
+/// accessor (`kaos.leaderboards()`, `kaos.storage()`, `kaos.hooks()`…); inside the crate
+/// the services share these fields.
 #[derive(Debug)]
 pub struct KaosNet {
-    pub config: ApiConfig,
-    pub accounts: Accounts,
+    config: ApiConfig,
+    accounts: Accounts,
     /// Registered RPC functions.
-    pub rpcs: rpc::Rpcs,
+    rpcs: rpc::Rpcs,
     /// Before and after hooks by operation.
-    pub hooks: hooks::HookRegistry,
+    hooks: hooks::HookRegistry,
     /// Per-client, per-operation rate limits.
-    pub limits: hooks::OperationRateLimiter,
+    limits: hooks::OperationRateLimiter,
     /// Prometheus metrics.
-    pub metrics: metrics::Metrics,
+    metrics: metrics::Metrics,
     /// Delivery: the connected sessions and who is present on which stream (chat
     /// channels, matches, parties, status).
-    pub notifier: presence::Notifier,
+    notifier: presence::Notifier,
     /// Authoritative match handlers and the matches running.
-    pub matches: matches::MatchRegistry,
+    matches: matches::MatchRegistry,
     /// Matchmaking tickets.
-    pub matchmaker: matchmaker::Matchmaker,
+    matchmaker: matchmaker::Matchmaker,
     /// Parties.
-    pub parties: parties::Parties,
+    parties: parties::Parties,
     /// Leaderboards and tournaments.
-    pub leaderboards: leaderboards::Leaderboards,
+    leaderboards: leaderboards::Leaderboards,
     /// This value, for threads that outlive a call (match loops).
     me: std::sync::Weak<KaosNet>,
 }
@@ -126,6 +128,61 @@ impl KaosNet {
     /// Services over `store`.
     pub fn new(store: Arc<dyn Store>, config: ApiConfig, sessions: SessionConfig) -> Arc<KaosNet> {
         KaosNet::with_limits(store, config, sessions, hooks::OperationRateLimiter::default())
+    }
+
+    /// The keys clients and servers present.
+    pub fn config(&self) -> &ApiConfig {
+        &self.config
+    }
+
+    /// Accounts and sessions (the seed's `AuthService`).
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Registered RPC functions.
+    pub fn rpcs(&self) -> &rpc::Rpcs {
+        &self.rpcs
+    }
+
+    /// Before and after hooks by operation.
+    pub fn hooks(&self) -> &hooks::HookRegistry {
+        &self.hooks
+    }
+
+    /// Per-client, per-operation rate limits.
+    pub fn limits(&self) -> &hooks::OperationRateLimiter {
+        &self.limits
+    }
+
+    /// Prometheus metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Delivery to sessions, users and streams.
+    pub fn notifier(&self) -> &presence::Notifier {
+        &self.notifier
+    }
+
+    /// Authoritative match handlers and the matches running.
+    pub fn matches(&self) -> &matches::MatchRegistry {
+        &self.matches
+    }
+
+    /// The matchmaker.
+    pub fn matchmaker(&self) -> &matchmaker::Matchmaker {
+        &self.matchmaker
+    }
+
+    /// Parties.
+    pub fn parties(&self) -> &parties::Parties {
+        &self.parties
+    }
+
+    /// Leaderboards and tournaments.
+    pub fn leaderboards(&self) -> &leaderboards::Leaderboards {
+        &self.leaderboards
     }
 
     /// Every connected realtime session, on any transport.

@@ -130,8 +130,8 @@ fn server_releasing(limits: kaosnet::hooks::OperationRateLimiter, release: Arc<R
     let kaos = KaosNet::with_limits(Arc::new(MemoryStore::new()), Default::default(), Default::default(), limits);
     let log = Arc::new(Mutex::new(Log::default()));
     let l = log.clone();
-    kaos.matches.register("arena", move || Box::new(Arena { log: l.clone(), slow: None }));
-    kaos.matches.register("sluggish", move || Box::new(Arena { log: Arc::default(), slow: Some(release.clone()) }));
+    kaos.matches().register("arena", move || Box::new(Arena { log: l.clone(), slow: None }));
+    kaos.matches().register("sluggish", move || Box::new(Arena { log: Arc::default(), slow: Some(release.clone()) }));
     (start_with(kaos), log)
 }
 
@@ -157,7 +157,7 @@ fn decoded(m: &Value) -> (i64, String) {
 #[test]
 fn players_join_play_in_order_and_leave() {
     let (api, log) = server();
-    let id = api.kaos.matches.create(&api.kaos, "arena", &json!({"mode": "ffa", "tick_rate": 20})).unwrap();
+    let id = api.kaos.matches().create(&api.kaos, "arena", &json!({"mode": "ffa", "tick_rate": 20})).unwrap();
     assert!(id.ends_with(".kaos"), "{id}");
     let (mut a, sa) = player(&api, "ava");
     let (mut b, _) = player(&api, "bea");
@@ -212,7 +212,7 @@ fn players_join_play_in_order_and_leave() {
     assert!(log.lock().unwrap().ticks.windows(2).all(|w| w[1].0 == w[0].0 + 1));
 
     // Signals and listings.
-    assert_eq!(api.kaos.matches.signal(&id, "hi").unwrap(), "pong:hi");
+    assert_eq!(api.kaos.matches().signal(&id, "hi").unwrap(), "pong:hi");
     let list = |q: &str| call(&api, "GET", &format!("/v2/match?{q}"), &bearer(&sa["token"]), "").1;
     let found = list("query=%2Blabel.mode:ffa");
     assert_eq!(found["matches"][0]["match_id"], id.as_str(), "{found}");
@@ -254,10 +254,10 @@ fn a_handler_that_ends_panics_or_lags_ends_only_its_own_match() {
     let release = Arc::new(Release::default());
     let no_limits = kaosnet::hooks::OperationRateLimiter::new(kaosnet::hooks::RateLimits::NONE);
     let (api, _) = server_releasing(no_limits, release.clone());
-    let healthy = api.kaos.matches.create(&api.kaos, "arena", &json!({"mode": "a"})).unwrap();
-    let ending = api.kaos.matches.create(&api.kaos, "arena", &json!({"mode": "b"})).unwrap();
-    let broken = api.kaos.matches.create(&api.kaos, "arena", &json!({"mode": "c"})).unwrap();
-    let slow = api.kaos.matches.create(&api.kaos, "sluggish", &json!({"mode": "d"})).unwrap();
+    let healthy = api.kaos.matches().create(&api.kaos, "arena", &json!({"mode": "a"})).unwrap();
+    let ending = api.kaos.matches().create(&api.kaos, "arena", &json!({"mode": "b"})).unwrap();
+    let broken = api.kaos.matches().create(&api.kaos, "arena", &json!({"mode": "c"})).unwrap();
+    let slow = api.kaos.matches().create(&api.kaos, "sluggish", &json!({"mode": "d"})).unwrap();
     let (mut p, _) = player(&api, "pat");
     for id in [&healthy, &ending, &broken, &slow] {
         assert_eq!(join(&mut p, id, "sesame")["match"]["match_id"], id.as_str());
@@ -272,11 +272,11 @@ fn a_handler_that_ends_panics_or_lags_ends_only_its_own_match() {
         ws_send(&mut p, json!({"cid": "s", "match_data_send": {"match_id": slow, "op_code": "1", "data": ""}}));
     }
     let deadline = Instant::now() + Duration::from_secs(20);
-    while api.kaos.matches.list().len() > 1 {
-        assert!(Instant::now() < deadline, "still running: {:?}", api.kaos.matches.list());
+    while api.kaos.matches().list().len() > 1 {
+        assert!(Instant::now() < deadline, "still running: {:?}", api.kaos.matches().list());
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(api.kaos.matches.list().iter().map(|m| m.match_id.as_str()).collect::<Vec<_>>(), [healthy.as_str()]);
+    assert_eq!(api.kaos.matches().list().iter().map(|m| m.match_id.as_str()).collect::<Vec<_>>(), [healthy.as_str()]);
     release.release();
     // The healthy match still plays.
     data(&mut p, &healthy, 1, "still here");
@@ -296,7 +296,7 @@ fn a_handler_that_ends_panics_or_lags_ends_only_its_own_match() {
     for id in [&ending, &broken, &slow] {
         assert_eq!(join(&mut p, id, "sesame")["error"]["code"], 4, "{id}");
     }
-    assert_eq!(api.kaos.matches.signal(&broken, "x").unwrap_err().code, kaosnet::Code::NotFound);
-    assert!(api.kaos.matches.create(&api.kaos, "nonexistent", &json!({})).is_err());
-    assert!(api.kaos.matches.create(&api.kaos, "arena", &json!({"tick_rate": 61})).is_err());
+    assert_eq!(api.kaos.matches().signal(&broken, "x").unwrap_err().code, kaosnet::Code::NotFound);
+    assert!(api.kaos.matches().create(&api.kaos, "nonexistent", &json!({})).is_err());
+    assert!(api.kaos.matches().create(&api.kaos, "arena", &json!({"tick_rate": 61})).is_err());
 }

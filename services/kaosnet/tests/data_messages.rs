@@ -146,7 +146,7 @@ fn the_typed_path_and_the_json_path_relay_and_refuse_alike() {
     let typed = run(&api, "qx");
     // A hook on each kind sends them the JSON way.
     for kind in ["match_data_send", "party_data_send"] {
-        api.kaos.hooks.before(kind, |_, request| Ok(request));
+        api.kaos.hooks().before(kind, |_, request| Ok(request));
     }
     let hooked = run(&api, "qz");
     for (t, h) in typed.iter().zip(&hooked) {

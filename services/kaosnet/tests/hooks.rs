@@ -21,7 +21,7 @@ fn kaos(limits: OperationRateLimiter) -> Arc<KaosNet> {
 #[test]
 fn before_hooks_rewrite_or_refuse_and_after_hooks_observe() {
     let api = start_with(kaos(OperationRateLimiter::new(RateLimits::NONE)));
-    api.kaos.hooks.before("authenticate_device", |_, mut body: Value| {
+    api.kaos.hooks().before("authenticate_device", |_, mut body: Value| {
         if body["id"].as_str().is_some_and(|id| id.starts_with("banned")) {
             return Err(ApiError::new(Code::PermissionDenied, "This device is banned."));
         }
@@ -30,12 +30,12 @@ fn before_hooks_rewrite_or_refuse_and_after_hooks_observe() {
     });
     let writes = Arc::new(AtomicUsize::new(0));
     let seen = writes.clone();
-    api.kaos.hooks.after("write_storage_objects", move |ctx, _, answer| {
+    api.kaos.hooks().after("write_storage_objects", move |ctx, _, answer| {
         assert!(ctx.user_id.is_some());
         seen.fetch_add(answer["acks"].as_array().map_or(0, Vec::len), Ordering::SeqCst);
     });
     let s = session(&api, "device-hooks-001", "hooked");
-    let claims = api.kaos.accounts.verify(s["token"].as_str().unwrap()).unwrap();
+    let claims = api.kaos.accounts().verify(s["token"].as_str().unwrap()).unwrap();
     assert_eq!(claims.vrs.get("stamped").map(String::as_str), Some("yes"));
     let (status, err) = call(
         &api,
@@ -45,12 +45,12 @@ fn before_hooks_rewrite_or_refuse_and_after_hooks_observe() {
         &json!({"id": "banned-device-01"}).to_string(),
     );
     assert_eq!((status, err["message"].clone()), (403, json!("This device is banned.")));
-    assert!(api.kaos.accounts.store().user(kaosnet::store::UserKey::Device("banned-device-01")).unwrap().is_none());
+    assert!(api.kaos.accounts().store().user(kaosnet::store::UserKey::Device("banned-device-01")).unwrap().is_none());
     let objects = json!({"objects": [{"collection": "c", "key": "a", "value": "{}"}, {"collection": "c", "key": "b", "value": "{}"}]});
     assert_eq!(call(&api, "PUT", "/v2/storage", &bearer(&s["token"]), &objects.to_string()).0, 200);
     assert_eq!(writes.load(Ordering::SeqCst), 2);
     // A panicking hook refuses its call with 500; the server goes on.
-    api.kaos.hooks.before("get_account", |_, _| panic!("hook bug"));
+    api.kaos.hooks().before("get_account", |_, _| panic!("hook bug"));
     assert_eq!(call(&api, "GET", "/v2/account", &bearer(&s["token"]), "").0, 500);
     assert_eq!(call(&api, "GET", "/v2/user?ids=x", &bearer(&s["token"]), "").0, 200);
 }
@@ -79,8 +79,8 @@ fn floods_get_429_per_operation_while_others_pass() {
 fn socket_messages_pass_hooks_and_limits() {
     let limits = OperationRateLimiter::new(RateLimits::NONE).with("ping", Limit { per_second: 0.5, burst: 2.0 });
     let api = start_realtime(kaos(limits), RealtimeConfig::default());
-    api.kaos.rpcs.register("echo", |_, p| Ok(p.to_string()));
-    api.kaos.hooks.before("rpc", |_, body| {
+    api.kaos.rpcs().register("echo", |_, p| Ok(p.to_string()));
+    api.kaos.hooks().before("rpc", |_, body| {
         if body["id"] == "echo" && body["payload"] == "forbidden" {
             return Err(ApiError::new(Code::PermissionDenied, "not that"));
         }
@@ -109,8 +109,8 @@ fn socket_messages_pass_hooks_and_limits() {
 #[test]
 fn rpc_hooks_run_over_rest_as_over_the_socket() {
     let api = start_with(kaos(OperationRateLimiter::default()));
-    api.kaos.rpcs.register("shout", |_, p| Ok(p.to_uppercase()));
-    api.kaos.hooks.before("rpc", |ctx, mut request: Value| {
+    api.kaos.rpcs().register("shout", |_, p| Ok(p.to_uppercase()));
+    api.kaos.hooks().before("rpc", |ctx, mut request: Value| {
         if request["payload"] == "forbidden" {
             return Err(ApiError::new(Code::PermissionDenied, "Not that."));
         }
@@ -120,7 +120,7 @@ fn rpc_hooks_run_over_rest_as_over_the_socket() {
     });
     let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = answers.clone();
-    api.kaos.hooks.after("rpc", move |ctx, request, answer| {
+    api.kaos.hooks().after("rpc", move |ctx, request, answer| {
         seen.lock().unwrap().push((ctx.user_id.is_some(), request["id"].clone(), answer["payload"].clone()));
     });
     let s = session(&api, "device-hooks-rpc1", "rpchooked");
@@ -152,7 +152,7 @@ fn session_hooks_hear_each_socket_connect_and_disconnect_once() {
     let events = Arc::new(std::sync::Mutex::new(Vec::new()));
     for operation in ["session_connect", "session_disconnect"] {
         let seen = events.clone();
-        api.kaos.hooks.after(operation, move |ctx, about, _| {
+        api.kaos.hooks().after(operation, move |ctx, about, _| {
             seen.lock().unwrap().push((ctx.operation.clone(), ctx.username.clone(), about["format"].clone()));
         });
     }

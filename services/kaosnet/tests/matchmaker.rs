@@ -59,8 +59,8 @@ fn mutual_skill_queries_pair_players_and_the_token_joins_them() {
     add(&mut c, skill_ticket("us", 1000.0, 2, 2));
     add(&mut d, skill_ticket("eu", 2000.0, 2, 2));
     add(&mut b, skill_ticket("eu", 1050.0, 2, 2));
-    assert_eq!(api.kaos.matchmaker.run(&api.kaos).len(), 1);
-    assert_eq!(api.kaos.matchmaker.ticket_count(), 2);
+    assert_eq!(api.kaos.matchmaker().run(&api.kaos).len(), 1);
+    assert_eq!(api.kaos.matchmaker().ticket_count(), 2);
     let ma = ws_next(&mut a);
     let mb = ws_next(&mut b);
     let (ma, mb) = (&ma["matchmaker_matched"], &mb["matchmaker_matched"]);
@@ -87,8 +87,8 @@ fn groups_wait_a_pass_to_fill_then_settle_for_what_suits_everyone() {
         add(w, json!({"min_count": 3, "max_count": 4, "query": "*"}));
     }
     // Not full: the first pass waits for a fourth player.
-    assert!(api.kaos.matchmaker.run(&api.kaos).is_empty());
-    let groups = api.kaos.matchmaker.run(&api.kaos);
+    assert!(api.kaos.matchmaker().run(&api.kaos).is_empty());
+    let groups = api.kaos.matchmaker().run(&api.kaos);
     assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [3]);
     for w in &mut ws {
         assert_eq!(names(&ws_next(w)["matchmaker_matched"]["users"]).len(), 3);
@@ -98,10 +98,10 @@ fn groups_wait_a_pass_to_fill_then_settle_for_what_suits_everyone() {
     for w in &mut ws {
         add(w, json!({"min_count": 2, "max_count": 4, "count_multiple": 2, "query": "*"}));
     }
-    api.kaos.matchmaker.run(&api.kaos);
-    let groups = api.kaos.matchmaker.run(&api.kaos);
+    api.kaos.matchmaker().run(&api.kaos);
+    let groups = api.kaos.matchmaker().run(&api.kaos);
     assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [2]);
-    assert_eq!(api.kaos.matchmaker.ticket_count(), 1);
+    assert_eq!(api.kaos.matchmaker().ticket_count(), 1);
 }
 
 #[test]
@@ -126,18 +126,18 @@ fn a_hook_makes_the_match_and_tickets_leave_with_their_session() {
             true
         }
     }
-    api.kaos.matches.register("game", || Box::new(Game));
+    api.kaos.matches().register("game", || Box::new(Game));
     api.kaos
-        .matchmaker
-        .on_matched(|kaos, users| kaos.matches.create(kaos, "game", &json!({"players": users.len()})).ok());
+        .matchmaker()
+        .on_matched(|kaos, users| kaos.matches().create(kaos, "game", &json!({"players": users.len()})).ok());
     let (mut a, mut b) = (player(&api, "gil"), player(&api, "hap"));
     add(&mut a, json!({"min_count": 2, "max_count": 2, "query": "*"}));
     add(&mut b, json!({"min_count": 2, "max_count": 2, "query": "*"}));
-    api.kaos.matchmaker.run(&api.kaos);
+    api.kaos.matchmaker().run(&api.kaos);
     let m = ws_next(&mut a);
     let id = m["matchmaker_matched"]["match_id"].as_str().unwrap().to_string();
     assert!(id.ends_with(".kaos") && m["matchmaker_matched"].get("token").is_none(), "{m}");
-    assert_eq!(api.kaos.matches.get(&id).unwrap().label, r#"{"players":2}"#);
+    assert_eq!(api.kaos.matches().get(&id).unwrap().label, r#"{"players":2}"#);
     assert_eq!(ws_call(&mut a, "j", json!({"match_join": {"match_id": id}})).0["match"]["authoritative"], true);
 
     // Tickets: at most three, removable by their owner only, gone with the session.
@@ -153,11 +153,11 @@ fn a_hook_makes_the_match_and_tickets_leave_with_their_session() {
     assert_eq!(add(&mut c, json!({"min_count": 2, "max_count": 2}))["error"]["code"], 3);
     assert_eq!(ws_call(&mut d, "r", json!({"matchmaker_remove": {"ticket": tickets[0]}})).0["error"]["code"], 3);
     assert_eq!(ws_call(&mut c, "r", json!({"matchmaker_remove": {"ticket": tickets[0]}})).0, json!({"cid": "r"}));
-    assert_eq!(api.kaos.matchmaker.ticket_count(), 2);
+    assert_eq!(api.kaos.matchmaker().ticket_count(), 2);
     c.close(None).unwrap();
     while c.read().is_ok() {}
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while api.kaos.matchmaker.ticket_count() > 0 {
+    while api.kaos.matchmaker().ticket_count() > 0 {
         assert!(std::time::Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -216,11 +216,11 @@ fn every_formed_group_satisfies_every_query() {
             username: format!("u{i}"),
             meta: PresenceMeta::default(),
         };
-        kaos.matchmaker.add_ticket(vec![p], None, spec).unwrap();
+        kaos.matchmaker().add_ticket(vec![p], None, spec).unwrap();
     }
     let mut formed = 0;
     for _ in 0..4 {
-        for group in kaos.matchmaker.run(&kaos) {
+        for group in kaos.matchmaker().run(&kaos) {
             formed += 1;
             let n = group.len();
             for t in &group {
@@ -257,7 +257,7 @@ fn tickets_with_many_properties_are_still_found() {
         numeric_properties: BTreeMap::from([("level".into(), 5.0)]),
     };
     // The required property is the sixth: past the bucketed ones.
-    kaos.matchmaker.add_ticket(vec![p(1)], None, spec("+properties.f:f1 +properties.level:5")).unwrap();
-    kaos.matchmaker.add_ticket(vec![p(2)], None, spec("+properties.f:f1 +properties.level:>=4")).unwrap();
-    assert_eq!(kaos.matchmaker.run(&kaos).len(), 1);
+    kaos.matchmaker().add_ticket(vec![p(1)], None, spec("+properties.f:f1 +properties.level:5")).unwrap();
+    kaos.matchmaker().add_ticket(vec![p(2)], None, spec("+properties.f:f1 +properties.level:>=4")).unwrap();
+    assert_eq!(kaos.matchmaker().run(&kaos).len(), 1);
 }

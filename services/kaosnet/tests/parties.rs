@@ -86,7 +86,7 @@ fn an_open_party_shares_data_follows_its_leader_and_ends_with_its_last_member() 
     assert_eq!(names(&ws_next(&mut l)["party_presence_event"]["leaves"]), ["ned"]);
     assert_eq!(ws_next(&mut l)["party_leader"]["presence"]["username"], "lea");
     assert_eq!(call(&mut l, json!({"party_leave": {"party_id": id}})), json!({"cid": "c"}));
-    assert_eq!(api.kaos.parties.count(), 0);
+    assert_eq!(api.kaos.parties().count(), 0);
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn a_closed_party_takes_requests_and_closes_for_everyone() {
     // Closing reaches the members; the party is gone.
     assert_eq!(call(&mut l, json!({"party_close": {"party_id": id}})), json!({"cid": "c"}));
     assert_eq!(ws_next(&mut p), json!({"party_close": {"party_id": id}}));
-    assert_eq!(api.kaos.parties.count(), 0);
+    assert_eq!(api.kaos.parties().count(), 0);
     assert_eq!(call(&mut p, json!({"party_join": {"party_id": id}}))["error"]["code"], 3);
     assert_eq!(api.kaos.tracker().count_all(), 0);
 }
@@ -146,7 +146,7 @@ fn a_party_matchmakes_as_one_ticket() {
         3
     );
     call(&mut s, json!({"matchmaker_add": {"min_count": 3, "max_count": 3, "query": "*"}}));
-    assert_eq!(api.kaos.matchmaker.run(&api.kaos).len(), 1);
+    assert_eq!(api.kaos.matchmaker().run(&api.kaos).len(), 1);
     for ws in [&mut l, &mut m, &mut s] {
         let matched = ws_next(ws);
         let users = matched["matchmaker_matched"]["users"].list().to_vec();

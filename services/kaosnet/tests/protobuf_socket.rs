@@ -31,7 +31,7 @@ fn next(ws: &mut Ws) -> Envelope {
 #[test]
 fn a_protobuf_session_gets_answers_and_plays_with_a_json_one() {
     let api = start();
-    api.kaos.rpcs.register("echo", |_, p| Ok(format!("echo:{p}")));
+    api.kaos.rpcs().register("echo", |_, p| Ok(format!("echo:{p}")));
     let s = session(&api, "device-pb-0001", "pbplayer");
     let mut pb = ws_open(&api, &s, "format=protobuf");
     send(&mut pb, "1", Message::Ping(Ping {}));

@@ -166,7 +166,7 @@ fn group_and_leaderboard_bodies_take_both_spellings() {
     assert_eq!((&g["lang_tag"], &g["avatar_url"]), (&json!("es"), &json!("http://a/h.png")), "{list}");
     // A leaderboard write ignores what it does not know.
     api.kaos
-        .leaderboards
+        .leaderboards()
         .create(kaosnet::leaderboards::LeaderboardConfig { id: "pj".into(), ..Default::default() })
         .unwrap();
     let body = json!({"score": "12", "subscore": "3", "unknownField": true});

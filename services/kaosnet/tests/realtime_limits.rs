@@ -62,7 +62,7 @@ fn invented_message_kinds_are_refused_and_leave_no_state_behind() {
     let api = start();
     let mut a = player(&api, "inventor");
     ws_call(&mut a, "warm", json!({"ping": {}}));
-    let before = api.kaos.limits.tracked();
+    let before = api.kaos.limits().tracked();
     for i in 0..300 {
         let kind = format!("{i}{}", "k".repeat(20_000));
         let mut envelope = serde_json::Map::new();
@@ -71,8 +71,8 @@ fn invented_message_kinds_are_refused_and_leave_no_state_behind() {
         let (reply, _) = ws_call(&mut a, &i.to_string(), Value::Object(envelope));
         assert_eq!(reply["error"]["code"], 1, "unrecognized payload: {reply}");
     }
-    assert_eq!(api.kaos.limits.tracked(), before, "no limiter state for kinds that do not exist");
-    let metrics = api.kaos.metrics.render(api.kaos.sessions());
+    assert_eq!(api.kaos.limits().tracked(), before, "no limiter state for kinds that do not exist");
+    let metrics = api.kaos.metrics().render(api.kaos.sessions());
     assert!(!metrics.contains("kkkkkkkkkk"), "no metric series for them either");
     // The session is still served.
     assert_eq!(ws_call(&mut a, "ok", json!({"ping": {}})).0["pong"], json!({}));

@@ -9,10 +9,10 @@ use serde_json::json;
 #[test]
 fn rpc_functions_answer_sessions_and_servers() {
     let api = start();
-    api.kaos.rpcs.register("echo", |_, payload| Ok(payload.to_string()));
-    api.kaos.rpcs.register("whoami", |ctx, _| Ok(json!({"user": ctx.user_id, "name": ctx.username}).to_string()));
-    api.kaos.rpcs.register("refuse", |_, _| Err(ApiError::new(Code::PermissionDenied, "not you")));
-    api.kaos.rpcs.register("boom", |_, _| panic!("handler bug"));
+    api.kaos.rpcs().register("echo", |_, payload| Ok(payload.to_string()));
+    api.kaos.rpcs().register("whoami", |ctx, _| Ok(json!({"user": ctx.user_id, "name": ctx.username}).to_string()));
+    api.kaos.rpcs().register("refuse", |_, _| Err(ApiError::new(Code::PermissionDenied, "not you")));
+    api.kaos.rpcs().register("boom", |_, _| panic!("handler bug"));
     let s = session(&api, "device-rpc-0001", "rpcuser");
     let auth = bearer(&s["token"]);
 

@@ -107,7 +107,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn a_token_opens_a_session_that_speaks_envelopes() {
     let api = start_with(false, |_| {});
-    api.kaos.rpcs.register("echo", |ctx, p| Ok(format!("{}:{p}", ctx.username.clone().unwrap_or_default())));
+    api.kaos.rpcs().register("echo", |ctx, p| Ok(format!("{}:{p}", ctx.username.clone().unwrap_or_default())));
     let s = session(&api, "device-rudp-0001", "rudpuser");
     let (mut c, connected) = Client::hello(&api, &s["token"]);
     assert_eq!(connected["connected"]["username"], "rudpuser");
@@ -177,7 +177,7 @@ fn replies_beyond_the_window_wait_and_arrive_in_order() {
     // 2,000 RPCs at once is a flood the default limit refuses: this one lifts it for RPCs.
     let rpc = kaosnet::hooks::Limit { per_second: 1e9, burst: 1e9 };
     let api = start_limited(kaosnet::hooks::OperationRateLimiter::default().with("rpc", rpc), false, |_| {});
-    api.kaos.rpcs.register("n", |_, p| Ok(p.to_string()));
+    api.kaos.rpcs().register("n", |_, p| Ok(p.to_string()));
     let s = session(&api, "device-rudp-0004", "rudp4");
     let (mut c, _) = Client::hello(&api, &s["token"]);
     // More requests than the reliable window holds, sent before reading any reply.
@@ -206,7 +206,7 @@ fn replies_beyond_the_window_wait_and_arrive_in_order() {
 #[test]
 fn a_client_that_never_reads_is_disconnected_as_a_slow_consumer() {
     let api = start_with(false, |r| r.max_backlog_bytes = 64 << 10);
-    api.kaos.rpcs.register("big", |_, _| Ok("x".repeat(8000)));
+    api.kaos.rpcs().register("big", |_, _| Ok("x".repeat(8000)));
     let s = session(&api, "device-rudp-0005", "rudp5");
     let (mut c, _) = Client::hello(&api, &s["token"]);
     // Requests keep going out; replies are never read, so the window and the backlog fill.

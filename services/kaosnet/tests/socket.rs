@@ -23,11 +23,11 @@ fn token(s: &Value) -> String {
 #[test]
 fn envelopes_answer_with_their_cid() {
     let api = start();
-    api.kaos.rpcs.register("add", |_, p| {
+    api.kaos.rpcs().register("add", |_, p| {
         let v: Value = serde_json::from_str(p).map_err(|_| kaosnet::ApiError::invalid("bad"))?;
         Ok((v["a"].as_i64().unwrap_or(0) + v["b"].as_i64().unwrap_or(0)).to_string())
     });
-    api.kaos.rpcs.register("fail", |_, _| Err(kaosnet::ApiError::invalid("no")));
+    api.kaos.rpcs().register("fail", |_, _| Err(kaosnet::ApiError::invalid("no")));
     let s = session(&api, "device-socket-01", "sock");
     let mut ws = connect(&api, &format!("lang=en&status=true&token={}&format=json", token(&s))).unwrap();
     send(&mut ws, json!({"cid": "1", "ping": {}}));
@@ -149,7 +149,7 @@ fn a_slow_rpc_stalls_no_other_session_and_keeps_its_own_order() {
     let api = start();
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
     let g = gate.clone();
-    api.kaos.rpcs.register("slow", move |_, _| {
+    api.kaos.rpcs().register("slow", move |_, _| {
         g.wait();
         Ok("done".into())
     });

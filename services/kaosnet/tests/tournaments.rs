@@ -156,9 +156,9 @@ fn records(v: &Value, field: &str) -> Vec<(String, String, String)> {
 #[test]
 fn leaderboards_over_rest() {
     let api = start();
-    api.kaos.leaderboards.create(LeaderboardConfig { id: "weekly".into(), ..Default::default() }).unwrap();
+    api.kaos.leaderboards().create(LeaderboardConfig { id: "weekly".into(), ..Default::default() }).unwrap();
     let authoritative = LeaderboardConfig { id: "server".into(), authoritative: true, ..Default::default() };
-    api.kaos.leaderboards.create(authoritative).unwrap();
+    api.kaos.leaderboards().create(authoritative).unwrap();
     let players: Vec<Value> = (0..5).map(|i| session(&api, &format!("device-lb-{i}"), &format!("lb{i}"))).collect();
     for (i, p) in players.iter().enumerate() {
         // Scores as a string (the API's int64) and as a number (what nakama-js sends).
@@ -203,7 +203,7 @@ fn leaderboards_over_rest() {
     assert_eq!(r["score"], json!("5"));
     let (status, _) = call(&api, "DELETE", "/v2/leaderboard/weekly", &bearer(&me["token"]), "");
     assert_eq!(status, 200);
-    assert_eq!(api.kaos.leaderboards.rank_count("weekly").unwrap(), 4);
+    assert_eq!(api.kaos.leaderboards().rank_count("weekly").unwrap(), 4);
 
     // Refusals.
     let auth = bearer(&me["token"]);
@@ -219,7 +219,7 @@ fn leaderboards_over_rest() {
         assert_eq!(status, want, "{path} {body}: {err}");
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    assert_eq!(api.kaos.leaderboards.rank_count("weekly").unwrap(), 4, "a refused write was kept");
+    assert_eq!(api.kaos.leaderboards().rank_count("weekly").unwrap(), 4, "a refused write was kept");
     assert_eq!(call(&api, "GET", "/v2/leaderboard/weekly?limit=0", &auth, "").0, 400);
     assert_eq!(call(&api, "GET", "/v2/leaderboard/weekly?cursor=xyz", &auth, "").0, 400);
     assert_eq!(call(&api, "GET", "/v2/leaderboard/weekly", "", "").0, 401);
@@ -228,7 +228,7 @@ fn leaderboards_over_rest() {
 #[test]
 fn tournaments_over_rest() {
     let api = start();
-    let now = api.kaos.accounts.now();
+    let now = api.kaos.accounts().now();
     let rules = TournamentRules {
         title: "Open".into(),
         category: 7,
@@ -239,7 +239,7 @@ fn tournaments_over_rest() {
         join_required: true,
         ..Default::default()
     };
-    api.kaos.leaderboards.create_tournament(tournament("open", rules)).unwrap();
+    api.kaos.leaderboards().create_tournament(tournament("open", rules)).unwrap();
     let p = session(&api, "device-tour-1", "tour1");
     let auth = bearer(&p["token"]);
     let (status, list) = call(&api, "GET", "/v2/tournament?category_start=7&category_end=7", &auth, "");

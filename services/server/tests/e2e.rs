@@ -108,17 +108,17 @@ fn serve() -> kaos_server::Running {
         ..Config::default()
     };
     kaos_server::start(&config, |kaos| {
-        kaos.rpcs.register("echo", |_, payload| Ok(payload.to_string()));
-        kaos.matches.register("arena", || Box::new(Arena));
+        kaos.rpcs().register("echo", |_, payload| Ok(payload.to_string()));
+        kaos.matches().register("arena", || Box::new(Arena));
         let weak = kaos.weak();
-        kaos.rpcs.register("make_arena", move |_, payload| {
+        kaos.rpcs().register("make_arena", move |_, payload| {
             let kaos = weak.upgrade().ok_or_else(|| kaosnet::ApiError::invalid("shutting down"))?;
             let params: Value = serde_json::from_str(payload).map_err(|_| kaosnet::ApiError::invalid("JSON please"))?;
-            let id = kaos.matches.create(&kaos, "arena", &params)?;
+            let id = kaos.matches().create(&kaos, "arena", &params)?;
             Ok(json!({ "match_id": id }).to_string())
         });
         let weak = kaos.weak();
-        kaos.rpcs.register("notify_me", move |ctx, payload| {
+        kaos.rpcs().register("notify_me", move |ctx, payload| {
             let kaos = weak.upgrade().ok_or_else(|| kaosnet::ApiError::invalid("shutting down"))?;
             let content: Value =
                 serde_json::from_str(payload).map_err(|_| kaosnet::ApiError::invalid("JSON please"))?;
@@ -136,10 +136,10 @@ fn serve() -> kaos_server::Running {
             operator,
             ..Default::default()
         };
-        kaos.leaderboards.create(board("e2e_weekly", false, Operator::Best)).unwrap();
-        kaos.leaderboards.create(board("e2e_server_only", true, Operator::Best)).unwrap();
-        kaos.leaderboards.create(board("e2e_increment", false, Operator::Increment)).unwrap();
-        let now = kaos.accounts.now();
+        kaos.leaderboards().create(board("e2e_weekly", false, Operator::Best)).unwrap();
+        kaos.leaderboards().create(board("e2e_server_only", true, Operator::Best)).unwrap();
+        kaos.leaderboards().create(board("e2e_increment", false, Operator::Increment)).unwrap();
+        let now = kaos.accounts().now();
         let cup = TournamentConfig {
             board: LeaderboardConfig {
                 id: "e2e_cup".into(),
@@ -160,17 +160,17 @@ fn serve() -> kaos_server::Running {
                 join_required: true,
             },
         };
-        kaos.leaderboards.create_tournament(cup).unwrap();
+        kaos.leaderboards().create_tournament(cup).unwrap();
         // Server code writes to the authoritative board for the caller: `{"score": n}`.
         let weak = kaos.weak();
-        kaos.rpcs.register("submit_server_only", move |ctx, payload| {
+        kaos.rpcs().register("submit_server_only", move |ctx, payload| {
             let kaos = weak.upgrade().ok_or_else(|| kaosnet::ApiError::invalid("shutting down"))?;
             let body: Value = serde_json::from_str(payload).map_err(|_| kaosnet::ApiError::invalid("JSON please"))?;
             let score = body["score"].as_i64().ok_or_else(|| kaosnet::ApiError::invalid("score please"))?;
             let (user_id, username) =
                 (ctx.user_id.clone().unwrap_or_default(), ctx.username.clone().unwrap_or_default());
             let s = Submission { score, ..Default::default() };
-            let r = kaos.leaderboards.submit("e2e_server_only", &user_id, &username, s)?;
+            let r = kaos.leaderboards().submit("e2e_server_only", &user_id, &username, s)?;
             Ok(json!({ "score": r.score, "rank": r.rank }).to_string())
         });
     })

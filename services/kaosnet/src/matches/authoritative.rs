@@ -37,7 +37,7 @@
 //! }
 //!
 //! let kaos = KaosNet::new(Arc::new(MemoryStore::new()), Default::default(), Default::default());
-//! let registry: &MatchRegistry = &kaos.matches;
+//! let registry: &MatchRegistry = kaos.matches();
 //! registry.register("my_game", || Box::new(MyGame { score: 0 }));
 //! let id = registry.create(&kaos, "my_game", &json!({"start": 5}))?;
 //! assert_eq!(registry.get(&id).unwrap().label, r#"{"mode":"duel"}"#);
