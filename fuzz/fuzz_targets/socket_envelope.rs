@@ -1,12 +1,13 @@
 //! Realtime envelopes from any bytes, as a connected session sends them on either
-//! transport: every reply is one object with a single message (plus `cid`), and
-//! requests with a `cid` get it back on the answer (an event for the caller, such as
-//! the presence event of its own join, may follow it without one).
+//! transport and in either format (`realtime::receive`: the typed path of game data,
+//! then the general one): every reply is one object with a single message (plus `cid`),
+//! and JSON requests with a `cid` get it back on the answer (an event for the caller,
+//! such as the presence event of its own join, may follow it without one).
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
 
-use kaosnet::realtime::{envelope, SessionId, SocketSession};
+use kaosnet::realtime::{receive, Format, SessionId, SocketSession};
 use kaosnet::store::MemoryStore;
 use kaosnet::KaosNet;
 use libfuzzer_sys::fuzz_target;
@@ -17,8 +18,8 @@ fn services() -> &'static (Arc<KaosNet>, SocketSession) {
     S.get_or_init(|| {
         let limits = kaosnet::hooks::OperationRateLimiter::new(kaosnet::hooks::RateLimits::NONE);
         let kaos = KaosNet::with_limits(Arc::new(MemoryStore::new()), Default::default(), Default::default(), limits);
-        kaos.rpcs.register("echo", |_, p| Ok(p.to_string()));
-        kaos.rpcs.register("fail", |_, _| Err(kaosnet::ApiError::invalid("no")));
+        kaos.rpcs().register("echo", |_, p| Ok(p.to_string()));
+        kaos.rpcs().register("fail", |_, _| Err(kaosnet::ApiError::invalid("no")));
         let session = SocketSession {
             id: SessionId::default(),
             user_id: "00000000-0000-4000-8000-000000000001".into(),
@@ -34,15 +35,18 @@ fn services() -> &'static (Arc<KaosNet>, SocketSession) {
 fuzz_target!(|data: &[u8]| {
     let (kaos, session) = services();
     let cid = serde_json::from_slice::<Value>(data).ok().and_then(|v| v.get("cid").filter(|c| !c.is_null()).cloned());
-    for (i, reply) in envelope(kaos, session, data).iter().enumerate() {
-        let Value::Object(map) = reply else { panic!("not an object: {reply}") };
-        assert_eq!(map.keys().filter(|k| *k != "cid").count(), 1, "{reply}");
-        if i == 0 {
-            assert_eq!(map.get("cid"), cid.as_ref(), "{reply}");
-        } else {
-            assert!(map.get("cid").is_none() && map.keys().any(|k| k.ends_with("_presence_event")), "{reply}");
+    let protobuf = SocketSession { format: Format::Protobuf, ..session.clone() };
+    for s in [session, &protobuf] {
+        for (i, reply) in receive(kaos, s, data).iter().enumerate() {
+            let Value::Object(map) = reply else { panic!("not an object: {reply}") };
+            assert_eq!(map.keys().filter(|k| *k != "cid").count(), 1, "{reply}");
+            if i == 0 && s.format == Format::Json {
+                assert_eq!(map.get("cid"), cid.as_ref(), "{reply}");
+            } else if i > 0 {
+                assert!(map.get("cid").is_none() && map.keys().any(|k| k.ends_with("_presence_event")), "{reply}");
+            }
+            // What goes on the wire parses back.
+            let _: Value = serde_json::from_str(&kaosnet::protojson::to_text(reply)).unwrap();
         }
-        // What goes on the wire parses back.
-        let _: Value = serde_json::from_str(&kaosnet::protojson::to_text(reply)).unwrap();
     }
 });

@@ -101,14 +101,10 @@ pub enum LimitClass {
 }
 
 impl LimitClass {
-    /// The class of a REST operation or socket message kind.
+    /// The class of a REST operation or socket message kind (the operation table's; a
+    /// name it does not know is standard).
     pub fn of(operation: &str) -> LimitClass {
-        match operation {
-            "match_data_send" | "party_data_send" => LimitClass::Realtime,
-            "session_refresh" => LimitClass::Auth,
-            o if o.starts_with("authenticate_") => LimitClass::Auth,
-            _ => LimitClass::Standard,
-        }
+        crate::hooks::HookOperation::named(operation).map_or(LimitClass::Standard, |o| o.limit_class())
     }
 }
 

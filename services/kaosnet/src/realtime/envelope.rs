@@ -16,50 +16,56 @@ pub(crate) fn error(cid: Option<&Value>, code: SocketError, message: &str) -> Va
     v
 }
 
-/// A message kind the socket takes: its name (the envelope's key, in snake case), whether
-/// it may block (reach the database or run server code, so it runs on a worker lane,
-/// never on a socket thread) and its handler. One table for dispatch, lanes and limits.
+/// A message kind the socket takes: its name (the envelope's key, in snake case) and its
+/// handler. Whether it may block and its rate-limit class are the operation table's
+/// (`hooks::HookOperation`).
 pub(crate) struct Kind {
     pub name: &'static str,
-    pub blocks: bool,
     handle: Handler,
 }
 
 type Handler = fn(&KaosNet, &SocketSession, &str, &Value, Option<&Value>) -> Result<Answer, Failure>;
 
-const fn kind(name: &'static str, blocks: bool, handle: Handler) -> Kind {
-    Kind { name, blocks, handle }
+const fn kind(name: &'static str, handle: Handler) -> Kind {
+    Kind { name, handle }
+}
+
+impl Kind {
+    /// Whether it may block (see `HookOperation::blocks`).
+    pub fn blocks(&self) -> bool {
+        crate::hooks::HookOperation::named(self.name).is_some_and(|o| o.blocks())
+    }
 }
 
 /// Every message kind a client may send.
 static KINDS: &[Kind] = &[
-    kind("ping", false, |_, _, _, _, _| Ok(Answer::Reply("pong", json!({})))),
-    kind("rpc", true, |k, s, _, p, _| rpc(k, s, p)),
-    kind("status_follow", true, status),
-    kind("status_unfollow", false, status),
-    kind("status_update", false, status),
-    kind("channel_join", true, chat),
-    kind("channel_leave", false, chat),
-    kind("channel_message_send", true, chat),
-    kind("channel_message_update", true, chat),
-    kind("channel_message_remove", true, chat),
-    kind("party_create", false, party),
-    kind("party_join", false, party),
-    kind("party_leave", false, party),
-    kind("party_promote", false, party),
-    kind("party_accept", false, party),
-    kind("party_remove", false, party),
-    kind("party_close", false, party),
-    kind("party_join_request_list", false, party),
-    kind("party_data_send", false, party),
-    kind("party_matchmaker_add", false, party),
-    kind("party_matchmaker_remove", false, party),
-    kind("matchmaker_add", false, matchmaker),
-    kind("matchmaker_remove", false, matchmaker),
-    kind("match_create", false, crate::matches::socket),
-    kind("match_join", false, crate::matches::socket),
-    kind("match_leave", false, crate::matches::socket),
-    kind("match_data_send", false, crate::matches::socket),
+    kind("ping", |_, _, _, _, _| Ok(Answer::Reply("pong", json!({})))),
+    kind("rpc", |k, s, _, p, _| rpc(k, s, p)),
+    kind("status_follow", status),
+    kind("status_unfollow", status),
+    kind("status_update", status),
+    kind("channel_join", chat),
+    kind("channel_leave", chat),
+    kind("channel_message_send", chat),
+    kind("channel_message_update", chat),
+    kind("channel_message_remove", chat),
+    kind("party_create", party),
+    kind("party_join", party),
+    kind("party_leave", party),
+    kind("party_promote", party),
+    kind("party_accept", party),
+    kind("party_remove", party),
+    kind("party_close", party),
+    kind("party_join_request_list", party),
+    kind("party_data_send", party),
+    kind("party_matchmaker_add", party),
+    kind("party_matchmaker_remove", party),
+    kind("matchmaker_add", matchmaker),
+    kind("matchmaker_remove", matchmaker),
+    kind("match_create", crate::matches::socket),
+    kind("match_join", crate::matches::socket),
+    kind("match_leave", crate::matches::socket),
+    kind("match_data_send", crate::matches::socket),
 ];
 
 fn status(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
