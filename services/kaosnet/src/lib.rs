@@ -1,7 +1,7 @@
 //! KaosNet's game services behind a Nakama-compatible API.
 //!
 //! Layout:
-//! - [`store`]: persistence behind the [`Store`](store::Store) trait (SQLite, PostgreSQL,
+//! - [`store`]: persistence behind the [`Store`] trait (SQLite, PostgreSQL,
 //!   memory), one conformance suite for all.
 //! - [`error`]: errors with Nakama's gRPC codes and HTTP statuses.
 //! - [`storage`]: the storage API for server code (`Storage::set/get/list/query`,
@@ -16,7 +16,7 @@
 //! - [`chat`]: rooms, direct and group channels, history.
 //! - [`friends`]: friend invites, blocks, lists and friends of friends.
 //! - [`groups`]: groups, their members and roles.
-//! - [`matches`]: relayed and authoritative matches.
+//! - [`matches`](mod@matches): relayed and authoritative matches.
 //! - [`matchmaker`]: tickets, queries, matched groups.
 //! - [`parties`]: parties, their leaders, data and matchmaking.
 //! - [`notifications`]: notifications, realtime and stored.

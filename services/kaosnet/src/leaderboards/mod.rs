@@ -1,9 +1,9 @@
 //! Leaderboards and tournaments.
 //!
 //! A board keeps the records of its current period in memory, ranked by an in-memory
-//! index (see [`rank`]), so ranks, pages and the records around an owner cost O(log n)
+//! index (see `rank`), so ranks, pages and the records around an owner cost O(log n)
 //! whatever the board's size; every change is written to the store before it is
-//! acknowledged (see [`board`]). Boards with a reset schedule (5-field cron, UTC) start a
+//! acknowledged (see `board`). Boards with a reset schedule (5-field cron, UTC) start a
 //! new period at each occurrence; the records of a period carry its end as
 //! `expiry_time` and stay in the store after it. Tournaments are boards with a start, an
 //! end, an active window per period (`duration`), a size limit, an attempt limit and

@@ -20,97 +20,16 @@ use crate::handshake::{self, Verdict};
 use crate::session::{ReadState, SendRefused, Session};
 use crate::{CloseReason, Kind, TransportError, WsConfig};
 
+mod handles;
+
+pub use handles::{Adopter, ConnId, WsEvent, WsStats};
+
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 /// Connections accepted per listener wake-up before the loop serves the others.
 const ACCEPTS_PER_WAKE: usize = 512;
 /// A connection quiet this long gives its idle buffers back.
 const TRIM_AFTER: Duration = Duration::from_secs(1);
-
-/// A connection's handle: its slot and the slot's generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId {
-    index: u32,
-    generation: u32,
-}
-
-impl ConnId {
-    /// The id as one number (for maps and logs).
-    pub fn as_u64(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.index)
-    }
-}
-
-impl fmt::Display for ConnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.index, self.generation)
-    }
-}
-
-/// What happened to a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WsEvent {
-    /// The connection is gone (every message it delivered was handed out first); its id
-    /// is dead from now on.
-    Closed {
-        /// Which connection.
-        conn: ConnId,
-        /// Why.
-        reason: CloseReason,
-    },
-}
-
-/// Server counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WsStats {
-    /// Handshakes completed.
-    pub accepted: u64,
-    /// Connections refused: over `max_connections`, or a bad upgrade request.
-    pub refused: u64,
-    /// Handshakes that did not complete in time.
-    pub handshake_timeouts: u64,
-    /// Connections closed, for any reason.
-    pub closed: u64,
-    /// Closed as slow consumers.
-    pub slow_consumers: u64,
-    /// Closed for breaking the protocol.
-    pub violations: u64,
-    /// Closed for silence or a close that never completed.
-    pub timeouts: u64,
-    /// Messages received.
-    pub messages_in: u64,
-    /// Messages queued for sending.
-    pub messages_out: u64,
-    /// Connections open now (handshakes in progress not included).
-    pub connections: usize,
-}
-
-/// Hands connections upgraded by `kaos-http` to a [`WsServer`] on another thread.
-#[derive(Clone)]
-pub struct Adopter {
-    queue: Arc<Mutex<Vec<Upgrade>>>,
-    waker: Arc<Waker>,
-}
-
-impl fmt::Debug for Adopter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Adopter").finish_non_exhaustive()
-    }
-}
-
-impl Adopter {
-    /// Queues the connection; the server answers its handshake on its next poll.
-    pub fn adopt(&self, upgrade: Upgrade) {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(upgrade);
-        let _ = self.waker.wake();
-    }
-
-    /// Wakes the server's `poll` (for work queued by other means, such as upgrades the
-    /// application checks before adopting them).
-    pub fn wake(&self) {
-        let _ = self.waker.wake();
-    }
-}
 
 struct Handshake {
     stream: TcpStream,
