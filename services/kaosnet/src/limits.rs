@@ -273,22 +273,31 @@ impl OperationRateLimiter {
         self.admit(client, operation).is_ok()
     }
 
-    fn limiter(&self, operation: &str) -> Option<&RateLimiter> {
-        self.per_operation.get(operation).or(match LimitClass::of(operation) {
+    fn limiter(&self, operation: &str, class: impl FnOnce() -> LimitClass) -> Option<&RateLimiter> {
+        let own = if self.per_operation.is_empty() { None } else { self.per_operation.get(operation) };
+        own.or(match class() {
             LimitClass::Auth => self.auth.as_ref(),
             LimitClass::Standard => self.standard.as_ref(),
             LimitClass::Realtime => self.realtime.as_ref(),
         })
     }
 
+    fn take(&self, client: &str, operation: &str, limiter: Option<&RateLimiter>) -> bool {
+        limiter.is_none_or(|l| KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), Instant::now())))
+    }
+
     /// Whether `client` may run `operation` now; 429's error otherwise.
     pub fn admit(&self, client: &str, operation: &str) -> Result<(), ApiError> {
-        match self.limiter(operation) {
-            Some(l) if !KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), Instant::now())) => {
-                Err(ApiError::new(Code::ResourceExhausted, "Too many requests, slow down."))
-            }
-            _ => Ok(()),
+        if self.take(client, operation, self.limiter(operation, || LimitClass::of(operation))) {
+            return Ok(());
         }
+        Err(ApiError::new(Code::ResourceExhausted, "Too many requests, slow down."))
+    }
+
+    /// [`check`](Self::check) for an operation already known (no lookup by name).
+    pub fn check_operation(&self, client: &str, operation: crate::hooks::HookOperation) -> bool {
+        let name = operation.name();
+        self.take(client, name, self.limiter(name, || operation.limit_class()))
     }
 
     /// How many buckets it remembers, over every class (what its memory grows with).

@@ -105,16 +105,17 @@ pub(crate) struct DataSend {
 }
 
 /// The payload of `match_data_send` and `party_data_send` in JSON, in proto or
-/// lowerCamelCase names; fields it does not know are skipped.
+/// lowerCamelCase names; fields it does not know are skipped. Strings are borrowed from
+/// the frame where they need no unescaping.
 #[derive(serde::Deserialize)]
-pub(crate) struct DataPayload {
-    #[serde(default, alias = "match_id", alias = "matchId", alias = "party_id", alias = "partyId")]
-    to: Option<String>,
+pub(crate) struct DataPayload<'a> {
+    #[serde(default, borrow, alias = "match_id", alias = "matchId", alias = "party_id", alias = "partyId")]
+    to: Option<std::borrow::Cow<'a, str>>,
     /// An int64, a string in JSON (a number is taken too).
     #[serde(alias = "opCode")]
-    op_code: Value,
-    #[serde(default)]
-    data: Option<String>,
+    op_code: OpCode,
+    #[serde(default, borrow)]
+    data: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
     presences: Vec<PresenceRef>,
     #[serde(default)]
@@ -128,34 +129,72 @@ struct PresenceRef {
     session_id: String,
 }
 
-impl DataPayload {
+/// An int64 as JSON carries it (a string, or a number; null is 0), or that it was not one:
+/// the payload still reads, and the message is refused with the reason.
+struct OpCode(Option<i64>);
+
+impl<'de> serde::Deserialize<'de> for OpCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OpCode, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = OpCode;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an int64")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<OpCode, E> {
+                Ok(OpCode(s.parse().ok()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<OpCode, E> {
+                Ok(OpCode(Some(n)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<OpCode, E> {
+                Ok(OpCode(i64::try_from(n).ok()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<OpCode, E> {
+                Ok(OpCode(None))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<OpCode, E> {
+                Ok(OpCode(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<OpCode, E> {
+                Ok(OpCode(Some(0)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<OpCode, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(OpCode(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OpCode, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(OpCode(None))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl DataPayload<'_> {
     /// The data message, checked; `id` names the target field for the error.
     pub fn into_send(self, id: &str) -> Result<DataSend, Failure> {
         let Some(to) = self.to else {
             return Err(Failure::bad_input(format!("Invalid payload: missing field `{id}`")));
         };
-        let op_code = int64(&self.op_code)?;
-        let data = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, self.data.unwrap_or_default())
-            .map_err(|_| Failure::bad_input("data must be base64"))?;
+        let op_code = self.op_code.0.ok_or_else(|| Failure::bad_input("op_code must be an int64"))?;
+        let data = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            self.data.unwrap_or_default().as_bytes(),
+        )
+        .map_err(|_| Failure::bad_input("data must be base64"))?;
         let presences = self.presences.into_iter().map(|p| p.session_id).collect();
-        Ok(DataSend { to, op_code, data, presences, reliable: self.reliable })
+        Ok(DataSend { to: to.into_owned(), op_code, data, presences, reliable: self.reliable })
     }
 }
 
 impl DataSend {
     /// A JSON payload (proto names) as a data message; `id` names its target field.
     pub fn from_payload(payload: &Value, id: &str) -> Result<DataSend, Failure> {
-        parse::<DataPayload>(payload)?.into_send(id)
-    }
-}
-
-/// Reads an int64 sent as a string (or a number).
-pub(crate) fn int64(v: &Value) -> Result<i64, Failure> {
-    match v {
-        Value::String(s) => s.parse().map_err(|_| Failure::bad_input("op_code must be an int64")),
-        Value::Number(n) => n.as_i64().ok_or_else(|| Failure::bad_input("op_code must be an int64")),
-        Value::Null => Ok(0),
-        _ => Err(Failure::bad_input("op_code must be an int64")),
+        let p = <DataPayload<'_> as serde::Deserialize>::deserialize(payload)
+            .map_err(|e| Failure::bad_input(format!("Invalid payload: {e}")))?;
+        p.into_send(id)
     }
 }
 

@@ -111,7 +111,7 @@ fn json_of(envelope: &Envelope) -> String {
 }
 
 /// `{"<kind>":{"<id>":…,"presence":…,"op_code":"…","data":"<base64>","reliable":true}}`,
-/// empty data and a false `reliable` left out.
+/// empty data and a false `reliable` left out; written straight into one buffer.
 fn data_json(
     (kind, id_field): (&str, &str),
     id: &str,
@@ -121,24 +121,73 @@ fn data_json(
     reliable: bool,
 ) -> String {
     use base64::Engine;
-    use std::fmt::Write;
-    let mut out = String::with_capacity(160 + id.len() + data.len() * 4 / 3);
-    // Ids and names come from clients: serde_json escapes them.
-    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let _ = write!(out, r#"{{"{kind}":{{"{id_field}":{}"#, quoted(id));
+    use std::io::Write;
+    let mut out: Vec<u8> = Vec::with_capacity(192 + id.len() + data.len() * 4 / 3);
+    let _ = write!(out, r#"{{"{kind}":{{"{id_field}":"#);
+    quote(&mut out, id);
     if let Some(p) = presence {
-        out.push_str(r#","presence":"#);
-        out.push_str(&serde_json::to_string(p).unwrap_or_default());
+        out.extend_from_slice(br#","presence":{"user_id":"#);
+        quote(&mut out, &p.user_id);
+        out.extend_from_slice(br#","session_id":"#);
+        quote(&mut out, &p.session_id);
+        out.extend_from_slice(br#","username":"#);
+        quote(&mut out, &p.username);
+        if p.persistence {
+            out.extend_from_slice(br#","persistence":true"#);
+        }
+        if let Some(status) = &p.status {
+            out.extend_from_slice(br#","status":"#);
+            quote(&mut out, &status.value);
+        }
+        out.push(b'}');
     }
     let _ = write!(out, r#","op_code":"{op_code}""#);
     if !data.is_empty() {
-        out.push_str(r#","data":""#);
-        base64::engine::general_purpose::STANDARD.encode_string(data, &mut out);
-        out.push('"');
+        out.extend_from_slice(br#","data":""#);
+        let start = out.len();
+        out.resize(start + base64::encoded_len(data.len(), true).unwrap_or(0), 0);
+        let written = base64::engine::general_purpose::STANDARD.encode_slice(data, &mut out[start..]).unwrap_or(0);
+        out.truncate(start + written);
+        out.push(b'"');
     }
     if reliable {
-        out.push_str(r#","reliable":true"#);
+        out.extend_from_slice(br#","reliable":true"#);
     }
-    out.push_str("}}");
-    out
+    out.extend_from_slice(b"}}");
+    // Every piece above is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `s` as a JSON string (ids and names come from clients: escaped as serde_json does).
+fn quote(out: &mut Vec<u8>, s: &str) {
+    let _ = serde::Serialize::serialize(s, &mut serde_json::Serializer::new(out));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protobuf::realtime::{MatchData, UserPresence};
+
+    #[test]
+    fn data_events_written_by_hand_escape_names_and_read_back_as_the_typed_event() {
+        let presence = UserPresence {
+            user_id: "u\"1".into(),
+            session_id: "s\\1".into(),
+            username: "ann\u{1}\u{e9}\u{1f600}".into(),
+            persistence: true,
+            status: Some(pbjson_types::StringValue { value: "away \"now\"".into() }),
+        };
+        for (op_code, data, reliable) in
+            [(0, vec![], false), (-7, vec![0, 1, 255, 3], true), (i64::MAX, vec![9; 100], false)]
+        {
+            let event =
+                MatchData { match_id: "m\"x".into(), presence: Some(presence.clone()), op_code, data, reliable };
+            let frame = Frame::from_message(Message::MatchData(event.clone()));
+            let json: serde_json::Value = serde_json::from_str(frame.json()).unwrap();
+            assert_eq!(json["match_data"]["op_code"], op_code.to_string(), "op_code is always written");
+            let read: Envelope = serde_json::from_str(frame.json()).unwrap();
+            assert_eq!(read.message, Some(Message::MatchData(event)), "{}", frame.json());
+            assert_eq!(Envelope::decode(frame.protobuf().unwrap()).unwrap(), read);
+        }
+    }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::envelope::{envelope, error};
 use super::lanes::Lanes;
 use super::protobuf::realtime::{envelope::Message, Envelope};
+use crate::hooks::HookOperation;
 use crate::socket::{DataPayload, DataSend, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
@@ -88,7 +89,7 @@ fn json_data(data: &[u8]) -> Option<(&'static str, Option<String>, DataSend)> {
         b"party_data_send" | b"partyDataSend" => ("party_data_send", "party_id"),
         _ => return None,
     };
-    let e: DataEnvelope = serde_json::from_slice(data).ok()?;
+    let e: DataEnvelope<'_> = serde_json::from_slice(data).ok()?;
     let (payload, other) = match kind {
         "match_data_send" => (e.match_data_send?, e.party_data_send),
         _ => (e.party_data_send?, e.match_data_send),
@@ -101,13 +102,13 @@ fn json_data(data: &[u8]) -> Option<(&'static str, Option<String>, DataSend)> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DataEnvelope {
+struct DataEnvelope<'a> {
     #[serde(default)]
     cid: Option<String>,
-    #[serde(default, alias = "matchDataSend")]
-    match_data_send: Option<DataPayload>,
-    #[serde(default, alias = "partyDataSend")]
-    party_data_send: Option<DataPayload>,
+    #[serde(default, borrow, alias = "matchDataSend")]
+    match_data_send: Option<DataPayload<'a>>,
+    #[serde(default, borrow, alias = "partyDataSend")]
+    party_data_send: Option<DataPayload<'a>>,
 }
 
 /// Counts, limits and runs a typed data message.
@@ -120,7 +121,8 @@ fn send_data(
 ) -> Vec<Value> {
     kaos.metrics.socket_message(kind);
     let cid = cid.map(Value::String);
-    if !kaos.limits.check(&session.user_id, kind) {
+    let operation = if kind == "match_data_send" { HookOperation::MatchDataSend } else { HookOperation::PartyDataSend };
+    if !kaos.limits.check_operation(&session.user_id, operation) {
         return vec![error(cid.as_ref(), SocketError::BadInput, "Too many requests, slow down.")];
     }
     let sent = match kind {
