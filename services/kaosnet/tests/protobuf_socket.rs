@@ -99,6 +99,20 @@ fn bad_protobuf_frames_get_an_error_and_the_socket_stays_usable() {
         Message::MatchJoin(MatchJoin { id: Some(Id::MatchId("nope".into())), metadata: Default::default() }),
     );
     assert!(matches!(next(&mut pb).message, Some(Message::Error(e)) if e.code == 3));
+    // Game data larger than a match message may be, to a match it is in (the typed
+    // path), and data for a match it is not in.
+    send(&mut pb, "c", Message::MatchCreate(MatchCreate { name: String::new() }));
+    let Some(Message::Match(m)) = next(&mut pb).message else { panic!("no match") };
+    let _own_join = next(&mut pb);
+    let big =
+        MatchDataSend { match_id: m.match_id.clone(), op_code: 1, data: vec![0; 70 * 1024], ..Default::default() };
+    send(&mut pb, "big", Message::MatchDataSend(big));
+    let refused = next(&mut pb);
+    assert!(matches!(&refused.message, Some(Message::Error(e)) if e.code == 3), "{refused:?}");
+    assert_eq!(refused.cid, "big");
+    let elsewhere = format!("{}.", uuid::Uuid::new_v4());
+    send(&mut pb, "x", Message::MatchDataSend(MatchDataSend { match_id: elsewhere, ..Default::default() }));
+    assert!(matches!(next(&mut pb).message, Some(Message::Error(e)) if e.code == 4));
     send(&mut pb, "ok", Message::Ping(Ping {}));
     assert_eq!(next(&mut pb).cid, "ok");
 }
