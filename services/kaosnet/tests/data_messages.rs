@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{own_join, session, start, ws_call, ws_next, ws_open, ws_send, Api, Ws};
 use kaosnet::realtime::protobuf::realtime::{envelope::Message, Envelope, PartyDataSend};
 use prost::Message as _;
@@ -166,4 +168,24 @@ fn the_typed_path_and_the_json_path_relay_and_refuse_alike() {
         assert!(e.contains(r#""code":"#), "every bad message is answered: {errors:?}");
     }
     assert!(typed[14].contains(r#""op_code":"11""#) && typed[14].contains(r#""data":"CQ==""#), "{}", typed[14]);
+}
+
+#[test]
+fn a_frame_the_general_path_cannot_read_is_not_read_by_the_typed_one_either() {
+    use kaosnet::realtime::{receive, SessionId, SocketSession};
+    let kaos =
+        kaosnet::KaosNet::new(Arc::new(kaosnet::store::MemoryStore::new()), Default::default(), Default::default());
+    let session = SocketSession {
+        id: SessionId::from_raw(1),
+        user_id: "00000000-0000-4000-8000-000000000001".into(),
+        username: "p1".into(),
+        vars: Default::default(),
+        status: false,
+        format: Default::default(),
+    };
+    // Not UTF-8 in a field the typed path skips (found by fuzzing).
+    let mut frame = br#"{"cid":"9","match_data_send":{"match_id":"m.","op_code":"1","extra":"#.to_vec();
+    frame.extend_from_slice(b"\"\xff\xfe\"}}");
+    let replies = receive(&kaos, &session, &frame);
+    assert_eq!(replies, [json!({"error": {"code": 1, "message": "Could not parse message"}})]);
 }

@@ -89,7 +89,9 @@ fn json_data(data: &[u8]) -> Option<(&'static str, Option<String>, DataSend)> {
         b"party_data_send" | b"partyDataSend" => ("party_data_send", "party_id"),
         _ => return None,
     };
-    let e: DataEnvelope<'_> = serde_json::from_slice(data).ok()?;
+    // Whole frame UTF-8, as the general path requires: fields skipped here are not read.
+    let text = std::str::from_utf8(data).ok()?;
+    let e: DataEnvelope<'_> = serde_json::from_str(text).ok()?;
     let (payload, other) = match kind {
         "match_data_send" => (e.match_data_send?, e.party_data_send),
         _ => (e.party_data_send?, e.match_data_send),
