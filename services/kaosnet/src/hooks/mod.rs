@@ -123,23 +123,17 @@ impl HookRegistry {
         operation: &str,
         hook: impl Fn(&HookContext, Value) -> Result<Value, ApiError> + Send + Sync + 'static,
     ) {
-        self.before
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(operation.into())
-            .or_default()
-            .push(Arc::new(hook));
-        self.any.store(true, std::sync::atomic::Ordering::Release);
+        self.register(&self.before, operation, Arc::new(hook));
     }
 
     /// Runs `hook` after `operation` succeeded.
     pub fn after(&self, operation: &str, hook: impl Fn(&HookContext, &Value, &Value) + Send + Sync + 'static) {
-        self.after
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(operation.into())
-            .or_default()
-            .push(Arc::new(hook));
+        self.register(&self.after, operation, Arc::new(hook));
+    }
+
+    /// Adds `hook` to `operation`'s in `table`; from now on calls check for hooks.
+    fn register<H>(&self, table: &RwLock<HashMap<String, Vec<H>>>, operation: &str, hook: H) {
+        table.write().unwrap_or_else(PoisonError::into_inner).entry(operation.into()).or_default().push(hook);
         self.any.store(true, std::sync::atomic::Ordering::Release);
     }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::hooks::HookOperation;
 use crate::rpc::RpcContext;
 use crate::socket::{Answer, Failure, SocketError, SocketSession};
 use crate::KaosNet;
@@ -16,56 +17,56 @@ pub(crate) fn error(cid: Option<&Value>, code: SocketError, message: &str) -> Va
     v
 }
 
-/// A message kind the socket takes: its name (the envelope's key, in snake case) and its
-/// handler. Whether it may block and its rate-limit class are the operation table's
-/// (`hooks::HookOperation`).
+/// A message kind the socket takes: its operation (whose name is the envelope's key, in
+/// snake case, and which says whether it may block and how it is rate limited) and its
+/// handler.
 pub(crate) struct Kind {
-    pub name: &'static str,
+    pub op: HookOperation,
     handle: Handler,
 }
 
 type Handler = fn(&KaosNet, &SocketSession, &str, &Value, Option<&Value>) -> Result<Answer, Failure>;
 
-const fn kind(name: &'static str, handle: Handler) -> Kind {
-    Kind { name, handle }
+const fn kind(op: HookOperation, handle: Handler) -> Kind {
+    Kind { op, handle }
 }
 
 impl Kind {
-    /// Whether it may block (see `HookOperation::blocks`).
-    pub fn blocks(&self) -> bool {
-        crate::hooks::HookOperation::named(self.name).is_some_and(|o| o.blocks())
+    /// Its name: the envelope's key, in snake case.
+    pub fn name(&self) -> &'static str {
+        self.op.name()
     }
 }
 
 /// Every message kind a client may send.
 static KINDS: &[Kind] = &[
-    kind("ping", |_, _, _, _, _| Ok(Answer::Reply("pong", json!({})))),
-    kind("rpc", |k, s, _, p, _| rpc(k, s, p)),
-    kind("status_follow", status),
-    kind("status_unfollow", status),
-    kind("status_update", status),
-    kind("channel_join", chat),
-    kind("channel_leave", chat),
-    kind("channel_message_send", chat),
-    kind("channel_message_update", chat),
-    kind("channel_message_remove", chat),
-    kind("party_create", party),
-    kind("party_join", party),
-    kind("party_leave", party),
-    kind("party_promote", party),
-    kind("party_accept", party),
-    kind("party_remove", party),
-    kind("party_close", party),
-    kind("party_join_request_list", party),
-    kind("party_data_send", party),
-    kind("party_matchmaker_add", party),
-    kind("party_matchmaker_remove", party),
-    kind("matchmaker_add", matchmaker),
-    kind("matchmaker_remove", matchmaker),
-    kind("match_create", crate::matches::socket),
-    kind("match_join", crate::matches::socket),
-    kind("match_leave", crate::matches::socket),
-    kind("match_data_send", crate::matches::socket),
+    kind(HookOperation::Ping, |_, _, _, _, _| Ok(Answer::Reply("pong", json!({})))),
+    kind(HookOperation::Rpc, |k, s, _, p, _| rpc(k, s, p)),
+    kind(HookOperation::StatusFollow, status),
+    kind(HookOperation::StatusUnfollow, status),
+    kind(HookOperation::StatusUpdate, status),
+    kind(HookOperation::ChannelJoin, chat),
+    kind(HookOperation::ChannelLeave, chat),
+    kind(HookOperation::ChannelMessageSend, chat),
+    kind(HookOperation::ChannelMessageUpdate, chat),
+    kind(HookOperation::ChannelMessageRemove, chat),
+    kind(HookOperation::PartyCreate, party),
+    kind(HookOperation::PartyJoin, party),
+    kind(HookOperation::PartyLeave, party),
+    kind(HookOperation::PartyPromote, party),
+    kind(HookOperation::PartyAccept, party),
+    kind(HookOperation::PartyRemove, party),
+    kind(HookOperation::PartyClose, party),
+    kind(HookOperation::PartyJoinRequestList, party),
+    kind(HookOperation::PartyDataSend, party),
+    kind(HookOperation::PartyMatchmakerAdd, party),
+    kind(HookOperation::PartyMatchmakerRemove, party),
+    kind(HookOperation::MatchmakerAdd, matchmaker),
+    kind(HookOperation::MatchmakerRemove, matchmaker),
+    kind(HookOperation::MatchCreate, crate::matches::socket),
+    kind(HookOperation::MatchJoin, crate::matches::socket),
+    kind(HookOperation::MatchLeave, crate::matches::socket),
+    kind(HookOperation::MatchDataSend, crate::matches::socket),
 ];
 
 fn status(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
@@ -87,7 +88,7 @@ fn matchmaker(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&
 /// The kind named `name` (its proto name or its lowerCamelCase JSON name).
 pub(crate) fn find(name: &str) -> Option<&'static Kind> {
     let name = crate::protojson::snake_case(name);
-    KINDS.iter().find(|k| k.name == name)
+    KINDS.iter().find(|k| k.name() == name)
 }
 
 /// The replies to one envelope from `session`. An unknown kind is refused before any
@@ -107,15 +108,15 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
     let Some(kind) = find(&name) else {
         return vec![error(cid, SocketError::UnrecognizedPayload, "Unrecognized message")];
     };
-    kaos.metrics.socket_message(kind.name);
-    if !kaos.limits.check(&session.user_id, kind.name) {
+    kaos.metrics.socket_message(kind.name());
+    if !kaos.limits.check_operation(&session.user_id, kind.op) {
         return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
     }
-    if !kaos.hooks.has_any(kind.name) {
+    if !kaos.hooks.has_any(kind.name()) {
         return dispatch(kaos, session, kind, &payload, cid);
     }
     let ctx = crate::hooks::HookContext {
-        operation: kind.name.to_string(),
+        operation: kind.name().to_string(),
         user_id: Some(session.user_id.clone()),
         username: Some(session.username.clone()),
     };
@@ -138,7 +139,7 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
 
 /// The replies to one message of `kind`.
 fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &Kind, payload: &Value, cid: Option<&Value>) -> Vec<Value> {
-    let answer = (kind.handle)(kaos, session, kind.name, payload, cid);
+    let answer = (kind.handle)(kaos, session, kind.name(), payload, cid);
     let reply = |kind: &str, body: Value| {
         let mut v = Map::new();
         if let Some(cid) = cid {
@@ -181,7 +182,7 @@ mod tests {
     #[test]
     fn every_kind_is_an_operation_hooks_can_name() {
         for kind in super::KINDS {
-            assert!(crate::hooks::HookOperation::named(kind.name).is_some(), "{}", kind.name);
+            assert_eq!(crate::hooks::HookOperation::named(kind.name()), Some(kind.op), "{}", kind.name());
         }
         let names: std::collections::HashSet<_> = crate::hooks::HookOperation::ALL.iter().map(|o| o.name()).collect();
         assert_eq!(names.len(), crate::hooks::HookOperation::ALL.len(), "names are unique");

@@ -22,7 +22,7 @@ pub(crate) fn receive(kaos: &KaosNet, lanes: Option<&Lanes>, session: &SocketSes
     // Behind a busy lane (to keep the session's order), or with hooks to show it to, a
     // data message goes the JSON way too.
     let busy = lanes.is_some_and(|l| l.busy(session.id));
-    let typed = !busy && !DATA_KINDS.iter().any(|k| kaos.hooks.has_any(k));
+    let typed = !busy && !DATA_KINDS.iter().any(|k| kaos.hooks.has_any(k.name()));
     let json = match decode(session.format, data, typed) {
         Ok(Decoded::Data(kind, cid, message)) => return send_data(kaos, session, kind, cid, message),
         Ok(Decoded::Json(json)) => json,
@@ -35,12 +35,12 @@ pub(crate) fn receive(kaos: &KaosNet, lanes: Option<&Lanes>, session: &SocketSes
 }
 
 /// The kinds taken typed.
-const DATA_KINDS: [&str; 2] = ["match_data_send", "party_data_send"];
+const DATA_KINDS: [HookOperation; 2] = [HookOperation::MatchDataSend, HookOperation::PartyDataSend];
 
 /// A frame as the socket thread takes it.
 enum Decoded<'a> {
     /// A data message, typed.
-    Data(&'static str, Option<String>, DataSend),
+    Data(HookOperation, Option<String>, DataSend),
     /// Any other message (or a data message the typed reading left to the JSON path,
     /// which answers its errors): the JSON envelope.
     Json(Cow<'a, [u8]>),
@@ -66,11 +66,11 @@ fn decode(format: super::Format, data: &[u8], typed: bool) -> Result<Decoded<'_>
                     let presences = m.presences.into_iter().map(|p| p.session_id).collect();
                     let reliable = m.reliable.then_some(true);
                     let data = DataSend { to: m.match_id, op_code: m.op_code, data: m.data, presences, reliable };
-                    Ok(Decoded::Data("match_data_send", cid, data))
+                    Ok(Decoded::Data(HookOperation::MatchDataSend, cid, data))
                 }
                 Some(Message::PartyDataSend(m)) => {
                     let data = DataSend { to: m.party_id, op_code: m.op_code, data: m.data, ..DataSend::default() };
-                    Ok(Decoded::Data("party_data_send", cid, data))
+                    Ok(Decoded::Data(HookOperation::PartyDataSend, cid, data))
                 }
                 message => {
                     let envelope = Envelope { cid: envelope.cid, message };
@@ -83,17 +83,17 @@ fn decode(format: super::Format, data: &[u8], typed: bool) -> Result<Decoded<'_>
 
 /// A JSON envelope that is exactly one data message with a string cid or none, and whose
 /// payload is valid; None sends anything else the JSON way, which answers its errors.
-fn json_data(data: &[u8]) -> Option<(&'static str, Option<String>, DataSend)> {
+fn json_data(data: &[u8]) -> Option<(HookOperation, Option<String>, DataSend)> {
     let (kind, id) = match super::lanes::kind_of(data)? {
-        b"match_data_send" | b"matchDataSend" => ("match_data_send", "match_id"),
-        b"party_data_send" | b"partyDataSend" => ("party_data_send", "party_id"),
+        b"match_data_send" | b"matchDataSend" => (HookOperation::MatchDataSend, "match_id"),
+        b"party_data_send" | b"partyDataSend" => (HookOperation::PartyDataSend, "party_id"),
         _ => return None,
     };
     // Whole frame UTF-8, as the general path requires: fields skipped here are not read.
     let text = std::str::from_utf8(data).ok()?;
     let e: DataEnvelope<'_> = serde_json::from_str(text).ok()?;
     let (payload, other) = match kind {
-        "match_data_send" => (e.match_data_send?, e.party_data_send),
+        HookOperation::MatchDataSend => (e.match_data_send?, e.party_data_send),
         _ => (e.party_data_send?, e.match_data_send),
     };
     if other.is_some() {
@@ -117,18 +117,17 @@ struct DataEnvelope<'a> {
 fn send_data(
     kaos: &KaosNet,
     session: &SocketSession,
-    kind: &'static str,
+    kind: HookOperation,
     cid: Option<String>,
     m: DataSend,
 ) -> Vec<Value> {
-    kaos.metrics.socket_message(kind);
+    kaos.metrics.socket_message(kind.name());
     let cid = cid.map(Value::String);
-    let operation = if kind == "match_data_send" { HookOperation::MatchDataSend } else { HookOperation::PartyDataSend };
-    if !kaos.limits.check_operation(&session.user_id, operation) {
+    if !kaos.limits.check_operation(&session.user_id, kind) {
         return vec![error(cid.as_ref(), SocketError::BadInput, "Too many requests, slow down.")];
     }
     let sent = match kind {
-        "match_data_send" => crate::matches::send_data(kaos, session, m),
+        HookOperation::MatchDataSend => crate::matches::send_data(kaos, session, m),
         _ => crate::parties::send_data(kaos, session, m),
     };
     match sent {

@@ -16,7 +16,7 @@ use crate::KaosNet;
 pub(crate) fn may_block(data: &[u8]) -> bool {
     match kind_of(data) {
         None => true,
-        Some(k) => std::str::from_utf8(k).ok().and_then(super::envelope::find).is_some_and(|k| k.blocks()),
+        Some(k) => std::str::from_utf8(k).ok().and_then(super::envelope::find).is_some_and(|k| k.op.blocks()),
     }
 }
 

@@ -40,8 +40,6 @@ pub(super) struct RudpSocket {
     auth_timeout: Duration,
     /// Connected clients that have not sent their token yet, with their deadline.
     waiting: HashMap<SocketAddr, Instant>,
-    /// Each session's wire format, for the errors this transport makes itself.
-    formats: HashMap<SocketAddr, Format>,
     backlog: HashMap<SocketAddr, Backlog>,
     max_backlog_bytes: usize,
 }
@@ -56,14 +54,13 @@ impl RudpSocket {
             .attach(move || {
                 let _ = w.wake();
             })
-            .ok_or_else(super::ws::too_many_threads)?;
+            .ok_or_else(super::socket_loop::too_many_threads)?;
         Ok(RudpSocket {
             server,
             mailbox,
             waker,
             auth_timeout: cfg.auth_timeout,
             waiting: HashMap::new(),
-            formats: HashMap::new(),
             backlog: HashMap::new(),
             max_backlog_bytes: cfg.max_backlog_bytes,
         })
@@ -88,7 +85,6 @@ impl RudpSocket {
         let Ok(claims) = kaos.accounts.verify(&hello.token) else {
             return self.refuse(addr, close::UNAUTHORIZED);
         };
-        self.formats.insert(addr, format);
         events.push(Event::Opened { conn: addr, claims, status: hello.status, format });
     }
 
@@ -101,8 +97,9 @@ impl RudpSocket {
 
     /// Sends on channel 0, after whatever is already waiting for room in the client's
     /// window. A client whose backlog passes the cap is disconnected as a slow consumer
-    /// (false); a reply larger than the transport's message size becomes an error.
-    fn send_bytes(&mut self, addr: SocketAddr, text: &[u8]) -> bool {
+    /// (false); a reply larger than the transport's message size becomes an error, in the
+    /// session's `format`.
+    fn send_bytes(&mut self, addr: SocketAddr, format: Format, text: &[u8]) -> bool {
         if let Some((queue, bytes)) = self.backlog.get_mut(&addr) {
             if *bytes + text.len() > self.max_backlog_bytes {
                 return self.drop_slow(addr);
@@ -119,9 +116,8 @@ impl RudpSocket {
             }
             Err(TransportError::Send(SendError::Oversize)) => {
                 let e = error(None, SocketError::RuntimeException, "Reply larger than the RUDP message limit");
-                let format = self.formats.get(&addr).copied().unwrap_or_default();
                 match Frame::from_value(&e).bytes(format) {
-                    Some(bytes) => self.send_bytes(addr, bytes),
+                    Some(bytes) => self.send_bytes(addr, format, bytes),
                     None => true,
                 }
             }
@@ -200,11 +196,13 @@ impl SocketTransport for RudpSocket {
         let connected = json!({"connected": {
             "session_id": session.id.to_string(), "user_id": session.user_id, "username": session.username,
         }});
-        self.send_bytes(addr, connected.to_string().as_bytes());
+        // The answer to the JSON hello is JSON whatever the session's format (which only an
+        // error in its place would use).
+        self.send_bytes(addr, session.format, connected.to_string().as_bytes());
     }
 
     fn send(&mut self, addr: SocketAddr, format: Format, frame: &Frame) -> bool {
-        frame.bytes(format).is_none_or(|bytes| self.send_bytes(addr, bytes))
+        frame.bytes(format).is_none_or(|bytes| self.send_bytes(addr, format, bytes))
     }
 
     fn close(&mut self, addr: SocketAddr, code: u16, _reason: &str) -> bool {
@@ -214,7 +212,6 @@ impl SocketTransport for RudpSocket {
 
     fn forget(&mut self, addr: SocketAddr) {
         self.backlog.remove(&addr);
-        self.formats.remove(&addr);
     }
 
     fn end_turn(&mut self) {

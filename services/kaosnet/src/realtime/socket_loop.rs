@@ -10,9 +10,14 @@ use std::sync::Arc;
 
 use super::lanes::Lanes;
 use super::{Format, Frame, RealtimeHandle, SessionId, SessionRegistry, SocketSession};
-use crate::presence::{Command, MailboxId, Transport};
+use crate::presence::{Command, MailboxId, Transport, MAX_SOCKET_THREADS};
 use crate::session::Claims;
 use crate::KaosNet;
+
+/// The error of a socket thread past the registry's [`MAX_SOCKET_THREADS`] mailboxes.
+pub(super) fn too_many_threads() -> std::io::Error {
+    std::io::Error::other(format!("at most {MAX_SOCKET_THREADS} socket threads"))
+}
 
 /// What a transport saw in one turn, in order.
 pub(super) enum Event<C> {

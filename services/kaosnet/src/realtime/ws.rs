@@ -10,11 +10,8 @@ use kaos_ws::{Adopter, ConnId, WsEvent, WsServer};
 
 use super::socket_loop::{Event, SocketTransport};
 use super::{Format, Frame, RealtimeConfig, RealtimeHandle};
-use crate::presence::{MailboxId, Transport, MAX_SOCKET_THREADS};
+use crate::presence::{MailboxId, Transport};
 
-pub(super) fn too_many_threads() -> std::io::Error {
-    std::io::Error::other(format!("at most {MAX_SOCKET_THREADS} socket threads"))
-}
 use crate::KaosNet;
 
 /// Upgrades handed to one WebSocket thread, waiting for it.
@@ -30,7 +27,8 @@ impl WsSocket {
     pub(super) fn new(kaos: &KaosNet, cfg: &RealtimeConfig) -> std::io::Result<WsSocket> {
         let ws = WsServer::new(cfg.ws.clone())?;
         let adopter = ws.adopter();
-        let mailbox = kaos.sessions().attach(move || adopter.wake()).ok_or_else(too_many_threads)?;
+        let mailbox =
+            kaos.sessions().attach(move || adopter.wake()).ok_or_else(super::socket_loop::too_many_threads)?;
         Ok(WsSocket { ws, mailbox, pending: Pending::default() })
     }
 
