@@ -6,14 +6,14 @@
 //! (`2...lobby` for a room, `4.<user>.<user>.` for a direct chat, `3.<group>..` for a
 //! group).
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::notifications::{self, Outgoing};
 use crate::presence::router::{channel_id, channel_target};
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
-use crate::socket::{parse, Answer, Failure, SocketSession};
+use crate::protobuf::realtime::envelope::Message;
+use crate::socket::{Answer, Failure, SocketSession};
 use crate::store::{ChannelMessage, StoreError, UserKey};
 use crate::time::rfc3339;
 use crate::KaosNet;
@@ -109,36 +109,6 @@ fn ack_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Value {
     });
     channel_target(stream, &mut v);
     v
-}
-
-#[derive(Deserialize)]
-struct JoinMsg {
-    target: String,
-    #[serde(rename = "type")]
-    kind: i32,
-    #[serde(default)]
-    persistence: Option<bool>,
-    #[serde(default)]
-    hidden: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct LeaveMsg {
-    channel_id: String,
-}
-
-#[derive(Deserialize)]
-struct SendMsg {
-    channel_id: String,
-    content: String,
-}
-
-#[derive(Deserialize)]
-struct UpdateMsg {
-    channel_id: String,
-    message_id: String,
-    #[serde(default)]
-    content: Option<String>,
 }
 
 /// Joins `session` to a channel: a room by name (1), a direct chat with a user (2), or a
@@ -253,12 +223,11 @@ fn store_error(e: StoreError) -> ApiError {
 }
 
 /// `channel_*` messages from the socket.
-pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
-    match kind {
-        "channel_join" => {
-            let m: JoinMsg = parse(payload)?;
-            let (persistence, hidden) = (m.persistence.unwrap_or(false), m.hidden.unwrap_or(false));
-            let Joined { stream, new, own_event } = join(kaos, session, &m.target, m.kind, persistence, hidden)?;
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
+    match message {
+        Message::ChannelJoin(m) => {
+            let (persistence, hidden) = (m.persistence.is_some_and(|v| v.value), m.hidden.is_some_and(|v| v.value));
+            let Joined { stream, new, own_event } = join(kaos, session, &m.target, m.r#type, persistence, hidden)?;
             let all = kaos.tracker().list(&stream);
             // As Nakama: a new joiner is left out of the list, one already in finds itself.
             let listed = |p: &&Presence| !(p.meta.hidden || new && p.session == session.id);
@@ -268,16 +237,14 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             channel_target(&stream, &mut channel);
             Ok(Answer::ReplyThen("channel", channel, own_event))
         }
-        "channel_leave" => {
-            let m: LeaveMsg = parse(payload)?;
+        Message::ChannelLeave(m) => {
             let stream = stream_of(&m.channel_id)?;
             if let Some(gone) = kaos.tracker().untrack(&stream, session.id) {
                 kaos.notifier.announce(&stream, &[], &[gone], Some(session.id));
             }
             Ok(Answer::Ack)
         }
-        "channel_message_send" => {
-            let m: SendMsg = parse(payload)?;
+        Message::ChannelMessageSend(m) => {
             let (stream, me) = member(kaos, session, &m.channel_id)?;
             let now = kaos.accounts.now();
             let mut msg = ChannelMessage {
@@ -302,31 +269,35 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             );
             Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, persistent)))
         }
-        "channel_message_update" | "channel_message_remove" => {
-            let m: UpdateMsg = parse(payload)?;
+        Message::ChannelMessageUpdate(m) => {
+            let (stream, _) = member(kaos, session, &m.channel_id)?;
+            let text = content(&m.content)?;
+            let now = kaos.accounts.now();
+            let mut msg = kaos
+                .accounts
+                .store()
+                .update_message(&m.channel_id, &m.message_id, &session.user_id, &text, now)
+                .map_err(store_error)?;
+            msg.code = code::UPDATE;
+            Ok(changed(kaos, &stream, msg))
+        }
+        Message::ChannelMessageRemove(m) => {
             let (stream, _) = member(kaos, session, &m.channel_id)?;
             let store = kaos.accounts.store();
-            let mut msg = if kind == "channel_message_update" {
-                let text = content(m.content.as_deref().unwrap_or_default())?;
-                let now = kaos.accounts.now();
-                let mut msg = store
-                    .update_message(&m.channel_id, &m.message_id, &session.user_id, &text, now)
-                    .map_err(store_error)?;
-                msg.code = code::UPDATE;
-                msg
-            } else {
-                let mut msg =
-                    store.remove_message(&m.channel_id, &m.message_id, &session.user_id).map_err(store_error)?;
-                msg.code = code::REMOVE;
-                msg.content = "{}".into();
-                msg
-            };
-            msg.channel_id = channel_id(&stream);
-            kaos.notifier.to_stream(&stream, &json!({"channel_message": message_json(&stream, &msg, true)}), None);
-            Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, true)))
+            let mut msg = store.remove_message(&m.channel_id, &m.message_id, &session.user_id).map_err(store_error)?;
+            msg.code = code::REMOVE;
+            msg.content = "{}".into();
+            Ok(changed(kaos, &stream, msg))
         }
-        _ => Err(Failure::new(crate::socket::SocketError::UnrecognizedPayload, "Unrecognized message")),
+        _ => Err(Failure::unrecognized()),
     }
+}
+
+/// An edited or removed message, announced to the channel; the sender's answer.
+fn changed(kaos: &KaosNet, stream: &Stream, mut msg: ChannelMessage) -> Answer {
+    msg.channel_id = channel_id(stream);
+    kaos.notifier.to_stream(stream, &json!({"channel_message": message_json(stream, &msg, true)}), None);
+    Answer::Reply("channel_message_ack", ack_json(stream, &msg, true))
 }
 
 /// A page of a channel's history for `user_id` (`GET /v2/channel/{id}`).

@@ -7,17 +7,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::matches::authoritative::NODE;
-use crate::matchmaker::{presence_of, AddMsg};
+use crate::matchmaker::{presence_of, TicketSpec};
 use crate::presence::router;
 use crate::presence::tracker::{Presence, Stream, StreamMode};
 use crate::presence::{Frame, SessionId};
-use crate::protobuf::realtime;
-use crate::socket::{parse, Answer, DataSend, Failure, SocketError, SocketSession};
+use crate::protobuf::realtime::{self, envelope::Message};
+use crate::socket::{Answer, DataSend, Failure, SocketSession};
 use crate::KaosNet;
 
 /// Largest party.
@@ -64,44 +63,29 @@ fn party_json(id: &str, p: &Party, me: &Presence) -> Value {
 }
 
 /// The presence a client names, found among `list` by session.
-fn named(list: &[Presence], v: &PresenceRef) -> Result<Presence, ApiError> {
-    let session = SessionId::parse(&v.session_id).ok_or_else(|| ApiError::invalid("Invalid presence."))?;
+fn named(list: &[Presence], named: Option<&realtime::UserPresence>) -> Result<Presence, ApiError> {
+    let session =
+        named.and_then(|p| SessionId::parse(&p.session_id)).ok_or_else(|| ApiError::invalid("Invalid presence."))?;
     list.iter()
         .find(|p| p.session == session)
         .cloned()
         .ok_or_else(|| ApiError::invalid("No such presence in the party."))
 }
 
-#[derive(Deserialize)]
-struct PresenceRef {
-    session_id: String,
-}
-
-#[derive(Deserialize)]
-struct CreateMsg {
-    #[serde(default)]
-    open: bool,
-    max_size: usize,
-}
-
-#[derive(Deserialize)]
-struct PartyMsg {
-    /// Read before parsing (every party message names its party).
-    #[serde(rename = "party_id")]
-    _party_id: String,
-}
-
-#[derive(Deserialize)]
-struct MemberMsg {
-    #[serde(rename = "party_id")]
-    _party_id: String,
-    presence: PresenceRef,
-}
-
-#[derive(Deserialize)]
-struct TicketMsg {
-    party_id: String,
-    ticket: String,
+/// The party a message names.
+fn party_of(message: &Message) -> Option<&str> {
+    Some(match message {
+        Message::PartyJoin(m) => &m.party_id,
+        Message::PartyLeave(m) => &m.party_id,
+        Message::PartyPromote(m) => &m.party_id,
+        Message::PartyAccept(m) => &m.party_id,
+        Message::PartyRemove(m) => &m.party_id,
+        Message::PartyClose(m) => &m.party_id,
+        Message::PartyJoinRequestList(m) => &m.party_id,
+        Message::PartyMatchmakerAdd(m) => &m.party_id,
+        Message::PartyMatchmakerRemove(m) => &m.party_id,
+        _ => return None,
+    })
 }
 
 impl Parties {
@@ -167,44 +151,36 @@ impl Parties {
     }
 }
 
-fn code(kind: &str) -> Failure {
-    Failure::new(SocketError::UnrecognizedPayload, format!("Unrecognized message {kind}"))
+/// `party_create`: a party led by its creator.
+fn create(kaos: &KaosNet, me: Presence, open: bool, max_size: i32) -> Result<Answer, Failure> {
+    let max_size = usize::try_from(max_size).unwrap_or(0);
+    if !(1..=MAX_SIZE).contains(&max_size) {
+        return Err(Failure::bad_input(format!("max_size must be 1 to {MAX_SIZE}.")));
+    }
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let party = Party { open, max_size, leader: me.clone(), members: vec![me.clone()], requests: vec![] };
+    kaos.tracker().track(&stream(&uuid), me.clone());
+    let answer = party_json(&format!("{uuid}.{NODE}"), &party, &me);
+    kaos.parties.lock().insert(uuid.clone(), party);
+    // The creator hears of its own join, as every joiner does.
+    let own_event = router::presence_event(&stream(&uuid), std::slice::from_ref(&me), &[]);
+    Ok(Answer::ReplyThen("party", answer, own_event))
 }
 
 /// `party_*` messages from the socket.
-pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
     let me = presence_of(session);
-    if kind == "party_create" {
-        let m: CreateMsg = parse(payload)?;
-        if !(1..=MAX_SIZE).contains(&m.max_size) {
-            return Err(Failure::bad_input(format!("max_size must be 1 to {MAX_SIZE}.")));
-        }
-        let uuid = uuid::Uuid::new_v4().to_string();
-        let party = Party {
-            open: m.open,
-            max_size: m.max_size,
-            leader: me.clone(),
-            members: vec![me.clone()],
-            requests: vec![],
-        };
-        kaos.tracker().track(&stream(&uuid), me.clone());
-        let answer = party_json(&format!("{uuid}.{NODE}"), &party, &me);
-        kaos.parties.lock().insert(uuid.clone(), party);
-        // The creator hears of its own join, as every joiner does.
-        let own_event = router::presence_event(&stream(&uuid), std::slice::from_ref(&me), &[]);
-        return Ok(Answer::ReplyThen("party", answer, own_event));
-    }
-    if kind == "party_data_send" {
-        return send_data(kaos, session, DataSend::from_payload(payload, "party_id")?).map(|()| Answer::Silent);
-    }
-    let party_id = payload.get("party_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let party_id = match message {
+        Message::PartyCreate(m) => return create(kaos, me, m.open, m.max_size),
+        Message::PartyDataSend(m) => return send_data(kaos, session, m.into()).map(|()| Answer::Silent),
+        ref message => party_of(message).ok_or_else(Failure::unrecognized)?.to_string(),
+    };
     let uuid = uuid_of(&party_id)?;
     let mut parties = kaos.parties.lock();
     let Some(p) = parties.get_mut(&uuid) else { return Err(Failure::bad_input("Party not found.")) };
     let member = p.members.iter().any(|m| m.session == session.id);
-    match kind {
-        "party_join" => {
-            let _: PartyMsg = parse(payload)?;
+    match message {
+        Message::PartyJoin(_) => {
             if member {
                 return Ok(Answer::Reply("party", party_json(&party_id, p, &me)));
             }
@@ -222,45 +198,40 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             kaos.notifier.to_sessions([p.leader.session], &request);
             Ok(Answer::Ack)
         }
-        "party_leave" => {
-            let _: PartyMsg = parse(payload)?;
+        Message::PartyLeave(_) => {
             drop(parties);
             kaos.parties.left(kaos, &uuid, &me);
             Ok(Answer::Ack)
         }
         _ if !member => Err(Failure::bad_input("Not a member of this party.")),
-        "party_join_request_list" => {
-            let _: PartyMsg = parse(payload)?;
+        Message::PartyJoinRequestList(_) => {
             Parties::leader_only(p, session)?;
             let list: Vec<Value> = p.requests.iter().map(Presence::to_json).collect();
             Ok(Answer::Reply("party_join_request", json!({"party_id": party_id, "presences": list})))
         }
-        "party_accept" => {
-            let m: MemberMsg = parse(payload)?;
+        Message::PartyAccept(m) => {
             Parties::leader_only(p, session)?;
-            let who = named(&p.requests, &m.presence)?;
+            let who = named(&p.requests, m.presence.as_ref())?;
             let own_event = Parties::admit(kaos, &uuid, p, who.clone())?;
             // The party and the own join's event together, in that order.
             let frames = std::iter::once(json!({"party": party_json(&party_id, p, &who)})).chain(own_event);
             kaos.sessions().send_all(who.session, frames.map(|f| Arc::new(Frame::from_value(&f))));
             Ok(Answer::Ack)
         }
-        "party_promote" => {
-            let m: MemberMsg = parse(payload)?;
+        Message::PartyPromote(m) => {
             Parties::leader_only(p, session)?;
-            p.leader = named(&p.members, &m.presence)?;
+            p.leader = named(&p.members, m.presence.as_ref())?;
             let leader = json!({"party_id": party_id, "presence": p.leader.to_json()});
             kaos.notifier.to_stream(&stream(&uuid), &json!({ "party_leader": leader }), Some(session.id));
             Ok(Answer::Reply("party_leader", leader))
         }
-        "party_remove" => {
-            let m: MemberMsg = parse(payload)?;
+        Message::PartyRemove(m) => {
             Parties::leader_only(p, session)?;
-            if let Ok(requester) = named(&p.requests, &m.presence) {
+            if let Ok(requester) = named(&p.requests, m.presence.as_ref()) {
                 p.requests.retain(|r| r.session != requester.session);
                 return Ok(Answer::Ack);
             }
-            let who = named(&p.members, &m.presence)?;
+            let who = named(&p.members, m.presence.as_ref())?;
             if who.session == session.id {
                 return Err(Failure::bad_input("The leader leaves with party_leave."));
             }
@@ -271,8 +242,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             kaos.parties.left(kaos, &uuid, &who);
             Ok(Answer::Ack)
         }
-        "party_close" => {
-            let _: PartyMsg = parse(payload)?;
+        Message::PartyClose(_) => {
             Parties::leader_only(p, session)?;
             let gone = parties.remove(&uuid);
             drop(parties);
@@ -283,24 +253,30 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payloa
             kaos.matchmaker.remove_party(&party_id);
             Ok(Answer::Ack)
         }
-        "party_matchmaker_add" => {
-            let m: AddMsg = parse(payload)?;
+        Message::PartyMatchmakerAdd(m) => {
             Parties::leader_only(p, session)?;
             let members = p.members.clone();
             drop(parties);
-            let ticket = kaos.matchmaker.add_ticket(members, Some(party_id.clone()), m.spec())?;
+            let spec = TicketSpec::from_message(realtime::MatchmakerAdd {
+                min_count: m.min_count,
+                max_count: m.max_count,
+                query: m.query,
+                string_properties: m.string_properties,
+                numeric_properties: m.numeric_properties,
+                count_multiple: m.count_multiple,
+            })?;
+            let ticket = kaos.matchmaker.add_ticket(members, Some(party_id.clone()), spec)?;
             let answer = json!({"party_id": party_id, "ticket": ticket});
             kaos.notifier.to_stream(&stream(&uuid), &json!({"party_matchmaker_ticket": answer}), Some(session.id));
             Ok(Answer::Reply("party_matchmaker_ticket", answer))
         }
-        "party_matchmaker_remove" => {
-            let m: TicketMsg = parse(payload)?;
+        Message::PartyMatchmakerRemove(m) => {
             Parties::leader_only(p, session)?;
             drop(parties);
             kaos.matchmaker.remove(&m.ticket, |t| t.party_id.as_deref() == Some(m.party_id.as_str()))?;
             Ok(Answer::Ack)
         }
-        _ => Err(code(kind)),
+        _ => Err(Failure::unrecognized()),
     }
 }
 

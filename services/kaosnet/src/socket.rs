@@ -78,6 +78,11 @@ impl Failure {
     pub fn bad_input(message: impl Into<String>) -> Failure {
         Failure::new(SocketError::BadInput, message)
     }
+
+    /// A kind the handler does not serve.
+    pub fn unrecognized() -> Failure {
+        Failure::new(SocketError::UnrecognizedPayload, "Unrecognized message")
+    }
 }
 
 impl From<crate::ApiError> for Failure {
@@ -198,8 +203,16 @@ impl DataSend {
     }
 }
 
-/// A message's payload as `T` (already in proto names); fields `T` does not know are
-/// ignored, as protojson does; wrong types are bad input.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, Failure> {
-    T::deserialize(payload).map_err(|e| Failure::bad_input(format!("Invalid payload: {e}")))
+impl From<crate::protobuf::realtime::MatchDataSend> for DataSend {
+    fn from(m: crate::protobuf::realtime::MatchDataSend) -> DataSend {
+        let presences = m.presences.into_iter().map(|p| p.session_id).collect();
+        let reliable = m.reliable.then_some(true);
+        DataSend { to: m.match_id, op_code: m.op_code, data: m.data, presences, reliable }
+    }
+}
+
+impl From<crate::protobuf::realtime::PartyDataSend> for DataSend {
+    fn from(m: crate::protobuf::realtime::PartyDataSend) -> DataSend {
+        DataSend { to: m.party_id, op_code: m.op_code, data: m.data, ..DataSend::default() }
+    }
 }

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
-use crate::socket::{parse, Answer, Failure, SocketSession};
+use crate::protobuf::realtime::envelope::Message;
+use crate::socket::{Answer, Failure, SocketSession};
 use crate::store::UserKey;
 use crate::KaosNet;
 
@@ -103,43 +104,22 @@ pub fn update(kaos: &KaosNet, session: &SocketSession, status: Option<String>) -
     Ok(())
 }
 
-#[derive(serde::Deserialize)]
-struct FollowMsg {
-    #[serde(default)]
-    user_ids: Vec<String>,
-    #[serde(default)]
-    usernames: Vec<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct UnfollowMsg {
-    #[serde(default)]
-    user_ids: Vec<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct UpdateMsg {
-    status: Option<String>,
-}
-
 /// `status_follow`, `status_unfollow` and `status_update` from the socket.
-pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
-    match kind {
-        "status_follow" => {
-            let m: FollowMsg = parse(payload)?;
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
+    match message {
+        Message::StatusFollow(m) => {
             let presences = follow(kaos, session, &m.user_ids, &m.usernames)?;
             let list: Vec<Value> = presences.iter().map(Presence::to_json).collect();
             Ok(Answer::Reply("status", json!({ "presences": list })))
         }
-        "status_unfollow" => {
-            let m: UnfollowMsg = parse(payload)?;
+        Message::StatusUnfollow(m) => {
             unfollow(kaos, session, &m.user_ids)?;
             Ok(Answer::Ack)
         }
-        _ => {
-            let m: UpdateMsg = parse(payload)?;
-            update(kaos, session, m.status)?;
+        Message::StatusUpdate(m) => {
+            update(kaos, session, m.status.map(|v| v.value))?;
             Ok(Answer::Ack)
         }
+        _ => Err(Failure::unrecognized()),
     }
 }

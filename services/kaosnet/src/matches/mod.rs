@@ -9,14 +9,13 @@ pub use authoritative::{
     Dispatcher, MatchContext, MatchFactory, MatchHandler, MatchInfo, MatchInit, MatchMessage, MatchRegistry,
 };
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::presence::router;
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
 use crate::presence::{Frame, SessionId};
-use crate::protobuf::realtime;
-use crate::socket::{parse, Answer, DataSend, Failure, SocketError, SocketSession};
+use crate::protobuf::realtime::{self, envelope::Message, match_join};
+use crate::socket::{Answer, DataSend, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// Largest `data` a match message may carry, bytes (decoded).
@@ -66,27 +65,6 @@ pub(crate) fn match_json(kaos: &KaosNet, stream: &Stream, session: SessionId, ne
     })
 }
 
-#[derive(Deserialize)]
-struct CreateMsg {
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct JoinMsg {
-    #[serde(default)]
-    match_id: Option<String>,
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    metadata: Option<std::collections::HashMap<String, String>>,
-}
-
-#[derive(Deserialize)]
-struct LeaveMsg {
-    match_id: String,
-}
-
 /// The stream of a new relayed match; a `name` gives the same match to everyone who
 /// names it.
 fn relayed_stream(name: Option<&str>) -> Stream {
@@ -111,20 +89,15 @@ fn join_relayed(kaos: &KaosNet, session: &SocketSession, stream: &Stream) -> Ans
 pub(crate) fn socket(
     kaos: &KaosNet,
     session: &SocketSession,
-    kind: &str,
-    payload: &Value,
+    message: Message,
     cid: Option<&Value>,
 ) -> Result<Answer, Failure> {
-    match kind {
-        "match_create" => {
-            let m: CreateMsg = parse(payload)?;
-            Ok(join_relayed(kaos, session, &relayed_stream(m.name.as_deref())))
-        }
-        "match_join" => {
-            let m: JoinMsg = parse(payload)?;
-            let id = match (m.match_id, m.token) {
-                (Some(id), _) if !id.is_empty() => id,
-                (_, Some(token)) => {
+    match message {
+        Message::MatchCreate(m) => Ok(join_relayed(kaos, session, &relayed_stream(Some(&m.name)))),
+        Message::MatchJoin(m) => {
+            let id = match m.id {
+                Some(match_join::Id::MatchId(id)) if !id.is_empty() => id,
+                Some(match_join::Id::Token(token)) => {
                     // A matchmaker token: its relayed match, made by the first to come.
                     let uuid =
                         kaos.matchmaker.redeem(&token).ok_or_else(|| Failure::bad_input("Invalid match token"))?;
@@ -135,7 +108,7 @@ pub(crate) fn socket(
             };
             let stream = stream_of(&id)?;
             if stream.mode == StreamMode::MatchAuthoritative {
-                kaos.matches.join(&id, me(session), m.metadata.unwrap_or_default(), cid.cloned())?;
+                kaos.matches.join(&id, me(session), m.metadata, cid.cloned())?;
                 return Ok(Answer::Silent);
             }
             // A relayed match exists while someone is in it.
@@ -144,8 +117,7 @@ pub(crate) fn socket(
             }
             Ok(join_relayed(kaos, session, &stream))
         }
-        "match_leave" => {
-            let m: LeaveMsg = parse(payload)?;
+        Message::MatchLeave(m) => {
             let stream = stream_of(&m.match_id)?;
             if stream.mode == StreamMode::MatchAuthoritative {
                 kaos.matches.leave(&m.match_id, me(session));
@@ -156,7 +128,8 @@ pub(crate) fn socket(
             }
             Ok(Answer::Ack)
         }
-        _ => send_data(kaos, session, DataSend::from_payload(payload, "match_id")?).map(|()| Answer::Silent),
+        Message::MatchDataSend(m) => send_data(kaos, session, m.into()).map(|()| Answer::Silent),
+        _ => Err(Failure::unrecognized()),
     }
 }
 

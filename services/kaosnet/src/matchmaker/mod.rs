@@ -15,14 +15,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, PresenceMeta};
 use crate::presence::{Frame, SessionId};
+use crate::protobuf::realtime::{envelope::Message, MatchmakerAdd};
 use crate::query::Query;
-use crate::socket::{parse, Answer, Failure, SocketSession};
+use crate::socket::{Answer, Failure, SocketSession};
 use crate::KaosNet;
 use pool::{doc_of, Member, Pool, Ticket};
 
@@ -249,39 +249,24 @@ fn matched_users(group: &[Ticket]) -> Vec<MatchedUser> {
         .collect()
 }
 
-/// The `matchmaker_add` (and `party_matchmaker_add`) payload's ticket fields.
-#[derive(Deserialize)]
-pub(crate) struct AddMsg {
-    #[serde(default)]
-    pub party_id: Option<String>,
-    pub min_count: usize,
-    pub max_count: usize,
-    #[serde(default)]
-    pub count_multiple: Option<usize>,
-    #[serde(default)]
-    pub query: String,
-    #[serde(default)]
-    pub string_properties: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    pub numeric_properties: Option<BTreeMap<String, f64>>,
-}
-
-impl AddMsg {
-    pub(crate) fn spec(self) -> TicketSpec {
-        TicketSpec {
-            min_count: self.min_count,
-            max_count: self.max_count,
-            count_multiple: self.count_multiple.unwrap_or(1),
-            query: self.query,
-            string_properties: self.string_properties.unwrap_or_default(),
-            numeric_properties: self.numeric_properties.unwrap_or_default(),
-        }
+impl TicketSpec {
+    /// A ticket's fields as a client sends them (`matchmaker_add`; a party's are the same).
+    pub(crate) fn from_message(m: MatchmakerAdd) -> Result<TicketSpec, Failure> {
+        // Negative counts fail the count rules of `add_ticket`, with its message.
+        let count = |n: i32| usize::try_from(n).unwrap_or(0);
+        let count_multiple = match m.count_multiple.map(|v| v.value) {
+            Some(n) if n < 0 => return Err(Failure::bad_input("count_multiple must not be negative.")),
+            n => count(n.unwrap_or(1)).max(1),
+        };
+        Ok(TicketSpec {
+            min_count: count(m.min_count),
+            max_count: count(m.max_count),
+            count_multiple,
+            query: m.query,
+            string_properties: m.string_properties.into_iter().collect(),
+            numeric_properties: m.numeric_properties.into_iter().collect(),
+        })
     }
-}
-
-#[derive(Deserialize)]
-struct RemoveMsg {
-    ticket: String,
 }
 
 /// The player a session is.
@@ -295,16 +280,18 @@ pub(crate) fn presence_of(session: &SocketSession) -> Presence {
 }
 
 /// `matchmaker_add` and `matchmaker_remove` from the socket.
-pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, kind: &str, payload: &Value) -> Result<Answer, Failure> {
-    if kind == "matchmaker_add" {
-        let m: AddMsg = parse(payload)?;
-        if m.party_id.is_some() {
-            return Err(Failure::bad_input("Parties matchmake with party_matchmaker_add."));
+pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
+    match message {
+        Message::MatchmakerAdd(m) => {
+            let spec = TicketSpec::from_message(m)?;
+            let ticket = kaos.matchmaker.add_ticket(vec![presence_of(session)], None, spec)?;
+            Ok(Answer::Reply("matchmaker_ticket", json!({ "ticket": ticket })))
         }
-        let ticket = kaos.matchmaker.add_ticket(vec![presence_of(session)], None, m.spec())?;
-        return Ok(Answer::Reply("matchmaker_ticket", json!({ "ticket": ticket })));
+        Message::MatchmakerRemove(m) => {
+            let mine = |t: &Ticket| t.party_id.is_none() && t.members[0].presence.session == session.id;
+            kaos.matchmaker.remove(&m.ticket, mine)?;
+            Ok(Answer::Ack)
+        }
+        _ => Err(Failure::unrecognized()),
     }
-    let m: RemoveMsg = parse(payload)?;
-    kaos.matchmaker.remove(&m.ticket, |t| t.party_id.is_none() && t.members[0].presence.session == session.id)?;
-    Ok(Answer::Ack)
 }

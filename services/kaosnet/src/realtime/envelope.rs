@@ -1,8 +1,12 @@
-//! Nakama's envelope: `{"cid": "…", "<kind>": {…}}` in, replies and error envelopes out,
-//! the same on every transport.
+//! Nakama's envelope: one message a client sent (decoded by [`super::request`]) handled
+//! (counted, rate limited, shown to its hooks, handed to its service), and the replies
+//! and error envelopes out, the same on every transport.
 
 use serde_json::{json, Map, Value};
 
+use super::protobuf::api::Rpc;
+use super::protobuf::realtime::envelope::Message;
+use super::request::{Body, Request};
 use crate::hooks::HookOperation;
 use crate::rpc::RpcContext;
 use crate::socket::{Answer, Failure, SocketError, SocketSession};
@@ -17,110 +21,103 @@ pub(crate) fn error(cid: Option<&Value>, code: SocketError, message: &str) -> Va
     v
 }
 
-/// A message kind the socket takes: its operation (whose name is the envelope's key, in
-/// snake case, and which says whether it may block and how it is rate limited) and its
-/// handler.
-pub(crate) struct Kind {
-    pub op: HookOperation,
-    handle: Handler,
-}
-
-type Handler = fn(&KaosNet, &SocketSession, &str, &Value, Option<&Value>) -> Result<Answer, Failure>;
-
-const fn kind(op: HookOperation, handle: Handler) -> Kind {
-    Kind { op, handle }
-}
-
-impl Kind {
-    /// Its name: the envelope's key, in snake case.
-    pub fn name(&self) -> &'static str {
-        self.op.name()
-    }
-}
-
 /// Every message kind a client may send.
-static KINDS: &[Kind] = &[
-    kind(HookOperation::Ping, |_, _, _, _, _| Ok(Answer::Reply("pong", json!({})))),
-    kind(HookOperation::Rpc, |k, s, _, p, _| rpc(k, s, p)),
-    kind(HookOperation::StatusFollow, status),
-    kind(HookOperation::StatusUnfollow, status),
-    kind(HookOperation::StatusUpdate, status),
-    kind(HookOperation::ChannelJoin, chat),
-    kind(HookOperation::ChannelLeave, chat),
-    kind(HookOperation::ChannelMessageSend, chat),
-    kind(HookOperation::ChannelMessageUpdate, chat),
-    kind(HookOperation::ChannelMessageRemove, chat),
-    kind(HookOperation::PartyCreate, party),
-    kind(HookOperation::PartyJoin, party),
-    kind(HookOperation::PartyLeave, party),
-    kind(HookOperation::PartyPromote, party),
-    kind(HookOperation::PartyAccept, party),
-    kind(HookOperation::PartyRemove, party),
-    kind(HookOperation::PartyClose, party),
-    kind(HookOperation::PartyJoinRequestList, party),
-    kind(HookOperation::PartyDataSend, party),
-    kind(HookOperation::PartyMatchmakerAdd, party),
-    kind(HookOperation::PartyMatchmakerRemove, party),
-    kind(HookOperation::MatchmakerAdd, matchmaker),
-    kind(HookOperation::MatchmakerRemove, matchmaker),
-    kind(HookOperation::MatchCreate, crate::matches::socket),
-    kind(HookOperation::MatchJoin, crate::matches::socket),
-    kind(HookOperation::MatchLeave, crate::matches::socket),
-    kind(HookOperation::MatchDataSend, crate::matches::socket),
+pub(crate) static KINDS: &[HookOperation] = &[
+    HookOperation::Ping,
+    HookOperation::Rpc,
+    HookOperation::StatusFollow,
+    HookOperation::StatusUnfollow,
+    HookOperation::StatusUpdate,
+    HookOperation::ChannelJoin,
+    HookOperation::ChannelLeave,
+    HookOperation::ChannelMessageSend,
+    HookOperation::ChannelMessageUpdate,
+    HookOperation::ChannelMessageRemove,
+    HookOperation::PartyCreate,
+    HookOperation::PartyJoin,
+    HookOperation::PartyLeave,
+    HookOperation::PartyPromote,
+    HookOperation::PartyAccept,
+    HookOperation::PartyRemove,
+    HookOperation::PartyClose,
+    HookOperation::PartyJoinRequestList,
+    HookOperation::PartyDataSend,
+    HookOperation::PartyMatchmakerAdd,
+    HookOperation::PartyMatchmakerRemove,
+    HookOperation::MatchmakerAdd,
+    HookOperation::MatchmakerRemove,
+    HookOperation::MatchCreate,
+    HookOperation::MatchJoin,
+    HookOperation::MatchLeave,
+    HookOperation::MatchDataSend,
 ];
 
-fn status(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
-    crate::status::socket(k, s, kind, p)
+/// The operation of a message a client may send; None for the server's own kinds (and
+/// `party_update`, which is not served).
+pub(crate) fn operation_of(message: &Message) -> Option<HookOperation> {
+    use HookOperation as Op;
+    Some(match message {
+        Message::Ping(_) => Op::Ping,
+        Message::Rpc(_) => Op::Rpc,
+        Message::StatusFollow(_) => Op::StatusFollow,
+        Message::StatusUnfollow(_) => Op::StatusUnfollow,
+        Message::StatusUpdate(_) => Op::StatusUpdate,
+        Message::ChannelJoin(_) => Op::ChannelJoin,
+        Message::ChannelLeave(_) => Op::ChannelLeave,
+        Message::ChannelMessageSend(_) => Op::ChannelMessageSend,
+        Message::ChannelMessageUpdate(_) => Op::ChannelMessageUpdate,
+        Message::ChannelMessageRemove(_) => Op::ChannelMessageRemove,
+        Message::PartyCreate(_) => Op::PartyCreate,
+        Message::PartyJoin(_) => Op::PartyJoin,
+        Message::PartyLeave(_) => Op::PartyLeave,
+        Message::PartyPromote(_) => Op::PartyPromote,
+        Message::PartyAccept(_) => Op::PartyAccept,
+        Message::PartyRemove(_) => Op::PartyRemove,
+        Message::PartyClose(_) => Op::PartyClose,
+        Message::PartyJoinRequestList(_) => Op::PartyJoinRequestList,
+        Message::PartyDataSend(_) => Op::PartyDataSend,
+        Message::PartyMatchmakerAdd(_) => Op::PartyMatchmakerAdd,
+        Message::PartyMatchmakerRemove(_) => Op::PartyMatchmakerRemove,
+        Message::MatchmakerAdd(_) => Op::MatchmakerAdd,
+        Message::MatchmakerRemove(_) => Op::MatchmakerRemove,
+        Message::MatchCreate(_) => Op::MatchCreate,
+        Message::MatchJoin(_) => Op::MatchJoin,
+        Message::MatchLeave(_) => Op::MatchLeave,
+        Message::MatchDataSend(_) => Op::MatchDataSend,
+        _ => return None,
+    })
 }
 
-fn chat(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
-    crate::chat::socket(k, s, kind, p)
-}
-
-fn party(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
-    crate::parties::socket(k, s, kind, p)
-}
-
-fn matchmaker(k: &KaosNet, s: &SocketSession, kind: &str, p: &Value, _: Option<&Value>) -> Result<Answer, Failure> {
-    crate::matchmaker::socket(k, s, kind, p)
-}
-
-/// The kind named `name` (its proto name or its lowerCamelCase JSON name).
-pub(crate) fn find(name: &str) -> Option<&'static Kind> {
-    let name = crate::protojson::snake_case(name);
-    KINDS.iter().find(|k| k.name() == name)
-}
-
-/// The replies to one envelope from `session`. An unknown kind is refused before any
-/// state (metrics, rate limits, hooks) is kept for it.
+/// The replies to one JSON envelope from `session`, read as a JSON tree (the way a
+/// message with hooks goes; benchmarks compare it with the typed readers).
 pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Value> {
-    let Ok(Value::Object(mut msg)) = crate::protojson::parse(data) else {
-        return vec![error(None, SocketError::UnrecognizedPayload, "Could not parse message")];
+    handle(kaos, session, super::request::general(&kaos.hooks, data))
+}
+
+/// The replies to one message from `session`: counted, limited, shown to its hooks,
+/// handled. A frame refused before its kind was known leaves no state behind.
+pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Value> {
+    let (cid, op, body) = match request {
+        Request::Unreadable(refusal) => return vec![refusal],
+        Request::Message { cid, op, body } => (cid, op, body),
     };
-    let cid = msg.remove("cid");
-    let cid = cid.as_ref().filter(|c| !c.is_null());
-    if msg.len() != 1 {
-        let why = if msg.is_empty() { "Missing message payload" } else { "Only one message payload allowed" };
-        let code = if msg.is_empty() { SocketError::MissingPayload } else { SocketError::UnrecognizedPayload };
-        return vec![error(cid, code, why)];
-    }
-    let Some((name, payload)) = msg.into_iter().next() else { return Vec::new() };
-    let Some(kind) = find(&name) else {
-        return vec![error(cid, SocketError::UnrecognizedPayload, "Unrecognized message")];
-    };
-    kaos.metrics.socket_message(kind.name());
-    if !kaos.limits.check_operation(&session.user_id, kind.op) {
+    let cid = cid.as_ref();
+    kaos.metrics.socket_message(op.name());
+    if !kaos.limits.check_operation(&session.user_id, op) {
         return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
     }
-    if !kaos.hooks.has_any(kind.name()) {
-        return dispatch(kaos, session, kind, &payload, cid);
-    }
+    let payload = match body {
+        Body::Hooked(payload) => payload,
+        body => return dispatch(kaos, session, op, body, cid),
+    };
     let ctx = crate::hooks::HookContext {
-        operation: kind.name().to_string(),
+        operation: op.name().to_string(),
         user_id: Some(session.user_id.clone()),
         username: Some(session.username.clone()),
     };
-    let run = |payload: &Value| Ok::<_, crate::ApiError>(dispatch(kaos, session, kind, payload, cid));
+    let run = |payload: &Value| {
+        Ok::<_, crate::ApiError>(dispatch(kaos, session, op, super::request::from_json(op, payload), cid))
+    };
     // After a success, the hooks see the answer's message (as a REST call's body), or
     // `{}` for a message that is not answered.
     let answer_of = |replies: &Vec<Value>| match replies.first().and_then(Value::as_object) {
@@ -137,9 +134,17 @@ pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Val
     }
 }
 
-/// The replies to one message of `kind`.
-fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &Kind, payload: &Value, cid: Option<&Value>) -> Vec<Value> {
-    let answer = (kind.handle)(kaos, session, kind.name(), payload, cid);
+/// The replies to one message of kind `op`.
+fn dispatch(kaos: &KaosNet, session: &SocketSession, op: HookOperation, body: Body, cid: Option<&Value>) -> Vec<Value> {
+    let answer = match body {
+        Body::Typed(message) => serve(kaos, session, *message, cid),
+        Body::Data(m) if op == HookOperation::MatchDataSend => {
+            crate::matches::send_data(kaos, session, m).map(|()| Answer::Silent)
+        }
+        Body::Data(m) => crate::parties::send_data(kaos, session, m).map(|()| Answer::Silent),
+        Body::Hooked(payload) => return dispatch(kaos, session, op, super::request::from_json(op, &payload), cid),
+        Body::Invalid(refusal) => Err(refusal),
+    };
     let reply = |kind: &str, body: Value| {
         let mut v = Map::new();
         if let Some(cid) = cid {
@@ -157,12 +162,31 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, kind: &Kind, payload: &Valu
     }
 }
 
-fn rpc(kaos: &KaosNet, session: &SocketSession, payload: &Value) -> Result<Answer, Failure> {
-    let id = payload.get("id").and_then(Value::as_str).unwrap_or_default();
+/// A message, handed to the service it belongs to.
+fn serve(kaos: &KaosNet, session: &SocketSession, message: Message, cid: Option<&Value>) -> Result<Answer, Failure> {
+    use Message as M;
+    match message {
+        M::Ping(_) => Ok(Answer::Reply("pong", json!({}))),
+        M::Rpc(m) => rpc(kaos, session, m),
+        M::StatusFollow(_) | M::StatusUnfollow(_) | M::StatusUpdate(_) => crate::status::socket(kaos, session, message),
+        M::ChannelJoin(_)
+        | M::ChannelLeave(_)
+        | M::ChannelMessageSend(_)
+        | M::ChannelMessageUpdate(_)
+        | M::ChannelMessageRemove(_) => crate::chat::socket(kaos, session, message),
+        M::MatchmakerAdd(_) | M::MatchmakerRemove(_) => crate::matchmaker::socket(kaos, session, message),
+        M::MatchCreate(_) | M::MatchJoin(_) | M::MatchLeave(_) | M::MatchDataSend(_) => {
+            crate::matches::socket(kaos, session, message, cid)
+        }
+        message => crate::parties::socket(kaos, session, message),
+    }
+}
+
+fn rpc(kaos: &KaosNet, session: &SocketSession, m: Rpc) -> Result<Answer, Failure> {
+    let (id, input) = (m.id.as_str(), m.payload.as_str());
     if id.is_empty() {
         return Err(Failure::bad_input("RPC ID must be set"));
     }
-    let input = payload.get("payload").and_then(Value::as_str).unwrap_or_default();
     let ctx = RpcContext {
         user_id: Some(session.user_id.clone()),
         username: Some(session.username.clone()),
@@ -182,9 +206,23 @@ mod tests {
     #[test]
     fn every_kind_is_an_operation_hooks_can_name() {
         for kind in super::KINDS {
-            assert_eq!(crate::hooks::HookOperation::named(kind.name()), Some(kind.op), "{}", kind.name());
+            assert_eq!(crate::hooks::HookOperation::named(kind.name()), Some(*kind), "{}", kind.name());
         }
         let names: std::collections::HashSet<_> = crate::hooks::HookOperation::ALL.iter().map(|o| o.name()).collect();
         assert_eq!(names.len(), crate::hooks::HookOperation::ALL.len(), "names are unique");
+    }
+
+    #[test]
+    fn every_kind_reads_as_its_own_message() {
+        use super::super::request::{from_json, Body};
+        for &op in super::KINDS {
+            match from_json(op, &serde_json::json!({})) {
+                Body::Typed(m) => assert_eq!(super::operation_of(&m), Some(op)),
+                Body::Invalid(f) if matches!(op.name(), "match_data_send" | "party_data_send") => {
+                    assert_eq!(f.code, crate::socket::SocketError::BadInput, "{}: no target", op.name());
+                }
+                other => panic!("{}: {other:?}", op.name()),
+            }
+        }
     }
 }

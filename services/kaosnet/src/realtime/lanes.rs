@@ -7,94 +7,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 
-use super::{envelope, SessionId, SocketSession};
+use super::envelope::handle;
+use super::request::Request;
+use super::{SessionId, SocketSession};
 use crate::KaosNet;
-
-/// Whether a message may block: its kind (the first key but `cid`) is one that does, or
-/// this quick look cannot tell (an escaped `cid`, malformed JSON: the lane answers those
-/// just the same, and no crafted message can run an RPC on a socket thread).
-pub(crate) fn may_block(data: &[u8]) -> bool {
-    match kind_of(data) {
-        None => true,
-        Some(k) => std::str::from_utf8(k).ok().and_then(super::envelope::find).is_some_and(|k| k.op.blocks()),
-    }
-}
-
-/// The first key of the envelope other than `cid` (whose value, a string or a number,
-/// is skipped), without escapes.
-pub(crate) fn kind_of(data: &[u8]) -> Option<&[u8]> {
-    let mut i = 0;
-    let skip_ws = |i: &mut usize| {
-        while data.get(*i).is_some_and(u8::is_ascii_whitespace) {
-            *i += 1;
-        }
-    };
-    let key = |i: &mut usize| -> Option<&[u8]> {
-        if data.get(*i) != Some(&b'"') {
-            return None;
-        }
-        let start = *i + 1;
-        let len = data[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
-        if data[start + len] != b'"' {
-            return None;
-        }
-        *i = start + len + 1;
-        Some(&data[start..start + len])
-    };
-    skip_ws(&mut i);
-    if data.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    loop {
-        skip_ws(&mut i);
-        let k = key(&mut i)?;
-        if k != b"cid" {
-            return Some(k);
-        }
-        skip_ws(&mut i);
-        if data.get(i) != Some(&b':') {
-            return None;
-        }
-        i += 1;
-        skip_ws(&mut i);
-        if data.get(i) == Some(&b'"') {
-            key(&mut i)?;
-        } else {
-            while data.get(i).is_some_and(|b| !matches!(b, b',' | b'}')) {
-                i += 1;
-            }
-        }
-        skip_ws(&mut i);
-        if data.get(i) != Some(&b',') {
-            return None;
-        }
-        i += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::may_block;
-
-    #[test]
-    fn the_kind_decides_whatever_the_cid_and_the_contents() {
-        assert!(may_block(br#"{"rpc":{"id":"x"}}"#));
-        assert!(may_block(br#" { "cid" : "7" , "rpc" : {}}"#));
-        assert!(may_block(br#"{"cid":12,"channel_message_send":{"content":"{}"}}"#));
-        assert!(!may_block(br#"{"cid":"1","ping":{}}"#));
-        assert!(!may_block(br#"{"match_data_send":{"data":"rpc","match_id":"\"rpc\""}}"#));
-        assert!(may_block(br#"{"cid":"a\"b","rpc":{}}"#));
-        assert!(may_block(br#"{"channelJoin":{"target":"x"}}"#), "lowerCamelCase names too");
-        assert!(!may_block(br#"{"no_such_kind":{}}"#));
-        assert!(may_block(b"not json"));
-        assert!(may_block(b""));
-    }
-}
 
 struct Lane {
     session: Arc<SocketSession>,
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<Request>,
     /// A worker is running this lane's front message.
     running: bool,
     /// The session has gone: what it left behind is undone once the lane is idle.
@@ -126,25 +46,20 @@ impl Lanes {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether `session` has messages in its lane (its next ones queue behind them).
-    pub(crate) fn busy(&self, session: SessionId) -> bool {
-        self.lock().lanes.contains_key(&session)
-    }
-
     /// Takes the message if it belongs in `session`'s lane (it may block, or the lane is
-    /// busy); false if the socket thread should handle it now.
-    pub(crate) fn offer(&self, session: &SocketSession, data: &[u8]) -> bool {
+    /// busy); gives it back if the socket thread should handle it now.
+    pub(crate) fn offer(&self, session: &SocketSession, request: Request) -> Option<Request> {
         let mut s = self.lock();
         if let Some(lane) = s.lanes.get_mut(&session.id) {
-            lane.queue.push_back(data.to_vec());
-            return true;
+            lane.queue.push_back(request);
+            return None;
         }
-        if !may_block(data) {
-            return false;
+        if !request.blocks() {
+            return Some(request);
         }
         let lane = Lane {
             session: Arc::new(session.clone()),
-            queue: VecDeque::from([data.to_vec()]),
+            queue: VecDeque::from([request]),
             running: false,
             closed: false,
         };
@@ -152,7 +67,7 @@ impl Lanes {
         s.ready.push_back(session.id);
         drop(s);
         self.work.notify_one();
-        true
+        None
     }
 
     /// The session has gone: its queued messages are dropped; one running finishes,
@@ -193,7 +108,7 @@ impl Lanes {
 /// A worker: waits on the lanes alone (holding no services), runs one message at a time.
 fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
     loop {
-        let (session, data) = {
+        let (session, request) = {
             let mut s = lanes.lock();
             loop {
                 if s.stop || kaos.strong_count() == 0 {
@@ -201,9 +116,9 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
                 }
                 if let Some(id) = s.ready.pop_front() {
                     let Some(lane) = s.lanes.get_mut(&id) else { continue };
-                    if let Some(data) = lane.queue.pop_front() {
+                    if let Some(request) = lane.queue.pop_front() {
                         lane.running = true;
-                        break (lane.session.clone(), data);
+                        break (lane.session.clone(), request);
                     }
                     s.lanes.remove(&id);
                     continue;
@@ -219,7 +134,7 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
         let Some(k) = kaos.upgrade() else { return };
         // The replies go out together: no event from elsewhere comes between an answer
         // and the one that follows it.
-        let replies = envelope(&k, &session, &data);
+        let replies = handle(&k, &session, request);
         k.sessions().send_all(session.id, replies.iter().map(|r| Arc::new(super::Frame::from_value(r))));
         let mut s = lanes.lock();
         let Some(lane) = s.lanes.get_mut(&session.id) else { continue };

@@ -17,6 +17,7 @@
 pub(crate) mod envelope;
 mod inbound;
 pub(crate) mod lanes;
+mod request;
 mod rudp;
 mod socket_loop;
 mod ws;
