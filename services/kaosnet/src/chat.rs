@@ -8,15 +8,31 @@
 
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
-use crate::notifications::{self, Outgoing};
+use crate::groups::Groups;
+use crate::notifications::{self, Notifications, Outgoing};
 use crate::presence::router::{channel_id, channel_target};
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::presence::Notifier;
 use crate::protobuf::realtime::envelope::Message;
 use crate::socket::{Answer, Failure, SocketSession};
-use crate::store::{ChannelMessage, StoreError, UserKey};
+use crate::store::{AccountStore, ChannelMessage, MessageStore, StoreError, UserKey};
 use crate::time::rfc3339;
-use crate::KaosNet;
+
+/// The chat service: channels (who is in them, through the notifier), their history in
+/// the message store, and the group membership that opens group channels.
+pub struct Chat {
+    pub(crate) accounts: Arc<dyn AccountStore + Send + Sync>,
+    pub(crate) messages: Arc<dyn MessageStore + Send + Sync>,
+    pub(crate) groups: Arc<Groups>,
+    pub(crate) notifications: Arc<Notifications>,
+    pub(crate) notifier: Arc<Notifier>,
+    pub(crate) clock: fn() -> i64,
+}
+
+crate::opaque_debug!(Chat);
 
 /// Longest message content, bytes.
 pub const MAX_CONTENT: usize = 4096;
@@ -65,16 +81,6 @@ fn valid_room(name: &str) -> bool {
     !name.is_empty() && name.chars().count() <= MAX_ROOM_NAME && !name.chars().any(char::is_control)
 }
 
-/// Whether `user_id` may read the channel's history, join it and send to it: rooms are
-/// open, direct chats take their two users, groups their members (not join requests).
-fn may_join(kaos: &KaosNet, stream: &Stream, user_id: &str) -> Result<bool, ApiError> {
-    Ok(match stream.mode {
-        StreamMode::ChannelDirect => stream.subject == user_id || stream.subcontext == user_id,
-        StreamMode::ChannelGroup => crate::groups::is_member(kaos, &stream.subject, user_id)?,
-        _ => true,
-    })
-}
-
 /// Refused group channel joins and sends, in Nakama's words.
 fn not_group_member() -> ApiError {
     ApiError::invalid("Group not found or you are not a member.")
@@ -111,76 +117,6 @@ fn ack_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Value {
     v
 }
 
-/// Joins `session` to a channel: a room by name (1), a direct chat with a user (2), or a
-/// group (3).
-pub fn join(
-    kaos: &KaosNet,
-    session: &SocketSession,
-    target: &str,
-    kind: i32,
-    persistence: bool,
-    hidden: bool,
-) -> Result<Joined, ApiError> {
-    let stream = match kind {
-        1 if valid_room(target) => Stream {
-            mode: StreamMode::ChannelRoom,
-            subject: String::new(),
-            subcontext: String::new(),
-            label: target.to_string(),
-        },
-        1 => return Err(ApiError::invalid(format!("Room names are 1 to {MAX_ROOM_NAME} printable characters."))),
-        2 => {
-            let other = uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid user ID."))?.to_string();
-            if other == session.user_id {
-                return Err(ApiError::invalid("A direct chat needs another user."));
-            }
-            if kaos.accounts.store().user(UserKey::Id(&other))?.is_none() {
-                return Err(ApiError::invalid("User not found."));
-            }
-            let (a, b) = if session.user_id < other {
-                (session.user_id.clone(), other)
-            } else {
-                (other, session.user_id.clone())
-            };
-            Stream { mode: StreamMode::ChannelDirect, subject: a, subcontext: b, label: String::new() }
-        }
-        3 => {
-            let group = uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid group ID."))?.to_string();
-            let stream = Stream::new(StreamMode::ChannelGroup, group);
-            if !may_join(kaos, &stream, &session.user_id)? {
-                return Err(not_group_member());
-            }
-            stream
-        }
-        _ => return Err(ApiError::invalid("Channel type must be 1 (room), 2 (direct) or 3 (group).")),
-    };
-    let me = Presence {
-        session: session.id,
-        user_id: session.user_id.clone(),
-        username: session.username.clone(),
-        meta: PresenceMeta { hidden, persistence, ..PresenceMeta::default() },
-    };
-    let new = kaos.tracker().track(&stream, me.clone());
-    let own_event = if new { kaos.notifier.announce_join(&stream, &me) } else { None };
-    if stream.mode == StreamMode::ChannelDirect {
-        let other = if stream.subject == session.user_id { &stream.subcontext } else { &stream.subject };
-        if !kaos.tracker().list(&stream).iter().any(|p| &p.user_id == other) {
-            notifications::send(
-                kaos,
-                Outgoing {
-                    user_id: other.clone(),
-                    subject: format!("{} wants to chat", session.username),
-                    content: json!({"channel_id": channel_id(&stream), "username": session.username}),
-                    code: notifications::code::DM_REQUEST,
-                    sender_id: Some(session.user_id.clone()),
-                    persistent: true,
-                },
-            )?;
-        }
-    }
-    Ok(Joined { stream, new, own_event })
-}
-
 /// A channel joined.
 #[derive(Debug)]
 pub struct Joined {
@@ -203,135 +139,12 @@ fn content(text: &str) -> Result<String, ApiError> {
     }
 }
 
-fn member(kaos: &KaosNet, session: &SocketSession, id: &str) -> Result<(Stream, Presence), ApiError> {
-    let stream = stream_of(id)?;
-    let me =
-        kaos.tracker().get(&stream, session.id).ok_or_else(|| ApiError::invalid("Not a member of this channel."))?;
-    // Someone kicked from a group after joining its channel may no longer write to it.
-    if stream.mode == StreamMode::ChannelGroup && !may_join(kaos, &stream, &session.user_id)? {
-        return Err(not_group_member());
-    }
-    Ok((stream, me))
-}
-
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::invalid("Message not found."),
         StoreError::PermissionDenied => ApiError::invalid("Only the sender may change a message."),
         other => other.into(),
     }
-}
-
-/// `channel_*` messages from the socket.
-pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
-    match message {
-        Message::ChannelJoin(m) => {
-            let (persistence, hidden) = (m.persistence.is_some_and(|v| v.value), m.hidden.is_some_and(|v| v.value));
-            let Joined { stream, new, own_event } = join(kaos, session, &m.target, m.r#type, persistence, hidden)?;
-            let all = kaos.tracker().list(&stream);
-            // As Nakama: a new joiner is left out of the list, one already in finds itself.
-            let listed = |p: &&Presence| !(p.meta.hidden || new && p.session == session.id);
-            let presences: Vec<Value> = all.iter().filter(listed).map(Presence::to_json).collect();
-            let me = all.iter().find(|p| p.session == session.id).map(Presence::to_json);
-            let mut channel = json!({"id": channel_id(&stream), "presences": presences, "self": me});
-            channel_target(&stream, &mut channel);
-            Ok(Answer::ReplyThen("channel", channel, own_event))
-        }
-        Message::ChannelLeave(m) => {
-            let stream = stream_of(&m.channel_id)?;
-            if let Some(gone) = kaos.tracker().untrack(&stream, session.id) {
-                kaos.notifier.announce(&stream, &[], &[gone], Some(session.id));
-            }
-            Ok(Answer::Ack)
-        }
-        Message::ChannelMessageSend(m) => {
-            let (stream, me) = member(kaos, session, &m.channel_id)?;
-            let now = kaos.accounts.now();
-            let mut msg = ChannelMessage {
-                seq: 0,
-                id: uuid::Uuid::new_v4().to_string(),
-                channel_id: channel_id(&stream),
-                code: code::CHAT,
-                sender_id: session.user_id.clone(),
-                username: session.username.clone(),
-                content: content(&m.content)?,
-                create_time: now,
-                update_time: now,
-            };
-            let persistent = me.meta.persistence;
-            if persistent {
-                msg = kaos.accounts.store().add_message(&msg).map_err(ApiError::from)?;
-            }
-            kaos.notifier.to_stream(
-                &stream,
-                &json!({"channel_message": message_json(&stream, &msg, persistent)}),
-                None,
-            );
-            Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, persistent)))
-        }
-        Message::ChannelMessageUpdate(m) => {
-            let (stream, _) = member(kaos, session, &m.channel_id)?;
-            let text = content(&m.content)?;
-            let now = kaos.accounts.now();
-            let mut msg = kaos
-                .accounts
-                .store()
-                .update_message(&m.channel_id, &m.message_id, &session.user_id, &text, now)
-                .map_err(store_error)?;
-            msg.code = code::UPDATE;
-            Ok(changed(kaos, &stream, msg))
-        }
-        Message::ChannelMessageRemove(m) => {
-            let (stream, _) = member(kaos, session, &m.channel_id)?;
-            let store = kaos.accounts.store();
-            let mut msg = store.remove_message(&m.channel_id, &m.message_id, &session.user_id).map_err(store_error)?;
-            msg.code = code::REMOVE;
-            msg.content = "{}".into();
-            Ok(changed(kaos, &stream, msg))
-        }
-        _ => Err(Failure::unrecognized()),
-    }
-}
-
-/// An edited or removed message, announced to the channel; the sender's answer.
-fn changed(kaos: &KaosNet, stream: &Stream, mut msg: ChannelMessage) -> Answer {
-    msg.channel_id = channel_id(stream);
-    kaos.notifier.to_stream(stream, &json!({"channel_message": message_json(stream, &msg, true)}), None);
-    Answer::Reply("channel_message_ack", ack_json(stream, &msg, true))
-}
-
-/// A page of a channel's history for `user_id` (`GET /v2/channel/{id}`).
-pub fn history(
-    kaos: &KaosNet,
-    user_id: &str,
-    channel: &str,
-    limit: usize,
-    forward: bool,
-    cursor: Option<&str>,
-) -> Result<Value, ApiError> {
-    let stream = stream_of(channel)?;
-    if !may_join(kaos, &stream, user_id)? {
-        return Err(ApiError::new(crate::Code::PermissionDenied, "Not a member of this channel."));
-    }
-    let (forward, from) = match cursor {
-        Some(c) => decode_cursor(c)?,
-        None => (forward, None),
-    };
-    let mut page = kaos.accounts.store().list_messages(channel, forward, from, limit + 1)?;
-    let more = page.len() > limit;
-    page.truncate(limit);
-    let messages: Vec<Value> = page.iter().map(|m| message_json(&stream, m, true)).collect();
-    let mut out = json!({ "messages": messages });
-    if let (true, Some(last)) = (more, page.last()) {
-        out["next_cursor"] = json!(encode_cursor(forward, Some(last.seq)));
-    }
-    if let (Some(_), Some(first)) = (cursor, page.first()) {
-        out["prev_cursor"] = json!(encode_cursor(!forward, Some(first.seq)));
-    }
-    if let Some(newest) = page.iter().map(|m| m.seq).max() {
-        out["cacheable_cursor"] = json!(encode_cursor(true, Some(newest)));
-    }
-    Ok(out)
 }
 
 fn encode_cursor(forward: bool, seq: Option<i64>) -> String {
@@ -352,4 +165,211 @@ fn decode_cursor(cursor: &str) -> Result<(bool, Option<i64>), ApiError> {
     };
     let seq: i64 = text[1..].parse().map_err(|_| bad())?;
     Ok((forward, Some(seq)))
+}
+
+impl Chat {
+    /// Whether `user_id` may read the channel's history, join it and send to it: rooms are
+    /// open, direct chats take their two users, groups their members (not join requests).
+    fn may_join(&self, stream: &Stream, user_id: &str) -> Result<bool, ApiError> {
+        Ok(match stream.mode {
+            StreamMode::ChannelDirect => stream.subject == user_id || stream.subcontext == user_id,
+            StreamMode::ChannelGroup => self.groups.is_member(&stream.subject, user_id)?,
+            _ => true,
+        })
+    }
+
+    /// Joins `session` to a channel: a room by name (1), a direct chat with a user (2), or a
+    /// group (3).
+    pub fn join(
+        &self,
+        session: &SocketSession,
+        target: &str,
+        kind: i32,
+        persistence: bool,
+        hidden: bool,
+    ) -> Result<Joined, ApiError> {
+        let stream = match kind {
+            1 if valid_room(target) => Stream {
+                mode: StreamMode::ChannelRoom,
+                subject: String::new(),
+                subcontext: String::new(),
+                label: target.to_string(),
+            },
+            1 => return Err(ApiError::invalid(format!("Room names are 1 to {MAX_ROOM_NAME} printable characters."))),
+            2 => {
+                let other =
+                    uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid user ID."))?.to_string();
+                if other == session.user_id {
+                    return Err(ApiError::invalid("A direct chat needs another user."));
+                }
+                if self.accounts.user(UserKey::Id(&other))?.is_none() {
+                    return Err(ApiError::invalid("User not found."));
+                }
+                let (a, b) = if session.user_id < other {
+                    (session.user_id.clone(), other)
+                } else {
+                    (other, session.user_id.clone())
+                };
+                Stream { mode: StreamMode::ChannelDirect, subject: a, subcontext: b, label: String::new() }
+            }
+            3 => {
+                let group =
+                    uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid group ID."))?.to_string();
+                let stream = Stream::new(StreamMode::ChannelGroup, group);
+                if !self.may_join(&stream, &session.user_id)? {
+                    return Err(not_group_member());
+                }
+                stream
+            }
+            _ => return Err(ApiError::invalid("Channel type must be 1 (room), 2 (direct) or 3 (group).")),
+        };
+        let me = Presence {
+            session: session.id,
+            user_id: session.user_id.clone(),
+            username: session.username.clone(),
+            meta: PresenceMeta { hidden, persistence, ..PresenceMeta::default() },
+        };
+        let new = self.notifier.tracker().track(&stream, me.clone());
+        let own_event = if new { self.notifier.announce_join(&stream, &me) } else { None };
+        if stream.mode == StreamMode::ChannelDirect {
+            let other = if stream.subject == session.user_id { &stream.subcontext } else { &stream.subject };
+            if !self.notifier.tracker().list(&stream).iter().any(|p| &p.user_id == other) {
+                self.notifications.send(Outgoing {
+                    user_id: other.clone(),
+                    subject: format!("{} wants to chat", session.username),
+                    content: json!({"channel_id": channel_id(&stream), "username": session.username}),
+                    code: notifications::code::DM_REQUEST,
+                    sender_id: Some(session.user_id.clone()),
+                    persistent: true,
+                })?;
+            }
+        }
+        Ok(Joined { stream, new, own_event })
+    }
+
+    fn member(&self, session: &SocketSession, id: &str) -> Result<(Stream, Presence), ApiError> {
+        let stream = stream_of(id)?;
+        let me = self
+            .notifier
+            .tracker()
+            .get(&stream, session.id)
+            .ok_or_else(|| ApiError::invalid("Not a member of this channel."))?;
+        // Someone kicked from a group after joining its channel may no longer write to it.
+        if stream.mode == StreamMode::ChannelGroup && !self.may_join(&stream, &session.user_id)? {
+            return Err(not_group_member());
+        }
+        Ok((stream, me))
+    }
+
+    /// `channel_*` messages from the socket.
+    pub(crate) fn socket(&self, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
+        match message {
+            Message::ChannelJoin(m) => {
+                let (persistence, hidden) = (m.persistence.is_some_and(|v| v.value), m.hidden.is_some_and(|v| v.value));
+                let Joined { stream, new, own_event } = self.join(session, &m.target, m.r#type, persistence, hidden)?;
+                let all = self.notifier.tracker().list(&stream);
+                // As Nakama: a new joiner is left out of the list, one already in finds itself.
+                let listed = |p: &&Presence| !(p.meta.hidden || new && p.session == session.id);
+                let presences: Vec<Value> = all.iter().filter(listed).map(Presence::to_json).collect();
+                let me = all.iter().find(|p| p.session == session.id).map(Presence::to_json);
+                let mut channel = json!({"id": channel_id(&stream), "presences": presences, "self": me});
+                channel_target(&stream, &mut channel);
+                Ok(Answer::ReplyThen("channel", channel, own_event))
+            }
+            Message::ChannelLeave(m) => {
+                let stream = stream_of(&m.channel_id)?;
+                if let Some(gone) = self.notifier.tracker().untrack(&stream, session.id) {
+                    self.notifier.announce(&stream, &[], &[gone], Some(session.id));
+                }
+                Ok(Answer::Ack)
+            }
+            Message::ChannelMessageSend(m) => {
+                let (stream, me) = self.member(session, &m.channel_id)?;
+                let now = (self.clock)();
+                let mut msg = ChannelMessage {
+                    seq: 0,
+                    id: uuid::Uuid::new_v4().to_string(),
+                    channel_id: channel_id(&stream),
+                    code: code::CHAT,
+                    sender_id: session.user_id.clone(),
+                    username: session.username.clone(),
+                    content: content(&m.content)?,
+                    create_time: now,
+                    update_time: now,
+                };
+                let persistent = me.meta.persistence;
+                if persistent {
+                    msg = self.messages.add_message(&msg).map_err(ApiError::from)?;
+                }
+                self.notifier.to_stream(
+                    &stream,
+                    &json!({"channel_message": message_json(&stream, &msg, persistent)}),
+                    None,
+                );
+                Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, persistent)))
+            }
+            Message::ChannelMessageUpdate(m) => {
+                let (stream, _) = self.member(session, &m.channel_id)?;
+                let text = content(&m.content)?;
+                let now = (self.clock)();
+                let mut msg = self
+                    .messages
+                    .update_message(&m.channel_id, &m.message_id, &session.user_id, &text, now)
+                    .map_err(store_error)?;
+                msg.code = code::UPDATE;
+                Ok(self.changed(&stream, msg))
+            }
+            Message::ChannelMessageRemove(m) => {
+                let (stream, _) = self.member(session, &m.channel_id)?;
+                let store = &self.messages;
+                let mut msg =
+                    store.remove_message(&m.channel_id, &m.message_id, &session.user_id).map_err(store_error)?;
+                msg.code = code::REMOVE;
+                msg.content = "{}".into();
+                Ok(self.changed(&stream, msg))
+            }
+            _ => Err(Failure::unrecognized()),
+        }
+    }
+
+    /// An edited or removed message, announced to the channel; the sender's answer.
+    fn changed(&self, stream: &Stream, mut msg: ChannelMessage) -> Answer {
+        msg.channel_id = channel_id(stream);
+        self.notifier.to_stream(stream, &json!({"channel_message": message_json(stream, &msg, true)}), None);
+        Answer::Reply("channel_message_ack", ack_json(stream, &msg, true))
+    }
+
+    /// A page of a channel's history for `user_id` (`GET /v2/channel/{id}`).
+    pub fn history(
+        &self,
+        user_id: &str,
+        channel: &str,
+        limit: usize,
+        forward: bool,
+        cursor: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let stream = stream_of(channel)?;
+        if !self.may_join(&stream, user_id)? {
+            return Err(ApiError::new(crate::Code::PermissionDenied, "Not a member of this channel."));
+        }
+        let (forward, from) = match cursor {
+            Some(c) => decode_cursor(c)?,
+            None => (forward, None),
+        };
+        let mut page = self.messages.list_messages(channel, forward, from, limit + 1)?;
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let messages: Vec<Value> = page.iter().map(|m| message_json(&stream, m, true)).collect();
+        let mut out = json!({ "messages": messages });
+        if let (true, Some(last)) = (more, page.last()) {
+            out["next_cursor"] = json!(encode_cursor(forward, Some(last.seq)));
+        }
+        if let (Some(_), Some(first)) = (cursor, page.first()) {
+            out["prev_cursor"] = json!(encode_cursor(!forward, Some(first.seq)));
+        }
+        if let Some(newest) = page.iter().map(|m| m.seq).max() {
+            out["cacheable_cursor"] = json!(encode_cursor(true, Some(newest)));
+        }
+        Ok(out)
+    }
 }

@@ -75,6 +75,19 @@ pub use matchmaker::{Matchmaker, MatchmakerConfig, MatchmakerMatch, MatchmakerTi
 pub use storage::{ObjectPermission, Storage};
 
 use accounts::Accounts;
+
+/// `Debug` for a service whose parts (stores behind traits) do not print.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! opaque_debug {
+    ($t:ident) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    };
+}
 use session::SessionConfig;
 use store::Store;
 
@@ -111,7 +124,19 @@ pub struct KaosNet {
     metrics: metrics::Metrics,
     /// Delivery: the connected sessions and who is present on which stream (chat
     /// channels, matches, parties, status).
-    notifier: presence::Notifier,
+    notifier: Arc<presence::Notifier>,
+    /// Notifications, stored and delivered.
+    notifications: Arc<notifications::Notifications>,
+    /// Friends.
+    friends: friends::Friends,
+    /// Groups.
+    groups: Arc<groups::Groups>,
+    /// Chat channels and their history.
+    chat: chat::Chat,
+    /// Online status and follows.
+    status: status::Status,
+    /// Storage objects.
+    storage: storage::Storage,
     /// Authoritative match handlers and the matches running.
     matches: matches::MatchRegistry,
     /// Matchmaking tickets.
@@ -165,6 +190,31 @@ impl KaosNet {
         &self.notifier
     }
 
+    /// Notifications, stored and delivered.
+    pub fn notifications(&self) -> &notifications::Notifications {
+        &self.notifications
+    }
+
+    /// Friends.
+    pub fn friends(&self) -> &friends::Friends {
+        &self.friends
+    }
+
+    /// Groups.
+    pub fn groups(&self) -> &groups::Groups {
+        &self.groups
+    }
+
+    /// Chat channels and their history.
+    pub fn chat(&self) -> &chat::Chat {
+        &self.chat
+    }
+
+    /// Online status and follows.
+    pub fn status(&self) -> &status::Status {
+        &self.status
+    }
+
     /// Authoritative match handlers and the matches running.
     pub fn matches(&self) -> &matches::MatchRegistry {
         &self.matches
@@ -195,9 +245,10 @@ impl KaosNet {
         self.notifier.tracker()
     }
 
-    /// Storage for server code, in these services' store.
-    pub fn storage(&self) -> storage::Storage {
-        storage::Storage::with_store(self.accounts.store().clone())
+    /// Storage, in these services' store: its operations, for server code and every
+    /// API.
+    pub fn storage(&self) -> &storage::Storage {
+        &self.storage
     }
 
     /// A weak handle to these services, for server code registered on them (an RPC that
@@ -213,8 +264,43 @@ impl KaosNet {
         sessions: SessionConfig,
         limits: hooks::OperationRateLimiter,
     ) -> Arc<KaosNet> {
+        let clock = accounts::unix_now;
+        let notifier = Arc::new(presence::Notifier::default());
+        let (accounts_data, social): (
+            Arc<dyn store::AccountStore + Send + Sync>,
+            Arc<dyn store::SocialStore + Send + Sync>,
+        ) = (store.clone(), store.clone());
+        // Each service holds the data it owns (its part of the store) and the services
+        // it calls.
+        let notifications =
+            Arc::new(notifications::Notifications { store: store.clone(), notifier: notifier.clone(), clock });
+        let groups = Arc::new(groups::Groups {
+            accounts: accounts_data.clone(),
+            social: social.clone(),
+            notifications: notifications.clone(),
+            notifier: notifier.clone(),
+            clock,
+        });
+        let friends =
+            friends::Friends { accounts: accounts_data.clone(), social, notifications: notifications.clone(), clock };
+        let chat = chat::Chat {
+            accounts: accounts_data.clone(),
+            messages: store.clone(),
+            groups: groups.clone(),
+            notifications: notifications.clone(),
+            notifier: notifier.clone(),
+            clock,
+        };
+        let status = status::Status { accounts: accounts_data, notifier: notifier.clone() };
+        let storage = storage::Storage::with_store(store.clone());
         Arc::new_cyclic(|me| KaosNet {
             me: me.clone(),
+            notifications,
+            friends,
+            groups,
+            chat,
+            status,
+            storage,
             matches: matches::MatchRegistry::default(),
             matchmaker: matchmaker::Matchmaker::default(),
             parties: parties::Parties::default(),
@@ -225,7 +311,7 @@ impl KaosNet {
             hooks: hooks::HookRegistry::default(),
             limits,
             metrics: metrics::Metrics::new(),
-            notifier: presence::Notifier::default(),
+            notifier,
         })
     }
 }

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
-use crate::store::Notification;
+use crate::presence::Notifier;
+use crate::store::{MessageStore, Notification};
 use crate::time::rfc3339;
-use crate::KaosNet;
 
 /// Notification codes Nakama reserves (games use codes above 0).
 pub mod code {
@@ -51,48 +53,82 @@ pub fn notification_json(n: &Notification, persistent: bool) -> Value {
     v
 }
 
-/// Sends one notification.
-pub fn send(kaos: &KaosNet, n: Outgoing) -> Result<(), ApiError> {
-    send_all(kaos, vec![n])
+/// The notifications service: it owns where notifications are kept and how they reach
+/// a user's sessions.
+pub struct Notifications {
+    pub(crate) store: Arc<dyn MessageStore + Send + Sync>,
+    pub(crate) notifier: Arc<Notifier>,
+    pub(crate) clock: fn() -> i64,
 }
 
-/// Sends notifications: the persistent ones are stored (all or none), then every one
-/// goes to its user's connected sessions, one envelope per user.
-pub fn send_all(kaos: &KaosNet, list: Vec<Outgoing>) -> Result<(), ApiError> {
-    let now = kaos.accounts.now();
-    let mut made = Vec::with_capacity(list.len());
-    for n in list {
-        if !n.content.is_object() {
-            return Err(ApiError::invalid("Notification content must be a JSON object."));
+crate::opaque_debug!(Notifications);
+
+impl Notifications {
+    /// Sends one notification.
+    pub fn send(&self, n: Outgoing) -> Result<(), ApiError> {
+        self.send_all(vec![n])
+    }
+
+    /// Sends notifications: the persistent ones are stored (all or none), then every one
+    /// goes to its user's connected sessions, one envelope per user.
+    pub fn send_all(&self, list: Vec<Outgoing>) -> Result<(), ApiError> {
+        let now = (self.clock)();
+        let mut made = Vec::with_capacity(list.len());
+        for n in list {
+            if !n.content.is_object() {
+                return Err(ApiError::invalid("Notification content must be a JSON object."));
+            }
+            if n.code == 0 {
+                return Err(ApiError::invalid("Notification code 0 is reserved."));
+            }
+            if uuid::Uuid::parse_str(&n.user_id).is_err() {
+                return Err(ApiError::invalid(format!("Invalid user ID {:?}.", n.user_id)));
+            }
+            let stored = Notification {
+                seq: 0,
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: n.user_id,
+                subject: n.subject,
+                content: n.content.to_string(),
+                code: n.code,
+                sender_id: n.sender_id.unwrap_or_default(),
+                create_time: now,
+            };
+            made.push((stored, n.persistent));
         }
-        if n.code == 0 {
-            return Err(ApiError::invalid("Notification code 0 is reserved."));
+        let persistent: Vec<Notification> = made.iter().filter(|(_, p)| *p).map(|(n, _)| n.clone()).collect();
+        if !persistent.is_empty() {
+            self.store.add_notifications(&persistent)?;
         }
-        if uuid::Uuid::parse_str(&n.user_id).is_err() {
-            return Err(ApiError::invalid(format!("Invalid user ID {:?}.", n.user_id)));
+        let mut by_user: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for (n, p) in &made {
+            by_user.entry(n.user_id.as_str()).or_default().push(notification_json(n, *p));
         }
-        let stored = Notification {
-            seq: 0,
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: n.user_id,
-            subject: n.subject,
-            content: n.content.to_string(),
-            code: n.code,
-            sender_id: n.sender_id.unwrap_or_default(),
-            create_time: now,
-        };
-        made.push((stored, n.persistent));
+        for (user, list) in by_user {
+            self.notifier.to_user(user, &json!({"notifications": {"notifications": list}}));
+        }
+        Ok(())
     }
-    let persistent: Vec<Notification> = made.iter().filter(|(_, p)| *p).map(|(n, _)| n.clone()).collect();
-    if !persistent.is_empty() {
-        kaos.accounts.store().add_notifications(&persistent)?;
+
+    /// Sends notifications for a change already committed: a failure here is logged,
+    /// not reported, since the change itself stands.
+    pub(crate) fn send_after(&self, list: Vec<Outgoing>) {
+        if list.is_empty() {
+            return;
+        }
+        if let Err(e) = self.send_all(list) {
+            tracing::warn!(error = %e, "notifications for a committed change were not sent");
+        }
     }
-    let mut by_user: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-    for (n, p) in &made {
-        by_user.entry(n.user_id.as_str()).or_default().push(notification_json(n, *p));
+
+    /// `user_id`'s stored notifications after `after` (a sequence number), oldest first.
+    pub fn list(&self, user_id: &str, after: Option<i64>, limit: usize) -> Result<Vec<Notification>, ApiError> {
+        Ok(self.store.list_notifications(user_id, after, limit)?)
     }
-    for (user, list) in by_user {
-        kaos.notifier.to_user(user, &json!({"notifications": {"notifications": list}}));
+
+    /// Deletes `user_id`'s notifications with these ids (others' are left alone).
+    pub fn delete(&self, user_id: &str, ids: &[String]) -> Result<(), ApiError> {
+        self.store.delete_notifications(user_id, ids)?;
+        Ok(())
     }
-    Ok(())
 }

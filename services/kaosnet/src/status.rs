@@ -5,15 +5,24 @@
 //! it follows, so it hears their `status_presence_event`s.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+use crate::presence::Notifier;
 use crate::protobuf::realtime::envelope::Message;
 use crate::socket::{Answer, Failure, SocketSession};
-use crate::store::UserKey;
-use crate::KaosNet;
+use crate::store::{AccountStore, UserKey};
+
+/// The status service: follows and statuses are presences on users' status streams.
+pub struct Status {
+    pub(crate) accounts: Arc<dyn AccountStore + Send + Sync>,
+    pub(crate) notifier: Arc<Notifier>,
+}
+
+crate::opaque_debug!(Status);
 
 /// Most users one session may follow.
 pub const MAX_FOLLOWS: usize = 10_000;
@@ -26,100 +35,105 @@ fn presence(session: &SocketSession, meta: PresenceMeta) -> Presence {
     Presence { session: session.id, user_id: session.user_id.clone(), username: session.username.clone(), meta }
 }
 
-/// Follows the users named by id or username (the session's own user is skipped); the
-/// presences they have now.
-pub fn follow(
-    kaos: &KaosNet,
-    session: &SocketSession,
-    user_ids: &[String],
-    usernames: &[String],
-) -> Result<Vec<Presence>, ApiError> {
-    let store = kaos.accounts.store();
-    let mut targets = BTreeSet::new();
-    for id in user_ids {
-        if uuid::Uuid::parse_str(id).is_err() || store.user(UserKey::Id(id))?.is_none() {
-            return Err(ApiError::invalid(format!("Invalid user ID {id:?}.")));
-        }
-        targets.insert(id.clone());
-    }
-    for name in usernames {
-        match store.user(UserKey::Username(name))? {
-            Some(u) => targets.insert(u.id),
-            None => return Err(ApiError::invalid(format!("Unknown username {name:?}."))),
-        };
-    }
-    targets.remove(&session.user_id);
-    let following = kaos.tracker().streams_of(session.id).iter().filter(|s| s.mode == StreamMode::Status).count();
-    if following + targets.len() > MAX_FOLLOWS {
-        return Err(ApiError::invalid(format!("At most {MAX_FOLLOWS} follows per session.")));
-    }
-    let mut now = Vec::new();
-    for target in targets {
-        let s = stream(&target);
-        kaos.tracker().track(&s, presence(session, PresenceMeta { hidden: true, ..PresenceMeta::default() }));
-        now.extend(kaos.tracker().list(&s).into_iter().filter(|p| !p.meta.hidden));
-    }
-    Ok(now)
-}
-
-/// Stops following the users.
-pub fn unfollow(kaos: &KaosNet, session: &SocketSession, user_ids: &[String]) -> Result<(), ApiError> {
-    for id in user_ids {
-        if uuid::Uuid::parse_str(id).is_err() {
-            return Err(ApiError::invalid(format!("Invalid user ID {id:?}.")));
-        }
-        if id == &session.user_id {
-            continue;
-        }
-        kaos.tracker().untrack(&stream(id), session.id);
-    }
-    Ok(())
-}
-
-/// Sets the session's status text (and appears online), or with None appears offline.
-/// Followers hear a presence event either way.
-pub fn update(kaos: &KaosNet, session: &SocketSession, status: Option<String>) -> Result<(), ApiError> {
-    let s = stream(&session.user_id);
-    match status {
-        None => {
-            if let Some(gone) = kaos.tracker().untrack(&s, session.id) {
-                kaos.notifier.announce(&s, &[], &[gone], Some(session.id));
+impl Status {
+    /// Follows the users named by id or username (the session's own user is skipped); the
+    /// presences they have now.
+    pub fn follow(
+        &self,
+        session: &SocketSession,
+        user_ids: &[String],
+        usernames: &[String],
+    ) -> Result<Vec<Presence>, ApiError> {
+        let store = &self.accounts;
+        let mut targets = BTreeSet::new();
+        for id in user_ids {
+            if uuid::Uuid::parse_str(id).is_err() || store.user(UserKey::Id(id))?.is_none() {
+                return Err(ApiError::invalid(format!("Invalid user ID {id:?}.")));
             }
+            targets.insert(id.clone());
         }
-        Some(text) => {
-            if text.chars().count() > 2048 {
-                return Err(ApiError::invalid("Status must be at most 2048 characters."));
+        for name in usernames {
+            match store.user(UserKey::Username(name))? {
+                Some(u) => targets.insert(u.id),
+                None => return Err(ApiError::invalid(format!("Unknown username {name:?}."))),
+            };
+        }
+        targets.remove(&session.user_id);
+        let following =
+            self.notifier.tracker().streams_of(session.id).iter().filter(|s| s.mode == StreamMode::Status).count();
+        if following + targets.len() > MAX_FOLLOWS {
+            return Err(ApiError::invalid(format!("At most {MAX_FOLLOWS} follows per session.")));
+        }
+        let mut now = Vec::new();
+        for target in targets {
+            let s = stream(&target);
+            self.notifier
+                .tracker()
+                .track(&s, presence(session, PresenceMeta { hidden: true, ..PresenceMeta::default() }));
+            now.extend(self.notifier.tracker().list(&s).into_iter().filter(|p| !p.meta.hidden));
+        }
+        Ok(now)
+    }
+
+    /// Stops following the users.
+    pub fn unfollow(&self, session: &SocketSession, user_ids: &[String]) -> Result<(), ApiError> {
+        for id in user_ids {
+            if uuid::Uuid::parse_str(id).is_err() {
+                return Err(ApiError::invalid(format!("Invalid user ID {id:?}.")));
             }
-            let meta = PresenceMeta { status: text, ..PresenceMeta::default() };
-            let now = presence(session, meta.clone());
-            match kaos.tracker().update(&s, session.id, meta) {
-                Some(before) => kaos.notifier.announce(&s, &[now], &[before], Some(session.id)),
-                None => {
-                    kaos.tracker().track(&s, now.clone());
-                    kaos.notifier.announce(&s, &[now], &[], Some(session.id));
+            if id == &session.user_id {
+                continue;
+            }
+            self.notifier.tracker().untrack(&stream(id), session.id);
+        }
+        Ok(())
+    }
+
+    /// Sets the session's status text (and appears online), or with None appears offline.
+    /// Followers hear a presence event either way.
+    pub fn update(&self, session: &SocketSession, status: Option<String>) -> Result<(), ApiError> {
+        let s = stream(&session.user_id);
+        match status {
+            None => {
+                if let Some(gone) = self.notifier.tracker().untrack(&s, session.id) {
+                    self.notifier.announce(&s, &[], &[gone], Some(session.id));
+                }
+            }
+            Some(text) => {
+                if text.chars().count() > 2048 {
+                    return Err(ApiError::invalid("Status must be at most 2048 characters."));
+                }
+                let meta = PresenceMeta { status: text, ..PresenceMeta::default() };
+                let now = presence(session, meta.clone());
+                match self.notifier.tracker().update(&s, session.id, meta) {
+                    Some(before) => self.notifier.announce(&s, &[now], &[before], Some(session.id)),
+                    None => {
+                        self.notifier.tracker().track(&s, now.clone());
+                        self.notifier.announce(&s, &[now], &[], Some(session.id));
+                    }
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// `status_follow`, `status_unfollow` and `status_update` from the socket.
-pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
-    match message {
-        Message::StatusFollow(m) => {
-            let presences = follow(kaos, session, &m.user_ids, &m.usernames)?;
-            let list: Vec<Value> = presences.iter().map(Presence::to_json).collect();
-            Ok(Answer::Reply("status", json!({ "presences": list })))
+    /// `status_follow`, `status_unfollow` and `status_update` from the socket.
+    pub(crate) fn socket(&self, session: &SocketSession, message: Message) -> Result<Answer, Failure> {
+        match message {
+            Message::StatusFollow(m) => {
+                let presences = self.follow(session, &m.user_ids, &m.usernames)?;
+                let list: Vec<Value> = presences.iter().map(Presence::to_json).collect();
+                Ok(Answer::Reply("status", json!({ "presences": list })))
+            }
+            Message::StatusUnfollow(m) => {
+                self.unfollow(session, &m.user_ids)?;
+                Ok(Answer::Ack)
+            }
+            Message::StatusUpdate(m) => {
+                self.update(session, m.status.map(|v| v.value))?;
+                Ok(Answer::Ack)
+            }
+            _ => Err(Failure::unrecognized()),
         }
-        Message::StatusUnfollow(m) => {
-            unfollow(kaos, session, &m.user_ids)?;
-            Ok(Answer::Ack)
-        }
-        Message::StatusUpdate(m) => {
-            update(kaos, session, m.status.map(|v| v.value))?;
-            Ok(Answer::Ack)
-        }
-        _ => Err(Failure::unrecognized()),
     }
 }

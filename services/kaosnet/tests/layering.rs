@@ -71,3 +71,17 @@ fn presence_and_the_socket_contract_sit_below_the_services() {
     let uses: Vec<&&str> = code.iter().filter(|l| l.contains("realtime")).collect();
     assert_eq!(uses, [&"pub mod realtime;"], "KaosNet holds socket code");
 }
+
+#[test]
+fn services_reach_data_through_what_they_own_not_through_accounts() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(src.join("accounts")) && !f.starts_with(src.join("store")))
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("accounts.store()"))
+        .map(|f| f.strip_prefix(&src).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(offenders.is_empty(), "these reach the store through accounts: {offenders:?}");
+}

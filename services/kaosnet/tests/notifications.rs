@@ -5,7 +5,7 @@ mod common;
 use common::ListField;
 
 use common::{bearer, call, session, start, user_id, ws_drain, ws_next, ws_open};
-use kaosnet::notifications::{send, send_all, Outgoing};
+use kaosnet::notifications::Outgoing;
 use serde_json::{json, Value};
 
 fn note(user: &str, subject: &str, persistent: bool) -> Outgoing {
@@ -31,7 +31,7 @@ fn online_users_get_them_at_once_and_persistent_ones_are_kept() {
     let mut ws = ws_open(&api, &on, "");
     ws_drain(&mut ws);
 
-    send(&api.kaos, note(&user_id(&on), "live", false)).unwrap();
+    api.kaos.notifications().send(note(&user_id(&on), "live", false)).unwrap();
     let got = ws_next(&mut ws);
     let n = &got["notifications"]["notifications"][0];
     assert_eq!(
@@ -43,16 +43,15 @@ fn online_users_get_them_at_once_and_persistent_ones_are_kept() {
     assert_eq!(subjects(&call(&api, "GET", "/v2/notification", &bearer(&on["token"]), "").1), Vec::<&str>::new());
 
     // A batch: one envelope per user; the offline user finds the persistent ones later.
-    send_all(
-        &api.kaos,
-        vec![
+    api.kaos
+        .notifications()
+        .send_all(vec![
             note(&user_id(&off), "a", true),
             note(&user_id(&on), "b", true),
             note(&user_id(&off), "c", true),
             note(&user_id(&off), "d", false),
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert_eq!(subjects(&ws_next(&mut ws)["notifications"]), vec!["b"]);
     let (status, page) = call(&api, "GET", "/v2/notification?limit=1", &bearer(&off["token"]), "");
     assert_eq!((status, subjects(&page)), (200, vec!["a"]));
@@ -65,7 +64,7 @@ fn online_users_get_them_at_once_and_persistent_ones_are_kept() {
     let (_, page) =
         call(&api, "GET", &format!("/v2/notification?cacheable_cursor={cursor}"), &bearer(&off["token"]), "");
     assert_eq!((subjects(&page), page["cacheable_cursor"].as_str()), (vec![], Some(cursor.as_str())));
-    send(&api.kaos, note(&user_id(&off), "e", true)).unwrap();
+    api.kaos.notifications().send(note(&user_id(&off), "e", true)).unwrap();
     let (_, page) =
         call(&api, "GET", &format!("/v2/notification?cacheable_cursor={cursor}"), &bearer(&off["token"]), "");
     assert_eq!(subjects(&page), vec!["e"]);
@@ -92,7 +91,7 @@ fn bad_notifications_are_refused_whole() {
     let mut reserved = note(&uid, "y", true);
     reserved.code = 0;
     for bad in [not_object, reserved, note("not-a-user-id", "z", true)] {
-        assert!(send_all(&api.kaos, vec![note(&uid, "ok", true), bad]).is_err());
+        assert!(api.kaos.notifications().send_all(vec![note(&uid, "ok", true), bad]).is_err());
     }
     assert_eq!(subjects(&call(&api, "GET", "/v2/notification", &bearer(&s["token"]), "").1), Vec::<&str>::new());
     for q in ["limit=0", "cacheable_cursor=%%%"] {

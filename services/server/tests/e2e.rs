@@ -125,7 +125,7 @@ fn serve() -> kaos_server::Running {
             let subject = content["subject"].as_str().unwrap_or_default().to_string();
             let user_id = ctx.user_id.clone().unwrap_or_default();
             let note = Outgoing { user_id, subject, content, code: 1, sender_id: None, persistent: true };
-            kaosnet::notifications::send(&kaos, note)?;
+            kaos.notifications().send(note)?;
             Ok("{}".into())
         });
         // The boards of leaderboards.test.mjs.

@@ -13,8 +13,10 @@ use crate::error::{ApiError, Code};
 use crate::session::{Claims, SessionConfig, Tokens};
 use crate::store::{Store, StoreError, User, UserKey};
 
+mod profile;
 mod service;
 
+pub use profile::{AccountUpdate, MAX_LOOKUP};
 pub use service::{AuthConfig, AuthResponse, AuthService, DeviceAuthRequest, EmailAuthRequest};
 
 /// The language of a new user or group that names none, as in Nakama.

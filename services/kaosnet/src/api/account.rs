@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{body, query_bool, route, server_key, session, Answer};
-use crate::accounts::Credential;
+use crate::accounts::{AccountUpdate, Credential};
 use crate::error::ApiError;
-use crate::store::{User, UserKey};
+use crate::store::User;
 use crate::time::rfc3339;
 use crate::KaosNet;
 
@@ -137,7 +137,7 @@ pub(super) fn user_json(kaos: &KaosNet, u: &User) -> Value {
 
 fn me(kaos: &KaosNet, req: &Request) -> Result<User, ApiError> {
     let claims = session(kaos, req)?;
-    kaos.accounts.store().user(UserKey::Id(&claims.uid))?.ok_or_else(|| ApiError::not_found("Account not found."))
+    kaos.accounts.account(&claims.uid)
 }
 
 fn get_account(kaos: &KaosNet, req: &Request) -> Answer {
@@ -156,52 +156,15 @@ fn get_account(kaos: &KaosNet, req: &Request) -> Answer {
     Ok(v)
 }
 
-#[derive(Deserialize)]
-struct AccountUpdate {
-    username: Option<String>,
-    display_name: Option<String>,
-    avatar_url: Option<String>,
-    lang_tag: Option<String>,
-    location: Option<String>,
-    timezone: Option<String>,
-}
-
 fn update_account(kaos: &KaosNet, req: &Request) -> Answer {
-    let mut u = me(kaos, req)?;
-    let b: AccountUpdate = body(req)?;
-    if let Some(name) = b.username.filter(|n| !n.is_empty()) {
-        if name.len() > 128 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
-        }
-        u.username = name;
-    }
-    for (field, value) in [
-        (&mut u.display_name, b.display_name),
-        (&mut u.avatar_url, b.avatar_url),
-        (&mut u.lang_tag, b.lang_tag),
-        (&mut u.location, b.location),
-        (&mut u.timezone, b.timezone),
-    ] {
-        if let Some(v) = value {
-            if v.len() > 255 {
-                return Err(ApiError::invalid("Account fields must be at most 255 characters."));
-            }
-            *field = v;
-        }
-    }
-    u.update_time = kaos.accounts.now();
-    match kaos.accounts.store().update_user(&u) {
-        Err(crate::store::StoreError::Conflict("username")) => {
-            Err(ApiError::new(crate::Code::AlreadyExists, "Username is already in use."))
-        }
-        other => other.map(|()| json!({})).map_err(Into::into),
-    }
+    let me = session(kaos, req)?;
+    let update: AccountUpdate = body(req)?;
+    kaos.accounts.update_account(&me.uid, update).map(|()| json!({}))
 }
 
 fn delete_account(kaos: &KaosNet, req: &Request) -> Answer {
-    let u = me(kaos, req)?;
-    kaos.accounts.store().delete_user(&u.id)?;
-    Ok(json!({}))
+    let me = session(kaos, req)?;
+    kaos.accounts.delete_account(&me.uid).map(|()| json!({}))
 }
 
 fn get_users(kaos: &KaosNet, req: &Request) -> Answer {
@@ -216,10 +179,7 @@ fn get_users(kaos: &KaosNet, req: &Request) -> Answer {
             _ => {}
         }
     }
-    if ids.len() + usernames.len() > 100 {
-        return Err(ApiError::invalid("At most 100 users may be requested at once."));
-    }
-    let users = kaos.accounts.store().users(&ids, &usernames)?;
+    let users = kaos.accounts.users(&ids, &usernames)?;
     Ok(json!({"users": users.iter().map(|u| user_json(kaos, u)).collect::<Vec<_>>()}))
 }
 

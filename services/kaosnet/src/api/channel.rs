@@ -25,5 +25,5 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let forward = query_bool(req, "forward", true)?;
     let cursor = req.query("cursor").filter(|c| !c.is_empty());
     let channel = req.param("channel_id").unwrap_or_default();
-    crate::chat::history(kaos, &me.uid, channel, limit, forward, cursor.as_deref())
+    kaos.chat.history(&me.uid, channel, limit, forward, cursor.as_deref())
 }

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use super::account::user_json;
 use super::{route, session, Answer};
 use crate::error::ApiError;
-use crate::friends;
 use crate::time::rfc3339;
 use crate::KaosNet;
 
@@ -69,7 +68,7 @@ fn targets(req: &Request) -> Result<(Vec<String>, Vec<String>), ApiError> {
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let p = paging(req, 1000, 1000)?;
-    let page = friends::list(kaos, &me.uid, p.state, p.limit, p.cursor.as_deref())?;
+    let page = kaos.friends.list(&me.uid, p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page
         .friends
         .iter()
@@ -85,25 +84,25 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
 fn add(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let (ids, usernames) = targets(req)?;
-    friends::add(kaos, &me.uid, &ids, &usernames).map(|()| json!({}))
+    kaos.friends.add(&me.uid, &ids, &usernames).map(|()| json!({}))
 }
 
 fn delete(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let (ids, usernames) = targets(req)?;
-    friends::delete(kaos, &me.uid, &ids, &usernames).map(|()| json!({}))
+    kaos.friends.delete(&me.uid, &ids, &usernames).map(|()| json!({}))
 }
 
 fn block(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let (ids, usernames) = targets(req)?;
-    friends::block(kaos, &me.uid, &ids, &usernames).map(|()| json!({}))
+    kaos.friends.block(&me.uid, &ids, &usernames).map(|()| json!({}))
 }
 
 fn friends_of_friends(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let p = paging(req, 100, 1000)?;
-    let page = friends::friends_of_friends(kaos, &me.uid, p.limit, p.cursor.as_deref())?;
+    let page = kaos.friends.friends_of_friends(&me.uid, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page
         .friends_of_friends
         .iter()

@@ -12,7 +12,7 @@ use super::account::user_json;
 use super::friend::paging;
 use super::{body, query_bool, route, session, Answer};
 use crate::error::ApiError;
-use crate::groups::{self, group_json, GroupSpec};
+use crate::groups::{group_json, GroupSpec, Groups};
 use crate::store::{GroupFilter, GroupUpdate};
 use crate::KaosNet;
 
@@ -62,10 +62,10 @@ fn create(kaos: &KaosNet, req: &Request) -> Answer {
         lang_tag: b.lang_tag,
         open: b.open,
         // Nakama: 0 (unset) means the default.
-        max_count: if b.max_count == 0 { groups::DEFAULT_MAX_COUNT } else { b.max_count },
+        max_count: if b.max_count == 0 { crate::groups::DEFAULT_MAX_COUNT } else { b.max_count },
         ..GroupSpec::default()
     };
-    Ok(group_json(&groups::create(kaos, &me.uid, spec)?))
+    Ok(group_json(&kaos.groups.create(&me.uid, spec)?))
 }
 
 #[derive(Deserialize)]
@@ -94,22 +94,22 @@ fn update(kaos: &KaosNet, req: &Request) -> Answer {
         open: b.open,
         ..GroupUpdate::default()
     };
-    groups::update(kaos, Some(&me.uid), id, u).map(|_| json!({}))
+    kaos.groups.update(Some(&me.uid), id, u).map(|_| json!({}))
 }
 
 fn delete(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    groups::delete(kaos, Some(&me.uid), group_id(req)).map(|()| json!({}))
+    kaos.groups.delete(Some(&me.uid), group_id(req)).map(|()| json!({}))
 }
 
 fn join(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    groups::join(kaos, &me.uid, group_id(req)).map(|()| json!({}))
+    kaos.groups.join(&me.uid, group_id(req)).map(|()| json!({}))
 }
 
 fn leave(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    groups::leave(kaos, &me.uid, group_id(req)).map(|()| json!({}))
+    kaos.groups.leave(&me.uid, group_id(req)).map(|()| json!({}))
 }
 
 /// The `user_ids` of a query.
@@ -124,32 +124,32 @@ fn user_ids(req: &Request) -> Result<Vec<String>, ApiError> {
     Ok(ids)
 }
 
-type UsersOp = fn(&KaosNet, Option<&str>, &str, &[String]) -> Result<(), ApiError>;
+type UsersOp = fn(&Groups, Option<&str>, &str, &[String]) -> Result<(), ApiError>;
 
 fn users_op(kaos: &KaosNet, req: &Request, op: UsersOp) -> Answer {
     let me = session(kaos, req)?;
     let ids = user_ids(req)?;
-    op(kaos, Some(&me.uid), group_id(req), &ids).map(|()| json!({}))
+    op(&kaos.groups, Some(&me.uid), group_id(req), &ids).map(|()| json!({}))
 }
 
 fn add(kaos: &KaosNet, req: &Request) -> Answer {
-    users_op(kaos, req, groups::add)
+    users_op(kaos, req, Groups::add)
 }
 
 fn kick(kaos: &KaosNet, req: &Request) -> Answer {
-    users_op(kaos, req, groups::kick)
+    users_op(kaos, req, Groups::kick)
 }
 
 fn ban(kaos: &KaosNet, req: &Request) -> Answer {
-    users_op(kaos, req, groups::ban)
+    users_op(kaos, req, Groups::ban)
 }
 
 fn promote(kaos: &KaosNet, req: &Request) -> Answer {
-    users_op(kaos, req, groups::promote)
+    users_op(kaos, req, Groups::promote)
 }
 
 fn demote(kaos: &KaosNet, req: &Request) -> Answer {
-    users_op(kaos, req, groups::demote)
+    users_op(kaos, req, Groups::demote)
 }
 
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
@@ -170,7 +170,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
         members,
         open,
     };
-    let page = groups::list(kaos, &filter, p.limit, p.cursor.as_deref())?;
+    let page = kaos.groups.list(&filter, p.limit, p.cursor.as_deref())?;
     let mut out = json!({ "groups": page.items.iter().map(group_json).collect::<Vec<_>>() });
     if let Some(c) = page.cursor {
         out["cursor"] = json!(c);
@@ -181,7 +181,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
 fn group_users(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     let p = paging(req, 100, 100)?;
-    let page = groups::users(kaos, group_id(req), p.state, p.limit, p.cursor.as_deref())?;
+    let page = kaos.groups.users(group_id(req), p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> =
         page.items.iter().map(|(u, m)| json!({"user": user_json(kaos, u), "state": m.state})).collect();
     let mut out = json!({ "group_users": list });
@@ -195,7 +195,7 @@ fn user_groups(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     let p = paging(req, 100, 100)?;
     let user = req.param("user_id").unwrap_or_default();
-    let page = groups::user_groups(kaos, user, p.state, p.limit, p.cursor.as_deref())?;
+    let page = kaos.groups.user_groups(user, p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page.items.iter().map(|(g, m)| json!({"group": group_json(g), "state": m.state})).collect();
     let mut out = json!({ "user_groups": list });
     if let Some(c) = page.cursor {

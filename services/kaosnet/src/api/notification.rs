@@ -47,7 +47,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
             _ => {}
         }
     }
-    let found = kaos.accounts.store().list_notifications(&me.uid, after, limit)?;
+    let found = kaos.notifications.list(&me.uid, after, limit)?;
     let cursor = found.last().map(|n| n.seq).or(after);
     let list: Vec<Value> = found.iter().map(|n| notification_json(n, true)).collect();
     let mut out = json!({ "notifications": list });
@@ -69,6 +69,6 @@ fn delete(kaos: &KaosNet, req: &Request) -> Answer {
     if ids.len() > 100 {
         return Err(ApiError::invalid("At most 100 notifications may be deleted at once."));
     }
-    kaos.accounts.store().delete_notifications(&me.uid, &ids)?;
+    kaos.notifications.delete(&me.uid, &ids)?;
     Ok(json!({}))
 }

@@ -55,7 +55,7 @@ fn read(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let b: ReadBody = body(req)?;
     let ids = b.object_ids.into_iter().map(|r| ObjectId { collection: r.collection, key: r.key, user_id: r.user_id });
-    let objects = ops::read(&**kaos.accounts.store(), Caller::User(&me.uid), ids.collect())?;
+    let objects = kaos.storage.read_objects(Caller::User(&me.uid), ids.collect())?;
     Ok(json!({"objects": objects.iter().map(object_json).collect::<Vec<_>>()}))
 }
 
@@ -90,8 +90,7 @@ fn write(kaos: &KaosNet, req: &Request) -> Answer {
         permission_read: o.permission_read.unwrap_or(1),
         permission_write: o.permission_write.unwrap_or(1),
     });
-    let store = &**kaos.accounts.store();
-    let written = ops::write(store, Caller::User(&me.uid), &me.uid, writes.collect(), kaos.accounts.now())?;
+    let written = kaos.storage.write_objects(Caller::User(&me.uid), &me.uid, writes.collect())?;
     let acks: Vec<Value> = written
         .iter()
         .map(|o| {
@@ -132,7 +131,7 @@ fn delete(kaos: &KaosNet, req: &Request) -> Answer {
         key: d.key,
         version: Some(d.version),
     });
-    ops::delete(&**kaos.accounts.store(), Caller::User(&me.uid), &me.uid, deletes.collect())?;
+    kaos.storage.delete_objects(Caller::User(&me.uid), &me.uid, deletes.collect())?;
     Ok(json!({}))
 }
 
@@ -146,8 +145,8 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
         Some(l) => l.parse::<usize>().unwrap_or(0),
     };
     let cursor = req.query("cursor").filter(|c| !c.is_empty());
-    let store = &**kaos.accounts.store();
-    let page = ops::list(store, Caller::User(&me.uid), collection, owner.as_deref(), limit, cursor.as_deref())?;
+    let page =
+        kaos.storage.list_objects(Caller::User(&me.uid), collection, owner.as_deref(), limit, cursor.as_deref())?;
     let mut v = json!({"objects": page.objects.iter().map(object_json).collect::<Vec<_>>()});
     if let Some(c) = page.cursor {
         v["cursor"] = json!(c);

@@ -168,12 +168,12 @@ fn serve(kaos: &KaosNet, session: &SocketSession, message: Message, cid: Option<
     match message {
         M::Ping(_) => Ok(Answer::Reply("pong", json!({}))),
         M::Rpc(m) => rpc(kaos, session, m),
-        M::StatusFollow(_) | M::StatusUnfollow(_) | M::StatusUpdate(_) => crate::status::socket(kaos, session, message),
+        M::StatusFollow(_) | M::StatusUnfollow(_) | M::StatusUpdate(_) => kaos.status.socket(session, message),
         M::ChannelJoin(_)
         | M::ChannelLeave(_)
         | M::ChannelMessageSend(_)
         | M::ChannelMessageUpdate(_)
-        | M::ChannelMessageRemove(_) => crate::chat::socket(kaos, session, message),
+        | M::ChannelMessageRemove(_) => kaos.chat.socket(session, message),
         M::MatchmakerAdd(_) | M::MatchmakerRemove(_) => crate::matchmaker::socket(kaos, session, message),
         M::MatchCreate(_) | M::MatchJoin(_) | M::MatchLeave(_) | M::MatchDataSend(_) => {
             crate::matches::socket(kaos, session, message, cid)

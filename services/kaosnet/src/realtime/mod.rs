@@ -124,7 +124,7 @@ impl Default for RealtimeConfig {
 pub(crate) fn opened(kaos: &KaosNet, session: &SocketSession) {
     if session.status {
         // A fresh session has no status presence, and an empty text is always valid.
-        let _ = crate::status::update(kaos, session, Some(String::new()));
+        let _ = kaos.status.update(session, Some(String::new()));
     }
     session_hook(kaos, "session_connect", session);
 }

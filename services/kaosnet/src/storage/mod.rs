@@ -43,9 +43,8 @@ use serde_json::Value;
 
 pub use query::Query;
 
-use crate::accounts::unix_now;
 use crate::error::ApiError;
-use crate::store::{Caller, ObjectId, ObjectPage, StorageObject, Store, VersionCheck};
+use crate::store::{Caller, ObjectId, ObjectPage, ObjectStore, StorageObject, Store, VersionCheck};
 
 /// Who may read and write an object (Nakama's read and write permissions, as one
 /// choice).
@@ -79,7 +78,7 @@ impl ObjectPermission {
 /// Storage for server code.
 #[derive(Clone)]
 pub struct Storage {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ObjectStore + Send + Sync>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -92,7 +91,7 @@ fn id(owner: &str, collection: &str, key: &str) -> ObjectId {
     ObjectId { collection: collection.into(), key: key.into(), user_id: owner.into() }
 }
 
-/// One write of `value` (its rules are [`ops::write`]'s).
+/// One write of `value` (its rules are [`Storage::write_objects`]'s).
 fn one_write(collection: &str, key: &str, value: &Value, version: VersionCheck, p: ObjectPermission) -> ops::Write {
     let (permission_read, permission_write) = p.codes();
     ops::Write {
@@ -144,19 +143,19 @@ impl Storage {
         permission: ObjectPermission,
     ) -> Result<StorageObject, ApiError> {
         let w = one_write(collection, key, value.borrow(), VersionCheck::Any, permission);
-        Ok(ops::write(&*self.store, Caller::Server, owner, vec![w], unix_now())?.remove(0))
+        Ok(self.write_objects(Caller::Server, owner, vec![w])?.remove(0))
     }
 
     /// The object, whoever may read it.
     pub fn get(&self, owner: &str, collection: &str, key: &str) -> Result<Option<StorageObject>, ApiError> {
-        Ok(ops::read(&*self.store, Caller::Server, vec![id(owner, collection, key)])?.pop())
+        Ok(self.read_objects(Caller::Server, vec![id(owner, collection, key)])?.pop())
     }
 
     /// Deletes the object; false if there was none.
     pub fn delete(&self, owner: &str, collection: &str, key: &str) -> Result<bool, ApiError> {
         let existed = self.get(owner, collection, key)?.is_some();
         let d = ops::Delete { collection: collection.into(), key: key.into(), version: None };
-        ops::delete(&*self.store, Caller::Server, owner, vec![d])?;
+        self.delete_objects(Caller::Server, owner, vec![d])?;
         Ok(existed)
     }
 
@@ -169,7 +168,7 @@ impl Storage {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ObjectPage, ApiError> {
-        ops::list(&*self.store, Caller::Server, collection, owner.into(), limit, cursor)
+        self.list_objects(Caller::Server, collection, owner.into(), limit, cursor)
     }
 
     /// Up to `limit` objects of `collection` whose values match `query`.
@@ -177,7 +176,7 @@ impl Storage {
         let mut found = Vec::new();
         let mut cursor = None;
         loop {
-            let page = ops::list(&*self.store, Caller::Server, collection, None, 256, cursor.as_deref())?;
+            let page = self.list_objects(Caller::Server, collection, None, 256, cursor.as_deref())?;
             for o in page.objects {
                 let matches = serde_json::from_str::<Value>(&o.value).is_ok_and(|v| query.matches(&v));
                 if matches {
@@ -202,7 +201,7 @@ impl Storage {
         collection: &str,
         key: &str,
     ) -> Result<Option<StorageObject>, ApiError> {
-        Ok(ops::read(&*self.store, Caller::User(caller), vec![id(owner, collection, key)])?.pop())
+        Ok(self.read_objects(Caller::User(caller), vec![id(owner, collection, key)])?.pop())
     }
 
     /// Writes `owner`'s object as `caller`'s client would: their own, or anyone's that is
@@ -233,12 +232,12 @@ impl Storage {
         version: &str,
     ) -> Result<StorageObject, ApiError> {
         let w = one_write(collection, key, value.borrow(), ops::version(version), permission);
-        Ok(ops::write(&*self.store, Caller::User(caller), owner, vec![w], unix_now())?.remove(0))
+        Ok(self.write_objects(Caller::User(caller), owner, vec![w])?.remove(0))
     }
 
     /// Deletes `owner`'s object as `caller`'s client would.
     pub fn delete_as(&self, caller: &str, owner: &str, collection: &str, key: &str) -> Result<(), ApiError> {
         let d = ops::Delete { collection: collection.into(), key: key.into(), version: None };
-        ops::delete(&*self.store, Caller::User(caller), owner, vec![d])
+        self.delete_objects(Caller::User(caller), owner, vec![d])
     }
 }

@@ -5,10 +5,10 @@
 //! applies a batch whole or not at all and checks versions and write permissions inside
 //! its transaction.
 
+use super::Storage;
+use crate::accounts::unix_now;
 use crate::error::ApiError;
-use crate::store::{
-    may_read, Caller, ObjectDelete, ObjectId, ObjectPage, ObjectWrite, StorageObject, Store, VersionCheck,
-};
+use crate::store::{may_read, Caller, ObjectDelete, ObjectId, ObjectPage, ObjectWrite, StorageObject, VersionCheck};
 
 /// Most objects in one batch.
 pub const MAX_BATCH: usize = 100;
@@ -65,81 +65,82 @@ fn check_batch<T>(items: &[T]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Writes `objects` for `owner` (a user's own objects when `caller` is that user).
-pub fn write(
-    store: &dyn Store,
-    caller: Caller<'_>,
-    owner: &str,
-    objects: Vec<Write>,
-    now: i64,
-) -> Result<Vec<StorageObject>, ApiError> {
-    check_batch(&objects)?;
-    let mut writes = Vec::with_capacity(objects.len());
-    for o in objects {
-        check_name("collection", &o.collection)?;
-        check_name("key", &o.key)?;
-        if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&o.value).is_err() {
-            return Err(ApiError::invalid("Value must be a JSON object."));
+impl Storage {
+    /// Writes `objects` for `owner` (a user's own objects when `caller` is that user).
+    pub fn write_objects(
+        &self,
+        caller: Caller<'_>,
+        owner: &str,
+        objects: Vec<Write>,
+    ) -> Result<Vec<StorageObject>, ApiError> {
+        check_batch(&objects)?;
+        let mut writes = Vec::with_capacity(objects.len());
+        for o in objects {
+            check_name("collection", &o.collection)?;
+            check_name("key", &o.key)?;
+            if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&o.value).is_err() {
+                return Err(ApiError::invalid("Value must be a JSON object."));
+            }
+            let permission_read = match o.permission_read {
+                p @ 0..=2 => p as u8,
+                _ => return Err(ApiError::invalid("Invalid read permission, must be 0, 1 or 2.")),
+            };
+            // 2 (any user, through server code) is server code's to give.
+            let permission_write = match (o.permission_write, caller) {
+                (p @ 0..=1, _) | (p @ 2, Caller::Server) => p as u8,
+                _ => return Err(ApiError::invalid("Invalid write permission, must be 0 or 1.")),
+            };
+            let id = ObjectId { collection: o.collection, key: o.key, user_id: owner.to_string() };
+            writes.push(ObjectWrite { id, value: o.value, version: o.version, permission_read, permission_write });
         }
-        let permission_read = match o.permission_read {
-            p @ 0..=2 => p as u8,
-            _ => return Err(ApiError::invalid("Invalid read permission, must be 0, 1 or 2.")),
-        };
-        // 2 (any user, through server code) is server code's to give.
-        let permission_write = match (o.permission_write, caller) {
-            (p @ 0..=1, _) | (p @ 2, Caller::Server) => p as u8,
-            _ => return Err(ApiError::invalid("Invalid write permission, must be 0 or 1.")),
-        };
-        let id = ObjectId { collection: o.collection, key: o.key, user_id: owner.to_string() };
-        writes.push(ObjectWrite { id, value: o.value, version: o.version, permission_read, permission_write });
+        Ok(self.store.write_objects(caller, &writes, unix_now())?)
     }
-    Ok(store.write_objects(caller, &writes, now)?)
-}
 
-/// The objects of `ids` that exist and `caller` may read.
-pub fn read(store: &dyn Store, caller: Caller<'_>, ids: Vec<ObjectId>) -> Result<Vec<StorageObject>, ApiError> {
-    check_batch(&ids)?;
-    for id in &ids {
-        check_name("collection", &id.collection)?;
-        check_name("key", &id.key)?;
+    /// The objects of `ids` that exist and `caller` may read.
+    pub fn read_objects(&self, caller: Caller<'_>, ids: Vec<ObjectId>) -> Result<Vec<StorageObject>, ApiError> {
+        check_batch(&ids)?;
+        for id in &ids {
+            check_name("collection", &id.collection)?;
+            check_name("key", &id.key)?;
+        }
+        let mut objects = self.store.read_objects(&ids)?;
+        objects.retain(|o| may_read(caller, o));
+        Ok(objects)
     }
-    let mut objects = store.read_objects(&ids)?;
-    objects.retain(|o| may_read(caller, o));
-    Ok(objects)
-}
 
-/// Deletes `owner`'s `objects` (a user's own when `caller` is that user).
-pub fn delete(store: &dyn Store, caller: Caller<'_>, owner: &str, objects: Vec<Delete>) -> Result<(), ApiError> {
-    check_batch(&objects)?;
-    let mut deletes = Vec::with_capacity(objects.len());
-    for d in objects {
-        check_name("collection", &d.collection)?;
-        check_name("key", &d.key)?;
-        let id = ObjectId { collection: d.collection, key: d.key, user_id: owner.to_string() };
-        deletes.push(ObjectDelete { id, version: d.version.filter(|v| !v.is_empty()) });
+    /// Deletes `owner`'s `objects` (a user's own when `caller` is that user).
+    pub fn delete_objects(&self, caller: Caller<'_>, owner: &str, objects: Vec<Delete>) -> Result<(), ApiError> {
+        check_batch(&objects)?;
+        let mut deletes = Vec::with_capacity(objects.len());
+        for d in objects {
+            check_name("collection", &d.collection)?;
+            check_name("key", &d.key)?;
+            let id = ObjectId { collection: d.collection, key: d.key, user_id: owner.to_string() };
+            deletes.push(ObjectDelete { id, version: d.version.filter(|v| !v.is_empty()) });
+        }
+        Ok(self.store.delete_objects(caller, &deletes)?)
     }
-    Ok(store.delete_objects(caller, &deletes)?)
-}
 
-/// A page of `collection` (of one owner, or everyone's) that `caller` may read, in
-/// owner-then-key order. Clients name owners by user id (a UUID) and read at most
-/// [`MAX_PAGE`] objects a page; server code, [`MAX_SERVER_PAGE`].
-pub fn list(
-    store: &dyn Store,
-    caller: Caller<'_>,
-    collection: &str,
-    owner: Option<&str>,
-    limit: usize,
-    cursor: Option<&str>,
-) -> Result<ObjectPage, ApiError> {
-    check_name("collection", collection)?;
-    let client = matches!(caller, Caller::User(_));
-    if client && owner.is_some_and(|u| uuid::Uuid::parse_str(u).is_err()) {
-        return Err(ApiError::invalid("Invalid user ID - make sure user ID is a valid UUID."));
+    /// A page of `collection` (of one owner, or everyone's) that `caller` may read, in
+    /// owner-then-key order. Clients name owners by user id (a UUID) and read at most
+    /// [`MAX_PAGE`] objects a page; server code, [`MAX_SERVER_PAGE`].
+    pub fn list_objects(
+        &self,
+        caller: Caller<'_>,
+        collection: &str,
+        owner: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ObjectPage, ApiError> {
+        check_name("collection", collection)?;
+        let client = matches!(caller, Caller::User(_));
+        if client && owner.is_some_and(|u| uuid::Uuid::parse_str(u).is_err()) {
+            return Err(ApiError::invalid("Invalid user ID - make sure user ID is a valid UUID."));
+        }
+        let max = if client { MAX_PAGE } else { MAX_SERVER_PAGE };
+        if !(1..=max).contains(&limit) {
+            return Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}.")));
+        }
+        Ok(self.store.list_objects(caller, collection, owner, limit, cursor)?)
     }
-    let max = if client { MAX_PAGE } else { MAX_SERVER_PAGE };
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}.")));
-    }
-    Ok(store.list_objects(caller, collection, owner, limit, cursor)?)
 }
