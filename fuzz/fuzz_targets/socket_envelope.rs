@@ -1,6 +1,7 @@
 //! Realtime envelopes from any bytes, as a connected session sends them on either
-//! transport and in either format (`realtime::receive`: the typed path of game data,
-//! then the general one): every reply is one object with a single message (plus `cid`),
+//! transport and in either format (`realtime::receive`: every frame decoded typed,
+//! or read as a tree where the typed readers refuse it): every reply is one object with a
+//! single message (plus `cid`),
 //! or a bare `cid` acknowledging a request,
 //! and JSON requests with a `cid` get it back on the answer (an event for the caller,
 //! such as the presence event of its own join, may follow it without one).
