@@ -30,7 +30,9 @@
 //! (The seed's `realtime()` preset allowed 60 a second: a 60 Hz game client sends
 //! exactly that and is throttled by the first late frame, so it allows 200.)
 
-use std::collections::HashMap;
+/// Maps keyed by clients and operations: foldhash, seeded per process (a key is looked up
+/// on every call, where SipHash cost more than the bucket's arithmetic).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -165,7 +167,7 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl RateLimiter {
     pub fn new(limit: Limit) -> RateLimiter {
-        let state = Buckets { by_key: HashMap::new(), swept: None };
+        let state = Buckets { by_key: HashMap::default(), swept: None };
         RateLimiter { limit, state: Mutex::new(state), max_keys: 100_000 }
     }
 
@@ -253,7 +255,7 @@ impl OperationRateLimiter {
             auth: make(LimitClass::Auth),
             standard: make(LimitClass::Standard),
             realtime: make(LimitClass::Realtime),
-            per_operation: HashMap::new(),
+            per_operation: HashMap::default(),
         }
     }
 

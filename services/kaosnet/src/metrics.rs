@@ -101,7 +101,7 @@ impl Metrics {
 
     /// One realtime message of `kind`.
     pub fn socket_message(&self, kind: &str) {
-        static PLACES: std::sync::LazyLock<std::collections::HashMap<&str, usize>> =
+        static PLACES: std::sync::LazyLock<foldhash::HashMap<&str, usize>> =
             std::sync::LazyLock::new(|| KNOWN_KINDS.iter().enumerate().map(|(i, k)| (*k, i)).collect());
         match PLACES.get(kind) {
             Some(&i) => self.socket_counters[i].get_or_init(|| self.socket_messages.with_label_values(&[kind])).inc(),

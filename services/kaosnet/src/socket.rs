@@ -41,7 +41,7 @@ impl SocketSession {
     pub fn presence(&self) -> crate::protobuf::realtime::UserPresence {
         crate::protobuf::realtime::UserPresence {
             user_id: self.user_id.clone(),
-            session_id: self.id.to_string(),
+            session_id: self.id.text(),
             username: self.username.clone(),
             ..Default::default()
         }

@@ -26,7 +26,9 @@ fn stream_of(match_id: &str) -> Result<Stream, Failure> {
     let not_found = || Failure::new(SocketError::MatchNotFound, "Match not found");
     let (id, node) = match_id.split_once('.').ok_or_else(|| Failure::bad_input("Invalid match ID"))?;
     let uuid = uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?;
-    let id = uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_string();
+    // Ids this server gave out are in canonical form already (lower case, hyphenated).
+    let canonical = id.len() == 36 && !id.bytes().any(|b| b.is_ascii_uppercase());
+    let id = if canonical { id.to_string() } else { uuid.hyphenated().to_string() };
     match node {
         "" => Ok(Stream::new(StreamMode::MatchRelayed, id)),
         authoritative::NODE => Ok(Stream {
