@@ -20,6 +20,7 @@ fn main() {
         .register_descriptors(&bytes)
         .expect("the descriptors load")
         .preserve_proto_field_names()
+        .emit_fields()
         .use_integers_for_enums()
         .ignore_unknown_fields()
         .build(&[".nakama"])

@@ -28,7 +28,20 @@ use realtime::Envelope;
 /// A binary frame as the JSON envelope it stands for.
 pub fn decode_to_json(frame: &[u8]) -> Result<Vec<u8>, String> {
     let envelope = Envelope::decode(frame).map_err(|e| e.to_string())?;
-    serde_json::to_vec(&envelope).map_err(|e| e.to_string())
+    Ok(to_json(&envelope).into_bytes())
+}
+
+/// An envelope as protojson writes it (the rules of [`crate::protojson`]: empty strings,
+/// lists and unset wrappers left out, numbers and booleans kept).
+pub fn to_json(envelope: &Envelope) -> String {
+    crate::protojson::to_text(&to_value(envelope))
+}
+
+/// An envelope as a JSON value, every field in it (the generated mapping writes them all;
+/// [`crate::protojson::to_text`] leaves out the unpopulated ones).
+pub fn to_value(envelope: &Envelope) -> serde_json::Value {
+    // Generated serializers of plain fields and maps with string keys: no failure.
+    serde_json::to_value(envelope).unwrap_or_default()
 }
 
 /// A JSON envelope as a binary frame.

@@ -105,8 +105,7 @@ fn json_of(envelope: &Envelope) -> String {
         Some(Message::PartyData(m)) => {
             data_json(("party_data", "party_id"), &m.party_id, m.presence.as_ref(), m.op_code, &m.data, false)
         }
-        // Generated serializers of plain fields and maps with string keys: no failure.
-        _ => serde_json::to_string(envelope).unwrap_or_default(),
+        _ => protobuf::to_json(envelope),
     }
 }
 

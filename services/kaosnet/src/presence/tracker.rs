@@ -94,6 +94,7 @@ impl Presence {
             "user_id": self.user_id,
             "session_id": self.session.text(),
             "username": self.username,
+            "persistence": self.meta.persistence,
         });
         if !self.meta.status.is_empty() {
             v["status"] = json!(self.meta.status);

@@ -148,9 +148,9 @@ fn decode_protobuf(hooks: &HookRegistry, data: &[u8]) -> Request {
     };
     if hooks.has_any(op.name()) {
         // The hooks see the payload as a JSON socket would have sent it.
-        let json = serde_json::to_value(Envelope { cid: String::new(), message: Some(message) });
-        let payload = match json {
-            Ok(Value::Object(m)) => m.into_iter().next().map(|(_, p)| p).unwrap_or_default(),
+        let json = super::protobuf::to_json(&Envelope { cid: String::new(), message: Some(message) });
+        let payload = match serde_json::from_str::<Value>(&json) {
+            Ok(Value::Object(m)) => m.into_iter().find(|(k, _)| k != "cid").map(|(_, p)| p).unwrap_or_default(),
             _ => return unreadable(),
         };
         return Request::Message { cid, op, body: Body::Hooked(payload) };
