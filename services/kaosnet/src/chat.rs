@@ -13,10 +13,10 @@ use std::sync::Arc;
 use crate::error::ApiError;
 use crate::groups::Groups;
 use crate::notifications::{self, Notifications, Outgoing};
-use crate::presence::router::{channel_id, channel_target};
+use crate::presence::router::{channel_id, channel_target, ChannelTarget};
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
 use crate::presence::Notifier;
-use crate::protobuf::realtime::envelope::Message;
+use crate::protobuf::realtime::{self, envelope::Message};
 use crate::socket::{Answer, Failure, SocketSession};
 use crate::store::{AccountStore, ChannelMessage, MessageStore, StoreError, UserKey};
 use crate::time::rfc3339;
@@ -103,18 +103,22 @@ pub fn message_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Va
     v
 }
 
-fn ack_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Value {
-    let mut v = json!({
-        "channel_id": m.channel_id,
-        "message_id": m.id,
-        "code": m.code,
-        "username": m.username,
-        "create_time": rfc3339(m.create_time),
-        "update_time": rfc3339(m.update_time),
-        "persistent": persistent,
-    });
-    channel_target(stream, &mut v);
-    v
+fn ack(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Message {
+    let time = |seconds| Some(pbjson_types::Timestamp { seconds, nanos: 0 });
+    let t = ChannelTarget::of(stream);
+    Message::ChannelMessageAck(realtime::ChannelMessageAck {
+        channel_id: m.channel_id.clone(),
+        message_id: m.id.clone(),
+        code: Some(pbjson_types::Int32Value { value: m.code }),
+        username: m.username.clone(),
+        create_time: time(m.create_time),
+        update_time: time(m.update_time),
+        persistent: Some(pbjson_types::BoolValue { value: persistent }),
+        room_name: t.room_name,
+        group_id: t.group_id,
+        user_id_one: t.user_id_one,
+        user_id_two: t.user_id_two,
+    })
 }
 
 /// A channel joined.
@@ -270,11 +274,17 @@ impl Chat {
                 let all = self.notifier.tracker().list(&stream);
                 // As Nakama: a new joiner is left out of the list, one already in finds itself.
                 let listed = |p: &&Presence| !(p.meta.hidden || new && p.session == session.id);
-                let presences: Vec<Value> = all.iter().filter(listed).map(Presence::to_json).collect();
-                let me = all.iter().find(|p| p.session == session.id).map(Presence::to_json);
-                let mut channel = json!({"id": channel_id(&stream), "presences": presences, "self": me});
-                channel_target(&stream, &mut channel);
-                Ok(Answer::ReplyThen("channel", channel, own_event))
+                let t = ChannelTarget::of(&stream);
+                let channel = realtime::Channel {
+                    id: channel_id(&stream),
+                    presences: all.iter().filter(listed).map(Presence::to_proto).collect(),
+                    self_: all.iter().find(|p| p.session == session.id).map(Presence::to_proto),
+                    room_name: t.room_name,
+                    group_id: t.group_id,
+                    user_id_one: t.user_id_one,
+                    user_id_two: t.user_id_two,
+                };
+                Ok(Answer::ReplyThen(Message::Channel(channel), own_event))
             }
             Message::ChannelLeave(m) => {
                 let stream = stream_of(&m.channel_id)?;
@@ -306,7 +316,7 @@ impl Chat {
                     &json!({"channel_message": message_json(&stream, &msg, persistent)}),
                     None,
                 );
-                Ok(Answer::Reply("channel_message_ack", ack_json(&stream, &msg, persistent)))
+                Ok(Answer::Reply(ack(&stream, &msg, persistent)))
             }
             Message::ChannelMessageUpdate(m) => {
                 let (stream, _) = self.member(session, &m.channel_id)?;
@@ -336,7 +346,7 @@ impl Chat {
     fn changed(&self, stream: &Stream, mut msg: ChannelMessage) -> Answer {
         msg.channel_id = channel_id(stream);
         self.notifier.to_stream(stream, &json!({"channel_message": message_json(stream, &msg, true)}), None);
-        Answer::Reply("channel_message_ack", ack_json(stream, &msg, true))
+        Answer::Reply(ack(stream, &msg, true))
     }
 
     /// A page of a channel's history for `user_id` (`GET /v2/channel/{id}`).

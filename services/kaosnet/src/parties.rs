@@ -51,15 +51,22 @@ fn uuid_of(party_id: &str) -> Result<String, ApiError> {
     Ok(uuid::Uuid::parse_str(uuid).map_err(|_| bad())?.to_string())
 }
 
-fn party_json(id: &str, p: &Party, me: &Presence) -> Value {
-    json!({
-        "party_id": id,
-        "open": p.open,
-        "max_size": p.max_size,
-        "self": me.to_json(),
-        "leader": p.leader.to_json(),
-        "presences": p.members.iter().map(Presence::to_json).collect::<Vec<_>>(),
+/// The party as `me` sees it.
+fn party_message(id: &str, p: &Party, me: &Presence) -> Message {
+    Message::Party(realtime::Party {
+        party_id: id.to_string(),
+        open: p.open,
+        // At most MAX_SIZE.
+        max_size: i32::try_from(p.max_size).unwrap_or(i32::MAX),
+        self_: Some(me.to_proto()),
+        leader: Some(p.leader.to_proto()),
+        presences: p.members.iter().map(Presence::to_proto).collect(),
     })
+}
+
+/// The party's leader, as its members hear of it.
+fn leader_message(id: &str, leader: &Presence) -> Message {
+    Message::PartyLeader(realtime::PartyLeader { party_id: id.to_string(), presence: Some(leader.to_proto()) })
 }
 
 /// The presence a client names, found among `list` by session.
@@ -123,8 +130,7 @@ impl Parties {
         }
         if p.leader.session == who.session {
             p.leader = p.members[0].clone();
-            let event = json!({"party_leader": {"party_id": id, "presence": p.leader.to_json()}});
-            kaos.notifier.to_stream(&stream(uuid), &event, None);
+            kaos.notifier.to_stream(&stream(uuid), leader_message(&id, &p.leader), None);
         }
     }
 
@@ -160,11 +166,11 @@ fn create(kaos: &KaosNet, me: Presence, open: bool, max_size: i32) -> Result<Ans
     let uuid = uuid::Uuid::new_v4().to_string();
     let party = Party { open, max_size, leader: me.clone(), members: vec![me.clone()], requests: vec![] };
     kaos.tracker().track(&stream(&uuid), me.clone());
-    let answer = party_json(&format!("{uuid}.{NODE}"), &party, &me);
+    let answer = party_message(&format!("{uuid}.{NODE}"), &party, &me);
     kaos.parties.lock().insert(uuid.clone(), party);
     // The creator hears of its own join, as every joiner does.
     let own_event = router::presence_event(&stream(&uuid), std::slice::from_ref(&me), &[]);
-    Ok(Answer::ReplyThen("party", answer, own_event))
+    Ok(Answer::ReplyThen(answer, own_event))
 }
 
 /// `party_*` messages from the socket.
@@ -182,11 +188,11 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
     match message {
         Message::PartyJoin(_) => {
             if member {
-                return Ok(Answer::Reply("party", party_json(&party_id, p, &me)));
+                return Ok(Answer::Reply(party_message(&party_id, p, &me)));
             }
             if p.open {
                 let own_event = Parties::admit(kaos, &uuid, p, me.clone())?;
-                return Ok(Answer::ReplyThen("party", party_json(&party_id, p, &me), own_event));
+                return Ok(Answer::ReplyThen(party_message(&party_id, p, &me), own_event));
             }
             if p.requests.len() >= MAX_SIZE {
                 return Err(Failure::bad_input("Too many join requests."));
@@ -194,8 +200,8 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
             if !p.requests.iter().any(|r| r.session == session.id) {
                 p.requests.push(me.clone());
             }
-            let request = json!({"party_join_request": {"party_id": party_id, "presences": [me.to_json()]}});
-            kaos.notifier.to_sessions([p.leader.session], &request);
+            let request = realtime::PartyJoinRequest { party_id, presences: vec![me.to_proto()] };
+            kaos.notifier.to_sessions([p.leader.session], Message::PartyJoinRequest(request));
             Ok(Answer::Ack)
         }
         Message::PartyLeave(_) => {
@@ -206,24 +212,24 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
         _ if !member => Err(Failure::bad_input("Not a member of this party.")),
         Message::PartyJoinRequestList(_) => {
             Parties::leader_only(p, session)?;
-            let list: Vec<Value> = p.requests.iter().map(Presence::to_json).collect();
-            Ok(Answer::Reply("party_join_request", json!({"party_id": party_id, "presences": list})))
+            let presences = p.requests.iter().map(Presence::to_proto).collect();
+            Ok(Answer::Reply(Message::PartyJoinRequest(realtime::PartyJoinRequest { party_id, presences })))
         }
         Message::PartyAccept(m) => {
             Parties::leader_only(p, session)?;
             let who = named(&p.requests, m.presence.as_ref())?;
             let own_event = Parties::admit(kaos, &uuid, p, who.clone())?;
             // The party and the own join's event together, in that order.
-            let frames = std::iter::once(json!({"party": party_json(&party_id, p, &who)})).chain(own_event);
-            kaos.sessions().send_all(who.session, frames.map(|f| Arc::new(Frame::from_value(&f))));
+            let party = Frame::from_message(party_message(&party_id, p, &who));
+            let frames = std::iter::once(party).chain(own_event.map(|e| Frame::from_value(&e)));
+            kaos.sessions().send_all(who.session, frames.map(Arc::new));
             Ok(Answer::Ack)
         }
         Message::PartyPromote(m) => {
             Parties::leader_only(p, session)?;
             p.leader = named(&p.members, m.presence.as_ref())?;
-            let leader = json!({"party_id": party_id, "presence": p.leader.to_json()});
-            kaos.notifier.to_stream(&stream(&uuid), &json!({ "party_leader": leader }), Some(session.id));
-            Ok(Answer::Reply("party_leader", leader))
+            kaos.notifier.to_stream(&stream(&uuid), leader_message(&party_id, &p.leader), Some(session.id));
+            Ok(Answer::Reply(leader_message(&party_id, &p.leader)))
         }
         Message::PartyRemove(m) => {
             Parties::leader_only(p, session)?;
@@ -266,9 +272,14 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
                 count_multiple: m.count_multiple,
             })?;
             let ticket = kaos.matchmaker.add_ticket(members, Some(party_id.clone()), spec)?;
-            let answer = json!({"party_id": party_id, "ticket": ticket});
-            kaos.notifier.to_stream(&stream(&uuid), &json!({"party_matchmaker_ticket": answer}), Some(session.id));
-            Ok(Answer::Reply("party_matchmaker_ticket", answer))
+            let answer = || {
+                Message::PartyMatchmakerTicket(realtime::PartyMatchmakerTicket {
+                    party_id: party_id.clone(),
+                    ticket: ticket.clone(),
+                })
+            };
+            kaos.notifier.to_stream(&stream(&uuid), answer(), Some(session.id));
+            Ok(Answer::Reply(answer()))
         }
         Message::PartyMatchmakerRemove(m) => {
             Parties::leader_only(p, session)?;

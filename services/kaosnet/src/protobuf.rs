@@ -31,21 +31,89 @@ pub fn decode_to_json(frame: &[u8]) -> Result<Vec<u8>, String> {
     Ok(to_json(&envelope).into_bytes())
 }
 
-/// An envelope as protojson writes it (the rules of [`crate::protojson`]: empty strings,
-/// lists and unset wrappers left out, numbers and booleans kept).
+/// An envelope as protojson writes it: empty strings and lists, unset wrappers and empty
+/// maps left out, numbers and booleans kept (the rules of every message this server
+/// writes, see [`crate::protojson`]), and UTC times ending in `Z`.
 pub fn to_json(envelope: &Envelope) -> String {
-    crate::protojson::to_text(&to_value(envelope))
+    let mut v = to_value(envelope);
+    prune(&mut v, 0);
+    v.to_string()
 }
 
-/// An envelope as a JSON value, every field in it (the generated mapping writes them all;
-/// [`crate::protojson::to_text`] leaves out the unpopulated ones).
+/// An envelope as a JSON value, every field in it (the generated mapping writes them all).
 pub fn to_value(envelope: &Envelope) -> serde_json::Value {
     // Generated serializers of plain fields and maps with string keys: no failure.
     serde_json::to_value(envelope).unwrap_or_default()
+}
+
+/// Leaves out the unpopulated fields of an object at `depth` (0: the envelope, whose
+/// message is kept even when empty, as `{"pong": {}}`), and below.
+fn prune(v: &mut serde_json::Value, depth: usize) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            map.retain(|key, field| {
+                prune(field, depth + 1);
+                if key.ends_with("_time") {
+                    // The generated mapping writes UTC as `+00:00`; protojson, as `Z`.
+                    if let Some(utc) = field.as_str().and_then(|t| t.strip_suffix("+00:00")) {
+                        *field = Value::String(format!("{utc}Z"));
+                    }
+                }
+                match field {
+                    Value::Null => false,
+                    Value::String(s) => !s.is_empty(),
+                    Value::Array(a) => !a.is_empty(),
+                    Value::Object(o) => depth == 0 || !o.is_empty(),
+                    _ => true,
+                }
+            });
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| prune(item, depth + 1)),
+        _ => {}
+    }
 }
 
 /// A JSON envelope as a binary frame.
 pub fn encode_json(json: &str) -> Result<Vec<u8>, String> {
     let envelope: Envelope = serde_json::from_str(json).map_err(|e| e.to_string())?;
     Ok(envelope.encode_to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::realtime::{envelope::Message, Envelope, Match, Pong, UserPresence};
+
+    fn json(message: Message, cid: &str) -> serde_json::Value {
+        serde_json::from_str(&super::to_json(&Envelope { cid: cid.into(), message: Some(message) })).unwrap()
+    }
+
+    #[test]
+    fn typed_messages_are_written_by_protojson_rules() {
+        assert_eq!(json(Message::Pong(Pong {}), "1"), serde_json::json!({"cid": "1", "pong": {}}));
+        let m = Match {
+            match_id: "m.".into(),
+            size: 0,
+            self_: Some(UserPresence { user_id: "u".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        assert_eq!(
+            json(Message::Match(m), ""),
+            serde_json::json!({"match": {
+                "match_id": "m.", "authoritative": false, "size": 0,
+                "self": {"user_id": "u", "persistence": false},
+            }}),
+            "false and 0 stay; empty strings, lists, unset wrappers and the cid go"
+        );
+        let ack = super::realtime::ChannelMessageAck {
+            create_time: Some(pbjson_types::Timestamp { seconds: 0, nanos: 0 }),
+            ..Default::default()
+        };
+        assert_eq!(
+            json(Message::ChannelMessageAck(ack), "2"),
+            serde_json::json!({"cid": "2", "channel_message_ack": {"create_time": "1970-01-01T00:00:00Z"}})
+        );
+        let e = super::realtime::Error { code: 3, message: "no".into(), ..Default::default() };
+        assert_eq!(json(Message::Error(e), ""), serde_json::json!({"error": {"code": 3, "message": "no"}}), "no {{}}");
+    }
 }

@@ -51,11 +51,11 @@ impl SocketSession {
 /// What a message handler answers.
 #[derive(Debug)]
 pub(crate) enum Answer {
-    /// `{"cid": …, "<kind>": body}`.
-    Reply(&'static str, Value),
+    /// The reply, typed: the request's cid and this message.
+    Reply(crate::protobuf::realtime::envelope::Message),
     /// The reply, then an event for the caller alone: the presence event of its own join,
     /// which Nakama sends the joiner after the answer.
-    ReplyThen(&'static str, Value, Option<Value>),
+    ReplyThen(crate::protobuf::realtime::envelope::Message, Option<Value>),
     /// The bare envelope `{"cid": …}`, which tells the client it is done (nothing
     /// without a cid).
     Ack,

@@ -7,12 +7,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
 use crate::presence::Notifier;
-use crate::protobuf::realtime::envelope::Message;
+use crate::protobuf::realtime::{self, envelope::Message};
 use crate::socket::{Answer, Failure, SocketSession};
 use crate::store::{AccountStore, UserKey};
 
@@ -122,8 +120,8 @@ impl Status {
         match message {
             Message::StatusFollow(m) => {
                 let presences = self.follow(session, &m.user_ids, &m.usernames)?;
-                let list: Vec<Value> = presences.iter().map(Presence::to_json).collect();
-                Ok(Answer::Reply("status", json!({ "presences": list })))
+                let presences = presences.iter().map(Presence::to_proto).collect();
+                Ok(Answer::Reply(Message::Status(realtime::Status { presences })))
             }
             Message::StatusUnfollow(m) => {
                 self.unfollow(session, &m.user_ids)?;

@@ -467,10 +467,11 @@ fn run(
                             own_event = kaos.notifier.announce_join(&stream, &presence);
                         }
                         let label = shared.label.lock().unwrap_or_else(PoisonError::into_inner).clone();
-                        let answer = json!({ "match": super::match_json(kaos, &stream, session, new, &label) });
+                        let answer = super::match_message(kaos, &stream, session, new, &label);
                         // The answer and the own join's event together, in that order.
-                        let frames = std::iter::once(with_cid(cid, answer)).chain(own_event);
-                        kaos.sessions().send_all(session, frames.map(|f| Arc::new(Frame::from_value(&f))));
+                        let frames = std::iter::once(Frame::reply(cid.as_ref(), Some(answer)))
+                            .chain(own_event.map(|e| Frame::from_value(&e)));
+                        kaos.sessions().send_all(session, frames.map(Arc::new));
                     }
                 }
             }

@@ -9,7 +9,7 @@ pub use authoritative::{
     Dispatcher, MatchContext, MatchFactory, MatchHandler, MatchInfo, MatchInit, MatchMessage, MatchRegistry,
 };
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::presence::router;
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
@@ -53,17 +53,15 @@ fn me(session: &SocketSession) -> Presence {
 /// The `match` answer: the match as `session` sees it after joining (`size` counts
 /// everyone). As Nakama: a `new` joiner is left out of `presences`, a session that was in
 /// the match already finds itself listed.
-pub(crate) fn match_json(kaos: &KaosNet, stream: &Stream, session: SessionId, new: bool, label: &str) -> Value {
+pub(crate) fn match_message(kaos: &KaosNet, stream: &Stream, session: SessionId, new: bool, label: &str) -> Message {
     let all = kaos.tracker().list(stream);
-    let me = all.iter().find(|p| p.session == session).map(Presence::to_json);
-    let presences: Vec<Value> = all.iter().filter(|p| !(new && p.session == session)).map(Presence::to_json).collect();
-    json!({
-        "match_id": router::match_id(stream),
-        "authoritative": stream.mode == StreamMode::MatchAuthoritative,
-        "label": label,
-        "size": all.len(),
-        "presences": presences,
-        "self": me,
+    Message::Match(realtime::Match {
+        match_id: router::match_id(stream),
+        authoritative: stream.mode == StreamMode::MatchAuthoritative,
+        label: (!label.is_empty()).then(|| pbjson_types::StringValue { value: label.to_string() }),
+        size: i32::try_from(all.len()).unwrap_or(i32::MAX),
+        presences: all.iter().filter(|p| !(new && p.session == session)).map(Presence::to_proto).collect(),
+        self_: all.iter().find(|p| p.session == session).map(Presence::to_proto),
     })
 }
 
@@ -83,7 +81,7 @@ fn join_relayed(kaos: &KaosNet, session: &SocketSession, stream: &Stream) -> Ans
     let p = me(session);
     let new = kaos.tracker().track(stream, p.clone());
     let own_event = if new { kaos.notifier.announce_join(stream, &p) } else { None };
-    Answer::ReplyThen("match", match_json(kaos, stream, session.id, new, ""), own_event)
+    Answer::ReplyThen(match_message(kaos, stream, session.id, new, ""), own_event)
 }
 
 /// `match_*` messages from the socket (an authoritative match answers a join itself,

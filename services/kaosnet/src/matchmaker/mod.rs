@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, PresenceMeta};
 use crate::presence::{Frame, SessionId};
-use crate::protobuf::realtime::{envelope::Message, MatchmakerAdd};
+use crate::protobuf::realtime::{self, envelope::Message, MatchmakerAdd};
 use crate::query::Query;
 use crate::socket::{Answer, Failure, SocketSession};
 use crate::KaosNet;
@@ -285,7 +285,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
         Message::MatchmakerAdd(m) => {
             let spec = TicketSpec::from_message(m)?;
             let ticket = kaos.matchmaker.add_ticket(vec![presence_of(session)], None, spec)?;
-            Ok(Answer::Reply("matchmaker_ticket", json!({ "ticket": ticket })))
+            Ok(Answer::Reply(Message::MatchmakerTicket(realtime::MatchmakerTicket { ticket })))
         }
         Message::MatchmakerRemove(m) => {
             let mine = |t: &Ticket| t.party_id.is_none() && t.members[0].presence.session == session.id;

@@ -39,18 +39,45 @@ pub struct Frame {
     protobuf: OnceLock<Option<Vec<u8>>>,
     /// The envelope, when it was built typed (no JSON tree on the way).
     typed: Option<Envelope>,
+    /// A reply's cid as the client sent it, when that was not a string: JSON echoes it as
+    /// it came (protobuf carries its text).
+    raw_cid: Option<Value>,
+}
+
+impl From<Message> for Frame {
+    fn from(message: Message) -> Frame {
+        Frame::from_message(message)
+    }
+}
+
+impl From<&Value> for Frame {
+    fn from(envelope: &Value) -> Frame {
+        Frame::from_value(envelope)
+    }
 }
 
 impl Frame {
     /// An envelope already written as JSON text (without unpopulated fields).
     pub fn from_json(json: String) -> Frame {
-        Frame { json: OnceLock::from(json), protobuf: OnceLock::new(), typed: None }
+        Frame { json: OnceLock::from(json), protobuf: OnceLock::new(), typed: None, raw_cid: None }
     }
 
     /// An envelope of one message, typed: its JSON and protobuf are written from it.
     pub fn from_message(message: Message) -> Frame {
         let envelope = Envelope { cid: String::new(), message: Some(message) };
-        Frame { json: OnceLock::new(), protobuf: OnceLock::new(), typed: Some(envelope) }
+        Frame { json: OnceLock::new(), protobuf: OnceLock::new(), typed: Some(envelope), raw_cid: None }
+    }
+
+    /// The answer to a request with `cid`: `message`, or with none the bare `{"cid": …}`
+    /// that says the request is done.
+    pub fn reply(cid: Option<&Value>, message: Option<Message>) -> Frame {
+        let (cid, raw_cid) = match cid {
+            None => (String::new(), None),
+            Some(Value::String(s)) => (s.clone(), None),
+            Some(other) => (other.to_string(), Some(other.clone())),
+        };
+        let envelope = Envelope { cid, message };
+        Frame { json: OnceLock::new(), protobuf: OnceLock::new(), typed: Some(envelope), raw_cid }
     }
 
     /// An envelope as a JSON value.
@@ -60,9 +87,14 @@ impl Frame {
 
     /// The JSON text.
     pub fn json(&self) -> &str {
-        self.json.get_or_init(|| match &self.typed {
-            Some(envelope) => json_of(envelope),
-            None => String::new(),
+        self.json.get_or_init(|| match (&self.typed, &self.raw_cid) {
+            (Some(envelope), None) => json_of(envelope),
+            (Some(envelope), Some(cid)) => {
+                let mut v: Value = serde_json::from_str(&json_of(envelope)).unwrap_or_default();
+                v["cid"] = cid.clone();
+                v.to_string()
+            }
+            (None, _) => String::new(),
         })
     }
 

@@ -28,10 +28,12 @@ impl Notifier {
         &self.tracker
     }
 
-    /// Sends `envelope` to each of `sessions`.
-    pub fn to_sessions(&self, sessions: impl IntoIterator<Item = SessionId>, envelope: &Value) {
+    /// Sends `envelope` (a JSON envelope or a typed message) to each of `sessions`.
+    pub fn to_sessions(&self, sessions: impl IntoIterator<Item = SessionId>, envelope: impl Into<super::Frame>) {
         let sessions: Vec<SessionId> = sessions.into_iter().collect();
-        self.deliver(&sessions, super::Frame::from_value(envelope));
+        if !sessions.is_empty() {
+            self.deliver(&sessions, envelope.into());
+        }
     }
 
     /// Sends `frame` to each of `sessions`: one frame shared by all, encoded at most once
@@ -43,7 +45,7 @@ impl Notifier {
     }
 
     /// Sends `envelope` to every session of `user_id`; false if the user has none.
-    pub fn to_user(&self, user_id: &str, envelope: &Value) -> bool {
+    pub fn to_user(&self, user_id: &str, envelope: impl Into<super::Frame>) -> bool {
         let sessions = self.sessions.sessions_of(user_id);
         let online = !sessions.is_empty();
         self.to_sessions(sessions, envelope);
@@ -51,7 +53,7 @@ impl Notifier {
     }
 
     /// Sends `envelope` to everyone on `stream` but `except`.
-    pub fn to_stream(&self, stream: &Stream, envelope: &Value, except: Option<SessionId>) {
+    pub fn to_stream(&self, stream: &Stream, envelope: impl Into<super::Frame>, except: Option<SessionId>) {
         let sessions = self.tracker.sessions(stream);
         self.to_sessions(sessions.into_iter().filter(|s| Some(*s) != except), envelope);
     }
@@ -84,16 +86,45 @@ pub fn match_id(stream: &Stream) -> String {
     format!("{}.{}", stream.subject, stream.label)
 }
 
-/// The fields that say which chat a channel message or event belongs to.
-pub fn channel_target(stream: &Stream, v: &mut Value) {
-    match stream.mode {
-        StreamMode::ChannelRoom => v["room_name"] = json!(stream.label),
-        StreamMode::ChannelGroup => v["group_id"] = json!(stream.subject),
-        StreamMode::ChannelDirect => {
-            v["user_id_one"] = json!(stream.subject);
-            v["user_id_two"] = json!(stream.subcontext);
+/// The fields that say which chat a channel message or event belongs to: its room name,
+/// group id, and the two users of a direct chat (those that do not apply are empty).
+#[derive(Debug, Default)]
+pub struct ChannelTarget {
+    pub room_name: String,
+    pub group_id: String,
+    pub user_id_one: String,
+    pub user_id_two: String,
+}
+
+impl ChannelTarget {
+    /// The target of the chat on `stream`.
+    pub fn of(stream: &Stream) -> ChannelTarget {
+        let mut t = ChannelTarget::default();
+        match stream.mode {
+            StreamMode::ChannelRoom => t.room_name.clone_from(&stream.label),
+            StreamMode::ChannelGroup => t.group_id.clone_from(&stream.subject),
+            StreamMode::ChannelDirect => {
+                t.user_id_one.clone_from(&stream.subject);
+                t.user_id_two.clone_from(&stream.subcontext);
+            }
+            _ => {}
         }
-        _ => {}
+        t
+    }
+}
+
+/// [`ChannelTarget`]'s fields, written into a JSON message.
+pub fn channel_target(stream: &Stream, v: &mut Value) {
+    let t = ChannelTarget::of(stream);
+    for (key, value) in [
+        ("room_name", t.room_name),
+        ("group_id", t.group_id),
+        ("user_id_one", t.user_id_one),
+        ("user_id_two", t.user_id_two),
+    ] {
+        if !value.is_empty() {
+            v[key] = json!(value);
+        }
     }
 }
 

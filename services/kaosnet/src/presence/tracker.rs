@@ -88,6 +88,18 @@ pub struct Presence {
 }
 
 impl Presence {
+    /// Nakama's `UserPresence` (`status` only where it is set).
+    pub fn to_proto(&self) -> crate::protobuf::realtime::UserPresence {
+        crate::protobuf::realtime::UserPresence {
+            user_id: self.user_id.clone(),
+            session_id: self.session.text(),
+            username: self.username.clone(),
+            persistence: self.meta.persistence,
+            status: (!self.meta.status.is_empty())
+                .then(|| pbjson_types::StringValue { value: self.meta.status.clone() }),
+        }
+    }
+
     /// Nakama's `UserPresence` JSON (`status` only where it is set).
     pub fn to_json(&self) -> Value {
         let mut v = json!({

@@ -2,11 +2,12 @@
 //! (counted, rate limited, shown to its hooks, handed to its service), and the replies
 //! and error envelopes out, the same on every transport.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::protobuf::api::Rpc;
 use super::protobuf::realtime::envelope::Message;
 use super::request::{Body, Request};
+use super::Frame;
 use crate::hooks::HookOperation;
 use crate::rpc::RpcContext;
 use crate::socket::{Answer, Failure, SocketError, SocketSession};
@@ -89,22 +90,28 @@ pub(crate) fn operation_of(message: &Message) -> Option<HookOperation> {
 }
 
 /// The replies to one JSON envelope from `session`, read as a JSON tree (the way a
-/// message with hooks goes; benchmarks compare it with the typed readers).
+/// message with hooks goes; benchmarks compare it with the typed readers), as JSON.
 pub fn envelope(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<Value> {
-    handle(kaos, session, super::request::general(&kaos.hooks, data))
+    as_json(&handle(kaos, session, super::request::general(&kaos.hooks, data)))
+}
+
+/// Frames as the JSON envelopes they carry (for tools and tests).
+pub(crate) fn as_json(frames: &[Frame]) -> Vec<Value> {
+    frames.iter().map(|f| serde_json::from_str(f.json()).unwrap_or_default()).collect()
 }
 
 /// The replies to one message from `session`: counted, limited, shown to its hooks,
 /// handled. A frame refused before its kind was known leaves no state behind.
-pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Value> {
+pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Frame> {
+    let refusal = |cid, code, message: &str| vec![Frame::from_value(&error(cid, code, message))];
     let (cid, op, body) = match request {
-        Request::Unreadable(refusal) => return vec![refusal],
+        Request::Unreadable(refusal) => return vec![Frame::from_value(&refusal)],
         Request::Message { cid, op, body } => (cid, op, body),
     };
     let cid = cid.as_ref();
     kaos.metrics.socket_message(op.name());
     if !kaos.limits.check_operation(&session.user_id, op) {
-        return vec![error(cid, SocketError::BadInput, "Too many requests, slow down.")];
+        return refusal(cid, SocketError::BadInput, "Too many requests, slow down.");
     }
     let payload = match body {
         Body::Hooked(payload) => payload,
@@ -120,22 +127,22 @@ pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) 
     };
     // After a success, the hooks see the answer's message (as a REST call's body), or
     // `{}` for a message that is not answered.
-    let answer_of = |replies: &Vec<Value>| match replies.first().and_then(Value::as_object) {
-        None => Some(json!({})),
-        Some(reply) => match reply.iter().find(|(k, _)| *k != "cid") {
+    let answer_of = |replies: &Vec<Frame>| match as_json(&replies[..replies.len().min(1)]).pop() {
+        Some(Value::Object(reply)) => match reply.into_iter().find(|(k, _)| k != "cid") {
             Some((name, _)) if name == "error" => None,
-            Some((_, message)) => Some(message.clone()),
+            Some((_, message)) => Some(message),
             None => Some(json!({})),
         },
+        _ => Some(json!({})),
     };
     match kaos.hooks.call(&ctx, payload, run, answer_of) {
         Ok(replies) => replies,
-        Err(e) => vec![error(cid, SocketError::BadInput, &e.message)],
+        Err(e) => refusal(cid, SocketError::BadInput, &e.message),
     }
 }
 
 /// The replies to one message of kind `op`.
-fn dispatch(kaos: &KaosNet, session: &SocketSession, op: HookOperation, body: Body, cid: Option<&Value>) -> Vec<Value> {
+fn dispatch(kaos: &KaosNet, session: &SocketSession, op: HookOperation, body: Body, cid: Option<&Value>) -> Vec<Frame> {
     let answer = match body {
         Body::Typed(message) => serve(kaos, session, *message, cid),
         Body::Data(m) if op == HookOperation::MatchDataSend => {
@@ -145,20 +152,14 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, op: HookOperation, body: Bo
         Body::Hooked(payload) => return dispatch(kaos, session, op, super::request::from_json(op, &payload), cid),
         Body::Invalid(refusal) => Err(refusal),
     };
-    let reply = |kind: &str, body: Value| {
-        let mut v = Map::new();
-        if let Some(cid) = cid {
-            v.insert("cid".into(), cid.clone());
-        }
-        v.insert(kind.into(), body);
-        Value::Object(v)
-    };
     match answer {
-        Ok(Answer::Reply(kind, body)) => vec![reply(kind, body)],
-        Ok(Answer::ReplyThen(kind, body, then)) => std::iter::once(reply(kind, body)).chain(then).collect(),
-        Ok(Answer::Ack) => cid.map(|cid| json!({ "cid": cid })).into_iter().collect(),
+        Ok(Answer::Reply(message)) => vec![Frame::reply(cid, Some(message))],
+        Ok(Answer::ReplyThen(message, then)) => std::iter::once(Frame::reply(cid, Some(message)))
+            .chain(then.map(|event| Frame::from_value(&event)))
+            .collect(),
+        Ok(Answer::Ack) => cid.map(|cid| Frame::reply(Some(cid), None)).into_iter().collect(),
         Ok(Answer::Silent) => Vec::new(),
-        Err(f) => vec![error(cid, f.code, &f.message)],
+        Err(f) => vec![Frame::from_value(&error(cid, f.code, &f.message))],
     }
 }
 
@@ -166,7 +167,7 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, op: HookOperation, body: Bo
 fn serve(kaos: &KaosNet, session: &SocketSession, message: Message, cid: Option<&Value>) -> Result<Answer, Failure> {
     use Message as M;
     match message {
-        M::Ping(_) => Ok(Answer::Reply("pong", json!({}))),
+        M::Ping(_) => Ok(Answer::Reply(M::Pong(super::protobuf::realtime::Pong {}))),
         M::Rpc(m) => rpc(kaos, session, m),
         M::StatusFollow(_) | M::StatusUnfollow(_) | M::StatusUpdate(_) => kaos.status.socket(session, message),
         M::ChannelJoin(_)
@@ -193,7 +194,7 @@ fn rpc(kaos: &KaosNet, session: &SocketSession, m: Rpc) -> Result<Answer, Failur
         vars: session.vars.clone(),
     };
     match kaos.rpcs.call(id, &ctx, input) {
-        Ok(out) => Ok(Answer::Reply("rpc", json!({"id": id, "payload": out}))),
+        Ok(out) => Ok(Answer::Reply(Message::Rpc(Rpc { id: m.id.clone(), payload: out, http_key: String::new() }))),
         Err(e) if e.code == crate::Code::NotFound => {
             Err(Failure::new(SocketError::RuntimeFunctionNotFound, "RPC function not found"))
         }

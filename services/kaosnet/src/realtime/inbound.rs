@@ -2,18 +2,17 @@
 //! message ([`super::request`]), then handled here, or queued in the session's lane when
 //! it may block or the lane is busy (replies keep the order of requests).
 
-use serde_json::Value;
-
 use super::envelope::handle;
 use super::lanes::Lanes;
 use super::request::decode;
+use super::Frame;
 use crate::socket::SocketSession;
 use crate::KaosNet;
 
 /// What a socket thread does with one inbound frame from `session`: the replies to send
 /// it now (none when the message went to the session's lane, whose worker answers it).
 /// Without `lanes` every message runs here (benchmarks, tools).
-pub(crate) fn receive(kaos: &KaosNet, lanes: Option<&Lanes>, session: &SocketSession, data: &[u8]) -> Vec<Value> {
+pub(crate) fn receive(kaos: &KaosNet, lanes: Option<&Lanes>, session: &SocketSession, data: &[u8]) -> Vec<Frame> {
     let request = decode(&kaos.hooks, session.format, data);
     let request = match lanes {
         Some(lanes) => match lanes.offer(session, request) {

@@ -135,7 +135,7 @@ fn worker(kaos: Weak<KaosNet>, lanes: &Lanes) {
         // The replies go out together: no event from elsewhere comes between an answer
         // and the one that follows it.
         let replies = handle(&k, &session, request);
-        k.sessions().send_all(session.id, replies.iter().map(|r| Arc::new(super::Frame::from_value(r))));
+        k.sessions().send_all(session.id, replies.into_iter().map(Arc::new));
         let mut s = lanes.lock();
         let Some(lane) = s.lanes.get_mut(&session.id) else { continue };
         lane.running = false;

@@ -38,7 +38,7 @@ pub use envelope::envelope;
 /// lanes (every message runs on the calling thread): the replies to send it. For
 /// benchmarks and tools; the socket loops also hand messages that may block to lanes.
 pub fn receive(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<serde_json::Value> {
-    inbound::receive(kaos, None, session, data)
+    envelope::as_json(&inbound::receive(kaos, None, session, data))
 }
 // What the transports are built on, under the names server code has used.
 use crate::presence::MAX_SOCKET_THREADS;

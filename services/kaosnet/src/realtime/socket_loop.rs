@@ -119,7 +119,7 @@ impl<T: SocketTransport> SocketLoop<T> {
         let Some(session) = self.sessions.get(&conn) else { return };
         let format = session.format;
         for reply in super::inbound::receive(&self.kaos, Some(&self.lanes), session, data) {
-            if !self.transport.send(conn, format, &Frame::from_value(&reply)) {
+            if !self.transport.send(conn, format, &reply) {
                 return self.forget(conn);
             }
         }
