@@ -129,7 +129,7 @@ pub struct Joined {
     pub new: bool,
     /// The presence event of a new visible join, for the joiner after its answer (the
     /// other members have had theirs).
-    pub own_event: Option<Value>,
+    pub own_event: Option<Message>,
 }
 
 /// The content a client sent: a JSON object within the size limit.
@@ -284,7 +284,7 @@ impl Chat {
                     user_id_one: t.user_id_one,
                     user_id_two: t.user_id_two,
                 };
-                Ok(Answer::ReplyThen(Message::Channel(channel), own_event))
+                Ok(Answer::ReplyThen(Message::Channel(channel), own_event.map(Box::new)))
             }
             Message::ChannelLeave(m) => {
                 let stream = stream_of(&m.channel_id)?;

@@ -7,8 +7,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use serde_json::{json, Value};
-
 use crate::error::ApiError;
 use crate::matches::authoritative::NODE;
 use crate::matchmaker::{presence_of, TicketSpec};
@@ -143,7 +141,7 @@ impl Parties {
 
     /// Puts `who` in the party; the presence event of its join, for `who` after its
     /// answer (the other members have had theirs).
-    fn admit(kaos: &KaosNet, uuid: &str, p: &mut Party, who: Presence) -> Result<Option<Value>, ApiError> {
+    fn admit(kaos: &KaosNet, uuid: &str, p: &mut Party, who: Presence) -> Result<Option<Message>, ApiError> {
         if p.members.len() >= p.max_size {
             return Err(ApiError::invalid("The party is full."));
         }
@@ -170,7 +168,7 @@ fn create(kaos: &KaosNet, me: Presence, open: bool, max_size: i32) -> Result<Ans
     kaos.parties.lock().insert(uuid.clone(), party);
     // The creator hears of its own join, as every joiner does.
     let own_event = router::presence_event(&stream(&uuid), std::slice::from_ref(&me), &[]);
-    Ok(Answer::ReplyThen(answer, own_event))
+    Ok(Answer::ReplyThen(answer, own_event.map(Box::new)))
 }
 
 /// `party_*` messages from the socket.
@@ -192,7 +190,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
             }
             if p.open {
                 let own_event = Parties::admit(kaos, &uuid, p, me.clone())?;
-                return Ok(Answer::ReplyThen(party_message(&party_id, p, &me), own_event));
+                return Ok(Answer::ReplyThen(party_message(&party_id, p, &me), own_event.map(Box::new)));
             }
             if p.requests.len() >= MAX_SIZE {
                 return Err(Failure::bad_input("Too many join requests."));
@@ -221,7 +219,7 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
             let own_event = Parties::admit(kaos, &uuid, p, who.clone())?;
             // The party and the own join's event together, in that order.
             let party = Frame::from_message(party_message(&party_id, p, &who));
-            let frames = std::iter::once(party).chain(own_event.map(|e| Frame::from_value(&e)));
+            let frames = std::iter::once(party).chain(own_event.map(Frame::from_message));
             kaos.sessions().send_all(who.session, frames.map(Arc::new));
             Ok(Answer::Ack)
         }
@@ -243,8 +241,12 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
             }
             drop(parties);
             // The removed member hears it too, before they are off the stream.
-            let event = json!({"party_presence_event": {"party_id": party_id, "joins": [], "leaves": [who.to_json()]}});
-            kaos.notifier.to_sessions([who.session], &event);
+            let event = realtime::PartyPresenceEvent {
+                party_id: party_id.clone(),
+                joins: vec![],
+                leaves: vec![who.to_proto()],
+            };
+            kaos.notifier.to_sessions([who.session], Message::PartyPresenceEvent(event));
             kaos.parties.left(kaos, &uuid, &who);
             Ok(Answer::Ack)
         }
@@ -252,7 +254,8 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
             Parties::leader_only(p, session)?;
             let gone = parties.remove(&uuid);
             drop(parties);
-            kaos.notifier.to_stream(&stream(&uuid), &json!({"party_close": {"party_id": party_id}}), Some(session.id));
+            let close = Message::PartyClose(realtime::PartyClose { party_id: party_id.clone() });
+            kaos.notifier.to_stream(&stream(&uuid), close, Some(session.id));
             for m in gone.map(|p| p.members).unwrap_or_default() {
                 kaos.tracker().untrack(&stream(&uuid), m.session);
             }

@@ -82,7 +82,7 @@ pub fn encode_json(json: &str) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::realtime::{envelope::Message, Envelope, Match, Pong, UserPresence};
+    use crate::protobuf::realtime::{envelope::Message, Envelope, Match, Pong, UserPresence};
 
     fn json(message: Message, cid: &str) -> serde_json::Value {
         serde_json::from_str(&super::to_json(&Envelope { cid: cid.into(), message: Some(message) })).unwrap()
@@ -105,7 +105,7 @@ mod tests {
             }}),
             "false and 0 stay; empty strings, lists, unset wrappers and the cid go"
         );
-        let ack = super::realtime::ChannelMessageAck {
+        let ack = crate::protobuf::realtime::ChannelMessageAck {
             create_time: Some(pbjson_types::Timestamp { seconds: 0, nanos: 0 }),
             ..Default::default()
         };
@@ -113,7 +113,7 @@ mod tests {
             json(Message::ChannelMessageAck(ack), "2"),
             serde_json::json!({"cid": "2", "channel_message_ack": {"create_time": "1970-01-01T00:00:00Z"}})
         );
-        let e = super::realtime::Error { code: 3, message: "no".into(), ..Default::default() };
+        let e = crate::protobuf::realtime::Error { code: 3, message: "no".into(), ..Default::default() };
         assert_eq!(json(Message::Error(e), ""), serde_json::json!({"error": {"code": 3, "message": "no"}}), "no {{}}");
     }
 }

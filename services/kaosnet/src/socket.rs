@@ -55,7 +55,7 @@ pub(crate) enum Answer {
     Reply(crate::protobuf::realtime::envelope::Message),
     /// The reply, then an event for the caller alone: the presence event of its own join,
     /// which Nakama sends the joiner after the answer.
-    ReplyThen(crate::protobuf::realtime::envelope::Message, Option<Value>),
+    ReplyThen(crate::protobuf::realtime::envelope::Message, Option<Box<crate::protobuf::realtime::envelope::Message>>),
     /// The bare envelope `{"cid": …}`, which tells the client it is done (nothing
     /// without a cid).
     Ack,

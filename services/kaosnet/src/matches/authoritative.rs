@@ -470,7 +470,7 @@ fn run(
                         let answer = super::match_message(kaos, &stream, session, new, &label);
                         // The answer and the own join's event together, in that order.
                         let frames = std::iter::once(Frame::reply(cid.as_ref(), Some(answer)))
-                            .chain(own_event.map(|e| Frame::from_value(&e)));
+                            .chain(own_event.map(Frame::from_message));
                         kaos.sessions().send_all(session, frames.map(Arc::new));
                     }
                 }

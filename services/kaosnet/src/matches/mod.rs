@@ -81,7 +81,7 @@ fn join_relayed(kaos: &KaosNet, session: &SocketSession, stream: &Stream) -> Ans
     let p = me(session);
     let new = kaos.tracker().track(stream, p.clone());
     let own_event = if new { kaos.notifier.announce_join(stream, &p) } else { None };
-    Answer::ReplyThen(match_message(kaos, stream, session.id, new, ""), own_event)
+    Answer::ReplyThen(match_message(kaos, stream, session.id, new, ""), own_event.map(Box::new))
 }
 
 /// `match_*` messages from the socket (an authoritative match answers a join itself,

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::tracker::{Presence, Stream, StreamMode, Tracker};
 use super::{SessionId, SessionRegistry};
+use crate::protobuf::realtime::{self, envelope::Message};
 
 /// Delivery to sessions, users and streams: what the services use of the sessions and
 /// the tracker, below them and knowing nothing of them.
@@ -60,9 +61,9 @@ impl Notifier {
 
     /// `who` joined `stream`: the others hear it now; the joiner's own copy of the event is
     /// returned, to send after its answer (Nakama tells the joiner too).
-    pub fn announce_join(&self, stream: &Stream, who: &Presence) -> Option<Value> {
+    pub fn announce_join(&self, stream: &Stream, who: &Presence) -> Option<Message> {
         let event = presence_event(stream, std::slice::from_ref(who), &[])?;
-        self.to_stream(stream, &event, Some(who.session));
+        self.to_stream(stream, event.clone(), Some(who.session));
         Some(event)
     }
 
@@ -70,7 +71,7 @@ impl Notifier {
     /// and who left.
     pub fn announce(&self, stream: &Stream, joins: &[Presence], leaves: &[Presence], except: Option<SessionId>) {
         if let Some(event) = presence_event(stream, joins, leaves) {
-            self.to_stream(stream, &event, except);
+            self.to_stream(stream, event, except);
         }
     }
 }
@@ -130,25 +131,32 @@ pub fn channel_target(stream: &Stream, v: &mut Value) {
 
 /// The presence event for `stream` as its members receive it, or None where the stream
 /// has none (notifications).
-pub fn presence_event(stream: &Stream, joins: &[Presence], leaves: &[Presence]) -> Option<Value> {
-    let list = |ps: &[Presence]| ps.iter().filter(|p| !p.meta.hidden).map(Presence::to_json).collect::<Vec<_>>();
+pub fn presence_event(stream: &Stream, joins: &[Presence], leaves: &[Presence]) -> Option<Message> {
+    let list = |ps: &[Presence]| ps.iter().filter(|p| !p.meta.hidden).map(Presence::to_proto).collect::<Vec<_>>();
     let (joins, leaves) = (list(joins), list(leaves));
     if joins.is_empty() && leaves.is_empty() {
         return None;
     }
     Some(match stream.mode {
         StreamMode::Notifications => return None,
-        StreamMode::Status => json!({"status_presence_event": {"joins": joins, "leaves": leaves}}),
+        StreamMode::Status => Message::StatusPresenceEvent(realtime::StatusPresenceEvent { joins, leaves }),
         StreamMode::ChannelRoom | StreamMode::ChannelGroup | StreamMode::ChannelDirect => {
-            let mut e = json!({"channel_id": channel_id(stream), "joins": joins, "leaves": leaves});
-            channel_target(stream, &mut e);
-            json!({ "channel_presence_event": e })
+            let t = ChannelTarget::of(stream);
+            Message::ChannelPresenceEvent(realtime::ChannelPresenceEvent {
+                channel_id: channel_id(stream),
+                joins,
+                leaves,
+                room_name: t.room_name,
+                group_id: t.group_id,
+                user_id_one: t.user_id_one,
+                user_id_two: t.user_id_two,
+            })
         }
         StreamMode::MatchRelayed | StreamMode::MatchAuthoritative => {
-            json!({"match_presence_event": {"match_id": match_id(stream), "joins": joins, "leaves": leaves}})
+            Message::MatchPresenceEvent(realtime::MatchPresenceEvent { match_id: match_id(stream), joins, leaves })
         }
         StreamMode::Party => {
-            json!({"party_presence_event": {"party_id": match_id(stream), "joins": joins, "leaves": leaves}})
+            Message::PartyPresenceEvent(realtime::PartyPresenceEvent { party_id: match_id(stream), joins, leaves })
         }
     })
 }

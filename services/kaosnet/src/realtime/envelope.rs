@@ -155,7 +155,7 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, op: HookOperation, body: Bo
     match answer {
         Ok(Answer::Reply(message)) => vec![Frame::reply(cid, Some(message))],
         Ok(Answer::ReplyThen(message, then)) => std::iter::once(Frame::reply(cid, Some(message)))
-            .chain(then.map(|event| Frame::from_value(&event)))
+            .chain(then.map(|event| Frame::from_message(*event)))
             .collect(),
         Ok(Answer::Ack) => cid.map(|cid| Frame::reply(Some(cid), None)).into_iter().collect(),
         Ok(Answer::Silent) => Vec::new(),
