@@ -13,13 +13,13 @@ use std::sync::Arc;
 use crate::error::ApiError;
 use crate::groups::Groups;
 use crate::notifications::{self, Notifications, Outgoing};
-use crate::presence::router::{channel_id, channel_target, ChannelTarget};
+use crate::presence::router::{channel_id, ChannelTarget};
 use crate::presence::tracker::{Presence, PresenceMeta, Stream, StreamMode};
 use crate::presence::Notifier;
+use crate::protobuf::api;
 use crate::protobuf::realtime::{self, envelope::Message};
 use crate::socket::{Answer, Failure, SocketSession};
 use crate::store::{AccountStore, ChannelMessage, MessageStore, StoreError, UserKey};
-use crate::time::rfc3339;
 
 /// The chat service: channels (who is in them, through the notifier), their history in
 /// the message store, and the group membership that opens group channels.
@@ -87,20 +87,24 @@ fn not_group_member() -> ApiError {
 }
 
 /// A message as the API shows it (`ApiChannelMessage`; content as a JSON string).
-pub fn message_json(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Value {
-    let mut v = json!({
-        "channel_id": m.channel_id,
-        "message_id": m.id,
-        "code": m.code,
-        "sender_id": m.sender_id,
-        "username": m.username,
-        "content": m.content,
-        "create_time": rfc3339(m.create_time),
-        "update_time": rfc3339(m.update_time),
-        "persistent": persistent,
-    });
-    channel_target(stream, &mut v);
-    v
+pub fn message_proto(stream: &Stream, m: &ChannelMessage, persistent: bool) -> api::ChannelMessage {
+    let time = |seconds| Some(pbjson_types::Timestamp { seconds, nanos: 0 });
+    let t = ChannelTarget::of(stream);
+    api::ChannelMessage {
+        channel_id: m.channel_id.clone(),
+        message_id: m.id.clone(),
+        code: Some(pbjson_types::Int32Value { value: m.code }),
+        sender_id: m.sender_id.clone(),
+        username: m.username.clone(),
+        content: m.content.clone(),
+        create_time: time(m.create_time),
+        update_time: time(m.update_time),
+        persistent: Some(pbjson_types::BoolValue { value: persistent }),
+        room_name: t.room_name,
+        group_id: t.group_id,
+        user_id_one: t.user_id_one,
+        user_id_two: t.user_id_two,
+    }
 }
 
 fn ack(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Message {
@@ -313,7 +317,7 @@ impl Chat {
                 }
                 self.notifier.to_stream(
                     &stream,
-                    &json!({"channel_message": message_json(&stream, &msg, persistent)}),
+                    Message::ChannelMessage(message_proto(&stream, &msg, persistent)),
                     None,
                 );
                 Ok(Answer::Reply(ack(&stream, &msg, persistent)))
@@ -345,7 +349,7 @@ impl Chat {
     /// An edited or removed message, announced to the channel; the sender's answer.
     fn changed(&self, stream: &Stream, mut msg: ChannelMessage) -> Answer {
         msg.channel_id = channel_id(stream);
-        self.notifier.to_stream(stream, &json!({"channel_message": message_json(stream, &msg, true)}), None);
+        self.notifier.to_stream(stream, Message::ChannelMessage(message_proto(stream, &msg, true)), None);
         Answer::Reply(ack(stream, &msg, true))
     }
 
@@ -369,7 +373,8 @@ impl Chat {
         let mut page = self.messages.list_messages(channel, forward, from, limit + 1)?;
         let more = page.len() > limit;
         page.truncate(limit);
-        let messages: Vec<Value> = page.iter().map(|m| message_json(&stream, m, true)).collect();
+        let messages: Vec<Value> =
+            page.iter().map(|m| crate::protobuf::message_value(&message_proto(&stream, m, true))).collect();
         let mut out = json!({ "messages": messages });
         if let (true, Some(last)) = (more, page.last()) {
             out["next_cursor"] = json!(encode_cursor(forward, Some(last.seq)));

@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::presence::Notifier;
 use crate::store::{MessageStore, Notification};
-use crate::time::rfc3339;
 
 /// Notification codes Nakama reserves (games use codes above 0).
 pub mod code {
@@ -38,19 +37,21 @@ pub struct Outgoing {
 }
 
 /// The API's `ApiNotification` (content as a JSON string).
-pub fn notification_json(n: &Notification, persistent: bool) -> Value {
-    let mut v = json!({
-        "id": n.id,
-        "subject": n.subject,
-        "content": n.content,
-        "code": n.code,
-        "create_time": rfc3339(n.create_time),
-        "persistent": persistent,
-    });
-    if !n.sender_id.is_empty() {
-        v["sender_id"] = json!(n.sender_id);
+pub fn notification_proto(n: &Notification, persistent: bool) -> crate::protobuf::api::Notification {
+    crate::protobuf::api::Notification {
+        id: n.id.clone(),
+        subject: n.subject.clone(),
+        content: n.content.clone(),
+        code: n.code,
+        sender_id: n.sender_id.clone(),
+        create_time: Some(pbjson_types::Timestamp { seconds: n.create_time, nanos: 0 }),
+        persistent,
     }
-    v
+}
+
+/// The same, as the REST API writes it.
+pub fn notification_json(n: &Notification, persistent: bool) -> Value {
+    crate::protobuf::message_value(&notification_proto(n, persistent))
 }
 
 /// The notifications service: it owns where notifications are kept and how they reach
@@ -100,12 +101,13 @@ impl Notifications {
         if !persistent.is_empty() {
             self.store.add_notifications(&persistent)?;
         }
-        let mut by_user: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        let mut by_user: BTreeMap<&str, Vec<crate::protobuf::api::Notification>> = BTreeMap::new();
         for (n, p) in &made {
-            by_user.entry(n.user_id.as_str()).or_default().push(notification_json(n, *p));
+            by_user.entry(n.user_id.as_str()).or_default().push(notification_proto(n, *p));
         }
-        for (user, list) in by_user {
-            self.notifier.to_user(user, &json!({"notifications": {"notifications": list}}));
+        for (user, notifications) in by_user {
+            let message = crate::protobuf::realtime::Notifications { notifications };
+            self.notifier.to_user(user, crate::protobuf::realtime::envelope::Message::Notifications(message));
         }
         Ok(())
     }

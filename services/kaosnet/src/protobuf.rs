@@ -46,6 +46,14 @@ pub fn to_value(envelope: &Envelope) -> serde_json::Value {
     serde_json::to_value(envelope).unwrap_or_default()
 }
 
+/// A message (not an envelope) as JSON by the same rules, for the REST API where it
+/// carries the same messages (a channel's history, a user's notifications).
+pub fn message_value<T: serde::Serialize>(message: &T) -> serde_json::Value {
+    let mut v = serde_json::to_value(message).unwrap_or_default();
+    prune(&mut v, 1);
+    v
+}
+
 /// Leaves out the unpopulated fields of an object at `depth` (0: the envelope, whose
 /// message is kept even when empty, as `{"pong": {}}`), and below.
 fn prune(v: &mut serde_json::Value, depth: usize) {

@@ -57,12 +57,12 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, Stream, StreamMode};
 use crate::presence::{Frame, SessionId};
+use crate::protobuf::realtime::{self, envelope::Message};
 use crate::socket::{Failure, SocketError};
 use crate::KaosNet;
 
@@ -154,22 +154,20 @@ impl Dispatcher<'_> {
         sender: Option<&Presence>,
         reliable: bool,
     ) {
-        let mut event = json!({
-            "match_id": self.state.id,
-            "op_code": op_code.to_string(),
-            "data": base64::engine::general_purpose::STANDARD.encode(data),
-            "reliable": reliable,
+        // Typed, as relayed data is: written at most once per format for all targets.
+        let event = Message::MatchData(realtime::MatchData {
+            match_id: self.state.id.clone(),
+            presence: sender.map(Presence::to_proto),
+            op_code,
+            data: data.to_vec(),
+            reliable,
         });
-        if let Some(s) = sender {
-            event["presence"] = s.to_json();
-        }
-        let envelope = json!({ "match_data": event });
         let members = self.kaos.tracker().sessions(self.stream);
         match presences {
-            None => self.kaos.notifier.to_sessions(members, &envelope),
+            None => self.kaos.notifier.to_sessions(members, event),
             Some(list) => {
                 let targets = list.iter().map(|p| p.session).filter(|s| members.contains(s));
-                self.kaos.notifier.to_sessions(targets, &envelope);
+                self.kaos.notifier.to_sessions(targets, event);
             }
         }
     }

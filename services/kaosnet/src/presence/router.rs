@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-
 use super::tracker::{Presence, Stream, StreamMode, Tracker};
 use super::{SessionId, SessionRegistry};
 use crate::protobuf::realtime::{self, envelope::Message};
@@ -111,21 +109,6 @@ impl ChannelTarget {
             _ => {}
         }
         t
-    }
-}
-
-/// [`ChannelTarget`]'s fields, written into a JSON message.
-pub fn channel_target(stream: &Stream, v: &mut Value) {
-    let t = ChannelTarget::of(stream);
-    for (key, value) in [
-        ("room_name", t.room_name),
-        ("group_id", t.group_id),
-        ("user_id_one", t.user_id_one),
-        ("user_id_two", t.user_id_two),
-    ] {
-        if !value.is_empty() {
-            v[key] = json!(value);
-        }
     }
 }
 
