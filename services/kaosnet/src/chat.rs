@@ -108,20 +108,20 @@ pub fn message_proto(stream: &Stream, m: &ChannelMessage, persistent: bool) -> a
 }
 
 fn ack(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Message {
-    let time = |seconds| Some(pbjson_types::Timestamp { seconds, nanos: 0 });
-    let t = ChannelTarget::of(stream);
+    // The message without its sender and content.
+    let c = message_proto(stream, m, persistent);
     Message::ChannelMessageAck(realtime::ChannelMessageAck {
-        channel_id: m.channel_id.clone(),
-        message_id: m.id.clone(),
-        code: Some(pbjson_types::Int32Value { value: m.code }),
-        username: m.username.clone(),
-        create_time: time(m.create_time),
-        update_time: time(m.update_time),
-        persistent: Some(pbjson_types::BoolValue { value: persistent }),
-        room_name: t.room_name,
-        group_id: t.group_id,
-        user_id_one: t.user_id_one,
-        user_id_two: t.user_id_two,
+        channel_id: c.channel_id,
+        message_id: c.message_id,
+        code: c.code,
+        username: c.username,
+        create_time: c.create_time,
+        update_time: c.update_time,
+        persistent: c.persistent,
+        room_name: c.room_name,
+        group_id: c.group_id,
+        user_id_one: c.user_id_one,
+        user_id_two: c.user_id_two,
     })
 }
 
