@@ -46,11 +46,13 @@ fuzz_target!(|data: &[u8]| {
     // The server's own reading of a JSON envelope (protojson's names: a field under both
     // its names is no message at all, answered without a cid).
     let strict = kaosnet::protojson::parse(data).ok();
-    let cid = strict.as_ref().and_then(|v| v.get("cid").filter(|c| !c.is_null()).cloned());
+    // An empty cid is no cid on the wire (protojson leaves out empty strings).
+    let given = |c: &Value| !c.is_null() && c != "";
+    let cid = strict.as_ref().and_then(|v| v.get("cid").filter(|c| given(c)).cloned());
     // The typed path reads game data without building the values it skips, so it takes
     // frames whose skipped parts a JSON tree cannot hold (a number out of range); its
     // answer still carries the request's own cid.
-    let skimmed = serde_json::from_slice::<CidOnly>(data).ok().and_then(|c| c.cid).filter(|c| !c.is_null());
+    let skimmed = serde_json::from_slice::<CidOnly>(data).ok().and_then(|c| c.cid).filter(given);
     let protobuf = SocketSession { format: Format::Protobuf, ..session.clone() };
     for s in [session, &protobuf] {
         for (i, reply) in receive(kaos, s, data).iter().enumerate() {
