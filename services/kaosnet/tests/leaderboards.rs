@@ -247,3 +247,34 @@ fn concurrent_submissions_all_land_in_memory_and_in_the_store() {
     let reloaded = Leaderboards::with_store(store);
     assert_eq!(reloaded.get_page("b", 100, None).unwrap().records, page.records);
 }
+
+#[test]
+fn a_client_listing_has_its_rules_in_the_service_for_every_caller() {
+    use kaosnet::leaderboards::RecordsRequest;
+    for store in stores() {
+        let boards = Leaderboards::with_store(store);
+        board(&boards, "l", SortOrder::Descending, Operator::Best);
+        for i in 1..=15 {
+            boards.submit("l", &owner(i), &format!("p{i}"), score(i64::from(i))).unwrap();
+        }
+        // No limit and no owners: the default page of 10, with a cursor to the rest.
+        let list = boards.list_records("l", RecordsRequest::default()).unwrap();
+        assert_eq!((list.records.len(), list.rank_count, list.next_cursor.is_some()), (10, 15, true));
+        assert_eq!(list.records[0].owner_id, owner(15));
+        // Owners only: their records, no page.
+        let mine = RecordsRequest { owner_ids: vec![owner(3), owner(9)], ..Default::default() };
+        let list = boards.list_records("l", mine).unwrap();
+        assert!(list.records.is_empty());
+        assert_eq!(list.owner_records.iter().map(|r| r.score).collect::<Vec<_>>(), vec![3, 9], "as named");
+        // What no caller may ask.
+        let too_many = RecordsRequest { owner_ids: (0..101).map(owner).collect(), ..Default::default() };
+        assert_eq!(boards.list_records("l", too_many).unwrap_err().code, Code::InvalidArgument);
+        for limit in [0, 10_001] {
+            let bad = RecordsRequest { limit: Some(limit), ..Default::default() };
+            assert_eq!(boards.list_records("l", bad).unwrap_err().code, Code::InvalidArgument, "limit {limit}");
+            assert!(boards.list_records_around("l", &owner(1), Some(limit), None).is_err());
+        }
+        let (around, count) = boards.list_records_around("l", &owner(8), Some(3), None).unwrap();
+        assert_eq!((around.iter().map(|r| r.score).collect::<Vec<_>>(), count), (vec![9, 8, 7], 15));
+    }
+}

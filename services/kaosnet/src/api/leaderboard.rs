@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::{body, route, session, Answer};
 use crate::error::ApiError;
 use crate::leaderboards::tournaments::TournamentFilter;
-use crate::leaderboards::{Operator, Record, Submission};
+use crate::leaderboards::{Operator, Record, RecordsRequest, Submission};
 use crate::time::rfc3339;
 use crate::KaosNet;
 
@@ -117,9 +117,6 @@ fn write_leaderboard(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
     let id = req.param("id").unwrap_or_default();
     let s = submission(req)?;
-    if kaos.leaderboards.is_tournament(id)? {
-        return Err(ApiError::invalid("That is a tournament: write to /v2/tournament/{id}."));
-    }
     Ok(record_json(&kaos.leaderboards.submit_as_client(id, &me.uid, &me.usn, s)?))
 }
 
@@ -142,78 +139,41 @@ fn join(kaos: &KaosNet, req: &Request) -> Answer {
     Ok(json!({}))
 }
 
-fn limit(req: &Request, default: Option<usize>) -> Result<Option<usize>, ApiError> {
+/// `?limit=`: a number, or none; its range is the operation's to check.
+fn limit(req: &Request) -> Result<Option<usize>, ApiError> {
     match req.query("limit").filter(|l| !l.is_empty()) {
-        None => Ok(default),
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid("Invalid limit - limit must be between 1 and 10000.")),
+        None => Ok(None),
+        // Out of range, or no number: the operation refuses it.
+        Some(l) => Ok(Some(l.parse().unwrap_or(0))),
     }
 }
 
-/// `expiry` when it names a period other than the current one.
-fn past_expiry(kaos: &KaosNet, req: &Request, id: &str) -> Result<Option<i64>, ApiError> {
-    match req.query("expiry").filter(|e| !e.is_empty() && e != "0") {
-        None => Ok(None),
-        Some(e) => {
-            let e: i64 = e.parse().map_err(|_| ApiError::invalid("Invalid expiry."))?;
-            Ok(Some(e).filter(|e| *e != kaos.leaderboards.current_expiry(id).unwrap_or(0)))
-        }
-    }
+/// `?expiry=`: a period's expiry time, or none.
+fn expiry(req: &Request) -> Result<Option<i64>, ApiError> {
+    req.query("expiry")
+        .filter(|e| !e.is_empty())
+        .map(|e| e.parse().map_err(|_| ApiError::invalid("Invalid expiry.")))
+        .transpose()
 }
 
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
-    let id = req.param("id").unwrap_or_default();
-    let owners: Vec<String> = req.query_pairs().into_iter().filter(|(k, _)| k == "owner_ids").map(|(_, v)| v).collect();
-    if owners.len() > 100 {
-        return Err(ApiError::invalid("At most 100 owner IDs may be given."));
-    }
-    let limit = limit(req, if owners.is_empty() { Some(10) } else { None })?;
-    if let Some(expiry) = past_expiry(kaos, req, id)? {
-        let offset = match req.query("cursor").filter(|c| !c.is_empty()) {
-            Some(c) => {
-                c.strip_prefix("o").and_then(|n| n.parse().ok()).ok_or_else(|| ApiError::invalid("Invalid cursor."))?
-            }
-            None => 0,
-        };
-        let n = limit.unwrap_or(10);
-        // One read of the period serves the page, the owners' records and the count.
-        let all = kaos.leaderboards.get_period(id, expiry, usize::MAX, 0)?;
-        let owner_set: std::collections::HashSet<&String> = owners.iter().collect();
-        let owner_records: Vec<Value> =
-            all.iter().filter(|r| owner_set.contains(&r.owner_id)).map(record_json).collect();
-        let mut out = json!({
-            "records": all.iter().skip(offset).take(n).map(record_json).collect::<Vec<_>>(),
-            "owner_records": owner_records,
-            "rank_count": all.len().to_string(),
-        });
-        if all.len() > offset.saturating_add(n) {
-            out["next_cursor"] = json!(format!("o{}", offset + n));
-        }
-        if offset > 0 {
-            out["prev_cursor"] = json!(format!("o{}", offset.saturating_sub(n)));
-        }
-        return Ok(out);
-    }
-    let owner_records = kaos.leaderboards.get_records(id, &owners)?;
-    let mut out = json!({ "owner_records": owner_records.iter().map(record_json).collect::<Vec<_>>() });
-    let page = match limit {
-        Some(n) => kaos.leaderboards.get_page(id, n, req.query("cursor").as_deref())?,
-        None => crate::leaderboards::RecordPage {
-            rank_count: kaos.leaderboards.rank_count(id)? as u64,
-            ..Default::default()
-        },
+    let request = RecordsRequest {
+        owner_ids: req.query_pairs().into_iter().filter(|(k, _)| k == "owner_ids").map(|(_, v)| v).collect(),
+        limit: limit(req)?,
+        cursor: req.query("cursor"),
+        expiry: expiry(req)?,
     };
-    out["records"] = json!(page.records.iter().map(record_json).collect::<Vec<_>>());
-    out["rank_count"] = json!(page.rank_count.to_string());
-    if let Some(c) = page.next_cursor {
+    let list = kaos.leaderboards.list_records(req.param("id").unwrap_or_default(), request)?;
+    let mut out = json!({
+        "records": list.records.iter().map(record_json).collect::<Vec<_>>(),
+        "owner_records": list.owner_records.iter().map(record_json).collect::<Vec<_>>(),
+        "rank_count": list.rank_count.to_string(),
+    });
+    if let Some(c) = list.next_cursor {
         out["next_cursor"] = json!(c);
     }
-    if let Some(c) = page.prev_cursor {
+    if let Some(c) = list.prev_cursor {
         out["prev_cursor"] = json!(c);
     }
     Ok(out)
@@ -221,25 +181,11 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn around(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
-    let id = req.param("id").unwrap_or_default();
-    let owner = req.param("owner_id").unwrap_or_default();
-    let n = limit(req, Some(10))?.unwrap_or(10);
-    let records = match past_expiry(kaos, req, id)? {
-        Some(expiry) => {
-            let all = kaos.leaderboards.get_period(id, expiry, usize::MAX, 0)?;
-            match all.iter().position(|r| r.owner_id == owner) {
-                Some(at) => {
-                    let from = at.saturating_sub(n.saturating_sub(1) / 2).min(all.len().saturating_sub(n));
-                    all[from..(from + n).min(all.len())].to_vec()
-                }
-                None => Vec::new(),
-            }
-        }
-        None => kaos.leaderboards.get_around(id, owner, n)?,
-    };
+    let (id, owner) = (req.param("id").unwrap_or_default(), req.param("owner_id").unwrap_or_default());
+    let (records, rank_count) = kaos.leaderboards.list_records_around(id, owner, limit(req)?, expiry(req)?)?;
     Ok(json!({
         "records": records.iter().map(record_json).collect::<Vec<_>>(),
-        "rank_count": kaos.leaderboards.rank_count(id)?.to_string(),
+        "rank_count": rank_count.to_string(),
     }))
 }
 
@@ -260,7 +206,7 @@ fn list_tournaments(kaos: &KaosNet, req: &Request) -> Answer {
         category_end: category("category_end", u32::MAX)?,
         start_time: number("start_time")?,
         end_time: number("end_time")?,
-        limit: limit(req, Some(100))?.unwrap_or(100).min(1000),
+        limit: limit(req)?.unwrap_or(100),
         cursor: req.query("cursor").filter(|c| !c.is_empty()),
     };
     let (tournaments, cursor) = kaos.leaderboards.list_tournaments(&filter, Some(&me.uid))?;

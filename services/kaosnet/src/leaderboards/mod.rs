@@ -39,6 +39,7 @@
 mod board;
 pub mod brackets;
 pub mod cron;
+mod listing;
 mod rank;
 pub mod tournaments;
 
@@ -53,6 +54,7 @@ use crate::store::leaderboards::{StoredBoard, StoredRecord};
 use crate::store::Store;
 use board::{owner_key, Board, Period};
 use cron::Cron;
+pub use listing::{RecordList, RecordsRequest};
 pub use rank::RankIndex;
 pub use tournaments::{TournamentConfig, TournamentRules};
 
@@ -398,14 +400,18 @@ impl Leaderboards {
         self.write(id, owner_id, username, &s, false, false)
     }
 
-    /// A submission from a client: refused on authoritative boards.
-    pub(crate) fn submit_as_client(
+    /// A submission from a client: refused on authoritative boards, and on tournaments
+    /// (which take theirs through [`submit_tournament_as_client`](Self::submit_tournament_as_client)).
+    pub fn submit_as_client(
         &self,
         id: &str,
         owner_id: &str,
         username: &str,
         s: Submission,
     ) -> Result<Record, ApiError> {
+        if self.is_tournament(id)? {
+            return Err(ApiError::invalid("That is a tournament: write to /v2/tournament/{id}."));
+        }
         self.write(id, owner_id, username, &s, true, false)
     }
 

@@ -201,6 +201,9 @@ impl Leaderboards {
         filter: &TournamentFilter,
         viewer: Option<&str>,
     ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        super::listing::check_limit(Some(filter.limit))?;
+        // Pages hold at most 1000 tournaments, whatever was asked.
+        let filter = &TournamentFilter { limit: filter.limit.min(1000), ..filter.clone() };
         let mut found = Vec::new();
         let mut more = false;
         for def in self.defs()? {
