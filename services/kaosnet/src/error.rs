@@ -126,3 +126,12 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+/// A page size a caller asked for: 1 to `max`, in Nakama's words otherwise. Every listing
+/// operation checks its own here, whoever calls it.
+pub fn check_limit(limit: usize, max: usize) -> Result<(), ApiError> {
+    if (1..=max).contains(&limit) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}.")))
+}

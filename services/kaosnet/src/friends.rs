@@ -13,7 +13,7 @@ use serde_json::json;
 
 use std::sync::Arc;
 
-use crate::error::ApiError;
+use crate::error::{check_limit, ApiError};
 use crate::notifications::{code, Notifications, Outgoing};
 use crate::store::{
     friend_state, AccountStore, Friend, Refusal, SocialDone, SocialStore, SocialWrite, StoreError, User, UserKey,
@@ -21,6 +21,8 @@ use crate::store::{
 
 /// Most users one call may name.
 pub const MAX_TARGETS: usize = 1000;
+/// Most friends one page may hold.
+pub const MAX_PAGE: usize = 1000;
 
 /// A page of a friend list.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +179,7 @@ impl Friends {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<FriendPage, ApiError> {
+        check_limit(limit, MAX_PAGE)?;
         if state.is_some_and(|s| !(friend_state::MUTUAL..=friend_state::BLOCKED).contains(&s)) {
             return Err(ApiError::invalid("Invalid state - state must be between 0 and 3."));
         }
@@ -211,6 +214,7 @@ impl Friends {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<FriendsOfFriendsPage, ApiError> {
+        check_limit(limit, MAX_PAGE)?;
         let after = match cursor {
             Some(c) => {
                 let text = decode(c)?;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
-use crate::error::ApiError;
+use crate::error::{check_limit, ApiError};
 use crate::notifications::{code, Notifications, Outgoing};
 use crate::presence::tracker::{Stream, StreamMode};
 use crate::presence::Notifier;
@@ -43,6 +43,8 @@ pub const MAX_FIELD: usize = 255;
 pub const MAX_DESCRIPTION: usize = 2048;
 /// Most users one call may name.
 pub const MAX_TARGETS: usize = 1000;
+/// Most groups or members one page may hold.
+pub const MAX_PAGE: usize = 100;
 
 /// A new group.
 #[derive(Debug, Clone, PartialEq)]
@@ -387,6 +389,7 @@ impl Groups {
 
     /// Groups that pass `filter`, by name, `limit` per page.
     pub fn list(&self, filter: &GroupFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Group>, ApiError> {
+        check_limit(limit, MAX_PAGE)?;
         let after = cursor.map(|c| decode(c, 'g')).transpose()?;
         let mut groups = self.social.list_groups(filter, after.as_deref(), limit.saturating_add(1))?;
         let more = groups.len() > limit;
@@ -403,6 +406,7 @@ impl Groups {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<(User, Membership)>, ApiError> {
+        check_limit(limit, MAX_PAGE)?;
         let id = parse_id(group_id)?;
         check_state(state)?;
         if self.social.group(&id)?.is_none() {
@@ -426,6 +430,7 @@ impl Groups {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<(Group, Membership)>, ApiError> {
+        check_limit(limit, MAX_PAGE)?;
         let id =
             uuid::Uuid::parse_str(user_id).map_err(|_| ApiError::invalid("User ID must be a valid ID."))?.to_string();
         check_state(state)?;

@@ -12,6 +12,9 @@ use crate::error::ApiError;
 use crate::presence::Notifier;
 use crate::store::{MessageStore, Notification};
 
+/// Most notifications one page may hold, or one call delete.
+pub const MAX_PAGE: usize = 100;
+
 /// Notification codes Nakama reserves (games use codes above 0).
 pub mod code {
     pub const DM_REQUEST: i32 = -1;
@@ -125,11 +128,15 @@ impl Notifications {
 
     /// `user_id`'s stored notifications after `after` (a sequence number), oldest first.
     pub fn list(&self, user_id: &str, after: Option<i64>, limit: usize) -> Result<Vec<Notification>, ApiError> {
+        crate::error::check_limit(limit, MAX_PAGE)?;
         Ok(self.store.list_notifications(user_id, after, limit)?)
     }
 
     /// Deletes `user_id`'s notifications with these ids (others' are left alone).
     pub fn delete(&self, user_id: &str, ids: &[String]) -> Result<(), ApiError> {
+        if ids.len() > MAX_PAGE {
+            return Err(ApiError::invalid(format!("At most {MAX_PAGE} notifications may be deleted at once.")));
+        }
         self.store.delete_notifications(user_id, ids)?;
         Ok(())
     }

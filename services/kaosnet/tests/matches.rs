@@ -134,3 +134,36 @@ fn bad_match_messages_get_error_envelopes() {
     // Still in the match and served.
     assert_eq!(api.kaos.tracker().count_all(), 1);
 }
+
+#[test]
+fn the_match_listing_rules_hold_for_server_code_too() {
+    use kaosnet::matches::listing::{list, MatchFilter};
+    use kaosnet::realtime::tracker::{Presence, PresenceMeta, Stream, StreamMode};
+    use kaosnet::realtime::SessionId;
+    let kaos = kaosnet::KaosNet::new(
+        std::sync::Arc::new(kaosnet::store::MemoryStore::new()),
+        Default::default(),
+        Default::default(),
+    );
+    let stream = Stream::new(StreamMode::MatchRelayed, "6f1c2a8e-2f47-4c55-9d7e-3b1f0a9c8d11");
+    for i in 1..=3 {
+        let p = Presence {
+            session: SessionId::from_raw(i),
+            user_id: format!("u{i}"),
+            username: format!("p{i}"),
+            meta: PresenceMeta::default(),
+        };
+        kaos.tracker().track(&stream, p);
+    }
+    let found = list(&kaos, &MatchFilter::default()).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].match_id.as_str(), found[0].size), ("6f1c2a8e-2f47-4c55-9d7e-3b1f0a9c8d11.", 3));
+    assert!(list(&kaos, &MatchFilter { min_size: 4, ..Default::default() }).unwrap().is_empty());
+    assert!(list(&kaos, &MatchFilter { authoritative: Some(true), ..Default::default() }).unwrap().is_empty());
+    assert!(list(&kaos, &MatchFilter { label: Some("x".into()), ..Default::default() }).unwrap().is_empty());
+    for limit in [0, 101] {
+        assert!(list(&kaos, &MatchFilter { limit, ..Default::default() }).is_err(), "limit {limit}");
+    }
+    let bad_query = MatchFilter { query: Some("+label.mode:".into()), ..Default::default() };
+    assert_eq!(list(&kaos, &bad_query).unwrap_err().code, kaosnet::Code::InvalidArgument);
+}

@@ -21,25 +21,21 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     route(r, kaos, Method::Get, "/v2/friend/friends", "list_friends_of_friends", friends_of_friends);
 }
 
-/// A query's `limit` (1..=max, `default` when absent), `state` and `cursor`; other
-/// parameters are ignored.
+/// A query's `limit` (`default` when absent; the operation checks its range), `state` and
+/// `cursor`; other parameters are ignored.
 pub(super) struct Paging {
     pub limit: usize,
     pub state: Option<i32>,
     pub cursor: Option<String>,
 }
 
-pub(super) fn paging(req: &Request, default: usize, max: usize) -> Result<Paging, ApiError> {
+pub(super) fn paging(req: &Request, default: usize) -> Result<Paging, ApiError> {
     let mut p = Paging { limit: default, state: None, cursor: None };
     for (k, v) in req.query_pairs() {
         match k.as_str() {
             "limit" if v.is_empty() => {}
-            "limit" => {
-                p.limit =
-                    v.parse().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
-                        ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}."))
-                    })?
-            }
+            // Out of range, or no number: the operation refuses it.
+            "limit" => p.limit = v.parse().unwrap_or(0),
             "state" if v.is_empty() => {}
             "state" => p.state = Some(v.parse().map_err(|_| ApiError::invalid(format!("Invalid state: {v}")))?),
             "cursor" if v.is_empty() => {}
@@ -67,7 +63,7 @@ fn targets(req: &Request) -> Result<(Vec<String>, Vec<String>), ApiError> {
 
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    let p = paging(req, 1000, 1000)?;
+    let p = paging(req, 1000)?;
     let page = kaos.friends.list(&me.uid, p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page
         .friends
@@ -101,7 +97,7 @@ fn block(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn friends_of_friends(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    let p = paging(req, 100, 1000)?;
+    let p = paging(req, 100)?;
     let page = kaos.friends.friends_of_friends(&me.uid, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page
         .friends_of_friends

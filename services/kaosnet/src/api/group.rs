@@ -155,7 +155,7 @@ fn demote(kaos: &KaosNet, req: &Request) -> Answer {
 fn list(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     // Nakama lists one group unless told otherwise.
-    let p = paging(req, 1, 100)?;
+    let p = paging(req, 1)?;
     let members = match req.query("members").filter(|m| !m.is_empty()) {
         Some(m) => Some(m.parse::<i64>().map_err(|_| ApiError::invalid(format!("Invalid members: {m}")))?),
         None => None,
@@ -180,7 +180,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn group_users(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
-    let p = paging(req, 100, 100)?;
+    let p = paging(req, 100)?;
     let page = kaos.groups.users(group_id(req), p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> =
         page.items.iter().map(|(u, m)| json!({"user": user_json(kaos, u), "state": m.state})).collect();
@@ -193,7 +193,7 @@ fn group_users(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn user_groups(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
-    let p = paging(req, 100, 100)?;
+    let p = paging(req, 100)?;
     let user = req.param("user_id").unwrap_or_default();
     let page = kaos.groups.user_groups(user, p.state, p.limit, p.cursor.as_deref())?;
     let list: Vec<Value> = page.items.iter().map(|(g, m)| json!({"group": group_json(g), "state": m.state})).collect();

@@ -41,12 +41,7 @@ pub struct RecordList {
 }
 
 pub(super) fn check_limit(limit: Option<usize>) -> Result<(), ApiError> {
-    match limit {
-        Some(n) if !(1..=MAX_LIMIT).contains(&n) => {
-            Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {MAX_LIMIT}.")))
-        }
-        _ => Ok(()),
-    }
+    limit.map_or(Ok(()), |n| crate::error::check_limit(n, MAX_LIMIT))
 }
 
 impl Leaderboards {

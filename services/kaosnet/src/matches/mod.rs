@@ -4,6 +4,7 @@
 //! [`authoritative`].
 
 pub mod authoritative;
+pub mod listing;
 
 pub use authoritative::{
     Dispatcher, MatchContext, MatchFactory, MatchHandler, MatchInfo, MatchInit, MatchMessage, MatchRegistry,
