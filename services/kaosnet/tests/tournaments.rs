@@ -78,10 +78,7 @@ fn a_tournament_takes_writes_only_in_its_window_from_joined_players_within_its_l
     now.store(t0 + 20_000, Ordering::SeqCst);
     assert_eq!(b.get_page("cup", 10, None).unwrap().records.len(), 2);
     let info = b.tournament("cup", None).unwrap();
-    assert_eq!(
-        (info["title"].clone(), info["size"].clone(), info["can_enter"].clone()),
-        (json!("Cup"), json!(2), json!(false))
-    );
+    assert_eq!((info.title.as_str(), info.size, info.can_enter), ("Cup", 2, false));
 }
 
 #[test]
@@ -101,7 +98,7 @@ fn tournaments_list_by_category_and_time_with_a_cursor() {
     b.create(LeaderboardConfig { id: "plain".into(), ..Default::default() }).unwrap();
     let ids = |f: &TournamentFilter| -> (Vec<String>, Option<String>) {
         let (list, cursor) = b.list_tournaments(f, None).unwrap();
-        (list.iter().map(|t| t["id"].as_str().unwrap().to_string()).collect(), cursor)
+        (list.iter().map(|t| t.id.clone()).collect(), cursor)
     };
     let all = TournamentFilter { limit: 4, ..Default::default() };
     let (first, cursor) = ids(&all);

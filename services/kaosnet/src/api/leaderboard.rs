@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::{body, route, session, Answer};
 use crate::error::ApiError;
-use crate::leaderboards::tournaments::TournamentFilter;
+use crate::leaderboards::tournaments::{Tournament, TournamentFilter};
 use crate::leaderboards::{Operator, Record, RecordsRequest, Submission};
 use crate::time::rfc3339;
 use crate::KaosNet;
@@ -59,6 +59,39 @@ pub(crate) fn record_json(r: &Record) -> Value {
     }
     if r.expiry_time > 0 {
         v["expiry_time"] = json!(rfc3339(r.expiry_time));
+    }
+    v
+}
+
+/// The API's `Tournament`.
+fn tournament_json(t: &Tournament) -> Value {
+    let mut v = json!({
+        "id": t.id,
+        "title": t.title,
+        "description": t.description,
+        "category": t.category,
+        "sort_order": t.sort_order,
+        "operator": t.operator,
+        "size": t.size,
+        "max_size": t.max_size,
+        "max_num_score": t.max_num_score,
+        "can_enter": t.can_enter,
+        "duration": t.duration,
+        "start_active": t.start_active,
+        "end_active": t.end_active,
+        "metadata": t.metadata,
+        "create_time": rfc3339(t.create_time),
+        "start_time": rfc3339(t.start_time),
+        "authoritative": t.authoritative,
+    });
+    if let Some(end) = t.end_time {
+        v["end_time"] = json!(rfc3339(end));
+    }
+    if let Some(next) = t.next_reset {
+        v["next_reset"] = json!(next);
+    }
+    if let Some(prev) = t.prev_reset {
+        v["prev_reset"] = json!(prev);
     }
     v
 }
@@ -210,7 +243,7 @@ fn list_tournaments(kaos: &KaosNet, req: &Request) -> Answer {
         cursor: req.query("cursor").filter(|c| !c.is_empty()),
     };
     let (tournaments, cursor) = kaos.leaderboards.list_tournaments(&filter, Some(&me.uid))?;
-    let mut out = json!({ "tournaments": tournaments });
+    let mut out = json!({ "tournaments": tournaments.iter().map(tournament_json).collect::<Vec<_>>() });
     if let Some(c) = cursor {
         out["cursor"] = json!(c);
     }

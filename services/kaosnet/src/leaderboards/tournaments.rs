@@ -5,7 +5,6 @@
 //! join (an empty record, score 0) before they write.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use std::sync::Arc;
 
@@ -13,7 +12,6 @@ use super::board::{Board, Period};
 use super::cron::Cron;
 use super::{BoardDef, LeaderboardConfig, Leaderboards, Record, Submission};
 use crate::error::ApiError;
-use crate::time::rfc3339;
 
 /// What a tournament adds to a board (stored with its definition).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -89,43 +87,66 @@ impl TournamentRules {
     }
 }
 
-/// The API's tournament shape.
-fn tournament_json(def: &BoardDef, create_time: i64, size: usize, joined: bool, now: i64) -> Value {
+/// A tournament as a viewer sees it (the API's `Tournament`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tournament {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub category: u32,
+    /// [`super::SortOrder`]'s code.
+    pub sort_order: u8,
+    /// [`super::Operator`]'s code.
+    pub operator: u8,
+    /// Records in the current period.
+    pub size: usize,
+    pub max_size: u32,
+    pub max_num_score: i32,
+    /// The viewer may write now: the period is active and there is room (or they joined).
+    pub can_enter: bool,
+    pub duration: i64,
+    /// The current period's active window (Unix seconds).
+    pub start_active: i64,
+    pub end_active: i64,
+    /// A JSON object, as text.
+    pub metadata: String,
+    pub create_time: i64,
+    pub start_time: i64,
+    /// None: no end.
+    pub end_time: Option<i64>,
+    /// The reset schedule's next and previous occurrences.
+    pub next_reset: Option<i64>,
+    pub prev_reset: Option<i64>,
+    pub authoritative: bool,
+}
+
+fn tournament_of(def: &BoardDef, create_time: i64, size: usize, joined: bool, now: i64) -> Tournament {
     let t = def.tournament.clone().unwrap_or_default();
     let period = def.period(now);
     let active = now >= period.active_from && now < period.active_until;
     let full = t.max_size > 0 && size >= t.max_size as usize;
-    let mut v = json!({
-        "id": def.config.id,
-        "title": t.title,
-        "description": t.description,
-        "category": t.category,
-        "sort_order": def.config.sort_order.code(),
-        "operator": def.config.operator.code(),
-        "size": size,
-        "max_size": t.max_size,
-        "max_num_score": t.max_num_score,
-        "can_enter": active && (!full || joined),
-        "duration": t.duration,
-        "start_active": period.active_from.max(t.start_time),
-        "end_active": period.active_until,
-        "metadata": def.config.metadata,
-        "create_time": rfc3339(create_time),
-        "start_time": rfc3339(t.start_time),
-        "authoritative": def.config.authoritative,
-    });
-    if t.end_time > 0 {
-        v["end_time"] = json!(rfc3339(t.end_time));
+    Tournament {
+        id: def.config.id.clone(),
+        category: t.category,
+        sort_order: def.config.sort_order.code(),
+        operator: def.config.operator.code(),
+        size,
+        max_size: t.max_size,
+        max_num_score: t.max_num_score,
+        can_enter: active && (!full || joined),
+        duration: t.duration,
+        start_active: period.active_from.max(t.start_time),
+        end_active: period.active_until,
+        metadata: def.config.metadata.clone(),
+        create_time,
+        start_time: t.start_time,
+        end_time: (t.end_time > 0).then_some(t.end_time),
+        next_reset: def.cron.as_ref().and_then(|c| c.next_after(now)),
+        prev_reset: def.cron.as_ref().and_then(|c| c.previous_at_or_before(now)),
+        authoritative: def.config.authoritative,
+        title: t.title,
+        description: t.description,
     }
-    if let Some(cron) = &def.cron {
-        if let Some(next) = cron.next_after(now) {
-            v["next_reset"] = json!(next);
-        }
-        if let Some(prev) = cron.previous_at_or_before(now) {
-            v["prev_reset"] = json!(prev);
-        }
-    }
-    v
 }
 
 impl Leaderboards {
@@ -184,15 +205,15 @@ impl Leaderboards {
         self.write(id, owner_id, username, &s, true, false)
     }
 
-    /// Tournament `id` in the API's shape, as `viewer` sees it (`can_enter`).
-    pub fn tournament(&self, id: &str, viewer: Option<&str>) -> Result<Value, ApiError> {
+    /// Tournament `id` as `viewer` sees it (`can_enter`).
+    pub fn tournament(&self, id: &str, viewer: Option<&str>) -> Result<Tournament, ApiError> {
         let board = self.tournament_board(id)?;
         let size = self.rank_count(id)?;
         let joined = match viewer {
             Some(v) => self.get_record(id, v)?.is_some(),
             None => false,
         };
-        Ok(tournament_json(&board.def, board.create_time, size, joined, self.now()))
+        Ok(tournament_of(&board.def, board.create_time, size, joined, self.now()))
     }
 
     /// Tournaments by id that pass `filter`, and the cursor of the next page.
@@ -200,7 +221,7 @@ impl Leaderboards {
         &self,
         filter: &TournamentFilter,
         viewer: Option<&str>,
-    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    ) -> Result<(Vec<Tournament>, Option<String>), ApiError> {
         super::listing::check_limit(Some(filter.limit))?;
         // Pages hold at most 1000 tournaments, whatever was asked.
         let filter = &TournamentFilter { limit: filter.limit.min(1000), ..filter.clone() };
@@ -222,7 +243,7 @@ impl Leaderboards {
             }
             found.push(self.tournament(&def.config.id, viewer)?);
         }
-        let cursor = found.last().filter(|_| more).and_then(|v| v["id"].as_str().map(str::to_string));
+        let cursor = found.last().filter(|_| more).map(|t| t.id.clone());
         Ok((found, cursor))
     }
 }
