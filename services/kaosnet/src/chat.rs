@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
-use crate::error::ApiError;
+use crate::error::{check_limit, ApiError};
 use crate::groups::Groups;
 use crate::notifications::{self, Notifications, Outgoing};
 use crate::presence::router::{channel_id, ChannelTarget};
@@ -123,6 +123,19 @@ fn ack(stream: &Stream, m: &ChannelMessage, persistent: bool) -> Message {
         user_id_one: c.user_id_one,
         user_id_two: c.user_id_two,
     })
+}
+
+/// Most messages one page of history may hold.
+pub const MAX_HISTORY_PAGE: usize = 100;
+
+/// A page of a channel's history, and the cursors around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub messages: Vec<api::ChannelMessage>,
+    pub next_cursor: Option<String>,
+    pub prev_cursor: Option<String>,
+    /// Where to read from later for messages newer than these.
+    pub cacheable_cursor: Option<String>,
 }
 
 /// A channel joined.
@@ -361,7 +374,8 @@ impl Chat {
         limit: usize,
         forward: bool,
         cursor: Option<&str>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<HistoryPage, ApiError> {
+        check_limit(limit, MAX_HISTORY_PAGE)?;
         let stream = stream_of(channel)?;
         if !self.may_join(&stream, user_id)? {
             return Err(ApiError::new(crate::Code::PermissionDenied, "Not a member of this channel."));
@@ -373,18 +387,14 @@ impl Chat {
         let mut page = self.messages.list_messages(channel, forward, from, limit + 1)?;
         let more = page.len() > limit;
         page.truncate(limit);
-        let messages: Vec<Value> =
-            page.iter().map(|m| crate::protobuf::message_value(&message_proto(&stream, m, true))).collect();
-        let mut out = json!({ "messages": messages });
-        if let (true, Some(last)) = (more, page.last()) {
-            out["next_cursor"] = json!(encode_cursor(forward, Some(last.seq)));
-        }
-        if let (Some(_), Some(first)) = (cursor, page.first()) {
-            out["prev_cursor"] = json!(encode_cursor(!forward, Some(first.seq)));
-        }
-        if let Some(newest) = page.iter().map(|m| m.seq).max() {
-            out["cacheable_cursor"] = json!(encode_cursor(true, Some(newest)));
-        }
-        Ok(out)
+        Ok(HistoryPage {
+            messages: page.iter().map(|m| message_proto(&stream, m, true)).collect(),
+            next_cursor: page.last().filter(|_| more).map(|last| encode_cursor(forward, Some(last.seq))),
+            prev_cursor: page
+                .first()
+                .filter(|_| cursor.is_some())
+                .map(|first| encode_cursor(!forward, Some(first.seq))),
+            cacheable_cursor: page.iter().map(|m| m.seq).max().map(|newest| encode_cursor(true, Some(newest))),
+        })
     }
 }
