@@ -14,12 +14,9 @@ use crate::socket::{Answer, Failure, SocketError, SocketSession};
 use crate::KaosNet;
 
 /// An error envelope, with the request's `cid` if it had one.
-pub(crate) fn error(cid: Option<&Value>, code: SocketError, message: &str) -> Value {
-    let mut v = json!({"error": {"code": code as i32, "message": message}});
-    if let Some(cid) = cid {
-        v["cid"] = cid.clone();
-    }
-    v
+pub(crate) fn error(cid: Option<&Value>, code: SocketError, message: &str) -> Frame {
+    let error = super::protobuf::realtime::Error { code: code as i32, message: message.into(), ..Default::default() };
+    Frame::reply(cid, Some(Message::Error(error)))
 }
 
 /// Every message kind a client may send.
@@ -103,9 +100,9 @@ pub(crate) fn as_json(frames: &[Frame]) -> Vec<Value> {
 /// The replies to one message from `session`: counted, limited, shown to its hooks,
 /// handled. A frame refused before its kind was known leaves no state behind.
 pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Frame> {
-    let refusal = |cid, code, message: &str| vec![Frame::from_value(&error(cid, code, message))];
+    let refusal = |cid, code, message: &str| vec![error(cid, code, message)];
     let (cid, op, body) = match request {
-        Request::Unreadable(refusal) => return vec![Frame::from_value(&refusal)],
+        Request::Unreadable(refusal) => return vec![*refusal],
         Request::Message { cid, op, body } => (cid, op, body),
     };
     let cid = cid.as_ref();
@@ -159,7 +156,7 @@ fn dispatch(kaos: &KaosNet, session: &SocketSession, op: HookOperation, body: Bo
             .collect(),
         Ok(Answer::Ack) => cid.map(|cid| Frame::reply(Some(cid), None)).into_iter().collect(),
         Ok(Answer::Silent) => Vec::new(),
-        Err(f) => vec![Frame::from_value(&error(cid, f.code, &f.message))],
+        Err(f) => vec![error(cid, f.code, &f.message)],
     }
 }
 

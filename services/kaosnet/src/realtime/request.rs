@@ -26,7 +26,7 @@ use crate::socket::{DataPayload, DataSend, Failure, SocketError};
 pub(crate) enum Request {
     /// Refused before its kind was known (it does not decode, names no kind, an unknown
     /// one or several): the error envelope to answer. Nothing is counted for it.
-    Unreadable(Value),
+    Unreadable(Box<super::Frame>),
     /// One message of a kind the socket serves.
     Message { cid: Option<Value>, op: HookOperation, body: Body },
 }
@@ -50,8 +50,13 @@ impl Request {
     }
 }
 
+/// A frame refused with `code` before its kind was known.
+fn refused(cid: Option<&Value>, code: SocketError, message: &str) -> Request {
+    Request::Unreadable(Box::new(error(cid, code, message)))
+}
+
 fn unreadable() -> Request {
-    Request::Unreadable(error(None, SocketError::UnrecognizedPayload, "Could not parse message"))
+    refused(None, SocketError::UnrecognizedPayload, "Could not parse message")
 }
 
 /// Decodes a frame in `format`; kinds with `hooks` keep their payload as JSON for them.
@@ -93,12 +98,12 @@ pub(crate) fn general(hooks: &HookRegistry, data: &[u8]) -> Request {
         (Some((op, payload)), None) => (op, payload),
         (Some(_), Some(_)) => {
             let why = "Only one message payload allowed";
-            return Request::Unreadable(error(cid.as_ref(), SocketError::UnrecognizedPayload, why));
+            return refused(cid.as_ref(), SocketError::UnrecognizedPayload, why);
         }
         (None, _) if empty => {
-            return Request::Unreadable(error(cid.as_ref(), SocketError::MissingPayload, "Missing message payload"));
+            return refused(cid.as_ref(), SocketError::MissingPayload, "Missing message payload");
         }
-        _ => return Request::Unreadable(error(cid.as_ref(), SocketError::UnrecognizedPayload, "Unrecognized message")),
+        _ => return refused(cid.as_ref(), SocketError::UnrecognizedPayload, "Unrecognized message"),
     };
     let body = if hooks.has_any(op.name()) { Body::Hooked(payload) } else { from_json(op, &payload) };
     Request::Message { cid, op, body }
@@ -141,10 +146,10 @@ fn decode_protobuf(hooks: &HookRegistry, data: &[u8]) -> Request {
     let Ok(envelope) = <Envelope as prost::Message>::decode(data) else { return unreadable() };
     let cid = (!envelope.cid.is_empty()).then(|| Value::String(envelope.cid.clone()));
     let Some(message) = envelope.message else {
-        return Request::Unreadable(error(cid.as_ref(), SocketError::MissingPayload, "Missing message payload"));
+        return refused(cid.as_ref(), SocketError::MissingPayload, "Missing message payload");
     };
     let Some(op) = operation_of(&message) else {
-        return Request::Unreadable(error(cid.as_ref(), SocketError::UnrecognizedPayload, "Unrecognized message"));
+        return refused(cid.as_ref(), SocketError::UnrecognizedPayload, "Unrecognized message");
     };
     if hooks.has_any(op.name()) {
         // The hooks see the payload as a JSON socket would have sent it.

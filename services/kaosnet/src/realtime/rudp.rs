@@ -116,7 +116,7 @@ impl RudpSocket {
             }
             Err(TransportError::Send(SendError::Oversize)) => {
                 let e = error(None, SocketError::RuntimeException, "Reply larger than the RUDP message limit");
-                match Frame::from_value(&e).bytes(format) {
+                match e.bytes(format) {
                     Some(bytes) => self.send_bytes(addr, format, bytes),
                     None => true,
                 }
