@@ -57,7 +57,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, Stream, StreamMode};
@@ -397,13 +397,6 @@ fn info(s: &Shared) -> MatchInfo {
     }
 }
 
-fn with_cid(cid: Option<Value>, mut v: Value) -> Value {
-    if let Some(cid) = cid {
-        v["cid"] = cid;
-    }
-    v
-}
-
 /// Runs one handler call; a panic becomes an error.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
@@ -453,8 +446,9 @@ fn run(
                 match guarded(|| handler.join_attempt(&ctx, &mut d, tick, &presence, &metadata)) {
                     Err(panic) => return end(kaos, Some(format!("join_attempt panicked: {panic}"))),
                     Ok(Err(reason)) => {
-                        let e = json!({"error": {"code": SocketError::MatchJoinRejected as i32, "message": reason}});
-                        kaos.notifier.to_sessions([session], &with_cid(cid, e));
+                        let code = SocketError::MatchJoinRejected as i32;
+                        let e = realtime::Error { code, message: reason, ..Default::default() };
+                        kaos.notifier.to_sessions([session], Frame::reply(cid.as_ref(), Some(Message::Error(e))));
                     }
                     Ok(Ok(())) => {
                         let new = kaos.tracker().track(&stream, presence.clone());
