@@ -25,15 +25,18 @@ pub mod realtime {
 
 use realtime::Envelope;
 
-/// A binary frame as the JSON envelope it stands for.
+/// A binary frame as the JSON envelope it stands for, every field written (a oneof's
+/// member stays set even when its value is empty, so the JSON encodes back to the same
+/// frame).
 pub fn decode_to_json(frame: &[u8]) -> Result<Vec<u8>, String> {
     let envelope = Envelope::decode(frame).map_err(|e| e.to_string())?;
-    Ok(to_json(&envelope).into_bytes())
+    serde_json::to_vec(&envelope).map_err(|e| e.to_string())
 }
 
 /// An envelope as protojson writes it: empty strings and lists, unset wrappers and empty
 /// maps left out, numbers and booleans kept (the rules of every message this server
-/// writes, see [`crate::protojson`]), and UTC times ending in `Z`.
+/// writes, see [`crate::protojson`]), and UTC times ending in `Z`. A oneof member set to
+/// an empty value is left out too (none of the messages the server writes has one).
 pub fn to_json(envelope: &Envelope) -> String {
     let mut v = to_value(envelope);
     prune(&mut v, 0);

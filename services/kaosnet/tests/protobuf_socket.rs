@@ -131,3 +131,15 @@ fn frames_whose_values_json_cannot_hold_are_refused_not_panicked_on() {
         }
     }
 }
+
+#[test]
+fn a_oneof_member_set_to_an_empty_value_stays_set_through_json() {
+    use kaosnet::realtime::protobuf::realtime::{matchmaker_matched::Id, MatchmakerMatched};
+    use kaosnet::realtime::protobuf::{decode_to_json, encode_json};
+    // Found by fuzzing protobuf_envelope: `{"token": ""}` is not the same as no id.
+    let matched = MatchmakerMatched { id: Some(Id::Token(String::new())), ..Default::default() };
+    let envelope = Envelope { cid: String::new(), message: Some(Message::MatchmakerMatched(matched)) };
+    let json = decode_to_json(&envelope.encode_to_vec()).unwrap();
+    let back = encode_json(std::str::from_utf8(&json).unwrap()).unwrap();
+    assert_eq!(Envelope::decode(&back[..]).unwrap(), envelope);
+}
