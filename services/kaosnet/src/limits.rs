@@ -198,11 +198,16 @@ impl RateLimiter {
                 return false;
             }
         }
-        // Looked up before it is inserted: a key is allocated once, not per call.
-        if !b.by_key.contains_key(key) {
-            b.by_key.insert(key.to_string(), (self.limit.burst, now));
+        // One lookup for a known key; a new one is allocated once, not per call.
+        if let Some(bucket) = b.by_key.get_mut(key) {
+            return self.take(bucket, now);
         }
-        let Some((tokens, at)) = b.by_key.get_mut(key) else { return false };
+        let bucket = b.by_key.entry(key.to_string()).or_insert((self.limit.burst, now));
+        self.take(bucket, now)
+    }
+
+    /// Refills `bucket` to `now` and takes a token from it if there is one.
+    fn take(&self, (tokens, at): &mut (f64, Instant), now: Instant) -> bool {
         let refill = now.saturating_duration_since(*at).as_secs_f64() * self.limit.per_second;
         *tokens = (*tokens + refill).min(self.limit.burst);
         *at = now;
