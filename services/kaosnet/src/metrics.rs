@@ -6,39 +6,8 @@ use std::time::Duration;
 
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::hooks::HookOperation;
 use crate::presence::{SessionRegistry, Transport};
-
-/// Socket message kinds counted by name; anything else counts as `unrecognized`, so a
-/// client cannot grow the label set.
-const KNOWN_KINDS: &[&str] = &[
-    "ping",
-    "rpc",
-    "status_follow",
-    "status_unfollow",
-    "status_update",
-    "match_create",
-    "match_join",
-    "match_leave",
-    "match_data_send",
-    "channel_join",
-    "channel_leave",
-    "channel_message_send",
-    "channel_message_update",
-    "channel_message_remove",
-    "matchmaker_add",
-    "matchmaker_remove",
-    "party_create",
-    "party_join",
-    "party_leave",
-    "party_promote",
-    "party_accept",
-    "party_remove",
-    "party_close",
-    "party_join_request_list",
-    "party_data_send",
-    "party_matchmaker_add",
-    "party_matchmaker_remove",
-];
 
 /// The server's metrics.
 #[derive(Debug, Clone)]
@@ -47,8 +16,10 @@ pub struct Metrics {
     api_requests: IntCounterVec,
     api_seconds: HistogramVec,
     socket_messages: IntCounterVec,
-    /// The counter of each known kind once it has counted one (by its place in
-    /// `KNOWN_KINDS`): found without the vector's lock and label hashing.
+    /// The counter of each socket message kind once it has counted one, by its
+    /// operation's place in [`HookOperation::ALL`]: found without the vector's lock and
+    /// label hashing. Only kinds the socket serves are counted, so clients cannot grow
+    /// the label set.
     socket_counters: std::sync::Arc<[std::sync::OnceLock<prometheus::IntCounter>]>,
     sessions: IntGaugeVec,
 }
@@ -89,7 +60,7 @@ impl Metrics {
         ] {
             registry.register(c).expect("distinct names");
         }
-        let socket_counters = KNOWN_KINDS.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let socket_counters = HookOperation::ALL.iter().map(|_| std::sync::OnceLock::new()).collect();
         Metrics { registry, api_requests, api_seconds, socket_messages, socket_counters, sessions }
     }
 
@@ -99,14 +70,10 @@ impl Metrics {
         self.api_seconds.with_label_values(&[operation]).observe(took.as_secs_f64());
     }
 
-    /// One realtime message of `kind`.
-    pub fn socket_message(&self, kind: &str) {
-        static PLACES: std::sync::LazyLock<foldhash::HashMap<&str, usize>> =
-            std::sync::LazyLock::new(|| KNOWN_KINDS.iter().enumerate().map(|(i, k)| (*k, i)).collect());
-        match PLACES.get(kind) {
-            Some(&i) => self.socket_counters[i].get_or_init(|| self.socket_messages.with_label_values(&[kind])).inc(),
-            None => self.socket_messages.with_label_values(&["unrecognized"]).inc(),
-        }
+    /// One realtime message of the kind `op` names.
+    pub fn socket_message(&self, op: HookOperation) {
+        let counter = &self.socket_counters[op as usize];
+        counter.get_or_init(|| self.socket_messages.with_label_values(&[op.name()])).inc();
     }
 
     /// Everything, in Prometheus' text format, with session gauges read from `sessions`.

@@ -139,3 +139,16 @@ impl std::fmt::Display for HookOperation {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::HookOperation;
+
+    #[test]
+    fn an_operation_is_its_place_in_the_table() {
+        // Metrics index their counters by it.
+        for (i, op) in HookOperation::ALL.iter().enumerate() {
+            assert_eq!(*op as usize, i, "{op}");
+        }
+    }
+}

@@ -106,7 +106,7 @@ pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) 
         Request::Message { cid, op, body } => (cid, op, body),
     };
     let cid = cid.as_ref();
-    kaos.metrics.socket_message(op.name());
+    kaos.metrics.socket_message(op);
     if !kaos.limits.check_operation(&session.user_id, op) {
         return refusal(cid, SocketError::BadInput, "Too many requests, slow down.");
     }
