@@ -77,8 +77,6 @@ pub use storage::{ObjectPermission, Storage};
 use accounts::Accounts;
 
 /// `Debug` for a service whose parts (stores behind traits) do not print.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! opaque_debug {
     ($t:ident) => {
         impl std::fmt::Debug for $t {
@@ -88,6 +86,7 @@ macro_rules! opaque_debug {
         }
     };
 }
+pub(crate) use opaque_debug;
 use session::SessionConfig;
 use store::Store;
 

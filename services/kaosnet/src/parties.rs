@@ -226,8 +226,9 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
         Message::PartyPromote(m) => {
             Parties::leader_only(p, session)?;
             p.leader = named(&p.members, m.presence.as_ref())?;
-            kaos.notifier.to_stream(&stream(&uuid), leader_message(&party_id, &p.leader), Some(session.id));
-            Ok(Answer::Reply(leader_message(&party_id, &p.leader)))
+            let leader = leader_message(&party_id, &p.leader);
+            kaos.notifier.to_stream(&stream(&uuid), leader.clone(), Some(session.id));
+            Ok(Answer::Reply(leader))
         }
         Message::PartyRemove(m) => {
             Parties::leader_only(p, session)?;
@@ -275,14 +276,9 @@ pub(crate) fn socket(kaos: &KaosNet, session: &SocketSession, message: Message) 
                 count_multiple: m.count_multiple,
             })?;
             let ticket = kaos.matchmaker.add_ticket(members, Some(party_id.clone()), spec)?;
-            let answer = || {
-                Message::PartyMatchmakerTicket(realtime::PartyMatchmakerTicket {
-                    party_id: party_id.clone(),
-                    ticket: ticket.clone(),
-                })
-            };
-            kaos.notifier.to_stream(&stream(&uuid), answer(), Some(session.id));
-            Ok(Answer::Reply(answer()))
+            let answer = Message::PartyMatchmakerTicket(realtime::PartyMatchmakerTicket { party_id, ticket });
+            kaos.notifier.to_stream(&stream(&uuid), answer.clone(), Some(session.id));
+            Ok(Answer::Reply(answer))
         }
         Message::PartyMatchmakerRemove(m) => {
             Parties::leader_only(p, session)?;

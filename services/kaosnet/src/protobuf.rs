@@ -71,13 +71,9 @@ fn prune(v: &mut serde_json::Value, depth: usize) {
                         *field = Value::String(format!("{utc}Z"));
                     }
                 }
-                match field {
-                    Value::Null => false,
-                    Value::String(s) => !s.is_empty(),
-                    Value::Array(a) => !a.is_empty(),
-                    Value::Object(o) => depth == 0 || !o.is_empty(),
-                    _ => true,
-                }
+                // protojson's rule, and empty maps below the envelope's message.
+                let empty_map = depth > 0 && field.as_object().is_some_and(serde_json::Map::is_empty);
+                !(crate::protojson::unpopulated(field) || empty_map)
             });
         }
         Value::Array(items) => items.iter_mut().for_each(|item| prune(item, depth + 1)),

@@ -76,7 +76,7 @@ pub fn parse(bytes: &[u8]) -> Result<Value, String> {
 }
 
 /// Whether protojson would leave this field out.
-fn unpopulated(v: &Value) -> bool {
+pub(crate) fn unpopulated(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.is_empty(),

@@ -173,12 +173,9 @@ fn join(kaos: &KaosNet, req: &Request) -> Answer {
 }
 
 /// `?limit=`: a number, or none; its range is the operation's to check.
-fn limit(req: &Request) -> Result<Option<usize>, ApiError> {
-    match req.query("limit").filter(|l| !l.is_empty()) {
-        None => Ok(None),
-        // Out of range, or no number: the operation refuses it.
-        Some(l) => Ok(Some(l.parse().unwrap_or(0))),
-    }
+fn limit(req: &Request) -> Option<usize> {
+    // Out of range, or no number: the operation refuses it.
+    req.query("limit").filter(|l| !l.is_empty()).map(|l| l.parse().unwrap_or(0))
 }
 
 /// `?expiry=`: a period's expiry time, or none.
@@ -193,7 +190,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     let request = RecordsRequest {
         owner_ids: req.query_pairs().into_iter().filter(|(k, _)| k == "owner_ids").map(|(_, v)| v).collect(),
-        limit: limit(req)?,
+        limit: limit(req),
         cursor: req.query("cursor"),
         expiry: expiry(req)?,
     };
@@ -215,7 +212,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
 fn around(kaos: &KaosNet, req: &Request) -> Answer {
     session(kaos, req)?;
     let (id, owner) = (req.param("id").unwrap_or_default(), req.param("owner_id").unwrap_or_default());
-    let (records, rank_count) = kaos.leaderboards.list_records_around(id, owner, limit(req)?, expiry(req)?)?;
+    let (records, rank_count) = kaos.leaderboards.list_records_around(id, owner, limit(req), expiry(req)?)?;
     Ok(json!({
         "records": records.iter().map(record_json).collect::<Vec<_>>(),
         "rank_count": rank_count.to_string(),
@@ -239,7 +236,7 @@ fn list_tournaments(kaos: &KaosNet, req: &Request) -> Answer {
         category_end: category("category_end", u32::MAX)?,
         start_time: number("start_time")?,
         end_time: number("end_time")?,
-        limit: limit(req)?.unwrap_or(100),
+        limit: limit(req).unwrap_or(100),
         cursor: req.query("cursor").filter(|c| !c.is_empty()),
     };
     let (tournaments, cursor) = kaos.leaderboards.list_tournaments(&filter, Some(&me.uid))?;

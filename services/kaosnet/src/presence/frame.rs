@@ -50,12 +50,6 @@ impl From<Message> for Frame {
     }
 }
 
-impl From<&Value> for Frame {
-    fn from(envelope: &Value) -> Frame {
-        Frame::from_value(envelope)
-    }
-}
-
 impl Frame {
     /// An envelope already written as JSON text (without unpopulated fields).
     pub fn from_json(json: String) -> Frame {

@@ -27,7 +27,7 @@ impl Notifier {
         &self.tracker
     }
 
-    /// Sends `envelope` (a JSON envelope or a typed message) to each of `sessions`.
+    /// Sends `envelope` (a typed message, or a frame already made) to each of `sessions`.
     pub fn to_sessions(&self, sessions: impl IntoIterator<Item = SessionId>, envelope: impl Into<super::Frame>) {
         let sessions: Vec<SessionId> = sessions.into_iter().collect();
         if !sessions.is_empty() {
