@@ -302,8 +302,7 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
     if m.data.len() > crate::matches::MAX_DATA {
         return Err(Failure::bad_input("data is too large"));
     }
-    let others: Vec<SessionId> =
-        kaos.tracker().sessions(&stream(&uuid)).into_iter().filter(|s| *s != session.id).collect();
+    let others = kaos.tracker().others(&stream(&uuid), session.id).unwrap_or_default();
     let event =
         realtime::PartyData { party_id: m.to, presence: Some(session.presence()), op_code: m.op_code, data: m.data };
     kaos.notifier.deliver(&others, Frame::from_message(realtime::envelope::Message::PartyData(event)));

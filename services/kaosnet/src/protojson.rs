@@ -117,8 +117,41 @@ pub fn to_text(value: &Value) -> String {
     serde_json::to_string(&Populated(value)).unwrap_or_default()
 }
 
+/// Whether `bytes` go into a JSON string as they are: no quote, backslash or control
+/// character. Eight bytes at a time (the socket's hot path checks every id and name).
+pub(crate) fn is_plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Exact per word: some byte is below `n` (n <= 128), some byte is zero.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let special =
+        |w: u64| below(w, 0x20) || below(w ^ (ONES * u64::from(b'"')), 1) || below(w ^ (ONES * u64::from(b'\\')), 1);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else { return false };
+        if special(u64::from_le_bytes(word)) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_bytes_are_found_at_every_place_in_a_word() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let expected = b >= 0x20 && b != b'"' && b != b'\\';
+                    assert_eq!(super::is_plain(&bytes), expected, "{b} at {at} of {len}");
+                }
+            }
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -177,18 +177,31 @@ impl<'de> serde::Deserialize<'de> for OpCode {
     }
 }
 
-impl DataPayload<'_> {
+/// Game data is base64 in JSON. The SIMD decoder (the `base64` crate took a sixth of a
+/// game message's path) reads exactly what the `base64` crate's standard engine does: see
+/// the test below.
+impl<'a> DataPayload<'a> {
+    /// A payload read from a frame without serde (borrowed strings, no named presences).
+    pub fn borrowed(to: Option<&'a str>, op_code: Option<i64>, data: Option<&'a str>, reliable: Option<bool>) -> Self {
+        use std::borrow::Cow::Borrowed;
+        DataPayload {
+            to: to.map(Borrowed),
+            op_code: OpCode(op_code),
+            data: data.map(Borrowed),
+            presences: Vec::new(),
+            reliable,
+        }
+    }
+
     /// The data message, checked; `id` names the target field for the error.
     pub fn into_send(self, id: &str) -> Result<DataSend, Failure> {
         let Some(to) = self.to else {
             return Err(Failure::bad_input(format!("Invalid payload: missing field `{id}`")));
         };
         let op_code = self.op_code.0.ok_or_else(|| Failure::bad_input("op_code must be an int64"))?;
-        let data = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            self.data.unwrap_or_default().as_bytes(),
-        )
-        .map_err(|_| Failure::bad_input("data must be base64"))?;
+        let data = base64_simd::STANDARD
+            .decode_to_vec(self.data.unwrap_or_default().as_bytes())
+            .map_err(|_| Failure::bad_input("data must be base64"))?;
         let presences = self.presences.into_iter().map(|p| p.session_id).collect();
         Ok(DataSend { to: to.into_owned(), op_code, data, presences, reliable: self.reliable })
     }
@@ -214,5 +227,30 @@ impl From<crate::protobuf::realtime::MatchDataSend> for DataSend {
 impl From<crate::protobuf::realtime::PartyDataSend> for DataSend {
     fn from(m: crate::protobuf::realtime::PartyDataSend) -> DataSend {
         DataSend { to: m.party_id, op_code: m.op_code, data: m.data, ..DataSend::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every string of up to six characters from an alphabet with the edge cases (padding,
+    /// trailing bits, the URL-safe and space characters): both decoders agree.
+    #[test]
+    fn the_simd_base64_decoder_reads_what_the_base64_crate_reads() {
+        use base64::Engine;
+        let alphabet = [b'A', b'B', b'Q', b'w', b'=', b'-', b' ', b'/'];
+        let mut text = Vec::new();
+        for len in 0..=6u32 {
+            for n in 0..alphabet.len().pow(len) {
+                text.clear();
+                let mut k = n;
+                for _ in 0..len {
+                    text.push(alphabet[k % alphabet.len()]);
+                    k /= alphabet.len();
+                }
+                let simd = base64_simd::STANDARD.decode_to_vec(&text).ok();
+                let reference = base64::engine::general_purpose::STANDARD.decode(&text).ok();
+                assert_eq!(simd, reference, "{:?}", String::from_utf8_lossy(&text));
+            }
+        }
     }
 }

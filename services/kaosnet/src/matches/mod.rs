@@ -26,10 +26,13 @@ pub const MAX_DATA: usize = 64 * 1024;
 fn stream_of(match_id: &str) -> Result<Stream, Failure> {
     let not_found = || Failure::new(SocketError::MatchNotFound, "Match not found");
     let (id, node) = match_id.split_once('.').ok_or_else(|| Failure::bad_input("Invalid match ID"))?;
-    let uuid = uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?;
-    // Ids this server gave out are in canonical form already (lower case, hyphenated).
-    let canonical = id.len() == 36 && !id.bytes().any(|b| b.is_ascii_uppercase());
-    let id = if canonical { id.to_string() } else { uuid.hyphenated().to_string() };
+    // Ids this server gave out are in canonical form already (lower case, hyphenated);
+    // the uuid crate's reader takes the other forms.
+    let id = if is_canonical(id) {
+        id.to_string()
+    } else {
+        uuid::Uuid::parse_str(id).map_err(|_| Failure::bad_input("Invalid match ID"))?.hyphenated().to_string()
+    };
     match node {
         "" => Ok(Stream::new(StreamMode::MatchRelayed, id)),
         authoritative::NODE => Ok(Stream {
@@ -40,6 +43,15 @@ fn stream_of(match_id: &str) -> Result<Stream, Failure> {
         }),
         _ => Err(not_found()),
     }
+}
+
+/// Whether `id` is a UUID as [`uuid::Uuid::hyphenated`] writes it.
+fn is_canonical(id: &str) -> bool {
+    let digit = |(i, b): (usize, u8)| match i {
+        8 | 13 | 18 | 23 => b == b'-',
+        _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+    };
+    id.len() == 36 && id.bytes().enumerate().all(digit)
 }
 
 fn me(session: &SocketSession) -> Presence {
@@ -141,17 +153,16 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
         return Err(Failure::bad_input(format!("data is larger than {MAX_DATA} bytes")));
     }
     let stream = stream_of(&m.to)?;
-    let members = kaos.tracker().sessions(&stream);
-    if !members.contains(&session.id) {
+    let Some(others) = kaos.tracker().others(&stream, session.id) else {
         return Err(Failure::new(SocketError::MatchNotFound, "Match not found or not a member"));
-    }
+    };
     if stream.mode == StreamMode::MatchAuthoritative {
         let reliable = m.reliable.unwrap_or(true);
         let message = MatchMessage { sender: me(session), op_code: m.op_code, data: m.data, reliable };
         return kaos.matches.data(&m.to, message);
     }
     let targets: Vec<SessionId> = if m.presences.is_empty() {
-        members.into_iter().filter(|s| *s != session.id).collect()
+        others
     } else {
         let wanted: Vec<SessionId> = m
             .presences
@@ -159,7 +170,7 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
             .map(|p| SessionId::parse(p))
             .collect::<Option<_>>()
             .ok_or_else(|| Failure::bad_input("Invalid presence session ID"))?;
-        members.into_iter().filter(|s| wanted.contains(s)).collect()
+        others.into_iter().filter(|s| wanted.contains(s)).collect()
     };
     let event = realtime::MatchData {
         match_id: m.to,
@@ -170,4 +181,28 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
     };
     kaos.notifier.deliver(&targets, Frame::from_message(realtime::envelope::Message::MatchData(event)));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn canonical_ids_are_those_the_uuid_crate_writes() {
+        let id = uuid::Uuid::new_v4();
+        let text = id.hyphenated().to_string();
+        assert!(super::is_canonical(&text));
+        for other in [
+            text.to_uppercase(),
+            id.simple().to_string(),
+            id.braced().to_string(),
+            id.urn().to_string(),
+            text.replacen('-', "0", 1),
+            format!("{}g", &text[..35]),
+            text[..35].to_string(),
+        ] {
+            assert!(!super::is_canonical(&other), "{other}");
+            if let Ok(parsed) = uuid::Uuid::parse_str(&other) {
+                assert_eq!(parsed.hyphenated().to_string(), text, "read the slow way, the same id");
+            }
+        }
+    }
 }

@@ -15,12 +15,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-
 use crate::error::ApiError;
 use crate::presence::tracker::{Presence, PresenceMeta};
 use crate::presence::{Frame, SessionId};
-use crate::protobuf::realtime::{self, envelope::Message, MatchmakerAdd};
+use crate::protobuf::realtime::{self, envelope::Message, matchmaker_matched::Id, MatchmakerAdd};
 use crate::query::Query;
 use crate::socket::{Answer, Failure, SocketSession};
 use crate::KaosNet;
@@ -75,16 +73,16 @@ impl std::fmt::Debug for Matchmaker {
     }
 }
 
-fn entry_json(u: &MatchedUser) -> Value {
-    let mut v = json!({
-        "presence": u.presence.to_json(),
-        "string_properties": u.string_properties,
-        "numeric_properties": u.numeric_properties,
-    });
-    if let Some(p) = &u.party_id {
-        v["party_id"] = json!(p);
+impl MatchedUser {
+    /// The player as `matchmaker_matched` lists it.
+    pub fn to_message(&self) -> realtime::matchmaker_matched::MatchmakerUser {
+        realtime::matchmaker_matched::MatchmakerUser {
+            presence: Some(self.presence.to_proto()),
+            party_id: self.party_id.clone().unwrap_or_default(),
+            string_properties: self.string_properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            numeric_properties: self.numeric_properties.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }
     }
-    v
 }
 
 impl Matchmaker {
@@ -197,26 +195,28 @@ impl Matchmaker {
                     None
                 })
             });
-            let (key, value) = match made {
-                Some(match_id) => ("match_id", match_id),
+            let id = match made {
+                Some(match_id) => Id::MatchId(match_id),
                 None => {
                     let token = uuid::Uuid::new_v4().to_string();
                     let relayed = uuid::Uuid::new_v4().to_string();
                     self.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(token.clone(), (relayed, now));
-                    ("token", token)
+                    Id::Token(token)
                 }
             };
-            // Each player's message differs only in `ticket` and `self`: the users list is
-            // written once.
-            let entries: Vec<String> = users.iter().map(|u| entry_json(u).to_string()).collect();
-            let listed = format!("[{}]", entries.join(","));
-            let head = format!("{{\"matchmaker_matched\":{{{}:{},\"users\":{listed}", json!(key), json!(value));
+            // Each player's message differs only in `ticket` and `self`.
+            let listed: Vec<_> = users.iter().map(MatchedUser::to_message).collect();
             for t in group {
                 for m in &t.members {
                     let me = users.iter().position(|u| u.presence.session == m.presence.session);
-                    let me = me.map_or("null", |i| entries[i].as_str());
-                    let text = format!("{head},\"ticket\":{},\"self\":{me}}}}}", json!(t.id));
-                    kaos.sessions().send(m.presence.session, Arc::new(Frame::from_json(text)));
+                    let matched = realtime::MatchmakerMatched {
+                        ticket: t.id.clone(),
+                        users: listed.clone(),
+                        self_: me.map(|i| listed[i].clone()),
+                        id: Some(id.clone()),
+                    };
+                    let frame = Frame::from_message(Message::MatchmakerMatched(matched));
+                    kaos.sessions().send(m.presence.session, Arc::new(frame));
                 }
             }
         }

@@ -136,7 +136,7 @@ fn json_of(envelope: &Envelope) -> String {
 }
 
 /// `{"<kind>":{"<id>":…,"presence":…,"op_code":"…","data":"<base64>","reliable":true}}`,
-/// empty data and a false `reliable` left out; written straight into one buffer.
+/// empty data and a false `reliable` left out; written straight into one string.
 fn data_json(
     (kind, id_field): (&str, &str),
     id: &str,
@@ -145,47 +145,52 @@ fn data_json(
     data: &[u8],
     reliable: bool,
 ) -> String {
-    use base64::Engine;
-    use std::io::Write;
-    let mut out: Vec<u8> = Vec::with_capacity(192 + id.len() + data.len() * 4 / 3);
-    let _ = write!(out, r#"{{"{kind}":{{"{id_field}":"#);
+    let mut out = String::with_capacity(192 + id.len() + data.len() * 4 / 3);
+    for piece in ["{\"", kind, "\":{\"", id_field, "\":"] {
+        out.push_str(piece);
+    }
     quote(&mut out, id);
     if let Some(p) = presence {
-        out.extend_from_slice(br#","presence":{"user_id":"#);
+        out.push_str(r#","presence":{"user_id":"#);
         quote(&mut out, &p.user_id);
-        out.extend_from_slice(br#","session_id":"#);
+        out.push_str(r#","session_id":"#);
         quote(&mut out, &p.session_id);
-        out.extend_from_slice(br#","username":"#);
+        out.push_str(r#","username":"#);
         quote(&mut out, &p.username);
         if p.persistence {
-            out.extend_from_slice(br#","persistence":true"#);
+            out.push_str(r#","persistence":true"#);
         }
         if let Some(status) = &p.status {
-            out.extend_from_slice(br#","status":"#);
+            out.push_str(r#","status":"#);
             quote(&mut out, &status.value);
         }
-        out.push(b'}');
+        out.push('}');
     }
-    let _ = write!(out, r#","op_code":"{op_code}""#);
+    out.push_str(r#","op_code":""#);
+    out.push_str(itoa::Buffer::new().format(op_code));
+    out.push('"');
     if !data.is_empty() {
-        out.extend_from_slice(br#","data":""#);
-        let start = out.len();
-        out.resize(start + base64::encoded_len(data.len(), true).unwrap_or(0), 0);
-        let written = base64::engine::general_purpose::STANDARD.encode_slice(data, &mut out[start..]).unwrap_or(0);
-        out.truncate(start + written);
-        out.push(b'"');
+        out.push_str(r#","data":""#);
+        base64_simd::STANDARD.encode_append(data, &mut out);
+        out.push('"');
     }
     if reliable {
-        out.extend_from_slice(br#","reliable":true"#);
+        out.push_str(r#","reliable":true"#);
     }
-    out.extend_from_slice(b"}}");
-    // Every piece above is UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    out.push_str("}}");
+    out
 }
 
-/// `s` as a JSON string (ids and names come from clients: escaped as serde_json does).
-fn quote(out: &mut Vec<u8>, s: &str) {
-    let _ = serde::Serialize::serialize(s, &mut serde_json::Serializer::new(out));
+/// `s` as a JSON string. Ids and names come from clients: one needing escapes is written
+/// by serde_json; the others, most, are copied as they are.
+fn quote(out: &mut String, s: &str) {
+    if crate::protojson::is_plain(s.as_bytes()) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else if let Ok(quoted) = serde_json::to_string(s) {
+        out.push_str(&quoted);
+    }
 }
 
 #[cfg(test)]

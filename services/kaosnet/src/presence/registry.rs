@@ -79,7 +79,7 @@ impl SessionId {
         let mut out = String::with_capacity(36);
         out.push_str(uuid_prefix());
         // The suffix is ASCII by construction.
-        out.extend(self.suffix().iter().map(|&b| b as char));
+        out.push_str(std::str::from_utf8(&self.suffix()).unwrap_or_default());
         out
     }
 }

@@ -11,8 +11,6 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomSt
 type HashSet<K> = std::collections::HashSet<K, foldhash::quality::RandomState>;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde_json::{json, Value};
-
 use super::SessionId;
 
 /// What a stream is, with Nakama's mode numbers.
@@ -98,21 +96,6 @@ impl Presence {
             status: (!self.meta.status.is_empty())
                 .then(|| pbjson_types::StringValue { value: self.meta.status.clone() }),
         }
-    }
-
-    /// [`to_proto`](Self::to_proto) as JSON, written directly (the matchmaker writes one
-    /// per matched player; going through the message costs its pass about a tenth).
-    pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "user_id": self.user_id,
-            "session_id": self.session.text(),
-            "username": self.username,
-            "persistence": self.meta.persistence,
-        });
-        if !self.meta.status.is_empty() {
-            v["status"] = json!(self.meta.status);
-        }
-        v
     }
 }
 
@@ -201,6 +184,16 @@ impl Tracker {
         self.lock().streams.get(stream).map(|m| m.keys().copied().collect()).unwrap_or_default()
     }
 
+    /// The sessions on `stream` but `session`; None when `session` is not on it. One
+    /// lookup for a member's message to the others.
+    pub fn others(&self, stream: &Stream, session: SessionId) -> Option<Vec<SessionId>> {
+        let s = self.lock();
+        let members = s.streams.get(stream).filter(|m| m.contains_key(&session))?;
+        let mut others = Vec::with_capacity(members.len() - 1);
+        others.extend(members.keys().copied().filter(|s| *s != session));
+        Some(others)
+    }
+
     /// How many presences `stream` has.
     pub fn count(&self, stream: &Stream) -> usize {
         self.lock().streams.get(stream).map_or(0, BTreeMap::len)
@@ -228,19 +221,5 @@ impl Tracker {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Presence, PresenceMeta, SessionId};
-
-    #[test]
-    fn a_presence_as_json_is_its_message_as_json() {
-        for status in ["", "away"] {
-            let meta = PresenceMeta { persistence: status.is_empty(), status: status.into(), ..Default::default() };
-            let p = Presence { session: SessionId::from_raw(9), user_id: "u".into(), username: "n".into(), meta };
-            assert_eq!(p.to_json(), crate::protobuf::message_value(&p.to_proto()), "status {status:?}");
-        }
     }
 }

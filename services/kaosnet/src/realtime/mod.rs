@@ -14,6 +14,7 @@
 //! session on either. This layer sits above the services; what they use of it lives
 //! below them, in `presence` and `socket`.
 
+pub(crate) mod data_reader;
 pub(crate) mod envelope;
 mod inbound;
 pub(crate) mod lanes;
@@ -40,6 +41,17 @@ pub use envelope::envelope;
 pub fn receive(kaos: &KaosNet, session: &SocketSession, data: &[u8]) -> Vec<serde_json::Value> {
     envelope::as_json(&inbound::receive(kaos, None, session, data))
 }
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Whether the socket's fast game-data reader and serde's read `data` the same way
+    /// wherever the fast one reads it at all.
+    pub fn data_readers_agree(data: &[u8]) -> bool {
+        std::str::from_utf8(data).ok().and_then(super::data_reader::agrees).unwrap_or(true)
+    }
+}
+
 // What the transports are built on, under the names server code has used.
 use crate::presence::MAX_SOCKET_THREADS;
 pub use crate::presence::{router, tracker, Format, Frame, SessionId, SessionRegistry, Transport};

@@ -2,8 +2,9 @@
 //!
 //! - JSON: the frame is read straight into the [`Envelope`] (pbjson: proto or
 //!   lowerCamelCase names, unknown fields skipped, int64 as strings); game data
-//!   (`match_data_send`, `party_data_send`) has its own reader that borrows the frame's
-//!   strings. A frame those readers refuse, or whose kind has hooks, is read as a JSON
+//!   (`match_data_send`, `party_data_send`) has its own readers that borrow the frame's
+//!   strings: one pass by hand for the frames clients write ([`super::data_reader`]),
+//!   serde for the rest. A frame those readers refuse, or whose kind has hooks, is read as a JSON
 //!   tree ([`general`]), which names the error to answer or keeps the payload for the
 //!   hooks.
 //! - protobuf: prost reads the [`Envelope`]; a kind with hooks gives them its payload as
@@ -70,6 +71,13 @@ pub(crate) fn decode(hooks: &HookRegistry, format: Format, data: &[u8]) -> Reque
 fn decode_json(hooks: &HookRegistry, data: &[u8]) -> Request {
     // Whole frame UTF-8, as the tree requires: fields the typed readers skip are not read.
     let Ok(text) = std::str::from_utf8(data) else { return unreadable() };
+    if let Some((op, cid, payload)) = super::data_reader::read(text).filter(|(op, ..)| !hooks.has_any(op.name())) {
+        // A payload it cannot check goes to serde, which reads escapes (or names the error).
+        if let Ok(send) = payload.into_send(target_field(op)) {
+            let cid = cid.map(|c| Value::String(c.to_string()));
+            return Request::Message { cid, op, body: Body::Data(send) };
+        }
+    }
     if let Some((op, cid, payload)) = data_message(text) {
         if !hooks.has_any(op.name()) {
             let body = payload.into_send(target_field(op)).map_or_else(Body::Invalid, Body::Data);
@@ -170,7 +178,7 @@ fn decode_protobuf(hooks: &HookRegistry, data: &[u8]) -> Request {
 
 /// A JSON envelope that is exactly one data message with a string cid or none, read
 /// with borrowed strings; None leaves anything else to the other readers.
-fn data_message(text: &str) -> Option<(HookOperation, Option<String>, DataPayload<'_>)> {
+pub(crate) fn data_message(text: &str) -> Option<(HookOperation, Option<String>, DataPayload<'_>)> {
     let op = match kind_of(text.as_bytes())? {
         b"match_data_send" | b"matchDataSend" => HookOperation::MatchDataSend,
         b"party_data_send" | b"partyDataSend" => HookOperation::PartyDataSend,

@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kaos_rudp::{RudpServer, RudpWaker, SendError, ServerEvent, TransportError};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::envelope::error;
 use super::socket_loop::{Event, SocketTransport};
@@ -28,6 +27,20 @@ struct Hello {
     /// `json` (the default) or `protobuf`.
     #[serde(default)]
     format: Option<String>,
+}
+
+/// The answer to the hello: `{"connected": {…}}` (JSON too: the handshake is kaos's
+/// own, not one of Nakama's envelopes).
+#[derive(Serialize)]
+struct Connected<'a> {
+    connected: Who<'a>,
+}
+
+#[derive(Serialize)]
+struct Who<'a> {
+    session_id: String,
+    user_id: &'a str,
+    username: &'a str,
 }
 
 /// Replies waiting for room in a client's reliable window, and their bytes.
@@ -193,12 +206,11 @@ impl SocketTransport for RudpSocket {
     }
 
     fn opened(&mut self, addr: SocketAddr, session: &SocketSession) {
-        let connected = json!({"connected": {
-            "session_id": session.id.to_string(), "user_id": session.user_id, "username": session.username,
-        }});
+        let who = Who { session_id: session.id.text(), user_id: &session.user_id, username: &session.username };
         // The answer to the JSON hello is JSON whatever the session's format (which only an
-        // error in its place would use).
-        self.send_bytes(addr, session.format, connected.to_string().as_bytes());
+        // error in its place would use). Plain strings and fields: it cannot fail.
+        let connected = serde_json::to_vec(&Connected { connected: who }).unwrap_or_default();
+        self.send_bytes(addr, session.format, &connected);
     }
 
     fn send(&mut self, addr: SocketAddr, format: Format, frame: &Frame) -> bool {
