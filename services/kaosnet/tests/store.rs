@@ -230,9 +230,6 @@ fn revoked_tokens_stay_revoked(s: &dyn Store) {
     assert!(!s.is_revoked("t2").unwrap());
 }
 
-/// A PostgreSQL store in a fresh schema of the server named by `KAOS_TEST_POSTGRES`
-/// (`.ci/run` starts one); without it the test says it skipped, unless
-/// `KAOS_REQUIRE_POSTGRES` is set.
 fn message(id: &str, channel: &str, sender: &str, text: &str) -> ChannelMessage {
     ChannelMessage {
         id: id.into(),
@@ -548,6 +545,9 @@ fn a_deleted_last_superadmin_hands_the_group_on(s: &dyn Store) {
 }
 
 #[cfg(feature = "postgres")]
+/// A PostgreSQL store in a fresh schema of the server named by `KAOS_TEST_POSTGRES`
+/// (`.ci/run` starts one); without it the test says it skipped, unless
+/// `KAOS_REQUIRE_POSTGRES` is set.
 fn postgres_store() -> Option<kaosnet::store::PostgresStore> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);

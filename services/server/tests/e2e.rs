@@ -8,6 +8,8 @@
 //! run inside headless Chromium (`tests/e2e/browser.mjs`: Debian's
 //! `/usr/bin/chromium` under playwright-core, the suites bundled by esbuild into a page
 //! whose origin is `null`), so CORS and the browser's WebSocket are checked on every run.
+//! With `--features postgres` and `KAOS_TEST_POSTGRES` (`.ci/run`), the node runs are made
+//! again against kaos-server on PostgreSQL.
 //! The test installs the locked packages with `npm ci` on first run; without node it
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails; so
 //! does a missing Chromium with `KAOS_REQUIRE_BROWSER=1`.
@@ -40,32 +42,7 @@ impl MatchHandler for Arena {
 
 #[test]
 fn the_nakama_js_client_works_against_kaos_server() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
-    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if node_ok && !dir.join("node_modules/@heroiclabs/nakama-js-protobuf").exists() {
-        let _ = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status();
-    }
-    if !node_ok || !dir.join("node_modules/@heroiclabs/nakama-js").exists() {
-        assert!(std::env::var_os("KAOS_REQUIRE_NODE").is_none(), "node or nakama-js is missing in {}", dir.display());
-        eprintln!("skipped: node or nakama-js is missing (npm ci in {})", dir.display());
-        return;
-    }
-    // Each run on a server of its own: the suites build on the boards they fill.
-    let run = |args: &[&str], format: &str| {
-        let server = serve();
-        let out = Command::new("node")
-            .args(args)
-            .args(SUITES)
-            .current_dir(&dir)
-            .env("KAOS_ADDR", server.addr.to_string())
-            .env("KAOS_SOCKET_FORMAT", format)
-            .output()
-            .unwrap();
-        server.shutdown();
-        server.wait().unwrap();
-        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), report)
-    };
+    let Some(dir) = suites_ready() else { return };
     let browser = Path::new(CHROMIUM).exists();
     if !browser {
         assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");
@@ -75,11 +52,11 @@ fn the_nakama_js_client_works_against_kaos_server() {
     // inside Chromium from a page whose origin is `null` (CORS and the browser's own
     // WebSocket, as a game in a browser meets them).
     for format in ["json", "protobuf"] {
-        let (ok, report) = run(&["--test", "--test-reporter=spec"], format);
+        let (ok, report) = run(&dir, Database::Memory, &["--test", "--test-reporter=spec"], format);
         assert!(ok, "nakama-js suite failed under node, {format} sockets:\n{report}");
         assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
         if browser {
-            let (ok, report) = run(&["browser.mjs"], format);
+            let (ok, report) = run(&dir, Database::Memory, &["browser.mjs"], format);
             assert!(ok, "nakama-js suite failed in Chromium, {format} sockets:\n{report}");
             assert!(report.lines().any(|l| l == "browser: 21 passed, 0 failed"), "{report}");
             // Every call was cross-origin (preflighted), from an opaque origin.
@@ -89,19 +66,83 @@ fn the_nakama_js_client_works_against_kaos_server() {
     }
 }
 
+/// The same suites under node against kaos-server on PostgreSQL (`--features postgres`),
+/// each run in a fresh schema of the server named by `KAOS_TEST_POSTGRES` (`.ci/run`
+/// starts one); without it the test says it skipped, unless `KAOS_REQUIRE_POSTGRES` is set.
+#[cfg(feature = "postgres")]
+#[test]
+fn the_nakama_js_client_works_against_kaos_server_on_postgresql() {
+    let Ok(base) = std::env::var("KAOS_TEST_POSTGRES") else {
+        assert!(std::env::var_os("KAOS_REQUIRE_POSTGRES").is_none(), "KAOS_TEST_POSTGRES is not set");
+        eprintln!("skipped: KAOS_TEST_POSTGRES is not set");
+        return;
+    };
+    let Some(dir) = suites_ready() else { return };
+    for format in ["json", "protobuf"] {
+        let schema = format!("kaos_e2e_{}_{format}", std::process::id());
+        let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        let database = Database::Postgres(format!("{base} options='-c search_path={schema}'"));
+        let (ok, report) = run(&dir, database, &["--test", "--test-reporter=spec"], format);
+        // What the suites did is in PostgreSQL: accounts, storage, records, messages.
+        let mut count = |table: &str| -> i64 {
+            admin.query_one(&format!("SELECT count(*) FROM {schema}.{table}"), &[]).unwrap().get(0)
+        };
+        let kept = ["users", "storage", "leaderboard_records", "messages"].map(|t| (t, count(t)));
+        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+        assert!(kept.iter().all(|(_, n)| *n > 0), "{format}: {kept:?}");
+        assert!(ok, "nakama-js suite failed under node on PostgreSQL, {format} sockets:\n{report}");
+        assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
+    }
+}
+
+/// The suites' directory once its packages are installed; None (the test skips) without
+/// node, except in CI (`KAOS_REQUIRE_NODE`).
+fn suites_ready() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if node_ok && !dir.join("node_modules/@heroiclabs/nakama-js-protobuf").exists() {
+        let _ = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status();
+    }
+    if !node_ok || !dir.join("node_modules/@heroiclabs/nakama-js").exists() {
+        assert!(std::env::var_os("KAOS_REQUIRE_NODE").is_none(), "node or nakama-js is missing in {}", dir.display());
+        eprintln!("skipped: node or nakama-js is missing (npm ci in {})", dir.display());
+        return None;
+    }
+    Some(dir)
+}
+
+/// `node <args> <suites>` against a server of its own on `database` (the suites build on
+/// the boards they fill): whether it passed, and what it printed.
+fn run(dir: &Path, database: Database, args: &[&str], format: &str) -> (bool, String) {
+    let server = serve(database);
+    let out = Command::new("node")
+        .args(args)
+        .args(SUITES)
+        .current_dir(dir)
+        .env("KAOS_ADDR", server.addr.to_string())
+        .env("KAOS_SOCKET_FORMAT", format)
+        .output()
+        .unwrap();
+    server.shutdown();
+    server.wait().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), report)
+}
+
 /// The suites, run under node and in Chromium alike.
 const SUITES: [&str; 4] = ["e2e.test.mjs", "realtime.test.mjs", "social.test.mjs", "leaderboards.test.mjs"];
 
 /// Debian's Chromium, driven by playwright-core (no browser download).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// kaos-server on a free loopback port with what the suites use: the `arena` match
+/// kaos-server on a free loopback port, on `database`, with what the suites use: the `arena` match
 /// handler, the RPCs, the boards and the tournament.
-fn serve() -> kaos_server::Running {
+fn serve(database: Database) -> kaos_server::Running {
     let config = Config {
         address: "127.0.0.1".into(),
         port: 0,
-        database: Database::Memory,
+        database,
         rudp_port: Some(0),
         // Free ports only: two runs (or two checkouts) may test at once.
         console_port: Some(0),
