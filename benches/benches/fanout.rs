@@ -8,7 +8,8 @@
 //! goal), and the first `KAOS_FANOUT_ACTIVE` of them (1,000), whole matches, play for
 //! `KAOS_FANOUT_SECONDS` (10 s) while the rest stay connected; `KAOS_FANOUT_FORMAT=protobuf`
 //! has every player speak protobuf instead of JSON; `KAOS_FANOUT_FLUSH_MS` sets the
-//! server's `socket_flush_ms` (0) and `KAOS_FANOUT_THREADS` its `socket_threads` (1).
+//! server's `socket_flush_ms` (0) and `KAOS_FANOUT_THREADS` its `socket_threads` (1);
+//! `KAOS_FANOUT_PIN=1` runs the server on CPU 0 and the load generators on the others.
 //! kaos-server
 //! runs in a child process on the memory store with the default rate limits but for
 //! sign-ins (15,000 from four addresses would wait on the auth class); the players come
@@ -166,8 +167,17 @@ fn main() {
     let players = players / MATCH_SIZE * MATCH_SIZE;
     let active = active.min(players) / MATCH_SIZE * MATCH_SIZE;
     let exe = std::env::current_exe().unwrap();
-    let mut server =
-        Command::new(&exe).env("KAOS_FANOUT_SERVE", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    // `KAOS_FANOUT_PIN=1`: the server on CPU 0, the load generators on the others
+    // (through taskset), so neither waits for a core the other holds.
+    let pinned = std::env::var_os("KAOS_FANOUT_PIN").is_some();
+    let on = |cpus: &str| {
+        let mut c = Command::new(if pinned { "taskset" } else { exe.to_str().unwrap() });
+        if pinned {
+            c.args(["-c", cpus]).arg(&exe);
+        }
+        c
+    };
+    let mut server = on("0").env("KAOS_FANOUT_SERVE", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut port = String::new();
     BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut port).unwrap();
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port.trim().parse().unwrap());
@@ -185,7 +195,7 @@ fn main() {
     for k in 0..LOADGENS {
         let count = if k == LOADGENS - 1 { players - first } else { per };
         let source = format!("127.0.0.{}", 10 + k);
-        let mut child = Command::new(&exe)
+        let mut child = on("1-1023")
             .env("KAOS_FANOUT_LOAD", format!("{addr} {source} {first}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
