@@ -177,7 +177,8 @@ fn main() {
         }
         c
     };
-    let mut server = on("0").env("KAOS_FANOUT_SERVE", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut server =
+        on("0").env("KAOS_FANOUT_SERVE", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut port = String::new();
     BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut port).unwrap();
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port.trim().parse().unwrap());
