@@ -169,7 +169,8 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     // `KAOS_FANOUT_PIN=1`: the server on CPU 0, the load generators on the others
     // (through taskset), so neither waits for a core the other holds.
-    let pinned = std::env::var_os("KAOS_FANOUT_PIN").is_some();
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let pinned = std::env::var("KAOS_FANOUT_PIN").is_ok_and(|v| v == "1") && cpus > 1;
     let on = |cpus: &str| {
         let mut c = Command::new(if pinned { "taskset" } else { exe.to_str().unwrap() });
         if pinned {
@@ -196,7 +197,7 @@ fn main() {
     for k in 0..LOADGENS {
         let count = if k == LOADGENS - 1 { players - first } else { per };
         let source = format!("127.0.0.{}", 10 + k);
-        let mut child = on("1-1023")
+        let mut child = on(&format!("1-{}", cpus - 1))
             .env("KAOS_FANOUT_LOAD", format!("{addr} {source} {first}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -238,17 +238,29 @@ fn coarse_now() -> Instant {
 #[cfg(target_os = "linux")]
 fn coarse_clock() -> std::time::Duration {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `t` is a valid timespec the call may write; the clock id is a constant
-    // Linux has had since 2.6.32, and on failure `t` stays zero.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
+    // SAFETY: `t` is a valid timespec the call may write, and lives across the call; the
+    // clock id is a constant Linux has had since 2.6.32.
+    let failed = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) } != 0;
+    if failed {
+        // A clock that stood still would never refill a bucket: the fine one, then.
+        return fine_clock();
+    }
     std::time::Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
 }
 
 #[cfg(not(target_os = "linux"))]
 fn coarse_clock() -> std::time::Duration {
+    fine_clock()
+}
+
+/// The fine clock's time since its first reading.
+fn fine_clock() -> std::time::Duration {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     START.get_or_init(Instant::now).elapsed()
 }
+
+/// Longest tick of the coarse clock this limiter allows for (Linux's is 1 to 10 ms).
+const COARSE_TICK_SECS: f64 = 0.010;
 
 thread_local! {
     /// The bucket key being looked up, kept between calls so a check allocates nothing.
@@ -315,7 +327,13 @@ impl OperationRateLimiter {
     }
 
     fn take(&self, client: &str, operation: &str, limiter: Option<&RateLimiter>) -> bool {
-        limiter.is_none_or(|l| KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), coarse_now())))
+        limiter.is_none_or(|l| {
+            // The coarse clock refills a tick's worth at once: a limit whose burst is
+            // smaller than that would be capped at a burst per tick, so it reads the fine one.
+            let now =
+                if l.limit.burst >= l.limit.per_second * COARSE_TICK_SECS { coarse_now() } else { Instant::now() };
+            KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), now))
+        })
     }
 
     /// Whether `client` may run `operation` now; 429's error otherwise.

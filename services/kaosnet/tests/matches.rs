@@ -32,6 +32,7 @@ fn members_hear_joins_leaves_and_each_others_data() {
     let (mut b, _) = player(&api, "ben");
     let (mut c, _) = player(&api, "cat");
     let (m, _) = ws_call(&mut a, "1", json!({"match_create": {}}));
+    let ann = m["match"]["self"].clone();
     let id = m["match"]["match_id"].as_str().unwrap().to_string();
     assert!(id.ends_with('.') && uuid::Uuid::parse_str(&id[..id.len() - 1]).is_ok(), "{m}");
     assert_eq!((m["match"]["size"].clone(), m["match"]["authoritative"].clone()), (json!(1), json!(false)));
@@ -72,15 +73,17 @@ fn members_hear_joins_leaves_and_each_others_data() {
     }
     assert_eq!(ws_drain(&mut a), Vec::<Value>::new());
 
-    // To Cat alone, reliable flag carried.
+    // To Cat, reliable flag carried, and to Ann herself, who names herself (Nakama echoes
+    // data to a sender only then).
     let cat = m["match"]["self"].clone();
     ws_send(
         &mut a,
-        json!({"match_data_send": {"match_id": id, "op_code": 9, "data": b64("psst"), "presences": [cat], "reliable": true}}),
+        json!({"match_data_send": {"match_id": id, "op_code": 9, "data": b64("psst"), "presences": [cat, ann], "reliable": true}}),
     );
     let d = ws_next(&mut c);
     assert_eq!((d["match_data"]["op_code"].clone(), d["match_data"]["reliable"].clone()), (json!("9"), json!(true)));
     assert_eq!(ws_drain(&mut b), Vec::<Value>::new());
+    assert_eq!(ws_next(&mut a)["match_data"]["data"], b64("psst"));
 
     // Ben leaves: the others hear it; his data is refused afterwards.
     let (ack, _) = ws_call(&mut b, "4", json!({"match_leave": {"match_id": id}}));

@@ -79,20 +79,41 @@ fn the_nakama_js_client_works_against_kaos_server_on_postgresql() {
     };
     let Some(dir) = suites_ready() else { return };
     for format in ["json", "protobuf"] {
-        let schema = format!("kaos_e2e_{}_{format}", std::process::id());
-        let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
-        let database = Database::Postgres(format!("{base} options='-c search_path={schema}'"));
+        let mut schema = Schema::create(&base, &format!("kaos_e2e_{}_{format}", std::process::id()));
+        let database = Database::Postgres(format!("{base} options='-c search_path={}'", schema.name));
         let (ok, report) = run(&dir, database, &["--test", "--test-reporter=spec"], format);
-        // What the suites did is in PostgreSQL: accounts, storage, records, messages.
-        let mut count = |table: &str| -> i64 {
-            admin.query_one(&format!("SELECT count(*) FROM {schema}.{table}"), &[]).unwrap().get(0)
-        };
-        let kept = ["users", "storage", "leaderboard_records", "messages"].map(|t| (t, count(t)));
-        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
-        assert!(kept.iter().all(|(_, n)| *n > 0), "{format}: {kept:?}");
         assert!(ok, "nakama-js suite failed under node on PostgreSQL, {format} sockets:\n{report}");
         assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
+        // What the suites did is in PostgreSQL: accounts, storage, records, messages.
+        let kept = ["users", "storage", "leaderboard_records", "messages"].map(|t| (t, schema.rows(t)));
+        assert!(kept.iter().all(|(_, n)| *n > 0), "{format}: {kept:?}");
+    }
+}
+
+/// A fresh schema, dropped when the test ends however it ends.
+#[cfg(feature = "postgres")]
+struct Schema {
+    admin: postgres::Client,
+    name: String,
+}
+
+#[cfg(feature = "postgres")]
+impl Schema {
+    fn create(base: &str, name: &str) -> Schema {
+        let mut admin = postgres::Client::connect(base, postgres::NoTls).unwrap();
+        admin.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+        Schema { admin, name: name.into() }
+    }
+
+    fn rows(&mut self, table: &str) -> i64 {
+        self.admin.query_one(&format!("SELECT count(*) FROM {}.{table}", self.name), &[]).unwrap().get(0)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = self.admin.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
     }
 }
 

@@ -170,7 +170,12 @@ pub(crate) fn send_data(kaos: &KaosNet, session: &SocketSession, m: DataSend) ->
             .map(|p| SessionId::parse(p))
             .collect::<Option<_>>()
             .ok_or_else(|| Failure::bad_input("Invalid presence session ID"))?;
-        others.into_iter().filter(|s| wanted.contains(s)).collect()
+        let mut named: Vec<SessionId> = others.into_iter().filter(|s| wanted.contains(s)).collect();
+        // As in Nakama, a sender gets its own data only when it names itself.
+        if wanted.contains(&session.id) {
+            named.push(session.id);
+        }
+        named
     };
     let event = realtime::MatchData {
         match_id: m.to,

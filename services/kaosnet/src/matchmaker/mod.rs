@@ -204,7 +204,8 @@ impl Matchmaker {
                     Id::Token(token)
                 }
             };
-            // Each player's message differs only in `ticket` and `self`.
+            // Each player's message differs only in `ticket` and `self`: the users are
+            // made into messages once, and each player's copy written once per its format.
             let listed: Vec<_> = users.iter().map(MatchedUser::to_message).collect();
             for t in group {
                 for m in &t.members {

@@ -3,8 +3,9 @@
 //! no escapes, no nulls, no unknown keys and no named presences. It yields the same
 //! payload serde's reader would, in one pass without serde's field matching. A frame it
 //! does not take whole (None), or whose payload it takes but cannot check (`into_send`
-//! refuses it), goes to serde's readers: this reader never decides an error. `tests` hold the two readers equal over mutated frames, and the `data_envelope`
-//! fuzz target over any bytes.
+//! refuses it), goes to serde's readers: this reader never decides an error. `tests`
+//! hold the two readers equal over mutated frames, and the `data_envelope` fuzz target
+//! over any bytes.
 
 use crate::hooks::HookOperation;
 use crate::socket::DataPayload;
