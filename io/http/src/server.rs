@@ -263,32 +263,45 @@ impl HttpServer {
 
     fn process(&mut self, t: usize, now: Instant) {
         loop {
-            let Some(conn) = self.conns.get_mut(&t) else { return };
-            if conn.closing || conn.slots.len() >= self.cfg.max_pipelined {
-                break;
+            let mut full = false;
+            loop {
+                let Some(conn) = self.conns.get_mut(&t) else { return };
+                if conn.closing {
+                    break;
+                }
+                if conn.slots.len() >= self.cfg.max_pipelined {
+                    full = true;
+                    break;
+                }
+                match conn.parse(&self.cfg) {
+                    Parsed::Incomplete => {
+                        // A socket drained up to the buffer limit may hold more.
+                        if conn.read_paused() && conn.buffered() < self.cfg.max_header_bytes {
+                            conn.fill(now, true, &mut self.scratch[..]);
+                            continue;
+                        }
+                        break;
+                    }
+                    Parsed::Error(status) => {
+                        self.stats.bad_requests += 1;
+                        self.respond_error(t, status);
+                        break;
+                    }
+                    Parsed::Request(request, raw_path, keep_alive) => {
+                        if self.dispatch(t, request, &raw_path, keep_alive, now) {
+                            return; // handed off
+                        }
+                    }
+                }
             }
-            match conn.parse(&self.cfg) {
-                Parsed::Incomplete => {
-                    // A socket drained up to the buffer limit may hold more.
-                    if conn.read_paused() && conn.buffered() < self.cfg.max_header_bytes {
-                        conn.fill(now, true, &mut self.scratch[..]);
-                        continue;
-                    }
-                    break;
-                }
-                Parsed::Error(status) => {
-                    self.stats.bad_requests += 1;
-                    self.respond_error(t, status);
-                    break;
-                }
-                Parsed::Request(request, raw_path, keep_alive) => {
-                    if self.dispatch(t, request, &raw_path, keep_alive, now) {
-                        return; // handed off
-                    }
-                }
+            self.finish(t, now);
+            // Writing may have freed the slots a full pipeline waited for: its requests are
+            // in the buffer already, so no event will come for them. Parse on now.
+            let Some(conn) = self.conns.get(&t) else { return };
+            if !full || conn.closing || conn.slots.len() >= self.cfg.max_pipelined {
+                return;
             }
         }
-        self.finish(t, now);
     }
 
     /// Answers `status` and closes after it.

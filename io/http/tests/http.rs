@@ -171,6 +171,25 @@ fn pipelined_requests_are_answered_in_order_even_when_the_first_blocks() {
     assert_eq!(r[2].json()["id"], "three");
 }
 
+/// A deep pipeline on a route that blocks: the answers come out of the workers in any
+/// order, and the connection keeps reading its buffered requests as room frees up.
+#[test]
+fn a_deep_pipeline_of_blocking_requests_is_answered_whole_and_in_order() {
+    let srv = start(HttpConfig::default());
+    let mut s = connect(srv.addr);
+    // A stall is the failure; the timeout only turns a hang into a failed read.
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let n = 2_000;
+    // The first of every few requests sleeps, so the ones after it finish first and wait.
+    let ms = |i: usize| u64::from(i % 40 == 0) * 5;
+    let batch: String = (0..n).map(|i| get(&format!("/slow/{}", ms(i)))).collect();
+    s.write_all(batch.as_bytes()).unwrap();
+    let replies = read_replies(&mut s, n, false);
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!((r.status, r.body.as_slice()), (200, format!("slept {}", ms(i)).as_bytes()), "reply {i}");
+    }
+}
+
 #[test]
 fn malformed_requests_get_400_and_a_closed_connection() {
     let srv = start(HttpConfig::default());
