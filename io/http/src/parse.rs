@@ -75,7 +75,7 @@ pub(crate) fn parse_request(buf: &[u8], cfg: &HttpConfig) -> Outcome {
         return Outcome::Error(400);
     }
     let (body, consumed) = if chunked {
-        match decode_chunked(&buf[head_len..], cfg.max_body_bytes) {
+        match decode_chunked(&buf[head_len..], cfg.max_body_bytes, cfg.max_header_bytes) {
             Ok(Some((body, n))) => (body, head_len + n),
             Ok(None) => return Outcome::Incomplete { expects_continue: expects_continue(&headers, http10) },
             Err(status) => return Outcome::Error(status),
@@ -123,28 +123,38 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 
+/// Longest chunk-size line (the size and its extensions, which nobody needs long).
+const MAX_CHUNK_LINE: usize = 1024;
+
 fn contains_token(value: &[u8], token: &[u8]) -> bool {
     value.split(|&b| b == b',').any(|t| t.trim_ascii() == token)
 }
 
 /// Decodes a chunked body at the start of `buf`: `Ok(Some((body, bytes used)))`, or
-/// `Ok(None)` while incomplete; an error status if it is malformed (400) or too large
-/// (413).
-fn decode_chunked(buf: &[u8], max: usize) -> Result<Option<(Vec<u8>, usize)>, u16> {
+/// `Ok(None)` while incomplete; an error status if it is malformed (400), too large
+/// (413), or its chunk-size lines or trailers outgrow what a head may be (400, 431):
+/// those are capped by size, not only by the request timeout.
+fn decode_chunked(buf: &[u8], max: usize, max_head: usize) -> Result<Option<(Vec<u8>, usize)>, u16> {
     let mut at = 0;
     let mut body = Vec::new();
     loop {
         let (n, size) = match httparse::parse_chunk_size(&buf[at..]) {
-            Ok(Status::Complete(c)) => c,
-            Ok(Status::Partial) => return Ok(None),
-            Err(_) => return Err(400),
+            Ok(Status::Complete(c)) if c.0 <= MAX_CHUNK_LINE => c,
+            Ok(Status::Partial) if buf.len() - at <= MAX_CHUNK_LINE => return Ok(None),
+            _ => return Err(400),
         };
         at += n;
         if size == 0 {
-            // Trailers (ignored) up to an empty line.
+            // Trailers (ignored) up to an empty line, no larger than a head.
+            let trailers = at;
             loop {
-                let Some(end) = buf[at..].windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
+                let Some(end) = buf[at..].windows(2).position(|w| w == b"\r\n") else {
+                    return if buf.len() - trailers > max_head { Err(431) } else { Ok(None) };
+                };
                 at += end + 2;
+                if at - trailers > max_head {
+                    return Err(431);
+                }
                 if end == 0 {
                     return Ok(Some((body, at)));
                 }

@@ -235,6 +235,18 @@ fn oversize_bodies_get_413_and_oversize_heads_431() {
     let many: String = (0..20).map(|i| format!("X-{i}: v\r\n")).collect();
     s.write_all(format!("GET /hello HTTP/1.1\r\n{many}\r\n").as_bytes()).unwrap();
     assert_eq!(read_replies(&mut s, 1, false)[0].status, 431);
+    // A chunk's size line and the trailers are capped by size, not only by the timeout:
+    // an endless extension or trailer is refused as soon as it outgrows its cap.
+    let mut s = connect(srv.addr);
+    let ext = format!("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x={}", "e".repeat(2000));
+    s.write_all(ext.as_bytes()).unwrap();
+    assert_eq!(read_replies(&mut s, 1, false)[0].status, 400);
+    assert!(closed(&mut s));
+    let mut s = connect(srv.addr);
+    let trailer = format!("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: {}", "t".repeat(3000));
+    s.write_all(trailer.as_bytes()).unwrap();
+    assert_eq!(read_replies(&mut s, 1, false)[0].status, 431);
+    assert!(closed(&mut s));
     // Within the limits, a body comes back whole, by length or chunked.
     let mut s = connect(srv.addr);
     s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").unwrap();
