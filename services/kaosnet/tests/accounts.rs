@@ -148,3 +148,33 @@ fn credentials_link_and_unlink_but_the_last_stays() {
         Code::FailedPrecondition
     );
 }
+
+/// Names that would look like another or turn the text around them: refused at sign-up
+/// and on an account update alike (one rule for both).
+#[test]
+fn usernames_refuse_control_bidi_and_invisible_characters() {
+    let a = accounts(Arc::new(MemoryStore::new()));
+    let made = a.authenticate(Credential::Device("device-names-001".into()), true, Some("plain"), &none()).unwrap();
+    let bad = [
+        "tab\tname",
+        "bell\u{7}",
+        "admin\u{202E}nimda",
+        "rlm\u{200F}",
+        "isolate\u{2066}x\u{2069}",
+        "zero\u{200B}width",
+        "bom\u{FEFF}",
+        "alm\u{061C}",
+    ];
+    for (i, name) in bad.iter().enumerate() {
+        let device = Credential::Device(format!("device-names-1{i:02}"));
+        let e = a.authenticate(device, true, Some(name), &none()).unwrap_err();
+        assert_eq!(e.code, Code::InvalidArgument, "{name:?}");
+        let update = kaosnet::accounts::AccountUpdate { username: Some(name.to_string()), ..Default::default() };
+        assert_eq!(a.update_account(&made.user.id, update).unwrap_err().code, Code::InvalidArgument, "{name:?}");
+    }
+    // Names in any script stay welcome.
+    for (i, name) in ["Zoë", "玩家一", "игрок", "لاعب"].iter().enumerate() {
+        let device = Credential::Device(format!("device-names-2{i:02}"));
+        assert_eq!(a.authenticate(device, true, Some(name), &none()).unwrap().user.username, *name);
+    }
+}

@@ -64,8 +64,15 @@ fn check_len(value: &str, range: std::ops::RangeInclusive<usize>, message: &str)
     }
 }
 
-fn check_username(username: &str) -> Result<(), ApiError> {
-    if username.is_empty() || username.len() > 128 || username.chars().any(|c| c.is_control() || c.is_whitespace()) {
+/// A username's rules, for sign-up and account updates alike: 1 to 128 bytes, no
+/// whitespace, no control characters, and none of the invisible ones that make two names
+/// look alike or reorder the text around them (bidi controls, zero-width characters).
+pub(crate) fn check_username(username: &str) -> Result<(), ApiError> {
+    let invisible = |c: char| {
+        matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    let refused = |c: char| c.is_control() || c.is_whitespace() || invisible(c);
+    if username.is_empty() || username.len() > profile::MAX_USERNAME || username.chars().any(refused) {
         return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
     }
     Ok(())

@@ -36,9 +36,7 @@ impl Accounts {
     pub fn update_account(&self, user_id: &str, update: AccountUpdate) -> Result<(), ApiError> {
         let mut u = self.account(user_id)?;
         if let Some(name) = update.username.filter(|n| !n.is_empty()) {
-            if name.len() > MAX_USERNAME || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
-            }
+            super::check_username(&name)?;
             u.username = name;
         }
         for (field, value) in [
