@@ -22,6 +22,8 @@ pub struct SessionConfig {
     pub refresh_encryption_key: String,
     /// Refresh token lifetime, seconds.
     pub refresh_token_expiry_sec: i64,
+    /// How failed password sign-ins to one account are slowed.
+    pub failed_logins: crate::accounts::LoginLimits,
 }
 
 impl Default for SessionConfig {
@@ -32,6 +34,7 @@ impl Default for SessionConfig {
             token_expiry_sec: 60,
             refresh_encryption_key: "defaultrefreshencryptionkey".into(),
             refresh_token_expiry_sec: 3600,
+            failed_logins: Default::default(),
         }
     }
 }

@@ -178,3 +178,41 @@ fn usernames_refuse_control_bidi_and_invisible_characters() {
         assert_eq!(a.authenticate(device, true, Some(name), &none()).unwrap().user.username, *name);
     }
 }
+
+/// The password guesser's clock, moved by its test alone.
+static GUESS_NOW: AtomicI64 = AtomicI64::new(1_000_000);
+
+fn guess_now() -> i64 {
+    GUESS_NOW.load(Ordering::Relaxed)
+}
+
+/// 100 wrong guesses at one account, one a second (from any number of addresses: the count
+/// is the account's): after five free ones each failure locks password sign-in twice as
+/// long as the last, so only a dozen are checked at all; the right password waits too.
+#[test]
+fn failed_password_sign_ins_lock_the_account_for_longer_each_time() {
+    let a = Accounts::with_clock(Arc::new(MemoryStore::new()), SessionConfig::default(), guess_now);
+    let cred = |p: &str| Credential::Email { email: "target@example.com".into(), password: p.into() };
+    let id = a.authenticate(cred("the right one"), true, None, &none()).unwrap().user.id;
+    let (mut checked, mut refused) = (0, 0);
+    for _ in 0..100 {
+        match a.authenticate(cred("a wrong guess"), false, None, &none()).unwrap_err().code {
+            Code::Unauthenticated => checked += 1,
+            Code::ResourceExhausted => refused += 1,
+            other => panic!("{other:?}"),
+        }
+        GUESS_NOW.fetch_add(1, Ordering::Relaxed);
+    }
+    // Locked at 5, 6, 8, 12, 20, 36 and 68 s (for 1, 2, 4 … 64 s): 12 guesses checked.
+    assert_eq!((checked, refused), (12, 88));
+    // Still locked (until 132 s): the right password is refused unchecked.
+    let e = a.authenticate(cred("the right one"), false, None, &none()).unwrap_err();
+    assert_eq!(e.code, Code::ResourceExhausted);
+    // Once the lock is over it signs in, and the count starts again.
+    GUESS_NOW.store(1_000_000 + 132, Ordering::Relaxed);
+    assert_eq!(a.authenticate(cred("the right one"), false, None, &none()).unwrap().user.id, id);
+    for _ in 0..5 {
+        let e = a.authenticate(cred("a wrong guess"), false, None, &none()).unwrap_err();
+        assert_eq!(e.code, Code::Unauthenticated, "the free failures are back");
+    }
+}

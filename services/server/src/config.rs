@@ -100,6 +100,10 @@ struct FileSession {
     refresh_encryption_key: Option<String>,
     token_expiry_sec: Option<i64>,
     refresh_token_expiry_sec: Option<i64>,
+    /// Failed password sign-ins to one account before it is locked for a while.
+    failed_login_free_attempts: Option<u32>,
+    /// The longest such lockout, seconds.
+    failed_login_max_lockout_sec: Option<i64>,
 }
 
 /// Where the data lives.
@@ -161,7 +165,17 @@ impl Config {
                 .session_refresh_token_expiry_sec
                 .or(file.session.refresh_token_expiry_sec)
                 .unwrap_or(defaults.refresh_token_expiry_sec),
+            failed_logins: kaosnet::accounts::LoginLimits {
+                free_failures: file.session.failed_login_free_attempts.unwrap_or(defaults.failed_logins.free_failures),
+                max_lockout_sec: file
+                    .session
+                    .failed_login_max_lockout_sec
+                    .unwrap_or(defaults.failed_logins.max_lockout_sec),
+            },
         };
+        if session.failed_logins.max_lockout_sec <= 0 {
+            return Err("failed_login_max_lockout_sec must be positive".into());
+        }
         if session.token_expiry_sec <= 0 || session.refresh_token_expiry_sec <= 0 {
             return Err("token lifetimes must be positive".into());
         }
@@ -295,9 +309,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kaos-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("kaos.toml");
-        std::fs::write(&file, "port = 9000\nserver_key = \"filekey\"\n[session]\ntoken_expiry_sec = 120\n").unwrap();
+        let text = "port = 9000\nserver_key = \"filekey\"\n[session]\ntoken_expiry_sec = 120\nfailed_login_free_attempts = 3\n";
+        std::fs::write(&file, text).unwrap();
         let c = Config::load(args(&["--config", file.to_str().unwrap(), "--port", "9100"])).unwrap();
         assert_eq!((c.port, c.api.server_key.as_str(), c.session.token_expiry_sec), (9100, "filekey", 120));
+        let lockout = kaosnet::accounts::LoginLimits { free_failures: 3, max_lockout_sec: 900 };
+        assert_eq!(c.session.failed_logins, lockout);
         assert_eq!(c.database, Database::Sqlite("./data/kaos.db".into()));
         assert_eq!(c.api.http_key, "defaulthttpkey");
         assert_eq!(c.warnings().len(), 3);

@@ -15,9 +15,11 @@ use crate::store::{Store, StoreError, User, UserKey};
 
 mod profile;
 mod service;
+mod throttle;
 
 pub use profile::{AccountUpdate, MAX_LOOKUP};
 pub use service::{AuthConfig, AuthResponse, AuthService, DeviceAuthRequest, EmailAuthRequest};
+pub use throttle::LoginLimits;
 
 /// The language of a new user or group that names none, as in Nakama.
 pub const DEFAULT_LANG_TAG: &str = "en";
@@ -43,6 +45,7 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     sessions: SessionConfig,
     clock: fn() -> i64,
+    logins: throttle::LoginThrottle,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -68,9 +71,7 @@ fn check_len(value: &str, range: std::ops::RangeInclusive<usize>, message: &str)
 /// whitespace, no control characters, and none of the invisible ones that make two names
 /// look alike or reorder the text around them (bidi controls, zero-width characters).
 pub(crate) fn check_username(username: &str) -> Result<(), ApiError> {
-    let invisible = |c: char| {
-        matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-    };
+    let invisible = |c: char| matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
     let refused = |c: char| c.is_control() || c.is_whitespace() || invisible(c);
     if username.is_empty() || username.len() > profile::MAX_USERNAME || username.chars().any(refused) {
         return Err(ApiError::invalid("Username invalid, no spaces or control characters allowed."));
@@ -113,12 +114,13 @@ fn password_matches(password: &str, hash: &str) -> bool {
 impl Accounts {
     /// Accounts and sessions over `store`.
     pub fn with_store(store: Arc<dyn Store>, sessions: SessionConfig) -> Accounts {
-        Accounts { store, sessions, clock: unix_now }
+        Accounts::with_clock(store, sessions, unix_now)
     }
 
     /// The same, on an injected clock (tests).
     pub fn with_clock(store: Arc<dyn Store>, sessions: SessionConfig, clock: fn() -> i64) -> Accounts {
-        Accounts { store, sessions, clock }
+        let logins = throttle::LoginThrottle::new(sessions.failed_logins);
+        Accounts { store, sessions, clock, logins }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -158,9 +160,12 @@ impl Accounts {
                 check_len(password, 8..=4096, "Password must be at least 8 characters long.")?;
                 let user = self.store.user(UserKey::Email(email))?;
                 if let Some(u) = &user {
+                    self.logins.check(&u.id, self.now())?;
                     if !u.password_hash.as_deref().is_some_and(|h| password_matches(password, h)) {
+                        self.logins.failed(&u.id, self.now());
                         return Err(ApiError::unauthenticated("Invalid credentials."));
                     }
+                    self.logins.succeeded(&u.id);
                 }
                 user
             }
