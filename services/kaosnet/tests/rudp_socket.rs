@@ -39,8 +39,22 @@ struct Client {
 
 impl Client {
     fn connect(api: &Api) -> Client {
-        let mut t = RudpTransport::new("127.0.0.1:0".parse().unwrap(), api.rudp.unwrap(), 256).unwrap();
-        assert!(t.wait_connected(Duration::from_secs(5)).unwrap(), "no RUDP handshake");
+        Client::connect_from(api, "127.0.0.1")
+    }
+
+    /// Connected from loopback address `ip` (any of 127.0.0.0/8 reaches the server).
+    fn connect_from(api: &Api, ip: &str) -> Client {
+        let c = Client::handshake_from(api, ip);
+        assert!(c.t.disconnect_reason().is_none(), "no RUDP handshake");
+        c
+    }
+
+    /// The handshake from `ip`, and whatever came right after it (a refusal may).
+    fn handshake_from(api: &Api, ip: &str) -> Client {
+        let local = format!("{ip}:0").parse().unwrap();
+        let mut t = RudpTransport::new(local, api.rudp.unwrap(), 256).unwrap();
+        let connected = t.wait_connected(Duration::from_secs(5)).unwrap();
+        assert!(connected || t.disconnect_reason().is_some(), "no RUDP handshake");
         Client { t, got: VecDeque::new() }
     }
 
@@ -83,7 +97,11 @@ impl Client {
     }
 
     fn hello(api: &Api, token: &Value) -> (Client, Value) {
-        let mut c = Client::connect(api);
+        Client::hello_from(api, "127.0.0.1", token)
+    }
+
+    fn hello_from(api: &Api, ip: &str, token: &Value) -> (Client, Value) {
+        let mut c = Client::connect_from(api, ip);
         c.send(json!({"token": token, "status": true}));
         let connected = c.next();
         (c, connected)
@@ -144,6 +162,55 @@ fn bad_tokens_garbage_and_silence_are_sent_away_with_their_codes() {
     let (_, reply) = Client::hello(&api, &s["token"]);
     assert_eq!(reply, json!({"closed": close::UNAUTHORIZED}));
     assert_eq!(api.kaos.sessions().count(), 0);
+}
+
+/// How the server sent `c` away so far, polling it once.
+fn sent_away(c: &mut Client) -> Option<u16> {
+    c.t.poll(Some(Duration::from_millis(1))).unwrap();
+    match c.t.disconnect_reason() {
+        Some(DisconnectReason::Remote(code)) => Some(code),
+        Some(other) => panic!("disconnected: {other:?}"),
+        None => None,
+    }
+}
+
+/// Handshakes that never send a token cannot fill the client table: one address holds at
+/// most `max_pending_per_ip` of them (the rest are sent away at once with TRY_LATER), and
+/// a client from another address signs in meanwhile.
+#[test]
+fn connections_owing_their_token_are_capped_per_address() {
+    let api = start_with(false, |r| {
+        r.max_pending_per_ip = 4;
+        r.auth_timeout = Duration::from_secs(600);
+    });
+    let mut silent: Vec<Client> = (0..12).map(|_| Client::handshake_from(&api, "127.0.0.1")).collect();
+    let refused = |silent: &mut Vec<Client>| silent.iter_mut().filter_map(sent_away).collect::<Vec<_>>();
+    wait_for("eight sent away", || refused(&mut silent).len() == 8);
+    assert_eq!(refused(&mut silent), vec![close::TRY_LATER; 8]);
+    let s = session(&api, "device-rudp-0010", "rudp10");
+    let (_, connected) = Client::hello_from(&api, "127.0.0.2", &s["token"]);
+    assert_eq!(connected["connected"]["username"], "rudp10");
+    let mut one_more = Client::handshake_from(&api, "127.0.0.1");
+    assert_eq!(one_more.next(), json!({"closed": close::TRY_LATER}));
+    assert_eq!(refused(&mut silent).len(), 8, "the four waiting keep their place");
+}
+
+/// Silent connections from many addresses fill only their share of the table; past it
+/// the one that has waited longest makes room, so a client that signs in gets in.
+#[test]
+fn past_the_pending_share_the_longest_waiting_connection_makes_room() {
+    let api = start_with(false, |r| {
+        r.max_pending = 4;
+        r.auth_timeout = Duration::from_secs(600);
+    });
+    let mut silent: Vec<Client> = (0..4).map(|i| Client::connect_from(&api, &format!("127.0.1.{}", i + 1))).collect();
+    let s = session(&api, "device-rudp-0011", "rudp11");
+    let (_, connected) = Client::hello_from(&api, "127.0.2.1", &s["token"]);
+    assert_eq!(connected["connected"]["username"], "rudp11");
+    let refused = |silent: &mut Vec<Client>| silent.iter_mut().filter_map(sent_away).collect::<Vec<_>>();
+    wait_for("the oldest sent away", || !refused(&mut silent).is_empty());
+    assert_eq!(refused(&mut silent), vec![close::TRY_LATER], "one made room");
+    assert_eq!(sent_away(&mut silent[0]), Some(close::TRY_LATER), "the first to come waited longest");
 }
 
 fn ws_connect(api: &Api, token: &Value) -> Ws {

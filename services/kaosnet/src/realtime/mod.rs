@@ -6,7 +6,8 @@
 //!   envelope (replies on channel 0, reliable and ordered); the first must be the JSON
 //!   `{"token": "…", "status": bool, "format": "json"|"protobuf"}`, answered by
 //!   `{"connected": {"session_id", "user_id", "username"}}`, or by a disconnect with
-//!   [`close::UNAUTHORIZED`] ([`close::AUTH_TIMEOUT`] if nothing came in time).
+//!   [`close::UNAUTHORIZED`] ([`close::AUTH_TIMEOUT`] if nothing came in time;
+//!   [`close::TRY_LATER`] when too many connections already owe their token).
 //!
 //! Both carry Nakama's envelope: JSON text (`{"cid": "…", "<kind>": {…}}`, see
 //! [`envelope`]) or protobuf binary frames ([`protobuf`]). Each transport runs on a
@@ -68,6 +69,9 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4001;
     /// RUDP: no token arrived in time.
     pub const AUTH_TIMEOUT: u16 = 4002;
+    /// RUDP: too many connections owe their token (from this address, or in all); try
+    /// again later.
+    pub const TRY_LATER: u16 = 4003;
     /// The client does not read its replies fast enough.
     pub const SLOW_CONSUMER: u16 = 1008;
     /// The server is shutting down.
@@ -86,14 +90,30 @@ pub struct RudpSocketConfig {
     /// Replies a client may have waiting for room in its reliable window, bytes; past
     /// it the client is disconnected as a slow consumer (1008).
     pub max_backlog_bytes: usize,
+    /// Connections still owing their token, at most, from one IP address; more are sent
+    /// away at once ([`close::TRY_LATER`]).
+    pub max_pending_per_ip: usize,
+    /// Connections still owing their token, at most, from everyone: the rest of the
+    /// client table stays for clients that sign in. Past it, the one that has waited
+    /// longest is sent away ([`close::TRY_LATER`]) to make room for the newcomer.
+    pub max_pending: usize,
 }
 
 impl RudpSocketConfig {
-    /// Defaults on `addr`: windows of 256 messages, up to 10,000 clients.
+    /// Defaults on `addr`: windows of 256 messages, up to 10,000 clients, of which at most
+    /// a quarter still owe their token (8 from one address), 2 s each to send it.
     pub fn on(addr: SocketAddr) -> RudpSocketConfig {
         let mut rudp = RudpConfig::with_window(256);
         rudp.max_clients = 10_000;
-        RudpSocketConfig { addr, rudp, auth_timeout: Duration::from_secs(5), max_backlog_bytes: 1 << 20 }
+        let max_pending = rudp.max_clients / 4;
+        RudpSocketConfig {
+            addr,
+            rudp,
+            auth_timeout: Duration::from_secs(2),
+            max_backlog_bytes: 1 << 20,
+            max_pending_per_ip: 8,
+            max_pending,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! message carried a valid token.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use kaos_rudp::{RudpServer, RudpWaker, SendError, ServerEvent, TransportError};
@@ -43,6 +43,58 @@ struct Who<'a> {
     username: &'a str,
 }
 
+/// Connections that owe their token: each one's deadline, and how many each IP address
+/// holds.
+#[derive(Default)]
+struct Pending {
+    deadlines: HashMap<SocketAddr, Instant>,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl Pending {
+    fn insert(&mut self, addr: SocketAddr, deadline: Instant) {
+        if self.deadlines.insert(addr, deadline).is_none() {
+            *self.per_ip.entry(addr.ip()).or_default() += 1;
+        }
+    }
+
+    /// Whether `addr` was pending.
+    fn remove(&mut self, addr: &SocketAddr) -> bool {
+        if self.deadlines.remove(addr).is_none() {
+            return false;
+        }
+        if let Some(n) = self.per_ip.get_mut(&addr.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&addr.ip());
+            }
+        }
+        true
+    }
+
+    fn from(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip).copied().unwrap_or(0)
+    }
+
+    fn len(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.values().min().copied()
+    }
+
+    /// The one that has waited longest (deadlines are its arrival plus one budget).
+    fn oldest(&self) -> Option<SocketAddr> {
+        self.deadlines.iter().min_by_key(|(_, d)| **d).map(|(a, _)| *a)
+    }
+
+    /// Those whose deadline has passed at `now`.
+    fn late(&self, now: Instant) -> Vec<SocketAddr> {
+        self.deadlines.iter().filter(|(_, d)| **d <= now).map(|(a, _)| *a).collect()
+    }
+}
+
 /// Replies waiting for room in a client's reliable window, and their bytes.
 type Backlog = (VecDeque<Box<[u8]>>, usize);
 
@@ -51,8 +103,10 @@ pub(super) struct RudpSocket {
     mailbox: MailboxId,
     waker: RudpWaker,
     auth_timeout: Duration,
-    /// Connected clients that have not sent their token yet, with their deadline.
-    waiting: HashMap<SocketAddr, Instant>,
+    /// Connected clients that have not sent their token yet.
+    waiting: Pending,
+    max_pending_per_ip: usize,
+    max_pending: usize,
     backlog: HashMap<SocketAddr, Backlog>,
     max_backlog_bytes: usize,
 }
@@ -73,7 +127,9 @@ impl RudpSocket {
             mailbox,
             waker,
             auth_timeout: cfg.auth_timeout,
-            waiting: HashMap::new(),
+            waiting: Pending::default(),
+            max_pending_per_ip: cfg.max_pending_per_ip,
+            max_pending: cfg.max_pending,
             backlog: HashMap::new(),
             max_backlog_bytes: cfg.max_backlog_bytes,
         })
@@ -174,26 +230,39 @@ impl SocketTransport for RudpSocket {
 
     fn turn(&mut self, kaos: &KaosNet, _handle: &RealtimeHandle, events: &mut Vec<Event<SocketAddr>>) -> bool {
         let now = Instant::now();
-        let next_deadline = self.waiting.values().min().map(|d| d.saturating_duration_since(now));
+        let next_deadline = self.waiting.next_deadline().map(|d| d.saturating_duration_since(now));
         let timeout = next_deadline.unwrap_or(Duration::from_millis(250)).min(Duration::from_millis(250));
         if self.server.poll(Some(timeout)).is_err() {
             return false;
         }
         let now = Instant::now();
         while let Some(addr) = self.server.accept() {
+            // A handshake costs a client nothing: an address, or everyone together, may only
+            // hold so much of the table before signing in.
+            if self.waiting.from(addr.ip()) >= self.max_pending_per_ip {
+                let _ = self.server.disconnect(&addr, close::TRY_LATER);
+                continue;
+            }
+            // When everyone together holds their share, the connection that has waited
+            // longest makes room: a client that signs in does so within a round trip, so
+            // only a flood faster than that could push it out.
+            if self.waiting.len() >= self.max_pending.max(1) {
+                if let Some(oldest) = self.waiting.oldest() {
+                    self.refuse(oldest, close::TRY_LATER);
+                }
+            }
             self.waiting.insert(addr, now + self.auth_timeout);
         }
         let mut inbox = Vec::new();
         self.server.receive_all(|addr, _, data| inbox.push((addr, data.to_vec())));
         for (addr, data) in inbox {
-            if self.waiting.remove(&addr).is_some() {
+            if self.waiting.remove(&addr) {
                 self.admit(kaos, addr, &data, events);
             } else {
                 events.push(Event::Message(addr, data));
             }
         }
-        let late: Vec<SocketAddr> = self.waiting.iter().filter(|(_, d)| **d <= now).map(|(a, _)| *a).collect();
-        for addr in late {
+        for addr in self.waiting.late(now) {
             self.refuse(addr, close::AUTH_TIMEOUT);
         }
         while let Some(event) = self.server.poll_event() {
