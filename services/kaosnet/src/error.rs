@@ -111,6 +111,9 @@ fn refusal(r: Refusal) -> ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A backend failure is logged here, with where it was turned into an answer (the `?`
+    /// of the operation that met it: `track_caller`) and the backend's own words.
+    #[track_caller]
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::Conflict(field) => ApiError::new(Code::AlreadyExists, format!("{field} is already in use")),
@@ -121,8 +124,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found("Not found."),
             StoreError::InvalidCursor => ApiError::invalid("Invalid cursor."),
             StoreError::Social(r) => refusal(r),
-            // The detail stays in the server log; clients learn only that it failed.
-            StoreError::Backend(_) => ApiError::new(Code::Internal, "Internal error."),
+            // The detail goes to the server log; clients learn only that it failed.
+            StoreError::Backend(detail) => {
+                let at = std::panic::Location::caller();
+                tracing::error!(target: "kaosnet::store", %at, "storage backend failed: {detail}");
+                ApiError::new(Code::Internal, "Internal error.")
+            }
         }
     }
 }
@@ -134,4 +141,38 @@ pub fn check_limit(limit: usize, max: usize) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// The log, kept for the test to read.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Log {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_backend_failure_is_logged_with_its_words_and_where_it_was_met() {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let answer = tracing::subscriber::with_default(subscriber, || -> Result<(), super::ApiError> {
+            Err(crate::store::StoreError::Backend("disk I/O error".into()))?
+        });
+        let e = answer.unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (super::Code::Internal, "Internal error."), "clients learn no more");
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("ERROR") && text.contains("disk I/O error"), "{text}");
+        assert!(text.contains(&format!("{}:", file!())), "the place of the `?`: {text}");
+    }
 }
