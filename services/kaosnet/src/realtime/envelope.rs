@@ -97,9 +97,35 @@ pub(crate) fn as_json(frames: &[Frame]) -> Vec<Value> {
     frames.iter().map(|f| serde_json::from_str(f.json()).unwrap_or_default()).collect()
 }
 
+/// The replies to one message from `session` (see [`handle_message`]). A panic in its
+/// handling is logged and ends that session alone: the socket thread, or the lane's
+/// worker, serves on.
+pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Frame> {
+    let kind = match &request {
+        Request::Message { op, .. } => op.name(),
+        Request::Unreadable(_) => "unreadable",
+    };
+    guarded(kaos, session, kind, || handle_message(kaos, session, request))
+}
+
+fn guarded(kaos: &KaosNet, session: &SocketSession, kind: &str, f: impl FnOnce() -> Vec<Frame>) -> Vec<Frame> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+        tracing::error!(
+            session = session.id.as_u64(),
+            user_id = %session.user_id,
+            kind,
+            "a socket message's handling panicked ({}); the session is closed",
+            why.unwrap_or("no message")
+        );
+        kaos.sessions().close(session.id, super::close::INTERNAL_ERROR, "internal error");
+        Vec::new()
+    })
+}
+
 /// The replies to one message from `session`: counted, limited, shown to its hooks,
 /// handled. A frame refused before its kind was known leaves no state behind.
-pub(crate) fn handle(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Frame> {
+fn handle_message(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Frame> {
     let refusal = |cid, code, message: &str| vec![error(cid, code, message)];
     let (cid, op, body) = match request {
         Request::Unreadable(refusal) => return vec![*refusal],
@@ -201,6 +227,34 @@ fn rpc(kaos: &KaosNet, session: &SocketSession, m: Rpc) -> Result<Answer, Failur
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_panic_in_a_handler_ends_its_session_alone() {
+        use crate::presence::{Command, Transport};
+        let store = std::sync::Arc::new(crate::store::MemoryStore::new());
+        let kaos = crate::KaosNet::new(store, Default::default(), Default::default());
+        let mailbox = kaos.sessions().attach(|| {}).unwrap();
+        let id = kaos.sessions().register(Transport::WebSocket, mailbox, "u1", false);
+        let other = kaos.sessions().register(Transport::WebSocket, mailbox, "u2", false);
+        let session = crate::socket::SocketSession {
+            id,
+            user_id: "u1".into(),
+            username: "one".into(),
+            vars: Default::default(),
+            status: false,
+            format: Default::default(),
+        };
+        let frames = super::guarded(&kaos, &session, "rpc", || panic!("a bug"));
+        assert!(frames.is_empty());
+        let commands = kaos.sessions().take(mailbox);
+        assert!(
+            matches!(commands.as_slice(), [Command::Close { session, code: 1011, .. }] if *session == id),
+            "{commands:?}"
+        );
+        assert_eq!(kaos.sessions().count(), 2, "the other session {other:?} is untouched, this one closes");
+        let served = super::guarded(&kaos, &session, "rpc", Vec::new);
+        assert!(served.is_empty() && kaos.sessions().take(mailbox).is_empty(), "no panic, no close");
+    }
+
     #[test]
     fn every_kind_is_an_operation_hooks_can_name() {
         for kind in super::KINDS {

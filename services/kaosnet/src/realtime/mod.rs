@@ -76,6 +76,8 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 1008;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// Handling one of the session's messages failed inside the server (a bug, logged).
+    pub const INTERNAL_ERROR: u16 = 1011;
 }
 
 /// Realtime over reliable UDP.
