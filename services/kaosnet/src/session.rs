@@ -9,7 +9,7 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::StoreError;
 
 /// Token settings.
 #[derive(Debug, Clone)]
@@ -113,20 +113,30 @@ impl SessionConfig {
         check(token, &self.encryption_key, now)
     }
 
-    /// The claims of a valid, unexpired, unrevoked session token.
-    pub fn verify(&self, store: &dyn Store, token: &str, now: i64) -> Result<Claims, ApiError> {
+    /// The claims of a valid, unexpired session token that `is_revoked` does not name.
+    pub fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        is_revoked: impl FnOnce(&str) -> Result<bool, StoreError>,
+    ) -> Result<Claims, ApiError> {
         let claims = check(token, &self.encryption_key, now)?;
-        if store.is_revoked(&claims.tid)? {
+        if is_revoked(&claims.tid)? {
             return Err(ApiError::unauthenticated("Auth token invalid"));
         }
         Ok(claims)
     }
 
-    /// The claims of a valid, unexpired, unrevoked refresh token.
-    pub fn verify_refresh(&self, store: &dyn Store, token: &str, now: i64) -> Result<Claims, ApiError> {
+    /// The claims of a valid, unexpired refresh token that `is_revoked` does not name.
+    pub fn verify_refresh(
+        &self,
+        token: &str,
+        now: i64,
+        is_revoked: impl FnOnce(&str) -> Result<bool, StoreError>,
+    ) -> Result<Claims, ApiError> {
         let claims = check(token, &self.refresh_encryption_key, now)
             .map_err(|_| ApiError::unauthenticated("Refresh token invalid or expired."))?;
-        if store.is_revoked(&claims.tid)? {
+        if is_revoked(&claims.tid)? {
             return Err(ApiError::unauthenticated("Refresh token invalid or expired."));
         }
         Ok(claims)
@@ -138,28 +148,33 @@ mod tests {
     use super::*;
     use crate::store::{MemoryStore, SessionStore};
 
+    /// What `store` says of a token's revocation.
+    fn revoked(store: &MemoryStore) -> impl FnOnce(&str) -> Result<bool, StoreError> + '_ {
+        |tid| store.is_revoked(tid)
+    }
+
     #[test]
     fn tokens_verify_until_they_expire_or_are_revoked() {
         let cfg = SessionConfig::default();
         let store = MemoryStore::new();
         let vars = BTreeMap::from([("k".to_string(), "v".to_string())]);
         let t = cfg.issue("user-1", "alice", &vars, 1000).unwrap();
-        let c = cfg.verify(&store, &t.token, 1000).unwrap();
+        let c = cfg.verify(&t.token, 1000, revoked(&store)).unwrap();
         assert_eq!((c.uid.as_str(), c.usn.as_str(), c.exp, c.iat), ("user-1", "alice", 1060, 1000));
         assert_eq!(c.vrs, vars);
-        assert!(cfg.verify(&store, &t.token, 1060).is_err(), "expired");
+        assert!(cfg.verify(&t.token, 1060, revoked(&store)).is_err(), "expired");
         // Session and refresh tokens do not pass for each other.
-        assert!(cfg.verify(&store, &t.refresh_token, 1000).is_err());
-        assert!(cfg.verify_refresh(&store, &t.token, 1000).is_err());
-        let r = cfg.verify_refresh(&store, &t.refresh_token, 4000).unwrap();
+        assert!(cfg.verify(&t.refresh_token, 1000, revoked(&store)).is_err());
+        assert!(cfg.verify_refresh(&t.token, 1000, revoked(&store)).is_err());
+        let r = cfg.verify_refresh(&t.refresh_token, 4000, revoked(&store)).unwrap();
         assert_eq!(r.exp, 4600);
         // Tampered: another key, or a changed payload.
         let other = SessionConfig { encryption_key: "other".into(), ..SessionConfig::default() };
-        assert!(other.verify(&store, &t.token, 1000).is_err());
+        assert!(other.verify(&t.token, 1000, revoked(&store)).is_err());
         let mut parts: Vec<String> = t.token.split('.').map(str::to_string).collect();
         parts[1] = parts[1].replacen('e', "f", 1);
-        assert!(cfg.verify(&store, &parts.join("."), 1000).is_err());
+        assert!(cfg.verify(&parts.join("."), 1000, revoked(&store)).is_err());
         store.revoke_token(&c.tid, "user-1", c.exp).unwrap();
-        assert_eq!(cfg.verify(&store, &t.token, 1000).unwrap_err().code, crate::error::Code::Unauthenticated);
+        assert_eq!(cfg.verify(&t.token, 1000, revoked(&store)).unwrap_err().code, crate::error::Code::Unauthenticated);
     }
 }

@@ -216,3 +216,32 @@ fn failed_password_sign_ins_lock_the_account_for_longer_each_time() {
         assert_eq!(e.code, Code::Unauthenticated, "the free failures are back");
     }
 }
+
+/// Revocations are answered from memory, survive a restart (read back from the store),
+/// and are dropped once their tokens have expired.
+#[test]
+fn logged_out_tokens_stay_refused_across_a_restart_until_they_expire() {
+    static T: AtomicI64 = AtomicI64::new(1_000_000);
+    fn t() -> i64 {
+        T.load(Ordering::Relaxed)
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let a = Accounts::with_clock(store.clone(), SessionConfig::default(), t);
+    let s = a.authenticate(Credential::Device("device-revoke-01".into()), true, None, &none()).unwrap().tokens;
+    let kept = a.authenticate(Credential::Device("device-revoke-02".into()), true, None, &none()).unwrap().tokens;
+    a.logout(&s.token, Some(&s.refresh_token)).unwrap();
+    assert_eq!(a.verify(&s.token).unwrap_err().code, Code::Unauthenticated);
+    assert_eq!(a.refresh(&s.refresh_token, None).unwrap_err().code, Code::Unauthenticated);
+    assert!(a.verify(&kept.token).is_ok(), "other tokens stay good");
+    // A restarted server reads the revocations back.
+    let b = Accounts::with_clock(store.clone(), SessionConfig::default(), t);
+    assert_eq!(b.verify(&s.token).unwrap_err().code, Code::Unauthenticated);
+    // Past both tokens' expiry, the next logout drops their revocations from the store.
+    T.fetch_add(SessionConfig::default().refresh_token_expiry_sec + 120, Ordering::Relaxed);
+    let later = b.authenticate(Credential::Device("device-revoke-03".into()), true, None, &none()).unwrap().tokens;
+    b.logout(&later.token, None).unwrap();
+    let mut held: Vec<String> = store.revoked_tokens(t()).unwrap().into_iter().map(|(tid, _)| tid).collect();
+    held.sort();
+    assert_eq!(held.len(), 1, "only the new revocation is left: {held:?}");
+    assert!(!store.is_revoked(&b.sessions().decode(&s.token, 1_000_000).unwrap().tid).unwrap());
+}

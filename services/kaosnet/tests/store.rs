@@ -228,6 +228,15 @@ fn revoked_tokens_stay_revoked(s: &dyn Store) {
     s.revoke_token("t1", "a", 1_000).unwrap();
     assert!(s.is_revoked("t1").unwrap());
     assert!(!s.is_revoked("t2").unwrap());
+    // The unexpired ones are listed (what a server holds in memory); expired ones go.
+    s.revoke_token("t2", "b", 2_000).unwrap();
+    let mut held = s.revoked_tokens(1_000).unwrap();
+    held.sort();
+    assert_eq!(held, [("t2".to_string(), 2_000)], "t1 expires at 1,000");
+    assert_eq!(s.revoked_tokens(999).unwrap().len(), 2);
+    assert_eq!(s.prune_revoked(1_500).unwrap(), 1);
+    assert!(!s.is_revoked("t1").unwrap() && s.is_revoked("t2").unwrap());
+    assert_eq!(s.prune_revoked(1_500).unwrap(), 0);
 }
 
 fn message(id: &str, channel: &str, sender: &str, text: &str) -> ChannelMessage {

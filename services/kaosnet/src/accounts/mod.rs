@@ -14,6 +14,7 @@ use crate::session::{Claims, SessionConfig, Tokens};
 use crate::store::{Store, StoreError, User, UserKey};
 
 mod profile;
+mod revocations;
 mod service;
 mod throttle;
 
@@ -46,6 +47,7 @@ pub struct Accounts {
     sessions: SessionConfig,
     clock: fn() -> i64,
     logins: throttle::LoginThrottle,
+    revoked: revocations::Revocations,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -120,7 +122,7 @@ impl Accounts {
     /// The same, on an injected clock (tests).
     pub fn with_clock(store: Arc<dyn Store>, sessions: SessionConfig, clock: fn() -> i64) -> Accounts {
         let logins = throttle::LoginThrottle::new(sessions.failed_logins);
-        Accounts { store, sessions, clock, logins }
+        Accounts { store, sessions, clock, logins, revoked: Default::default() }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -270,7 +272,7 @@ impl Accounts {
 
     /// A new session from a refresh token (its variables, or `vars` if given).
     pub fn refresh(&self, refresh_token: &str, vars: Option<&BTreeMap<String, String>>) -> Result<Tokens, ApiError> {
-        let claims = self.sessions.verify_refresh(self.store.as_ref(), refresh_token, self.now())?;
+        let claims = self.verify_refresh(refresh_token)?;
         let user = self
             .store
             .user(UserKey::Id(&claims.uid))?
@@ -280,20 +282,23 @@ impl Accounts {
 
     /// The claims of a session token (401 if invalid, expired or revoked).
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        self.sessions.verify(self.store.as_ref(), token, self.now())
+        let now = self.now();
+        self.sessions.verify(token, now, |tid| self.revoked.is_revoked(self.store.as_ref(), tid, now))
+    }
+
+    /// The claims of a refresh token (401 if invalid, expired or revoked).
+    fn verify_refresh(&self, token: &str) -> Result<Claims, ApiError> {
+        let now = self.now();
+        self.sessions.verify_refresh(token, now, |tid| self.revoked.is_revoked(self.store.as_ref(), tid, now))
     }
 
     /// Revokes the session token and, if given, the refresh token. Tokens that are
     /// already invalid are ignored.
     pub fn logout(&self, token: &str, refresh_token: Option<&str>) -> Result<(), ApiError> {
         let now = self.now();
-        if let Ok(c) = self.sessions.verify(self.store.as_ref(), token, now) {
-            self.store.revoke_token(&c.tid, &c.uid, c.exp)?;
-        }
-        if let Some(r) = refresh_token {
-            if let Ok(c) = self.sessions.verify_refresh(self.store.as_ref(), r, now) {
-                self.store.revoke_token(&c.tid, &c.uid, c.exp)?;
-            }
+        let valid = [self.verify(token).ok(), refresh_token.and_then(|r| self.verify_refresh(r).ok())];
+        for c in valid.into_iter().flatten() {
+            self.revoked.revoke(self.store.as_ref(), &c.tid, &c.uid, c.exp, now)?;
         }
         Ok(())
     }

@@ -67,13 +67,38 @@ fn server_key(kaos: &KaosNet, req: &Request) -> Result<(), ApiError> {
     }
 }
 
+thread_local! {
+    /// The session of the request this worker is serving, verified once for its rate
+    /// limit, its hooks and its handler (see [`with_session`]).
+    static SESSION: std::cell::RefCell<Option<Result<Claims, ApiError>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// The session of a Bearer token.
 fn session(kaos: &KaosNet, req: &Request) -> Result<Claims, ApiError> {
+    SESSION.with_borrow(Clone::clone).unwrap_or_else(|| verify(kaos, req))
+}
+
+fn verify(kaos: &KaosNet, req: &Request) -> Result<Claims, ApiError> {
     let token = req
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::unauthenticated("Auth token required"))?;
     kaos.accounts.verify(token.trim())
+}
+
+/// Runs `f` with `req`'s session token verified once (signature, expiry, revocation):
+/// [`session`] answers from it until `f` returns.
+fn with_session<T>(kaos: &KaosNet, req: &Request, f: impl FnOnce(&Result<Claims, ApiError>) -> T) -> T {
+    struct Served;
+    impl Drop for Served {
+        fn drop(&mut self) {
+            SESSION.with_borrow_mut(|s| *s = None);
+        }
+    }
+    let verified = verify(kaos, req);
+    SESSION.with_borrow_mut(|s| *s = Some(verified.clone()));
+    let _served = Served;
+    f(&verified)
 }
 
 /// Registers `handler` for `method` on `pattern` as `operation`, on the worker pool,
@@ -97,28 +122,34 @@ fn route(
     });
 }
 
-/// The caller's rate-limit key: the user of a correctly signed session token (so players
-/// behind one address do not share a bucket, and a forged token cannot drain someone
-/// else's), else the client's address.
-fn client_key(kaos: &KaosNet, req: &Request) -> String {
-    let user = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|t| kaos.accounts.sessions().decode(t.trim(), kaos.accounts.now()).ok());
-    match user {
-        Some(claims) => format!("user:{}", claims.uid),
-        None => req.peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string()),
+/// The caller's rate-limit key: the user of a valid session token (so players behind one
+/// address do not share a bucket, and a forged token cannot drain someone else's), else
+/// the client's address.
+fn client_key(req: &Request, session: &Result<Claims, ApiError>) -> String {
+    match session {
+        Ok(claims) => format!("user:{}", claims.uid),
+        Err(_) => req.peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string()),
     }
 }
 
 /// Rate limit, before hooks (which may rewrite the JSON body or refuse), the handler,
-/// after hooks.
+/// after hooks; the session token verified once for all of them.
 fn guarded(kaos: &KaosNet, req: &Request, operation: &str, handler: fn(&KaosNet, &Request) -> Answer) -> Answer {
-    kaos.limits.admit(&client_key(kaos, req), operation)?;
+    with_session(kaos, req, |session| run_guarded(kaos, req, operation, handler, session))
+}
+
+fn run_guarded(
+    kaos: &KaosNet,
+    req: &Request,
+    operation: &str,
+    handler: fn(&KaosNet, &Request) -> Answer,
+    session: &Result<Claims, ApiError>,
+) -> Answer {
+    kaos.limits.admit(&client_key(req, session), operation)?;
     if !kaos.hooks.has_any(operation) {
         return handler(kaos, req);
     }
-    let claims = session(kaos, req).ok();
+    let claims = session.as_ref().ok().cloned();
     let ctx = crate::hooks::HookContext {
         operation: operation.to_string(),
         user_id: claims.as_ref().map(|c| c.uid.clone()),

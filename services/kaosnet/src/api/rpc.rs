@@ -17,10 +17,12 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
         let kaos = kaos.clone();
         r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| {
             let started = std::time::Instant::now();
-            let (result, response) = match kaos.limits.admit(&super::client_key(&kaos, req), "rpc") {
-                Ok(()) => call(&kaos, req),
-                Err(e) => (e.code.name(), respond(Err(e))),
-            };
+            let (result, response) = super::with_session(&kaos, req, |session| {
+                match kaos.limits.admit(&super::client_key(req, session), "rpc") {
+                    Ok(()) => call(&kaos, req),
+                    Err(e) => (e.code.name(), respond(Err(e))),
+                }
+            });
             kaos.metrics.api_call("rpc", result, started.elapsed());
             response
         });

@@ -255,6 +255,18 @@ impl SessionStore for MemoryStore {
     fn is_revoked(&self, token_id: &str) -> Result<bool, StoreError> {
         Ok(self.inner.read().unwrap_or_else(PoisonError::into_inner).revoked.contains_key(token_id))
     }
+
+    fn revoked_tokens(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(inner.revoked.iter().filter(|(_, exp)| **exp > now).map(|(t, exp)| (t.clone(), *exp)).collect())
+    }
+
+    fn prune_revoked(&self, now: i64) -> Result<usize, StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let before = inner.revoked.len();
+        inner.revoked.retain(|_, exp| *exp > now);
+        Ok(before - inner.revoked.len())
+    }
 }
 
 impl MemoryStore {

@@ -276,6 +276,12 @@ pub trait SessionStore {
     fn revoke_token(&self, token_id: &str, user_id: &str, exp: i64) -> Result<(), StoreError>;
     /// Whether `token_id` was revoked.
     fn is_revoked(&self, token_id: &str) -> Result<bool, StoreError>;
+    /// The revoked tokens still unexpired at `now`, with their expiry (what a server
+    /// keeps in memory).
+    fn revoked_tokens(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Forgets the revocations of tokens expired at `now` (they fail on their expiry
+    /// alone); how many went.
+    fn prune_revoked(&self, now: i64) -> Result<usize, StoreError>;
 }
 
 /// The object a write produces over `existing`, or why it may not happen.

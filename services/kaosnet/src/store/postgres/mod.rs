@@ -531,4 +531,15 @@ impl SessionStore for PostgresStore {
         let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(!client.rows("SELECT 1 FROM revoked_tokens WHERE token_id = $1", &[&token_id])?.is_empty())
     }
+
+    fn revoked_tokens(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let rows = client.rows("SELECT token_id, exp FROM revoked_tokens WHERE exp > $1", &[&now])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn prune_revoked(&self, now: i64) -> Result<usize, StoreError> {
+        let gone = self.write(|tx| tx.execute("DELETE FROM revoked_tokens WHERE exp <= $1", &[&now]).map_err(db))?;
+        Ok(usize::try_from(gone).unwrap_or(usize::MAX))
+    }
 }

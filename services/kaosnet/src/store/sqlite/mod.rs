@@ -705,4 +705,15 @@ impl SessionStore for SqliteStore {
             .map_err(db)?;
         Ok(found.is_some())
     }
+
+    fn revoked_tokens(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stmt = conn.prepare_cached("SELECT token_id, exp FROM revoked_tokens WHERE exp > ?1").map_err(db)?;
+        let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn prune_revoked(&self, now: i64) -> Result<usize, StoreError> {
+        self.write(move |tx| tx.execute("DELETE FROM revoked_tokens WHERE exp <= ?1", [now]).map_err(db))
+    }
 }
