@@ -7,6 +7,11 @@
 //! `cargo bench -p kaos-benches --bench services` (about 40 s). kaos-server runs in a
 //! child process (this binary again, with `KAOS_SERVICES_SERVE` set) with rate limits off;
 //! the load generator (64 keep-alive connections, one request in flight each) runs here.
+//!
+//! On PostgreSQL instead: `KAOS_SERVICES_DATABASE='host=127.0.0.1 user=postgres
+//! dbname=<empty database>' cargo bench -p kaos-benches --features postgres --bench services`,
+//! `KAOS_SERVICES_POOL` connections (16). The CPU columns count kaos-server alone, not
+//! PostgreSQL.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -29,13 +34,21 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const CONNECTIONS: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(4);
+/// Accounts per connection the sign-in workload uses, and objects per user the read one.
+const EXISTING: u64 = 10;
 const BASIC: &str = "Basic ZGVmYXVsdGtleTo="; // base64("defaultkey:")
 
 fn serve(dir: &str) {
+    // The server's warnings and errors show beside the figures.
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).init();
     let config = kaos_server::config::Config {
         address: "127.0.0.1".into(),
         port: 0,
-        database: kaos_server::config::Database::Sqlite(std::path::Path::new(dir).join("kaos.db")),
+        database: match std::env::var("KAOS_SERVICES_DATABASE") {
+            Ok(params) => kaos_server::config::Database::Postgres(params),
+            Err(_) => kaos_server::config::Database::Sqlite(std::path::Path::new(dir).join("kaos.db")),
+        },
+        database_pool_size: std::env::var("KAOS_SERVICES_POOL").ok().and_then(|n| n.parse().ok()).unwrap_or(16),
         session: kaosnet::session::SessionConfig { token_expiry_sec: 3600, ..Default::default() },
         rate_limits: kaosnet::hooks::RateLimits::NONE,
         rudp_port: None,
@@ -141,9 +154,15 @@ fn main() {
     }
     let server = Server::start();
     let run = std::process::id();
-    println!(
-        "kaos-server on SQLite (WAL, synchronous=FULL, group commit), {CONNECTIONS} connections, {MEASURE:?} each"
-    );
+    match std::env::var("KAOS_SERVICES_DATABASE") {
+        Ok(_) => println!(
+            "kaos-server on PostgreSQL ({} pooled connections), {CONNECTIONS} connections, {MEASURE:?} each",
+            std::env::var("KAOS_SERVICES_POOL").unwrap_or_else(|_| "16".into())
+        ),
+        Err(_) => println!(
+            "kaos-server on SQLite (WAL, synchronous=FULL, group commit), {CONNECTIONS} connections, {MEASURE:?} each"
+        ),
+    }
     println!("{:<44}{:>12}{:>16}{:>16}", "workload", "requests/s", "CPU/request", "per core");
     let report = |name: &str, (rate, cpu_us): (f64, f64)| {
         println!("{name:<44}{rate:>12.0}{:>14.1}µs{:>14.0}/s", cpu_us, 1e6 / cpu_us);
@@ -162,6 +181,14 @@ fn main() {
             }),
         ),
     );
+    // The accounts and objects the next workloads use exist whatever the rate above
+    // (PostgreSQL may not have reached them all): 10 per connection.
+    for c in 0..CONNECTIONS {
+        for i in 0..EXISTING {
+            let body = format!("{{\"id\":\"bench-{run}-{c}-{i}\"}}");
+            call(server.addr, &request("POST", "/v2/account/authenticate/device?create=true", BASIC, &body));
+        }
+    }
     report(
         "authenticate device, existing accounts",
         measure(
@@ -171,7 +198,7 @@ fn main() {
                     "POST",
                     "/v2/account/authenticate/device?create=false",
                     BASIC,
-                    &format!("{{\"id\":\"bench-{run}-{c}-{}\"}}", seq % 100),
+                    &format!("{{\"id\":\"bench-{run}-{c}-{}\"}}", seq % EXISTING),
                 )
             }),
         ),
@@ -187,6 +214,12 @@ fn main() {
         })
         .collect();
     let auth: Vec<String> = sessions.iter().map(|(a, _)| a.clone()).collect();
+    for (auth, _) in &sessions {
+        for i in 0..EXISTING {
+            let body = format!("{{\"objects\":[{{\"collection\":\"bench\",\"key\":\"k{i}\",\"value\":\"{{}}\"}}]}}");
+            call(server.addr, &request("PUT", "/v2/storage", auth, &body));
+        }
+    }
     report(
         "storage write (one object, 100 keys per user)",
         measure(
@@ -208,7 +241,7 @@ fn main() {
                 let (auth, uid) = &sessions[c];
                 let body = format!(
                     "{{\"object_ids\":[{{\"collection\":\"bench\",\"key\":\"k{}\",\"user_id\":\"{uid}\"}}]}}",
-                    seq % 100
+                    seq % EXISTING
                 );
                 request("POST", "/v2/storage", auth, &body)
             }),

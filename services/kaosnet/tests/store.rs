@@ -222,6 +222,32 @@ fn listings_page_through_readable_objects_once(s: &dyn Store) {
     );
 }
 
+/// Sign-ups from many threads at once all land (a pooled store runs them together), and
+/// a name two of them race for goes to one, the other told it is taken.
+fn concurrent_sign_ups_all_land(s: &dyn Store) {
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            scope.spawn(move || {
+                for i in 0..25 {
+                    let mut u = user(&format!("c-{t}-{i}"), &format!("racer{t}x{i}"));
+                    u.devices.push(format!("device-c-{t}-{i}"));
+                    s.create_user(&u).unwrap();
+                }
+            });
+        }
+    });
+    for t in 0..8 {
+        assert!(s.user(UserKey::Device(&format!("device-c-{t}-24"))).unwrap().is_some());
+    }
+    let outcomes: Vec<Result<(), StoreError>> = std::thread::scope(|scope| {
+        let racers: Vec<_> =
+            (0..6).map(|i| scope.spawn(move || s.create_user(&user(&format!("same-{i}"), "TakenName")))).collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(()) | Err(StoreError::Conflict("username")))), "{outcomes:?}");
+}
+
 fn revoked_tokens_stay_revoked(s: &dyn Store) {
     assert!(!s.is_revoked("t1").unwrap());
     s.revoke_token("t1", "a", 1_000).unwrap();
@@ -649,6 +675,7 @@ conformance!(
     deletes_check_versions_and_are_atomic,
     listings_page_through_readable_objects_once,
     revoked_tokens_stay_revoked,
+    concurrent_sign_ups_all_land,
     messages_keep_their_order_and_only_their_sender_changes_them,
     notifications_page_after_a_cursor_and_only_their_owner_deletes_them,
     boards_and_records_are_kept_by_period,

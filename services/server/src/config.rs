@@ -30,6 +30,9 @@ pub struct Args {
     /// feature).
     #[arg(long, env = "KAOS_DATABASE")]
     pub database: Option<String>,
+    /// PostgreSQL connections the server keeps at most (default 16).
+    #[arg(long, env = "KAOS_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<u32>,
     /// Server key clients authenticate with (HTTP Basic user name).
     #[arg(long, env = "KAOS_SERVER_KEY")]
     pub server_key: Option<String>,
@@ -73,6 +76,7 @@ struct File {
     rudp_port: Option<toml::Value>,
     console_port: Option<toml::Value>,
     database: Option<String>,
+    database_pool_size: Option<u32>,
     server_key: Option<String>,
     http_key: Option<String>,
     rate_limit: Option<f64>,
@@ -125,6 +129,8 @@ pub struct Config {
     /// The console (health, metrics), if on.
     pub console_port: Option<u16>,
     pub database: Database,
+    /// PostgreSQL connections at most.
+    pub database_pool_size: u32,
     pub api: kaosnet::ApiConfig,
     pub session: kaosnet::session::SessionConfig,
     /// Each operation class's limit per client and operation.
@@ -188,6 +194,10 @@ impl Config {
             rudp_port: optional_port("rudp_port", args.rudp_port, file.rudp_port, 7352)?,
             console_port: optional_port("console_port", args.console_port, file.console_port, 7351)?,
             database: parse_database(&database)?,
+            database_pool_size: match args.database_pool_size.or(file.database_pool_size).unwrap_or(16) {
+                0 => return Err("database_pool_size must be at least 1".into()),
+                n => n,
+            },
             api: kaosnet::ApiConfig {
                 server_key: args.server_key.or(file.server_key).unwrap_or(api.server_key),
                 http_key: args.http_key.or(file.http_key).unwrap_or(api.http_key),

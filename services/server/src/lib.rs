@@ -70,7 +70,10 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
         ),
         #[cfg(feature = "postgres")]
         Database::Postgres(params) => (
-            Arc::new(kaosnet::store::PostgresStore::open(params).map_err(|e| format!("database postgres: {e}"))?),
+            Arc::new(
+                kaosnet::store::PostgresStore::open_with_pool(params, config.database_pool_size)
+                    .map_err(|e| format!("database postgres: {e}"))?,
+            ),
             "postgres".to_string(),
         ),
         #[cfg(not(feature = "postgres"))]

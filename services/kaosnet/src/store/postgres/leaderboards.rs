@@ -1,7 +1,5 @@
 //! Leaderboard definitions and records in PostgreSQL.
 
-use std::sync::PoisonError;
-
 use postgres::Row;
 
 use super::{db, PostgresStore};
@@ -42,14 +40,14 @@ impl LeaderboardStore for PostgresStore {
     }
 
     fn board(&self, id: &str) -> Result<Option<StoredBoard>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let row =
             client.query_opt("SELECT id, config, create_time FROM leaderboards WHERE id = $1", &[&id]).map_err(db)?;
         Ok(row.as_ref().map(board_row))
     }
 
     fn boards(&self) -> Result<Vec<StoredBoard>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let rows = client.query("SELECT id, config, create_time FROM leaderboards ORDER BY id", &[]).map_err(db)?;
         Ok(rows.iter().map(board_row).collect())
     }
@@ -109,7 +107,7 @@ impl LeaderboardStore for PostgresStore {
     fn records(&self, leaderboard_id: &str, expiry_time: i64) -> Result<Vec<StoredRecord>, StoreError> {
         let sql =
             format!("SELECT {RECORD_COLUMNS} FROM leaderboard_records WHERE leaderboard_id = $1 AND expiry_time = $2");
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let rows = client.query(&sql, &[&leaderboard_id, &expiry_time]).map_err(db)?;
         Ok(rows.iter().map(record_row).collect())
     }

@@ -1,7 +1,5 @@
 //! Chat history and notifications in PostgreSQL.
 
-use std::sync::PoisonError;
-
 use postgres::{Row, Transaction};
 
 use super::{db, PostgresStore};
@@ -101,7 +99,7 @@ impl MessageStore for PostgresStore {
             )
         };
         let from = from.unwrap_or(if forward { i64::MIN } else { i64::MAX });
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let rows = client.query(&sql, &[&channel_id, &from, &limit(n)]).map_err(db)?;
         Ok(rows.iter().map(message_row).collect())
     }
@@ -127,7 +125,7 @@ impl MessageStore for PostgresStore {
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         );
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let rows = client.query(&sql, &[&user_id, &after.unwrap_or(i64::MIN), &limit(n)]).map_err(db)?;
         Ok(rows.iter().map(notification_row).collect())
     }

@@ -2,8 +2,6 @@
 //! SERIALIZABLE transaction, retried when PostgreSQL reports a serialization conflict, so
 //! the version and uniqueness checks hold under concurrent servers too.
 
-use std::sync::{Mutex, PoisonError};
-
 use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row, Transaction};
 
@@ -148,9 +146,14 @@ CREATE INDEX group_edges_user ON group_edges (user_id, seq);
 /// Says "try the transaction again" inside `StoreError::Backend`.
 const RETRY: &str = "serialization conflict";
 
+/// Tries of a write transaction before its conflicts are reported as an error.
+const MAX_TRIES: u32 = 50;
+
 fn db(e: postgres::Error) -> StoreError {
     match e.code() {
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE => StoreError::Backend(RETRY.into()),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+            StoreError::Backend(RETRY.into())
+        }
         // Two servers raced for the same unique value: name it from the constraint.
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
             let constraint = e.as_db_error().and_then(|d| d.constraint()).unwrap_or("");
@@ -170,9 +173,37 @@ fn db(e: postgres::Error) -> StoreError {
     }
 }
 
-/// PostgreSQL persistence over one connection.
+/// PostgreSQL persistence over a pool of connections: queries and transactions from
+/// different threads run at once, each on a connection of its own.
 pub struct PostgresStore {
-    client: Mutex<Client>,
+    pool: r2d2::Pool<Connector>,
+}
+
+/// Connections a store keeps by default (Nakama's default allows 100; a game server's
+/// workers rarely need more than a few at once).
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// Opens and checks the pool's connections.
+#[derive(Debug)]
+struct Connector {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Connector {
+    type Connection = Client;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Client, postgres::Error> {
+        self.config.connect(NoTls)
+    }
+
+    fn is_valid(&self, client: &mut Client) -> Result<(), postgres::Error> {
+        client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, client: &mut Client) -> bool {
+        client.is_closed()
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -322,7 +353,13 @@ impl PostgresStore {
     /// Connects (`host=… user=… dbname=…` or a `postgres://` URL) and brings the schema
     /// up to date.
     pub fn open(params: &str) -> Result<PostgresStore, StoreError> {
-        let mut client = Client::connect(params, NoTls).map_err(db)?;
+        PostgresStore::open_with_pool(params, DEFAULT_POOL_SIZE)
+    }
+
+    /// The same, with up to `pool_size` connections.
+    pub fn open_with_pool(params: &str, pool_size: u32) -> Result<PostgresStore, StoreError> {
+        let config: postgres::Config = params.parse().map_err(db)?;
+        let mut client = config.connect(NoTls).map_err(db)?;
         client.batch_execute("CREATE TABLE IF NOT EXISTS kaos_schema (version INTEGER NOT NULL)").map_err(db)?;
         let mut tx = client.transaction().map_err(db)?;
         tx.batch_execute("LOCK TABLE kaos_schema").map_err(db)?;
@@ -337,18 +374,42 @@ impl PostgresStore {
         tx.execute("DELETE FROM kaos_schema", &[]).map_err(db)?;
         tx.execute("INSERT INTO kaos_schema (version) VALUES ($1)", &[&(MIGRATIONS.len() as i32)]).map_err(db)?;
         tx.commit().map_err(db)?;
-        Ok(PostgresStore { client: Mutex::new(client) })
+        drop(client);
+        // The pool opens its connections now, so a bad address fails the start.
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .build(Connector { config })
+            .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
+        Ok(PostgresStore { pool })
     }
 
-    /// Runs `f` in a SERIALIZABLE transaction, again on a serialization conflict.
-    fn write<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
-        for _ in 0..10 {
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::Serializable)
-                .start()
-                .map_err(db)?;
+    /// A connection of the pool (waiting for one if all are busy).
+    fn conn(&self) -> Result<r2d2::PooledConnection<Connector>, StoreError> {
+        self.pool.get().map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
+    }
+
+    /// Runs `f` in a SERIALIZABLE transaction, again on a serialization conflict or a
+    /// deadlock (concurrent writers on the pool meet them): after a short random pause
+    /// that grows with each try, so the writers that collided do not collide again.
+    fn write<T>(&self, f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.write_at(postgres::IsolationLevel::Serializable, f)
+    }
+
+    fn write_at<T>(
+        &self,
+        isolation: postgres::IsolationLevel,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.conn()?;
+        for attempt in 0..MAX_TRIES {
+            if attempt > 0 {
+                let mut r = [0u8; 2];
+                let _ = getrandom::fill(&mut r);
+                let micros = u64::from(u16::from_le_bytes(r)) % (200 * u64::from(attempt.min(20)));
+                std::thread::sleep(std::time::Duration::from_micros(micros));
+            }
+            let mut tx = client.build_transaction().isolation_level(isolation).start().map_err(db)?;
             let outcome = f(&mut tx).and_then(|out| tx.commit().map(|()| out).map_err(db));
             match outcome {
                 Err(StoreError::Backend(why)) if why == RETRY => continue,
@@ -361,7 +422,10 @@ impl PostgresStore {
 
 impl AccountStore for PostgresStore {
     fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        self.write(|tx| {
+        // The unique indexes keep ids, names, emails and devices apart whatever runs at
+        // once (a race ends in their violation, named as the conflict): no need for
+        // SERIALIZABLE, whose predicate locks made concurrent sign-ups fail each other.
+        self.write_at(postgres::IsolationLevel::ReadCommitted, |tx| {
             if find_user(tx, UserKey::Id(&user.id))?.is_some() {
                 return Err(StoreError::Conflict("id"));
             }
@@ -373,11 +437,11 @@ impl AccountStore for PostgresStore {
     }
 
     fn user(&self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
-        find_user(&mut *self.client.lock().unwrap_or_else(PoisonError::into_inner), key)
+        find_user(&mut *self.conn()?, key)
     }
 
     fn users(&self, ids: &[String], usernames: &[String]) -> Result<Vec<User>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let mut out: Vec<User> = Vec::new();
         let keys = ids.iter().map(|i| UserKey::Id(i)).chain(usernames.iter().map(|u| UserKey::Username(u)));
         for key in keys {
@@ -411,7 +475,7 @@ impl AccountStore for PostgresStore {
 
 impl ObjectStore for PostgresStore {
     fn read_objects(&self, ids: &[ObjectId]) -> Result<Vec<StorageObject>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let mut out = Vec::new();
         for id in ids {
             out.extend(read_object(&mut *client, id)?);
@@ -483,7 +547,7 @@ impl ObjectStore for PostgresStore {
             Some(c) => decode_cursor(c).ok_or(StoreError::InvalidCursor)?,
             None => (String::new(), String::new()),
         };
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         // COLLATE "C": byte order, as the other stores and the cursor assume.
         let sql = format!(
             "SELECT {OBJECT_COLUMNS} FROM storage WHERE collection = $1 AND ($2::TEXT IS NULL OR user_id = $2) \
@@ -528,12 +592,12 @@ impl SessionStore for PostgresStore {
     }
 
     fn is_revoked(&self, token_id: &str) -> Result<bool, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         Ok(!client.rows("SELECT 1 FROM revoked_tokens WHERE token_id = $1", &[&token_id])?.is_empty())
     }
 
     fn revoked_tokens(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let rows = client.rows("SELECT token_id, exp FROM revoked_tokens WHERE exp > $1", &[&now])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }

@@ -2,8 +2,6 @@
 //! transaction (retried on conflicts), so two servers cannot both take a group's last
 //! seat or remove its last superadmin.
 
-use std::sync::PoisonError;
-
 use postgres::{Row, Transaction};
 
 use super::{db, PostgresStore};
@@ -176,7 +174,7 @@ impl SocialStore for PostgresStore {
         after: Option<i64>,
         n: usize,
     ) -> Result<Vec<Friend>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let rows = client
             .query(
                 "SELECT destination_id, state, update_time, seq FROM user_edges WHERE source_id = $1 \
@@ -196,7 +194,7 @@ impl SocialStore for PostgresStore {
         after: Option<(&str, &str)>,
         n: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let (a, b) = after.unwrap_or(("", ""));
         // COLLATE "C": byte order, as the other stores and the cursor assume.
         let rows = client
@@ -216,13 +214,13 @@ impl SocialStore for PostgresStore {
     }
 
     fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE id = $1");
         Ok(client.query_opt(&sql, &[&id]).map_err(db)?.map(|r| group_row(&r)))
     }
 
     fn member_state(&self, group_id: &str, user_id: &str) -> Result<Option<i32>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let row = client
             .query_opt("SELECT state FROM group_edges WHERE group_id = $1 AND user_id = $2", &[&group_id, &user_id])
             .map_err(db)?;
@@ -230,7 +228,7 @@ impl SocialStore for PostgresStore {
     }
 
     fn list_groups(&self, f: &GroupFilter, after: Option<&str>, n: usize) -> Result<Vec<Group>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let sql = format!(
             "SELECT {GROUP_COLUMNS} FROM groups WHERE ($1::TEXT IS NULL OR name_lower LIKE $1::TEXT ESCAPE '\\') \
              AND ($2::TEXT IS NULL OR lang_tag = $2::TEXT) AND ($3::INT8 IS NULL OR edge_count >= $3::INT8) \
@@ -250,7 +248,7 @@ impl SocialStore for PostgresStore {
         after: Option<i64>,
         n: usize,
     ) -> Result<Vec<Membership>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let rows = client
             .query(
                 "SELECT group_id, user_id, state, update_time, seq FROM group_edges WHERE group_id = $1 \
@@ -268,7 +266,7 @@ impl SocialStore for PostgresStore {
         after: Option<i64>,
         n: usize,
     ) -> Result<Vec<(Group, Membership)>, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut client = self.conn()?;
         let columns: String = GROUP_COLUMNS.split(", ").map(|c| format!("g.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT e.group_id, e.user_id, e.state, e.update_time, e.seq, {columns} FROM group_edges e \
