@@ -20,7 +20,7 @@ pub const DEFAULT_LIMIT: usize = 10;
 pub struct RecordsRequest {
     /// Owners whose own records come back too (`owner_records`).
     pub owner_ids: Vec<String>,
-    /// Records per page; None: [`DEFAULT_LIMIT`], or only the owners' records when
+    /// Records per page; None: 10 (`DEFAULT_LIMIT`), or only the owners' records when
     /// owners are named.
     pub limit: Option<usize>,
     pub cursor: Option<String>,

@@ -401,7 +401,7 @@ impl Leaderboards {
     }
 
     /// A submission from a client: refused on authoritative boards, and on tournaments
-    /// (which take theirs through [`submit_tournament_as_client`](Self::submit_tournament_as_client)).
+    /// (which take theirs through `submit_tournament_as_client`).
     pub fn submit_as_client(
         &self,
         id: &str,
