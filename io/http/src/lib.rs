@@ -66,8 +66,12 @@ pub struct HttpConfig {
     /// Requests a connection may have waiting for responses before the server stops
     /// reading from it.
     pub max_pipelined: usize,
-    /// Worker threads for blocking handlers.
+    /// Worker threads for blocking handlers, at most: they start as the load needs them.
     pub workers: usize,
+    /// Worker threads kept while there is nothing to do (at least 1).
+    pub resting_workers: usize,
+    /// How long a worker beyond the resting ones waits for a job before it ends.
+    pub worker_idle_timeout: Duration,
     /// Blocking requests queued for the workers; beyond it: 503.
     pub worker_queue: usize,
     /// CORS for browser clients; `None` sends no CORS headers.
@@ -92,6 +96,8 @@ impl Default for HttpConfig {
             max_connections: 16_384,
             max_pipelined: 32,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            resting_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            worker_idle_timeout: Duration::from_secs(10),
             worker_queue: 1024,
             cors: None,
             drain_timeout: Duration::from_secs(10),

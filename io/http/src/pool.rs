@@ -1,9 +1,14 @@
-//! The worker pool for handlers that may block: a bounded job queue drained by a fixed
-//! set of threads; each result goes back to the loop, which a `mio::Waker` wakes.
+//! The worker pool for handlers that may block: a bounded job queue drained by threads
+//! that come and go with the load. `resting` threads are always there; while every one
+//! is busy and a job waits, another starts, up to `max`; one that has had nothing to do
+//! for `idle_timeout` ends, down to `resting` again. Each result goes back to the loop,
+//! which a `mio::Waker` wakes.
 
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::request::Request;
 use crate::response::Response;
@@ -23,69 +28,186 @@ struct Job {
     request: Request,
 }
 
-/// A fixed set of worker threads with a bounded queue.
+/// What the workers share.
+struct Shared {
+    jobs: Mutex<Receiver<Job>>,
+    done: Sender<(JobId, Response)>,
+    waker: Arc<mio::Waker>,
+    error_response: Option<fn(u16, &str) -> Response>,
+    /// Threads alive, and of those, waiting for a job.
+    alive: AtomicUsize,
+    idle: AtomicUsize,
+    resting: usize,
+    idle_timeout: Duration,
+}
+
+/// Worker threads for blocking handlers, with a bounded queue.
 pub(crate) struct Pool {
     jobs: Option<SyncSender<Job>>,
-    threads: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    max: usize,
+    threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) done: Receiver<(JobId, Response)>,
 }
 
 impl Pool {
     pub(crate) fn new(
-        threads: usize,
+        (resting, max, idle_timeout): (usize, usize, Duration),
         queue: usize,
         waker: Arc<mio::Waker>,
         error_response: Option<fn(u16, &str) -> Response>,
     ) -> Pool {
         let (jobs, rx) = mpsc::sync_channel::<Job>(queue);
-        let rx = Arc::new(Mutex::new(rx));
         let (done_tx, done) = mpsc::channel();
-        let threads = (0..threads.max(1))
-            .map(|i| {
-                let rx = rx.clone();
-                let done_tx: Sender<(JobId, Response)> = done_tx.clone();
-                let waker = waker.clone();
-                std::thread::Builder::new()
-                    .name(format!("kaos-http-worker-{i}"))
-                    .spawn(move || loop {
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        let Ok(job) = job else { return };
-                        // A panicking handler answers 500 instead of taking the worker down.
-                        let response =
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.handler)(&job.request)))
-                                .unwrap_or_else(|_| match error_response {
-                                    Some(f) => f(500, "handler panicked"),
-                                    None => Response::text(500, "handler panicked"),
-                                });
-                        if done_tx.send((job.id, response)).is_err() {
-                            return;
-                        }
-                        let _ = waker.wake();
-                    })
-                    .expect("spawn worker thread")
-            })
-            .collect();
-        Pool { jobs: Some(jobs), threads, done }
+        let max = max.max(1);
+        let shared = Arc::new(Shared {
+            jobs: Mutex::new(rx),
+            done: done_tx,
+            waker,
+            error_response,
+            alive: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            resting: resting.clamp(1, max),
+            idle_timeout,
+        });
+        let pool = Pool { jobs: Some(jobs), shared, max, threads: Mutex::default(), done };
+        for _ in 0..pool.shared.resting {
+            pool.spawn();
+        }
+        pool
     }
 
     /// Queues a job; gives the request back if the queue is full.
     pub(crate) fn submit(&self, id: JobId, handler: Handler, request: Request) -> Result<(), ()> {
         let Some(jobs) = &self.jobs else { return Err(()) };
         match jobs.try_send(Job { id, handler, request }) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // Every thread busy: one more, while there is room.
+                if self.shared.idle.load(Ordering::Acquire) == 0 && self.shared.alive.load(Ordering::Acquire) < self.max
+                {
+                    self.spawn();
+                }
+                Ok(())
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(()),
         }
+    }
+
+    /// Worker threads alive now.
+    pub(crate) fn threads(&self) -> usize {
+        self.shared.alive.load(Ordering::Acquire)
+    }
+
+    fn spawn(&self) {
+        let n = self.shared.alive.fetch_add(1, Ordering::AcqRel);
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new().name(format!("kaos-http-worker-{n}")).spawn(move || work(&shared));
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        threads.retain(|t| !t.is_finished());
+        match spawned {
+            Ok(t) => threads.push(t),
+            // Out of threads: those alive serve the queue.
+            Err(_) => {
+                self.shared.alive.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+}
+
+/// A worker: jobs until the pool goes, or until it has idled long enough beyond the
+/// resting threads.
+fn work(shared: &Shared) {
+    loop {
+        shared.idle.fetch_add(1, Ordering::AcqRel);
+        let job = shared.jobs.lock().unwrap_or_else(PoisonError::into_inner).recv_timeout(shared.idle_timeout);
+        shared.idle.fetch_sub(1, Ordering::AcqRel);
+        let job = match job {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                // Leave if others will still rest; the count decides it once.
+                let alive = shared.alive.load(Ordering::Acquire);
+                if alive > shared.resting
+                    && shared.alive.compare_exchange(alive, alive - 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                shared.alive.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+        };
+        // A panicking handler answers 500 instead of taking the worker down.
+        let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.handler)(&job.request)))
+            .unwrap_or_else(|_| match shared.error_response {
+                Some(f) => f(500, "handler panicked"),
+                None => Response::text(500, "handler panicked"),
+            });
+        if shared.done.send((job.id, response)).is_err() {
+            shared.alive.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let _ = shared.waker.wake();
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         self.jobs = None;
-        for t in self.threads.drain(..) {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for t in threads {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Busy, the pool grows to its most; idle again, it shrinks to its resting threads.
+    #[test]
+    fn workers_come_with_the_load_and_go_after_it() {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let pool = Pool::new((1, 6, Duration::from_millis(50)), 64, waker, None);
+        assert_eq!(pool.threads(), 1);
+        let (release, gate) = mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let handler: Handler = Arc::new(move |_| {
+            let _ = gate.lock().unwrap().recv();
+            Response::text(200, "done")
+        });
+        for seq in 0..10 {
+            let id = JobId { token: 1, generation: 1, seq };
+            let request = Request {
+                method: crate::Method::Get,
+                path: "/".into(),
+                raw_query: String::new(),
+                headers: Default::default(),
+                body: Vec::new(),
+                params: Default::default(),
+                http10: false,
+                peer: None,
+            };
+            pool.submit(id, handler.clone(), request).unwrap();
+        }
+        // At most six at once, whatever is queued.
+        let until = |what: &str, done: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !done() {
+                assert!(std::time::Instant::now() < deadline, "{what}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        until("six workers", &|| pool.threads() == 6);
+        for _ in 0..10 {
+            release.send(()).unwrap();
+        }
+        let answered: Vec<u64> = (0..10).map(|_| pool.done.recv().unwrap().0.seq).collect();
+        assert_eq!(answered.len(), 10);
+        until("back to one resting worker", &|| pool.threads() == 1);
+        assert!(pool.threads() <= 6);
     }
 }

@@ -54,6 +54,8 @@ pub struct HttpStats {
     pub upgrades: u64,
     /// Connections open now.
     pub connections: usize,
+    /// Worker threads alive now.
+    pub workers: usize,
 }
 
 /// Stops a running server from another thread: it stops accepting, finishes the
@@ -131,7 +133,8 @@ impl HttpServer {
         let mut listener = TcpListener::bind(addr)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let pool = Pool::new(cfg.workers, cfg.worker_queue, waker.clone(), cfg.error_response);
+        let workers = (cfg.resting_workers, cfg.workers, cfg.worker_idle_timeout);
+        let pool = Pool::new(workers, cfg.worker_queue, waker.clone(), cfg.error_response);
         let addr = listener.local_addr()?;
         Ok(HttpServer {
             poll,
@@ -172,7 +175,7 @@ impl HttpServer {
 
     /// Counters.
     pub fn stats(&self) -> HttpStats {
-        HttpStats { connections: self.conns.len(), ..self.stats }
+        HttpStats { connections: self.conns.len(), workers: self.pool.threads(), ..self.stats }
     }
 
     /// Runs until shut down and drained.
