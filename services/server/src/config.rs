@@ -14,29 +14,32 @@ pub struct Args {
     /// A TOML configuration file.
     #[arg(long, env = "KAOS_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on.
+    /// Address to listen on (default 0.0.0.0).
     #[arg(long, env = "KAOS_ADDRESS")]
     pub address: Option<String>,
-    /// Client API port (HTTP and WebSocket); 0 picks a free one.
+    /// Client API port (HTTP and WebSocket; default 7350); 0 picks a free one.
     #[arg(long, env = "KAOS_PORT")]
     pub port: Option<u16>,
-    /// Console port (health, Prometheus metrics): a port (0 picks a free one) or `off`.
+    /// Console port (health, Prometheus metrics; default 7351): a port (0 picks a free
+    /// one) or `off`.
     #[arg(long, env = "KAOS_CONSOLE_PORT")]
     pub console_port: Option<String>,
-    /// Realtime socket over reliable UDP: a port (0 picks a free one) or `off`.
+    /// Realtime socket over reliable UDP (default 7352): a port (0 picks a free one) or
+    /// `off`.
     #[arg(long, env = "KAOS_RUDP_PORT")]
     pub rudp_port: Option<String>,
-    /// Database: `sqlite:<path>`, `memory`, or `postgres://…` (built with the `postgres`
-    /// feature).
+    /// Database: `sqlite:<path>` (default `sqlite:./data/kaos.db`), `memory`, or
+    /// `postgres://…` (built with the `postgres` feature).
     #[arg(long, env = "KAOS_DATABASE")]
     pub database: Option<String>,
     /// PostgreSQL connections the server keeps at most (default 16).
     #[arg(long, env = "KAOS_DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<u32>,
-    /// Server key clients authenticate with (HTTP Basic user name).
+    /// Server key clients authenticate with (HTTP Basic user name; default `defaultkey`,
+    /// which a production server must change).
     #[arg(long, env = "KAOS_SERVER_KEY")]
     pub server_key: Option<String>,
-    /// Key for server-to-server RPC (`?http_key=`).
+    /// Key for server-to-server RPC (`?http_key=`; default `defaulthttpkey`).
     #[arg(long, env = "KAOS_HTTP_KEY")]
     pub http_key: Option<String>,
     /// Key that signs session tokens.
@@ -45,15 +48,15 @@ pub struct Args {
     /// Key that signs refresh tokens.
     #[arg(long, env = "KAOS_SESSION_REFRESH_ENCRYPTION_KEY")]
     pub session_refresh_encryption_key: Option<String>,
-    /// Session token lifetime, seconds.
+    /// Session token lifetime, seconds (default 60).
     #[arg(long, env = "KAOS_SESSION_TOKEN_EXPIRY_SEC")]
     pub session_token_expiry_sec: Option<i64>,
-    /// Refresh token lifetime, seconds.
+    /// Refresh token lifetime, seconds (default 3600).
     #[arg(long, env = "KAOS_SESSION_REFRESH_TOKEN_EXPIRY_SEC")]
     pub session_refresh_token_expiry_sec: Option<i64>,
     /// Calls per second each client may make to each operation of the standard class
-    /// (bursts of twice that); 0 turns every rate limit off. The file's `[rate_limits]`
-    /// sets each class.
+    /// (default 50, bursts of 100; this sets bursts of twice the rate); 0 turns every rate
+    /// limit off. The file's `[rate_limits]` sets each class.
     #[arg(long, env = "KAOS_RATE_LIMIT")]
     pub rate_limit: Option<f64>,
     /// Milliseconds the WebSocket may hold messages to send them together (0, the
