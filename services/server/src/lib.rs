@@ -60,8 +60,45 @@ impl Running {
 }
 
 /// Opens the store and starts serving; `setup` runs before the port opens (register
-/// RPC functions there).
+/// RPC functions there). A start that fails leaves no new database behind.
 pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, String> {
+    let fresh = match &config.database {
+        Database::Sqlite(path) => Some(Fresh::before(path)),
+        _ => None,
+    };
+    serve(config, setup).inspect_err(|_| fresh.iter().for_each(Fresh::remove))
+}
+
+/// What a SQLite start would create: the database (and its journal files) if it is new,
+/// and the directories that do not exist yet.
+struct Fresh {
+    files: Vec<std::path::PathBuf>,
+    dirs: Vec<std::path::PathBuf>,
+}
+
+impl Fresh {
+    fn before(path: &std::path::Path) -> Fresh {
+        let files = if path.exists() {
+            Vec::new()
+        } else {
+            ["", "-wal", "-shm", "-journal"].iter().map(|s| format!("{}{s}", path.display()).into()).collect()
+        };
+        let dirs = path.ancestors().skip(1).take_while(|d| !d.as_os_str().is_empty() && !d.exists());
+        Fresh { files, dirs: dirs.map(std::path::Path::to_path_buf).collect() }
+    }
+
+    fn remove(&self) {
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+        // Deepest first; a directory something else has put a file in stays.
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, String> {
     let (store, database): (Arc<dyn Store>, String) = match &config.database {
         Database::Memory => (Arc::new(MemoryStore::new()), "memory (nothing is kept)".into()),
         Database::Sqlite(path) => (
@@ -116,8 +153,9 @@ pub fn start(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, S
     let mut realtime_config = RealtimeConfig { rudp, ..RealtimeConfig::default() };
     realtime_config.ws.flush_interval = config.socket_flush;
     realtime_config.ws_threads = config.socket_threads;
+    let rudp_on = realtime_config.rudp.as_ref().map_or(String::new(), |r| format!(" (RUDP on udp://{})", r.addr));
     let (realtime, realtime_thread) = kaosnet::realtime::spawn(kaos.clone(), realtime_config)
-        .map_err(|e| format!("cannot start the realtime socket: {e}"))?;
+        .map_err(|e| format!("cannot start the realtime socket{rudp_on}: {e}"))?;
     let rudp_addr = realtime.rudp_addr();
     let sink = realtime.clone();
     http.on_upgrade(move |upgrade| sink.submit(upgrade));

@@ -434,7 +434,14 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.as_ref().parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                // "File exists" says little: name the part of the path that is a file.
+                let file = dir.ancestors().find(|a| a.is_file());
+                StoreError::Backend(match file {
+                    Some(f) => format!("{} is not a directory", f.display()),
+                    None => format!("cannot create the directory {}: {e}", dir.display()),
+                })
+            })?;
         }
         let writer = Connection::open(path.as_ref()).map_err(db)?;
         SqliteStore::init(writer, path.as_ref(), None)
