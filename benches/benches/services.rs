@@ -220,6 +220,11 @@ fn main() {
             call(server.addr, &request("PUT", "/v2/storage", auth, &body));
         }
     }
+    let accounts = auth.clone();
+    report(
+        "account read (GET /v2/account)",
+        measure(&server, Box::new(move |c, _| request("GET", "/v2/account", &accounts[c], ""))),
+    );
     report(
         "storage write (one object, 100 keys per user)",
         measure(
