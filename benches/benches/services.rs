@@ -153,6 +153,7 @@ fn main() {
         return;
     }
     let server = Server::start();
+    let at_rest = procfs::resident_bytes(server.child.id());
     let run = std::process::id();
     match std::env::var("KAOS_SERVICES_DATABASE") {
         Ok(_) => println!(
@@ -251,6 +252,16 @@ fn main() {
                 request("POST", "/v2/storage", auth, &body)
             }),
         ),
+    );
+    let after = procfs::resident_bytes(server.child.id());
+    std::thread::sleep(Duration::from_secs(12)); // past the HTTP workers' idle timeout
+    let settled = procfs::resident_bytes(server.child.id());
+    let mib = |b: usize| b as f64 / (1 << 20) as f64;
+    println!(
+        "server memory: {:.1} MiB at rest, {:.1} MiB after the load, {:.1} MiB 12 s later",
+        mib(at_rest),
+        mib(after),
+        mib(settled)
     );
     println!("Nakama's published figure: about 500-800 requests/s per CPU (goal: 10x per core)");
 }
