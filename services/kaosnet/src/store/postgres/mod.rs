@@ -1,6 +1,10 @@
-//! The PostgreSQL store (feature `postgres`), for production. Every batch is one
-//! SERIALIZABLE transaction, retried when PostgreSQL reports a serialization conflict, so
-//! the version and uniqueness checks hold under concurrent servers too.
+//! The PostgreSQL store (feature `postgres`), for production, over a pool of
+//! connections. Every batch is one SERIALIZABLE transaction, retried when PostgreSQL
+//! reports a serialization conflict or a deadlock, so the version and uniqueness checks
+//! hold under concurrent writers; sign-ups run at READ COMMITTED, kept apart by the unique
+//! indexes. Each connection prepares the queries it reads with once.
+
+use std::collections::HashMap;
 
 use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row, Transaction};
@@ -190,19 +194,60 @@ struct Connector {
 }
 
 impl r2d2::ManageConnection for Connector {
-    type Connection = Client;
+    type Connection = Cached;
     type Error = postgres::Error;
 
-    fn connect(&self) -> Result<Client, postgres::Error> {
-        self.config.connect(NoTls)
+    fn connect(&self) -> Result<Cached, postgres::Error> {
+        Ok(Cached { client: self.config.connect(NoTls)?, statements: HashMap::new() })
     }
 
-    fn is_valid(&self, client: &mut Client) -> Result<(), postgres::Error> {
-        client.simple_query("").map(|_| ())
+    fn is_valid(&self, c: &mut Cached) -> Result<(), postgres::Error> {
+        c.client.simple_query("").map(|_| ())
     }
 
-    fn has_broken(&self, client: &mut Client) -> bool {
-        client.is_closed()
+    fn has_broken(&self, c: &mut Cached) -> bool {
+        c.client.is_closed()
+    }
+}
+
+/// A pooled connection and the statements prepared on it: a query the store runs again
+/// is parsed and planned once per connection, then only bound and executed (one round
+/// trip instead of two).
+pub(super) struct Cached {
+    client: Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+/// Statements one connection keeps (the store's queries are a fixed set well below it).
+const MAX_STATEMENTS: usize = 256;
+
+impl std::ops::Deref for Cached {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Cached {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Query for Cached {
+    fn rows(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let statement = match self.statements.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.client.prepare(sql).map_err(db)?;
+                if self.statements.len() >= MAX_STATEMENTS {
+                    self.statements.clear();
+                }
+                self.statements.insert(sql.to_string(), s.clone());
+                s
+            }
+        };
+        self.client.query(&statement, params).map_err(db)
     }
 }
 
