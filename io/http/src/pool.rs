@@ -34,9 +34,11 @@ struct Shared {
     done: Sender<(JobId, Response)>,
     waker: Arc<mio::Waker>,
     error_response: Option<fn(u16, &str) -> Response>,
-    /// Threads alive, and of those, waiting for a job.
+    /// Threads alive; of those, the ones waiting for a job (or starting); and jobs
+    /// queued that no thread has taken yet.
     alive: AtomicUsize,
     idle: AtomicUsize,
+    queued: AtomicUsize,
     resting: usize,
     idle_timeout: Duration,
 }
@@ -67,6 +69,7 @@ impl Pool {
             error_response,
             alive: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             resting: resting.clamp(1, max),
             idle_timeout,
         });
@@ -82,8 +85,11 @@ impl Pool {
         let Some(jobs) = &self.jobs else { return Err(()) };
         match jobs.try_send(Job { id, handler, request }) {
             Ok(()) => {
-                // Every thread busy: one more, while there is room.
-                if self.shared.idle.load(Ordering::Acquire) == 0 && self.shared.alive.load(Ordering::Acquire) < self.max
+                // More jobs waiting than threads free to take them: one more thread, while
+                // there is room (a burst can arrive before an idle thread wakes for it).
+                let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
+                if queued > self.shared.idle.load(Ordering::Acquire)
+                    && self.shared.alive.load(Ordering::Acquire) < self.max
                 {
                     self.spawn();
                 }
@@ -99,6 +105,8 @@ impl Pool {
     }
 
     fn spawn(&self) {
+        // Counted idle from the start, so the next job does not start another.
+        self.shared.idle.fetch_add(1, Ordering::AcqRel);
         let n = self.shared.alive.fetch_add(1, Ordering::AcqRel);
         let shared = self.shared.clone();
         let spawned = std::thread::Builder::new().name(format!("kaos-http-worker-{n}")).spawn(move || work(&shared));
@@ -109,6 +117,7 @@ impl Pool {
             // Out of threads: those alive serve the queue.
             Err(_) => {
                 self.shared.alive.fetch_sub(1, Ordering::AcqRel);
+                self.shared.idle.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
@@ -117,10 +126,9 @@ impl Pool {
 /// A worker: jobs until the pool goes, or until it has idled long enough beyond the
 /// resting threads.
 fn work(shared: &Shared) {
+    // Counted idle by `spawn`; idle again after each job.
     loop {
-        shared.idle.fetch_add(1, Ordering::AcqRel);
         let job = shared.jobs.lock().unwrap_or_else(PoisonError::into_inner).recv_timeout(shared.idle_timeout);
-        shared.idle.fetch_sub(1, Ordering::AcqRel);
         let job = match job {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
@@ -129,15 +137,19 @@ fn work(shared: &Shared) {
                 if alive > shared.resting
                     && shared.alive.compare_exchange(alive, alive - 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
                 {
+                    shared.idle.fetch_sub(1, Ordering::AcqRel);
                     return;
                 }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => {
+                shared.idle.fetch_sub(1, Ordering::AcqRel);
                 shared.alive.fetch_sub(1, Ordering::AcqRel);
                 return;
             }
         };
+        shared.idle.fetch_sub(1, Ordering::AcqRel);
+        shared.queued.fetch_sub(1, Ordering::AcqRel);
         // A panicking handler answers 500 instead of taking the worker down.
         let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.handler)(&job.request)))
             .unwrap_or_else(|_| match shared.error_response {
@@ -149,6 +161,7 @@ fn work(shared: &Shared) {
             return;
         }
         let _ = shared.waker.wake();
+        shared.idle.fetch_add(1, Ordering::AcqRel);
     }
 }
 
