@@ -83,11 +83,12 @@ impl Pool {
     /// Queues a job; gives the request back if the queue is full.
     pub(crate) fn submit(&self, id: JobId, handler: Handler, request: Request) -> Result<(), ()> {
         let Some(jobs) = &self.jobs else { return Err(()) };
+        // Counted before it is sent: a worker may take it (and count it out) at once.
+        let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
         match jobs.try_send(Job { id, handler, request }) {
             Ok(()) => {
                 // More jobs waiting than threads free to take them: one more thread, while
                 // there is room (a burst can arrive before an idle thread wakes for it).
-                let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
                 if queued > self.shared.idle.load(Ordering::Acquire)
                     && self.shared.alive.load(Ordering::Acquire) < self.max
                 {
@@ -95,7 +96,10 @@ impl Pool {
                 }
                 Ok(())
             }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                Err(())
+            }
         }
     }
 
