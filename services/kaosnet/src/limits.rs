@@ -184,7 +184,17 @@ impl RateLimiter {
 
     /// Takes a token for `key` now; false when its bucket is empty.
     pub fn check(&self, key: &str) -> bool {
-        self.allow(key, Instant::now())
+        self.allow(key, self.now())
+    }
+
+    /// The time for this limiter's buckets: the coarse clock, unless a tick's refill
+    /// could pass the burst (the limit would then be capped at a burst per tick).
+    fn now(&self) -> Instant {
+        if self.limit.burst >= self.limit.per_second * COARSE_TICK_SECS {
+            coarse_now()
+        } else {
+            Instant::now()
+        }
     }
 
     /// Takes a token for `key` at `now`; false when its bucket is empty.
@@ -228,35 +238,28 @@ impl RateLimiter {
 /// The time for a bucket: the fine clock plus the coarse clock's advance since the first
 /// call. The coarse clock (its tick is a few milliseconds, far below a limit's period)
 /// reads no hardware counter, which on virtual machines costs about 20 ns, a twentieth of
-/// a game message's whole path.
+/// a game message's whole path. Where it cannot be read, the fine clock serves.
 fn coarse_now() -> Instant {
-    static START: std::sync::OnceLock<(Instant, std::time::Duration)> = std::sync::OnceLock::new();
-    let (fine, coarse) = *START.get_or_init(|| (Instant::now(), coarse_clock()));
-    fine + coarse_clock().saturating_sub(coarse)
+    static START: std::sync::OnceLock<Option<(Instant, std::time::Duration)>> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| coarse_clock().map(|at| (Instant::now(), at)));
+    match (start, coarse_clock()) {
+        (Some((fine, at)), Some(now)) => *fine + now.saturating_sub(*at),
+        _ => Instant::now(),
+    }
 }
 
 #[cfg(target_os = "linux")]
-fn coarse_clock() -> std::time::Duration {
+fn coarse_clock() -> Option<std::time::Duration> {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `t` is a valid timespec the call may write, and lives across the call; the
     // clock id is a constant Linux has had since 2.6.32.
-    let failed = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) } != 0;
-    if failed {
-        // A clock that stood still would never refill a bucket: the fine one, then.
-        return fine_clock();
-    }
-    std::time::Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
+    let read = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) } == 0;
+    read.then(|| std::time::Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0)))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn coarse_clock() -> std::time::Duration {
-    fine_clock()
-}
-
-/// The fine clock's time since its first reading.
-fn fine_clock() -> std::time::Duration {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
+fn coarse_clock() -> Option<std::time::Duration> {
+    None
 }
 
 /// Longest tick of the coarse clock this limiter allows for (Linux's is 1 to 10 ms).
@@ -327,13 +330,7 @@ impl OperationRateLimiter {
     }
 
     fn take(&self, client: &str, operation: &str, limiter: Option<&RateLimiter>) -> bool {
-        limiter.is_none_or(|l| {
-            // The coarse clock refills a tick's worth at once: a limit whose burst is
-            // smaller than that would be capped at a burst per tick, so it reads the fine one.
-            let now =
-                if l.limit.burst >= l.limit.per_second * COARSE_TICK_SECS { coarse_now() } else { Instant::now() };
-            KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), now))
-        })
+        limiter.is_none_or(|l| KEY.with_borrow_mut(|key| l.allow(bucket_key(key, client, operation), l.now())))
     }
 
     /// Whether `client` may run `operation` now; 429's error otherwise.

@@ -106,9 +106,8 @@ impl SessionConfig {
         })
     }
 
-    /// The claims of a correctly signed, unexpired session token, without asking the
-    /// store whether it was revoked (for keys that only its owner's calls may use, such
-    /// as a rate-limit bucket).
+    /// The claims of a correctly signed, unexpired session token, without asking whether
+    /// it was revoked (`Accounts::verify` asks).
     pub fn decode(&self, token: &str, now: i64) -> Result<Claims, ApiError> {
         check(token, &self.encryption_key, now)
     }
