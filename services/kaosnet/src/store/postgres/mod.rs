@@ -288,15 +288,9 @@ fn object_row(row: &Row) -> StorageObject {
     }
 }
 
-/// Runs a query on a client or in a transaction.
+/// Runs a query on a pooled connection (prepared once per connection) or in a transaction.
 trait Query {
     fn rows(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<Row>, StoreError>;
-}
-
-impl Query for Client {
-    fn rows(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
-        self.query(sql, params).map_err(db)
-    }
 }
 
 impl Query for Transaction<'_> {
