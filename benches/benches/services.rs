@@ -153,7 +153,7 @@ fn main() {
         return;
     }
     let server = Server::start();
-    let at_rest = procfs::resident_bytes(server.child.id());
+    let at_rest = (procfs::resident_bytes(server.child.id()), procfs::threads(server.child.id()));
     let run = std::process::id();
     match std::env::var("KAOS_SERVICES_DATABASE") {
         Ok(_) => println!(
@@ -253,15 +253,19 @@ fn main() {
             }),
         ),
     );
-    let after = procfs::resident_bytes(server.child.id());
+    let pid = server.child.id();
+    let after = (procfs::resident_bytes(pid), procfs::threads(pid));
     std::thread::sleep(Duration::from_secs(12)); // past the HTTP workers' idle timeout
-    let settled = procfs::resident_bytes(server.child.id());
+    let settled = (procfs::resident_bytes(pid), procfs::threads(pid));
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
     println!(
-        "server memory: {:.1} MiB at rest, {:.1} MiB after the load, {:.1} MiB 12 s later",
-        mib(at_rest),
-        mib(after),
-        mib(settled)
+        "server memory: {:.1} MiB and {} threads at rest, {:.1} MiB and {} threads after the load, {:.1} MiB and {} threads 12 s later",
+        mib(at_rest.0),
+        at_rest.1,
+        mib(after.0),
+        after.1,
+        mib(settled.0),
+        settled.1
     );
     println!("Nakama's published figure: about 500-800 requests/s per CPU (goal: 10x per core)");
 }

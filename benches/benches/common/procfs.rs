@@ -15,8 +15,15 @@ pub fn cpu_time(pid: u32) -> Duration {
 }
 
 /// Resident memory of process `pid`, bytes.
-#[allow(dead_code)] // the services benchmark reads CPU time only
 pub fn resident_bytes(pid: u32) -> usize {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
     statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+}
+
+/// Threads of process `pid` now.
+#[allow(dead_code)] // the web benchmark does not count them
+pub fn threads(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+    line["Threads:".len()..].trim().parse().unwrap()
 }

@@ -74,6 +74,9 @@ pub struct HttpConfig {
     pub worker_idle_timeout: Duration,
     /// Blocking requests queued for the workers; beyond it: 503.
     pub worker_queue: usize,
+    /// Called (on a worker) when the pool is back to its resting threads after a load
+    /// spike: the moment to give memory the spike left behind back to the system.
+    pub on_rest: Option<fn()>,
     /// CORS for browser clients; `None` sends no CORS headers.
     pub cors: Option<Cors>,
     /// On shutdown, how long requests in progress may take before connections are cut.
@@ -99,6 +102,7 @@ impl Default for HttpConfig {
             resting_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             worker_idle_timeout: Duration::from_secs(10),
             worker_queue: 1024,
+            on_rest: None,
             cors: None,
             drain_timeout: Duration::from_secs(10),
             error_response: None,

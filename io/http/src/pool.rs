@@ -8,11 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::Handler;
+
+/// Builds the responses the server makes itself (see `HttpConfig::error_response`).
+type ErrorResponse = fn(u16, &str) -> Response;
 
 /// Identifies a request: its connection token, generation and position on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +37,7 @@ struct Shared {
     done: Sender<(JobId, Response)>,
     waker: Arc<mio::Waker>,
     error_response: Option<fn(u16, &str) -> Response>,
+    on_rest: Option<fn()>,
     /// Threads alive; of those, the ones waiting for a job (or starting); and jobs
     /// queued that no thread has taken yet.
     alive: AtomicUsize,
@@ -57,7 +61,7 @@ impl Pool {
         (resting, max, idle_timeout): (usize, usize, Duration),
         queue: usize,
         waker: Arc<mio::Waker>,
-        error_response: Option<fn(u16, &str) -> Response>,
+        (error_response, on_rest): (Option<ErrorResponse>, Option<fn()>),
     ) -> Pool {
         let (jobs, rx) = mpsc::sync_channel::<Job>(queue);
         let (done_tx, done) = mpsc::channel();
@@ -67,6 +71,7 @@ impl Pool {
             done: done_tx,
             waker,
             error_response,
+            on_rest,
             alive: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
@@ -131,8 +136,15 @@ impl Pool {
 /// resting threads.
 fn work(shared: &Shared) {
     // Counted idle by `spawn`; idle again after each job.
+    let mut idle_since = Instant::now();
     loop {
-        let job = shared.jobs.lock().unwrap_or_else(PoisonError::into_inner).recv_timeout(shared.idle_timeout);
+        // Idle time counts from the last job, not from getting the lock: the others wait
+        // for the lock while one waits for a job, and must not each wait a whole timeout
+        // again once they get it (the pool took minutes to shrink so).
+        let job = {
+            let jobs = shared.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            jobs.recv_timeout(shared.idle_timeout.saturating_sub(idle_since.elapsed()))
+        };
         let job = match job {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
@@ -142,8 +154,14 @@ fn work(shared: &Shared) {
                     && shared.alive.compare_exchange(alive, alive - 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
                 {
                     shared.idle.fetch_sub(1, Ordering::AcqRel);
+                    if alive - 1 == shared.resting {
+                        if let Some(on_rest) = shared.on_rest {
+                            on_rest();
+                        }
+                    }
                     return;
                 }
+                idle_since = Instant::now();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -166,6 +184,7 @@ fn work(shared: &Shared) {
         }
         let _ = shared.waker.wake();
         shared.idle.fetch_add(1, Ordering::AcqRel);
+        idle_since = Instant::now();
     }
 }
 
@@ -183,12 +202,19 @@ impl Drop for Pool {
 mod tests {
     use super::*;
 
-    /// Busy, the pool grows to its most; idle again, it shrinks to its resting threads.
+    static RESTED: AtomicUsize = AtomicUsize::new(0);
+    const TIMEOUT: Duration = Duration::from_secs(1);
+
+    /// Busy, the pool grows to its most; idle again, it shrinks to its resting threads
+    /// and says so once.
     #[test]
     fn workers_come_with_the_load_and_go_after_it() {
         let poll = mio::Poll::new().unwrap();
         let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
-        let pool = Pool::new((1, 6, Duration::from_millis(50)), 64, waker, None);
+        let on_rest: fn() = || {
+            RESTED.fetch_add(1, Ordering::AcqRel);
+        };
+        let pool = Pool::new((1, 6, TIMEOUT), 64, waker, (None, Some(on_rest)));
         assert_eq!(pool.threads(), 1);
         let (release, gate) = mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));
@@ -219,12 +245,19 @@ mod tests {
             }
         };
         until("six workers", &|| pool.threads() == 6);
+        assert_eq!(RESTED.load(Ordering::Acquire), 0, "not at rest while busy");
         for _ in 0..10 {
             release.send(()).unwrap();
         }
         let answered: Vec<u64> = (0..10).map(|_| pool.done.recv().unwrap().0.seq).collect();
         assert_eq!(answered.len(), 10);
+        let idle = std::time::Instant::now();
         until("back to one resting worker", &|| pool.threads() == 1);
-        assert!(pool.threads() <= 6);
+        // Each spare thread's idle time runs at once, not one timeout after another as
+        // they take turns at the queue's lock (five turns: at least 5 timeouts).
+        assert!(idle.elapsed() < 5 * TIMEOUT, "the pool shrank in {:?}", idle.elapsed());
+        until("told once it rests", &|| RESTED.load(Ordering::Acquire) == 1);
+        std::thread::sleep(TIMEOUT + TIMEOUT / 2);
+        assert_eq!(RESTED.load(Ordering::Acquire), 1, "resting threads do not call it again");
     }
 }

@@ -134,7 +134,7 @@ impl HttpServer {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let workers = (cfg.resting_workers, cfg.workers, cfg.worker_idle_timeout);
-        let pool = Pool::new(workers, cfg.worker_queue, waker.clone(), cfg.error_response);
+        let pool = Pool::new(workers, cfg.worker_queue, waker.clone(), (cfg.error_response, cfg.on_rest));
         let addr = listener.local_addr()?;
         Ok(HttpServer {
             poll,

@@ -40,6 +40,7 @@ pub mod error;
 pub mod friends;
 pub mod groups;
 pub mod hooks;
+mod jwt_hs256;
 pub mod leaderboards;
 pub mod limits;
 pub mod matches;

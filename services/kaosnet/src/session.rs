@@ -65,11 +65,13 @@ pub struct Tokens {
 }
 
 fn sign(claims: &Claims, key: &str) -> Result<String, ApiError> {
+    crate::jwt_hs256::install();
     encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(key.as_bytes()))
         .map_err(|_| ApiError::new(crate::error::Code::Internal, "Could not sign the token."))
 }
 
 fn check(token: &str, key: &str, now: i64) -> Result<Claims, ApiError> {
+    crate::jwt_hs256::install();
     let mut validation = Validation::new(Algorithm::HS256);
     // Expiry is checked below against the caller's clock (tests inject one).
     validation.validate_exp = false;

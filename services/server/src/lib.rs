@@ -129,6 +129,7 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
         error_response: Some(kaosnet::api::error_response),
         // Handlers wait on the database; with many in flight, SQLite commits them together.
         workers: 64,
+        on_rest: Some(release_memory),
         ..HttpConfig::default()
     };
     let mut http = HttpServer::bind(addr, kaosnet::api::router(&kaos), http_config)
@@ -186,4 +187,19 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
         None => (None, None),
     };
     Ok(Running { addr, rudp_addr, console_addr, kaos, database, http: http_handle, console, realtime, threads })
+}
+
+/// Gives back to the system the memory a load spike left free in the allocators: Rust's
+/// (mimalloc, in the shipped binary) and C's (glibc, where SQLite keeps its own).
+fn release_memory() {
+    // SAFETY: mi_collect takes no pointers; it frees mimalloc's empty pages and purges
+    // its arenas under mimalloc's own synchronisation.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers; it walks glibc's own heaps under their locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
