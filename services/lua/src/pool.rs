@@ -1,0 +1,139 @@
+//! The pool of states: made as calls need them, up to the most allowed, each used by
+//! one call at a time. A reload bumps the generation; states of an older one are
+//! dropped as they come back, so calls in progress finish where they started.
+
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use kaosnet::{ApiError, Code};
+
+use crate::api::Host;
+use crate::modules::Modules;
+use crate::state::State;
+use crate::{LuaError, RuntimeConfig};
+
+/// What the pool holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// States alive (idle or in a call).
+    pub states: usize,
+    pub idle: usize,
+    /// Module directory readings so far (1 after the start).
+    pub generation: u64,
+}
+
+struct Inner {
+    modules: Modules,
+    idle: Vec<State>,
+    /// States of the current generation alive, idle or not.
+    alive: usize,
+    rpc_ids: Vec<String>,
+}
+
+pub(crate) struct Pool {
+    config: RuntimeConfig,
+    host: Host,
+    inner: Mutex<Inner>,
+    returned: Condvar,
+}
+
+impl Pool {
+    /// Reads the modules and makes the first state (which shows any load error).
+    pub(crate) fn new(config: RuntimeConfig, host: Host) -> Result<Pool, LuaError> {
+        let modules = Modules::read(&config.path, 1)?;
+        let first = State::new(&config, &modules, &|lua| host.install(lua))?;
+        let rpc_ids = sorted_ids(&first);
+        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids };
+        Ok(Pool { config, host, inner: Mutex::new(inner), returned: Condvar::new() })
+    }
+
+    /// Calls the `run_once` functions of the first state, once per server.
+    pub(crate) fn run_once(&self) -> Result<(), LuaError> {
+        self.with_state(|state| {
+            for f in std::mem::take(&mut state.registered.run_once) {
+                if let Err(failure) = state.call(&f, crate::convert::run_once_context(&state.lua)) {
+                    return Err(ApiError::new(Code::Internal, failure.describe()));
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| LuaError::Load { module: "run_once".into(), message: e.message })
+    }
+
+    pub(crate) fn reload(&self) -> Result<(), LuaError> {
+        let generation = self.lock().modules.generation + 1;
+        let modules = Modules::read(&self.config.path, generation)?;
+        let fresh = State::new(&self.config, &modules, &|lua| self.host.install(lua))?;
+        let mut inner = self.lock();
+        inner.rpc_ids = sorted_ids(&fresh);
+        inner.modules = modules;
+        inner.idle.clear();
+        inner.idle.push(fresh);
+        inner.alive = 1;
+        drop(inner);
+        self.returned.notify_all();
+        Ok(())
+    }
+
+    pub(crate) fn rpc_ids(&self) -> Vec<String> {
+        self.lock().rpc_ids.clone()
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let inner = self.lock();
+        PoolStats { states: inner.alive, idle: inner.idle.len(), generation: inner.modules.generation }
+    }
+
+    /// Runs `f` on a state of the current generation: an idle one, a new one while there
+    /// is room, else the next one returned.
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let mut state = self.take()?;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut state)));
+        self.give_back(state);
+        result.unwrap_or_else(|_| Err(ApiError::new(Code::Internal, "the Lua call panicked")))
+    }
+
+    fn take(&self) -> Result<State, ApiError> {
+        let mut inner = self.lock();
+        loop {
+            if let Some(state) = inner.idle.pop() {
+                return Ok(state);
+            }
+            if inner.alive < self.config.max_states {
+                inner.alive += 1;
+                let modules = inner.modules.clone();
+                drop(inner);
+                return match State::new(&self.config, &modules, &|lua| self.host.install(lua)) {
+                    Ok(state) => Ok(state),
+                    Err(e) => {
+                        let mut inner = self.lock();
+                        if inner.modules.generation == modules.generation {
+                            inner.alive -= 1;
+                        }
+                        Err(ApiError::new(Code::Internal, e.to_string()))
+                    }
+                };
+            }
+            inner = self.returned.wait(inner).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn give_back(&self, state: State) {
+        let mut inner = self.lock();
+        // A state of an older generation is dropped (its replacement is made on demand).
+        if state.generation == inner.modules.generation {
+            inner.idle.push(state);
+        }
+        drop(inner);
+        self.returned.notify_one();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn sorted_ids(state: &State) -> Vec<String> {
+    let mut ids: Vec<String> = state.registered.rpcs.keys().cloned().collect();
+    ids.sort();
+    ids
+}
