@@ -65,8 +65,13 @@ pub struct Tokens {
 }
 
 fn sign(claims: &Claims, key: &str) -> Result<String, ApiError> {
+    sign_hs256(claims, key.as_bytes())
+}
+
+/// Any claims as an HS256 JWT signed with `key` (server code's `jwt_generate`).
+pub fn sign_hs256(claims: &impl serde::Serialize, key: &[u8]) -> Result<String, ApiError> {
     crate::jwt_hs256::install();
-    encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(key.as_bytes()))
+    encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(key))
         .map_err(|_| ApiError::new(crate::error::Code::Internal, "Could not sign the token."))
 }
 

@@ -68,6 +68,10 @@ pub struct Args {
     /// cores when one thread is the bottleneck.
     #[arg(long, env = "KAOS_SOCKET_THREADS")]
     pub socket_threads: Option<usize>,
+    /// Directory of Lua modules loaded at start (default `./data/modules`; none there is
+    /// fine). SIGHUP reloads them.
+    #[arg(long, env = "KAOS_RUNTIME_PATH")]
+    pub runtime_path: Option<PathBuf>,
 }
 
 /// The file's shape; every field optional.
@@ -89,6 +93,21 @@ struct File {
     rate_limits: FileRateLimits,
     #[serde(default)]
     session: FileSession,
+    #[serde(default)]
+    runtime: FileRuntime,
+}
+
+/// `[runtime]`: the Lua modules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRuntime {
+    path: Option<PathBuf>,
+    /// Lua states at most (calls beyond wait).
+    max_states: Option<usize>,
+    /// VM instructions one call may run.
+    max_instructions: Option<u64>,
+    /// Memory one state may use, MiB.
+    memory_limit_mb: Option<usize>,
 }
 
 /// `[rate_limits]`: each class's limit per client and operation (`per_second = 0`: none).
@@ -142,6 +161,8 @@ pub struct Config {
     pub socket_flush: std::time::Duration,
     /// WebSocket threads.
     pub socket_threads: usize,
+    /// The Lua modules and their limits.
+    pub runtime: kaos_lua::RuntimeConfig,
 }
 
 impl Config {
@@ -215,6 +236,7 @@ impl Config {
                 n @ 1..=15 => n,
                 _ => return Err("socket_threads must be 1 to 15".into()),
             },
+            runtime: runtime(args.runtime_path, file.runtime)?,
         })
     }
 
@@ -259,6 +281,28 @@ fn rate_limits(rate_limit: Option<f64>, file: &FileRateLimits) -> Result<RateLim
         Some(r) => Ok(RateLimits { standard: Some(Limit { per_second: r, burst: r * 2.0 }), ..limits }),
         None => Ok(limits),
     }
+}
+
+/// The Lua runtime: the flag's path, else the file's, else the default; the file's limits.
+fn runtime(flag: Option<PathBuf>, file: FileRuntime) -> Result<kaos_lua::RuntimeConfig, String> {
+    let defaults = kaos_lua::RuntimeConfig::default();
+    let memory_limit = match file.memory_limit_mb {
+        None => defaults.memory_limit,
+        Some(mb @ 1..=65_536) => mb << 20,
+        Some(_) => return Err("runtime.memory_limit_mb must be 1 to 65536".into()),
+    };
+    Ok(kaos_lua::RuntimeConfig {
+        path: flag.or(file.path).unwrap_or(defaults.path),
+        max_states: match file.max_states.unwrap_or(defaults.max_states) {
+            n @ 1..=1024 => n,
+            _ => return Err("runtime.max_states must be 1 to 1024".into()),
+        },
+        max_instructions: match file.max_instructions.unwrap_or(defaults.max_instructions) {
+            0 => return Err("runtime.max_instructions must be at least 1".into()),
+            n => n,
+        },
+        memory_limit,
+    })
 }
 
 /// A port that may be `off`: the flag, else the file, else `default`.

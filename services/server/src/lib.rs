@@ -29,6 +29,8 @@ pub struct Running {
     pub kaos: Arc<KaosNet>,
     /// What the database is, for the start-up line.
     pub database: String,
+    /// The Lua modules' runtime (reload it with [`Running::reload_modules`]).
+    pub lua: Arc<kaos_lua::LuaRuntime>,
     http: ShutdownHandle,
     console: Option<ShutdownHandle>,
     realtime: RealtimeHandle,
@@ -43,6 +45,12 @@ impl Running {
             c.shutdown();
         }
         self.realtime.shutdown();
+    }
+
+    /// Reads the module directory again and swaps in the new modules; connections stay.
+    /// On an error the modules that ran go on running.
+    pub fn reload_modules(&self) -> Result<(), kaos_lua::LuaError> {
+        self.lua.reload()
     }
 
     /// Waits until the server has stopped.
@@ -121,6 +129,8 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
     let limits = kaosnet::hooks::OperationRateLimiter::new(config.rate_limits);
     let kaos = KaosNet::with_limits(store, config.api.clone(), config.session.clone(), limits);
     setup(&kaos);
+    // A module that fails to load stops the start, before any port opens.
+    let lua = kaos_lua::LuaRuntime::start(&kaos, config.runtime.clone()).map_err(|e| e.to_string())?;
     let addr: SocketAddr = format!("{}:{}", config.address, config.port)
         .parse()
         .map_err(|e| format!("bad address {}:{}: {e}", config.address, config.port))?;
@@ -186,7 +196,7 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
         }
         None => (None, None),
     };
-    Ok(Running { addr, rudp_addr, console_addr, kaos, database, http: http_handle, console, realtime, threads })
+    Ok(Running { addr, rudp_addr, console_addr, kaos, database, lua, http: http_handle, console, realtime, threads })
 }
 
 /// Gives back to the system the memory a load spike left free in the allocators: Rust's

@@ -35,6 +35,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let reload = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone()) {
+        eprintln!("kaos-server: cannot handle signals: {e}");
+        return ExitCode::FAILURE;
+    }
     let server = match kaos_server::start(&config, |_| {}) {
         Ok(s) => s,
         Err(e) => {
@@ -54,8 +59,16 @@ fn main() -> ExitCode {
         "kaos-server listening: client API http://{} (REST /v2, realtime socket /ws, /healthcheck); {rudp}; {console}; database {}",
         server.addr, server.database
     );
+    let rpcs = server.lua.rpc_ids();
+    println!("Lua modules from {}: {} RPC functions {rpcs:?}", config.runtime.path.display(), rpcs.len());
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
+        if reload.swap(false, Ordering::Relaxed) {
+            match server.reload_modules() {
+                Ok(()) => println!("Lua modules reloaded: RPC functions {:?}", server.lua.rpc_ids()),
+                Err(e) => eprintln!("kaos-server: reload refused, the modules before it go on: {e}"),
+            }
+        }
     }
     server.shutdown();
     match server.wait() {

@@ -150,8 +150,12 @@ fn tournament_of(def: &BoardDef, create_time: i64, size: usize, joined: bool, no
 }
 
 impl Leaderboards {
-    /// Creates a tournament; false if a board with that id exists.
-    pub fn create_tournament(&self, config: TournamentConfig) -> Result<bool, ApiError> {
+    /// Creates a tournament; false if a board with that id exists. A start time of 0
+    /// is now, as in Nakama.
+    pub fn create_tournament(&self, mut config: TournamentConfig) -> Result<bool, ApiError> {
+        if config.rules.start_time == 0 {
+            config.rules.start_time = (self.clock)();
+        }
         let r = &config.rules;
         if r.duration <= 0 {
             return Err(ApiError::invalid("Tournament duration must be above 0 seconds."));

@@ -7,6 +7,7 @@
 
 mod kaos;
 mod nakama;
+mod nakama_data;
 
 use std::sync::{Arc, Weak};
 

@@ -2,7 +2,7 @@
 //! for what Nakama modules use most.
 
 use base64::Engine;
-use mlua::{Function, MultiValue, Table, Value};
+use mlua::{Function, Table, Value};
 
 use super::kaos::log;
 use super::{register, Module};
@@ -45,13 +45,41 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
         ("logger_warn", tracing::Level::WARN),
         ("logger_error", tracing::Level::ERROR),
     ] {
-        // Nakama formats its logger's arguments as string.format does.
-        let format: Function = m.lua.globals().get::<Table>("string")?.get("format")?;
-        m.function(&t, name, move |_, args: MultiValue| {
-            let text: String = format.call(args)?;
-            log(level, &text);
-            Ok(text)
+        // As Nakama's: one message, no formatting; it is returned.
+        m.function(&t, name, move |_, message: String| {
+            if message.is_empty() {
+                return Err(mlua::Error::RuntimeError("expects message string".into()));
+            }
+            log(level, &message);
+            Ok(message)
         })?;
     }
+    m.function(&t, "cron_next", |_, (expr, ts): (String, i64)| {
+        if expr.is_empty() {
+            return Err(mlua::Error::RuntimeError("expects cron string".into()));
+        }
+        if ts == 0 {
+            return Err(mlua::Error::RuntimeError("expects timestamp in seconds".into()));
+        }
+        let cron = kaosnet::leaderboards::cron::Cron::parse(&expr)
+            .map_err(|_| mlua::Error::RuntimeError("expects a valid cron string".into()))?;
+        Ok(cron.next_after(ts))
+    })?;
+    m.function(&t, "jwt_generate", |lua, (algorithm, key, claims): (String, String, Value)| {
+        if algorithm != "HS256" {
+            return Err(mlua::Error::RuntimeError("unsupported algo type - only 'HS256' is supported here".into()));
+        }
+        let claims = crate::convert::lua_to_json(lua, claims)?;
+        kaosnet::session::sign_hs256(&claims, key.as_bytes()).map_err(|e| mlua::Error::RuntimeError(e.message))
+    })?;
+    m.function(&t, "event", |lua, (name, properties): (String, Value)| {
+        let properties = match properties {
+            Value::Nil => serde_json::json!({}),
+            v => crate::convert::lua_to_json(lua, v)?,
+        };
+        tracing::info!(target: "kaos_lua::event", name = %name, properties = %properties, "event");
+        Ok(())
+    })?;
+    super::nakama_data::install(m, &t)?;
     Ok(t)
 }

@@ -1,0 +1,111 @@
+//! `require("nakama")` as Nakama modules use it: each function's argument order, return
+//! shape and errors, checked against the services it reaches.
+
+use std::sync::Arc;
+
+use kaos_lua::{LuaRuntime, RuntimeConfig};
+use kaosnet::rpc::RpcContext;
+use kaosnet::session::SessionConfig;
+use kaosnet::store::MemoryStore;
+use kaosnet::{ApiConfig, DeviceAuthRequest, KaosNet};
+
+const MODULE: &str = r#"
+local nk = require("nakama")
+
+local function check(cond, what) if not cond then error("check failed: " .. what, 2) end end
+
+nk.register_rpc(function(ctx, payload)
+    local ids = nk.json_decode(payload)
+    local a, b = ids.a, ids.b
+
+    -- storage
+    local acks = nk.storage_write({
+        { collection = "saves", key = "slot1", user_id = a, value = { hp = 10 } },
+        { collection = "saves", key = "slot2", user_id = a, value = { hp = 20 }, permission_read = 2 },
+        { collection = "config", key = "global", value = { motd = "hi" } },
+    })
+    check(#acks == 3 and acks[1].version ~= nil and acks[3].user_id == "00000000-0000-0000-0000-000000000000", "storage_write acks")
+    local read = nk.storage_read({ { collection = "saves", key = "slot2", user_id = a }, { collection = "saves", key = "none", user_id = a } })
+    check(#read == 1 and read[1].value.hp == 20 and read[1].permission_read == 2 and read[1].user_id == a, "storage_read")
+    local objects, cursor = nk.storage_list(a, "saves", 1)
+    check(#objects == 1 and cursor ~= nil, "storage_list page 1")
+    local rest, last = nk.storage_list(a, "saves", 10, cursor)
+    check(#rest == 1 and last == nil, "storage_list page 2")
+    local ok, err = pcall(nk.storage_write, { { collection = "saves", key = "slot1", user_id = a, value = { hp = 1 }, version = "stale" } })
+    check(not ok, "version check")
+    nk.storage_delete({ { collection = "saves", key = "slot1", user_id = a } })
+    check(#nk.storage_read({ { collection = "saves", key = "slot1", user_id = a } }) == 0, "storage_delete")
+
+    -- accounts and users
+    local account = nk.account_get_id(a)
+    check(account.user_id == a and account.username == "alice" and account.user.username == "alice" and #account.devices == 1, "account_get_id")
+    nk.account_update_id(a, nil, "alice2", "Alice")
+    local users = nk.users_get_id({ a, b })
+    check(#users == 2, "users_get_id")
+    local named = nk.users_get_username({ "alice2" })
+    check(#named == 1 and named[1].display_name == "Alice", "users_get_username")
+
+    -- leaderboards
+    nk.leaderboard_create("lua_board", false, "desc", "best", "", { season = 1 })
+    local record = nk.leaderboard_record_write("lua_board", a, "alice2", 100, 0, { weapon = "axe" })
+    check(record.score == 100 and record.metadata.weapon == "axe", "leaderboard_record_write")
+    nk.leaderboard_record_write("lua_board", b, "bob", 300)
+    local records, owners, next_cursor, prev_cursor, count = nk.leaderboard_records_list("lua_board", { a }, 10)
+    check(#records == 2 and records[1].owner_id == b and #owners == 1 and owners[1].rank == 2 and count == 2, "leaderboard_records_list")
+    nk.leaderboard_delete("lua_board")
+    check(not pcall(nk.leaderboard_records_list, "lua_board", nil, 10), "leaderboard_delete")
+
+    -- tournaments
+    nk.tournament_create("lua_cup", true, "desc", "best", 3600, "", nil, "Cup", "A cup", 1, 0, 0, 0, 0, true)
+    nk.tournament_join("lua_cup", a, "alice2")
+    local t = nk.tournament_record_write("lua_cup", a, "alice2", 7)
+    check(t.score == 7, "tournament_record_write")
+    local trecords = nk.tournament_records_list("lua_cup", nil, 10)
+    check(#trecords == 1, "tournament_records_list")
+    local refused, why = pcall(nk.tournament_record_write, "lua_cup", b, "bob", 9)
+    check(not refused, "join required")
+
+    -- notifications
+    nk.notification_send(b, "hello", { from = "lua" }, 101, a, true)
+    nk.notifications_send({ { user_id = b, subject = "again", content = {}, code = 102, persistent = true } })
+    check(not pcall(nk.notification_send, "not-a-uuid", "s", {}, 1), "notification user id")
+
+    -- utilities
+    check(nk.base64_decode(nk.base64_encode("kaos")) == "kaos", "base64")
+    check(nk.base64_encode("a", false) == "YQ", "base64 without padding")
+    check(#nk.uuid_v4() == 36, "uuid_v4")
+    check(nk.time() > 1700000000000, "time in ms")
+    check(nk.cron_next("0 0 * * *", 1700000000) == 1700006400, "cron_next")
+    local jwt = nk.jwt_generate("HS256", "secret", { sub = "x" })
+    check(select(2, jwt:gsub("%.", "")) == 2, "jwt_generate")
+    check(nk.logger_info("logged") == "logged", "logger_info returns its message")
+    nk.event("lua_event", { k = "v" })
+    check(nk.json_encode({}) == "{}" and nk.json_encode({ 1, 2 }) == "[1,2]", "json_encode")
+    check(nk.json_decode('{"a":[1,null,3]}').a[3] == 3, "json_decode")
+    return "all checked"
+end, "nakama_api")
+"#;
+
+#[test]
+fn every_nakama_function_from_lua() {
+    let dir = std::env::temp_dir().join(format!("kaos-lua-nakama-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("api.lua"), MODULE).unwrap();
+    let kaos = KaosNet::new(Arc::new(MemoryStore::new()), ApiConfig::default(), SessionConfig::default());
+    let sign_up = |device: &str, name: &str| {
+        let r = DeviceAuthRequest { device_id: device.into(), create: true, username: Some(name.into()) };
+        kaos.accounts().authenticate_device(r).unwrap().user_id
+    };
+    let (a, b) = (sign_up("device-alice-0001", "alice"), sign_up("device-bob-00001", "bob"));
+    let _runtime = LuaRuntime::start(&kaos, RuntimeConfig { path: dir.clone(), ..RuntimeConfig::default() }).unwrap();
+    let payload = serde_json::json!({"a": a, "b": b}).to_string();
+    let answer = kaos.rpcs().call("nakama_api", &RpcContext::default(), &payload);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(answer.unwrap(), "all checked");
+    // What Lua did is what the services hold.
+    assert_eq!(kaos.accounts().account(&a).unwrap().username, "alice2");
+    let inbox = kaos.notifications().list(&b, None, 10).unwrap();
+    assert_eq!(inbox.len(), 2);
+    assert!(inbox.iter().any(|n| n.sender_id == a && n.subject == "hello"));
+}
