@@ -6,6 +6,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::error::ApiError;
 
+/// The message of calling an id nobody registered.
+pub const NOT_FOUND: &str = "RPC function not found";
+
 /// Who called an RPC.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RpcContext {
@@ -51,7 +54,7 @@ impl Rpcs {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&id.to_lowercase())
             .cloned()
-            .ok_or_else(|| ApiError::not_found("RPC function not found"))?;
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(ctx, payload)))
             .unwrap_or_else(|_| Err(ApiError::new(crate::Code::Internal, "RPC function failed")))
     }

@@ -17,6 +17,7 @@
 
 mod api;
 mod convert;
+mod matches;
 mod modules;
 mod pool;
 mod state;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Weak};
 use kaosnet::rpc::RpcContext;
 use kaosnet::{ApiError, Code, KaosNet};
 
+pub use matches::LuaMatchHandler;
 pub use pool::PoolStats;
 
 /// Where the modules are and what each state and call may use.
@@ -124,7 +126,7 @@ impl LuaRuntime {
     pub fn call_rpc(&self, id: &str, ctx: &RpcContext, payload: &str) -> Result<String, ApiError> {
         self.pool.with_state(|state| {
             let Some(f) = state.registered.rpcs.get(id) else {
-                return Err(ApiError::not_found("RPC function not found"));
+                return Err(ApiError::not_found(kaosnet::rpc::NOT_FOUND));
             };
             let context = convert::rpc_context(&state.lua, ctx, "rpc").map_err(internal)?;
             match state.call(f, (context, payload)) {
@@ -141,13 +143,23 @@ impl LuaRuntime {
         })
     }
 
+    /// The match handler names the current modules offer.
+    pub fn match_names(&self) -> Vec<String> {
+        self.pool.match_names()
+    }
+
     fn register_functions(self: &Arc<LuaRuntime>, kaos: &Arc<KaosNet>) {
+        for name in self.pool.match_names() {
+            let runtime = self.clone();
+            let handler = name.clone();
+            kaos.matches().register(&name, move || Box::new(LuaMatchHandler::new(runtime.clone(), &handler)));
+        }
         for id in self.pool.rpc_ids() {
             let runtime = Arc::downgrade(self);
             let rpc_id = id.clone();
             kaos.rpcs().register(&id, move |ctx, payload| match runtime.upgrade() {
                 Some(r) => r.call_rpc(&rpc_id, ctx, payload),
-                None => Err(ApiError::not_found("RPC function not found")),
+                None => Err(ApiError::not_found(kaosnet::rpc::NOT_FOUND)),
             });
         }
     }

@@ -27,6 +27,7 @@ struct Inner {
     /// States of the current generation alive, idle or not.
     alive: usize,
     rpc_ids: Vec<String>,
+    match_names: Vec<String>,
 }
 
 pub(crate) struct Pool {
@@ -41,8 +42,8 @@ impl Pool {
     pub(crate) fn new(config: RuntimeConfig, host: Host) -> Result<Pool, LuaError> {
         let modules = Modules::read(&config.path, 1)?;
         let first = State::new(&config, &modules, &|lua| host.install(lua))?;
-        let rpc_ids = sorted_ids(&first);
-        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids };
+        let (rpc_ids, match_names) = (sorted_ids(&first), match_names(&first));
+        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names };
         Ok(Pool { config, host, inner: Mutex::new(inner), returned: Condvar::new() })
     }
 
@@ -65,6 +66,7 @@ impl Pool {
         let fresh = State::new(&self.config, &modules, &|lua| self.host.install(lua))?;
         let mut inner = self.lock();
         inner.rpc_ids = sorted_ids(&fresh);
+        inner.match_names = match_names(&fresh);
         inner.modules = modules;
         inner.idle.clear();
         inner.idle.push(fresh);
@@ -72,6 +74,18 @@ impl Pool {
         drop(inner);
         self.returned.notify_all();
         Ok(())
+    }
+
+    /// A state of the current generation outside the pool (a match's own).
+    pub(crate) fn fresh_state(&self) -> Result<State, LuaError> {
+        let modules = self.lock().modules.clone();
+        State::new(&self.config, &modules, &|lua| self.host.install(lua))
+    }
+
+    /// Match handler names: those registered with `kaos.register_match` and the modules
+    /// that return a match handler table.
+    pub(crate) fn match_names(&self) -> Vec<String> {
+        self.lock().match_names.clone()
     }
 
     pub(crate) fn rpc_ids(&self) -> Vec<String> {
@@ -136,4 +150,12 @@ fn sorted_ids(state: &State) -> Vec<String> {
     let mut ids: Vec<String> = state.registered.rpcs.keys().cloned().collect();
     ids.sort();
     ids
+}
+
+fn match_names(state: &State) -> Vec<String> {
+    let mut names: Vec<String> = state.registered.matches.keys().cloned().collect();
+    names.extend(state.registered.match_modules.iter().cloned());
+    names.sort();
+    names.dedup();
+    names
 }

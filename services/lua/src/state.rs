@@ -21,6 +21,8 @@ pub(crate) struct Registered {
     pub(crate) rpcs: HashMap<String, Function>,
     pub(crate) run_once: Vec<Function>,
     pub(crate) matches: HashMap<String, Table>,
+    /// Modules that return a match handler table (Nakama's form), by module name.
+    pub(crate) match_modules: Vec<String>,
 }
 
 /// A Lua state and what its modules registered.
@@ -106,6 +108,8 @@ impl State {
             }
         }
         state.registered = state.lua.remove_app_data::<Registered>().unwrap_or_default();
+        state.registered.match_modules =
+            match_modules(&state.lua, modules).map_err(|e| LuaError::Start(e.to_string()))?;
         Ok(state)
     }
 
@@ -172,11 +176,12 @@ impl Failure {
 
     /// The message with where it happened, for logs and load errors.
     pub(crate) fn describe(&self) -> String {
-        match &self.location {
-            Some(at) if !self.message.contains(at.split(" in ").next().unwrap_or(at)) => {
-                format!("{} (at {at})", self.message)
-            }
-            _ => self.message.clone(),
+        let Some(at) = &self.location else { return self.message.clone() };
+        match at.split_once(" in ") {
+            // Lua put the file and line in the message already: add the function.
+            Some((place, function)) if self.message.contains(place) => format!("{} (in {function})", self.message),
+            None if self.message.contains(at.as_str()) => self.message.clone(),
+            _ => format!("{} (at {at})", self.message),
         }
     }
 }
@@ -211,7 +216,12 @@ fn failure_table(lua: &Lua, error: Value) -> mlua::Result<Table> {
             source.source.as_deref().is_some_and(|s| s.starts_with('@')).then(|| {
                 let file = source.short_src.map(|s| s.to_string()).unwrap_or_default();
                 let line = d.current_line().map_or(String::new(), |l| format!(":{l}"));
-                let name = d.names().name.map_or(String::new(), |n| format!(" in function '{n}'"));
+                // As Lua's tracebacks: by name where the caller shows one, else where defined.
+                let name = match (d.names().name, source.line_defined) {
+                    (Some(n), _) => format!(" in function '{n}'"),
+                    (None, Some(defined)) => format!(" in function <{file}:{defined}>"),
+                    (None, None) => String::new(),
+                };
                 format!("{file}{line}{name}")
             })
         });
@@ -226,6 +236,23 @@ fn failure_table(lua: &Lua, error: Value) -> mlua::Result<Table> {
     }
     Ok(t)
 }
+
+/// The loaded modules whose value is a table with a `match_init` function.
+fn match_modules(lua: &Lua, modules: &Modules) -> mlua::Result<Vec<String>> {
+    let loaded: Table = lua.named_registry_value(LOADED)?;
+    let mut out = Vec::new();
+    for name in modules.names() {
+        if let Value::Table(t) = loaded.raw_get::<Value>(name)? {
+            if matches!(t.raw_get::<Value>("match_init")?, Value::Function(_)) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where `require` keeps what modules returned.
+const LOADED: &str = "kaos.loaded";
 
 /// Removes what a module must not reach: files, processes, the environment, bytecode.
 fn restrict(lua: &Lua) -> mlua::Result<()> {
@@ -309,6 +336,7 @@ fn install_require(lua: &Lua, modules: &Modules) -> mlua::Result<()> {
             loaded.set(name, t)?;
         }
     }
+    lua.set_named_registry_value(LOADED, &loaded)?;
     let sources = modules.sources.clone();
     let require = lua.create_function(move |lua, name: String| {
         if let Some(v) = loaded.get::<Option<Value>>(name.as_str())? {

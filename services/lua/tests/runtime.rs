@@ -59,6 +59,27 @@ fn start(kaos: &Arc<KaosNet>, modules: &Modules) -> Result<Arc<LuaRuntime>, LuaE
 const U1: &str = "00000000-0000-4000-8000-000000000001";
 const U2: &str = "00000000-0000-4000-8000-000000000002";
 
+/// Runs `f` with the runtime's logs captured: its result and what was logged.
+fn logged<R>(f: impl FnOnce() -> R) -> (R, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let sink = buffer.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || sink.clone()).finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (out, text)
+}
+
 fn user(id: &str) -> RpcContext {
     RpcContext { user_id: Some(id.into()), username: Some(format!("name-{id}")), ..RpcContext::default() }
 }
@@ -160,14 +181,17 @@ fn errors_keep_their_codes_and_say_where_they_happened() {
     assert_eq!((e.code, e.message.as_str()), (Code::NotFound, "no such thing"));
     let e = kaos.rpcs().call("keyed", &user("u"), "").unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (Code::ResourceExhausted, "slow down"));
-    let e = kaos.rpcs().call("broken", &user("u"), "").unwrap_err();
+    let (e, log) = logged(|| kaos.rpcs().call("broken", &user("u"), "").unwrap_err());
+    // The client reads the message as Nakama gives it; the log says where, and in what.
     assert_eq!(e.code, Code::Internal);
-    assert!(e.message.contains("errors.lua:4"), "{}", e.message);
-    assert!(e.message.contains("attempt to index a nil value"), "{}", e.message);
+    assert!(e.message.starts_with("attempt to index a nil value"), "{}", e.message);
+    assert!(log.contains("RPC function 'broken' failed") && log.contains("errors.lua:4"), "{log}");
+    assert!(log.contains("in function <errors.lua:4>"), "{log}");
     let answer = kaos.rpcs().call("service", &user("u"), "").unwrap();
     assert!(answer.starts_with("Invalid collection") && answer.ends_with("|3"), "{answer}");
-    let e = kaos.rpcs().call("badjson", &user("u"), "").unwrap_err();
-    assert!(e.message.contains("cannot become JSON") && e.message.contains("errors.lua:12"), "{}", e.message);
+    let (e, log) = logged(|| kaos.rpcs().call("badjson", &user("u"), "").unwrap_err());
+    assert!(e.message.contains("cannot become JSON"), "{}", e.message);
+    assert!(log.contains("errors.lua:12"), "{log}");
     let e = kaos.rpcs().call("number", &user("u"), "").unwrap_err();
     assert!(e.message.contains("returned a integer"), "{}", e.message);
 }
@@ -204,9 +228,9 @@ fn runaway_scripts_fail_their_own_call_and_the_runtime_goes_on() {
     };
     let _runtime = LuaRuntime::start(&kaos, config).unwrap();
     for id in ["loop", "catching_loop", "coroutine_loop"] {
-        let e = kaos.rpcs().call(id, &user("u"), "").unwrap_err();
+        let (e, log) = logged(|| kaos.rpcs().call(id, &user("u"), "").unwrap_err());
         assert!(e.message.contains("instruction budget exceeded"), "{id}: {}", e.message);
-        assert!(e.message.contains("runaway.lua:"), "{id}: {}", e.message);
+        assert!(log.contains("runaway.lua:"), "{id}: {log}");
     }
     let e = kaos.rpcs().call("memory", &user("u"), "").unwrap_err();
     assert!(e.message.contains("memory limit (16 MiB)"), "{}", e.message);

@@ -2,7 +2,7 @@
 //! Nakama JavaScript client under node (`tests/e2e/e2e.test.mjs` for REST and RPC,
 //! `tests/e2e/realtime.test.mjs` for the realtime services, `tests/e2e/social.test.mjs`
 //! for friends and groups, `tests/e2e/leaderboards.test.mjs` for leaderboards and
-//! tournaments, all sharing `tests/e2e/client.mjs`; node's test runner).
+//! tournaments, `tests/e2e/lua.test.mjs` for RPCs and a match in Lua (`tests/lua`), all sharing `tests/e2e/client.mjs`; node's test runner).
 //! Every suite runs with JSON sockets and with protobuf sockets
 //! (`@heroiclabs/nakama-js-protobuf`, `KAOS_SOCKET_FORMAT=protobuf`). The same suites then
 //! run inside headless Chromium (`tests/e2e/browser.mjs`: Debian's
@@ -54,11 +54,11 @@ fn the_nakama_js_client_works_against_kaos_server() {
     for format in ["json", "protobuf"] {
         let (ok, report) = run(&dir, Database::Memory, &["--test", "--test-reporter=spec"], format);
         assert!(ok, "nakama-js suite failed under node, {format} sockets:\n{report}");
-        assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
+        assert!(report.contains("pass 23") && report.contains("fail 0"), "{report}");
         if browser {
             let (ok, report) = run(&dir, Database::Memory, &["browser.mjs"], format);
             assert!(ok, "nakama-js suite failed in Chromium, {format} sockets:\n{report}");
-            assert!(report.lines().any(|l| l == "browser: 21 passed, 0 failed"), "{report}");
+            assert!(report.lines().any(|l| l == "browser: 23 passed, 0 failed"), "{report}");
             // Every call was cross-origin (preflighted), from an opaque origin.
             let header = format!("page origin null, {format} sockets");
             assert_eq!(report.matches(&header).count(), SUITES.len(), "{report}");
@@ -83,7 +83,7 @@ fn the_nakama_js_client_works_against_kaos_server_on_postgresql() {
         let database = Database::Postgres(format!("{base} options='-c search_path={}'", schema.name));
         let (ok, report) = run(&dir, database, &["--test", "--test-reporter=spec"], format);
         assert!(ok, "nakama-js suite failed under node on PostgreSQL, {format} sockets:\n{report}");
-        assert!(report.contains("pass 21") && report.contains("fail 0"), "{report}");
+        assert!(report.contains("pass 23") && report.contains("fail 0"), "{report}");
         // What the suites did is in PostgreSQL: accounts, storage, records, messages.
         let kept = ["users", "storage", "leaderboard_records", "messages"].map(|t| (t, schema.rows(t)));
         assert!(kept.iter().all(|(_, n)| *n > 0), "{format}: {kept:?}");
@@ -152,7 +152,8 @@ fn run(dir: &Path, database: Database, args: &[&str], format: &str) -> (bool, St
 }
 
 /// The suites, run under node and in Chromium alike.
-const SUITES: [&str; 4] = ["e2e.test.mjs", "realtime.test.mjs", "social.test.mjs", "leaderboards.test.mjs"];
+const SUITES: [&str; 5] =
+    ["e2e.test.mjs", "realtime.test.mjs", "social.test.mjs", "leaderboards.test.mjs", "lua.test.mjs"];
 
 /// Debian's Chromium, driven by playwright-core (no browser download).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -167,6 +168,11 @@ fn serve(database: Database) -> kaos_server::Running {
         rudp_port: Some(0),
         // Free ports only: two runs (or two checkouts) may test at once.
         console_port: Some(0),
+        // The Lua modules of lua.test.mjs.
+        runtime: kaos_lua::RuntimeConfig {
+            path: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua"),
+            ..kaos_lua::RuntimeConfig::default()
+        },
         ..Config::default()
     };
     kaos_server::start(&config, |kaos| {

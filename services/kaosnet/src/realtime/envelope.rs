@@ -218,7 +218,9 @@ fn rpc(kaos: &KaosNet, session: &SocketSession, m: Rpc) -> Result<Answer, Failur
     };
     match kaos.rpcs.call(id, &ctx, input) {
         Ok(out) => Ok(Answer::Reply(Message::Rpc(Rpc { id: m.id.clone(), payload: out, http_key: String::new() }))),
-        Err(e) if e.code == crate::Code::NotFound => {
+        // A function that raised NotFound is an exception, as in Nakama; only a missing
+        // function is "not found".
+        Err(e) if e.code == crate::Code::NotFound && e.message == crate::rpc::NOT_FOUND => {
             Err(Failure::new(SocketError::RuntimeFunctionNotFound, "RPC function not found"))
         }
         Err(e) => Err(Failure::new(SocketError::RuntimeFunctionException, e.message)),

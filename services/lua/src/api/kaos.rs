@@ -13,6 +13,7 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     registration(m, &t)?;
     storage(m, &t)?;
     leaderboards(m, &t)?;
+    super::matches::install(m, &t)?;
     m.function(&t, "json_encode", |lua, v: Value| encode(lua, v))?;
     m.function(&t, "json_decode", |lua, s: mlua::LuaString| decode(lua, &s.to_str()?))?;
     for (name, level) in [

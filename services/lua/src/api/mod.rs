@@ -6,6 +6,7 @@
 //! reaches the client as the same error the REST API would have answered.
 
 mod kaos;
+mod matches;
 mod nakama;
 mod nakama_data;
 
@@ -161,7 +162,18 @@ pub(crate) fn failure_to_error(what: &str, failure: Failure) -> ApiError {
     }
     let described = failure.describe();
     tracing::warn!(target: "kaos_lua", "{what} failed: {described}");
-    ApiError::new(Code::Internal, described)
+    // As Nakama: the client reads the message without the script's `file:line: ` (the
+    // log above keeps where it was).
+    ApiError::new(Code::Internal, without_location(&failure.message).to_string())
+}
+
+/// `msg` without a leading `something.lua:12: `.
+fn without_location(msg: &str) -> &str {
+    let Some((head, rest)) = msg.split_once(": ") else { return msg };
+    match head.rsplit_once(':') {
+        Some((file, line)) if file.ends_with(".lua") && line.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => msg,
+    }
 }
 
 /// Arguments as a list, for functions that take any number.

@@ -81,5 +81,6 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
         Ok(())
     })?;
     super::nakama_data::install(m, &t)?;
+    super::matches::install(m, &t)?;
     Ok(t)
 }

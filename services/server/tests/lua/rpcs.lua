@@ -1,0 +1,29 @@
+-- RPCs of the end-to-end suite (tests/e2e/lua.test.mjs), as a Nakama module writes them.
+local nk = require("nakama")
+
+nk.register_rpc(function(context, payload)
+    return payload
+end, "echo_lua")
+
+nk.register_rpc(function(context, payload)
+    return nk.json_encode({ user_id = context.user_id, mode = context.execution_mode })
+end, "whoami_lua")
+
+nk.register_rpc(function(context, payload)
+    error({ "no such item", 5 })
+end, "lua_not_found")
+
+nk.register_rpc(function(context, payload)
+    local t = nil
+    return t.boom
+end, "lua_broken")
+
+nk.register_rpc(function(context, payload)
+    local params = nk.json_decode(payload)
+    local id = nk.match_create("lua_arena", { mode = params.mode })
+    return nk.json_encode({ match_id = id })
+end, "make_lua_arena")
+
+nk.register_rpc(function(context, payload)
+    return nk.json_encode({ reply = nk.match_signal(nk.json_decode(payload).match_id, "count") })
+end, "signal_lua_arena")
