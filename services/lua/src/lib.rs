@@ -17,6 +17,7 @@
 
 mod api;
 mod convert;
+mod hooks;
 mod matches;
 mod modules;
 mod pool;
@@ -82,6 +83,7 @@ impl std::error::Error for LuaError {}
 pub struct LuaRuntime {
     pool: pool::Pool,
     kaos: Weak<KaosNet>,
+    hooks: hooks::Wired,
 }
 
 impl std::fmt::Debug for LuaRuntime {
@@ -96,7 +98,8 @@ impl LuaRuntime {
     pub fn start(kaos: &Arc<KaosNet>, config: RuntimeConfig) -> Result<Arc<LuaRuntime>, LuaError> {
         let weak = Arc::downgrade(kaos);
         let api = api::Host::new(weak.clone());
-        let runtime = Arc::new(LuaRuntime { pool: pool::Pool::new(config, api)?, kaos: weak });
+        let runtime =
+            Arc::new(LuaRuntime { pool: pool::Pool::new(config, api)?, kaos: weak, hooks: Default::default() });
         runtime.register_functions(kaos);
         runtime.pool.run_once()?;
         Ok(runtime)
@@ -149,6 +152,7 @@ impl LuaRuntime {
     }
 
     fn register_functions(self: &Arc<LuaRuntime>, kaos: &Arc<KaosNet>) {
+        self.hooks.wire(self, kaos, &self.pool.hook_names());
         for name in self.pool.match_names() {
             let runtime = self.clone();
             let handler = name.clone();

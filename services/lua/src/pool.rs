@@ -28,6 +28,7 @@ struct Inner {
     alive: usize,
     rpc_ids: Vec<String>,
     match_names: Vec<String>,
+    hook_names: Vec<(crate::hooks::Side, &'static str)>,
 }
 
 pub(crate) struct Pool {
@@ -43,7 +44,8 @@ impl Pool {
         let modules = Modules::read(&config.path, 1)?;
         let first = State::new(&config, &modules, &|lua| host.install(lua))?;
         let (rpc_ids, match_names) = (sorted_ids(&first), match_names(&first));
-        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names };
+        let hook_names = hook_names(&first);
+        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names, hook_names };
         Ok(Pool { config, host, inner: Mutex::new(inner), returned: Condvar::new() })
     }
 
@@ -67,6 +69,7 @@ impl Pool {
         let mut inner = self.lock();
         inner.rpc_ids = sorted_ids(&fresh);
         inner.match_names = match_names(&fresh);
+        inner.hook_names = hook_names(&fresh);
         inner.modules = modules;
         inner.idle.clear();
         inner.idle.push(fresh);
@@ -86,6 +89,11 @@ impl Pool {
     /// that return a match handler table.
     pub(crate) fn match_names(&self) -> Vec<String> {
         self.lock().match_names.clone()
+    }
+
+    /// The (side, operation) pairs the current modules hook.
+    pub(crate) fn hook_names(&self) -> Vec<(crate::hooks::Side, &'static str)> {
+        self.lock().hook_names.clone()
     }
 
     pub(crate) fn rpc_ids(&self) -> Vec<String> {
@@ -156,6 +164,12 @@ fn match_names(state: &State) -> Vec<String> {
     let mut names: Vec<String> = state.registered.matches.keys().cloned().collect();
     names.extend(state.registered.match_modules.iter().cloned());
     names.sort();
+    names.dedup();
+    names
+}
+
+fn hook_names(state: &State) -> Vec<(crate::hooks::Side, &'static str)> {
+    let mut names: Vec<_> = state.registered.hooks.iter().map(|(side, op, _)| (*side, *op)).collect();
     names.dedup();
     names
 }

@@ -23,6 +23,14 @@ pub(crate) struct Registered {
     pub(crate) matches: HashMap<String, Table>,
     /// Modules that return a match handler table (Nakama's form), by module name.
     pub(crate) match_modules: Vec<String>,
+    /// Hooks in registration order: their side and operation (KaosNet's name).
+    pub(crate) hooks: Vec<(crate::hooks::Side, &'static str, Function)>,
+}
+
+impl Registered {
+    pub(crate) fn hooks_for<'a>(&'a self, side: crate::hooks::Side, op: &'a str) -> impl Iterator<Item = &'a Function> {
+        self.hooks.iter().filter(move |(s, o, _)| *s == side && *o == op).map(|(_, _, f)| f)
+    }
 }
 
 /// A Lua state and what its modules registered.

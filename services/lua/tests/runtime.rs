@@ -354,3 +354,47 @@ fn registering_outside_loading_is_refused() {
     let e = kaos.rpcs().call("late", &user("u"), "").unwrap_err();
     assert!(e.message.contains("only while modules load"), "{}", e.message);
 }
+
+#[test]
+fn hooks_change_refuse_and_observe_operations_by_either_name() {
+    use kaosnet::hooks::HookContext;
+    let modules = Modules::new(&[(
+        "hooks.lua",
+        r#"
+        local nk = require("nakama")
+        nk.register_req_before(function(ctx, payload)
+            if payload.objects[1].collection == "forbidden" then return nil end
+            payload.objects[1].value = '{"stamped":true}'
+            return payload
+        end, "WriteStorageObjects")
+        kaos.register_hook("before", "channel_join", function(ctx, payload)
+            error({ "rooms are closed", 9 })
+        end)
+        nk.register_rt_after(function(ctx, outgoing, incoming)
+            kaos.storage_set(ctx.user_id, "seen", "join", { target = incoming.target, mode = ctx.execution_mode })
+        end, "ChannelJoin")
+        "#,
+    )]);
+    let kaos = services();
+    let _runtime = start(&kaos, &modules).unwrap();
+    let ctx = |op: &str| HookContext { operation: op.into(), user_id: Some(U1.into()), username: Some("u".into()) };
+    let write =
+        |collection: &str| serde_json::json!({"objects": [{"collection": collection, "key": "k", "value": "{}"}]});
+    let changed = kaos.hooks().run_before(&ctx("write_storage_objects"), write("saves")).unwrap();
+    assert_eq!(changed["objects"][0]["value"], "{\"stamped\":true}");
+    let refused = kaos.hooks().run_before(&ctx("write_storage_objects"), write("forbidden")).unwrap_err();
+    assert_eq!((refused.code, refused.message.as_str()), (Code::NotFound, "Requested resource was not found."));
+    let closed = kaos.hooks().run_before(&ctx("channel_join"), serde_json::json!({"target": "lobby"})).unwrap_err();
+    assert_eq!((closed.code, closed.message.as_str()), (Code::FailedPrecondition, "rooms are closed"));
+    kaos.hooks().run_after(&ctx("channel_join"), &serde_json::json!({"target": "lobby"}), &serde_json::json!({}));
+    let seen = kaos.storage().get(U1, "seen", "join").unwrap().unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&seen.value).unwrap();
+    assert_eq!(seen, serde_json::json!({"target": "lobby", "mode": "after"}));
+
+    let typo = Modules::new(&[(
+        "typo.lua",
+        r#"require("nakama").register_req_before(function() end, "WriteStorageObjectz")"#,
+    )]);
+    let e = start(&kaos, &typo).unwrap_err();
+    assert!(e.to_string().contains("no operation is called \"WriteStorageObjectz\""), "{e}");
+}

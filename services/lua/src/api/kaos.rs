@@ -50,6 +50,16 @@ fn registration(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
             r.matches.insert(name, handlers);
         })
     })?;
+    m.function(t, "register_hook", |lua, (side, operation, f): (String, String, Function)| {
+        let side = match side.as_str() {
+            "before" => crate::hooks::Side::Before,
+            "after" => crate::hooks::Side::After,
+            other => {
+                return Err(mlua::Error::RuntimeError(format!("a hook is \"before\" or \"after\", not {other:?}")))
+            }
+        };
+        super::register_hook(lua, side, &operation, f)
+    })?;
     m.function(t, "run_once", |lua, f: Function| register(lua, "run_once", |r| r.run_once.push(f)))
 }
 

@@ -132,6 +132,15 @@ pub(crate) fn register(lua: &Lua, what: &str, add: impl FnOnce(&mut Registered))
     }
 }
 
+/// Adds a hook while modules load; an unknown operation is an error (Nakama ignores it
+/// silently, which hides typos).
+pub(crate) fn register_hook(lua: &Lua, side: crate::hooks::Side, name: &str, f: Function) -> mlua::Result<()> {
+    let Some(op) = crate::hooks::operation(name) else {
+        return Err(mlua::Error::RuntimeError(format!("no operation is called {name:?}")));
+    };
+    register(lua, "registering a hook", |r| r.hooks.push((side, op, f)))
+}
+
 /// A gRPC code a script gave, if it is one.
 pub(crate) fn code_from(n: i64) -> Option<Code> {
     Some(match n {

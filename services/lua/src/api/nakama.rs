@@ -5,8 +5,9 @@ use base64::Engine;
 use mlua::{Function, Table, Value};
 
 use super::kaos::log;
-use super::{register, Module};
+use super::{register, register_hook, Module};
 use crate::convert::{decode, encode};
+use crate::hooks::Side;
 
 pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     let t = m.lua.create_table()?;
@@ -15,6 +16,14 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
             r.rpcs.insert(id.to_lowercase(), f);
         })
     })?;
+    for (name, side) in [
+        ("register_req_before", Side::Before),
+        ("register_req_after", Side::After),
+        ("register_rt_before", Side::Before),
+        ("register_rt_after", Side::After),
+    ] {
+        m.function(&t, name, move |lua, (f, id): (Function, String)| register_hook(lua, side, &id, f))?;
+    }
     m.function(&t, "run_once", |lua, f: Function| register(lua, "run_once", |r| r.run_once.push(f)))?;
     m.function(&t, "json_encode", |lua, v: Value| encode(lua, v))?;
     m.function(&t, "json_decode", |lua, s: mlua::LuaString| decode(lua, &s.to_str()?))?;
