@@ -321,3 +321,64 @@ fn the_realtime_sockets_answer_and_stop_on_sigterm() {
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// A socket's next text frame, as JSON.
+fn ws_next(ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>) -> Value {
+    loop {
+        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+#[test]
+fn lua_modules_reload_on_sighup_while_a_socket_stays_connected() {
+    let dir = std::env::temp_dir().join(format!("kaos-reload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = |answer: &str| format!(r#"require("nakama").register_rpc(function() return "{answer}" end, "version")"#);
+    std::fs::write(dir.join("v.lua"), module("one")).unwrap();
+    let s = start(&["--runtime-path", dir.to_str().unwrap()]);
+    let session = device_session(&s, "device-reload-01", "reloader");
+    let url = format!("ws://{}/ws?token={}&format=json", s.addr, session["token"].as_str().unwrap());
+    let (mut ws, _) = tungstenite::connect(url).unwrap();
+    let mut ask = |ws: &mut _, cid: usize| {
+        let rpc = json!({"cid": cid.to_string(), "rpc": {"id": "version"}}).to_string();
+        tungstenite::WebSocket::send(ws, tungstenite::Message::text(rpc)).unwrap();
+        ws_next(ws)["rpc"]["payload"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(ask(&mut ws, 1), "one");
+    std::fs::write(dir.join("v.lua"), module("two")).unwrap();
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    // The reload happens within the server's next turns; the same socket sees it.
+    let mut cid = 2;
+    while ask(&mut ws, cid) != "two" {
+        cid += 1;
+        assert!(cid < 10_000, "the reload never showed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A broken module is refused and the last good one goes on.
+    std::fs::write(dir.join("v.lua"), "not Lua at all").unwrap();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ask(&mut ws, cid + 1), "two");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_module_that_fails_to_load_stops_the_start_naming_it() {
+    let dir = std::env::temp_dir().join(format!("kaos-badmodule-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("broken.lua"), "local x = {}\nx.y.z = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kaos-server"))
+        .args(["--address", "127.0.0.1", "--port", "0", "--rudp-port", "off", "--console-port", "off"])
+        .args(["--database", "memory", "--runtime-path", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Lua module 'broken' failed to load") && stderr.contains("broken.lua:2"), "{stderr}");
+}
