@@ -39,6 +39,10 @@ const EXISTING: u64 = 10;
 const BASIC: &str = "Basic ZGVmYXVsdGtleTo="; // base64("defaultkey:")
 
 fn serve(dir: &str) {
+    let modules = std::path::Path::new(dir).join("modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    let echo = r#"require("nakama").register_rpc(function(context, payload) return payload end, "echo_lua")"#;
+    std::fs::write(modules.join("echo.lua"), echo).unwrap();
     // The server's warnings and errors show beside the figures.
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).init();
     let config = kaos_server::config::Config {
@@ -53,9 +57,14 @@ fn serve(dir: &str) {
         rate_limits: kaosnet::hooks::RateLimits::NONE,
         rudp_port: None,
         console_port: None,
+        runtime: kaos_lua::RuntimeConfig { path: modules, ..kaos_lua::RuntimeConfig::default() },
         ..kaos_server::config::Config::default()
     };
-    let server = kaos_server::start(&config, |_| {}).unwrap();
+    // The same echo in Rust and in Lua, side by side.
+    let server = kaos_server::start(&config, |kaos| {
+        kaos.rpcs().register("echo_rust", |_, payload| Ok(payload.to_string()));
+    })
+    .unwrap();
     println!("{}", server.addr.port());
     for _ in std::io::stdin().lock().lines() {}
     std::process::exit(0);
@@ -215,6 +224,7 @@ fn main() {
         })
         .collect();
     let auth: Vec<String> = sessions.iter().map(|(a, _)| a.clone()).collect();
+    let auth_rpc = auth.clone();
     for (auth, _) in &sessions {
         for i in 0..EXISTING {
             let body = format!("{{\"objects\":[{{\"collection\":\"bench\",\"key\":\"k{i}\",\"value\":\"{{}}\"}}]}}");
@@ -253,6 +263,12 @@ fn main() {
             }),
         ),
     );
+    // An RPC echo, as Nakama's Lua echo was measured (payload a JSON string).
+    for (name, id) in [("RPC echo in Rust", "echo_rust"), ("RPC echo in Lua", "echo_lua")] {
+        let auth = auth_rpc.clone();
+        let path = format!("/v2/rpc/{id}");
+        report(name, measure(&server, Box::new(move |c, _| request("POST", &path, &auth[c], "\"hello\""))));
+    }
     let pid = server.child.id();
     let after = (procfs::resident_bytes(pid), procfs::threads(pid));
     std::thread::sleep(Duration::from_secs(12)); // past the HTTP workers' idle timeout

@@ -18,6 +18,7 @@
 mod api;
 mod convert;
 mod hooks;
+mod match_dispatch;
 mod matches;
 mod modules;
 mod pool;

@@ -4,7 +4,7 @@
 //!
 //! Two forms:
 //! - Nakama's: a module returning `{ match_init = …, match_loop = … }`, created by its
-//!   module name; callbacks take `(context, dispatcher, tick, state, …)` and the
+//!   module name; callbacks take `(vm.context.clone(), vm.dispatcher.clone(), tick, state, …)` and the
 //!   dispatcher offers `broadcast_message`, `broadcast_message_deferred`, `match_kick`
 //!   and `match_label_update` (called with a dot).
 //! - The seed's: `kaos.register_match(name, { … })`; callbacks take `(context, state, …)`,
@@ -13,7 +13,6 @@
 //!
 //! A callback that fails, or returns no state, ends the match (logged with where).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -23,6 +22,7 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 use serde_json::Value as Json;
 
 use crate::convert::{json_to_lua, lua_to_json};
+use crate::match_dispatch::{self, Actions};
 use crate::state::State;
 use crate::LuaRuntime;
 
@@ -36,6 +36,12 @@ struct Vm {
     state: State,
     handlers: Table,
     form: Form,
+    /// Made once per match: the context, the dispatcher and its queue, and a presence
+    /// table per session (messages reuse their sender's).
+    context: Table,
+    dispatcher: Table,
+    actions: Actions,
+    presences: Table,
     /// The match state the script keeps between calls.
     value: Value,
     label: String,
@@ -92,34 +98,61 @@ impl LuaMatchHandler {
                 return Err(format!("{name} not found or not a function in match handler '{}'", self.name));
             }
         }
-        Ok(Vm { state, handlers, form, value: Value::Nil, label: String::new(), tick_rate: 0 })
+        let lua = &state.lua;
+        let actions = Actions::default();
+        let made = || -> mlua::Result<(Table, Table, Table)> {
+            let context = lua.create_table()?;
+            context.set("env", lua.create_table()?)?;
+            context.set("execution_mode", "match")?;
+            context.set("node", kaosnet::matches::authoritative::NODE)?;
+            context.set("match_node", kaosnet::matches::authoritative::NODE)?;
+            let dispatcher = match_dispatch::table(lua, &actions, &context)?;
+            Ok((context, dispatcher, lua.create_table()?))
+        };
+        let (context, dispatcher, presences) = made().map_err(|e| e.to_string())?;
+        Ok(Vm {
+            state,
+            handlers,
+            form,
+            context,
+            dispatcher,
+            actions,
+            presences,
+            value: Value::Nil,
+            label: String::new(),
+            tick_rate: 0,
+        })
     }
 
-    /// Calls callback `which` (skipped if the seed's form leaves it out); `args` gets the
-    /// dispatcher table (Nakama's form) to place among its arguments.
+    /// Calls callback `which` (skipped if the seed's form leaves it out) with what `args`
+    /// builds, then applies what it asked of the dispatcher.
     fn call(
         &mut self,
         which: &str,
         ctx: &MatchContext,
         d: Option<&mut Dispatcher<'_>>,
-        args: impl FnOnce(&Lua, &Vm, Table, Value) -> mlua::Result<MultiValue>,
+        args: impl FnOnce(&Lua, &Vm) -> mlua::Result<MultiValue>,
     ) -> Option<MultiValue> {
         let vm = self.vm.as_ref()?;
         let Ok(Value::Function(f)) = vm.handlers.raw_get::<Value>(which) else {
             return None;
         };
         let lua = &vm.state.lua;
-        let d = RefCell::new(d);
-        let outcome = lua.scope(|scope| {
-            let dispatcher = dispatcher(lua, scope, &d)?;
-            let context = context(lua, ctx, vm)?;
-            let args = args(lua, vm, context, Value::Table(dispatcher))?;
-            Ok(vm.state.call(&f, args))
-        });
+        let outcome = match vm.context.raw_set("match_id", ctx.match_id.as_str()).and_then(|()| args(lua, vm)) {
+            Ok(args) => vm.state.call(&f, args).map_err(|failure| failure.describe()),
+            Err(e) => Err(e.to_string()),
+        };
         match outcome {
-            Ok(Ok(out)) => Some(out),
-            Ok(Err(failure)) => self.fail(which, &failure.describe()),
-            Err(e) => self.fail(which, &e.to_string()),
+            Ok(out) => {
+                if let Some(d) = d {
+                    vm.actions.apply(d);
+                }
+                Some(out)
+            }
+            Err(why) => {
+                vm.actions.clear();
+                self.fail(which, &why)
+            }
         }
     }
 
@@ -148,20 +181,6 @@ impl LuaMatchHandler {
     }
 }
 
-fn context(lua: &Lua, ctx: &MatchContext, vm: &Vm) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.set("env", lua.create_table()?)?;
-    t.set("execution_mode", "match")?;
-    t.set("node", kaosnet::matches::authoritative::NODE)?;
-    t.set("match_id", ctx.match_id.as_str())?;
-    t.set("match_node", kaosnet::matches::authoritative::NODE)?;
-    if vm.tick_rate > 0 {
-        t.set("match_label", vm.label.as_str())?;
-        t.set("match_tick_rate", vm.tick_rate)?;
-    }
-    Ok(t)
-}
-
 pub(crate) fn presence_table(lua: &Lua, p: &Presence) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set("user_id", p.user_id.as_str())?;
@@ -171,74 +190,14 @@ pub(crate) fn presence_table(lua: &Lua, p: &Presence) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn presences_table(lua: &Lua, list: &[Presence]) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    for p in list {
-        t.push(presence_table(lua, p)?)?;
+/// The presence table of `p`, made once per session and match.
+fn cached_presence(lua: &Lua, vm: &Vm, p: &Presence) -> mlua::Result<Table> {
+    let key = p.session.text();
+    if let Some(t) = vm.presences.raw_get::<Option<Table>>(key.as_str())? {
+        return Ok(t);
     }
-    Ok(t)
-}
-
-/// The match's presences a Lua list names (by session id); others are dropped.
-fn named(d: &Dispatcher<'_>, list: &Table) -> mlua::Result<Vec<Presence>> {
-    let present = d.presences();
-    let mut out = Vec::new();
-    for p in list.sequence_values::<Table>() {
-        let session: Option<String> = p?.get("session_id")?;
-        if let Some(found) = present.iter().find(|q| Some(q.session.text()) == session) {
-            out.push(found.clone());
-        }
-    }
-    Ok(out)
-}
-
-type Slot<'a, 'd> = RefCell<Option<&'a mut Dispatcher<'d>>>;
-
-/// Nakama's dispatcher: functions over the match's [`Dispatcher`] for this call only.
-fn dispatcher<'s>(lua: &Lua, scope: &'s mlua::Scope<'s, '_>, d: &'s Slot<'_, '_>) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    let stopped = || mlua::Error::RuntimeError("match stopped".into());
-    let broadcast = scope.create_function(
-        move |_, args: (i64, Option<mlua::LuaString>, Option<Table>, Option<Table>, Option<bool>)| {
-            let (op_code, data, presences, sender, reliable) = args;
-            let mut slot = d.borrow_mut();
-            let d = slot.as_deref_mut().ok_or_else(stopped)?;
-            let targets = presences.map(|p| named(d, &p)).transpose()?;
-            if targets.as_ref().is_some_and(Vec::is_empty) {
-                return Ok(());
-            }
-            let from = match sender {
-                Some(s) => {
-                    let session: Option<String> = s.get("session_id")?;
-                    d.presences().into_iter().find(|p| Some(p.session.text()) == session)
-                }
-                None => None,
-            };
-            let data = data.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
-            d.broadcast(op_code, &data, targets.as_deref(), from.as_ref(), reliable.unwrap_or(true));
-            Ok(())
-        },
-    )?;
-    t.set("broadcast_message", broadcast.clone())?;
-    t.set("broadcast_message_deferred", broadcast)?;
-    t.set(
-        "match_kick",
-        scope.create_function(move |_, list: Table| {
-            let mut slot = d.borrow_mut();
-            let d = slot.as_deref_mut().ok_or_else(stopped)?;
-            let kicked = named(d, &list)?;
-            d.kick(&kicked);
-            Ok(())
-        })?,
-    )?;
-    t.set(
-        "match_label_update",
-        scope.create_function(move |_, label: String| {
-            let mut slot = d.borrow_mut();
-            let d = slot.as_deref_mut().ok_or_else(stopped)?;
-            d.label_update(&label).map_err(mlua::Error::RuntimeError)
-        })?,
-    )?;
+    let t = presence_table(lua, p)?;
+    vm.presences.raw_set(key, &t)?;
     Ok(t)
 }
 
@@ -246,9 +205,9 @@ impl MatchHandler for LuaMatchHandler {
     fn init(&mut self, ctx: &MatchContext, params: &Json) -> Result<MatchInit, String> {
         self.vm = Some(self.start()?);
         let out = self
-            .call("match_init", ctx, None, |lua, _, context, _| {
+            .call("match_init", ctx, None, |lua, vm| {
                 let params = if params.is_null() { Value::Nil } else { json_to_lua(lua, params)? };
-                mlua::IntoLuaMulti::into_lua_multi((context, params), lua)
+                mlua::IntoLuaMulti::into_lua_multi((vm.context.clone(), params), lua)
             })
             .ok_or_else(|| format!("match_init of '{}' failed", self.name))?;
         let vm = self.vm.as_mut().ok_or("no state")?;
@@ -284,6 +243,8 @@ impl MatchHandler for LuaMatchHandler {
             _ => return Err("match_init returned an unexpected label: it must be a string".into()),
         };
         (vm.value, vm.tick_rate, vm.label) = (state, tick_rate, label.clone());
+        vm.context.raw_set("match_label", label.as_str()).map_err(|e| e.to_string())?;
+        vm.context.raw_set("match_tick_rate", tick_rate).map_err(|e| e.to_string())?;
         Ok(MatchInit { tick_rate, label })
     }
 
@@ -296,14 +257,17 @@ impl MatchHandler for LuaMatchHandler {
         metadata: &HashMap<String, String>,
     ) -> Result<(), String> {
         let form = self.form();
-        let out = self.call("match_join_attempt", ctx, Some(d), |lua, vm, context, dispatcher| {
-            let p = presence_table(lua, presence)?;
+        let out = self.call("match_join_attempt", ctx, Some(d), |lua, vm| {
+            let p = cached_presence(lua, vm, presence)?;
             match form {
                 Form::Nakama => {
                     let meta = lua.create_table_from(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-                    mlua::IntoLuaMulti::into_lua_multi((context, dispatcher, tick, vm.value.clone(), p, meta), lua)
+                    mlua::IntoLuaMulti::into_lua_multi(
+                        (vm.context.clone(), vm.dispatcher.clone(), tick, vm.value.clone(), p, meta),
+                        lua,
+                    )
                 }
-                Form::Seed => mlua::IntoLuaMulti::into_lua_multi((context, vm.value.clone(), p), lua),
+                Form::Seed => mlua::IntoLuaMulti::into_lua_multi((vm.context.clone(), vm.value.clone(), p), lua),
             }
         });
         if self.vm.as_ref().is_some_and(|vm| vm.form == Form::Seed && !has(vm, "match_join_attempt")) {
@@ -334,21 +298,24 @@ impl MatchHandler for LuaMatchHandler {
             return false;
         }
         let form = self.form();
-        let out = self.call("match_loop", ctx, Some(d), |lua, vm, context, dispatcher| {
+        let out = self.call("match_loop", ctx, Some(d), |lua, vm| {
             let list = lua.create_table()?;
             for m in &messages {
                 let t = lua.create_table()?;
-                t.set("sender", presence_table(lua, &m.sender)?)?;
+                t.set("sender", cached_presence(lua, vm, &m.sender)?)?;
                 t.set("op_code", m.op_code)?;
                 t.set("data", lua.create_string(&m.data)?)?;
                 t.set("reliable", m.reliable)?;
                 list.push(t)?;
             }
             match form {
-                Form::Nakama => {
-                    mlua::IntoLuaMulti::into_lua_multi((context, dispatcher, tick, vm.value.clone(), list), lua)
+                Form::Nakama => mlua::IntoLuaMulti::into_lua_multi(
+                    (vm.context.clone(), vm.dispatcher.clone(), tick, vm.value.clone(), list),
+                    lua,
+                ),
+                Form::Seed => {
+                    mlua::IntoLuaMulti::into_lua_multi((vm.context.clone(), vm.value.clone(), tick, list), lua)
                 }
-                Form::Seed => mlua::IntoLuaMulti::into_lua_multi((context, vm.value.clone(), tick, list), lua),
             }
         });
         let Some(mut rest) = self.keep("match_loop", out) else {
@@ -367,21 +334,23 @@ impl MatchHandler for LuaMatchHandler {
 
     fn terminate(&mut self, ctx: &MatchContext, d: &mut Dispatcher<'_>, tick: u64, grace_seconds: u32) {
         let form = self.form();
-        self.call("match_terminate", ctx, Some(d), |lua, vm, context, dispatcher| match form {
-            Form::Nakama => {
-                mlua::IntoLuaMulti::into_lua_multi((context, dispatcher, tick, vm.value.clone(), grace_seconds), lua)
-            }
-            Form::Seed => mlua::IntoLuaMulti::into_lua_multi((context, vm.value.clone()), lua),
+        self.call("match_terminate", ctx, Some(d), |lua, vm| match form {
+            Form::Nakama => mlua::IntoLuaMulti::into_lua_multi(
+                (vm.context.clone(), vm.dispatcher.clone(), tick, vm.value.clone(), grace_seconds),
+                lua,
+            ),
+            Form::Seed => mlua::IntoLuaMulti::into_lua_multi((vm.context.clone(), vm.value.clone()), lua),
         });
     }
 
     fn signal(&mut self, ctx: &MatchContext, d: &mut Dispatcher<'_>, tick: u64, data: &str) -> Result<String, String> {
         let form = self.form();
-        let out = self.call("match_signal", ctx, Some(d), |lua, vm, context, dispatcher| match form {
-            Form::Nakama => {
-                mlua::IntoLuaMulti::into_lua_multi((context, dispatcher, tick, vm.value.clone(), data), lua)
-            }
-            Form::Seed => mlua::IntoLuaMulti::into_lua_multi((context, vm.value.clone(), data), lua),
+        let out = self.call("match_signal", ctx, Some(d), |lua, vm| match form {
+            Form::Nakama => mlua::IntoLuaMulti::into_lua_multi(
+                (vm.context.clone(), vm.dispatcher.clone(), tick, vm.value.clone(), data),
+                lua,
+            ),
+            Form::Seed => mlua::IntoLuaMulti::into_lua_multi((vm.context.clone(), vm.value.clone(), data), lua),
         });
         if out.is_none() && self.vm.as_ref().is_some_and(|vm| !has(vm, "match_signal")) {
             return Err("this match takes no signals".into());
@@ -404,13 +373,16 @@ impl LuaMatchHandler {
         list: &[Presence],
     ) {
         let form = self.form();
-        let out = self.call(which, ctx, Some(d), |lua, vm, context, dispatcher| {
-            let p = presences_table(lua, list)?;
+        let out = self.call(which, ctx, Some(d), |lua, vm| {
+            let p = lua.create_sequence_from(
+                list.iter().map(|q| cached_presence(lua, vm, q)).collect::<mlua::Result<Vec<_>>>()?,
+            )?;
             match form {
-                Form::Nakama => {
-                    mlua::IntoLuaMulti::into_lua_multi((context, dispatcher, tick, vm.value.clone(), p), lua)
-                }
-                Form::Seed => mlua::IntoLuaMulti::into_lua_multi((context, vm.value.clone(), p), lua),
+                Form::Nakama => mlua::IntoLuaMulti::into_lua_multi(
+                    (vm.context.clone(), vm.dispatcher.clone(), tick, vm.value.clone(), p),
+                    lua,
+                ),
+                Form::Seed => mlua::IntoLuaMulti::into_lua_multi((vm.context.clone(), vm.value.clone(), p), lua),
             }
         });
         if out.is_some() {
@@ -434,7 +406,13 @@ fn seed_broadcasts(lua: &Lua, d: &mut Dispatcher<'_>, list: &Table) -> mlua::Res
             other => lua_to_json(lua, other)?.to_string().into_bytes(),
         };
         let targets = match b.get::<Option<Table>>("presences")? {
-            Some(p) => Some(named(d, &p)?),
+            Some(list) => {
+                let mut ids = Vec::new();
+                for p in list.sequence_values::<Table>() {
+                    ids.extend(p?.get::<Option<String>>("session_id")?);
+                }
+                Some(d.presences().into_iter().filter(|p| ids.contains(&p.session.text())).collect::<Vec<_>>())
+            }
             None => None,
         };
         d.broadcast(op_code, &data, targets.as_deref(), None, b.get::<Option<bool>>("reliable")?.unwrap_or(true));

@@ -398,3 +398,37 @@ fn hooks_change_refuse_and_observe_operations_by_either_name() {
     let e = start(&kaos, &typo).unwrap_err();
     assert!(e.to_string().contains("no operation is called \"WriteStorageObjectz\""), "{e}");
 }
+
+#[test]
+fn seed_form_matches_run_as_registered_handlers() {
+    let modules = Modules::new(&[(
+        "seed.lua",
+        r#"
+        kaos.register_match("my_game", {
+            match_init = function(ctx, params)
+                return { state = { score = params.start or 0, ticks = 0 }, tick_rate = 30, label = "game-1" }
+            end,
+            match_loop = function(ctx, state, tick, messages)
+                state.ticks = state.ticks + 1
+                return state, {}
+            end,
+            match_signal = function(ctx, state, data)
+                state.score = state.score + tonumber(data)
+                return state, tostring(state.score) .. "/" .. ctx.match_label
+            end,
+        })
+        kaos.register_match("no_loop", { match_init = function() return { state = {}, tick_rate = 1 } end })
+        "#,
+    )]);
+    let kaos = services();
+    let runtime = start(&kaos, &modules).unwrap();
+    assert_eq!(runtime.match_names(), ["my_game", "no_loop"]);
+    let id = kaos.matches().create(&kaos, "my_game", &serde_json::json!({"start": 5})).unwrap();
+    let info = kaos.matches().get(&id).unwrap();
+    assert_eq!((info.label.as_str(), info.tick_rate, info.handler_name.as_str()), ("game-1", 30, "my_game"));
+    assert_eq!(kaos.matches().signal(&id, "2").unwrap(), "7/game-1");
+    assert_eq!(kaos.matches().signal(&id, "3").unwrap(), "10/game-1");
+    assert!(kaos.matches().stop(&id, 0));
+    let e = kaos.matches().create(&kaos, "no_loop", &serde_json::Value::Null).unwrap_err();
+    assert!(e.message.contains("match_loop not found"), "{}", e.message);
+}

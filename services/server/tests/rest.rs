@@ -336,13 +336,14 @@ fn lua_modules_reload_on_sighup_while_a_socket_stays_connected() {
     let dir = std::env::temp_dir().join(format!("kaos-reload-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let module = |answer: &str| format!(r#"require("nakama").register_rpc(function() return "{answer}" end, "version")"#);
+    let module =
+        |answer: &str| format!(r#"require("nakama").register_rpc(function() return "{answer}" end, "version")"#);
     std::fs::write(dir.join("v.lua"), module("one")).unwrap();
     let s = start(&["--runtime-path", dir.to_str().unwrap()]);
     let session = device_session(&s, "device-reload-01", "reloader");
     let url = format!("ws://{}/ws?token={}&format=json", s.addr, session["token"].as_str().unwrap());
     let (mut ws, _) = tungstenite::connect(url).unwrap();
-    let mut ask = |ws: &mut _, cid: usize| {
+    let ask = |ws: &mut _, cid: usize| {
         let rpc = json!({"cid": cid.to_string(), "rpc": {"id": "version"}}).to_string();
         tungstenite::WebSocket::send(ws, tungstenite::Message::text(rpc)).unwrap();
         ws_next(ws)["rpc"]["payload"].as_str().unwrap_or_default().to_string()
