@@ -35,12 +35,22 @@ pub(crate) fn operation(name: &str) -> Option<&'static str> {
     HookOperation::ALL.iter().map(|op| op.name()).find(|known| known.replace('_', "") == wanted)
 }
 
-/// The (side, operation) pairs already wired to the services: a reload adds new ones
-/// and the old dispatchers find the new generation's functions.
+/// The (side, operation) pairs already wired to the services, and whether the
+/// matchmaker's hook is: a reload adds new ones and the old dispatchers find the new
+/// generation's functions.
 #[derive(Default)]
-pub(crate) struct Wired(Mutex<HashSet<(Side, &'static str)>>);
+pub(crate) struct Wired(Mutex<HashSet<(Side, &'static str)>>, std::sync::atomic::AtomicBool);
 
 impl Wired {
+    /// Hands the matchmaker's matched groups to Lua, once the modules register a function.
+    pub(crate) fn wire_matchmaker(&self, runtime: &Arc<LuaRuntime>, kaos: &KaosNet) {
+        if !runtime.pool.has_matchmaker_matched() || self.1.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(runtime);
+        kaos.matchmaker().on_matched(move |_, users| weak.upgrade().and_then(|r| r.run_matchmaker_matched(users)));
+    }
+
     pub(crate) fn wire(&self, runtime: &Arc<LuaRuntime>, kaos: &KaosNet, hooks: &[(Side, &'static str)]) {
         let mut wired = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         for &(side, op) in hooks {
@@ -119,6 +129,48 @@ impl LuaRuntime {
         if let Err(e) = outcome {
             tracing::warn!(target: "kaos_lua", "after hook of {op} failed: {}", e.message);
         }
+    }
+}
+
+impl LuaRuntime {
+    /// The match id the Lua function makes for a matched group, or None (a relayed match).
+    fn run_matchmaker_matched(&self, users: &[kaosnet::matchmaker::MatchedUser]) -> Option<String> {
+        let outcome = self.pool.with_state(|state| {
+            let Some(f) = state.registered.matchmaker_matched.clone() else { return Ok(None) };
+            let lua = &state.lua;
+            let entries = || -> mlua::Result<mlua::Table> {
+                let list = lua.create_table()?;
+                for u in users {
+                    let entry = lua.create_table()?;
+                    entry.set("presence", crate::matches::presence_table(lua, &u.presence)?)?;
+                    let properties = lua.create_table()?;
+                    for (k, v) in &u.string_properties {
+                        properties.set(k.as_str(), v.as_str())?;
+                    }
+                    for (k, v) in &u.numeric_properties {
+                        properties.set(k.as_str(), *v)?;
+                    }
+                    entry.set("properties", properties)?;
+                    entry.set("party_id", u.party_id.as_deref())?;
+                    list.push(entry)?;
+                }
+                Ok(list)
+            };
+            let rpc = kaosnet::rpc::RpcContext::default();
+            let args = (crate::convert::rpc_context(lua, &rpc, "matchmaker").map_err(internal)?, entries().map_err(internal)?);
+            match state.call(&f, args) {
+                Ok(mut out) => match out.pop_front() {
+                    Some(Value::String(id)) => Ok(Some(id.to_string_lossy())),
+                    None | Some(Value::Nil) => Ok(None),
+                    Some(other) => Err(ApiError::new(Code::Internal, format!("it returned a {} where a match id was expected", other.type_name()))),
+                },
+                Err(failure) => Err(ApiError::new(Code::Internal, failure.describe())),
+            }
+        });
+        outcome.unwrap_or_else(|e| {
+            tracing::warn!(target: "kaos_lua", "matchmaker_matched failed, the group gets a relayed match: {}", e.message);
+            None
+        })
     }
 }
 

@@ -154,6 +154,7 @@ impl LuaRuntime {
 
     fn register_functions(self: &Arc<LuaRuntime>, kaos: &Arc<KaosNet>) {
         self.hooks.wire(self, kaos, &self.pool.hook_names());
+        self.hooks.wire_matchmaker(self, kaos);
         for name in self.pool.match_names() {
             let runtime = self.clone();
             let handler = name.clone();

@@ -29,6 +29,7 @@ struct Inner {
     rpc_ids: Vec<String>,
     match_names: Vec<String>,
     hook_names: Vec<(crate::hooks::Side, &'static str)>,
+    matchmaker_matched: bool,
 }
 
 pub(crate) struct Pool {
@@ -45,7 +46,8 @@ impl Pool {
         let first = State::new(&config, &modules, &|lua| host.install(lua))?;
         let (rpc_ids, match_names) = (sorted_ids(&first), match_names(&first));
         let hook_names = hook_names(&first);
-        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names, hook_names };
+        let matchmaker_matched = first.registered.matchmaker_matched.is_some();
+        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names, hook_names, matchmaker_matched };
         Ok(Pool { config, host, inner: Mutex::new(inner), returned: Condvar::new() })
     }
 
@@ -70,6 +72,7 @@ impl Pool {
         inner.rpc_ids = sorted_ids(&fresh);
         inner.match_names = match_names(&fresh);
         inner.hook_names = hook_names(&fresh);
+        inner.matchmaker_matched = fresh.registered.matchmaker_matched.is_some();
         inner.modules = modules;
         inner.idle.clear();
         inner.idle.push(fresh);
@@ -89,6 +92,11 @@ impl Pool {
     /// that return a match handler table.
     pub(crate) fn match_names(&self) -> Vec<String> {
         self.lock().match_names.clone()
+    }
+
+    /// Whether the current modules make the matchmaker's matches.
+    pub(crate) fn has_matchmaker_matched(&self) -> bool {
+        self.lock().matchmaker_matched
     }
 
     /// The (side, operation) pairs the current modules hook.

@@ -23,6 +23,8 @@ pub(crate) struct Registered {
     pub(crate) matches: HashMap<String, Table>,
     /// Modules that return a match handler table (Nakama's form), by module name.
     pub(crate) match_modules: Vec<String>,
+    /// What makes the match for a matchmaker's group (`register_matchmaker_matched`).
+    pub(crate) matchmaker_matched: Option<Function>,
     /// Hooks in registration order: their side and operation (KaosNet's name).
     pub(crate) hooks: Vec<(crate::hooks::Side, &'static str, Function)>,
 }

@@ -24,6 +24,9 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     ] {
         m.function(&t, name, move |lua, (f, id): (Function, String)| register_hook(lua, side, &id, f))?;
     }
+    m.function(&t, "register_matchmaker_matched", |lua, f: Function| {
+        register(lua, "register_matchmaker_matched", |r| r.matchmaker_matched = Some(f))
+    })?;
     m.function(&t, "run_once", |lua, f: Function| register(lua, "run_once", |r| r.run_once.push(f)))?;
     m.function(&t, "json_encode", |lua, v: Value| encode(lua, v))?;
     m.function(&t, "json_decode", |lua, s: mlua::LuaString| decode(lua, &s.to_str()?))?;

@@ -37,6 +37,7 @@ async function player() {
   const socket = createSocket();
   const data = [];
   socket.onmatchdata = (m) => data.push({ op: m.op_code, text: new TextDecoder().decode(m.data) });
+  socket.onmatchmakermatched = (m) => data.push({ matched: m });
   await socket.connect(session, false);
   return { session, socket, data };
 }
@@ -79,4 +80,19 @@ test('lua authoritative match: listed by label, joined by three, answers and ann
   const banned = await player();
   await assert.rejects(banned.socket.joinMatch(id, undefined, { banned: 'yes' }));
   for (const p of [...players, banned]) p.socket.disconnect(false);
+});
+
+test('a Lua matchmaker_matched function puts a matched group in a Lua match', async () => {
+  const [a, b] = [await player(), await player()];
+  const region = unique('r').slice(0, 30);
+  const query = `+properties.region:${region} +properties.mode:lua`;
+  for (const p of [a, b]) await p.socket.addMatchmaker(query, 2, 2, { region, mode: 'lua' });
+  const [ma, mb] = [await waitFor(a, (d) => d.matched), await waitFor(b, (d) => d.matched)];
+  assert.ok(ma.matched.match_id && !ma.matched.token, JSON.stringify(ma));
+  assert.equal(ma.matched.match_id, mb.matched.match_id);
+  const listed = await client.listMatches(a.session, 10, true, undefined, undefined, undefined, `+label.mode:${region}`);
+  assert.deepEqual(listed.matches.map((m) => m.match_id), [ma.matched.match_id]);
+  await a.socket.joinMatch(ma.matched.match_id);
+  await waitFor(a, (d) => d.op === 3 && d.text === `joined:${a.session.username}`);
+  for (const p of [a, b]) p.socket.disconnect(false);
 });

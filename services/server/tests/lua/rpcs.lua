@@ -27,3 +27,11 @@ end, "make_lua_arena")
 nk.register_rpc(function(context, payload)
     return nk.json_encode({ reply = nk.match_signal(nk.json_decode(payload).match_id, "count") })
 end, "signal_lua_arena")
+
+-- Groups that asked for a Lua match get one; the others keep their relayed match.
+nk.register_matchmaker_matched(function(context, entries)
+    for _, e in ipairs(entries) do
+        if e.properties.mode ~= "lua" then return nil end
+    end
+    return nk.match_create("lua_arena", { mode = entries[1].properties.region })
+end)
