@@ -157,12 +157,16 @@ impl LuaRuntime {
                 Ok(list)
             };
             let rpc = kaosnet::rpc::RpcContext::default();
-            let args = (crate::convert::rpc_context(lua, &rpc, "matchmaker").map_err(internal)?, entries().map_err(internal)?);
+            let args =
+                (crate::convert::rpc_context(lua, &rpc, "matchmaker").map_err(internal)?, entries().map_err(internal)?);
             match state.call(&f, args) {
                 Ok(mut out) => match out.pop_front() {
                     Some(Value::String(id)) => Ok(Some(id.to_string_lossy())),
                     None | Some(Value::Nil) => Ok(None),
-                    Some(other) => Err(ApiError::new(Code::Internal, format!("it returned a {} where a match id was expected", other.type_name()))),
+                    Some(other) => Err(ApiError::new(
+                        Code::Internal,
+                        format!("it returned a {} where a match id was expected", other.type_name()),
+                    )),
                 },
                 Err(failure) => Err(ApiError::new(Code::Internal, failure.describe())),
             }

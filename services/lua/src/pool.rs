@@ -47,7 +47,8 @@ impl Pool {
         let (rpc_ids, match_names) = (sorted_ids(&first), match_names(&first));
         let hook_names = hook_names(&first);
         let matchmaker_matched = first.registered.matchmaker_matched.is_some();
-        let inner = Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names, hook_names, matchmaker_matched };
+        let inner =
+            Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names, hook_names, matchmaker_matched };
         Ok(Pool { config, host, inner: Mutex::new(inner), returned: Condvar::new() })
     }
 

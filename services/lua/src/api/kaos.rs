@@ -10,6 +10,11 @@ use crate::convert::{decode, encode, json_to_lua, lua_to_json};
 
 pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     let t = m.lua.create_table()?;
+    // The other services under Nakama's names and shapes (accounts, users, tournaments,
+    // notifications, friends, groups); the seed's own storage functions below replace
+    // the ones of the same name.
+    super::nakama_data::install(m, &t)?;
+    super::social::install(m, &t)?;
     registration(m, &t)?;
     storage(m, &t)?;
     leaderboards(m, &t)?;

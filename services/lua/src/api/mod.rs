@@ -9,6 +9,7 @@ mod kaos;
 mod matches;
 mod nakama;
 mod nakama_data;
+mod social;
 
 use std::sync::{Arc, Weak};
 

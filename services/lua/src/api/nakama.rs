@@ -94,5 +94,6 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     })?;
     super::nakama_data::install(m, &t)?;
     super::matches::install(m, &t)?;
+    super::social::install(m, &t)?;
     Ok(t)
 }

@@ -123,7 +123,7 @@ fn storage(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
 }
 
 /// A user as Nakama's Lua runtime shapes it.
-fn user_table(lua: &Lua, kaos: &KaosNet, u: &User) -> mlua::Result<Table> {
+pub(super) fn user_table(lua: &Lua, kaos: &KaosNet, u: &User) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set("user_id", u.id.as_str())?;
     t.set("username", u.username.as_str())?;
