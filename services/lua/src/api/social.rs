@@ -14,6 +14,8 @@ use crate::convert::lua_to_json;
 
 /// `(id, limit, state, cursor)` of the listings.
 type ListArgs = (String, Option<usize>, Option<i32>, Option<String>);
+/// `(user_id, username, ids, usernames)` of `friends_add`.
+type AddArgs = (String, Option<String>, Option<Vec<String>>, Option<Vec<String>>);
 /// `(user_id, name, creator_id, lang_tag, description, avatar_url, open, metadata, max_count)`.
 type CreateArgs =
     (String, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<bool>, Value, Option<i64>);
@@ -55,15 +57,9 @@ pub(super) fn install(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         let list = rows(lua, &page.friends, |(u, f)| Ok((user_table(lua, kaos, u)?, f.state)), "user")?;
         Ok((list, page.cursor))
     })?;
-    m.service(
-        t,
-        "friends_add",
-        |_,
-         kaos,
-         (user_id, _username, ids, names): (String, Option<String>, Option<Vec<String>>, Option<Vec<String>>)| {
-            Ok(kaos.friends().add(&user_id, &ids.unwrap_or_default(), &names.unwrap_or_default())?)
-        },
-    )?;
+    m.service(t, "friends_add", |_, kaos, (user_id, _username, ids, names): AddArgs| {
+        Ok(kaos.friends().add(&user_id, &ids.unwrap_or_default(), &names.unwrap_or_default())?)
+    })?;
     m.service(t, "group_create", |lua, kaos, args: CreateArgs| {
         let (user_id, name, creator, lang_tag, description, avatar_url, open, metadata, max_count) = args;
         let defaults = GroupSpec::default();
