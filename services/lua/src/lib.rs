@@ -171,6 +171,35 @@ impl LuaRuntime {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    use std::sync::{Arc, OnceLock};
+
+    use kaosnet::KaosNet;
+
+    /// Loads `text` as a module in a small sandboxed state (100,000 instructions a call,
+    /// 8 MiB) and calls every RPC it registers with `payload`. Whatever the text, this
+    /// returns: errors are values, never a panic, a hang or unbounded memory.
+    pub fn run_module(text: &str, payload: &str) {
+        static KAOS: OnceLock<Arc<KaosNet>> = OnceLock::new();
+        let kaos = KAOS.get_or_init(|| {
+            let store = Arc::new(kaosnet::store::MemoryStore::new());
+            KaosNet::new(store, kaosnet::ApiConfig::default(), Default::default())
+        });
+        let config = crate::RuntimeConfig { max_instructions: 100_000, memory_limit: 8 << 20, ..Default::default() };
+        let modules = crate::modules::Modules::from_text("fuzz", text);
+        let host = crate::api::Host::new(Arc::downgrade(kaos));
+        let Ok(state) = crate::state::State::new(&config, &modules, &|lua| host.install(lua)) else { return };
+        for f in state.registered.rpcs.values() {
+            let context = crate::convert::rpc_context(&state.lua, &Default::default(), "rpc");
+            if let Ok(context) = context {
+                let _ = state.call(f, (context, payload));
+            }
+        }
+    }
+}
+
 fn internal(e: mlua::Error) -> ApiError {
     ApiError::new(Code::Internal, format!("Lua: {e}"))
 }

@@ -75,3 +75,16 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut HashMap<String, Source>
     }
     Ok(())
 }
+
+#[cfg(feature = "fuzzing")]
+impl Modules {
+    /// One module from text, as if read from `<name>.lua`.
+    pub(crate) fn from_text(name: &str, text: &str) -> Modules {
+        let source = Source { file: format!("{name}.lua"), text: text.to_string() };
+        Modules {
+            generation: 1,
+            sources: Arc::new(HashMap::from([(name.to_string(), source)])),
+            order: Arc::new(vec![name.to_string()]),
+        }
+    }
+}
