@@ -86,6 +86,13 @@ nk.register_rpc(function(ctx, payload)
     -- The seed's module reaches the same services.
     check(kaos.account_get_id(a).username == "alice2" and #kaos.user_groups_list(a, 10) == 1, "kaos has the services")
 
+    -- matches (arena.lua beside this module)
+    local match_id = nk.match_create("arena", { mode = "lua-test" })
+    local listed = nk.match_list(10, true, nil, 0, 10, "+label.mode:lua-test")
+    check(#listed == 1 and listed[1].match_id == match_id and listed[1].handler_name == "arena", "match_list")
+    check(nk.match_get(match_id).label == '{"mode":"lua-test"}' and nk.match_get("nope") == nil, "match_get")
+    check(nk.match_signal(match_id, "hi") == "got hi", "match_signal")
+
     -- utilities
     check(nk.base64_decode(nk.base64_encode("kaos")) == "kaos", "base64")
     check(nk.base64_encode("a", false) == "YQ", "base64 without padding")
@@ -102,12 +109,26 @@ nk.register_rpc(function(ctx, payload)
 end, "nakama_api")
 "#;
 
+const ARENA: &str = r#"
+local nk = require("nakama")
+local M = {}
+function M.match_init(ctx, params) return {}, 1, nk.json_encode({ mode = params.mode }) end
+function M.match_join_attempt(ctx, d, tick, state, presence, metadata) return state, true end
+function M.match_join(ctx, d, tick, state, presences) return state end
+function M.match_leave(ctx, d, tick, state, presences) return state end
+function M.match_loop(ctx, d, tick, state, messages) return state end
+function M.match_terminate(ctx, d, tick, state, grace) return state end
+function M.match_signal(ctx, d, tick, state, data) return state, "got " .. data end
+return M
+"#;
+
 #[test]
 fn every_nakama_function_from_lua() {
     let dir = std::env::temp_dir().join(format!("kaos-lua-nakama-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("api.lua"), MODULE).unwrap();
+    std::fs::write(dir.join("arena.lua"), ARENA).unwrap();
     let kaos = KaosNet::new(Arc::new(MemoryStore::new()), ApiConfig::default(), SessionConfig::default());
     let sign_up = |device: &str, name: &str| {
         let r = DeviceAuthRequest { device_id: device.into(), create: true, username: Some(name.into()) };
