@@ -124,6 +124,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found("Not found."),
             StoreError::InvalidCursor => ApiError::invalid("Invalid cursor."),
             StoreError::Social(r) => refusal(r),
+            StoreError::Wallet(why) => ApiError::invalid(why),
             // The detail goes to the server log; clients learn only that it failed.
             StoreError::Backend(detail) => {
                 let at = std::panic::Location::caller();

@@ -1,4 +1,10 @@
-//! One conformance suite for every `Store`: each test runs on memory and on SQLite.
+//! One conformance suite for every `Store`: each test runs on memory and on SQLite
+//! (and on PostgreSQL with `--features postgres`).
+
+#[macro_use]
+mod conformance;
+#[cfg(feature = "postgres")]
+use conformance::postgres_store;
 
 use kaosnet::store::leaderboards::{LeaderboardStore, RecordWrite, StoredBoard, StoredRecord};
 use kaosnet::store::{
@@ -12,6 +18,7 @@ fn user(id: &str, username: &str) -> User {
         id: id.to_string(),
         username: username.to_string(),
         metadata: "{}".into(),
+        wallet: "{}".into(),
         create_time: 100,
         update_time: 100,
         ..User::default()
@@ -579,24 +586,6 @@ fn a_deleted_last_superadmin_hands_the_group_on(s: &dyn Store) {
     assert_eq!(members(s, "h"), vec![pair("d", 0)]);
 }
 
-#[cfg(feature = "postgres")]
-/// A PostgreSQL store in a fresh schema of the server named by `KAOS_TEST_POSTGRES`
-/// (`.ci/run` starts one); without it the test says it skipped, unless
-/// `KAOS_REQUIRE_POSTGRES` is set.
-fn postgres_store() -> Option<kaosnet::store::PostgresStore> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let Ok(base) = std::env::var("KAOS_TEST_POSTGRES") else {
-        assert!(std::env::var_os("KAOS_REQUIRE_POSTGRES").is_none(), "KAOS_TEST_POSTGRES is not set");
-        eprintln!("skipped: KAOS_TEST_POSTGRES is not set");
-        return None;
-    };
-    let schema = format!("kaos_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut admin = ::postgres::Client::connect(&base, ::postgres::NoTls).unwrap();
-    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
-    Some(kaosnet::store::PostgresStore::open(&format!("{base} options='-c search_path={schema}'")).unwrap())
-}
-
 fn record(board: &str, owner: &str, score: i64, expiry: i64) -> StoredRecord {
     StoredRecord {
         leaderboard_id: board.into(),
@@ -645,25 +634,6 @@ fn boards_and_records_are_kept_by_period(s: &dyn Store) {
     assert!(!s.delete_board("b").unwrap());
     assert!(s.records("b", 0).unwrap().is_empty() && s.records("b", 100).unwrap().is_empty());
     assert_eq!(s.records("a", 0).unwrap(), [record("a", "o1", 40, 0)]);
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[test] fn $name() { super::$name(&kaosnet::store::MemoryStore::new()); })*
-        }
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(&kaosnet::store::SqliteStore::in_memory().unwrap()); })*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(#[test] fn $name() {
-                if let Some(store) = super::postgres_store() {
-                    super::$name(&store);
-                }
-            })*
-        }
-    };
 }
 
 conformance!(

@@ -45,6 +45,15 @@ nk.register_rpc(function(ctx, payload)
     local named = nk.users_get_username({ "alice2" })
     check(#named == 1 and named[1].display_name == "Alice", "users_get_username")
 
+    -- wallets
+    local updated, previous = nk.wallet_update(a, { gold = 100, gems = 5 }, { reason = "quest" }, true)
+    check(updated.gold == 100 and previous.gold == nil, "wallet_update")
+    local ok, err = pcall(nk.wallet_update, a, { gold = -101 })
+    check(not ok and tostring(err):find("negative value at path 'gold'"), "wallet refuses negatives")
+    check(nk.account_get_id(a).wallet.gems == 5, "account wallet")
+    local ledger = nk.wallet_ledger_list(a)
+    check(#ledger == 1 and ledger[1].changeset.gold == 100 and ledger[1].metadata.reason == "quest", "wallet_ledger_list")
+
     -- leaderboards
     nk.leaderboard_create("lua_board", false, "desc", "best", "", { season = 1 })
     local record = nk.leaderboard_record_write("lua_board", a, "alice2", 100, 0, { weapon = "axe" })

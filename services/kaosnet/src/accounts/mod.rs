@@ -17,6 +17,7 @@ mod profile;
 mod revocations;
 mod service;
 mod throttle;
+mod wallet;
 
 pub use profile::{AccountUpdate, MAX_LOOKUP};
 pub use service::{AuthConfig, AuthResponse, AuthService, DeviceAuthRequest, EmailAuthRequest};
@@ -187,6 +188,7 @@ impl Accounts {
             id: uuid::Uuid::new_v4().to_string(),
             username: username.map_or_else(random_username, str::to_string),
             metadata: "{}".into(),
+            wallet: "{}".into(),
             // Nakama's schema default.
             lang_tag: DEFAULT_LANG_TAG.into(),
             create_time: now,

@@ -144,7 +144,7 @@ fn get_account(kaos: &KaosNet, req: &Request) -> Answer {
     let u = me(kaos, req)?;
     let mut v = json!({
         "user": user_json(kaos, &u),
-        "wallet": "{}",
+        "wallet": if u.wallet.is_empty() { "{}" } else { u.wallet.as_str() },
         "devices": u.devices.iter().map(|d| json!({"id": d})).collect::<Vec<_>>(),
     });
     if let Some(e) = &u.email {

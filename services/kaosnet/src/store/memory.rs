@@ -25,6 +25,8 @@ pub(super) struct Inner {
     by_device: HashMap<String, String>,
     objects: BTreeMap<ObjectKey, StorageObject>,
     revoked: HashMap<String, i64>,
+    /// Wallet changes recorded, oldest first.
+    ledger: Vec<super::LedgerEntry>,
 }
 
 impl Inner {
@@ -114,7 +116,8 @@ impl AccountStore for MemoryStore {
             return Err(StoreError::Conflict(field));
         }
         inner.index(user);
-        inner.users.insert(user.id.clone(), user.clone());
+        // A new wallet is empty, as the SQL stores' column default makes it.
+        inner.users.insert(user.id.clone(), User { wallet: "{}".into(), ..user.clone() });
         Ok(())
     }
 
@@ -152,7 +155,9 @@ impl AccountStore for MemoryStore {
         }
         inner.unindex(&old);
         inner.index(user);
-        inner.users.insert(user.id.clone(), user.clone());
+        // The wallet changes only through its own updates.
+        let user = User { wallet: old.wallet, ..user.clone() };
+        inner.users.insert(user.id.clone(), user);
         Ok(())
     }
 
@@ -161,6 +166,7 @@ impl AccountStore for MemoryStore {
         let Some(old) = inner.users.remove(id) else { return Ok(false) };
         inner.unindex(&old);
         inner.objects.retain(|(_, owner, _), _| owner != id);
+        inner.ledger.retain(|e| e.user_id != id);
         let mut social = self.social.write().unwrap_or_else(PoisonError::into_inner);
         let mut draft = social.clone();
         super::forget_user(&mut super::memory_social::MemTx { social: &mut draft, users: &inner.users }, id)?;
@@ -360,5 +366,29 @@ impl MessageStore for MemoryStore {
         let before = list.len();
         list.retain(|_, n| !ids.contains(&n.id));
         Ok(before - list.len())
+    }
+}
+
+impl super::WalletStore for MemoryStore {
+    fn update_wallet(
+        &self,
+        user_id: &str,
+        changes: &BTreeMap<String, i64>,
+        ledger: Option<&super::LedgerEntry>,
+    ) -> Result<super::WalletChange, StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let user = inner.users.get_mut(user_id).ok_or(StoreError::NotFound)?;
+        let previous = user.wallet.clone();
+        let updated = super::wallets::apply(&previous, changes)?;
+        user.wallet = updated.clone();
+        if let Some(e) = ledger {
+            inner.ledger.push(super::LedgerEntry { user_id: user_id.to_string(), ..e.clone() });
+        }
+        Ok(super::WalletChange { previous, updated })
+    }
+
+    fn wallet_ledger(&self, user_id: &str, limit: usize) -> Result<Vec<super::LedgerEntry>, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(inner.ledger.iter().rev().filter(|e| e.user_id == user_id).take(limit).cloned().collect())
     }
 }

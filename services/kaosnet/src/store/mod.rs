@@ -19,6 +19,7 @@ mod messages;
 mod postgres;
 mod social;
 mod sqlite;
+pub mod wallets;
 
 pub use memory::MemoryStore;
 pub use messages::{ChannelMessage, MessageStore, Notification};
@@ -31,6 +32,7 @@ pub use social::{
     SocialStore, SocialWrite,
 };
 pub use sqlite::SqliteStore;
+pub use wallets::{LedgerEntry, WalletChange, WalletStore};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -58,6 +60,9 @@ pub enum StoreError {
     /// A friend or group operation was refused; nothing was changed.
     #[error("refused: {0:?}")]
     Social(Refusal),
+    /// A wallet update was refused (a balance below zero, an overflow); nothing changed.
+    #[error("{0}")]
+    Wallet(String),
     /// The database failed.
     #[error("database error: {0}")]
     Backend(String),
@@ -85,6 +90,10 @@ pub struct User {
     /// Unix seconds.
     pub create_time: i64,
     pub update_time: i64,
+    /// Balances by name, a JSON object; read with the user, changed only through
+    /// [`WalletStore::update_wallet`] (an account update leaves it as it is).
+    #[serde(default)]
+    pub wallet: String,
 }
 
 /// Which unique field to look a user up by.
@@ -167,7 +176,7 @@ pub struct ObjectPage {
 /// The user columns the SQL stores read, in the order their row mappers expect.
 pub(crate) const USER_COLUMNS: &str =
     "id, username, display_name, avatar_url, lang_tag, location, timezone, metadata, \
-                                       email, password_hash, custom_id, create_time, update_time";
+                                       email, password_hash, custom_id, create_time, update_time, wallet";
 /// The storage columns the SQL stores read and write, in their row mappers' order.
 pub(crate) const OBJECT_COLUMNS: &str =
     "collection, user_id, key, value, version, permission_read, permission_write, create_time, update_time";
@@ -212,7 +221,15 @@ pub(crate) fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 /// Everything the services persist: one trait per service's data, each with SQLite,
 /// PostgreSQL and memory implementations that pass one conformance suite.
 pub trait Store:
-    AccountStore + ObjectStore + SessionStore + MessageStore + SocialStore + leaderboards::LeaderboardStore + Send + Sync
+    AccountStore
+    + ObjectStore
+    + SessionStore
+    + MessageStore
+    + SocialStore
+    + leaderboards::LeaderboardStore
+    + wallets::WalletStore
+    + Send
+    + Sync
 {
 }
 
@@ -223,6 +240,7 @@ impl<T> Store for T where
         + MessageStore
         + SocialStore
         + leaderboards::LeaderboardStore
+        + wallets::WalletStore
         + Send
         + Sync
 {

@@ -19,6 +19,7 @@ const SYSTEM_USER: &str = "00000000-0000-0000-0000-000000000000";
 pub(super) fn install(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
     storage(m, t)?;
     users(m, t)?;
+    wallets(m, t)?;
     leaderboards(m, t)?;
     tournaments(m, t)?;
     notifications(m, t)
@@ -148,7 +149,7 @@ fn users(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         let u = kaos.accounts().account(&user_id)?;
         let account = user_table(lua, kaos, &u)?;
         account.set("user", user_table(lua, kaos, &u)?)?;
-        account.set("wallet", lua.create_table()?)?;
+        account.set("wallet", json_text_to_lua(lua, if u.wallet.is_empty() { "{}" } else { &u.wallet })?)?;
         account.set("email", u.email.as_deref())?;
         account.set("custom_id", u.custom_id.as_deref())?;
         let devices = lua.create_table()?;
@@ -190,6 +191,42 @@ fn users(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
             out.push(user_table(lua, kaos, &u)?)?;
         }
         Ok(out)
+    })
+}
+
+fn wallets(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
+    m.service(
+        t,
+        "wallet_update",
+        |lua, kaos, (user_id, changeset, metadata, ledger): (String, Table, Value, Option<bool>)| {
+            let mut changes = std::collections::BTreeMap::new();
+            for pair in changeset.pairs::<String, Value>() {
+                let (name, amount) = pair?;
+                let amount = match amount {
+                    Value::Integer(n) => n,
+                    Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => n as i64,
+                    _ => return Err(invalid(&format!("wallet changeset value for '{name}' must be a whole number"))),
+                };
+                changes.insert(name, amount);
+            }
+            let metadata = if metadata.is_nil() { serde_json::Value::Null } else { lua_to_json(lua, metadata)? };
+            let change = kaos.accounts().update_wallet(&user_id, &changes, &metadata, ledger.unwrap_or(false))?;
+            Ok((json_text_to_lua(lua, &change.updated)?, json_text_to_lua(lua, &change.previous)?))
+        },
+    )?;
+    m.service(t, "wallet_ledger_list", |lua, kaos, (user_id, limit): (String, Option<usize>)| {
+        let items = lua.create_table()?;
+        for e in kaos.accounts().wallet_ledger(&user_id, limit.unwrap_or(100))? {
+            let item = lua.create_table()?;
+            item.set("id", e.id)?;
+            item.set("user_id", e.user_id)?;
+            item.set("create_time", e.create_time)?;
+            item.set("update_time", e.create_time)?;
+            item.set("changeset", json_text_to_lua(lua, &e.changeset)?)?;
+            item.set("metadata", json_text_to_lua(lua, &e.metadata)?)?;
+            items.push(item)?;
+        }
+        Ok(items)
     })
 }
 

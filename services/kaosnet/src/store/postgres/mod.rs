@@ -12,6 +12,7 @@ use postgres::{Client, NoTls, Row, Transaction};
 mod leaderboards;
 mod messages;
 mod social;
+mod wallets;
 
 use super::{
     apply_write, check_delete, decode_cursor, encode_cursor, may_read, AccountStore, Caller, ObjectDelete, ObjectId,
@@ -145,6 +146,18 @@ CREATE TABLE group_edges (
 CREATE INDEX group_edges_group ON group_edges (group_id, seq);
 CREATE INDEX group_edges_user ON group_edges (user_id, seq);
 "#,
+    r#"
+ALTER TABLE users ADD COLUMN wallet TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE wallet_ledger (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    changeset TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    create_time BIGINT NOT NULL
+);
+CREATE INDEX wallet_ledger_user ON wallet_ledger (user_id, seq);
+"#,
 ];
 
 /// Says "try the transaction again" inside `StoreError::Backend`.
@@ -273,6 +286,7 @@ fn user_row(row: &Row) -> User {
         devices: Vec::new(),
         create_time: row.get(11),
         update_time: row.get(12),
+        wallet: row.get(13),
     }
 }
 
@@ -506,6 +520,7 @@ impl AccountStore for PostgresStore {
         self.write(|tx| {
             tx.execute("DELETE FROM storage WHERE user_id = $1", &[&id]).map_err(db)?;
             tx.execute("DELETE FROM notifications WHERE user_id = $1", &[&id]).map_err(db)?;
+            tx.execute("DELETE FROM wallet_ledger WHERE user_id = $1", &[&id]).map_err(db)?;
             crate::store::forget_user(tx, id)?;
             Ok(tx.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(db)? > 0)
         })
