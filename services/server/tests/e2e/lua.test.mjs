@@ -33,7 +33,7 @@ test('lua rpc over REST, with the http key, unwrapped, over the socket; errors k
 });
 
 async function player() {
-  const session = await client.authenticateDevice(unique('device'), true, unique('l').slice(0, 20));
+  const session = await client.authenticateDevice(unique('device'), true, unique('l'));
   const socket = createSocket();
   const data = [];
   socket.onmatchdata = (m) => data.push({ op: m.op_code, text: new TextDecoder().decode(m.data) });

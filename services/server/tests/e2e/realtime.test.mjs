@@ -8,7 +8,7 @@ import { client, createSocket, unique } from './client.mjs';
 
 // A user with an open socket; `events[name]` collects what the socket pushed.
 async function player(status = false) {
-  const session = await client.authenticateDevice(unique('device'), true, unique('p').slice(0, 20));
+  const session = await client.authenticateDevice(unique('device'), true, unique('p'));
   const socket = createSocket();
   const events = {};
   for (const name of ['onchannelmessage', 'onchannelpresence', 'onstatuspresence', 'onnotification', 'onmatchdata',

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { client, createSocket, rejects, unique } from './client.mjs';
 
-const account = () => client.authenticateDevice(unique('device'), true, unique('s').slice(0, 20));
+const account = () => client.authenticateDevice(unique('device'), true, unique('s'));
 const waitFor = async (check) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(check(), 'timed out waiting');
