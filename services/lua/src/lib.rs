@@ -22,6 +22,7 @@ mod match_dispatch;
 mod matches;
 mod modules;
 mod pool;
+mod schedule;
 mod state;
 
 use std::path::PathBuf;
@@ -85,6 +86,8 @@ pub struct LuaRuntime {
     pool: pool::Pool,
     kaos: Weak<KaosNet>,
     hooks: hooks::Wired,
+    /// Whether the board schedule's thread runs.
+    schedule: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for LuaRuntime {
@@ -99,8 +102,12 @@ impl LuaRuntime {
     pub fn start(kaos: &Arc<KaosNet>, config: RuntimeConfig) -> Result<Arc<LuaRuntime>, LuaError> {
         let weak = Arc::downgrade(kaos);
         let api = api::Host::new(weak.clone());
-        let runtime =
-            Arc::new(LuaRuntime { pool: pool::Pool::new(config, api)?, kaos: weak, hooks: Default::default() });
+        let runtime = Arc::new(LuaRuntime {
+            pool: pool::Pool::new(config, api)?,
+            kaos: weak,
+            hooks: Default::default(),
+            schedule: Default::default(),
+        });
         runtime.register_functions(kaos);
         runtime.pool.run_once()?;
         Ok(runtime)
@@ -155,6 +162,7 @@ impl LuaRuntime {
     fn register_functions(self: &Arc<LuaRuntime>, kaos: &Arc<KaosNet>) {
         self.hooks.wire(self, kaos, &self.pool.hook_names());
         self.hooks.wire_matchmaker(self, kaos);
+        schedule::start(self, kaos, &self.schedule);
         for name in self.pool.match_names() {
             let runtime = self.clone();
             let handler = name.clone();

@@ -30,6 +30,7 @@ struct Inner {
     match_names: Vec<String>,
     hook_names: Vec<(crate::hooks::Side, &'static str)>,
     matchmaker_matched: bool,
+    board_hooks: bool,
 }
 
 pub(crate) struct Pool {
@@ -47,8 +48,17 @@ impl Pool {
         let (rpc_ids, match_names) = (sorted_ids(&first), match_names(&first));
         let hook_names = hook_names(&first);
         let matchmaker_matched = first.registered.matchmaker_matched.is_some();
-        let inner =
-            Inner { modules, idle: vec![first], alive: 1, rpc_ids, match_names, hook_names, matchmaker_matched };
+        let board_hooks = !first.registered.board_hooks.is_empty();
+        let inner = Inner {
+            modules,
+            idle: vec![first],
+            alive: 1,
+            rpc_ids,
+            match_names,
+            hook_names,
+            matchmaker_matched,
+            board_hooks,
+        };
         Ok(Pool { config, host, inner: Mutex::new(inner), returned: Condvar::new() })
     }
 
@@ -74,6 +84,7 @@ impl Pool {
         inner.match_names = match_names(&fresh);
         inner.hook_names = hook_names(&fresh);
         inner.matchmaker_matched = fresh.registered.matchmaker_matched.is_some();
+        inner.board_hooks = !fresh.registered.board_hooks.is_empty();
         inner.modules = modules;
         inner.idle.clear();
         inner.idle.push(fresh);
@@ -93,6 +104,11 @@ impl Pool {
     /// that return a match handler table.
     pub(crate) fn match_names(&self) -> Vec<String> {
         self.lock().match_names.clone()
+    }
+
+    /// Whether the current modules act on board resets or tournament ends.
+    pub(crate) fn has_board_hooks(&self) -> bool {
+        self.lock().board_hooks
     }
 
     /// Whether the current modules make the matchmaker's matches.

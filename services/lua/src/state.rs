@@ -25,6 +25,8 @@ pub(crate) struct Registered {
     pub(crate) match_modules: Vec<String>,
     /// What makes the match for a matchmaker's group (`register_matchmaker_matched`).
     pub(crate) matchmaker_matched: Option<Function>,
+    /// Board reset and tournament end functions.
+    pub(crate) board_hooks: Vec<(crate::schedule::BoardHook, Function)>,
     /// Hooks in registration order: their side and operation (KaosNet's name).
     pub(crate) hooks: Vec<(crate::hooks::Side, &'static str, Function)>,
 }

@@ -41,6 +41,7 @@ pub mod brackets;
 pub mod cron;
 mod listing;
 mod rank;
+mod schedule;
 pub mod tournaments;
 
 use std::sync::atomic::Ordering;
@@ -56,6 +57,7 @@ use board::{owner_key, Board, Period};
 use cron::Cron;
 pub use listing::{RecordList, RecordsRequest};
 pub use rank::RankIndex;
+pub use schedule::{BoardEvent, BoardEventKind};
 pub use tournaments::{TournamentConfig, TournamentRules};
 
 /// Which records rank first.

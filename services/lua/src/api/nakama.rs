@@ -8,6 +8,7 @@ use super::kaos::log;
 use super::{register, register_hook, Module};
 use crate::convert::{decode, encode};
 use crate::hooks::Side;
+use crate::schedule::BoardHook;
 
 pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     let t = m.lua.create_table()?;
@@ -27,6 +28,13 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     m.function(&t, "register_matchmaker_matched", |lua, f: Function| {
         register(lua, "register_matchmaker_matched", |r| r.matchmaker_matched = Some(f))
     })?;
+    for (name, hook) in [
+        ("register_leaderboard_reset", BoardHook::LeaderboardReset),
+        ("register_tournament_reset", BoardHook::TournamentReset),
+        ("register_tournament_end", BoardHook::TournamentEnd),
+    ] {
+        m.function(&t, name, move |lua, f: Function| register(lua, name, |r| r.board_hooks.push((hook, f))))?;
+    }
     m.function(&t, "run_once", |lua, f: Function| register(lua, "run_once", |r| r.run_once.push(f)))?;
     m.function(&t, "json_encode", |lua, v: Value| encode(lua, v))?;
     m.function(&t, "json_decode", |lua, s: mlua::LuaString| decode(lua, &s.to_str()?))?;
