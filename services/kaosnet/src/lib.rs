@@ -60,6 +60,7 @@ pub mod socket;
 pub mod status;
 pub mod storage;
 pub mod store;
+pub mod streams;
 mod time;
 
 use std::sync::Arc;
@@ -183,6 +184,11 @@ impl KaosNet {
     /// Prometheus metrics.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.metrics
+    }
+
+    /// Streams of server code's own (custom modes): presences and data.
+    pub fn streams(&self) -> streams::Streams<'_> {
+        streams::Streams { kaos: self }
     }
 
     /// Delivery to sessions, users and streams.

@@ -17,6 +17,8 @@ pub struct RpcContext {
     pub username: Option<String>,
     /// The session's variables.
     pub vars: BTreeMap<String, String>,
+    /// The socket session the call came on (`None` over REST), as Nakama's context has it.
+    pub session_id: Option<String>,
 }
 
 /// An RPC function: payload in, payload out (both usually JSON text).

@@ -68,6 +68,7 @@ pub(crate) fn rpc_context(lua: &Lua, ctx: &RpcContext, mode: &str) -> mlua::Resu
         vars.set(k.as_str(), v.as_str())?;
     }
     t.set("vars", vars)?;
+    t.set("session_id", ctx.session_id.as_deref())?;
     t.set("env", lua.create_table()?)?;
     t.set("node", "kaos")?;
     Ok(t)

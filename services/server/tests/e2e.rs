@@ -54,11 +54,11 @@ fn the_nakama_js_client_works_against_kaos_server() {
     for format in ["json", "protobuf"] {
         let (ok, report) = run(&dir, Database::Memory, &["--test", "--test-reporter=spec"], format);
         assert!(ok, "nakama-js suite failed under node, {format} sockets:\n{report}");
-        assert!(report.contains("pass 24") && report.contains("fail 0"), "{report}");
+        assert!(report.contains("pass 25") && report.contains("fail 0"), "{report}");
         if browser {
             let (ok, report) = run(&dir, Database::Memory, &["browser.mjs"], format);
             assert!(ok, "nakama-js suite failed in Chromium, {format} sockets:\n{report}");
-            assert!(report.lines().any(|l| l == "browser: 24 passed, 0 failed"), "{report}");
+            assert!(report.lines().any(|l| l == "browser: 25 passed, 0 failed"), "{report}");
             // Every call was cross-origin (preflighted), from an opaque origin.
             let header = format!("page origin null, {format} sockets");
             assert_eq!(report.matches(&header).count(), SUITES.len(), "{report}");
@@ -83,7 +83,7 @@ fn the_nakama_js_client_works_against_kaos_server_on_postgresql() {
         let database = Database::Postgres(format!("{base} options='-c search_path={}'", schema.name));
         let (ok, report) = run(&dir, database, &["--test", "--test-reporter=spec"], format);
         assert!(ok, "nakama-js suite failed under node on PostgreSQL, {format} sockets:\n{report}");
-        assert!(report.contains("pass 24") && report.contains("fail 0"), "{report}");
+        assert!(report.contains("pass 25") && report.contains("fail 0"), "{report}");
         // What the suites did is in PostgreSQL: accounts, storage, records, messages.
         let kept = ["users", "storage", "leaderboard_records", "messages"].map(|t| (t, schema.rows(t)));
         assert!(kept.iter().all(|(_, n)| *n > 0), "{format}: {kept:?}");

@@ -37,7 +37,7 @@ fn context(kaos: &KaosNet, req: &Request) -> Result<RpcContext, ApiError> {
         return Ok(RpcContext::default());
     }
     let claims = session(kaos, req)?;
-    Ok(RpcContext { user_id: Some(claims.uid), username: Some(claims.usn), vars: claims.vrs })
+    Ok(RpcContext { user_id: Some(claims.uid), username: Some(claims.usn), vars: claims.vrs, session_id: None })
 }
 
 /// The response, and its result for the metrics.

@@ -77,7 +77,7 @@ impl Notifier {
 /// The id clients use for a chat stream: `mode.subject.subcontext.label`, as Nakama
 /// writes it.
 pub fn channel_id(stream: &Stream) -> String {
-    format!("{}.{}.{}.{}", stream.mode as u8, stream.subject, stream.subcontext, stream.label)
+    format!("{}.{}.{}.{}", stream.mode.code(), stream.subject, stream.subcontext, stream.label)
 }
 
 /// The id clients use for a match: `<uuid>.` relayed, `<uuid>.<node>` authoritative.
@@ -141,5 +141,20 @@ pub fn presence_event(stream: &Stream, joins: &[Presence], leaves: &[Presence]) 
         StreamMode::Party => {
             Message::PartyPresenceEvent(realtime::PartyPresenceEvent { party_id: match_id(stream), joins, leaves })
         }
+        StreamMode::Custom(_) => Message::StreamPresenceEvent(realtime::StreamPresenceEvent {
+            stream: Some(stream_proto(stream)),
+            joins,
+            leaves,
+        }),
     })
+}
+
+/// The stream as Nakama's `Stream` message names it.
+pub fn stream_proto(stream: &Stream) -> realtime::Stream {
+    realtime::Stream {
+        mode: i32::from(stream.mode.code()),
+        subject: stream.subject.clone(),
+        subcontext: stream.subcontext.clone(),
+        label: stream.label.clone(),
+    }
 }

@@ -13,17 +13,44 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::SessionId;
 
-/// What a stream is, with Nakama's mode numbers.
+/// What a stream is, with Nakama's mode numbers ([`StreamMode::code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StreamMode {
-    Notifications = 0,
-    Status = 1,
-    ChannelRoom = 2,
-    ChannelGroup = 3,
-    ChannelDirect = 4,
-    MatchRelayed = 5,
-    MatchAuthoritative = 6,
-    Party = 7,
+    Notifications,
+    Status,
+    ChannelRoom,
+    ChannelGroup,
+    ChannelDirect,
+    MatchRelayed,
+    MatchAuthoritative,
+    Party,
+    /// A stream of server code's own (modes 8 to 255): presences and data, nothing more.
+    Custom(u8),
+}
+
+impl StreamMode {
+    /// The first mode server code may use for streams of its own.
+    pub const FIRST_CUSTOM: u8 = 8;
+
+    /// Nakama's number for the mode.
+    pub fn code(self) -> u8 {
+        match self {
+            StreamMode::Notifications => 0,
+            StreamMode::Status => 1,
+            StreamMode::ChannelRoom => 2,
+            StreamMode::ChannelGroup => 3,
+            StreamMode::ChannelDirect => 4,
+            StreamMode::MatchRelayed => 5,
+            StreamMode::MatchAuthoritative => 6,
+            StreamMode::Party => 7,
+            StreamMode::Custom(n) => n,
+        }
+    }
+
+    /// A custom mode by its number; None for the numbers of the built-in ones.
+    pub fn custom(code: u8) -> Option<StreamMode> {
+        (code >= Self::FIRST_CUSTOM).then_some(StreamMode::Custom(code))
+    }
 }
 
 /// A stream: its mode and up to three strings that name it.

@@ -215,6 +215,7 @@ fn rpc(kaos: &KaosNet, session: &SocketSession, m: Rpc) -> Result<Answer, Failur
         user_id: Some(session.user_id.clone()),
         username: Some(session.username.clone()),
         vars: session.vars.clone(),
+        session_id: Some(session.id.text()),
     };
     match kaos.rpcs.call(id, &ctx, input) {
         Ok(out) => Ok(Answer::Reply(Message::Rpc(Rpc { id: m.id.clone(), payload: out, http_key: String::new() }))),

@@ -15,6 +15,7 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     // the ones of the same name.
     super::nakama_data::install(m, &t)?;
     super::social::install(m, &t)?;
+    super::streams::install(m, &t)?;
     registration(m, &t)?;
     storage(m, &t)?;
     leaderboards(m, &t)?;

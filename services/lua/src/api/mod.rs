@@ -10,6 +10,7 @@ mod matches;
 mod nakama;
 mod nakama_data;
 mod social;
+mod streams;
 
 use std::sync::{Arc, Weak};
 

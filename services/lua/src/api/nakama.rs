@@ -103,5 +103,6 @@ pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     super::nakama_data::install(m, &t)?;
     super::matches::install(m, &t)?;
     super::social::install(m, &t)?;
+    super::streams::install(m, &t)?;
     Ok(t)
 }

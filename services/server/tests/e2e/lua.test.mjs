@@ -38,6 +38,8 @@ async function player() {
   const data = [];
   socket.onmatchdata = (m) => data.push({ op: m.op_code, text: new TextDecoder().decode(m.data) });
   socket.onmatchmakermatched = (m) => data.push({ matched: m });
+  socket.onstreamdata = (m) => data.push({ stream: m.stream, text: m.data });
+  socket.onstreampresence = (m) => data.push({ stream: m.stream, joins: m.joins ?? [], leaves: m.leaves ?? [] });
   await socket.connect(session, false);
   return { session, socket, data };
 }
@@ -95,4 +97,21 @@ test('a Lua matchmaker_matched function puts a matched group in a Lua match', as
   await a.socket.joinMatch(ma.matched.match_id);
   await waitFor(a, (d) => d.op === 3 && d.text === `joined:${a.session.username}`);
   for (const p of [a, b]) p.socket.disconnect(false);
+});
+
+test('a Lua module keeps a lobby on a stream of its own: presences and data reach its members', async () => {
+  const [a, b] = [await player(), await player()];
+  const subject = unique('lobby');
+  const call = async (p, id) => JSON.parse((await p.socket.rpc(id, JSON.stringify({ subject }))).payload);
+  assert.deepEqual(await call(a, 'join_lobby'), { joined: true, count: 1 });
+  await waitFor(a, (d) => d.text === `welcome ${a.session.username}` && d.stream.subject === subject);
+  assert.deepEqual(await call(b, 'join_lobby'), { joined: true, count: 2 });
+  const joined = await waitFor(a, (d) => d.joins?.some((p) => p.user_id === b.session.user_id));
+  assert.equal(Number(joined.stream.mode), 123);
+  for (const p of [a, b]) await waitFor(p, (d) => d.text === `welcome ${b.session.username}`);
+  assert.deepEqual(await call(b, 'leave_lobby'), { count: 1, members: 1 });
+  await waitFor(a, (d) => d.leaves?.some((p) => p.user_id === b.session.user_id));
+  // A session that goes leaves the lobby too.
+  b.socket.disconnect(false);
+  a.socket.disconnect(false);
 });

@@ -35,3 +35,19 @@ nk.register_matchmaker_matched(function(context, entries)
     end
     return nk.match_create("lua_arena", { mode = entries[1].properties.region })
 end)
+
+-- A lobby on a stream of the module's own (mode 123), joined over the socket.
+local function lobby(payload) return { mode = 123, subject = nk.json_decode(payload).subject } end
+
+nk.register_rpc(function(context, payload)
+    local stream = lobby(payload)
+    local joined = nk.stream_user_join(context.user_id, context.session_id, stream)
+    nk.stream_send(stream, "welcome " .. context.username)
+    return nk.json_encode({ joined = joined, count = nk.stream_count(stream) })
+end, "join_lobby")
+
+nk.register_rpc(function(context, payload)
+    local stream = lobby(payload)
+    nk.stream_user_leave(context.user_id, context.session_id, stream)
+    return nk.json_encode({ count = nk.stream_count(stream), members = #nk.stream_user_list(stream) })
+end, "leave_lobby")
