@@ -46,6 +46,28 @@ pub mod code {
     pub const REMOVE: i32 = 2;
 }
 
+/// The channel id of a chat of `kind` (1 room, 2 direct with `target`, 3 group) as
+/// `sender_id` would join it (Nakama's `channel_id_build`).
+pub fn build_channel_id(sender_id: &str, target: &str, kind: i32) -> Result<String, ApiError> {
+    let stream = match kind {
+        1 if valid_room(target) => Stream {
+            mode: StreamMode::ChannelRoom,
+            subject: String::new(),
+            subcontext: String::new(),
+            label: target.into(),
+        },
+        2 => {
+            let (a, b) = if sender_id < target { (sender_id, target) } else { (target, sender_id) };
+            Stream { mode: StreamMode::ChannelDirect, subject: a.into(), subcontext: b.into(), label: String::new() }
+        }
+        3 => Stream::new(StreamMode::ChannelGroup, target),
+        _ => return Err(ApiError::invalid("Invalid channel type or target.")),
+    };
+    let id = channel_id(&stream);
+    stream_of(&id)?;
+    Ok(id)
+}
+
 /// The stream of a channel id sent by a client.
 pub fn stream_of(id: &str) -> Result<Stream, ApiError> {
     let bad = || ApiError::invalid("Invalid channel ID.");
@@ -312,27 +334,8 @@ impl Chat {
             }
             Message::ChannelMessageSend(m) => {
                 let (stream, me) = self.member(session, &m.channel_id)?;
-                let now = (self.clock)();
-                let mut msg = ChannelMessage {
-                    seq: 0,
-                    id: uuid::Uuid::new_v4().to_string(),
-                    channel_id: channel_id(&stream),
-                    code: code::CHAT,
-                    sender_id: session.user_id.clone(),
-                    username: session.username.clone(),
-                    content: content(&m.content)?,
-                    create_time: now,
-                    update_time: now,
-                };
                 let persistent = me.meta.persistence;
-                if persistent {
-                    msg = self.messages.add_message(&msg).map_err(ApiError::from)?;
-                }
-                self.notifier.to_stream(
-                    &stream,
-                    Message::ChannelMessage(message_proto(&stream, &msg, persistent)),
-                    None,
-                );
+                let msg = self.post(&stream, &session.user_id, &session.username, &m.content, persistent)?;
                 Ok(Answer::Reply(ack(&stream, &msg, persistent)))
             }
             Message::ChannelMessageUpdate(m) => {
@@ -357,6 +360,49 @@ impl Chat {
             }
             _ => Err(Failure::unrecognized()),
         }
+    }
+
+    /// A message to the channel on `stream` from `sender_id` (empty: the server): its
+    /// content checked, kept if `persistent`, and sent to the channel's members.
+    fn post(
+        &self,
+        stream: &Stream,
+        sender_id: &str,
+        username: &str,
+        text: &str,
+        persistent: bool,
+    ) -> Result<ChannelMessage, ApiError> {
+        let now = (self.clock)();
+        let mut msg = ChannelMessage {
+            seq: 0,
+            id: uuid::Uuid::new_v4().to_string(),
+            channel_id: channel_id(stream),
+            code: code::CHAT,
+            sender_id: sender_id.to_string(),
+            username: username.to_string(),
+            content: content(text)?,
+            create_time: now,
+            update_time: now,
+        };
+        if persistent {
+            msg = self.messages.add_message(&msg).map_err(ApiError::from)?;
+        }
+        self.notifier.to_stream(stream, Message::ChannelMessage(message_proto(stream, &msg, persistent)), None);
+        Ok(msg)
+    }
+
+    /// Server code's message to channel `id` (Nakama's `channel_message_send`), from
+    /// `sender_id` (None: the server) under `username`, whoever is in the channel.
+    pub fn send_as_server(
+        &self,
+        id: &str,
+        text: &str,
+        sender_id: Option<&str>,
+        username: &str,
+        persistent: bool,
+    ) -> Result<ChannelMessage, ApiError> {
+        let stream = stream_of(id)?;
+        self.post(&stream, sender_id.unwrap_or_default(), username, text, persistent)
     }
 
     /// An edited or removed message, announced to the channel; the sender's answer.

@@ -95,6 +95,13 @@ nk.register_rpc(function(ctx, payload)
     -- The seed's module reaches the same services.
     check(kaos.account_get_id(a).username == "alice2" and #kaos.user_groups_list(a, 10) == 1, "kaos has the services")
 
+    -- chat
+    local room = nk.channel_id_build(nil, "lua-room", 1)
+    check(room == "2...lua-room", "channel_id_build")
+    local ack = nk.channel_message_send(room, { text = "from lua" }, a, "alice2", true)
+    check(ack.message_id ~= nil and ack.channel_id == room and ack.persistent, "channel_message_send")
+    check(not pcall(nk.channel_message_send, "9.x.y.z", {}), "a bad channel id is refused")
+
     -- matches (arena.lua beside this module)
     local match_id = nk.match_create("arena", { mode = "lua-test" })
     local listed = nk.match_list(10, true, nil, 0, 10, "+label.mode:lua-test")
@@ -150,6 +157,12 @@ fn every_nakama_function_from_lua() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(answer.unwrap(), "all checked");
     // What Lua did is what the services hold.
+    let history = kaos.chat().history(&a, "2...lua-room", 10, true, None).unwrap();
+    assert_eq!(history.messages.len(), 1);
+    assert_eq!(
+        (history.messages[0].content.as_str(), history.messages[0].sender_id.as_str()),
+        (r#"{"text":"from lua"}"#, a.as_str())
+    );
     assert_eq!(kaos.accounts().account(&a).unwrap().username, "alice2");
     let inbox = kaos.notifications().list(&b, None, 10).unwrap();
     // The two Lua sent (the friend request sends its own too).

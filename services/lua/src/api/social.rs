@@ -1,6 +1,6 @@
-//! Friends and groups from server code, in both modules, with Nakama's names and shapes:
-//! `friends_list`, `friends_add`, `group_create`, `group_user_join/leave`,
-//! `group_users_list`, `user_groups_list`.
+//! Friends, groups and chat from server code, in both modules, with Nakama's names and
+//! shapes: `friends_list`, `friends_add`, `group_create`, `group_user_join/leave`,
+//! `group_users_list`, `user_groups_list`, `channel_id_build`, `channel_message_send`.
 
 use kaosnet::groups::GroupSpec;
 use kaosnet::store::Group;
@@ -14,6 +14,8 @@ use crate::convert::lua_to_json;
 
 /// `(id, limit, state, cursor)` of the listings.
 type ListArgs = (String, Option<usize>, Option<i32>, Option<String>);
+/// `(channel_id, content, sender_id, sender_username, persist)` of `channel_message_send`.
+type SendArgs = (String, Value, Option<String>, Option<String>, Option<bool>);
 /// `(user_id, username, ids, usernames)` of `friends_add`.
 type AddArgs = (String, Option<String>, Option<Vec<String>>, Option<Vec<String>>);
 /// `(user_id, name, creator_id, lang_tag, description, avatar_url, open, metadata, max_count)`.
@@ -87,6 +89,29 @@ pub(super) fn install(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
             kaos.groups().users(&group_id, state, limit.unwrap_or(100), cursor.as_deref().filter(|c| !c.is_empty()))?;
         let list = rows(lua, &page.items, |(u, m)| Ok((user_table(lua, kaos, u)?, m.state)), "user")?;
         Ok((list, page.cursor))
+    })?;
+    m.service(t, "channel_id_build", |_, _, (sender, target, kind): (Option<String>, String, i32)| {
+        Ok(kaosnet::chat::build_channel_id(&sender.unwrap_or_default(), &target, kind)?)
+    })?;
+    m.service(t, "channel_message_send", |lua, kaos, (channel_id, content, sender, username, persist): SendArgs| {
+        let content = lua_to_json(lua, content)?.to_string();
+        let sender = sender.filter(|s| !s.is_empty());
+        let msg = kaos.chat().send_as_server(
+            &channel_id,
+            &content,
+            sender.as_deref(),
+            &username.unwrap_or_default(),
+            persist.unwrap_or(true),
+        )?;
+        let ack = lua.create_table()?;
+        ack.set("channel_id", msg.channel_id)?;
+        ack.set("message_id", msg.id)?;
+        ack.set("code", msg.code)?;
+        ack.set("username", msg.username)?;
+        ack.set("create_time", msg.create_time)?;
+        ack.set("update_time", msg.update_time)?;
+        ack.set("persistent", persist.unwrap_or(true))?;
+        Ok(ack)
     })?;
     m.service(t, "user_groups_list", |lua, kaos: &KaosNet, (user_id, limit, state, cursor): ListArgs| {
         let page = kaos.groups().user_groups(
