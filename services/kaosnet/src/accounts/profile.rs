@@ -24,6 +24,9 @@ pub struct AccountUpdate {
     pub lang_tag: Option<String>,
     pub location: Option<String>,
     pub timezone: Option<String>,
+    /// A JSON object; server code's to set (a client's request never carries it).
+    #[serde(skip)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl Accounts {
@@ -52,6 +55,12 @@ impl Accounts {
                 }
                 *field = v;
             }
+        }
+        if let Some(metadata) = update.metadata {
+            if !metadata.is_object() {
+                return Err(ApiError::invalid("Metadata must be a JSON object."));
+            }
+            u.metadata = metadata.to_string();
         }
         u.update_time = self.now();
         match self.store.update_user(&u) {

@@ -161,11 +161,8 @@ fn users(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         account.set("devices", devices)?;
         Ok(account)
     })?;
-    m.service(t, "account_update_id", |_, kaos, args: AccountArgs| {
+    m.service(t, "account_update_id", |lua, kaos, args: AccountArgs| {
         let (user_id, metadata, username, display_name, timezone, location, lang_tag, avatar_url) = args;
-        if !metadata.is_nil() {
-            return Err(invalid("account metadata cannot be changed from Lua yet"));
-        }
         let given = |s: Option<String>| s.filter(|s| !s.is_empty());
         let update = kaosnet::accounts::AccountUpdate {
             username: given(username),
@@ -174,6 +171,7 @@ fn users(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
             lang_tag: given(lang_tag),
             location: given(location),
             timezone: given(timezone),
+            metadata: if metadata.is_nil() { None } else { Some(lua_to_json(lua, metadata)?) },
         };
         Ok(kaos.accounts().update_account(&user_id, update)?)
     })?;
