@@ -148,7 +148,9 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
     let console = match config.console_port {
         Some(port) => {
             let console_addr = SocketAddr::new(addr.ip(), port);
-            let server = HttpServer::bind(console_addr, kaosnet::console::router(&kaos), HttpConfig::default())
+            let mut routes = kaosnet::console::router(&kaos);
+            reload_route(&mut routes, &lua, &config.api.http_key);
+            let server = HttpServer::bind(console_addr, routes, HttpConfig::default())
                 .map_err(|e| format!("cannot listen on {console_addr} (console): {e}"))?;
             Some(server)
         }
@@ -212,4 +214,25 @@ fn release_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// `POST /v2/console/runtime/reload?http_key=…` on the console port: reads the Lua
+/// modules again, as SIGHUP does (the console's own accounts and roles are still to come;
+/// until then the server-to-server key guards it). Answers the RPC ids now registered,
+/// or 400 with the module's error (the modules before it go on).
+fn reload_route(routes: &mut kaos_http::Router, lua: &Arc<kaos_lua::LuaRuntime>, http_key: &str) {
+    let (lua, key) = (lua.clone(), http_key.to_string());
+    routes.post("/v2/console/runtime/reload", move |req| {
+        if req.query("http_key").is_none_or(|k| k != key) {
+            return kaos_http::Response::json_status(401, &serde_json::json!({"message": "Bad or missing http_key."}));
+        }
+        match lua.reload() {
+            Ok(()) => {
+                let stats = lua.stats();
+                let body = serde_json::json!({"generation": stats.generation, "rpcs": lua.rpc_ids()});
+                kaos_http::Response::json(&body)
+            }
+            Err(e) => kaos_http::Response::json_status(400, &serde_json::json!({"message": e.to_string()})),
+        }
+    });
 }

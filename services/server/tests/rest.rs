@@ -52,7 +52,12 @@ fn start(extra: &[&str]) -> Server {
 
 /// One request on its own connection: (status, JSON body).
 fn call(s: &Server, method: &str, path: &str, auth: &str, body: &str) -> (u16, Value) {
-    let mut c = TcpStream::connect(s.addr).unwrap();
+    call_at(s.addr, method, path, auth, body)
+}
+
+/// The same, to any of the server's ports.
+fn call_at(addr: SocketAddr, method: &str, path: &str, auth: &str, body: &str) -> (u16, Value) {
+    let mut c = TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let auth = if auth.is_empty() { String::new() } else { format!("Authorization: {auth}\r\n") };
     let head = format!(
@@ -359,11 +364,22 @@ fn lua_modules_reload_on_sighup_while_a_socket_stays_connected() {
         assert!(cid < 10_000, "the reload never showed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // A broken module is refused and the last good one goes on.
-    std::fs::write(dir.join("v.lua"), "not Lua at all").unwrap();
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    std::thread::sleep(Duration::from_millis(300));
+    // The console's trigger does the same, guarded by the http key.
+    std::fs::write(dir.join("v.lua"), module("three")).unwrap();
+    let console = s.console.unwrap();
+    let (status, _) = call_at(console, "POST", "/v2/console/runtime/reload?http_key=wrong", "", "");
+    assert_eq!(status, 401);
     assert_eq!(ask(&mut ws, cid + 1), "two");
+    let (status, body) = call_at(console, "POST", "/v2/console/runtime/reload?http_key=defaulthttpkey", "", "");
+    assert_eq!((status, &body["rpcs"]), (200, &json!(["version"])), "{body}");
+    assert_eq!(ask(&mut ws, cid + 2), "three");
+    // A broken module is refused, says why, and the last good one goes on.
+    std::fs::write(dir.join("v.lua"), "not Lua at all").unwrap();
+    let (status, body) = call_at(console, "POST", "/v2/console/runtime/reload?http_key=defaulthttpkey", "", "");
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("v.lua:1"), "{body}");
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    assert_eq!(ask(&mut ws, cid + 3), "three");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
