@@ -278,3 +278,28 @@ fn a_client_listing_has_its_rules_in_the_service_for_every_caller() {
         assert_eq!((around.iter().map(|r| r.score).collect::<Vec<_>>(), count), (vec![9, 8, 7], 15));
     }
 }
+
+#[test]
+fn added_tournament_attempts_hold_and_are_kept() {
+    use kaosnet::leaderboards::{TournamentConfig, TournamentRules};
+    for store in stores() {
+        let boards = Leaderboards::with_store(store.clone());
+        let rules = TournamentRules { duration: 3600, max_num_score: 1, ..Default::default() };
+        let cup = LeaderboardConfig { id: "cup".into(), ..Default::default() };
+        boards.create_tournament(TournamentConfig { board: cup, rules }).unwrap();
+        assert_eq!(boards.add_tournament_attempts("cup", &owner(1), 1).unwrap(), None, "no record yet");
+        boards.submit_tournament("cup", &owner(1), "one", score(5)).unwrap();
+        let refused = boards.submit_tournament("cup", &owner(1), "one", score(6)).unwrap_err();
+        assert_eq!(refused.message, "Maximum number of score attempts reached.");
+        let record = boards.add_tournament_attempts("cup", &owner(1), 2).unwrap().unwrap();
+        assert_eq!((record.max_num_score, record.num_score), (3, 1));
+        assert_eq!(boards.add_tournament_attempts("cup", &owner(1), 0).unwrap_err().code, Code::InvalidArgument);
+        boards.submit_tournament("cup", &owner(1), "one", score(7)).unwrap();
+        // Read back from the store by boards that start afresh.
+        let again = Leaderboards::with_store(store);
+        let kept = again.get_record("cup", &owner(1)).unwrap().unwrap();
+        assert_eq!((kept.max_num_score, kept.num_score, kept.score), (3, 2, 7));
+        again.submit_tournament("cup", &owner(1), "one", score(8)).unwrap();
+        assert!(again.submit_tournament("cup", &owner(1), "one", score(9)).is_err());
+    }
+}

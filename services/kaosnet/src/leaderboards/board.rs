@@ -39,6 +39,9 @@ pub(super) struct Entry {
     pub score: i64,
     pub subscore: i64,
     pub num_score: i32,
+    /// Submissions this record may take (0: no limit); a tournament's own at first,
+    /// raised by server code (`tournament_add_attempt`).
+    pub max_num_score: i32,
     pub metadata: SmallText,
     pub create_time: i64,
     pub update_time: i64,
@@ -198,6 +201,7 @@ impl Board {
                 score: r.score,
                 subscore: r.subscore,
                 num_score: r.num_score,
+                max_num_score: r.max_num_score,
                 metadata: r.metadata.as_str().into(),
                 create_time: r.create_time,
                 update_time: r.update_time,
@@ -255,7 +259,7 @@ impl Board {
             score: entry.score,
             subscore: entry.subscore,
             num_score: entry.num_score,
-            max_num_score: self.def.max_num_score(),
+            max_num_score: entry.max_num_score,
             metadata: entry.metadata.as_str().to_string(),
             create_time: entry.create_time,
             update_time: entry.update_time,
@@ -332,6 +336,7 @@ impl Board {
                 score: 0,
                 subscore: 0,
                 num_score: 0,
+                max_num_score: self.def.max_num_score(),
                 metadata: "{}".into(),
                 create_time: now,
                 update_time: now,
@@ -360,6 +365,32 @@ impl Board {
         Ok((self.record_in(period.expiry, &entry, rank), outcome))
     }
 
+    /// Gives `owner`'s record of the current period `count` more submissions (fewer if
+    /// negative, never below none); None if the owner has no record. The caller then
+    /// calls [`Board::persist`].
+    pub fn add_attempts(
+        &self,
+        store: &dyn Store,
+        now: i64,
+        owner: u128,
+        count: i32,
+    ) -> Result<Option<(Record, Arc<Outcome>)>, ApiError> {
+        let mut state = self.write(store, now)?;
+        let expiry = state.period.expiry;
+        let Some((slot, entry)) = state.entry(owner) else { return Ok(None) };
+        let rank = state.index.rank(&self.key(entry.score, entry.subscore, slot)) + 1;
+        let Some(entry) = state.slab[slot as usize].as_mut() else { return Ok(None) };
+        entry.max_num_score = entry.max_num_score.saturating_add(count).max(0);
+        let entry = entry.clone();
+        let outcome = Arc::new(Outcome::default());
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((Queued::Put(entry.clone(), expiry), outcome.clone()));
+        drop(state);
+        Ok(Some((self.record_in(expiry, &entry, rank), outcome)))
+    }
+
     /// The entry a submission makes of `old`.
     fn apply(
         &self,
@@ -369,7 +400,7 @@ impl Board {
         username: &str,
         s: &Submission,
     ) -> Result<Entry, ApiError> {
-        let max = self.def.max_num_score();
+        let max = old.map_or(self.def.max_num_score(), |o| o.max_num_score);
         if let Some(o) = old {
             if max > 0 && o.num_score >= max {
                 return Err(ApiError::invalid("Maximum number of score attempts reached."));
@@ -410,6 +441,7 @@ impl Board {
             score,
             subscore,
             num_score: old.map_or(0, |o| o.num_score).saturating_add(1),
+            max_num_score: max,
             metadata,
             create_time: old.map_or(now, |o| o.create_time),
             update_time: now,

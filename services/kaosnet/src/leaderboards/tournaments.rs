@@ -209,6 +209,21 @@ impl Leaderboards {
         self.write(id, owner_id, username, &s, true, false)
     }
 
+    /// Gives `owner_id`'s record in tournament `id` `count` more attempts (Nakama's
+    /// `tournament_add_attempt`); the record as it is now, or None if there is none yet.
+    pub fn add_tournament_attempts(&self, id: &str, owner_id: &str, count: i32) -> Result<Option<Record>, ApiError> {
+        if count == 0 {
+            return Err(ApiError::invalid("The attempt count must not be zero."));
+        }
+        let owner = super::owner_key(owner_id)?;
+        let board = self.tournament_board(id)?;
+        let Some((record, outcome)) = board.add_attempts(&*self.store, self.now(), owner, count)? else {
+            return Ok(None);
+        };
+        board.persist(&*self.store, &outcome)?;
+        Ok(Some(record))
+    }
+
     /// Tournament `id` as `viewer` sees it (`can_enter`).
     pub fn tournament(&self, id: &str, viewer: Option<&str>) -> Result<Tournament, ApiError> {
         let board = self.tournament_board(id)?;

@@ -66,6 +66,9 @@ fn registration(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         };
         super::register_hook(lua, side, &operation, f)
     })?;
+    m.function(t, "register_matchmaker_matched", |lua, f: Function| {
+        register(lua, "register_matchmaker_matched", |r| r.matchmaker_matched = Some(f))
+    })?;
     m.function(t, "run_once", |lua, f: Function| register(lua, "run_once", |r| r.run_once.push(f)))
 }
 

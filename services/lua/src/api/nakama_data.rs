@@ -358,6 +358,10 @@ fn tournaments(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         kaos.leaderboards().delete(&id)?;
         Ok(())
     })?;
+    m.service(t, "tournament_add_attempt", |_, kaos, (id, owner, count): (String, String, i32)| {
+        kaos.leaderboards().add_tournament_attempts(&id, &owner, count)?;
+        Ok(())
+    })?;
     m.service(t, "tournament_join", |_, kaos, (id, user, name): (String, String, String)| {
         if name.is_empty() {
             return Err(invalid("expects a username"));
