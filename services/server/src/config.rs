@@ -163,6 +163,9 @@ pub struct Config {
     pub socket_threads: usize,
     /// The Lua modules and their limits.
     pub runtime: kaos_lua::RuntimeConfig,
+    /// The console's first `admin` password (`KAOS_ADMIN_PASSWORD`, read from the
+    /// environment only); without it one is made on first start.
+    pub admin_password: Option<String>,
 }
 
 impl Config {
@@ -237,6 +240,7 @@ impl Config {
                 _ => return Err("socket_threads must be 1 to 15".into()),
             },
             runtime: runtime(args.runtime_path, file.runtime)?,
+            admin_password: std::env::var("KAOS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
         })
     }
 

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         None => "realtime RUDP off".into(),
     };
     let console = match server.console_addr {
-        Some(a) => format!("console http://{a} (/metrics, /healthcheck)"),
+        Some(a) => format!("console http://{a} (/v2/console, /metrics, /healthcheck)"),
         None => "console off".into(),
     };
     println!(

@@ -7,6 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
+
+mod common;
+use common::{basic, bearer, call_at};
 use serde_json::{json, Value};
 
 struct Server {
@@ -23,6 +26,9 @@ impl Drop for Server {
     }
 }
 
+/// The console's `admin` password in these tests.
+const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
 fn start(extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kaos-server"))
         .args([
@@ -38,6 +44,7 @@ fn start(extra: &[&str]) -> Server {
             "memory",
         ])
         .args(extra)
+        .env("KAOS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -53,34 +60,6 @@ fn start(extra: &[&str]) -> Server {
 /// One request on its own connection: (status, JSON body).
 fn call(s: &Server, method: &str, path: &str, auth: &str, body: &str) -> (u16, Value) {
     call_at(s.addr, method, path, auth, body)
-}
-
-/// The same, to any of the server's ports.
-fn call_at(addr: SocketAddr, method: &str, path: &str, auth: &str, body: &str) -> (u16, Value) {
-    let mut c = TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = if auth.is_empty() { String::new() } else { format!("Authorization: {auth}\r\n") };
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    c.write_all(head.as_bytes()).unwrap();
-    // The server may answer (413) and close before taking a large body.
-    let _ = c.write_all(body.as_bytes());
-    let mut raw = Vec::new();
-    c.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::String(body.to_string())))
-}
-
-fn basic(key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:")))
-}
-
-fn bearer(token: &Value) -> String {
-    format!("Bearer {}", token.as_str().unwrap())
 }
 
 /// Decodes a JWT's claims, as client SDKs do.
@@ -364,18 +343,24 @@ fn lua_modules_reload_on_sighup_while_a_socket_stays_connected() {
         assert!(cid < 10_000, "the reload never showed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // The console's trigger does the same, guarded by the http key.
+    // The console's trigger does the same, for a console user who may reload.
     std::fs::write(dir.join("v.lua"), module("three")).unwrap();
     let console = s.console.unwrap();
-    let (status, _) = call_at(console, "POST", "/v2/console/runtime/reload?http_key=wrong", "", "");
+    let (status, _) = call_at(console, "POST", "/v2/console/runtime/reload", "", "");
     assert_eq!(status, 401);
+    let (status, _) = call_at(console, "POST", "/v2/console/runtime/reload", &bearer(&session["token"]), "");
+    assert_eq!(status, 401, "a player's session is no console credential");
     assert_eq!(ask(&mut ws, cid + 1), "two");
-    let (status, body) = call_at(console, "POST", "/v2/console/runtime/reload?http_key=defaulthttpkey", "", "");
+    let login = json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string();
+    let (status, body) = call_at(console, "POST", "/v2/console/authenticate", "", &login);
+    assert_eq!(status, 200, "{body}");
+    let admin = bearer(&body["token"]);
+    let (status, body) = call_at(console, "POST", "/v2/console/runtime/reload", &admin, "");
     assert_eq!((status, &body["rpcs"]), (200, &json!(["version"])), "{body}");
     assert_eq!(ask(&mut ws, cid + 2), "three");
     // A broken module is refused, says why, and the last good one goes on.
     std::fs::write(dir.join("v.lua"), "not Lua at all").unwrap();
-    let (status, body) = call_at(console, "POST", "/v2/console/runtime/reload?http_key=defaulthttpkey", "", "");
+    let (status, body) = call_at(console, "POST", "/v2/console/runtime/reload", &admin, "");
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap().contains("v.lua:1"), "{body}");
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());

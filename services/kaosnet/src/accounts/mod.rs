@@ -16,7 +16,7 @@ use crate::store::{Store, StoreError, User, UserKey};
 mod profile;
 mod revocations;
 mod service;
-mod throttle;
+pub(crate) mod throttle;
 mod wallet;
 
 pub use profile::{AccountUpdate, MAX_LOOKUP};
@@ -103,14 +103,14 @@ fn random_username() -> String {
     bytes.iter().map(|b| LETTERS[*b as usize % LETTERS.len()] as char).collect()
 }
 
-fn hash_password(password: &str) -> Result<String, ApiError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, ApiError> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|_| ApiError::new(Code::Internal, "Error hashing password."))
 }
 
-fn password_matches(password: &str, hash: &str) -> bool {
+pub(crate) fn password_matches(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 

@@ -26,7 +26,7 @@ impl Default for LoginLimits {
 
 /// Accounts with failures, and until when each is locked.
 #[derive(Debug, Default)]
-pub(super) struct LoginThrottle {
+pub(crate) struct LoginThrottle {
     limits: LoginLimits,
     failing: Mutex<HashMap<String, (u32, i64)>>,
 }

@@ -1,0 +1,347 @@
+//! Who may use the console: console users (username, password, role) who sign in for a
+//! console token (a JWT signed with the console's own key, never the client sessions'),
+//! and API keys for automation (shown once, kept as a hash, revocable). Both live in
+//! server-only storage objects of the system user; password sign-ins are throttled per
+//! console user as players' are.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::roles::{Permission, Role};
+use crate::accounts::throttle::LoginThrottle;
+use crate::accounts::{hash_password, password_matches, LoginLimits};
+use crate::error::{ApiError, Code};
+use crate::storage::ops::{Write, MAX_SERVER_PAGE};
+use crate::store::{Caller, ObjectId, VersionCheck};
+use crate::KaosNet;
+
+/// The owner of the console's objects.
+const SYSTEM: &str = "00000000-0000-0000-0000-000000000000";
+const USERS: &str = "kaos_console_users";
+const KEYS: &str = "kaos_console_api_keys";
+const SECRETS: &str = "kaos_console_secrets";
+/// What an API key starts with (a console token is a JWT, `eyJ…`).
+const KEY_PREFIX: &str = "kaoskey_";
+
+/// Console sign-in settings.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// Console token lifetime, seconds.
+    pub token_expiry_sec: i64,
+    pub login_limits: LoginLimits,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { token_expiry_sec: 3600, login_limits: LoginLimits::default() }
+    }
+}
+
+/// Who is calling the console, and with which role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The console user's name, or `key:<id>` for an API key.
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ConsoleClaims {
+    usn: String,
+    rol: Role,
+    tid: String,
+    exp: i64,
+    /// Always "console": a client session token has none and another key.
+    typ: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredUser {
+    password_hash: String,
+    role: Role,
+    create_time: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredKey {
+    name: String,
+    role: Role,
+    hash: String,
+    create_time: i64,
+    revoked: bool,
+}
+
+/// Console users, API keys and tokens.
+pub struct ConsoleAuth {
+    kaos: Arc<KaosNet>,
+    config: ConsoleConfig,
+    key: Vec<u8>,
+    throttle: LoginThrottle,
+    /// Tokens logged out, until they expire.
+    revoked: Mutex<HashMap<String, i64>>,
+}
+
+crate::opaque_debug!(ConsoleAuth);
+
+fn random_text(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unauthenticated(why: &str) -> ApiError {
+    ApiError::unauthenticated(why)
+}
+
+impl ConsoleAuth {
+    /// The console's auth over `kaos`'s storage; its signing key is made once and kept
+    /// there (server-only), so tokens outlive a restart.
+    pub fn new(kaos: Arc<KaosNet>, config: ConsoleConfig) -> Result<ConsoleAuth, ApiError> {
+        let storage = kaos.storage();
+        let key = match storage.get(SYSTEM, SECRETS, "signing_key")? {
+            Some(o) => serde_json::from_str::<Value>(&o.value).ok().and_then(|v| v["key"].as_str().map(String::from)),
+            None => None,
+        };
+        let key = match key {
+            Some(k) => k,
+            None => {
+                let k = random_text(32);
+                write_object(&kaos, SECRETS, "signing_key", &json!({ "key": k }), VersionCheck::Absent)?;
+                k
+            }
+        };
+        let throttle = LoginThrottle::new(config.login_limits);
+        Ok(ConsoleAuth { kaos, config, key: key.into_bytes(), throttle, revoked: Mutex::default() })
+    }
+
+    fn now(&self) -> i64 {
+        self.kaos.accounts().now()
+    }
+
+    /// On a console with no users, makes `admin` with `password`, or with a strong one
+    /// made here, which is returned (to print once and keep). None if users exist.
+    pub fn bootstrap(&self, password: Option<&str>) -> Result<Option<String>, ApiError> {
+        if !self.users()?.is_empty() {
+            return Ok(None);
+        }
+        let made = match password {
+            Some(p) => {
+                self.create_user("admin", p, Role::Admin)?;
+                return Ok(None);
+            }
+            None => random_text(12),
+        };
+        self.create_user("admin", &made, Role::Admin)?;
+        Ok(Some(made))
+    }
+
+    /// Signs a console user in: their token.
+    pub fn authenticate(&self, username: &str, password: &str) -> Result<String, ApiError> {
+        let name = username.to_lowercase();
+        let now = self.now();
+        self.throttle.check(&name, now)?;
+        let stored = self.user(&name)?;
+        let ok = stored.as_ref().is_some_and(|u| password_matches(password, &u.password_hash));
+        let Some(user) = stored.filter(|_| ok) else {
+            if stored_exists(&self.kaos, &name)? {
+                self.throttle.failed(&name, now);
+            }
+            return Err(unauthenticated("Invalid credentials."));
+        };
+        self.throttle.succeeded(&name);
+        let claims = ConsoleClaims {
+            usn: name,
+            rol: user.role,
+            tid: random_text(16),
+            exp: now + self.config.token_expiry_sec,
+            typ: "console".into(),
+        };
+        crate::session::sign_hs256(&claims, &self.key)
+    }
+
+    /// Who `authorization` (`Bearer <console token>` or `Bearer <API key>`) is.
+    pub fn principal(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+        let credential = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthenticated("Console credentials required."))?;
+        match credential.strip_prefix(KEY_PREFIX) {
+            Some(key) => self.api_key_principal(key),
+            None => self.token_principal(credential),
+        }
+    }
+
+    /// The principal if it holds `p`: 401 without credentials, 403 without the role.
+    pub fn require(&self, authorization: Option<&str>, p: Permission) -> Result<Principal, ApiError> {
+        let who = self.principal(authorization)?;
+        if !who.role.may(p) {
+            return Err(ApiError::new(
+                Code::PermissionDenied,
+                format!("The {} role may not do this.", who.role.name()),
+            ));
+        }
+        Ok(who)
+    }
+
+    fn token_principal(&self, token: &str) -> Result<Principal, ApiError> {
+        let claims: ConsoleClaims =
+            crate::session::verify_hs256(token, &self.key).map_err(|_| unauthenticated("Invalid console token."))?;
+        if claims.typ != "console" || claims.exp <= self.now() {
+            return Err(unauthenticated("Invalid console token."));
+        }
+        if self.revoked.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&claims.tid) {
+            return Err(unauthenticated("Console token logged out."));
+        }
+        // A user deleted or changed since the token was made holds what they hold now.
+        let user = self.user(&claims.usn)?.ok_or_else(|| unauthenticated("Console user no longer exists."))?;
+        Ok(Principal { name: claims.usn, role: user.role })
+    }
+
+    /// Ends a console token before it expires.
+    pub fn logout(&self, authorization: Option<&str>) -> Result<(), ApiError> {
+        let token = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+        let claims: ConsoleClaims =
+            crate::session::verify_hs256(token, &self.key).map_err(|_| unauthenticated("Invalid console token."))?;
+        let now = self.now();
+        let mut revoked = self.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+        revoked.retain(|_, exp| *exp > now);
+        revoked.insert(claims.tid, claims.exp);
+        Ok(())
+    }
+
+    fn api_key_principal(&self, key: &str) -> Result<Principal, ApiError> {
+        let (id, secret) = key.split_once('_').ok_or_else(|| unauthenticated("Invalid API key."))?;
+        let stored =
+            read_object::<StoredKey>(&self.kaos, KEYS, id)?.ok_or_else(|| unauthenticated("Invalid API key."))?;
+        if stored.revoked {
+            return Err(unauthenticated("API key revoked."));
+        }
+        if !constant_time_eq(sha256_hex(secret).as_bytes(), stored.hash.as_bytes()) {
+            return Err(unauthenticated("Invalid API key."));
+        }
+        Ok(Principal { name: format!("key:{id}"), role: stored.role })
+    }
+
+    fn user(&self, name: &str) -> Result<Option<StoredUser>, ApiError> {
+        read_object(&self.kaos, USERS, &name.to_lowercase())
+    }
+
+    /// Console users: name, role, create time (never their password hashes).
+    pub fn users(&self) -> Result<Vec<Value>, ApiError> {
+        let page = self.kaos.storage().list(SYSTEM, USERS, MAX_SERVER_PAGE, None)?;
+        Ok(page
+            .objects
+            .iter()
+            .filter_map(|o| {
+                let u: StoredUser = serde_json::from_str(&o.value).ok()?;
+                Some(json!({ "username": o.id.key, "role": u.role, "create_time": u.create_time }))
+            })
+            .collect())
+    }
+
+    /// Adds a console user; `AlreadyExists` if the name is taken.
+    pub fn create_user(&self, username: &str, password: &str, role: Role) -> Result<(), ApiError> {
+        let name = username.to_lowercase();
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(ApiError::invalid("Console usernames are 1 to 64 letters, digits, '.', '_' or '-'."));
+        }
+        if password.len() < 8 {
+            return Err(ApiError::invalid("Console passwords are at least 8 characters."));
+        }
+        let user = StoredUser { password_hash: hash_password(password)?, role, create_time: self.now() };
+        match write_object(&self.kaos, USERS, &name, &json!(user), VersionCheck::Absent) {
+            Err(e) if e.message.contains("version check") => {
+                Err(ApiError::new(Code::AlreadyExists, "Console username already in use."))
+            }
+            other => other,
+        }
+    }
+
+    /// Removes a console user (their tokens stop working at once).
+    pub fn delete_user(&self, username: &str) -> Result<(), ApiError> {
+        if !self.kaos.storage().delete(SYSTEM, USERS, &username.to_lowercase())? {
+            return Err(ApiError::not_found("Console user not found."));
+        }
+        Ok(())
+    }
+
+    /// Makes an API key: its id and the key itself, shown this once.
+    pub fn create_api_key(&self, name: &str, role: Role) -> Result<(String, String), ApiError> {
+        let (id, secret) = (random_text(6), random_text(24));
+        let key =
+            StoredKey { name: name.into(), role, hash: sha256_hex(&secret), create_time: self.now(), revoked: false };
+        write_object(&self.kaos, KEYS, &id, &json!(key), VersionCheck::Absent)?;
+        Ok((id.clone(), format!("{KEY_PREFIX}{id}_{secret}")))
+    }
+
+    /// API keys: id (the prefix shown), name, role, create time, revoked.
+    pub fn api_keys(&self) -> Result<Vec<Value>, ApiError> {
+        let page = self.kaos.storage().list(SYSTEM, KEYS, MAX_SERVER_PAGE, None)?;
+        Ok(page
+            .objects
+            .iter()
+            .filter_map(|o| {
+                let k: StoredKey = serde_json::from_str(&o.value).ok()?;
+                Some(json!({
+                    "id": o.id.key, "prefix": format!("{KEY_PREFIX}{}_", o.id.key), "name": k.name,
+                    "role": k.role, "create_time": k.create_time, "revoked": k.revoked,
+                }))
+            })
+            .collect())
+    }
+
+    /// Revokes API key `id`.
+    pub fn revoke_api_key(&self, id: &str) -> Result<(), ApiError> {
+        let mut key =
+            read_object::<StoredKey>(&self.kaos, KEYS, id)?.ok_or_else(|| ApiError::not_found("API key not found."))?;
+        key.revoked = true;
+        write_object(&self.kaos, KEYS, id, &json!(key), VersionCheck::Any)
+    }
+}
+
+fn stored_exists(kaos: &KaosNet, name: &str) -> Result<bool, ApiError> {
+    Ok(kaos.storage().get(SYSTEM, USERS, name)?.is_some())
+}
+
+fn read_object<T: serde::de::DeserializeOwned>(
+    kaos: &KaosNet,
+    collection: &str,
+    key: &str,
+) -> Result<Option<T>, ApiError> {
+    if key.is_empty() || key.len() > 128 {
+        return Ok(None);
+    }
+    let ids = vec![ObjectId { collection: collection.into(), key: key.into(), user_id: SYSTEM.into() }];
+    Ok(kaos.storage().read_objects(Caller::Server, ids)?.pop().and_then(|o| serde_json::from_str(&o.value).ok()))
+}
+
+fn write_object(
+    kaos: &KaosNet,
+    collection: &str,
+    key: &str,
+    value: &Value,
+    version: VersionCheck,
+) -> Result<(), ApiError> {
+    let w = Write {
+        collection: collection.into(),
+        key: key.into(),
+        value: value.to_string(),
+        version,
+        permission_read: 0,
+        permission_write: 0,
+    };
+    kaos.storage().write_objects(Caller::Server, SYSTEM, vec![w])?;
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

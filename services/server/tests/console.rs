@@ -1,0 +1,181 @@
+//! The console's admin API on its own port: sign-in, roles, API keys, and credentials
+//! that must not work (a player's session, forged, logged out, revoked).
+
+mod common;
+
+use common::{bearer, call_at};
+use kaos_server::config::{Config, Database};
+use serde_json::{json, Value};
+
+const ADMIN_PASSWORD: &str = "console-test-admin-pw";
+
+fn serve() -> kaos_server::Running {
+    let config = Config {
+        address: "127.0.0.1".into(),
+        port: 0,
+        rudp_port: None,
+        console_port: Some(0),
+        database: Database::Memory,
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        ..Config::default()
+    };
+    kaos_server::start(&config, |_| {}).unwrap()
+}
+
+fn login(console: std::net::SocketAddr, user: &str, password: &str) -> (u16, Value) {
+    call_at(
+        console,
+        "POST",
+        "/v2/console/authenticate",
+        "",
+        &json!({"username": user, "password": password}).to_string(),
+    )
+}
+
+#[test]
+fn each_role_gets_exactly_its_endpoints() {
+    let server = serve();
+    let console = server.console_addr.unwrap();
+    let (status, body) = login(console, "admin", ADMIN_PASSWORD);
+    assert_eq!(status, 200, "{body}");
+    let admin = bearer(&body["token"]);
+    for (name, role) in [("dev", "developer"), ("viewer", "readonly")] {
+        let user = json!({"username": name, "password": "long-enough-pw", "role": role}).to_string();
+        assert_eq!(call_at(console, "POST", "/v2/console/user", &admin, &user).0, 200);
+    }
+    let dev = bearer(&login(console, "dev", "long-enough-pw").1["token"]);
+    let viewer = bearer(&login(console, "viewer", "long-enough-pw").1["token"]);
+    let key_body = json!({"name": "ci", "role": "developer"}).to_string();
+    let (status, made) = call_at(console, "POST", "/v2/console/api_key", &admin, &key_body);
+    assert_eq!(status, 200, "{made}");
+    let key = format!("Bearer {}", made["key"].as_str().unwrap());
+
+    // (method, path, body): what admin, developer, readonly and the developer key get.
+    let matrix: &[(&str, &str, &str, [u16; 4])] = &[
+        ("GET", "/v2/console/status", "", [200, 200, 200, 200]),
+        ("POST", "/v2/console/runtime/reload", "", [200, 200, 403, 200]),
+        ("GET", "/v2/console/user", "", [200, 403, 403, 403]),
+        (
+            "POST",
+            "/v2/console/user",
+            r#"{"username":"x","password":"long-enough-pw","role":"readonly"}"#,
+            [200, 403, 403, 403],
+        ),
+        ("GET", "/v2/console/api_key", "", [200, 403, 403, 403]),
+        ("POST", "/v2/console/api_key", r#"{"name":"k","role":"readonly"}"#, [200, 403, 403, 403]),
+    ];
+    for (method, path, body, expected) in matrix {
+        for (who, auth, want) in [
+            ("admin", &admin, expected[0]),
+            ("developer", &dev, expected[1]),
+            ("readonly", &viewer, expected[2]),
+            ("key", &key, expected[3]),
+        ] {
+            // The POST /user row makes `x` once; later callers see it taken (409), not denied.
+            let (status, answer) = call_at(console, method, path, auth, body);
+            let ok = status == want || (want == 200 && status == 409);
+            assert!(ok, "{who} {method} {path}: {status} {answer}, expected {want}");
+        }
+        assert_eq!(call_at(console, method, path, "", body).0, 401, "{method} {path} without credentials");
+    }
+
+    // Listings never carry password hashes or key secrets.
+    let (_, users) = call_at(console, "GET", "/v2/console/user", &admin, "");
+    assert!(!users.to_string().contains("argon2") && users["users"].as_array().unwrap().len() >= 3, "{users}");
+    let (_, keys) = call_at(console, "GET", "/v2/console/api_key", &admin, "");
+    let secret = made["key"].as_str().unwrap().rsplit('_').next().unwrap();
+    assert!(!keys.to_string().contains(secret), "{keys}");
+
+    // A revoked key stops at once; a deleted user's token too; a logged-out token too.
+    let id = made["id"].as_str().unwrap();
+    assert_eq!(call_at(console, "DELETE", &format!("/v2/console/api_key/{id}"), &admin, "").0, 200);
+    let (status, why) = call_at(console, "GET", "/v2/console/status", &key, "");
+    assert_eq!((status, why["message"].as_str().unwrap()), (401, "API key revoked."));
+    assert_eq!(call_at(console, "DELETE", "/v2/console/user/viewer", &admin, "").0, 200);
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &viewer, "").0, 401);
+    assert_eq!(call_at(console, "POST", "/v2/console/authenticate/logout", &dev, "").0, 200);
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &dev, "").0, 401);
+    server.shutdown();
+    server.wait().unwrap();
+}
+
+#[test]
+fn foreign_and_forged_credentials_and_wrong_passwords_are_refused() {
+    let server = serve();
+    let console = server.console_addr.unwrap();
+    // A player's session token is no console token.
+    let player = server
+        .kaos
+        .accounts()
+        .authenticate_device(kaosnet::DeviceAuthRequest {
+            device_id: "console-test-device".into(),
+            create: true,
+            username: None,
+        })
+        .unwrap();
+    let (status, _) = call_at(console, "GET", "/v2/console/status", &format!("Bearer {}", player.token), "");
+    assert_eq!(status, 401);
+    // Nor is a console token signed with another key, or a made-up API key.
+    let forged = kaosnet::session::sign_hs256(
+        &json!({"usn": "admin", "rol": "admin", "tid": "t", "exp": 4_000_000_000i64, "typ": "console"}),
+        b"not the console's key",
+    )
+    .unwrap();
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &format!("Bearer {forged}"), "").0, 401);
+    assert_eq!(call_at(console, "GET", "/v2/console/status", "Bearer kaoskey_abc_def", "").0, 401);
+    // And a console token is no player session on the client port.
+    let admin = login(console, "admin", ADMIN_PASSWORD).1["token"].as_str().unwrap().to_string();
+    let (status, _) = call_at(server.addr, "GET", "/v2/account", &format!("Bearer {admin}"), "");
+    assert_eq!(status, 401);
+    // Wrong passwords are refused alike; after five free failures the account is locked
+    // for a while that doubles with each failure after a lock (1 s, 2 s, 4 s…), so however
+    // slowly this machine checks passwords, the lock soon outlasts a try.
+    let mut statuses = Vec::new();
+    while statuses.last() != Some(&429) {
+        assert!(statuses.len() < 40, "never locked: {statuses:?}");
+        statuses.push(login(console, "admin", "wrong-password").0);
+    }
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 401) && statuses.len() > 5, "{statuses:?}");
+    assert_eq!(login(console, "admin", ADMIN_PASSWORD).0, 429, "locked even for the right password");
+    assert_eq!(login(console, "nobody", "whatever-pw").0, 401);
+    server.shutdown();
+    server.wait().unwrap();
+}
+
+#[test]
+fn the_first_start_makes_admin_with_a_strong_password_kept_in_the_data_directory() {
+    let dir = std::env::temp_dir().join(format!("kaos-console-first-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = Config {
+        address: "127.0.0.1".into(),
+        port: 0,
+        rudp_port: None,
+        console_port: Some(0),
+        database: Database::Sqlite(dir.join("kaos.db")),
+        admin_password: None,
+        ..Config::default()
+    };
+    let server = kaos_server::start(&config, |_| {}).unwrap();
+    let kept = dir.join("console-admin-password");
+    let password = std::fs::read_to_string(&kept).unwrap().trim().to_string();
+    assert!(password.len() >= 24, "a strong password: {password}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (status, body) = login(server.console_addr.unwrap(), "admin", &password);
+    assert_eq!(status, 200, "{body}");
+    server.shutdown();
+    server.wait().unwrap();
+    // A second start keeps admin and its password, and its signing key (tokens stay good).
+    std::fs::remove_file(&kept).unwrap();
+    let server = kaos_server::start(&config, |_| {}).unwrap();
+    assert!(!kept.exists(), "no new password once admin exists");
+    let console = server.console_addr.unwrap();
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &bearer(&body["token"]), "").0, 200);
+    assert_eq!(login(console, "admin", &password).0, 200);
+    server.shutdown();
+    server.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
