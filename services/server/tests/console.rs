@@ -179,3 +179,69 @@ fn the_first_start_makes_admin_with_a_strong_password_kept_in_the_data_directory
     server.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sessions_are_listed_and_kicked_and_players_found_shown_and_deleted() {
+    let server = serve();
+    let console = server.console_addr.unwrap();
+    let admin = bearer(&login(console, "admin", ADMIN_PASSWORD).1["token"]);
+    for (name, role) in [("dev2", "developer"), ("viewer2", "readonly")] {
+        let user = json!({"username": name, "password": "long-enough-pw", "role": role}).to_string();
+        assert_eq!(call_at(console, "POST", "/v2/console/user", &admin, &user).0, 200);
+    }
+    let dev = bearer(&login(console, "dev2", "long-enough-pw").1["token"]);
+    let viewer = bearer(&login(console, "viewer2", "long-enough-pw").1["token"]);
+    let kaos = &server.kaos;
+    let request = kaosnet::DeviceAuthRequest {
+        device_id: "console-player-device".into(),
+        create: true,
+        username: Some("consoleplayer".into()),
+    };
+    let player = kaos.accounts().authenticate_device(request).unwrap();
+    kaos.accounts().update_wallet(&player.user_id, &[("gold".to_string(), 7)].into(), &Value::Null, false).unwrap();
+    kaos.storage().set(&player.user_id, "saves", "slot", json!({"level": 2})).unwrap();
+    let url = format!("ws://{}/ws?token={}", server.addr, player.token);
+    let (mut ws, _) = tungstenite::connect(url).unwrap();
+
+    // Readonly sees the session and the player; it may not kick or delete.
+    let listed = loop {
+        let (status, body) =
+            call_at(console, "GET", &format!("/v2/console/session?user_id={}", player.user_id), &viewer, "");
+        assert_eq!(status, 200);
+        if !body["sessions"].as_array().unwrap().is_empty() {
+            break body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let session = listed["sessions"][0]["session_id"].as_str().unwrap().to_string();
+    assert_eq!(listed["sessions"][0]["transport"], "websocket");
+    for q in ["consoleplayer", "console-player-device", player.user_id.as_str()] {
+        let (status, found) = call_at(console, "GET", &format!("/v2/console/account?q={q}"), &viewer, "");
+        assert_eq!((status, found["accounts"].as_array().unwrap().len()), (200, 1), "{q}: {found}");
+    }
+    let (_, shown) = call_at(console, "GET", &format!("/v2/console/account/{}", player.user_id), &viewer, "");
+    assert_eq!(
+        (shown["wallet"]["gold"].as_i64(), shown["devices"][0].as_str()),
+        (Some(7), Some("console-player-device"))
+    );
+    assert!(!shown.to_string().contains("password"), "{shown}");
+    assert_eq!(call_at(console, "DELETE", &format!("/v2/console/session/{session}"), &viewer, "").0, 403);
+    assert_eq!(call_at(console, "DELETE", &format!("/v2/console/account/{}", player.user_id), &viewer, "").0, 403);
+
+    // A developer kicks: the socket closes with 4001.
+    assert_eq!(call_at(console, "DELETE", &format!("/v2/console/session/{session}"), &dev, "").0, 200);
+    let code = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(f)) => break f.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(code, Some(4001));
+    // And deletes the player with their data.
+    assert_eq!(call_at(console, "DELETE", &format!("/v2/console/account/{}", player.user_id), &dev, "").0, 200);
+    assert_eq!(call_at(console, "GET", &format!("/v2/console/account/{}", player.user_id), &dev, "").0, 404);
+    assert!(kaos.storage().get(&player.user_id, "saves", "slot").unwrap().is_none());
+    server.shutdown();
+    server.wait().unwrap();
+}

@@ -11,8 +11,11 @@
 //! | `GET /v2/console/status` | ViewStatus |
 //! | `GET, POST /v2/console/user`, `DELETE /v2/console/user/{username}` | ManageAccounts |
 //! | `GET, POST /v2/console/api_key`, `DELETE /v2/console/api_key/{id}` | ManageApiKeys |
+//!
+//! Sessions and players: see [`players`].
 
 pub mod auth;
+pub mod players;
 pub mod roles;
 
 use std::sync::Arc;
@@ -143,4 +146,5 @@ pub fn admin_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>
         a.revoke_api_key(req.param("id").unwrap_or_default())?;
         Ok(json!({}))
     });
+    players::routes(r, kaos, auth);
 }

@@ -165,6 +165,20 @@ impl SessionRegistry {
         self.lock().by_id.values().filter(|(s, _)| s.transport == transport).count()
     }
 
+    /// Up to `limit` connected sessions (of `user_id` only, if given): id, user, transport.
+    pub fn list(&self, user_id: Option<&str>, limit: usize) -> Vec<(SessionId, String, Transport)> {
+        let sessions = self.lock();
+        let mut out: Vec<_> = sessions
+            .by_id
+            .iter()
+            .filter(|(_, (_, user))| user_id.is_none_or(|u| u == user))
+            .map(|(id, (served, user))| (*id, user.clone(), served.transport))
+            .collect();
+        out.sort_by_key(|(id, _, _)| id.as_u64());
+        out.truncate(limit);
+        out
+    }
+
     /// The sessions of `user_id`, oldest first.
     pub fn sessions_of(&self, user_id: &str) -> Vec<SessionId> {
         self.lock().by_user.get(user_id).cloned().unwrap_or_default()

@@ -1,0 +1,97 @@
+//! The console's player and session routes:
+//!
+//! | Route | Permission |
+//! |---|---|
+//! | `GET /v2/console/session?user_id=&limit=` | ViewSessions |
+//! | `DELETE /v2/console/session/{session_id}` (kick) | KickSessions |
+//! | `GET /v2/console/account?q=` (an id, username, device id or email) | ViewPlayers |
+//! | `GET /v2/console/account/{id}` (with devices, wallet and metadata) | ViewPlayers |
+//! | `DELETE /v2/console/account/{id}` (the player, their data, their sessions) | ManagePlayers |
+
+use std::sync::Arc;
+
+use kaos_http::Method::{Delete, Get};
+use kaos_http::Router;
+use serde_json::{json, Value};
+
+use super::auth::ConsoleAuth;
+use super::guarded;
+use super::roles::Permission;
+use crate::error::ApiError;
+use crate::presence::{SessionId, Transport};
+use crate::store::{User, UserKey};
+use crate::KaosNet;
+
+/// The WebSocket close code a kicked session gets.
+pub const KICKED: u16 = 4001;
+
+/// A player as the console shows them (never their password hash).
+fn player(kaos: &KaosNet, u: &User) -> Value {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
+    json!({
+        "user_id": u.id, "username": u.username, "display_name": u.display_name,
+        "avatar_url": u.avatar_url, "lang_tag": u.lang_tag, "location": u.location, "timezone": u.timezone,
+        "email": u.email, "custom_id": u.custom_id, "devices": u.devices,
+        "metadata": parse(&u.metadata), "wallet": parse(&u.wallet),
+        "create_time": u.create_time, "update_time": u.update_time,
+        "online": !kaos.sessions().sessions_of(&u.id).is_empty(),
+    })
+}
+
+pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) {
+    let k = kaos.clone();
+    guarded(r, Get, "/v2/console/session", auth, Permission::ViewSessions, move |req, _| {
+        let limit = req.query("limit").and_then(|l| l.parse().ok()).unwrap_or(100).min(1000);
+        let user = req.query("user_id");
+        let sessions: Vec<Value> = k
+            .sessions()
+            .list(user.as_deref(), limit)
+            .into_iter()
+            .map(|(id, user_id, transport)| {
+                let transport = if transport == Transport::Rudp { "rudp" } else { "websocket" };
+                json!({ "session_id": id.text(), "user_id": user_id, "transport": transport })
+            })
+            .collect();
+        Ok(json!({ "sessions": sessions }))
+    });
+    let k = kaos.clone();
+    guarded(r, Delete, "/v2/console/session/{id}", auth, Permission::KickSessions, move |req, _| {
+        let id = req.param("id").and_then(SessionId::parse).ok_or_else(|| ApiError::invalid("Invalid session ID."))?;
+        if !k.sessions().close(id, KICKED, "Session kicked.") {
+            return Err(ApiError::not_found("Session not found."));
+        }
+        Ok(json!({}))
+    });
+    let k = kaos.clone();
+    guarded(r, Get, "/v2/console/account", auth, Permission::ViewPlayers, move |req, _| {
+        let q = req.query("q").unwrap_or_default();
+        let store = k.accounts().store();
+        let mut found: Vec<User> = Vec::new();
+        if !q.is_empty() {
+            let keys =
+                [UserKey::Id(&q), UserKey::Username(&q), UserKey::Device(&q), UserKey::Email(&q), UserKey::Custom(&q)];
+            for key in keys {
+                if let Some(u) = store.user(key)? {
+                    if !found.iter().any(|f| f.id == u.id) {
+                        found.push(u);
+                    }
+                }
+            }
+        }
+        Ok(json!({ "accounts": found.iter().map(|u| player(&k, u)).collect::<Vec<_>>() }))
+    });
+    let k = kaos.clone();
+    guarded(r, Get, "/v2/console/account/{id}", auth, Permission::ViewPlayers, move |req, _| {
+        let u = k.accounts().account(req.param("id").unwrap_or_default())?;
+        Ok(player(&k, &u))
+    });
+    let k = kaos.clone();
+    guarded(r, Delete, "/v2/console/account/{id}", auth, Permission::ManagePlayers, move |req, _| {
+        let id = req.param("id").unwrap_or_default();
+        k.accounts().delete_account(id)?;
+        for session in k.sessions().sessions_of(id) {
+            k.sessions().close(session, KICKED, "Account deleted.");
+        }
+        Ok(json!({}))
+    });
+}
