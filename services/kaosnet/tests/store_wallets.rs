@@ -1,6 +1,6 @@
-//! Wallets in every `Store` (memory, SQLite, PostgreSQL with `--features postgres`):
-//! atomic updates that never go below zero, concurrent updates that all land, the
-//! ledger, and a wallet that an account update leaves alone.
+//! The account state kept apart from account updates, in every `Store` (memory, SQLite,
+//! PostgreSQL with `--features postgres`): wallets (atomic updates that never go below
+//! zero, concurrent updates that all land, the ledger) and bans.
 
 #[macro_use]
 mod conformance;
@@ -63,4 +63,18 @@ fn wallets_add_refuse_negatives_and_keep_a_ledger(s: &dyn Store) {
     assert!(s.wallet_ledger("w", 10).unwrap().is_empty());
 }
 
-conformance!(wallets_add_refuse_negatives_and_keep_a_ledger);
+fn bans_are_kept_and_account_updates_leave_them(s: &dyn Store) {
+    let u = User { id: "b".into(), username: "bannable".into(), metadata: "{}".into(), ..User::default() };
+    s.create_user(&u).unwrap();
+    let stale = s.user(UserKey::Id("b")).unwrap().unwrap();
+    assert_eq!(stale.ban_until, 0);
+    assert!(s.set_ban("b", 5_000).unwrap());
+    s.update_user(&User { display_name: "B".into(), ..stale }).unwrap();
+    let read = s.user(UserKey::Id("b")).unwrap().unwrap();
+    assert_eq!((read.ban_until, read.display_name.as_str()), (5_000, "B"));
+    assert!(s.set_ban("b", 0).unwrap());
+    assert_eq!(s.user(UserKey::Id("b")).unwrap().unwrap().ban_until, 0);
+    assert!(!s.set_ban("nobody", 5).unwrap());
+}
+
+conformance!(wallets_add_refuse_negatives_and_keep_a_ledger, bans_are_kept_and_account_updates_leave_them);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bearer, call_at};
+use common::{basic, bearer, call_at};
 use kaos_server::config::{Config, Database};
 use serde_json::{json, Value};
 
@@ -238,6 +238,29 @@ fn sessions_are_listed_and_kicked_and_players_found_shown_and_deleted() {
         }
     };
     assert_eq!(code, Some(4001));
+    // A ban: the player's socket closes, their token stops, sign-in is refused; an unban
+    // lets them back.
+    let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws?token={}", server.addr, player.token)).unwrap();
+    let id = &player.user_id;
+    assert_eq!(call_at(console, "POST", &format!("/v2/console/account/{id}/ban"), &viewer, "").0, 403);
+    assert_eq!(call_at(console, "POST", &format!("/v2/console/account/{id}/ban"), &dev, "").0, 200);
+    let closed = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(f)) => break f.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(closed, Some(4001));
+    assert_eq!(call_at(server.addr, "GET", "/v2/account", &format!("Bearer {}", player.token), "").0, 401);
+    let sign_in = json!({"id": "console-player-device"}).to_string();
+    let path = "/v2/account/authenticate/device?create=false";
+    let (status, why) = call_at(server.addr, "POST", path, &basic("defaultkey"), &sign_in);
+    assert_eq!((status, why["message"].as_str()), (403, Some("User account banned.")));
+    let (_, shown) = call_at(console, "GET", &format!("/v2/console/account/{id}"), &viewer, "");
+    assert_eq!(shown["ban_until"], i64::MAX);
+    assert_eq!(call_at(console, "POST", &format!("/v2/console/account/{id}/unban"), &dev, "").0, 200);
+    assert_eq!(call_at(server.addr, "POST", path, &basic("defaultkey"), &sign_in).0, 200);
     // And deletes the player with their data.
     assert_eq!(call_at(console, "DELETE", &format!("/v2/console/account/{}", player.user_id), &dev, "").0, 200);
     assert_eq!(call_at(console, "GET", &format!("/v2/console/account/{}", player.user_id), &dev, "").0, 404);

@@ -49,12 +49,19 @@ pub struct Accounts {
     clock: fn() -> i64,
     logins: throttle::LoginThrottle,
     revoked: revocations::Revocations,
+    /// Users banned while this server ran, and until when: their session tokens stop at
+    /// once (sign-in and refresh read the ban from the store).
+    banned: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Accounts").finish_non_exhaustive()
     }
+}
+
+fn banned() -> ApiError {
+    ApiError::new(Code::PermissionDenied, "User account banned.")
 }
 
 /// Unix seconds now.
@@ -123,7 +130,7 @@ impl Accounts {
     /// The same, on an injected clock (tests).
     pub fn with_clock(store: Arc<dyn Store>, sessions: SessionConfig, clock: fn() -> i64) -> Accounts {
         let logins = throttle::LoginThrottle::new(sessions.failed_logins);
-        Accounts { store, sessions, clock, logins, revoked: Default::default() }
+        Accounts { store, sessions, clock, logins, revoked: Default::default(), banned: Default::default() }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -174,6 +181,7 @@ impl Accounts {
             }
         };
         let (user, created) = match existing {
+            Some(user) if user.ban_until > self.now() => return Err(banned()),
             Some(user) => (user, false),
             None if !create => return Err(ApiError::not_found("User account not found.")),
             None => (self.create(credential, username)?, true),
@@ -279,13 +287,44 @@ impl Accounts {
             .store
             .user(UserKey::Id(&claims.uid))?
             .ok_or_else(|| ApiError::unauthenticated("Refresh token invalid or expired."))?;
+        if user.ban_until > self.now() {
+            return Err(banned());
+        }
         self.sessions.issue(&user.id, &user.username, vars.unwrap_or(&claims.vrs), self.now())
     }
 
     /// The claims of a session token (401 if invalid, expired or revoked).
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let now = self.now();
-        self.sessions.verify(token, now, |tid| self.revoked.is_revoked(self.store.as_ref(), tid, now))
+        let claims = self.sessions.verify(token, now, |tid| self.revoked.is_revoked(self.store.as_ref(), tid, now))?;
+        let banned = self.banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !banned.is_empty() && banned.get(&claims.uid).is_some_and(|until| *until > now) {
+            return Err(ApiError::unauthenticated("User account banned."));
+        }
+        Ok(claims)
+    }
+
+    /// Bans `user_id` until `until` (Unix seconds; `i64::MAX` for good): they cannot sign
+    /// in or refresh, and their session tokens stop working (the caller closes their
+    /// sockets). `NotFound` if there is no such user.
+    pub fn ban(&self, user_id: &str, until: i64) -> Result<(), ApiError> {
+        if until <= self.now() {
+            return Err(ApiError::invalid("A ban ends in the future."));
+        }
+        if !self.store.set_ban(user_id, until)? {
+            return Err(ApiError::not_found("User account not found."));
+        }
+        self.banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(user_id.to_string(), until);
+        Ok(())
+    }
+
+    /// Lifts `user_id`'s ban.
+    pub fn unban(&self, user_id: &str) -> Result<(), ApiError> {
+        if !self.store.set_ban(user_id, 0)? {
+            return Err(ApiError::not_found("User account not found."));
+        }
+        self.banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(user_id);
+        Ok(())
     }
 
     /// The claims of a refresh token (401 if invalid, expired or revoked).

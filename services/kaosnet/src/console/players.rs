@@ -7,10 +7,12 @@
 //! | `GET /v2/console/account?q=` (an id, username, device id or email) | ViewPlayers |
 //! | `GET /v2/console/account/{id}` (with devices, wallet and metadata) | ViewPlayers |
 //! | `DELETE /v2/console/account/{id}` (the player, their data, their sessions) | ManagePlayers |
+//! | `POST /v2/console/account/{id}/ban` `{"until"}` (Unix seconds; none: for good) | ManagePlayers |
+//! | `POST /v2/console/account/{id}/unban` | ManagePlayers |
 
 use std::sync::Arc;
 
-use kaos_http::Method::{Delete, Get};
+use kaos_http::Method::{Delete, Get, Post};
 use kaos_http::Router;
 use serde_json::{json, Value};
 
@@ -33,7 +35,7 @@ fn player(kaos: &KaosNet, u: &User) -> Value {
         "avatar_url": u.avatar_url, "lang_tag": u.lang_tag, "location": u.location, "timezone": u.timezone,
         "email": u.email, "custom_id": u.custom_id, "devices": u.devices,
         "metadata": parse(&u.metadata), "wallet": parse(&u.wallet),
-        "create_time": u.create_time, "update_time": u.update_time,
+        "create_time": u.create_time, "update_time": u.update_time, "ban_until": u.ban_until,
         "online": !kaos.sessions().sessions_of(&u.id).is_empty(),
     })
 }
@@ -92,6 +94,25 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
         for session in k.sessions().sessions_of(id) {
             k.sessions().close(session, KICKED, "Account deleted.");
         }
+        Ok(json!({}))
+    });
+    let k = kaos.clone();
+    guarded(r, Post, "/v2/console/account/{id}/ban", auth, Permission::ManagePlayers, move |req, _| {
+        let id = req.param("id").unwrap_or_default();
+        let body: Value = if req.body.is_empty() { json!({}) } else { super::body(req)? };
+        let until = match &body["until"] {
+            Value::Null => i64::MAX,
+            v => v.as_i64().ok_or_else(|| ApiError::invalid("`until` is Unix seconds."))?,
+        };
+        k.accounts().ban(id, until)?;
+        for session in k.sessions().sessions_of(id) {
+            k.sessions().close(session, KICKED, "Account banned.");
+        }
+        Ok(json!({}))
+    });
+    let k = kaos.clone();
+    guarded(r, Post, "/v2/console/account/{id}/unban", auth, Permission::ManagePlayers, move |req, _| {
+        k.accounts().unban(req.param("id").unwrap_or_default())?;
         Ok(json!({}))
     });
 }

@@ -117,7 +117,7 @@ impl AccountStore for MemoryStore {
         }
         inner.index(user);
         // A new wallet is empty, as the SQL stores' column default makes it.
-        inner.users.insert(user.id.clone(), User { wallet: "{}".into(), ..user.clone() });
+        inner.users.insert(user.id.clone(), User { wallet: "{}".into(), ban_until: 0, ..user.clone() });
         Ok(())
     }
 
@@ -155,10 +155,15 @@ impl AccountStore for MemoryStore {
         }
         inner.unindex(&old);
         inner.index(user);
-        // The wallet changes only through its own updates.
-        let user = User { wallet: old.wallet, ..user.clone() };
+        // The wallet and a ban change only through their own updates.
+        let user = User { wallet: old.wallet, ban_until: old.ban_until, ..user.clone() };
         inner.users.insert(user.id.clone(), user);
         Ok(())
+    }
+
+    fn set_ban(&self, id: &str, until: i64) -> Result<bool, StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(inner.users.get_mut(id).map(|u| u.ban_until = until).is_some())
     }
 
     fn delete_user(&self, id: &str) -> Result<bool, StoreError> {

@@ -94,6 +94,10 @@ pub struct User {
     /// [`WalletStore::update_wallet`] (an account update leaves it as it is).
     #[serde(default)]
     pub wallet: String,
+    /// Banned until this time (Unix seconds; 0: not banned); changed only through
+    /// [`AccountStore::set_ban`].
+    #[serde(default)]
+    pub ban_until: i64,
 }
 
 /// Which unique field to look a user up by.
@@ -176,7 +180,7 @@ pub struct ObjectPage {
 /// The user columns the SQL stores read, in the order their row mappers expect.
 pub(crate) const USER_COLUMNS: &str =
     "id, username, display_name, avatar_url, lang_tag, location, timezone, metadata, \
-                                       email, password_hash, custom_id, create_time, update_time, wallet";
+                                       email, password_hash, custom_id, create_time, update_time, wallet, ban_until";
 /// The storage columns the SQL stores read and write, in their row mappers' order.
 pub(crate) const OBJECT_COLUMNS: &str =
     "collection, user_id, key, value, version, permission_read, permission_write, create_time, update_time";
@@ -260,6 +264,8 @@ pub trait AccountStore {
     /// Deletes the user, everything they own in storage, their notifications, friend
     /// edges (both ways) and group edges; false if there was none.
     fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
+    /// Bans the user until `until` (0 lifts it); false if there is no such user.
+    fn set_ban(&self, id: &str, until: i64) -> Result<bool, StoreError>;
 }
 
 /// Storage objects: versioned, permissioned, written and deleted in atomic batches.

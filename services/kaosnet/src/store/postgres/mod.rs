@@ -158,6 +158,7 @@ CREATE TABLE wallet_ledger (
 );
 CREATE INDEX wallet_ledger_user ON wallet_ledger (user_id, seq);
 "#,
+    "ALTER TABLE users ADD COLUMN ban_until BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// Says "try the transaction again" inside `StoreError::Backend`.
@@ -287,6 +288,7 @@ fn user_row(row: &Row) -> User {
         create_time: row.get(11),
         update_time: row.get(12),
         wallet: row.get(13),
+        ban_until: row.get(14),
     }
 }
 
@@ -513,6 +515,12 @@ impl AccountStore for PostgresStore {
                 return Err(StoreError::Conflict(field));
             }
             write_user(tx, user, false)
+        })
+    }
+
+    fn set_ban(&self, id: &str, until: i64) -> Result<bool, StoreError> {
+        self.write_at(postgres::IsolationLevel::ReadCommitted, |tx| {
+            Ok(tx.execute("UPDATE users SET ban_until = $2 WHERE id = $1", &[&id, &until]).map_err(db)? > 0)
         })
     }
 

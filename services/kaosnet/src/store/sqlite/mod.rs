@@ -173,6 +173,7 @@ CREATE TABLE wallet_ledger (
 );
 CREATE INDEX wallet_ledger_user ON wallet_ledger (user_id, seq);
 "#,
+    "ALTER TABLE users ADD COLUMN ban_until INTEGER NOT NULL DEFAULT 0;",
 ];
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -309,6 +310,7 @@ fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
         create_time: row.get(11)?,
         update_time: row.get(12)?,
         wallet: row.get(13)?,
+        ban_until: row.get(14)?,
     })
 }
 
@@ -577,6 +579,13 @@ impl AccountStore for SqliteStore {
                 return Err(StoreError::Conflict(field));
             }
             write_user(tx, &user, false)
+        })
+    }
+
+    fn set_ban(&self, id: &str, until: i64) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            Ok(tx.execute("UPDATE users SET ban_until = ?2 WHERE id = ?1", params![id, until]).map_err(db)? > 0)
         })
     }
 
