@@ -19,7 +19,46 @@ fn serve() -> kaos_server::Running {
         admin_password: Some(ADMIN_PASSWORD.into()),
         ..Config::default()
     };
-    kaos_server::start(&config, |_| {}).unwrap()
+    kaos_server::start(&config, |kaos| kaos.matches().register("console_room", || Box::new(Room))).unwrap()
+}
+
+/// A match that answers signals.
+struct Room;
+
+impl kaosnet::MatchHandler for Room {
+    fn init(&mut self, _: &kaosnet::matches::MatchContext, _: &Value) -> Result<kaosnet::matches::MatchInit, String> {
+        Ok(kaosnet::matches::MatchInit { tick_rate: 1, label: r#"{"kind":"console"}"#.into() })
+    }
+
+    fn tick(
+        &mut self,
+        _: &kaosnet::matches::MatchContext,
+        _: &mut kaosnet::matches::Dispatcher<'_>,
+        _: u64,
+        _: Vec<kaosnet::matches::MatchMessage>,
+    ) -> bool {
+        true
+    }
+
+    fn signal(
+        &mut self,
+        _: &kaosnet::matches::MatchContext,
+        _: &mut kaosnet::matches::Dispatcher<'_>,
+        _: u64,
+        data: &str,
+    ) -> Result<String, String> {
+        Ok(format!("pong:{data}"))
+    }
+}
+
+/// A developer and a readonly console user, made by `admin`, signed in: their tokens.
+fn team(console: std::net::SocketAddr, admin: &str, dev: &str, viewer: &str) -> (String, String) {
+    for (name, role) in [(dev, "developer"), (viewer, "readonly")] {
+        let user = json!({"username": name, "password": "long-enough-pw", "role": role}).to_string();
+        assert_eq!(call_at(console, "POST", "/v2/console/user", admin, &user).0, 200);
+    }
+    let token = |name: &str| bearer(&login(console, name, "long-enough-pw").1["token"]);
+    (token(dev), token(viewer))
 }
 
 fn login(console: std::net::SocketAddr, user: &str, password: &str) -> (u16, Value) {
@@ -39,12 +78,7 @@ fn each_role_gets_exactly_its_endpoints() {
     let (status, body) = login(console, "admin", ADMIN_PASSWORD);
     assert_eq!(status, 200, "{body}");
     let admin = bearer(&body["token"]);
-    for (name, role) in [("dev", "developer"), ("viewer", "readonly")] {
-        let user = json!({"username": name, "password": "long-enough-pw", "role": role}).to_string();
-        assert_eq!(call_at(console, "POST", "/v2/console/user", &admin, &user).0, 200);
-    }
-    let dev = bearer(&login(console, "dev", "long-enough-pw").1["token"]);
-    let viewer = bearer(&login(console, "viewer", "long-enough-pw").1["token"]);
+    let (dev, viewer) = team(console, &admin, "dev", "viewer");
     let key_body = json!({"name": "ci", "role": "developer"}).to_string();
     let (status, made) = call_at(console, "POST", "/v2/console/api_key", &admin, &key_body);
     assert_eq!(status, 200, "{made}");
@@ -185,12 +219,7 @@ fn sessions_are_listed_and_kicked_and_players_found_shown_and_deleted() {
     let server = serve();
     let console = server.console_addr.unwrap();
     let admin = bearer(&login(console, "admin", ADMIN_PASSWORD).1["token"]);
-    for (name, role) in [("dev2", "developer"), ("viewer2", "readonly")] {
-        let user = json!({"username": name, "password": "long-enough-pw", "role": role}).to_string();
-        assert_eq!(call_at(console, "POST", "/v2/console/user", &admin, &user).0, 200);
-    }
-    let dev = bearer(&login(console, "dev2", "long-enough-pw").1["token"]);
-    let viewer = bearer(&login(console, "viewer2", "long-enough-pw").1["token"]);
+    let (dev, viewer) = team(console, &admin, "dev2", "viewer2");
     let kaos = &server.kaos;
     let request = kaosnet::DeviceAuthRequest {
         device_id: "console-player-device".into(),
@@ -265,6 +294,35 @@ fn sessions_are_listed_and_kicked_and_players_found_shown_and_deleted() {
     assert_eq!(call_at(console, "DELETE", &format!("/v2/console/account/{}", player.user_id), &dev, "").0, 200);
     assert_eq!(call_at(console, "GET", &format!("/v2/console/account/{}", player.user_id), &dev, "").0, 404);
     assert!(kaos.storage().get(&player.user_id, "saves", "slot").unwrap().is_none());
+    server.shutdown();
+    server.wait().unwrap();
+}
+
+#[test]
+fn matches_are_listed_signalled_and_terminated_by_role() {
+    let server = serve();
+    let console = server.console_addr.unwrap();
+    let admin = bearer(&login(console, "admin", ADMIN_PASSWORD).1["token"]);
+    let (dev, viewer) = team(console, &admin, "dev3", "viewer3");
+    let id = server.kaos.matches().create(&server.kaos, "console_room", &Value::Null).unwrap();
+    let listing = "/v2/console/match?query=%2Blabel.kind%3Aconsole";
+    let (status, listed) = call_at(console, "GET", listing, &viewer, "");
+    assert_eq!((status, listed["matches"][0]["match_id"].as_str()), (200, Some(id.as_str())), "{listed}");
+    let signal = format!("/v2/console/match/{id}/signal");
+    assert_eq!(call_at(console, "POST", &signal, &viewer, r#"{"data":"hi"}"#).0, 403);
+    let (status, answer) = call_at(console, "POST", &signal, &dev, r#"{"data":"hi"}"#);
+    assert_eq!((status, answer["data"].as_str()), (200, Some("pong:hi")));
+    let terminate = format!("/v2/console/match/{id}");
+    assert_eq!(call_at(console, "DELETE", &terminate, &viewer, "").0, 403);
+    assert_eq!(call_at(console, "DELETE", &terminate, &dev, "").0, 200);
+    // The match ends on its own thread, then leaves the listing.
+    let mut tries = 0;
+    while !call_at(console, "GET", listing, &viewer, "").1["matches"].as_array().unwrap().is_empty() {
+        tries += 1;
+        assert!(tries < 5_000, "the match never ended");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(call_at(console, "DELETE", "/v2/console/match/nope.kaos", &dev, "").0, 404);
     server.shutdown();
     server.wait().unwrap();
 }

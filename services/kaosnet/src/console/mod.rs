@@ -12,11 +12,12 @@
 //! | `GET, POST /v2/console/user`, `DELETE /v2/console/user/{username}` | ManageAccounts |
 //! | `GET, POST /v2/console/api_key`, `DELETE /v2/console/api_key/{id}` | ManageApiKeys |
 //!
-//! Sessions and players: see [`players`].
+//! Sessions and players: see [`players`]; matches: [`rooms`].
 
 pub mod auth;
 pub mod players;
 pub mod roles;
+pub mod rooms;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -147,4 +148,5 @@ pub fn admin_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>
         Ok(json!({}))
     });
     players::routes(r, kaos, auth);
+    rooms::routes(r, kaos, auth);
 }
