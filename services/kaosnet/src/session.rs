@@ -87,14 +87,9 @@ pub fn sign_hs256(claims: &impl serde::Serialize, key: &[u8]) -> Result<String, 
 }
 
 fn check(token: &str, key: &str, now: i64) -> Result<Claims, ApiError> {
-    crate::jwt_hs256::install();
-    let mut validation = Validation::new(Algorithm::HS256);
-    // Expiry is checked below against the caller's clock (tests inject one).
-    validation.validate_exp = false;
-    validation.required_spec_claims.clear();
-    let claims = decode::<Claims>(token, &DecodingKey::from_secret(key.as_bytes()), &validation)
-        .map_err(|_| ApiError::unauthenticated("Auth token invalid"))?
-        .claims;
+    // Expiry is checked here against the caller's clock (tests inject one).
+    let claims: Claims =
+        verify_hs256(token, key.as_bytes()).map_err(|_| ApiError::unauthenticated("Auth token invalid"))?;
     if claims.exp <= now {
         return Err(ApiError::unauthenticated("Auth token invalid"));
     }
