@@ -40,6 +40,17 @@ pub(crate) fn decode(lua: &Lua, text: &str) -> mlua::Result<Value> {
     json_to_lua(lua, &json)
 }
 
+/// JSON text the services keep (a value, metadata, a wallet) as Lua; empty text is an
+/// empty object, and text that is not JSON an error rather than a crash.
+pub(crate) fn stored(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    if text.is_empty() {
+        return Ok(Value::Table(lua.create_table()?));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| mlua::Error::RuntimeError(format!("stored value is not JSON: {e}")))?;
+    json_to_lua(lua, &json)
+}
+
 /// A Lua value as JSON text.
 pub(crate) fn encode(lua: &Lua, value: Value) -> mlua::Result<String> {
     Ok(lua_to_json(lua, value)?.to_string())

@@ -47,8 +47,7 @@ fn board_table(lua: &Lua, e: &BoardEvent) -> mlua::Result<Table> {
     t.set("sort_order", if b.sort_order == SortOrder::Ascending { "asc" } else { "desc" })?;
     t.set("operator", format!("{:?}", b.operator).to_lowercase())?;
     t.set("reset", b.reset_schedule.as_deref().unwrap_or(""))?;
-    let metadata = if b.metadata.is_empty() { "{}" } else { &b.metadata };
-    t.set("metadata", crate::convert::decode(lua, metadata)?)?;
+    t.set("metadata", crate::convert::stored(lua, &b.metadata)?)?;
     if let Some(r) = &e.tournament {
         t.set("title", r.title.as_str())?;
         t.set("description", r.description.as_str())?;

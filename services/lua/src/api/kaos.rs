@@ -6,7 +6,7 @@ use kaosnet::ApiError;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::{register, Module, Refused};
-use crate::convert::{decode, encode, json_to_lua, lua_to_json};
+use crate::convert::{decode, encode, lua_to_json, stored};
 
 pub(super) fn table(m: &Module<'_>) -> mlua::Result<Table> {
     let t = m.lua.create_table()?;
@@ -75,7 +75,7 @@ fn registration(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
 fn storage(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
     m.service(t, "storage_get", |lua, kaos, (owner, collection, key): (String, String, String)| {
         match kaos.storage().get(&owner, &collection, &key)? {
-            Some(o) => Ok(json_text_to_lua(lua, &o.value)?),
+            Some(o) => Ok(stored(lua, &o.value)?),
             None => Ok(Value::Nil),
         }
     })?;
@@ -169,20 +169,13 @@ pub(super) fn operator(name: Option<&str>) -> Result<Option<Operator>, Refused> 
     })
 }
 
-/// Stored JSON text as Lua (an unreadable value becomes an error, not a crash).
-pub(super) fn json_text_to_lua(lua: &Lua, text: &str) -> mlua::Result<Value> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| mlua::Error::RuntimeError(format!("stored value is not JSON: {e}")))?;
-    json_to_lua(lua, &v)
-}
-
 /// A storage object as Nakama's Lua runtime shapes it.
 pub(super) fn object_table(lua: &Lua, o: &StorageObject) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set("collection", o.id.collection.as_str())?;
     t.set("key", o.id.key.as_str())?;
     t.set("user_id", o.id.user_id.as_str())?;
-    t.set("value", json_text_to_lua(lua, &o.value)?)?;
+    t.set("value", stored(lua, &o.value)?)?;
     t.set("version", o.version.as_str())?;
     t.set("permission_read", o.permission_read)?;
     t.set("permission_write", o.permission_write)?;
@@ -201,7 +194,7 @@ pub(super) fn record_table(lua: &Lua, r: &Record) -> mlua::Result<Table> {
     t.set("subscore", r.subscore)?;
     t.set("num_score", r.num_score)?;
     t.set("max_num_score", r.max_num_score)?;
-    t.set("metadata", json_text_to_lua(lua, if r.metadata.is_empty() { "{}" } else { &r.metadata })?)?;
+    t.set("metadata", stored(lua, &r.metadata)?)?;
     t.set("create_time", r.create_time)?;
     t.set("update_time", r.update_time)?;
     t.set("expiry_time", r.expiry_time)?;

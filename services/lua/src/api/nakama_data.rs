@@ -9,9 +9,10 @@ use kaosnet::store::{Caller, ObjectId, User};
 use kaosnet::{ApiError, KaosNet};
 use mlua::{Lua, Table, Value};
 
-use super::kaos::{json_text_to_lua, object_table, operator, record_table, records_table};
+use super::kaos::{object_table, operator, record_table, records_table};
 use super::{Module, Refused};
 use crate::convert::lua_to_json;
+use crate::convert::stored;
 
 /// The owner of system objects, as Nakama names it.
 const SYSTEM_USER: &str = "00000000-0000-0000-0000-000000000000";
@@ -137,7 +138,7 @@ pub(super) fn user_table(lua: &Lua, kaos: &KaosNet, u: &User) -> mlua::Result<Ta
     t.set("edge_count", 0)?;
     t.set("create_time", u.create_time)?;
     t.set("update_time", u.update_time)?;
-    t.set("metadata", json_text_to_lua(lua, if u.metadata.is_empty() { "{}" } else { &u.metadata })?)?;
+    t.set("metadata", stored(lua, &u.metadata)?)?;
     Ok(t)
 }
 
@@ -149,7 +150,7 @@ fn users(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         let u = kaos.accounts().account(&user_id)?;
         let account = user_table(lua, kaos, &u)?;
         account.set("user", user_table(lua, kaos, &u)?)?;
-        account.set("wallet", json_text_to_lua(lua, if u.wallet.is_empty() { "{}" } else { &u.wallet })?)?;
+        account.set("wallet", stored(lua, &u.wallet)?)?;
         account.set("email", u.email.as_deref())?;
         account.set("custom_id", u.custom_id.as_deref())?;
         let devices = lua.create_table()?;
@@ -209,7 +210,7 @@ fn wallets(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
             }
             let metadata = if metadata.is_nil() { serde_json::Value::Null } else { lua_to_json(lua, metadata)? };
             let change = kaos.accounts().update_wallet(&user_id, &changes, &metadata, ledger.unwrap_or(false))?;
-            Ok((json_text_to_lua(lua, &change.updated)?, json_text_to_lua(lua, &change.previous)?))
+            Ok((stored(lua, &change.updated)?, stored(lua, &change.previous)?))
         },
     )?;
     m.service(t, "wallet_ledger_list", |lua, kaos, (user_id, limit): (String, Option<usize>)| {
@@ -220,8 +221,8 @@ fn wallets(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
             item.set("user_id", e.user_id)?;
             item.set("create_time", e.create_time)?;
             item.set("update_time", e.create_time)?;
-            item.set("changeset", json_text_to_lua(lua, &e.changeset)?)?;
-            item.set("metadata", json_text_to_lua(lua, &e.metadata)?)?;
+            item.set("changeset", stored(lua, &e.changeset)?)?;
+            item.set("metadata", stored(lua, &e.metadata)?)?;
             items.push(item)?;
         }
         Ok(items)

@@ -7,10 +7,10 @@ use kaosnet::store::Group;
 use kaosnet::KaosNet;
 use mlua::{Lua, Table, Value};
 
-use super::kaos::json_text_to_lua;
 use super::nakama_data::user_table;
 use super::Module;
 use crate::convert::lua_to_json;
+use crate::convert::stored;
 
 /// `(id, limit, state, cursor)` of the listings.
 type ListArgs = (String, Option<usize>, Option<i32>, Option<String>);
@@ -30,7 +30,7 @@ fn group_table(lua: &Lua, g: &Group) -> mlua::Result<Table> {
     t.set("description", g.description.as_str())?;
     t.set("avatar_url", g.avatar_url.as_str())?;
     t.set("lang_tag", g.lang_tag.as_str())?;
-    t.set("metadata", json_text_to_lua(lua, if g.metadata.is_empty() { "{}" } else { &g.metadata })?)?;
+    t.set("metadata", stored(lua, &g.metadata)?)?;
     t.set("open", g.open)?;
     t.set("edge_count", g.edge_count)?;
     t.set("max_count", g.max_count)?;
