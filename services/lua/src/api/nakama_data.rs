@@ -38,6 +38,21 @@ fn list(items: &Table) -> impl Iterator<Item = mlua::Result<Table>> + '_ {
     items.sequence_values::<Table>()
 }
 
+/// A list of objects grouped by owner, in first-seen order: one batch per owner, as the
+/// storage operations apply a batch whole for one owner. `read` makes each item.
+fn by_owner<T>(items: &Table, read: impl Fn(&Table) -> Result<T, Refused>) -> Result<Vec<(String, Vec<T>)>, Refused> {
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for item in list(items) {
+        let item = item?;
+        let (user, made) = (owner(&item)?, read(&item)?);
+        match groups.iter_mut().find(|(o, _)| *o == user) {
+            Some((_, batch)) => batch.push(made),
+            None => groups.push((user, vec![made])),
+        }
+    }
+    Ok(groups)
+}
+
 fn storage(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
     m.service(t, "storage_read", |lua, kaos, keys: Table| {
         let mut ids = Vec::new();
@@ -55,29 +70,21 @@ fn storage(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         Ok(out)
     })?;
     m.service(t, "storage_write", |lua, kaos, writes: Table| {
-        // Grouped by owner: one batch per owner (each applied whole).
-        let mut by_owner: Vec<(String, Vec<Write>)> = Vec::new();
-        for w in list(&writes) {
-            let w = w?;
+        let by_owner = by_owner(&writes, |w| {
             let value = match w.get::<Value>("value")? {
                 v @ Value::Table(_) => lua_to_json(lua, v)?.to_string(),
                 Value::Nil => return Err(invalid("expects value to be supplied")),
                 _ => return Err(invalid("expects value to be table")),
             };
-            let write = Write {
+            Ok(Write {
                 collection: w.get("collection")?,
                 key: w.get("key")?,
                 value,
                 version: version(&w.get::<Option<String>>("version")?.unwrap_or_default()),
                 permission_read: w.get::<Option<i64>>("permission_read")?.unwrap_or(1),
                 permission_write: w.get::<Option<i64>>("permission_write")?.unwrap_or(1),
-            };
-            let user = owner(&w)?;
-            match by_owner.iter_mut().find(|(o, _)| *o == user) {
-                Some((_, batch)) => batch.push(write),
-                None => by_owner.push((user, vec![write])),
-            }
-        }
+            })
+        })?;
         let acks = lua.create_table()?;
         for (user, batch) in by_owner {
             for o in kaos.storage().write_objects(Caller::Server, &user, batch)? {
@@ -92,16 +99,9 @@ fn storage(m: &Module<'_>, t: &Table) -> mlua::Result<()> {
         Ok(acks)
     })?;
     m.service(t, "storage_delete", |_, kaos, deletes: Table| {
-        let mut by_owner: Vec<(String, Vec<Delete>)> = Vec::new();
-        for d in list(&deletes) {
-            let d = d?;
-            let delete = Delete { collection: d.get("collection")?, key: d.get("key")?, version: d.get("version")? };
-            let user = owner(&d)?;
-            match by_owner.iter_mut().find(|(o, _)| *o == user) {
-                Some((_, batch)) => batch.push(delete),
-                None => by_owner.push((user, vec![delete])),
-            }
-        }
+        let by_owner = by_owner(&deletes, |d| {
+            Ok(Delete { collection: d.get("collection")?, key: d.get("key")?, version: d.get("version")? })
+        })?;
         for (user, batch) in by_owner {
             kaos.storage().delete_objects(Caller::Server, &user, batch)?;
         }
