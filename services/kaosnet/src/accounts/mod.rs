@@ -52,6 +52,9 @@ pub struct Accounts {
     /// Users banned while this server ran, and until when: their session tokens stop at
     /// once (sign-in and refresh read the ban from the store).
     banned: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Whether anyone was banned while this server ran: until then, verifying a token
+    /// (every request) takes no lock for it.
+    any_banned: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -130,7 +133,15 @@ impl Accounts {
     /// The same, on an injected clock (tests).
     pub fn with_clock(store: Arc<dyn Store>, sessions: SessionConfig, clock: fn() -> i64) -> Accounts {
         let logins = throttle::LoginThrottle::new(sessions.failed_logins);
-        Accounts { store, sessions, clock, logins, revoked: Default::default(), banned: Default::default() }
+        Accounts {
+            store,
+            sessions,
+            clock,
+            logins,
+            revoked: Default::default(),
+            banned: Default::default(),
+            any_banned: Default::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -297,9 +308,11 @@ impl Accounts {
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let now = self.now();
         let claims = self.sessions.verify(token, now, |tid| self.revoked.is_revoked(self.store.as_ref(), tid, now))?;
-        let banned = self.banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !banned.is_empty() && banned.get(&claims.uid).is_some_and(|until| *until > now) {
-            return Err(ApiError::unauthenticated("User account banned."));
+        if self.any_banned.load(std::sync::atomic::Ordering::Acquire) {
+            let banned = self.banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if banned.get(&claims.uid).is_some_and(|until| *until > now) {
+                return Err(ApiError::unauthenticated("User account banned."));
+            }
         }
         Ok(claims)
     }
@@ -315,6 +328,7 @@ impl Accounts {
             return Err(ApiError::not_found("User account not found."));
         }
         self.banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(user_id.to_string(), until);
+        self.any_banned.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
