@@ -149,9 +149,10 @@ impl ConsoleAuth {
         let now = self.now();
         self.throttle.check(&name, now)?;
         let stored = self.user(&name)?;
-        let ok = stored.as_ref().is_some_and(|u| password_matches(password, &u.password_hash));
-        let Some(user) = stored.filter(|_| ok) else {
-            if stored_exists(&self.kaos, &name)? {
+        let known = stored.is_some();
+        let Some(user) = stored.filter(|u| password_matches(password, &u.password_hash)) else {
+            // Failures count against console users that exist.
+            if known {
                 self.throttle.failed(&name, now);
             }
             return Err(unauthenticated("Invalid credentials."));
@@ -305,10 +306,6 @@ impl ConsoleAuth {
         key.revoked = true;
         write_object(&self.kaos, KEYS, id, &json!(key), VersionCheck::Any)
     }
-}
-
-fn stored_exists(kaos: &KaosNet, name: &str) -> Result<bool, ApiError> {
-    Ok(kaos.storage().get(SYSTEM, USERS, name)?.is_some())
 }
 
 fn read_object<T: serde::de::DeserializeOwned>(
