@@ -234,16 +234,18 @@ impl ConsoleAuth {
         read_object(&self.kaos, USERS, &name.to_lowercase())
     }
 
+    /// The console's objects of `collection` that read as `T`, by key.
+    fn listed<T: serde::de::DeserializeOwned>(&self, collection: &str) -> Result<Vec<(String, T)>, ApiError> {
+        let page = self.kaos.storage().list(SYSTEM, collection, MAX_SERVER_PAGE, None)?;
+        Ok(page.objects.into_iter().filter_map(|o| Some((o.id.key, serde_json::from_str(&o.value).ok()?))).collect())
+    }
+
     /// Console users: name, role, create time (never their password hashes).
     pub fn users(&self) -> Result<Vec<Value>, ApiError> {
-        let page = self.kaos.storage().list(SYSTEM, USERS, MAX_SERVER_PAGE, None)?;
-        Ok(page
-            .objects
-            .iter()
-            .filter_map(|o| {
-                let u: StoredUser = serde_json::from_str(&o.value).ok()?;
-                Some(json!({ "username": o.id.key, "role": u.role, "create_time": u.create_time }))
-            })
+        let users = self.listed::<StoredUser>(USERS)?;
+        Ok(users
+            .into_iter()
+            .map(|(name, u)| json!({ "username": name, "role": u.role, "create_time": u.create_time }))
             .collect())
     }
 
@@ -285,16 +287,14 @@ impl ConsoleAuth {
 
     /// API keys: id (the prefix shown), name, role, create time, revoked.
     pub fn api_keys(&self) -> Result<Vec<Value>, ApiError> {
-        let page = self.kaos.storage().list(SYSTEM, KEYS, MAX_SERVER_PAGE, None)?;
-        Ok(page
-            .objects
-            .iter()
-            .filter_map(|o| {
-                let k: StoredKey = serde_json::from_str(&o.value).ok()?;
-                Some(json!({
-                    "id": o.id.key, "prefix": format!("{KEY_PREFIX}{}_", o.id.key), "name": k.name,
+        let keys = self.listed::<StoredKey>(KEYS)?;
+        Ok(keys
+            .into_iter()
+            .map(|(id, k)| {
+                json!({
+                    "id": id, "prefix": format!("{KEY_PREFIX}{id}_"), "name": k.name,
                     "role": k.role, "create_time": k.create_time, "revoked": k.revoked,
-                }))
+                })
             })
             .collect())
     }
