@@ -46,11 +46,11 @@ pub mod code {
     pub const REMOVE: i32 = 2;
 }
 
-/// The channel id of a chat of `kind` (1 room, 2 direct with `target`, 3 group) as
-/// `sender_id` would join it (Nakama's `channel_id_build`).
-pub fn build_channel_id(sender_id: &str, target: &str, kind: i32) -> Result<String, ApiError> {
-    let stream = match kind {
-        1 if valid_room(target) => Stream {
+/// The stream of a chat of `kind` (1 room, 2 direct, 3 group) between `sender_id` and
+/// `target` (a room name, the other user, the group), the names as given.
+fn chat_stream(kind: i32, sender_id: &str, target: &str) -> Option<Stream> {
+    Some(match kind {
+        1 => Stream {
             mode: StreamMode::ChannelRoom,
             subject: String::new(),
             subcontext: String::new(),
@@ -61,9 +61,18 @@ pub fn build_channel_id(sender_id: &str, target: &str, kind: i32) -> Result<Stri
             Stream { mode: StreamMode::ChannelDirect, subject: a.into(), subcontext: b.into(), label: String::new() }
         }
         3 => Stream::new(StreamMode::ChannelGroup, target),
-        _ => return Err(ApiError::invalid("Invalid channel type or target.")),
-    };
-    let id = channel_id(&stream);
+        _ => return None,
+    })
+}
+
+/// The channel id of a chat of `kind` (1 room, 2 direct with `target`, 3 group) as
+/// `sender_id` would join it (Nakama's `channel_id_build`).
+pub fn build_channel_id(sender_id: &str, target: &str, kind: i32) -> Result<String, ApiError> {
+    let bad = || ApiError::invalid("Invalid channel type or target.");
+    if kind == 1 && !valid_room(target) {
+        return Err(bad());
+    }
+    let id = channel_id(&chat_stream(kind, sender_id, target).ok_or_else(bad)?);
     stream_of(&id)?;
     Ok(id)
 }
@@ -231,13 +240,9 @@ impl Chat {
         persistence: bool,
         hidden: bool,
     ) -> Result<Joined, ApiError> {
-        let stream = match kind {
-            1 if valid_room(target) => Stream {
-                mode: StreamMode::ChannelRoom,
-                subject: String::new(),
-                subcontext: String::new(),
-                label: target.to_string(),
-            },
+        // The target checked and as the stream names it.
+        let target = match kind {
+            1 if valid_room(target) => target.to_string(),
             1 => return Err(ApiError::invalid(format!("Room names are 1 to {MAX_ROOM_NAME} printable characters."))),
             2 => {
                 let other =
@@ -248,24 +253,20 @@ impl Chat {
                 if self.accounts.user(UserKey::Id(&other))?.is_none() {
                     return Err(ApiError::invalid("User not found."));
                 }
-                let (a, b) = if session.user_id < other {
-                    (session.user_id.clone(), other)
-                } else {
-                    (other, session.user_id.clone())
-                };
-                Stream { mode: StreamMode::ChannelDirect, subject: a, subcontext: b, label: String::new() }
+                other
             }
             3 => {
                 let group =
                     uuid::Uuid::parse_str(target).map_err(|_| ApiError::invalid("Invalid group ID."))?.to_string();
-                let stream = Stream::new(StreamMode::ChannelGroup, group);
-                if !self.may_join(&stream, &session.user_id)? {
+                if !self.may_join(&Stream::new(StreamMode::ChannelGroup, group.as_str()), &session.user_id)? {
                     return Err(not_group_member());
                 }
-                stream
+                group
             }
             _ => return Err(ApiError::invalid("Channel type must be 1 (room), 2 (direct) or 3 (group).")),
         };
+        let stream =
+            chat_stream(kind, &session.user_id, &target).ok_or_else(|| ApiError::invalid("Invalid channel."))?;
         let me = Presence {
             session: session.id,
             user_id: session.user_id.clone(),
