@@ -354,7 +354,7 @@ impl Chat {
                 let (stream, _) = self.member(session, &m.channel_id)?;
                 let store = &self.messages;
                 let mut msg =
-                    store.remove_message(&m.channel_id, &m.message_id, &session.user_id).map_err(store_error)?;
+                    store.remove_message(&m.channel_id, &m.message_id, Some(&session.user_id)).map_err(store_error)?;
                 msg.code = code::REMOVE;
                 msg.content = "{}".into();
                 Ok(self.changed(&stream, msg))
@@ -406,6 +406,17 @@ impl Chat {
         self.post(&stream, sender_id.unwrap_or_default(), username, text, persistent)
     }
 
+    /// Removes message `id` of channel `channel` whoever sent it (an operator's removal),
+    /// announced to the channel as the sender's own removal is.
+    pub fn remove_as_server(&self, channel: &str, id: &str) -> Result<(), ApiError> {
+        let stream = stream_of(channel)?;
+        let mut msg = self.messages.remove_message(channel, id, None).map_err(ApiError::from)?;
+        msg.code = code::REMOVE;
+        msg.content = "{}".into();
+        self.changed(&stream, msg);
+        Ok(())
+    }
+
     /// An edited or removed message, announced to the channel; the sender's answer.
     fn changed(&self, stream: &Stream, mut msg: ChannelMessage) -> Answer {
         msg.channel_id = channel_id(stream);
@@ -413,10 +424,18 @@ impl Chat {
         Answer::Reply(ack(stream, &msg, true))
     }
 
-    /// A page of a channel's history for `user_id` (`GET /v2/channel/{id}`).
+    /// The channels someone is in now, with how many: rooms, groups' and direct ones.
+    pub fn active_channels(&self) -> Vec<(String, usize)> {
+        let modes = [StreamMode::ChannelRoom, StreamMode::ChannelGroup, StreamMode::ChannelDirect];
+        let tracker = self.notifier.tracker();
+        modes.into_iter().flat_map(|m| tracker.streams(m)).map(|(s, n)| (channel_id(&s), n)).collect()
+    }
+
+    /// A page of a channel's history for `viewer` (`GET /v2/channel/{id}`), who must be
+    /// allowed in the channel; None: for an operator, any channel.
     pub fn history(
         &self,
-        user_id: &str,
+        viewer: Option<&str>,
         channel: &str,
         limit: usize,
         forward: bool,
@@ -424,8 +443,10 @@ impl Chat {
     ) -> Result<HistoryPage, ApiError> {
         check_limit(limit, MAX_HISTORY_PAGE)?;
         let stream = stream_of(channel)?;
-        if !self.may_join(&stream, user_id)? {
-            return Err(ApiError::new(crate::Code::PermissionDenied, "Not a member of this channel."));
+        if let Some(user_id) = viewer {
+            if !self.may_join(&stream, user_id)? {
+                return Err(ApiError::new(crate::Code::PermissionDenied, "Not a member of this channel."));
+            }
         }
         let (forward, from) = match cursor {
             Some(c) => decode_cursor(c)?,

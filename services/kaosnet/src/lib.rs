@@ -48,6 +48,7 @@ pub mod matchmaker;
 pub mod metrics;
 pub mod notifications;
 pub mod parties;
+pub mod player_data;
 pub mod presence;
 pub mod protobuf;
 pub mod protojson;

@@ -99,6 +99,29 @@ fn deleting_a_user_deletes_their_objects(s: &dyn Store) {
     assert_eq!(left.iter().map(|o| o.id.user_id.as_str()).collect::<Vec<_>>(), ["b"]);
 }
 
+fn collections_and_user_ids_are_listed_in_order(s: &dyn Store) {
+    for id in ["c", "a", "b"] {
+        s.create_user(&user(id, &format!("name-{id}"))).unwrap();
+    }
+    assert_eq!(s.user_ids("", 2).unwrap(), ["a", "b"]);
+    assert_eq!(s.user_ids("b", 10).unwrap(), ["c"]);
+    let w = |c: &str, owner: &str| write(oid(c, "k", owner), "{}", VersionCheck::Any, 1, 1);
+    s.write_objects(Caller::Server, &[w("zeta", "a"), w("alpha", "b"), w("zeta", "b"), w("mid", "c")], 5).unwrap();
+    assert_eq!(s.collections(None).unwrap(), ["alpha", "mid", "zeta"]);
+    assert_eq!(s.collections(Some("b")).unwrap(), ["alpha", "zeta"]);
+    assert!(s.collections(Some("nobody")).unwrap().is_empty());
+}
+
+fn deleting_a_user_deletes_their_records_of_every_period(s: &dyn Store) {
+    s.create_user(&user("o1", "one")).unwrap();
+    s.create_board(&StoredBoard { id: "b".into(), config: r#"{"id":"b"}"#.into(), create_time: 3 }).unwrap();
+    let puts = [record("b", "o1", 1, 0), record("b", "o1", 2, 100), record("b", "o2", 3, 0)];
+    s.write_records(&puts.map(RecordWrite::Put)).unwrap();
+    assert!(s.delete_user("o1").unwrap());
+    assert_eq!(s.records("b", 0).unwrap(), [record("b", "o2", 3, 0)]);
+    assert!(s.records("b", 100).unwrap().is_empty());
+}
+
 fn versions_make_writes_conditional_and_batches_atomic(s: &dyn Store) {
     let me = Caller::User("a");
     let id = oid("saves", "slot1", "a");
@@ -305,10 +328,13 @@ fn messages_keep_their_order_and_only_their_sender_changes_them(s: &dyn Store) {
     let changed = s.update_message("2...lobby", "m1", "u1", "{\"t\":\"new\"}", 9).unwrap();
     assert_eq!((changed.content.as_str(), changed.update_time, changed.create_time), ("{\"t\":\"new\"}", 9, 5));
     assert_eq!(s.list_messages("2...lobby", true, None, 100).unwrap()[1], changed);
-    assert_eq!(s.remove_message("2...lobby", "m2", "u2").unwrap_err(), StoreError::PermissionDenied);
-    assert_eq!(s.remove_message("2...lobby", "m2", "u1").unwrap().id, "m2");
-    assert_eq!(s.remove_message("2...lobby", "m2", "u1").unwrap_err(), StoreError::NotFound);
-    assert_eq!(texts(&s.list_messages("2...lobby", true, None, 100).unwrap()), ["m0", "m1", "m3", "m4"]);
+    assert_eq!(s.remove_message("2...lobby", "m2", Some("u2")).unwrap_err(), StoreError::PermissionDenied);
+    assert_eq!(s.remove_message("2...lobby", "m2", Some("u1")).unwrap().id, "m2");
+    assert_eq!(s.remove_message("2...lobby", "m2", Some("u1")).unwrap_err(), StoreError::NotFound);
+    // An operator removes anyone's (in the right channel).
+    assert_eq!(s.remove_message("2...other", "m3", None).unwrap_err(), StoreError::NotFound);
+    assert_eq!(s.remove_message("2...lobby", "m3", None).unwrap().sender_id, "u1");
+    assert_eq!(texts(&s.list_messages("2...lobby", true, None, 100).unwrap()), ["m0", "m1", "m4"]);
 }
 
 fn notifications_page_after_a_cursor_and_only_their_owner_deletes_them(s: &dyn Store) {
@@ -640,6 +666,8 @@ conformance!(
     users_are_unique_by_every_key,
     updates_move_unique_keys,
     deleting_a_user_deletes_their_objects,
+    collections_and_user_ids_are_listed_in_order,
+    deleting_a_user_deletes_their_records_of_every_period,
     versions_make_writes_conditional_and_batches_atomic,
     write_permissions_hold_for_users_not_the_server,
     deletes_check_versions_and_are_atomic,

@@ -16,6 +16,7 @@
 //! goes on.
 
 mod api;
+mod console;
 mod convert;
 mod hooks;
 mod match_dispatch;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Weak};
 use kaosnet::rpc::RpcContext;
 use kaosnet::{ApiError, Code, KaosNet};
 
+pub use console::MAX_SNIPPET;
 pub use matches::LuaMatchHandler;
 pub use pool::PoolStats;
 

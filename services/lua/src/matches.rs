@@ -202,6 +202,13 @@ fn cached_presence(lua: &Lua, vm: &Vm, p: &Presence) -> mlua::Result<Table> {
 }
 
 impl MatchHandler for LuaMatchHandler {
+    fn state(&mut self, _ctx: &MatchContext) -> Json {
+        // A state JSON cannot show (functions, cycles) is reported as such, not fatal.
+        let Some(vm) = &self.vm else { return Json::Null };
+        lua_to_json(&vm.state.lua, vm.value.clone())
+            .unwrap_or_else(|e| serde_json::json!({ "unreadable": e.to_string() }))
+    }
+
     fn init(&mut self, ctx: &MatchContext, params: &Json) -> Result<MatchInit, String> {
         self.vm = Some(self.start()?);
         let out = self

@@ -121,6 +121,13 @@ impl Pool {
         self.lock().hook_names.clone()
     }
 
+    /// The current modules: name, file and size, in load order.
+    pub(crate) fn modules(&self) -> Vec<(String, String, usize)> {
+        let inner = self.lock();
+        let m = &inner.modules;
+        m.names().filter_map(|n| m.sources.get(n).map(|s| (n.to_string(), s.file.clone(), s.text.len()))).collect()
+    }
+
     pub(crate) fn rpc_ids(&self) -> Vec<String> {
         self.lock().rpc_ids.clone()
     }

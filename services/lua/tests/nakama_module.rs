@@ -165,7 +165,7 @@ fn every_nakama_function_from_lua() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(answer.unwrap(), "all checked");
     // What Lua did is what the services hold.
-    let history = kaos.chat().history(&a, "2...lua-room", 10, true, None).unwrap();
+    let history = kaos.chat().history(Some(&a), "2...lua-room", 10, true, None).unwrap();
     assert_eq!(history.messages.len(), 1);
     assert_eq!(
         (history.messages[0].content.as_str(), history.messages[0].sender_id.as_str()),

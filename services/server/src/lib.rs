@@ -4,13 +4,13 @@
 //! handling; tests start it the same way, with their own RPC functions.
 
 pub mod config;
+mod console;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use kaos_http::{Cors, HttpConfig, HttpServer, ShutdownHandle};
-use kaosnet::console::auth::ConsoleAuth;
 use kaosnet::realtime::{RealtimeConfig, RealtimeHandle, RudpSocketConfig};
 use kaosnet::store::{MemoryStore, SqliteStore, Store};
 use kaosnet::KaosNet;
@@ -149,10 +149,7 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
     let console = match config.console_port {
         Some(port) => {
             let console_addr = SocketAddr::new(addr.ip(), port);
-            let mut routes = kaosnet::console::router(&kaos);
-            let auth = console_auth(&kaos, config)?;
-            kaosnet::console::admin_routes(&mut routes, &kaos, &auth);
-            reload_route(&mut routes, &lua, &auth);
+            let routes = console::routes(&kaos, &lua, config, &database)?;
             let server = HttpServer::bind(console_addr, routes, HttpConfig::default())
                 .map_err(|e| format!("cannot listen on {console_addr} (console): {e}"))?;
             Some(server)
@@ -217,54 +214,4 @@ fn release_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-/// `POST /v2/console/runtime/reload` (ReloadLua) on the console port: reads the Lua modules
-/// again, as SIGHUP does. Answers the RPC ids now registered, or 400 with the module's
-/// error (the modules before it go on).
-fn reload_route(routes: &mut kaos_http::Router, lua: &Arc<kaos_lua::LuaRuntime>, auth: &Arc<ConsoleAuth>) {
-    let lua = lua.clone();
-    let permission = kaosnet::console::roles::Permission::ReloadLua;
-    kaosnet::console::guarded(
-        routes,
-        kaos_http::Method::Post,
-        "/v2/console/runtime/reload",
-        auth,
-        permission,
-        move |_, _| {
-            lua.reload().map_err(|e| kaosnet::ApiError::invalid(e.to_string()))?;
-            Ok(serde_json::json!({"generation": lua.stats().generation, "rpcs": lua.rpc_ids()}))
-        },
-    );
-}
-
-/// The console's sign-in, with `admin` made on first start: with `KAOS_ADMIN_PASSWORD`,
-/// or with a strong password made here, printed once and kept in the data directory.
-fn console_auth(kaos: &Arc<KaosNet>, config: &Config) -> Result<Arc<ConsoleAuth>, String> {
-    let auth = ConsoleAuth::new(kaos.clone(), kaosnet::console::auth::ConsoleConfig::default())
-        .map_err(|e| format!("console: {}", e.message))?;
-    let made = auth.bootstrap(config.admin_password.as_deref()).map_err(|e| format!("console: {}", e.message))?;
-    if let Some(password) = made {
-        let kept = match &config.database {
-            Database::Sqlite(path) => {
-                let file = path.parent().unwrap_or(std::path::Path::new(".")).join("console-admin-password");
-                write_private(&file, &password).map(|()| format!(" (kept in {})", file.display())).unwrap_or_default()
-            }
-            _ => String::new(),
-        };
-        eprintln!("kaos-server: console user `admin` created with password {password}{kept}; set KAOS_ADMIN_PASSWORD to choose it");
-    }
-    Ok(Arc::new(auth))
-}
-
-/// Writes `text` to a file only its owner may read.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    options.open(path)?.write_all(format!("{text}\n").as_bytes())
 }

@@ -3,73 +3,10 @@
 
 mod common;
 
+use common::console::{login, serve, team, ADMIN_PASSWORD};
 use common::{basic, bearer, call_at};
 use kaos_server::config::{Config, Database};
 use serde_json::{json, Value};
-
-const ADMIN_PASSWORD: &str = "console-test-admin-pw";
-
-fn serve() -> kaos_server::Running {
-    let config = Config {
-        address: "127.0.0.1".into(),
-        port: 0,
-        rudp_port: None,
-        console_port: Some(0),
-        database: Database::Memory,
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        ..Config::default()
-    };
-    kaos_server::start(&config, |kaos| kaos.matches().register("console_room", || Box::new(Room))).unwrap()
-}
-
-/// A match that answers signals.
-struct Room;
-
-impl kaosnet::MatchHandler for Room {
-    fn init(&mut self, _: &kaosnet::matches::MatchContext, _: &Value) -> Result<kaosnet::matches::MatchInit, String> {
-        Ok(kaosnet::matches::MatchInit { tick_rate: 1, label: r#"{"kind":"console"}"#.into() })
-    }
-
-    fn tick(
-        &mut self,
-        _: &kaosnet::matches::MatchContext,
-        _: &mut kaosnet::matches::Dispatcher<'_>,
-        _: u64,
-        _: Vec<kaosnet::matches::MatchMessage>,
-    ) -> bool {
-        true
-    }
-
-    fn signal(
-        &mut self,
-        _: &kaosnet::matches::MatchContext,
-        _: &mut kaosnet::matches::Dispatcher<'_>,
-        _: u64,
-        data: &str,
-    ) -> Result<String, String> {
-        Ok(format!("pong:{data}"))
-    }
-}
-
-/// A developer and a readonly console user, made by `admin`, signed in: their tokens.
-fn team(console: std::net::SocketAddr, admin: &str, dev: &str, viewer: &str) -> (String, String) {
-    for (name, role) in [(dev, "developer"), (viewer, "readonly")] {
-        let user = json!({"username": name, "password": "long-enough-pw", "role": role}).to_string();
-        assert_eq!(call_at(console, "POST", "/v2/console/user", admin, &user).0, 200);
-    }
-    let token = |name: &str| bearer(&login(console, name, "long-enough-pw").1["token"]);
-    (token(dev), token(viewer))
-}
-
-fn login(console: std::net::SocketAddr, user: &str, password: &str) -> (u16, Value) {
-    call_at(
-        console,
-        "POST",
-        "/v2/console/authenticate",
-        "",
-        &json!({"username": user, "password": password}).to_string(),
-    )
-}
 
 #[test]
 fn each_role_gets_exactly_its_endpoints() {
@@ -84,34 +21,96 @@ fn each_role_gets_exactly_its_endpoints() {
     assert_eq!(status, 200, "{made}");
     let key = format!("Bearer {}", made["key"].as_str().unwrap());
 
-    // (method, path, body): what admin, developer, readonly and the developer key get.
-    let matrix: &[(&str, &str, &str, [u16; 4])] = &[
-        ("GET", "/v2/console/status", "", [200, 200, 200, 200]),
-        ("POST", "/v2/console/runtime/reload", "", [200, 200, 403, 200]),
-        ("GET", "/v2/console/user", "", [200, 403, 403, 403]),
-        (
-            "POST",
-            "/v2/console/user",
-            r#"{"username":"x","password":"long-enough-pw","role":"readonly"}"#,
-            [200, 403, 403, 403],
-        ),
-        ("GET", "/v2/console/api_key", "", [200, 403, 403, 403]),
-        ("POST", "/v2/console/api_key", r#"{"name":"k","role":"readonly"}"#, [200, 403, 403, 403]),
+    // Every guarded route, with the least role that may call it (A admin, D developer,
+    // R readonly). The server's own list must be exactly this, so a new route cannot go
+    // untested.
+    let expected: &[(&str, &str, char)] = &[
+        ("GET", "/v2/console/status", 'R'),
+        ("GET", "/v2/console/route", 'R'),
+        ("GET", "/v2/console/user", 'A'),
+        ("POST", "/v2/console/user", 'A'),
+        ("DELETE", "/v2/console/user/{username}", 'A'),
+        ("GET", "/v2/console/api_key", 'A'),
+        ("POST", "/v2/console/api_key", 'A'),
+        ("DELETE", "/v2/console/api_key/{id}", 'A'),
+        ("GET", "/v2/console/session", 'R'),
+        ("DELETE", "/v2/console/session/{id}", 'D'),
+        ("GET", "/v2/console/account", 'R'),
+        ("GET", "/v2/console/account/{id}", 'R'),
+        ("PUT", "/v2/console/account/{id}", 'D'),
+        ("DELETE", "/v2/console/account/{id}", 'D'),
+        ("POST", "/v2/console/account/{id}/ban", 'D'),
+        ("POST", "/v2/console/account/{id}/unban", 'D'),
+        ("GET", "/v2/console/account/{id}/export", 'R'),
+        ("GET", "/v2/console/account/{id}/friend", 'R'),
+        ("DELETE", "/v2/console/account/{id}/friend/{friend_id}", 'D'),
+        ("GET", "/v2/console/account/{id}/group", 'R'),
+        ("GET", "/v2/console/match", 'R'),
+        ("GET", "/v2/console/match/{id}/state", 'R'),
+        ("POST", "/v2/console/match/{id}/signal", 'D'),
+        ("DELETE", "/v2/console/match/{id}", 'D'),
+        ("GET", "/v2/console/storage/collection", 'R'),
+        ("GET", "/v2/console/storage", 'R'),
+        ("GET", "/v2/console/storage/{collection}/{key}/{user_id}", 'R'),
+        ("PUT", "/v2/console/storage/{collection}/{key}/{user_id}", 'D'),
+        ("DELETE", "/v2/console/storage/{collection}/{key}/{user_id}", 'D'),
+        ("GET", "/v2/console/leaderboard", 'R'),
+        ("GET", "/v2/console/leaderboard/{id}/record", 'R'),
+        ("DELETE", "/v2/console/leaderboard/{id}/record/{owner_id}", 'D'),
+        ("POST", "/v2/console/leaderboard/{id}/reset", 'D'),
+        ("DELETE", "/v2/console/leaderboard/{id}", 'D'),
+        ("GET", "/v2/console/channel", 'R'),
+        ("GET", "/v2/console/channel/{channel_id}/message", 'R'),
+        ("DELETE", "/v2/console/channel/{channel_id}/message/{message_id}", 'D'),
+        ("GET", "/v2/console/notification", 'R'),
+        ("POST", "/v2/console/notification", 'D'),
+        ("DELETE", "/v2/console/notification/{user_id}/{id}", 'D'),
+        ("GET", "/v2/console/group", 'R'),
+        ("GET", "/v2/console/group/{id}/member", 'R'),
+        ("POST", "/v2/console/group/{id}/{op}", 'D'),
+        ("DELETE", "/v2/console/group/{id}", 'D'),
+        ("GET", "/v2/console/matchmaker", 'R'),
+        ("GET", "/v2/console/runtime", 'R'),
+        ("POST", "/v2/console/runtime/reload", 'D'),
+        ("POST", "/v2/console/runtime/rpc/{id}", 'D'),
+        ("POST", "/v2/console/runtime/execute", 'D'),
     ];
-    for (method, path, body, expected) in matrix {
-        for (who, auth, want) in [
-            ("admin", &admin, expected[0]),
-            ("developer", &dev, expected[1]),
-            ("readonly", &viewer, expected[2]),
-            ("key", &key, expected[3]),
-        ] {
-            // The POST /user row makes `x` once; later callers see it taken (409), not denied.
-            let (status, answer) = call_at(console, method, path, auth, body);
-            let ok = status == want || (want == 200 && status == 409);
-            assert!(ok, "{who} {method} {path}: {status} {answer}, expected {want}");
+    let (status, listed) = call_at(console, "GET", "/v2/console/route", &viewer, "");
+    assert_eq!(status, 200, "{listed}");
+    let mut served: Vec<(String, String)> = listed["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["method"].as_str().unwrap().to_string(), r["path"].as_str().unwrap().to_string()))
+        .collect();
+    let mut wanted: Vec<(String, String)> = expected.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    served.sort();
+    wanted.sort();
+    assert_eq!(served, wanted, "the console's routes and this table differ");
+    // Each route with made-up ids and no body: a role allowed gets past the guard (a 404
+    // or 400 about the ids or the body), a role below gets 403, no credentials 401.
+    let dummy = "00000000-0000-4000-8000-00000000dead";
+    for (method, pattern, least) in expected {
+        let path: String =
+            pattern.split('/').map(|seg| if seg.starts_with('{') { dummy } else { seg }).collect::<Vec<_>>().join("/");
+        let rank = |c: char| "RDA".find(c).unwrap();
+        for (who, auth, role) in
+            [("admin", &admin, 'A'), ("developer", &dev, 'D'), ("readonly", &viewer, 'R'), ("key", &key, 'D')]
+        {
+            let (status, answer) = call_at(console, method, &path, auth, "");
+            if rank(role) >= rank(*least) {
+                assert!(status != 401 && status != 403, "{who} {method} {path}: {status} {answer}, expected allowed");
+            } else {
+                assert_eq!(status, 403, "{who} {method} {path}: {answer}");
+                assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+            }
         }
-        assert_eq!(call_at(console, method, path, "", body).0, 401, "{method} {path} without credentials");
+        assert_eq!(call_at(console, method, &path, "", "").0, 401, "{method} {path} without credentials");
     }
+    // A body that works, for the routes that take one.
+    let user = r#"{"username":"x","password":"long-enough-pw","role":"readonly"}"#;
+    assert_eq!(call_at(console, "POST", "/v2/console/user", &admin, user).0, 200);
+    assert_eq!(call_at(console, "POST", "/v2/console/user", &admin, user).0, 409);
 
     // Listings never carry password hashes or key secrets.
     let (_, users) = call_at(console, "GET", "/v2/console/user", &admin, "");

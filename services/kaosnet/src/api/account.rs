@@ -164,7 +164,7 @@ fn update_account(kaos: &KaosNet, req: &Request) -> Answer {
 
 fn delete_account(kaos: &KaosNet, req: &Request) -> Answer {
     let me = session(kaos, req)?;
-    kaos.accounts.delete_account(&me.uid).map(|()| json!({}))
+    kaos.delete_player(&me.uid).map(|()| json!({}))
 }
 
 fn get_users(kaos: &KaosNet, req: &Request) -> Answer {

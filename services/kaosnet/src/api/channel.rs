@@ -19,7 +19,7 @@ fn list(kaos: &KaosNet, req: &Request) -> Answer {
     let forward = query_bool(req, "forward", true)?;
     let cursor = req.query("cursor").filter(|c| !c.is_empty());
     let channel = req.param("channel_id").unwrap_or_default();
-    let page = kaos.chat.history(&me.uid, channel, limit, forward, cursor.as_deref())?;
+    let page = kaos.chat.history(Some(&me.uid), channel, limit, forward, cursor.as_deref())?;
     let messages: Vec<Value> = page.messages.iter().map(crate::protobuf::message_value).collect();
     let mut out = json!({ "messages": messages });
     for (key, cursor) in [

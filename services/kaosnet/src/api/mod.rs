@@ -14,6 +14,9 @@ mod notification;
 mod rpc;
 mod storage;
 
+pub(crate) use leaderboard::record_json;
+pub(crate) use storage::object_json;
+
 use std::sync::Arc;
 
 use base64::Engine;

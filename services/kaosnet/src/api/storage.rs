@@ -21,7 +21,7 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     route(r, kaos, Method::Get, "/v2/storage/{collection}/{user_id}", "list_storage_objects", list);
 }
 
-pub(super) fn object_json(o: &StorageObject) -> Value {
+pub(crate) fn object_json(o: &StorageObject) -> Value {
     json!({
         "collection": o.id.collection,
         "key": o.id.key,

@@ -83,6 +83,8 @@ pub struct ConsoleAuth {
     throttle: LoginThrottle,
     /// Tokens logged out, until they expire.
     revoked: Mutex<HashMap<String, i64>>,
+    /// Every guarded route (method, path, permission), as added.
+    routes: Mutex<Vec<(kaos_http::Method, String, Permission)>>,
 }
 
 crate::opaque_debug!(ConsoleAuth);
@@ -119,7 +121,18 @@ impl ConsoleAuth {
             }
         };
         let throttle = LoginThrottle::new(config.login_limits);
-        Ok(ConsoleAuth { kaos, config, key: key.into_bytes(), throttle, revoked: Mutex::default() })
+        let (revoked, routes) = (Mutex::default(), Mutex::default());
+        Ok(ConsoleAuth { kaos, config, key: key.into_bytes(), throttle, revoked, routes })
+    }
+
+    /// Records a route guarded by `permission` (for [`ConsoleAuth::routes`]).
+    pub(crate) fn note_route(&self, method: kaos_http::Method, path: &str, permission: Permission) {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner).push((method, path.into(), permission));
+    }
+
+    /// Every guarded route and what it needs: what a UI shows each role.
+    pub fn routes(&self) -> Vec<(kaos_http::Method, String, Permission)> {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn now(&self) -> i64 {

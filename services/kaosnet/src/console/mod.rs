@@ -15,9 +15,11 @@
 //! Sessions and players: see [`players`]; matches: [`rooms`].
 
 pub mod auth;
+mod data;
 pub mod players;
 pub mod roles;
 pub mod rooms;
+mod social;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,6 +62,7 @@ pub fn guarded(
     permission: Permission,
     handler: impl Fn(&Request, &Principal) -> Answer + Send + Sync + 'static,
 ) {
+    auth.note_route(method, path, permission);
     let auth = auth.clone();
     let route = move |req: &Request| {
         respond(auth.require(req.header("authorization"), permission).and_then(|who| handler(req, &who)))
@@ -68,7 +71,11 @@ pub fn guarded(
     r.route(method, path, kaos_http::Run::Blocking, route);
 }
 
-fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+/// The request's JSON body (an empty one reads as `{}`), or a clear 400.
+pub fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    if req.body.is_empty() {
+        return serde_json::from_str("{}").map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")));
+    }
     req.json().map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
 }
 
@@ -76,8 +83,15 @@ fn role(name: &str) -> Result<Role, ApiError> {
     Role::parse(name).ok_or_else(|| ApiError::invalid("Roles are admin, developer or readonly."))
 }
 
-/// The admin API's routes: sign-in, status, console users and API keys.
-pub fn admin_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) {
+/// The admin API's routes: sign-in, status, console users and API keys, and the
+/// management routes of the modules below. `status` adds what the server running these
+/// services knows (its database, its Lua modules) to `GET /v2/console/status`.
+pub fn admin_routes(
+    r: &mut Router,
+    kaos: &Arc<KaosNet>,
+    auth: &Arc<ConsoleAuth>,
+    status: impl Fn() -> Value + Send + Sync + 'static,
+) {
     use kaos_http::Method::{Delete, Get, Post};
     let a = auth.clone();
     r.route(Post, "/v2/console/authenticate", kaos_http::Run::Blocking, move |req| {
@@ -94,13 +108,30 @@ pub fn admin_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>
     });
     let (k, started) = (kaos.clone(), Instant::now());
     guarded(r, Get, "/v2/console/status", auth, Permission::ViewStatus, move |_, _| {
-        Ok(json!({
+        let mut out = json!({
             "node": crate::matches::authoritative::NODE,
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_sec": started.elapsed().as_secs(),
             "sessions": k.sessions().count(),
             "matches": k.matches().list().len(),
-        }))
+            "matchmaker_tickets": k.matchmaker().ticket_count(),
+            "presences": k.tracker().count_all(),
+        });
+        if let (Value::Object(out), Value::Object(more)) = (&mut out, status()) {
+            out.extend(more);
+        }
+        Ok(out)
+    });
+    let a = auth.clone();
+    guarded(r, Get, "/v2/console/route", auth, Permission::ViewStatus, move |_, _| {
+        let routes: Vec<Value> = a
+            .routes()
+            .into_iter()
+            .map(|(method, path, p)| {
+                json!({"method": method.as_str(), "path": path, "permission": format!("{p:?}"), "role": p.least_role()})
+            })
+            .collect();
+        Ok(json!({ "routes": routes }))
     });
     let a = auth.clone();
     guarded(r, Get, "/v2/console/user", auth, Permission::ManageAccounts, move |_, _| {
@@ -149,4 +180,6 @@ pub fn admin_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>
     });
     players::routes(r, kaos, auth);
     rooms::routes(r, kaos, auth);
+    data::routes(r, kaos, auth);
+    social::routes(r, kaos, auth);
 }

@@ -4,15 +4,20 @@
 //! |---|---|
 //! | `GET /v2/console/session?user_id=&limit=` | ViewSessions |
 //! | `DELETE /v2/console/session/{session_id}` (kick) | KickSessions |
-//! | `GET /v2/console/account?q=` (an id, username, device id or email) | ViewPlayers |
+//! | `GET /v2/console/account?q=` (an id, username, device id, email or custom id) | ViewPlayers |
 //! | `GET /v2/console/account/{id}` (with devices, wallet and metadata) | ViewPlayers |
+//! | `PUT /v2/console/account/{id}` (profile fields, metadata; wallet changes) | ManagePlayers |
+//! | `GET /v2/console/account/{id}/export` (everything kept about them, as JSON) | ViewPlayers |
 //! | `DELETE /v2/console/account/{id}` (the player, their data, their sessions) | ManagePlayers |
 //! | `POST /v2/console/account/{id}/ban` `{"until"}` (Unix seconds; none: for good) | ManagePlayers |
 //! | `POST /v2/console/account/{id}/unban` | ManagePlayers |
+//! | `GET /v2/console/account/{id}/friend` | ViewPlayers |
+//! | `DELETE /v2/console/account/{id}/friend/{friend_id}` (both ways) | ManagePlayers |
+//! | `GET /v2/console/account/{id}/group` | ViewPlayers |
 
 use std::sync::Arc;
 
-use kaos_http::Method::{Delete, Get, Post};
+use kaos_http::Method::{Delete, Get, Post, Put};
 use kaos_http::Router;
 use serde_json::{json, Value};
 
@@ -25,10 +30,10 @@ use crate::store::{User, UserKey};
 use crate::KaosNet;
 
 /// The WebSocket close code a kicked session gets.
-pub const KICKED: u16 = 4001;
+pub const KICKED: u16 = crate::player_data::ACCOUNT_CLOSED;
 
 /// A player as the console shows them (never their password hash).
-fn player(kaos: &KaosNet, u: &User) -> Value {
+pub(crate) fn player(kaos: &KaosNet, u: &User) -> Value {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
     json!({
         "user_id": u.id, "username": u.username, "display_name": u.display_name,
@@ -89,17 +94,13 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
     });
     let k = kaos.clone();
     guarded(r, Delete, "/v2/console/account/{id}", auth, Permission::ManagePlayers, move |req, _| {
-        let id = req.param("id").unwrap_or_default();
-        k.accounts().delete_account(id)?;
-        for session in k.sessions().sessions_of(id) {
-            k.sessions().close(session, KICKED, "Account deleted.");
-        }
+        k.delete_player(req.param("id").unwrap_or_default())?;
         Ok(json!({}))
     });
     let k = kaos.clone();
     guarded(r, Post, "/v2/console/account/{id}/ban", auth, Permission::ManagePlayers, move |req, _| {
         let id = req.param("id").unwrap_or_default();
-        let body: Value = if req.body.is_empty() { json!({}) } else { super::body(req)? };
+        let body: Value = super::body(req)?;
         let until = match &body["until"] {
             Value::Null => i64::MAX,
             v => v.as_i64().ok_or_else(|| ApiError::invalid("`until` is Unix seconds."))?,
@@ -115,4 +116,63 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
         k.accounts().unban(req.param("id").unwrap_or_default())?;
         Ok(json!({}))
     });
+    let k = kaos.clone();
+    guarded(r, Put, "/v2/console/account/{id}", auth, Permission::ManagePlayers, move |req, _| {
+        let id = req.param("id").unwrap_or_default();
+        let edit: Edit = super::body(req)?;
+        if let Some(changes) = edit.wallet.filter(|c| !c.is_empty()) {
+            k.accounts().update_wallet(id, &changes, &json!({"console": true}), true)?;
+        }
+        let mut update = edit.account;
+        update.metadata = edit.metadata;
+        k.accounts().update_account(id, update)?;
+        Ok(player(&k, &k.accounts().account(id)?))
+    });
+    let k = kaos.clone();
+    guarded(r, Get, "/v2/console/account/{id}/export", auth, Permission::ViewPlayers, move |req, _| {
+        k.export_player(req.param("id").unwrap_or_default())
+    });
+    let k = kaos.clone();
+    guarded(r, Get, "/v2/console/account/{id}/friend", auth, Permission::ViewPlayers, move |req, _| {
+        let cursor = req.query("cursor").filter(|c| !c.is_empty());
+        let page = k.friends().list(req.param("id").unwrap_or_default(), None, 100, cursor.as_deref())?;
+        let friends: Vec<Value> = page
+            .friends
+            .iter()
+            .map(|(u, e)| json!({"user_id": u.id, "username": u.username, "state": e.state, "update_time": e.update_time}))
+            .collect();
+        Ok(json!({ "friends": friends, "cursor": page.cursor }))
+    });
+    let k = kaos.clone();
+    guarded(
+        r,
+        Delete,
+        "/v2/console/account/{id}/friend/{friend_id}",
+        auth,
+        Permission::ManagePlayers,
+        move |req, _| {
+            let friend = req.param("friend_id").unwrap_or_default().to_string();
+            k.friends().delete(req.param("id").unwrap_or_default(), &[friend], &[])?;
+            Ok(json!({}))
+        },
+    );
+    let k = kaos.clone();
+    guarded(r, Get, "/v2/console/account/{id}/group", auth, Permission::ViewPlayers, move |req, _| {
+        let cursor = req.query("cursor").filter(|c| !c.is_empty());
+        let page = k.groups().user_groups(req.param("id").unwrap_or_default(), None, 100, cursor.as_deref())?;
+        let groups: Vec<Value> =
+            page.items.iter().map(|(g, m)| json!({"group": crate::groups::group_json(g), "state": m.state})).collect();
+        Ok(json!({ "groups": groups, "cursor": page.cursor }))
+    });
+}
+
+/// A player's edit: profile fields as clients send them, and what only operators set.
+#[derive(serde::Deserialize)]
+struct Edit {
+    #[serde(flatten)]
+    account: crate::accounts::AccountUpdate,
+    /// A JSON object that replaces the metadata.
+    metadata: Option<Value>,
+    /// Amounts to add to the wallet's balances (recorded in the ledger).
+    wallet: Option<std::collections::BTreeMap<String, i64>>,
 }

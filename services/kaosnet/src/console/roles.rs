@@ -54,6 +54,14 @@ pub enum Permission {
     ManagePlayers,
     ViewStorage,
     ManageStorage,
+    /// Leaderboards and tournaments: definitions and records.
+    ViewLeaderboards,
+    ManageLeaderboards,
+    /// Chat, notifications, friends and groups.
+    ViewSocial,
+    ManageSocial,
+    /// Matchmaker tickets and pool statistics.
+    ViewMatchmaker,
 }
 
 impl Permission {
@@ -66,13 +74,18 @@ impl Permission {
             | Permission::ViewRooms
             | Permission::ViewLua
             | Permission::ViewPlayers
-            | Permission::ViewStorage => Role::Readonly,
+            | Permission::ViewStorage
+            | Permission::ViewLeaderboards
+            | Permission::ViewSocial
+            | Permission::ViewMatchmaker => Role::Readonly,
             Permission::KickSessions
             | Permission::TerminateRooms
             | Permission::ExecuteLua
             | Permission::ReloadLua
             | Permission::ManagePlayers
-            | Permission::ManageStorage => Role::Developer,
+            | Permission::ManageStorage
+            | Permission::ManageLeaderboards
+            | Permission::ManageSocial => Role::Developer,
             Permission::ManageAccounts | Permission::ManageApiKeys => Role::Admin,
         }
     }

@@ -3,6 +3,7 @@
 //! | Route | Permission |
 //! |---|---|
 //! | `GET /v2/console/match?limit=&authoritative=&query=&label=` | ViewRooms |
+//! | `GET /v2/console/match/{id}/state` (tick, presences, the handler's state) | ViewRooms |
 //! | `POST /v2/console/match/{id}/signal` `{"data"}` → `{"data"}` | TerminateRooms |
 //! | `DELETE /v2/console/match/{id}?grace_seconds=` (authoritative) | TerminateRooms |
 
@@ -41,8 +42,12 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
         Ok(json!({ "matches": matches }))
     });
     let k = kaos.clone();
+    guarded(r, Get, "/v2/console/match/{id}/state", auth, Permission::ViewRooms, move |req, _| {
+        k.matches().state(req.param("id").unwrap_or_default())
+    });
+    let k = kaos.clone();
     guarded(r, Post, "/v2/console/match/{id}/signal", auth, Permission::TerminateRooms, move |req, _| {
-        let body: Value = if req.body.is_empty() { json!({}) } else { super::body(req)? };
+        let body: Value = super::body(req)?;
         let data = body["data"].as_str().unwrap_or_default();
         Ok(json!({ "data": k.matches().signal(req.param("id").unwrap_or_default(), data)? }))
     });

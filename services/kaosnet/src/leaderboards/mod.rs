@@ -456,6 +456,27 @@ impl Leaderboards {
         self.delete_record(id, owner_id)
     }
 
+    /// Removes every record of the current period of board `id` (an operator's reset);
+    /// how many went.
+    pub fn clear_period(&self, id: &str) -> Result<usize, ApiError> {
+        let owners: Vec<String> = {
+            let board = self.board(id)?;
+            let state = board.read(&*self.store, self.now())?;
+            board.page(&state, 0, state.index.len()).into_iter().map(|r| r.owner_id).collect()
+        };
+        let mut removed = 0;
+        for owner in owners {
+            removed += usize::from(self.delete_record(id, &owner)?);
+        }
+        Ok(removed)
+    }
+
+    /// Every board's definition (tournaments' with their rules), as JSON.
+    pub fn definitions(&self) -> Result<Vec<serde_json::Value>, ApiError> {
+        let defs = self.defs()?;
+        defs.iter().map(|d| serde_json::to_value(d).map_err(|e| ApiError::invalid(e.to_string()))).collect()
+    }
+
     /// The first `limit` records of the current period, best first.
     pub fn get_top(&self, id: &str, limit: usize) -> Result<Vec<Record>, ApiError> {
         Ok(self.get_page(id, limit, None)?.records)

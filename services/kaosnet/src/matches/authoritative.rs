@@ -133,6 +133,10 @@ pub trait MatchHandler: Send {
     ) -> Result<String, String> {
         Err("this match takes no signals".into())
     }
+    /// The match's state as JSON, for operators (the console); Null if it shows none.
+    fn state(&mut self, _ctx: &MatchContext) -> Value {
+        Value::Null
+    }
 }
 
 /// What a handler does to its players: broadcasts, kicks, label changes.
@@ -203,6 +207,7 @@ enum Command {
     Data(MatchMessage),
     Leave(Presence),
     Signal { data: String, reply: mpsc::SyncSender<Result<String, String>> },
+    State { reply: mpsc::SyncSender<Value> },
     Stop { grace_seconds: u32 },
 }
 
@@ -323,6 +328,18 @@ impl MatchRegistry {
             Ok(Err(reason)) => Err(ApiError::invalid(reason)),
             Err(_) => Err(ApiError::new(crate::Code::DeadlineExceeded, "The match did not answer the signal.")),
         }
+    }
+
+    /// What an operator sees of a running match: its listing, tick, presences and the
+    /// handler's state (waits up to 10 s for the match thread).
+    pub fn state(&self, match_id: &str) -> Result<Value, ApiError> {
+        let shared = self.shared(match_id).ok_or_else(|| ApiError::not_found("Match not found."))?;
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(&shared, Command::State { reply })
+            .map_err(|_| ApiError::new(crate::Code::Unavailable, "The match is not answering."))?;
+        answer
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| ApiError::new(crate::Code::DeadlineExceeded, "The match did not answer."))
     }
 
     /// Asks the match to end: `terminate` gets `grace_seconds`, then the match stops.
@@ -483,6 +500,16 @@ fn run(
                 }
                 Ok(answer) => {
                     let _ = reply.send(answer);
+                }
+            },
+            Ok(Command::State { reply }) => match guarded(|| handler.state(&ctx)) {
+                Err(panic) => return end(kaos, Some(format!("state panicked: {panic}"))),
+                Ok(state) => {
+                    let presences: Vec<Value> = members
+                        .values()
+                        .map(|p| serde_json::json!({"user_id": p.user_id, "session_id": p.session.text(), "username": p.username}))
+                        .collect();
+                    let _ = reply.send(serde_json::json!({ "tick": tick, "presences": presences, "state": state }));
                 }
             },
             Ok(Command::Stop { grace_seconds }) => {

@@ -96,6 +96,32 @@ impl Matchmaker {
         self.lock().len()
     }
 
+    /// Up to `limit` waiting tickets as the console shows them, and the pool's counts.
+    pub fn snapshot(&self, limit: usize) -> (Vec<serde_json::Value>, serde_json::Value) {
+        let pool = self.lock();
+        let tickets = pool
+            .tickets()
+            .take(limit)
+            .map(|t| {
+                let players: Vec<_> = t
+                    .members
+                    .iter()
+                    .map(|m| serde_json::json!({"user_id": m.presence.user_id, "username": m.presence.username}))
+                    .collect();
+                serde_json::json!({
+                    "ticket": t.id, "party_id": t.party_id, "players": players,
+                    "min_count": t.min_count, "max_count": t.max_count, "count_multiple": t.count_multiple,
+                    "string_properties": t.string_properties, "numeric_properties": t.numeric_properties,
+                    "passes": t.passes,
+                })
+            })
+            .collect();
+        let players: usize = pool.tickets().map(|t| t.members.len()).sum();
+        let parties = pool.tickets().filter(|t| t.party_id.is_some()).count();
+        let stats = serde_json::json!({ "tickets": pool.len(), "players": players, "party_tickets": parties });
+        (tickets, stats)
+    }
+
     /// Adds a ticket for `members` (one player, or a party with `party_id`); its id.
     pub fn add_ticket(
         &self,

@@ -136,6 +136,11 @@ fn buckets_of(t: &Ticket) -> Vec<String> {
 }
 
 impl Pool {
+    /// The waiting tickets, oldest first.
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values()
+    }
+
     /// How many tickets wait.
     pub fn len(&self) -> usize {
         self.tickets.len()

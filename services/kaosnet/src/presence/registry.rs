@@ -179,6 +179,11 @@ impl SessionRegistry {
         out
     }
 
+    /// Every user with a session now, each once.
+    pub fn online_users(&self) -> Vec<String> {
+        self.lock().by_user.iter().filter(|(_, s)| !s.is_empty()).map(|(u, _)| u.clone()).collect()
+    }
+
     /// The sessions of `user_id`, oldest first.
     pub fn sessions_of(&self, user_id: &str) -> Vec<SessionId> {
         self.lock().by_user.get(user_id).cloned().unwrap_or_default()

@@ -171,6 +171,11 @@ impl Storage {
         self.list_objects(Caller::Server, collection, owner.into(), limit, cursor)
     }
 
+    /// The collections that hold objects (of `owner`, or anyone's), in byte order.
+    pub fn collections(&self, owner: Option<&str>) -> Result<Vec<String>, ApiError> {
+        Ok(self.store.collections(owner)?)
+    }
+
     /// Up to `limit` objects of `collection` whose values match `query`.
     pub fn query(&self, collection: &str, query: &Query, limit: usize) -> Result<Vec<StorageObject>, ApiError> {
         let mut found = Vec::new();

@@ -166,6 +166,13 @@ impl AccountStore for MemoryStore {
         Ok(inner.users.get_mut(id).map(|u| u.ban_until = until).is_some())
     }
 
+    fn user_ids(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let mut ids: Vec<&String> = inner.users.keys().filter(|id| id.as_str() > after).collect();
+        ids.sort_unstable();
+        Ok(ids.into_iter().take(limit).cloned().collect())
+    }
+
     fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         let Some(old) = inner.users.remove(id) else { return Ok(false) };
@@ -178,6 +185,7 @@ impl AccountStore for MemoryStore {
         *social = draft;
         drop(social);
         self.messages.write().unwrap_or_else(PoisonError::into_inner).notifications.remove(id);
+        self.boards.write().unwrap_or_else(PoisonError::into_inner).forget_owner(id);
         Ok(true)
     }
 }
@@ -218,6 +226,17 @@ impl ObjectStore for MemoryStore {
             inner.objects.remove(&object_key(&d.id));
         }
         Ok(())
+    }
+
+    fn collections(&self, owner: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<String> = Vec::new();
+        for (c, o, _) in inner.objects.keys() {
+            if owner.is_none_or(|w| w == o) && out.last() != Some(c) {
+                out.push(c.clone());
+            }
+        }
+        Ok(out)
     }
 
     fn list_objects(
@@ -281,10 +300,10 @@ impl SessionStore for MemoryStore {
 }
 
 impl MemoryStore {
-    fn find_message(m: &Messages, channel_id: &str, id: &str, sender_id: &str) -> Result<i64, StoreError> {
+    fn find_message(m: &Messages, channel_id: &str, id: &str, sender_id: Option<&str>) -> Result<i64, StoreError> {
         let channel = m.channels.get(channel_id).ok_or(StoreError::NotFound)?;
         let (seq, msg) = channel.iter().find(|(_, msg)| msg.id == id).ok_or(StoreError::NotFound)?;
-        if msg.sender_id != sender_id {
+        if sender_id.is_some_and(|s| s != msg.sender_id) {
             return Err(StoreError::PermissionDenied);
         }
         Ok(*seq)
@@ -309,14 +328,19 @@ impl MessageStore for MemoryStore {
         now: i64,
     ) -> Result<ChannelMessage, StoreError> {
         let mut m = self.messages.write().unwrap_or_else(PoisonError::into_inner);
-        let seq = MemoryStore::find_message(&m, channel_id, id, sender_id)?;
+        let seq = MemoryStore::find_message(&m, channel_id, id, Some(sender_id))?;
         let msg = m.channels.get_mut(channel_id).and_then(|c| c.get_mut(&seq)).ok_or(StoreError::NotFound)?;
         msg.content = content.to_string();
         msg.update_time = now;
         Ok(msg.clone())
     }
 
-    fn remove_message(&self, channel_id: &str, id: &str, sender_id: &str) -> Result<ChannelMessage, StoreError> {
+    fn remove_message(
+        &self,
+        channel_id: &str,
+        id: &str,
+        sender_id: Option<&str>,
+    ) -> Result<ChannelMessage, StoreError> {
         let mut m = self.messages.write().unwrap_or_else(PoisonError::into_inner);
         let seq = MemoryStore::find_message(&m, channel_id, id, sender_id)?;
         m.channels.get_mut(channel_id).and_then(|c| c.remove(&seq)).ok_or(StoreError::NotFound)

@@ -18,6 +18,18 @@ pub(super) struct Boards {
     records: foldhash::HashMap<String, foldhash::HashMap<i64, foldhash::HashMap<Owner, Kept>>>,
 }
 
+impl Boards {
+    /// Removes `owner_id`'s records of every board and period (their account is gone).
+    pub(super) fn forget_owner(&mut self, owner_id: &str) {
+        let owner = Owner::of(owner_id);
+        for periods in self.records.values_mut() {
+            for records in periods.values_mut() {
+                records.remove(&owner);
+            }
+        }
+    }
+}
+
 /// An owner id: a canonical (lowercase, hyphenated) UUID as its number, anything else as
 /// text, so that every id reads back exactly as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

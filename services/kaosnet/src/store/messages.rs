@@ -50,8 +50,10 @@ pub trait MessageStore {
         content: &str,
         now: i64,
     ) -> Result<ChannelMessage, StoreError>;
-    /// Deletes message `id` of `channel_id` (same errors as an update); returns it.
-    fn remove_message(&self, channel_id: &str, id: &str, sender_id: &str) -> Result<ChannelMessage, StoreError>;
+    /// Deletes message `id` of `channel_id` (same errors as an update; `sender_id` None:
+    /// whoever sent it, for operators); returns it.
+    fn remove_message(&self, channel_id: &str, id: &str, sender_id: Option<&str>)
+        -> Result<ChannelMessage, StoreError>;
     /// Up to `limit` messages of `channel_id`: oldest first after sequence `from`
     /// (`forward`), or newest first before it.
     fn list_messages(

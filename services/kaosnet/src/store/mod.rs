@@ -266,6 +266,8 @@ pub trait AccountStore {
     fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
     /// Bans the user until `until` (0 lifts it); false if there is no such user.
     fn set_ban(&self, id: &str, until: i64) -> Result<bool, StoreError>;
+    /// Up to `limit` user ids after `after`, in byte order: every account, a page at a time.
+    fn user_ids(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError>;
 }
 
 /// Storage objects: versioned, permissioned, written and deleted in atomic batches.
@@ -282,6 +284,8 @@ pub trait ObjectStore {
     /// Applies every delete or none (a missing object is not an error unless a version
     /// was given).
     fn delete_objects(&self, caller: Caller<'_>, deletes: &[ObjectDelete]) -> Result<(), StoreError>;
+    /// The collections that hold objects (of one owner, or anyone's), in byte order.
+    fn collections(&self, owner: Option<&str>) -> Result<Vec<String>, StoreError>;
     /// Objects of `collection` (of one owner, or all) that `caller` may read, ordered by
     /// owner then key, at most `limit`, after `cursor`.
     fn list_objects(

@@ -1,6 +1,8 @@
 //! What the tests that speak HTTP to a server share.
 #![allow(dead_code)]
 
+pub mod console;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

@@ -33,11 +33,16 @@ fn notification_row(r: &Row) -> Notification {
 }
 
 /// Message `id` of `channel_id` if `sender_id` sent it.
-fn owned(tx: &mut Transaction<'_>, channel_id: &str, id: &str, sender_id: &str) -> Result<ChannelMessage, StoreError> {
+fn owned(
+    tx: &mut Transaction<'_>,
+    channel_id: &str,
+    id: &str,
+    sender_id: Option<&str>,
+) -> Result<ChannelMessage, StoreError> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND channel_id = $2");
     match tx.query_opt(&sql, &[&id, &channel_id]).map_err(db)?.map(|r| message_row(&r)) {
         None => Err(StoreError::NotFound),
-        Some(m) if m.sender_id != sender_id => Err(StoreError::PermissionDenied),
+        Some(m) if sender_id.is_some_and(|s| s != m.sender_id) => Err(StoreError::PermissionDenied),
         Some(m) => Ok(m),
     }
 }
@@ -69,14 +74,19 @@ impl MessageStore for PostgresStore {
         now: i64,
     ) -> Result<ChannelMessage, StoreError> {
         self.write(|tx| {
-            let m = owned(tx, channel_id, id, sender_id)?;
+            let m = owned(tx, channel_id, id, Some(sender_id))?;
             tx.execute("UPDATE messages SET content = $1, update_time = $2 WHERE seq = $3", &[&content, &now, &m.seq])
                 .map_err(db)?;
             Ok(ChannelMessage { content: content.to_string(), update_time: now, ..m })
         })
     }
 
-    fn remove_message(&self, channel_id: &str, id: &str, sender_id: &str) -> Result<ChannelMessage, StoreError> {
+    fn remove_message(
+        &self,
+        channel_id: &str,
+        id: &str,
+        sender_id: Option<&str>,
+    ) -> Result<ChannelMessage, StoreError> {
         self.write(|tx| {
             let m = owned(tx, channel_id, id, sender_id)?;
             tx.execute("DELETE FROM messages WHERE seq = $1", &[&m.seq]).map_err(db)?;

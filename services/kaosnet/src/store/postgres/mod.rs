@@ -524,11 +524,18 @@ impl AccountStore for PostgresStore {
         })
     }
 
+    fn user_ids(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT id FROM users WHERE id COLLATE \"C\" > $1 ORDER BY id COLLATE \"C\" LIMIT $2";
+        let rows = self.conn()?.query(sql, &[&after, &(limit as i64)]).map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         self.write(|tx| {
             tx.execute("DELETE FROM storage WHERE user_id = $1", &[&id]).map_err(db)?;
             tx.execute("DELETE FROM notifications WHERE user_id = $1", &[&id]).map_err(db)?;
             tx.execute("DELETE FROM wallet_ledger WHERE user_id = $1", &[&id]).map_err(db)?;
+            tx.execute("DELETE FROM leaderboard_records WHERE owner_id = $1", &[&id]).map_err(db)?;
             crate::store::forget_user(tx, id)?;
             Ok(tx.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(db)? > 0)
         })
@@ -595,6 +602,13 @@ impl ObjectStore for PostgresStore {
             }
             Ok(())
         })
+    }
+
+    fn collections(&self, owner: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT DISTINCT collection COLLATE \"C\" AS c FROM storage \
+                   WHERE $1::TEXT IS NULL OR user_id = $1 ORDER BY c";
+        let rows = self.conn()?.query(sql, &[&owner]).map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn list_objects(

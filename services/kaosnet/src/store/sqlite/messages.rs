@@ -33,13 +33,13 @@ fn notification_row(r: &Row<'_>) -> rusqlite::Result<Notification> {
 }
 
 /// Message `id` of `channel_id` if `sender_id` sent it.
-fn owned(conn: &Connection, channel_id: &str, id: &str, sender_id: &str) -> Result<ChannelMessage, StoreError> {
+fn owned(conn: &Connection, channel_id: &str, id: &str, sender_id: Option<&str>) -> Result<ChannelMessage, StoreError> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND channel_id = ?2");
     let found =
         conn.prepare_cached(&sql).map_err(db)?.query_row([id, channel_id], message_row).optional().map_err(db)?;
     match found {
         None => Err(StoreError::NotFound),
-        Some(m) if m.sender_id != sender_id => Err(StoreError::PermissionDenied),
+        Some(m) if sender_id.is_some_and(|s| s != m.sender_id) => Err(StoreError::PermissionDenied),
         Some(m) => Ok(m),
     }
 }
@@ -83,7 +83,7 @@ impl MessageStore for SqliteStore {
         let (channel_id, id, sender_id, content) =
             (channel_id.to_string(), id.to_string(), sender_id.to_string(), content.to_string());
         self.write(move |tx| {
-            let m = owned(tx, &channel_id, &id, &sender_id)?;
+            let m = owned(tx, &channel_id, &id, Some(&sender_id))?;
             tx.execute(
                 "UPDATE messages SET content = ?1, update_time = ?2 WHERE seq = ?3",
                 params![content, now, m.seq],
@@ -93,10 +93,15 @@ impl MessageStore for SqliteStore {
         })
     }
 
-    fn remove_message(&self, channel_id: &str, id: &str, sender_id: &str) -> Result<ChannelMessage, StoreError> {
-        let (channel_id, id, sender_id) = (channel_id.to_string(), id.to_string(), sender_id.to_string());
+    fn remove_message(
+        &self,
+        channel_id: &str,
+        id: &str,
+        sender_id: Option<&str>,
+    ) -> Result<ChannelMessage, StoreError> {
+        let (channel_id, id, sender_id) = (channel_id.to_string(), id.to_string(), sender_id.map(str::to_string));
         self.write(move |tx| {
-            let m = owned(tx, &channel_id, &id, &sender_id)?;
+            let m = owned(tx, &channel_id, &id, sender_id.as_deref())?;
             tx.execute("DELETE FROM messages WHERE seq = ?1", [m.seq]).map_err(db)?;
             Ok(m)
         })

@@ -589,12 +589,24 @@ impl AccountStore for SqliteStore {
         })
     }
 
+    fn user_ids(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT id FROM users WHERE id > ?1 ORDER BY id LIMIT ?2").map_err(db)?;
+            let rows = stmt.query_map(params![after, limit as i64], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+    }
+
     fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.write(move |tx| {
             tx.execute("DELETE FROM storage WHERE user_id = ?1", [&id]).map_err(db)?;
             tx.execute("DELETE FROM notifications WHERE user_id = ?1", [&id]).map_err(db)?;
             tx.execute("DELETE FROM wallet_ledger WHERE user_id = ?1", [&id]).map_err(db)?;
+            tx.execute("DELETE FROM leaderboard_records WHERE owner_id = ?1", [&id]).map_err(db)?;
+            // Writes not folded yet would bring records back.
+            tx.execute("DELETE FROM leaderboard_journal WHERE owner_id = ?1", [&id]).map_err(db)?;
             crate::store::forget_user(&mut social::Tx(tx), &id)?;
             Ok(tx.execute("DELETE FROM users WHERE id = ?1", [&id]).map_err(db)? > 0)
         })
@@ -662,6 +674,15 @@ impl ObjectStore for SqliteStore {
                 .map_err(db)?;
             }
             Ok(())
+        })
+    }
+
+    fn collections(&self, owner: Option<&str>) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let sql = "SELECT DISTINCT collection FROM storage WHERE ?1 IS NULL OR user_id = ?1 ORDER BY collection";
+            let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+            let rows = stmt.query_map([owner], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
         })
     }
 
