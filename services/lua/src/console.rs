@@ -66,7 +66,11 @@ impl LuaRuntime {
                 let mut lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
                 if lines.len() < MAX_LINES {
                     let mut line = text.join("\t");
-                    line.truncate(line.floor_char_boundary(MAX_LINE));
+                    let mut end = line.len().min(MAX_LINE);
+                    while !line.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    line.truncate(end);
                     lines.push(line);
                 }
                 Ok(())

@@ -15,12 +15,14 @@ use super::roles::{Permission, Role};
 use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::{hash_password, password_matches, LoginLimits};
 use crate::error::{ApiError, Code};
-use crate::storage::ops::{Write, MAX_SERVER_PAGE};
-use crate::store::{Caller, ObjectId, VersionCheck};
+use crate::storage::ops::MAX_SERVER_PAGE;
+use crate::store::{Caller, ObjectDelete, ObjectId, ObjectWrite, VersionCheck};
 use crate::KaosNet;
 
 /// The owner of the console's objects.
 const SYSTEM: &str = "00000000-0000-0000-0000-000000000000";
+// In the collections storage operations refuse (`RESERVED_PREFIX`): only this module
+// reads and writes them, on the store itself.
 const USERS: &str = "kaos_console_users";
 const KEYS: &str = "kaos_console_api_keys";
 const SECRETS: &str = "kaos_console_secrets";
@@ -107,11 +109,8 @@ impl ConsoleAuth {
     /// The console's auth over `kaos`'s storage; its signing key is made once and kept
     /// there (server-only), so tokens outlive a restart.
     pub fn new(kaos: Arc<KaosNet>, config: ConsoleConfig) -> Result<ConsoleAuth, ApiError> {
-        let storage = kaos.storage();
-        let key = match storage.get(SYSTEM, SECRETS, "signing_key")? {
-            Some(o) => serde_json::from_str::<Value>(&o.value).ok().and_then(|v| v["key"].as_str().map(String::from)),
-            None => None,
-        };
+        let key =
+            read_object::<Value>(&kaos, SECRETS, "signing_key")?.and_then(|v| v["key"].as_str().map(String::from));
         let key = match key {
             Some(k) => k,
             None => {
@@ -249,7 +248,8 @@ impl ConsoleAuth {
 
     /// The console's objects of `collection` that read as `T`, by key.
     fn listed<T: serde::de::DeserializeOwned>(&self, collection: &str) -> Result<Vec<(String, T)>, ApiError> {
-        let page = self.kaos.storage().list(SYSTEM, collection, MAX_SERVER_PAGE, None)?;
+        let store = self.kaos.accounts().store();
+        let page = store.list_objects(Caller::Server, collection, Some(SYSTEM), MAX_SERVER_PAGE, None)?;
         Ok(page.objects.into_iter().filter_map(|o| Some((o.id.key, serde_json::from_str(&o.value).ok()?))).collect())
     }
 
@@ -283,10 +283,12 @@ impl ConsoleAuth {
 
     /// Removes a console user (their tokens stop working at once).
     pub fn delete_user(&self, username: &str) -> Result<(), ApiError> {
-        if !self.kaos.storage().delete(SYSTEM, USERS, &username.to_lowercase())? {
+        let name = username.to_lowercase();
+        if read_object::<Value>(&self.kaos, USERS, &name)?.is_none() {
             return Err(ApiError::not_found("Console user not found."));
         }
-        Ok(())
+        let id = ObjectId { collection: USERS.into(), key: name, user_id: SYSTEM.into() };
+        Ok(self.kaos.accounts().store().delete_objects(Caller::Server, &[ObjectDelete { id, version: None }])?)
     }
 
     /// Makes an API key: its id and the key itself, shown this once.
@@ -330,7 +332,8 @@ fn read_object<T: serde::de::DeserializeOwned>(
         return Ok(None);
     }
     let ids = vec![ObjectId { collection: collection.into(), key: key.into(), user_id: SYSTEM.into() }];
-    Ok(kaos.storage().read_objects(Caller::Server, ids)?.pop().and_then(|o| serde_json::from_str(&o.value).ok()))
+    let found = kaos.accounts().store().read_objects(&ids)?.pop();
+    Ok(found.and_then(|o| serde_json::from_str(&o.value).ok()))
 }
 
 fn write_object(
@@ -340,15 +343,9 @@ fn write_object(
     value: &Value,
     version: VersionCheck,
 ) -> Result<(), ApiError> {
-    let w = Write {
-        collection: collection.into(),
-        key: key.into(),
-        value: value.to_string(),
-        version,
-        permission_read: 0,
-        permission_write: 0,
-    };
-    kaos.storage().write_objects(Caller::Server, SYSTEM, vec![w])?;
+    let id = ObjectId { collection: collection.into(), key: key.into(), user_id: SYSTEM.into() };
+    let w = ObjectWrite { id, value: value.to_string(), version, permission_read: 0, permission_write: 0 };
+    kaos.accounts().store().write_objects(Caller::Server, &[w], kaos.accounts().now())?;
     Ok(())
 }
 

@@ -173,7 +173,9 @@ impl Storage {
 
     /// The collections that hold objects (of `owner`, or anyone's), in byte order.
     pub fn collections(&self, owner: Option<&str>) -> Result<Vec<String>, ApiError> {
-        Ok(self.store.collections(owner)?)
+        let mut all = self.store.collections(owner)?;
+        all.retain(|c| !c.starts_with(ops::RESERVED_PREFIX));
+        Ok(all)
     }
 
     /// Up to `limit` objects of `collection` whose values match `query`.

@@ -18,6 +18,9 @@ pub const MAX_NAME: usize = 128;
 pub const MAX_PAGE: usize = 100;
 /// Most objects in one page of server code's listing.
 pub const MAX_SERVER_PAGE: usize = 1000;
+/// Collections that start with this are the server's own (console users, API keys and
+/// the console's signing key): no storage operation reads or writes them, whoever asks.
+pub const RESERVED_PREFIX: &str = "kaos_console_";
 
 /// One object to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +57,12 @@ pub fn version(given: &str) -> VersionCheck {
 fn check_name(what: &str, s: &str) -> Result<(), ApiError> {
     if s.is_empty() || s.len() > MAX_NAME {
         return Err(ApiError::invalid(format!("Invalid {what}, must be set and at most {MAX_NAME} characters.")));
+    }
+    if what == "collection" && s.starts_with(RESERVED_PREFIX) {
+        return Err(ApiError::new(
+            crate::Code::PermissionDenied,
+            format!("Collections named {RESERVED_PREFIX}… are the server's own."),
+        ));
     }
     Ok(())
 }
