@@ -299,7 +299,8 @@ impl KaosNet {
             clock,
         };
         let status = status::Status { accounts: accounts_data, notifier: notifier.clone() };
-        let storage = storage::Storage::with_store(store.clone());
+        let metrics = metrics::Metrics::new();
+        let storage = storage::Storage::with_metrics(store.clone(), metrics.clone());
         Arc::new_cyclic(|me| KaosNet {
             me: me.clone(),
             notifications,
@@ -312,12 +313,12 @@ impl KaosNet {
             matchmaker: matchmaker::Matchmaker::default(),
             parties: parties::Parties::default(),
             config,
-            leaderboards: leaderboards::Leaderboards::with_store(store.clone()),
+            leaderboards: leaderboards::Leaderboards::with_metrics(store.clone(), metrics.clone()),
             accounts: Accounts::with_store(store, sessions),
             rpcs: rpc::Rpcs::default(),
             hooks: hooks::HookRegistry::default(),
             limits,
-            metrics: metrics::Metrics::new(),
+            metrics,
             notifier,
         })
     }

@@ -72,7 +72,7 @@ fn invented_message_kinds_are_refused_and_leave_no_state_behind() {
         assert_eq!(reply["error"]["code"], 1, "unrecognized payload: {reply}");
     }
     assert_eq!(api.kaos.limits().tracked(), before, "no limiter state for kinds that do not exist");
-    let metrics = api.kaos.metrics().render(api.kaos.sessions());
+    let metrics = api.kaos.metrics().render(&api.kaos);
     assert!(!metrics.contains("kkkkkkkkkk"), "no metric series for them either");
     // The session is still served.
     assert_eq!(ws_call(&mut a, "ok", json!({"ping": {}})).0["pong"], json!({}));

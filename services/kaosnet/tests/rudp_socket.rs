@@ -360,3 +360,58 @@ fn a_client_may_choose_protobuf_envelopes_in_its_hello() {
     d.send(json!({"token": s["token"], "format": "xml"}));
     assert_eq!(d.next(), json!({"closed": kaosnet::realtime::close::UNAUTHORIZED}));
 }
+
+/// The value of the series `name` (with its labels, as rendered) in `text`.
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+}
+
+#[test]
+fn metrics_count_the_rudp_server_socket_messages_storage_and_the_process() {
+    let api = start_with(false, |_| {});
+    api.kaos.rpcs().register("echo", |_, p| Ok(p.to_string()));
+    let s = session(&api, "device-rudp-metrics", "rudpmetrics");
+    let (mut c, connected) = Client::hello(&api, &s["token"]);
+    assert!(connected.get("connected").is_some(), "{connected}");
+    c.send(json!({"cid": "1", "rpc": {"id": "echo", "payload": "x"}}));
+    assert_eq!(c.next()["rpc"]["payload"], "x");
+    c.send(json!({"cid": "2", "rpc": {"id": "nope"}}));
+    assert!(c.next().get("error").is_some());
+    let user = user_id(&api, &s);
+    api.kaos.storage().set(user.as_str().unwrap(), "saves", "k", json!({"a": 1})).unwrap();
+    let lb = kaosnet::LeaderboardConfig { id: "metrics".into(), ..Default::default() };
+    api.kaos.leaderboards().create(lb).unwrap();
+    let score = kaosnet::leaderboards::Submission { score: 5, ..Default::default() };
+    api.kaos.leaderboards().submit("metrics", user.as_str().unwrap(), "m", score).unwrap();
+
+    // The RUDP figures are sampled once a second by the socket's thread: keep the client
+    // talking until a sample with its round trips has been taken.
+    let mut text = String::new();
+    wait_for("an RUDP sample with an RTT", || {
+        c.send(json!({"cid": "p", "ping": {}}));
+        let _ = c.next();
+        text = api.kaos.metrics().render(&api.kaos);
+        series(&text, "kaos_rudp_rtt_seconds_count").is_some_and(|n| n > 0.0)
+    });
+    for (name, at_least) in [
+        ("kaos_rudp_clients", 1.0),
+        ("kaos_rudp_datagrams_received_total", 3.0),
+        ("kaos_rudp_datagrams_sent_total", 3.0),
+        ("kaos_sessions{transport=\"rudp\"}", 1.0),
+        ("kaos_socket_messages_total{kind=\"rpc\",result=\"ok\"}", 1.0),
+        ("kaos_socket_messages_total{kind=\"rpc\",result=\"error\"}", 1.0),
+        ("kaos_socket_message_seconds_count{kind=\"rpc\"}", 2.0),
+        ("kaos_storage_operations_total{operation=\"write\",result=\"ok\"}", 1.0),
+        ("kaos_leaderboard_writes_total{result=\"ok\"}", 1.0),
+        ("kaos_uptime_seconds", 0.0),
+        ("kaos_matchmaker_tickets", 0.0),
+        ("kaos_matches{kind=\"authoritative\"}", 0.0),
+    ] {
+        let value = series(&text, name).unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+        assert!(value >= at_least, "{name} = {value}, expected at least {at_least}");
+    }
+    #[cfg(target_os = "linux")]
+    for name in ["process_resident_memory_bytes", "process_threads", "process_open_fds"] {
+        assert!(series(&text, name).is_some_and(|v| v > 0.0), "no {name} in:\n{text}");
+    }
+}

@@ -140,10 +140,15 @@ impl Pool {
     /// Runs `f` on a state of the current generation: an idle one, a new one while there
     /// is room, else the next one returned.
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let started = std::time::Instant::now();
         let mut state = self.take()?;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut state)));
         self.give_back(state);
-        result.unwrap_or_else(|_| Err(ApiError::new(Code::Internal, "the Lua call panicked")))
+        let result = result.unwrap_or_else(|_| Err(ApiError::new(Code::Internal, "the Lua call panicked")));
+        if let Some(kaos) = self.host.kaos() {
+            kaos.metrics().lua_call(result.is_ok(), started.elapsed());
+        }
+        result
     }
 
     fn take(&self) -> Result<State, ApiError> {

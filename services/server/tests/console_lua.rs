@@ -105,6 +105,24 @@ fn modules_are_listed_rpcs_called_and_snippets_run_in_a_sandbox() {
     assert_eq!(status, 200, "{state}");
     assert_eq!(state["state"]["names"], json!(["a", "b"]));
     assert!(state["state"]["count"].as_u64().is_some(), "{state}");
+
+    // The metrics count the Lua calls and the match's ticks.
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+    };
+    let mut tries = 0;
+    let text = loop {
+        let (status, body) = call_at(console, "GET", "/metrics", "", "");
+        assert_eq!(status, 200);
+        let text = body.as_str().unwrap().to_string();
+        if metric(&text, "kaos_match_tick_seconds_count") > 0.0 {
+            break text;
+        }
+        tries += 1;
+        assert!(tries < 1000, "the match never ticked");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(metric(&text, "kaos_lua_calls_total{result=\"ok\"}") >= 2.0, "{text}");
     server.shutdown();
     server.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();

@@ -38,7 +38,7 @@ pub fn router(kaos: &Arc<KaosNet>) -> Router {
     r.get("/healthcheck", |_| Response::json(&serde_json::json!({})));
     let k = kaos.clone();
     r.get("/metrics", move |_| {
-        Response::with_body(200, "text/plain; version=0.0.4", k.metrics.render(k.sessions()).into_bytes())
+        Response::with_body(200, "text/plain; version=0.0.4", k.metrics.render(&k).into_bytes())
     });
     r
 }

@@ -292,6 +292,8 @@ pub struct Leaderboards {
     store: Arc<dyn Store>,
     boards: RwLock<foldhash::HashMap<String, Arc<Board>>>,
     clock: Clock,
+    /// Counts record writes, when the boards are a server's.
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Leaderboards {
@@ -341,7 +343,12 @@ impl Leaderboards {
 
     /// Boards on an injected clock (Unix seconds): tests of resets.
     pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Leaderboards {
-        Leaderboards { store, boards: RwLock::default(), clock }
+        Leaderboards { store, boards: RwLock::default(), clock, metrics: None }
+    }
+
+    /// Boards in `store` that count their record writes in `metrics`.
+    pub(crate) fn with_metrics(store: Arc<dyn Store>, metrics: crate::metrics::Metrics) -> Leaderboards {
+        Leaderboards { metrics: Some(metrics), ..Leaderboards::with_store(store) }
     }
 
     pub(crate) fn now(&self) -> i64 {
@@ -434,9 +441,13 @@ impl Leaderboards {
         if client && board.def.config.authoritative && !joining {
             return Err(ApiError::new(crate::Code::PermissionDenied, "Writes to this board are server only."));
         }
-        let (record, outcome) = board.submit(&*self.store, self.now(), owner, username, s, joining)?;
-        board.persist(&*self.store, &outcome)?;
-        Ok(record)
+        let written = board
+            .submit(&*self.store, self.now(), owner, username, s, joining)
+            .and_then(|(record, outcome)| board.persist(&*self.store, &outcome).map(|()| record));
+        if let Some(m) = &self.metrics {
+            m.leaderboard_write(written.is_ok());
+        }
+        written
     }
 
     /// `owner_id`'s record in the current period; whether there was one.

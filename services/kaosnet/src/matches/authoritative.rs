@@ -519,6 +519,7 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => return end(kaos, None),
             Err(RecvTimeoutError::Timeout) => {
                 tick += 1;
+                let started = Instant::now();
                 let result = guarded(|| {
                     if !joins.is_empty() {
                         handler.join(&ctx, &mut d, tick, &std::mem::take(&mut joins));
@@ -528,6 +529,10 @@ fn run(
                     }
                     handler.tick(&ctx, &mut d, tick, std::mem::take(&mut inbox))
                 });
+                kaos.metrics.match_tick(started.elapsed());
+                if tick % u64::from(shared.tick_rate) == 0 {
+                    kaos.metrics.match_players(members.len());
+                }
                 match result {
                     Err(panic) => return end(kaos, Some(format!("the handler panicked: {panic}"))),
                     Ok(false) => return end(kaos, None),

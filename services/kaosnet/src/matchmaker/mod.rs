@@ -207,6 +207,7 @@ impl Matchmaker {
     /// One matching pass; tells every matched player. Returns the groups formed.
     pub fn run(&self, kaos: &KaosNet) -> Vec<Vec<Ticket>> {
         let groups = self.lock().pass();
+        kaos.metrics.matchmaker_matched(groups.iter().flatten().map(|t| t.members.len()).sum());
         let hook = self.hook.read().unwrap_or_else(PoisonError::into_inner).clone();
         let now = Instant::now();
         self.tokens

@@ -44,6 +44,13 @@ pub struct Frame {
     raw_cid: Option<Value>,
 }
 
+impl Frame {
+    /// Whether this is an error reply (one built typed; the socket's own errors are).
+    pub(crate) fn is_error(&self) -> bool {
+        matches!(&self.typed, Some(Envelope { message: Some(Message::Error(_)), .. }))
+    }
+}
+
 impl From<Message> for Frame {
     fn from(message: Message) -> Frame {
         Frame::from_message(message)

@@ -126,13 +126,25 @@ fn guarded(kaos: &KaosNet, session: &SocketSession, kind: &str, f: impl FnOnce()
 /// The replies to one message from `session`: counted, limited, shown to its hooks,
 /// handled. A frame refused before its kind was known leaves no state behind.
 fn handle_message(kaos: &KaosNet, session: &SocketSession, request: Request) -> Vec<Frame> {
-    let refusal = |cid, code, message: &str| vec![error(cid, code, message)];
     let (cid, op, body) = match request {
         Request::Unreadable(refusal) => return vec![*refusal],
         Request::Message { cid, op, body } => (cid, op, body),
     };
-    let cid = cid.as_ref();
-    kaos.metrics.socket_message(op);
+    let started = std::time::Instant::now();
+    let replies = handle_known(kaos, session, cid.as_ref(), op, body);
+    kaos.metrics.socket_message(op, replies.iter().any(Frame::is_error), started.elapsed());
+    replies
+}
+
+/// The replies to a message of kind `op`: limited, shown to its hooks, handled.
+fn handle_known(
+    kaos: &KaosNet,
+    session: &SocketSession,
+    cid: Option<&Value>,
+    op: HookOperation,
+    body: Body,
+) -> Vec<Frame> {
+    let refusal = |cid, code, message: &str| vec![error(cid, code, message)];
     if !kaos.limits.check_operation(&session.user_id, op) {
         return refusal(cid, SocketError::BadInput, "Too many requests, slow down.");
     }

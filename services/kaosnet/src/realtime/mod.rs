@@ -21,6 +21,7 @@ mod inbound;
 pub(crate) mod lanes;
 mod request;
 mod rudp;
+mod rudp_metrics;
 mod socket_loop;
 mod ws;
 

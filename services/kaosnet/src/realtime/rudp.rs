@@ -109,6 +109,7 @@ pub(super) struct RudpSocket {
     max_pending: usize,
     backlog: HashMap<SocketAddr, Backlog>,
     max_backlog_bytes: usize,
+    sampler: super::rudp_metrics::RudpSampler,
 }
 
 impl RudpSocket {
@@ -132,6 +133,7 @@ impl RudpSocket {
             max_pending: cfg.max_pending,
             backlog: HashMap::new(),
             max_backlog_bytes: cfg.max_backlog_bytes,
+            sampler: super::rudp_metrics::RudpSampler::new(kaos.metrics.rudp().clone()),
         })
     }
 
@@ -293,11 +295,13 @@ impl SocketTransport for RudpSocket {
 
     fn forget(&mut self, addr: SocketAddr) {
         self.backlog.remove(&addr);
+        self.sampler.forget(&addr);
     }
 
     fn end_turn(&mut self) {
         self.drain_backlogs();
         let _ = self.server.flush();
+        self.sampler.sample(&self.server);
     }
 
     /// Disconnects everyone with 1001 and gives the notices a moment to leave.

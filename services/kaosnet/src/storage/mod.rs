@@ -79,6 +79,8 @@ impl ObjectPermission {
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore + Send + Sync>,
+    /// Counts operations by kind and result, when the storage is a server's.
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -119,7 +121,12 @@ impl Storage {
 
     /// Storage in `store`.
     pub fn with_store(store: Arc<dyn Store>) -> Storage {
-        Storage { store }
+        Storage { store, metrics: None }
+    }
+
+    /// Storage in `store` that counts its operations in `metrics`.
+    pub(crate) fn with_metrics(store: Arc<dyn Store>, metrics: crate::metrics::Metrics) -> Storage {
+        Storage { store, metrics: Some(metrics) }
     }
 
     /// Writes `value` for `owner` (its owner reads and writes it), whatever was there.

@@ -82,6 +82,15 @@ impl Storage {
         owner: &str,
         objects: Vec<Write>,
     ) -> Result<Vec<StorageObject>, ApiError> {
+        self.counted("write", self.write_unmetered(caller, owner, objects))
+    }
+
+    fn write_unmetered(
+        &self,
+        caller: Caller<'_>,
+        owner: &str,
+        objects: Vec<Write>,
+    ) -> Result<Vec<StorageObject>, ApiError> {
         check_batch(&objects)?;
         let mut writes = Vec::with_capacity(objects.len());
         for o in objects {
@@ -107,6 +116,10 @@ impl Storage {
 
     /// The objects of `ids` that exist and `caller` may read.
     pub fn read_objects(&self, caller: Caller<'_>, ids: Vec<ObjectId>) -> Result<Vec<StorageObject>, ApiError> {
+        self.counted("read", self.read_unmetered(caller, ids))
+    }
+
+    fn read_unmetered(&self, caller: Caller<'_>, ids: Vec<ObjectId>) -> Result<Vec<StorageObject>, ApiError> {
         check_batch(&ids)?;
         for id in &ids {
             check_name("collection", &id.collection)?;
@@ -119,6 +132,10 @@ impl Storage {
 
     /// Deletes `owner`'s `objects` (a user's own when `caller` is that user).
     pub fn delete_objects(&self, caller: Caller<'_>, owner: &str, objects: Vec<Delete>) -> Result<(), ApiError> {
+        self.counted("delete", self.delete_unmetered(caller, owner, objects))
+    }
+
+    fn delete_unmetered(&self, caller: Caller<'_>, owner: &str, objects: Vec<Delete>) -> Result<(), ApiError> {
         check_batch(&objects)?;
         let mut deletes = Vec::with_capacity(objects.len());
         for d in objects {
@@ -141,6 +158,17 @@ impl Storage {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ObjectPage, ApiError> {
+        self.counted("list", self.list_unmetered(caller, collection, owner, limit, cursor))
+    }
+
+    fn list_unmetered(
+        &self,
+        caller: Caller<'_>,
+        collection: &str,
+        owner: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ObjectPage, ApiError> {
         check_name("collection", collection)?;
         let client = matches!(caller, Caller::User(_));
         if client && owner.is_some_and(|u| uuid::Uuid::parse_str(u).is_err()) {
@@ -151,5 +179,14 @@ impl Storage {
             return Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}.")));
         }
         Ok(self.store.list_objects(caller, collection, owner, limit, cursor)?)
+    }
+}
+
+impl Storage {
+    fn counted<T>(&self, operation: &str, result: Result<T, ApiError>) -> Result<T, ApiError> {
+        if let Some(m) = &self.metrics {
+            m.storage_op(operation, result.is_ok());
+        }
+        result
     }
 }

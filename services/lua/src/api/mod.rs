@@ -27,6 +27,11 @@ pub(crate) struct Host {
 }
 
 impl Host {
+    /// The services, while they run.
+    pub(crate) fn kaos(&self) -> Option<std::sync::Arc<KaosNet>> {
+        self.kaos.upgrade()
+    }
+
     pub(crate) fn new(kaos: Weak<KaosNet>) -> Host {
         Host { kaos }
     }
