@@ -62,6 +62,7 @@ pub mod status;
 pub mod storage;
 pub mod store;
 pub mod streams;
+pub mod telemetry;
 mod time;
 
 use std::sync::Arc;

@@ -88,6 +88,7 @@ impl LuaRuntime {
         ctx: &HookContext,
         request: serde_json::Value,
     ) -> Result<serde_json::Value, ApiError> {
+        let _span = tracing::info_span!("lua_hook", side = "before", operation = op).entered();
         self.pool.with_state(|state| {
             let mut request = request;
             let hooks: Vec<_> = state.registered.hooks_for(Side::Before, op).cloned().collect();
@@ -110,6 +111,7 @@ impl LuaRuntime {
     }
 
     fn run_after(&self, op: &str, ctx: &HookContext, request: &serde_json::Value, answer: &serde_json::Value) {
+        let _span = tracing::info_span!("lua_hook", side = "after", operation = op).entered();
         let outcome = self.pool.with_state(|state| {
             let hooks: Vec<_> = state.registered.hooks_for(Side::After, op).cloned().collect();
             for f in hooks {

@@ -137,6 +137,7 @@ impl LuaRuntime {
 
     /// Calls Lua RPC `id` as a client or server would.
     pub fn call_rpc(&self, id: &str, ctx: &RpcContext, payload: &str) -> Result<String, ApiError> {
+        let _span = tracing::info_span!("lua_rpc", id).entered();
         self.pool.with_state(|state| {
             let Some(f) = state.registered.rpcs.get(id) else {
                 return Err(ApiError::not_found(kaosnet::rpc::NOT_FOUND));

@@ -72,6 +72,16 @@ pub struct Args {
     /// fine). SIGHUP reloads them.
     #[arg(long, env = "KAOS_RUNTIME_PATH")]
     pub runtime_path: Option<PathBuf>,
+    /// What to log and trace, as `RUST_LOG` says it (default `RUST_LOG`, else `info`).
+    #[arg(long, env = "KAOS_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Logs as `pretty` text (the default) or `json` lines.
+    #[arg(long, env = "KAOS_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Export spans to this OpenTelemetry collector's OTLP/HTTP endpoint
+    /// (`http://host:4318`; built with the `otlp` feature).
+    #[arg(long, env = "KAOS_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The file's shape; every field optional.
@@ -95,6 +105,18 @@ struct File {
     session: FileSession,
     #[serde(default)]
     runtime: FileRuntime,
+    #[serde(default)]
+    telemetry: FileTelemetry,
+}
+
+/// `[telemetry]`: logs and span export.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTelemetry {
+    log_level: Option<String>,
+    log_format: Option<String>,
+    otlp_endpoint: Option<String>,
+    service_name: Option<String>,
 }
 
 /// `[runtime]`: the Lua modules.
@@ -166,6 +188,8 @@ pub struct Config {
     /// The console's first `admin` password (`KAOS_ADMIN_PASSWORD`, read from the
     /// environment only); without it one is made on first start.
     pub admin_password: Option<String>,
+    /// Logs and span export.
+    pub telemetry: kaosnet::telemetry::TracingConfig,
 }
 
 impl Config {
@@ -241,6 +265,7 @@ impl Config {
             },
             runtime: runtime(args.runtime_path, file.runtime)?,
             admin_password: std::env::var("KAOS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
+            telemetry: telemetry(args.log_level, args.log_format, args.otlp_endpoint, file.telemetry)?,
         })
     }
 
@@ -285,6 +310,24 @@ fn rate_limits(rate_limit: Option<f64>, file: &FileRateLimits) -> Result<RateLim
         Some(r) => Ok(RateLimits { standard: Some(Limit { per_second: r, burst: r * 2.0 }), ..limits }),
         None => Ok(limits),
     }
+}
+
+/// `[telemetry]` and its flags: the level from the flag, the file, `RUST_LOG`, or `info`.
+fn telemetry(
+    level: Option<String>,
+    format: Option<String>,
+    otlp: Option<String>,
+    file: FileTelemetry,
+) -> Result<kaosnet::telemetry::TracingConfig, String> {
+    let mut t = kaosnet::telemetry::TracingConfig::new(file.service_name.as_deref().unwrap_or("kaosnet"));
+    t.level = level.or(file.log_level).or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".into());
+    t.json = match format.or(file.log_format).as_deref() {
+        None | Some("pretty") => false,
+        Some("json") => true,
+        Some(other) => return Err(format!("log_format must be pretty or json, not {other:?}")),
+    };
+    t.otlp_endpoint = otlp.or(file.otlp_endpoint).filter(|e| !e.is_empty());
+    Ok(t)
 }
 
 /// The Lua runtime: the flag's path, else the file's, else the default; the file's limits.
@@ -363,6 +406,25 @@ mod tests {
 
     fn args(extra: &[&str]) -> Args {
         Args::parse_from(std::iter::once("kaos-server").chain(extra.iter().copied()))
+    }
+
+    #[test]
+    fn telemetry_comes_from_the_file_and_the_flags() {
+        let dir = std::env::temp_dir().join(format!("kaos-config-telemetry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("kaos.toml");
+        let text =
+            "[telemetry]\nlog_format = \"json\"\notlp_endpoint = \"http://collector:4318\"\nservice_name = \"game\"\n";
+        std::fs::write(&file, text).unwrap();
+        let c = Config::load(args(&["--config", file.to_str().unwrap(), "--log-level", "warn,kaosnet=debug"])).unwrap();
+        let t = &c.telemetry;
+        assert_eq!((t.json, t.service_name.as_str(), t.level.as_str()), (true, "game", "warn,kaosnet=debug"));
+        assert_eq!(t.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+        let pretty = Config::load(args(&["--config", file.to_str().unwrap(), "--log-format", "pretty"])).unwrap();
+        assert!(!pretty.telemetry.json);
+        let e = Config::load(args(&["--log-format", "xml"])).unwrap_err();
+        assert!(e.contains("pretty or json"), "{e}");
+        assert_eq!(Config::load(args(&[])).unwrap().telemetry.otlp_endpoint, None);
     }
 
     #[test]

@@ -15,11 +15,17 @@ use kaos_server::config::{Args, Config};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // Service logs (a match that failed, say) on stderr; RUST_LOG refines the level.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let config = match Config::load(Args::parse()) {
         Ok(c) => c,
+        Err(e) => {
+            eprintln!("kaos-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Service logs (a match that failed, say) on stderr, and spans to a collector if
+    // one is set; the guard flushes them at exit.
+    let _tracing = match kaosnet::telemetry::init_tracing(config.telemetry.clone()) {
+        Ok(guard) => guard,
         Err(e) => {
             eprintln!("kaos-server: {e}");
             return ExitCode::from(2);

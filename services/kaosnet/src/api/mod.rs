@@ -117,9 +117,11 @@ fn route(
     debug_assert!(crate::hooks::HookOperation::named(operation).is_some(), "{operation} is not a HookOperation");
     let kaos = kaos.clone();
     router.route(method, pattern, Run::Blocking, move |req| {
+        let span = tracing::info_span!("rest", operation, result = tracing::field::Empty).entered();
         let started = std::time::Instant::now();
         let answer = guarded(&kaos, req, operation, handler);
         let result = answer.as_ref().map_or_else(|e| e.code.name(), |_| "ok");
+        span.record("result", result);
         kaos.metrics.api_call(operation, result, started.elapsed());
         respond(answer)
     });

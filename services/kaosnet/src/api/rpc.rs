@@ -16,6 +16,8 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
     for method in [Method::Post, Method::Get] {
         let kaos = kaos.clone();
         r.route(method, "/v2/rpc/{id}", Run::Blocking, move |req| {
+            let id = req.param("id").unwrap_or_default();
+            let span = tracing::info_span!("rest", operation = "rpc", id, result = tracing::field::Empty).entered();
             let started = std::time::Instant::now();
             let (result, response) = super::with_session(&kaos, req, |session| {
                 match kaos.limits.admit(&super::client_key(req, session), "rpc") {
@@ -23,6 +25,7 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>) {
                     Err(e) => (e.code.name(), respond(Err(e))),
                 }
             });
+            span.record("result", result);
             kaos.metrics.api_call("rpc", result, started.elapsed());
             response
         });

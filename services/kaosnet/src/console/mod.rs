@@ -64,7 +64,9 @@ pub fn guarded(
 ) {
     auth.note_route(method, path, permission);
     let auth = auth.clone();
+    let name = path.to_string();
     let route = move |req: &Request| {
+        let _span = tracing::info_span!("console", route = %name).entered();
         respond(auth.require(req.header("authorization"), permission).and_then(|who| handler(req, &who)))
     };
     // Every console route may reach the database (or hash a password): never on the loop.

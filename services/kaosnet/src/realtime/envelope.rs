@@ -130,9 +130,12 @@ fn handle_message(kaos: &KaosNet, session: &SocketSession, request: Request) -> 
         Request::Unreadable(refusal) => return vec![*refusal],
         Request::Message { cid, op, body } => (cid, op, body),
     };
+    let span = tracing::debug_span!("socket", kind = op.name(), error = tracing::field::Empty).entered();
     let started = std::time::Instant::now();
     let replies = handle_known(kaos, session, cid.as_ref(), op, body);
-    kaos.metrics.socket_message(op, replies.iter().any(Frame::is_error), started.elapsed());
+    let error = replies.iter().any(Frame::is_error);
+    span.record("error", error);
+    kaos.metrics.socket_message(op, error, started.elapsed());
     replies
 }
 

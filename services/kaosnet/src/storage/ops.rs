@@ -82,6 +82,7 @@ impl Storage {
         owner: &str,
         objects: Vec<Write>,
     ) -> Result<Vec<StorageObject>, ApiError> {
+        let _span = tracing::info_span!("storage", operation = "write").entered();
         self.counted("write", self.write_unmetered(caller, owner, objects))
     }
 
@@ -116,6 +117,7 @@ impl Storage {
 
     /// The objects of `ids` that exist and `caller` may read.
     pub fn read_objects(&self, caller: Caller<'_>, ids: Vec<ObjectId>) -> Result<Vec<StorageObject>, ApiError> {
+        let _span = tracing::info_span!("storage", operation = "read").entered();
         self.counted("read", self.read_unmetered(caller, ids))
     }
 
@@ -132,6 +134,7 @@ impl Storage {
 
     /// Deletes `owner`'s `objects` (a user's own when `caller` is that user).
     pub fn delete_objects(&self, caller: Caller<'_>, owner: &str, objects: Vec<Delete>) -> Result<(), ApiError> {
+        let _span = tracing::info_span!("storage", operation = "delete").entered();
         self.counted("delete", self.delete_unmetered(caller, owner, objects))
     }
 
@@ -158,6 +161,7 @@ impl Storage {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ObjectPage, ApiError> {
+        let _span = tracing::info_span!("storage", operation = "list").entered();
         self.counted("list", self.list_unmetered(caller, collection, owner, limit, cursor))
     }
 
