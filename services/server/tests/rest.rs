@@ -285,7 +285,7 @@ fn the_realtime_sockets_answer_and_stop_on_sigterm() {
     for line in [
         "kaos_api_requests_total{operation=\"authenticate_device\",result=\"ok\"} 1",
         "kaos_sessions{transport=\"rudp\"} 1",
-        "kaos_socket_messages_total{kind=\"ping\"} 2",
+        "kaos_socket_messages_total{kind=\"ping\",result=\"ok\"} 2",
         "kaos_sessions{transport=\"websocket\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} missing from:\n{metrics}");
