@@ -29,6 +29,7 @@ fn each_role_gets_exactly_its_endpoints() {
         ("GET", "/v2/console/route", 'R'),
         ("GET", "/v2/console/user", 'A'),
         ("POST", "/v2/console/user", 'A'),
+        ("PUT", "/v2/console/user/{username}", 'A'),
         ("DELETE", "/v2/console/user/{username}", 'A'),
         ("GET", "/v2/console/api_key", 'A'),
         ("POST", "/v2/console/api_key", 'A'),
@@ -322,6 +323,51 @@ fn matches_are_listed_signalled_and_terminated_by_role() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(call_at(console, "DELETE", "/v2/console/match/nope.kaos", &dev, "").0, 404);
+    server.shutdown();
+    server.wait().unwrap();
+}
+
+#[test]
+fn tokens_refresh_and_a_password_change_ends_the_old_ones() {
+    let server = serve();
+    let console = server.console_addr.unwrap();
+    let admin = bearer(&login(console, "admin", ADMIN_PASSWORD).1["token"]);
+    let (dev, _) = team(console, &admin, "pwdev", "pwview");
+
+    // A refresh answers a new token and ends the old one.
+    let (status, refreshed) = call_at(console, "POST", "/v2/console/authenticate/refresh", &dev, "");
+    assert_eq!(status, 200, "{refreshed}");
+    let dev2 = bearer(&refreshed["token"]);
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &dev, "").0, 401);
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &dev2, "").0, 200);
+    assert_eq!(call_at(console, "POST", "/v2/console/authenticate/refresh", "", "").0, 401);
+
+    // Changing one's own password needs the current one; tokens from before it stop.
+    let (_, second) = login(console, "pwdev", "long-enough-pw");
+    let other_device = bearer(&second["token"]);
+    let wrong = r#"{"current":"not-it-at-all","new":"brand-new-password"}"#;
+    assert_eq!(call_at(console, "POST", "/v2/console/authenticate/password", &dev2, wrong).0, 401);
+    let short = r#"{"current":"long-enough-pw","new":"short"}"#;
+    assert_eq!(call_at(console, "POST", "/v2/console/authenticate/password", &dev2, short).0, 400);
+    let change = r#"{"current":"long-enough-pw","new":"brand-new-password"}"#;
+    let (status, changed) = call_at(console, "POST", "/v2/console/authenticate/password", &dev2, change);
+    assert_eq!(status, 200, "{changed}");
+    let fresh = bearer(&changed["token"]);
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &fresh, "").0, 200);
+    for old in [&dev2, &other_device] {
+        let (status, why) = call_at(console, "GET", "/v2/console/status", old, "");
+        assert_eq!((status, why["message"].as_str()), (401, Some("Console token from before a password change.")));
+    }
+    assert_eq!(login(console, "pwdev", "long-enough-pw").0, 401);
+    assert_eq!(login(console, "pwdev", "brand-new-password").0, 200);
+
+    // An admin changes others' roles and passwords, not their own role.
+    let promote = r#"{"role":"admin"}"#;
+    assert_eq!(call_at(console, "PUT", "/v2/console/user/pwdev", &fresh, promote).0, 403);
+    assert_eq!(call_at(console, "PUT", "/v2/console/user/pwdev", &admin, promote).0, 200);
+    assert_eq!(call_at(console, "GET", "/v2/console/user", &fresh, "").0, 200, "now an admin");
+    assert_eq!(call_at(console, "PUT", "/v2/console/user/admin", &admin, r#"{"role":"readonly"}"#).0, 400);
+    assert_eq!(call_at(console, "PUT", "/v2/console/user/nobody", &admin, promote).0, 404);
     server.shutdown();
     server.wait().unwrap();
 }

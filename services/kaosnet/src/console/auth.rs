@@ -56,6 +56,9 @@ struct ConsoleClaims {
     usn: String,
     rol: Role,
     tid: String,
+    /// Issued at, Unix milliseconds: tokens from before a password change stop.
+    #[serde(default)]
+    iam: i64,
     exp: i64,
     /// Always "console": a client session token has none and another key.
     typ: String,
@@ -66,6 +69,9 @@ struct StoredUser {
     password_hash: String,
     role: Role,
     create_time: i64,
+    /// Tokens issued before this (Unix milliseconds) are refused: set by a password change.
+    #[serde(default)]
+    tokens_after: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -170,14 +176,64 @@ impl ConsoleAuth {
             return Err(unauthenticated("Invalid credentials."));
         };
         self.throttle.succeeded(&name);
+        self.issue(name, user.role)
+    }
+
+    fn issue(&self, name: String, role: Role) -> Result<String, ApiError> {
+        let now = self.now();
         let claims = ConsoleClaims {
             usn: name,
-            rol: user.role,
+            rol: role,
             tid: random_text(16),
+            iam: now_millis(),
             exp: now + self.config.token_expiry_sec,
             typ: "console".into(),
         };
         crate::session::sign_hs256(&claims, &self.key)
+    }
+
+    /// A fresh token for the holder of a valid one, which ends.
+    pub fn refresh(&self, authorization: Option<&str>) -> Result<String, ApiError> {
+        let token = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+        if token.starts_with(KEY_PREFIX) {
+            return Err(unauthenticated("API keys do not expire: there is nothing to refresh."));
+        }
+        let who = self.token_principal(token)?;
+        self.logout(authorization)?;
+        self.issue(who.name, who.role)
+    }
+
+    /// A console user changes their own password, giving the current one (throttled as a
+    /// sign-in is); their other tokens stop, and the answer is a new one.
+    pub fn change_own_password(
+        &self,
+        authorization: Option<&str>,
+        current: &str,
+        new: &str,
+    ) -> Result<String, ApiError> {
+        let token = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+        if token.starts_with(KEY_PREFIX) {
+            return Err(ApiError::invalid("API keys have no password."));
+        }
+        let who = self.token_principal(token)?;
+        self.authenticate(&who.name, current)?;
+        self.update_user(&who.name, Some(new), None)?;
+        self.issue(who.name, who.role)
+    }
+
+    /// Sets a console user's password (their tokens issued before stop) or role.
+    pub fn update_user(&self, username: &str, password: Option<&str>, role: Option<Role>) -> Result<(), ApiError> {
+        let name = username.to_lowercase();
+        let mut user = self.user(&name)?.ok_or_else(|| ApiError::not_found("Console user not found."))?;
+        if let Some(p) = password {
+            check_password(p)?;
+            user.password_hash = hash_password(p)?;
+            user.tokens_after = now_millis();
+        }
+        if let Some(r) = role {
+            user.role = r;
+        }
+        write_object(&self.kaos, USERS, &name, &json!(user), VersionCheck::Any)
     }
 
     /// Who `authorization` (`Bearer <console token>` or `Bearer <API key>`) is.
@@ -214,6 +270,9 @@ impl ConsoleAuth {
         }
         // A user deleted or changed since the token was made holds what they hold now.
         let user = self.user(&claims.usn)?.ok_or_else(|| unauthenticated("Console user no longer exists."))?;
+        if claims.iam < user.tokens_after {
+            return Err(unauthenticated("Console token from before a password change."));
+        }
         Ok(Principal { name: claims.usn, role: user.role })
     }
 
@@ -269,10 +328,9 @@ impl ConsoleAuth {
         {
             return Err(ApiError::invalid("Console usernames are 1 to 64 letters, digits, '.', '_' or '-'."));
         }
-        if password.len() < 8 {
-            return Err(ApiError::invalid("Console passwords are at least 8 characters."));
-        }
-        let user = StoredUser { password_hash: hash_password(password)?, role, create_time: self.now() };
+        check_password(password)?;
+        let user =
+            StoredUser { password_hash: hash_password(password)?, role, create_time: self.now(), tokens_after: 0 };
         match write_object(&self.kaos, USERS, &name, &json!(user), VersionCheck::Absent) {
             Err(e) if e.message.contains("version check") => {
                 Err(ApiError::new(Code::AlreadyExists, "Console username already in use."))
@@ -347,6 +405,18 @@ fn write_object(
     let w = ObjectWrite { id, value: value.to_string(), version, permission_read: 0, permission_write: 0 };
     kaos.accounts().store().write_objects(Caller::Server, &[w], kaos.accounts().now())?;
     Ok(())
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.len() < 8 || password.len() > 128 {
+        return Err(ApiError::invalid("Console passwords are 8 to 128 characters."));
+    }
+    Ok(())
+}
+
+fn now_millis() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    since.as_millis() as i64
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

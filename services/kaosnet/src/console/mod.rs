@@ -8,8 +8,10 @@
 //! |---|---|
 //! | `POST /v2/console/authenticate` `{"username", "password"}` → `{"token"}` | none |
 //! | `POST /v2/console/authenticate/logout` | a console token |
+//! | `POST /v2/console/authenticate/refresh` → `{"token"}` (the old one ends) | a console token |
+//! | `POST /v2/console/authenticate/password` `{"current", "new"}` → `{"token"}` | a console token |
 //! | `GET /v2/console/status` | ViewStatus |
-//! | `GET, POST /v2/console/user`, `DELETE /v2/console/user/{username}` | ManageAccounts |
+//! | `GET, POST /v2/console/user`, `PUT, DELETE /v2/console/user/{username}` | ManageAccounts |
 //! | `GET, POST /v2/console/api_key`, `DELETE /v2/console/api_key/{id}` | ManageApiKeys |
 //!
 //! Sessions and players: see [`players`]; matches: [`rooms`].
@@ -94,7 +96,7 @@ pub fn admin_routes(
     auth: &Arc<ConsoleAuth>,
     status: impl Fn() -> Value + Send + Sync + 'static,
 ) {
-    use kaos_http::Method::{Delete, Get, Post};
+    use kaos_http::Method::{Delete, Get, Post, Put};
     let a = auth.clone();
     r.route(Post, "/v2/console/authenticate", kaos_http::Run::Blocking, move |req| {
         #[derive(serde::Deserialize)]
@@ -107,6 +109,21 @@ pub fn admin_routes(
     let a = auth.clone();
     r.route(Post, "/v2/console/authenticate/logout", kaos_http::Run::Blocking, move |req| {
         respond(a.logout(req.header("authorization")).map(|()| json!({})))
+    });
+    let a = auth.clone();
+    r.route(Post, "/v2/console/authenticate/refresh", kaos_http::Run::Blocking, move |req| {
+        respond(a.refresh(req.header("authorization")).map(|token| json!({ "token": token })))
+    });
+    let a = auth.clone();
+    r.route(Post, "/v2/console/authenticate/password", kaos_http::Run::Blocking, move |req| {
+        #[derive(serde::Deserialize)]
+        struct Change {
+            current: String,
+            new: String,
+        }
+        let answer =
+            body::<Change>(req).and_then(|c| a.change_own_password(req.header("authorization"), &c.current, &c.new));
+        respond(answer.map(|token| json!({ "token": token })))
     });
     let (k, started) = (kaos.clone(), Instant::now());
     guarded(r, Get, "/v2/console/status", auth, Permission::ViewStatus, move |_, _| {
@@ -149,6 +166,22 @@ pub fn admin_routes(
         }
         let u: NewUser = body(req)?;
         a.create_user(&u.username, &u.password, role(&u.role)?)?;
+        Ok(json!({}))
+    });
+    let a = auth.clone();
+    guarded(r, Put, "/v2/console/user/{username}", auth, Permission::ManageAccounts, move |req, who| {
+        #[derive(serde::Deserialize)]
+        struct Edit {
+            password: Option<String>,
+            role: Option<String>,
+        }
+        let name = req.param("username").unwrap_or_default();
+        let edit: Edit = body(req)?;
+        let new_role = edit.role.as_deref().map(role).transpose()?;
+        if new_role.is_some() && name.eq_ignore_ascii_case(&who.name) {
+            return Err(ApiError::invalid("Console users cannot change their own role."));
+        }
+        a.update_user(name, edit.password.as_deref(), new_role)?;
         Ok(json!({}))
     });
     let a = auth.clone();
