@@ -209,6 +209,13 @@ fn the_first_start_makes_admin_with_a_strong_password_kept_in_the_data_directory
     let console = server.console_addr.unwrap();
     assert_eq!(call_at(console, "GET", "/v2/console/status", &bearer(&body["token"]), "").0, 200);
     assert_eq!(login(console, "admin", &password).0, 200);
+    // A token logged out stays out across a restart.
+    assert_eq!(call_at(console, "POST", "/v2/console/authenticate/logout", &bearer(&body["token"]), "").0, 200);
+    server.shutdown();
+    server.wait().unwrap();
+    let server = kaos_server::start(&config, |_| {}).unwrap();
+    let (status, why) = call_at(server.console_addr.unwrap(), "GET", "/v2/console/status", &bearer(&body["token"]), "");
+    assert_eq!((status, why["message"].as_str()), (401, Some("Console token logged out.")));
     server.shutdown();
     server.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();

@@ -4,7 +4,6 @@
 //! server-only storage objects of the system user; password sign-ins are throttled per
 //! console user as players' are.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -89,8 +88,6 @@ pub struct ConsoleAuth {
     config: ConsoleConfig,
     key: Vec<u8>,
     throttle: LoginThrottle,
-    /// Tokens logged out, until they expire.
-    revoked: Mutex<HashMap<String, i64>>,
     /// Every guarded route (method, path, permission), as added.
     routes: Mutex<Vec<(kaos_http::Method, String, Permission)>>,
 }
@@ -126,8 +123,7 @@ impl ConsoleAuth {
             }
         };
         let throttle = LoginThrottle::new(config.login_limits);
-        let (revoked, routes) = (Mutex::default(), Mutex::default());
-        Ok(ConsoleAuth { kaos, config, key: key.into_bytes(), throttle, revoked, routes })
+        Ok(ConsoleAuth { kaos, config, key: key.into_bytes(), throttle, routes: Mutex::default() })
     }
 
     /// Records a route guarded by `permission` (for [`ConsoleAuth::routes`]).
@@ -265,7 +261,9 @@ impl ConsoleAuth {
         if claims.typ != "console" || claims.exp <= self.now() {
             return Err(unauthenticated("Invalid console token."));
         }
-        if self.revoked.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&claims.tid) {
+        // Logged-out tokens are kept with players' revoked ones (ids differ in form), so
+        // they stay out across restarts.
+        if self.kaos.accounts().store().is_revoked(&console_token_id(&claims.tid))? {
             return Err(unauthenticated("Console token logged out."));
         }
         // A user deleted or changed since the token was made holds what they hold now.
@@ -281,11 +279,8 @@ impl ConsoleAuth {
         let token = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
         let claims: ConsoleClaims =
             crate::session::verify_hs256(token, &self.key).map_err(|_| unauthenticated("Invalid console token."))?;
-        let now = self.now();
-        let mut revoked = self.revoked.lock().unwrap_or_else(PoisonError::into_inner);
-        revoked.retain(|_, exp| *exp > now);
-        revoked.insert(claims.tid, claims.exp);
-        Ok(())
+        let store = self.kaos.accounts().store();
+        Ok(store.revoke_token(&console_token_id(&claims.tid), SYSTEM, claims.exp)?)
     }
 
     fn api_key_principal(&self, key: &str) -> Result<Principal, ApiError> {
@@ -405,6 +400,11 @@ fn write_object(
     let w = ObjectWrite { id, value: value.to_string(), version, permission_read: 0, permission_write: 0 };
     kaos.accounts().store().write_objects(Caller::Server, &[w], kaos.accounts().now())?;
     Ok(())
+}
+
+/// A console token's id where revoked tokens are kept.
+fn console_token_id(tid: &str) -> String {
+    format!("console:{tid}")
 }
 
 fn check_password(password: &str) -> Result<(), ApiError> {
