@@ -251,6 +251,13 @@ fn sessions_are_listed_and_kicked_and_players_found_shown_and_deleted() {
     };
     let session = listed["sessions"][0]["session_id"].as_str().unwrap().to_string();
     assert_eq!(listed["sessions"][0]["transport"], "websocket");
+    let by = |transport: &str| {
+        let q = format!("/v2/console/session?user_id={}&transport={transport}", player.user_id);
+        call_at(console, "GET", &q, &viewer, "")
+    };
+    assert_eq!(by("websocket").1["sessions"].as_array().unwrap().len(), 1);
+    assert!(by("rudp").1["sessions"].as_array().unwrap().is_empty());
+    assert_eq!(by("carrier-pigeon").0, 400);
     for q in ["consoleplayer", "console-player-device", player.user_id.as_str()] {
         let (status, found) = call_at(console, "GET", &format!("/v2/console/account?q={q}"), &viewer, "");
         assert_eq!((status, found["accounts"].as_array().unwrap().len()), (200, 1), "{q}: {found}");

@@ -258,8 +258,11 @@ impl ConsoleAuth {
     fn token_principal(&self, token: &str) -> Result<Principal, ApiError> {
         let claims: ConsoleClaims =
             crate::session::verify_hs256(token, &self.key).map_err(|_| unauthenticated("Invalid console token."))?;
-        if claims.typ != "console" || claims.exp <= self.now() {
+        if claims.typ != "console" {
             return Err(unauthenticated("Invalid console token."));
+        }
+        if claims.exp <= self.now() {
+            return Err(unauthenticated("Console token expired."));
         }
         // Logged-out tokens are kept with players' revoked ones (ids differ in form), so
         // they stay out across restarts.
@@ -421,4 +424,30 @@ fn now_millis() -> i64 {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(token_expiry_sec: i64) -> ConsoleAuth {
+        let kaos = KaosNet::new(Arc::new(crate::store::MemoryStore::new()), Default::default(), Default::default());
+        let auth = ConsoleAuth::new(kaos, ConsoleConfig { token_expiry_sec, ..ConsoleConfig::default() }).unwrap();
+        auth.bootstrap(Some("a-long-admin-password")).unwrap();
+        auth
+    }
+
+    #[test]
+    fn expired_tokens_are_refused_saying_so() {
+        let past = auth(-1);
+        let token = past.authenticate("admin", "a-long-admin-password").unwrap();
+        let e = past.principal(Some(&format!("Bearer {token}"))).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Unauthenticated, "Console token expired."));
+        let live = auth(60);
+        let token = live.authenticate("ADMIN", "a-long-admin-password").unwrap();
+        let who = live.principal(Some(&format!("Bearer {token}"))).unwrap();
+        assert_eq!((who.name.as_str(), who.role), ("admin", Role::Admin));
+        // Another server's console key signs nothing here.
+        assert!(past.principal(Some(&format!("Bearer {token}"))).is_err());
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! | Route | Permission |
 //! |---|---|
-//! | `GET /v2/console/session?user_id=&limit=` | ViewSessions |
+//! | `GET /v2/console/session?user_id=&transport=&limit=` | ViewSessions |
 //! | `DELETE /v2/console/session/{session_id}` (kick) | KickSessions |
 //! | `GET /v2/console/account?q=` (an id, username, device id, email or custom id) | ViewPlayers |
 //! | `GET /v2/console/account/{id}` (with devices, wallet and metadata) | ViewPlayers |
@@ -49,11 +49,19 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
     let k = kaos.clone();
     guarded(r, Get, "/v2/console/session", auth, Permission::ViewSessions, move |req, _| {
         let limit = req.query("limit").and_then(|l| l.parse().ok()).unwrap_or(100).min(1000);
-        let user = req.query("user_id");
+        let user = req.query("user_id").filter(|u| !u.is_empty());
+        let only = match req.query("transport").as_deref() {
+            None | Some("") => None,
+            Some("websocket") => Some(Transport::WebSocket),
+            Some("rudp") => Some(Transport::Rudp),
+            Some(_) => return Err(ApiError::invalid("Transports are websocket and rudp.")),
+        };
         let sessions: Vec<Value> = k
             .sessions()
-            .list(user.as_deref(), limit)
+            .list(user.as_deref(), usize::MAX)
             .into_iter()
+            .filter(|(_, _, t)| only.is_none_or(|o| o == *t))
+            .take(limit)
             .map(|(id, user_id, transport)| {
                 let transport = if transport == Transport::Rudp { "rudp" } else { "websocket" };
                 json!({ "session_id": id.text(), "user_id": user_id, "transport": transport })
