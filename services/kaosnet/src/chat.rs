@@ -431,6 +431,12 @@ impl Chat {
         modes.into_iter().flat_map(|m| tracker.streams(m)).map(|(s, n)| (channel_id(&s), n)).collect()
     }
 
+    /// Channels with stored messages after `after` (a channel id), each with how many.
+    pub fn stored_channels(&self, after: &str, limit: usize) -> Result<Vec<(String, u64)>, ApiError> {
+        check_limit(limit, MAX_HISTORY_PAGE)?;
+        Ok(self.messages.channels(after, limit)?)
+    }
+
     /// A page of a channel's history for `viewer` (`GET /v2/channel/{id}`), who must be
     /// allowed in the channel; None: for an operator, any channel.
     pub fn history(

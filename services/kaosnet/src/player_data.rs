@@ -61,12 +61,24 @@ impl KaosNet {
                 records.push(crate::api::record_json(&r));
             }
         }
-        let friends = self.friends().list(user_id, None, crate::friends::MAX_PAGE, None)?;
-        let friends: Vec<Value> =
-            friends.friends.iter().map(|(u, e)| json!({"user_id": u.id, "state": e.state})).collect();
-        let groups = self.groups().user_groups(user_id, None, crate::groups::MAX_PAGE, None)?;
-        let groups: Vec<Value> =
-            groups.items.iter().map(|(g, m)| json!({"group_id": g.id, "name": g.name, "state": m.state})).collect();
+        let (mut friends, mut cursor) = (Vec::new(), None);
+        loop {
+            let page = self.friends().list(user_id, None, crate::friends::MAX_PAGE, cursor.as_deref())?;
+            friends.extend(page.friends.iter().map(|(u, e)| json!({"user_id": u.id, "state": e.state})));
+            match page.cursor {
+                Some(c) if friends.len() < MAX_EXPORT => cursor = Some(c),
+                _ => break,
+            }
+        }
+        let (mut groups, mut cursor) = (Vec::new(), None);
+        loop {
+            let page = self.groups().user_groups(user_id, None, crate::groups::MAX_PAGE, cursor.as_deref())?;
+            groups.extend(page.items.iter().map(|(g, m)| json!({"group_id": g.id, "name": g.name, "state": m.state})));
+            match page.cursor {
+                Some(c) if groups.len() < MAX_EXPORT => cursor = Some(c),
+                _ => break,
+            }
+        }
         let notifications: Vec<Value> = self
             .notifications()
             .list(user_id, None, crate::notifications::MAX_PAGE)?
@@ -85,7 +97,7 @@ impl KaosNet {
             })
             .collect();
         Ok(json!({
-            "account": crate::console::players::player(self, &user),
+            "account": player_json(self, &user),
             "storage": storage,
             "leaderboard_records": records,
             "friends": friends,
@@ -94,6 +106,20 @@ impl KaosNet {
             "wallet_ledger": ledger,
         }))
     }
+}
+
+/// A player as operators see them: profile, devices, wallet, metadata, ban, whether
+/// online (never a password hash).
+pub fn player_json(kaos: &KaosNet, u: &crate::store::User) -> Value {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
+    json!({
+        "user_id": u.id, "username": u.username, "display_name": u.display_name,
+        "avatar_url": u.avatar_url, "lang_tag": u.lang_tag, "location": u.location, "timezone": u.timezone,
+        "email": u.email, "custom_id": u.custom_id, "devices": u.devices,
+        "metadata": parse(&u.metadata), "wallet": parse(&u.wallet),
+        "create_time": u.create_time, "update_time": u.update_time, "ban_until": u.ban_until,
+        "online": !kaos.sessions().sessions_of(&u.id).is_empty(),
+    })
 }
 
 fn parse(text: &str) -> Value {

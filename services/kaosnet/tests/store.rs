@@ -335,6 +335,10 @@ fn messages_keep_their_order_and_only_their_sender_changes_them(s: &dyn Store) {
     assert_eq!(s.remove_message("2...other", "m3", None).unwrap_err(), StoreError::NotFound);
     assert_eq!(s.remove_message("2...lobby", "m3", None).unwrap().sender_id, "u1");
     assert_eq!(texts(&s.list_messages("2...lobby", true, None, 100).unwrap()), ["m0", "m1", "m4"]);
+    // The channels with messages, a page at a time.
+    assert_eq!(s.channels("", 10).unwrap(), [("2...lobby".to_string(), 3), ("2...other".to_string(), 5)]);
+    assert_eq!(s.channels("2...lobby", 10).unwrap(), [("2...other".to_string(), 5)]);
+    assert_eq!(s.channels("", 1).unwrap().len(), 1);
 }
 
 fn notifications_page_after_a_cursor_and_only_their_owner_deletes_them(s: &dyn Store) {

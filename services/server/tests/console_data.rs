@@ -159,6 +159,9 @@ fn chat_notifications_groups_and_the_matchmaker_are_managed() {
     for text in ["one", "two", "three"] {
         kaos.chat().send_as_server("2...lobby", &json!({"t": text}).to_string(), Some(&a), "social_a", true).unwrap();
     }
+    let (status, channels) = call_at(console, "GET", "/v2/console/channel", &viewer, "");
+    assert_eq!(status, 200, "{channels}");
+    assert_eq!(channels["stored"], json!([{"channel_id": "2...lobby", "messages": 3}]));
     let (status, history) = call_at(console, "GET", "/v2/console/channel/2...lobby/message?forward=true", &viewer, "");
     assert_eq!(status, 200, "{history}");
     let messages = history["messages"].as_array().unwrap();

@@ -25,25 +25,13 @@ use super::auth::ConsoleAuth;
 use super::guarded;
 use super::roles::Permission;
 use crate::error::ApiError;
+use crate::player_data::player_json;
 use crate::presence::{SessionId, Transport};
 use crate::store::{User, UserKey};
 use crate::KaosNet;
 
 /// The WebSocket close code a kicked session gets.
 pub const KICKED: u16 = crate::player_data::ACCOUNT_CLOSED;
-
-/// A player as the console shows them (never their password hash).
-pub(crate) fn player(kaos: &KaosNet, u: &User) -> Value {
-    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
-    json!({
-        "user_id": u.id, "username": u.username, "display_name": u.display_name,
-        "avatar_url": u.avatar_url, "lang_tag": u.lang_tag, "location": u.location, "timezone": u.timezone,
-        "email": u.email, "custom_id": u.custom_id, "devices": u.devices,
-        "metadata": parse(&u.metadata), "wallet": parse(&u.wallet),
-        "create_time": u.create_time, "update_time": u.update_time, "ban_until": u.ban_until,
-        "online": !kaos.sessions().sessions_of(&u.id).is_empty(),
-    })
-}
 
 pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) {
     let k = kaos.clone();
@@ -93,12 +81,12 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
                 }
             }
         }
-        Ok(json!({ "accounts": found.iter().map(|u| player(&k, u)).collect::<Vec<_>>() }))
+        Ok(json!({ "accounts": found.iter().map(|u| player_json(&k, u)).collect::<Vec<_>>() }))
     });
     let k = kaos.clone();
     guarded(r, Get, "/v2/console/account/{id}", auth, Permission::ViewPlayers, move |req, _| {
         let u = k.accounts().account(req.param("id").unwrap_or_default())?;
-        Ok(player(&k, &u))
+        Ok(player_json(&k, &u))
     });
     let k = kaos.clone();
     guarded(r, Delete, "/v2/console/account/{id}", auth, Permission::ManagePlayers, move |req, _| {
@@ -134,7 +122,7 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
         let mut update = edit.account;
         update.metadata = edit.metadata;
         k.accounts().update_account(id, update)?;
-        Ok(player(&k, &k.accounts().account(id)?))
+        Ok(player_json(&k, &k.accounts().account(id)?))
     });
     let k = kaos.clone();
     guarded(r, Get, "/v2/console/account/{id}/export", auth, Permission::ViewPlayers, move |req, _| {

@@ -3,7 +3,7 @@
 //!
 //! | Route | Permission |
 //! |---|---|
-//! | `GET /v2/console/channel` (channels someone is in now, with how many) | ViewSocial |
+//! | `GET /v2/console/channel?cursor=` (channels someone is in now; channels with history) | ViewSocial |
 //! | `GET /v2/console/channel/{channel_id}/message?limit=&forward=&cursor=` | ViewSocial |
 //! | `DELETE /v2/console/channel/{channel_id}/message/{message_id}` | ManageSocial |
 //! | `GET /v2/console/notification?user_id=&cursor=` | ViewSocial |
@@ -50,10 +50,14 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
 
 fn chat_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) {
     let k = kaos.clone();
-    guarded(r, Get, "/v2/console/channel", auth, Permission::ViewSocial, move |_, _| {
-        let channels: Vec<Value> =
+    guarded(r, Get, "/v2/console/channel", auth, Permission::ViewSocial, move |req, _| {
+        let active: Vec<Value> =
             k.chat().active_channels().into_iter().map(|(id, n)| json!({"channel_id": id, "presences": n})).collect();
-        Ok(json!({ "channels": channels }))
+        let page = 100;
+        let stored = k.chat().stored_channels(&cursor(req).unwrap_or_default(), page)?;
+        let next = stored.last().filter(|_| stored.len() == page).map(|(id, _)| id.clone());
+        let stored: Vec<Value> = stored.into_iter().map(|(id, n)| json!({"channel_id": id, "messages": n})).collect();
+        Ok(json!({ "active": active, "stored": stored, "cursor": next }))
     });
     let k = kaos.clone();
     guarded(r, Get, "/v2/console/channel/{channel_id}/message", auth, Permission::ViewSocial, move |req, _| {
@@ -78,7 +82,8 @@ fn chat_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) {
 fn notification_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) {
     let k = kaos.clone();
     guarded(r, Get, "/v2/console/notification", auth, Permission::ViewSocial, move |req, _| {
-        let user = req.query("user_id").unwrap_or_default();
+        let user = req.query("user_id").filter(|u| !u.is_empty());
+        let user = user.ok_or_else(|| ApiError::invalid("Whose notifications? Give user_id."))?;
         let after = match cursor(req) {
             Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::invalid("Cursor is invalid."))?),
             None => None,

@@ -346,6 +346,19 @@ impl MessageStore for MemoryStore {
         m.channels.get_mut(channel_id).and_then(|c| c.remove(&seq)).ok_or(StoreError::NotFound)
     }
 
+    fn channels(&self, after: &str, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let m = self.messages.read().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<(String, u64)> = m
+            .channels
+            .iter()
+            .filter(|(id, c)| id.as_str() > after && !c.is_empty())
+            .map(|(id, c)| (id.clone(), c.len() as u64))
+            .collect();
+        all.sort_unstable();
+        all.truncate(limit);
+        Ok(all)
+    }
+
     fn list_messages(
         &self,
         channel_id: &str,

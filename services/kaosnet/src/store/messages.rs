@@ -64,6 +64,9 @@ pub trait MessageStore {
         limit: usize,
     ) -> Result<Vec<ChannelMessage>, StoreError>;
 
+    /// Channels with stored messages after `after`, in byte order, each with how many.
+    fn channels(&self, after: &str, limit: usize) -> Result<Vec<(String, u64)>, StoreError>;
+
     /// Stores notifications; returns them with their sequence numbers, in order.
     fn add_notifications(&self, notifications: &[Notification]) -> Result<Vec<Notification>, StoreError>;
     /// Up to `limit` of `user_id`'s notifications, oldest first, after sequence `after`.

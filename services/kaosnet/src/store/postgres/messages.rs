@@ -94,6 +94,13 @@ impl MessageStore for PostgresStore {
         })
     }
 
+    fn channels(&self, after: &str, n: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let sql = "SELECT channel_id COLLATE \"C\" AS c, COUNT(*) FROM messages WHERE channel_id COLLATE \"C\" > $1 \
+                   GROUP BY c ORDER BY c LIMIT $2";
+        let rows = self.conn()?.query(sql, &[&after, &limit(n)]).map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as u64)).collect())
+    }
+
     fn list_messages(
         &self,
         channel_id: &str,

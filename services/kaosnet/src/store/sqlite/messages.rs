@@ -107,6 +107,16 @@ impl MessageStore for SqliteStore {
         })
     }
 
+    fn channels(&self, after: &str, n: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sql = "SELECT channel_id, COUNT(*) FROM messages WHERE channel_id > ?1 \
+                   GROUP BY channel_id ORDER BY channel_id LIMIT ?2";
+        let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+        let rows = stmt.query_map(params![after, limit(n)], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)));
+        let channels: Vec<(String, u64)> = rows.map_err(db)?.collect::<Result<_, _>>().map_err(db)?;
+        Ok(channels)
+    }
+
     fn list_messages(
         &self,
         channel_id: &str,
