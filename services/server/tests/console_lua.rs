@@ -6,7 +6,7 @@ mod common;
 
 use common::console::{login, team, ADMIN_PASSWORD};
 use common::{bearer, call_at};
-use kaos_server::config::{Config, Database};
+use kaos_server::config::Config;
 use serde_json::{json, Value};
 
 const MODULE: &str = r#"
@@ -41,14 +41,8 @@ fn modules_are_listed_rpcs_called_and_snippets_run_in_a_sandbox() {
     std::fs::write(dir.join("tools.lua"), MODULE).unwrap();
     std::fs::write(dir.join("counter.lua"), COUNTER).unwrap();
     let config = Config {
-        address: "127.0.0.1".into(),
-        port: 0,
-        rudp_port: None,
-        console_port: Some(0),
-        database: Database::Memory,
-        admin_password: Some(ADMIN_PASSWORD.into()),
         runtime: kaos_lua::RuntimeConfig { path: dir.clone(), ..kaos_lua::RuntimeConfig::default() },
-        ..Config::default()
+        ..common::console::config()
     };
     let server = kaos_server::start(&config, |_| {}).unwrap();
     let console = server.console_addr.unwrap();

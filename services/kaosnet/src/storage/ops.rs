@@ -82,72 +82,58 @@ impl Storage {
         owner: &str,
         objects: Vec<Write>,
     ) -> Result<Vec<StorageObject>, ApiError> {
-        let _span = tracing::info_span!("storage", operation = "write").entered();
-        self.counted("write", self.write_unmetered(caller, owner, objects))
-    }
-
-    fn write_unmetered(
-        &self,
-        caller: Caller<'_>,
-        owner: &str,
-        objects: Vec<Write>,
-    ) -> Result<Vec<StorageObject>, ApiError> {
-        check_batch(&objects)?;
-        let mut writes = Vec::with_capacity(objects.len());
-        for o in objects {
-            check_name("collection", &o.collection)?;
-            check_name("key", &o.key)?;
-            if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&o.value).is_err() {
-                return Err(ApiError::invalid("Value must be a JSON object."));
+        self.counted("write", || {
+            check_batch(&objects)?;
+            let mut writes = Vec::with_capacity(objects.len());
+            for o in objects {
+                check_name("collection", &o.collection)?;
+                check_name("key", &o.key)?;
+                if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&o.value).is_err() {
+                    return Err(ApiError::invalid("Value must be a JSON object."));
+                }
+                let permission_read = match o.permission_read {
+                    p @ 0..=2 => p as u8,
+                    _ => return Err(ApiError::invalid("Invalid read permission, must be 0, 1 or 2.")),
+                };
+                // 2 (any user, through server code) is server code's to give.
+                let permission_write = match (o.permission_write, caller) {
+                    (p @ 0..=1, _) | (p @ 2, Caller::Server) => p as u8,
+                    _ => return Err(ApiError::invalid("Invalid write permission, must be 0 or 1.")),
+                };
+                let id = ObjectId { collection: o.collection, key: o.key, user_id: owner.to_string() };
+                writes.push(ObjectWrite { id, value: o.value, version: o.version, permission_read, permission_write });
             }
-            let permission_read = match o.permission_read {
-                p @ 0..=2 => p as u8,
-                _ => return Err(ApiError::invalid("Invalid read permission, must be 0, 1 or 2.")),
-            };
-            // 2 (any user, through server code) is server code's to give.
-            let permission_write = match (o.permission_write, caller) {
-                (p @ 0..=1, _) | (p @ 2, Caller::Server) => p as u8,
-                _ => return Err(ApiError::invalid("Invalid write permission, must be 0 or 1.")),
-            };
-            let id = ObjectId { collection: o.collection, key: o.key, user_id: owner.to_string() };
-            writes.push(ObjectWrite { id, value: o.value, version: o.version, permission_read, permission_write });
-        }
-        Ok(self.store.write_objects(caller, &writes, unix_now())?)
+            Ok(self.store.write_objects(caller, &writes, unix_now())?)
+        })
     }
 
     /// The objects of `ids` that exist and `caller` may read.
     pub fn read_objects(&self, caller: Caller<'_>, ids: Vec<ObjectId>) -> Result<Vec<StorageObject>, ApiError> {
-        let _span = tracing::info_span!("storage", operation = "read").entered();
-        self.counted("read", self.read_unmetered(caller, ids))
-    }
-
-    fn read_unmetered(&self, caller: Caller<'_>, ids: Vec<ObjectId>) -> Result<Vec<StorageObject>, ApiError> {
-        check_batch(&ids)?;
-        for id in &ids {
-            check_name("collection", &id.collection)?;
-            check_name("key", &id.key)?;
-        }
-        let mut objects = self.store.read_objects(&ids)?;
-        objects.retain(|o| may_read(caller, o));
-        Ok(objects)
+        self.counted("read", || {
+            check_batch(&ids)?;
+            for id in &ids {
+                check_name("collection", &id.collection)?;
+                check_name("key", &id.key)?;
+            }
+            let mut objects = self.store.read_objects(&ids)?;
+            objects.retain(|o| may_read(caller, o));
+            Ok(objects)
+        })
     }
 
     /// Deletes `owner`'s `objects` (a user's own when `caller` is that user).
     pub fn delete_objects(&self, caller: Caller<'_>, owner: &str, objects: Vec<Delete>) -> Result<(), ApiError> {
-        let _span = tracing::info_span!("storage", operation = "delete").entered();
-        self.counted("delete", self.delete_unmetered(caller, owner, objects))
-    }
-
-    fn delete_unmetered(&self, caller: Caller<'_>, owner: &str, objects: Vec<Delete>) -> Result<(), ApiError> {
-        check_batch(&objects)?;
-        let mut deletes = Vec::with_capacity(objects.len());
-        for d in objects {
-            check_name("collection", &d.collection)?;
-            check_name("key", &d.key)?;
-            let id = ObjectId { collection: d.collection, key: d.key, user_id: owner.to_string() };
-            deletes.push(ObjectDelete { id, version: d.version.filter(|v| !v.is_empty()) });
-        }
-        Ok(self.store.delete_objects(caller, &deletes)?)
+        self.counted("delete", || {
+            check_batch(&objects)?;
+            let mut deletes = Vec::with_capacity(objects.len());
+            for d in objects {
+                check_name("collection", &d.collection)?;
+                check_name("key", &d.key)?;
+                let id = ObjectId { collection: d.collection, key: d.key, user_id: owner.to_string() };
+                deletes.push(ObjectDelete { id, version: d.version.filter(|v| !v.is_empty()) });
+            }
+            Ok(self.store.delete_objects(caller, &deletes)?)
+        })
     }
 
     /// A page of `collection` (of one owner, or everyone's) that `caller` may read, in
@@ -161,33 +147,26 @@ impl Storage {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ObjectPage, ApiError> {
-        let _span = tracing::info_span!("storage", operation = "list").entered();
-        self.counted("list", self.list_unmetered(caller, collection, owner, limit, cursor))
-    }
-
-    fn list_unmetered(
-        &self,
-        caller: Caller<'_>,
-        collection: &str,
-        owner: Option<&str>,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<ObjectPage, ApiError> {
-        check_name("collection", collection)?;
-        let client = matches!(caller, Caller::User(_));
-        if client && owner.is_some_and(|u| uuid::Uuid::parse_str(u).is_err()) {
-            return Err(ApiError::invalid("Invalid user ID - make sure user ID is a valid UUID."));
-        }
-        let max = if client { MAX_PAGE } else { MAX_SERVER_PAGE };
-        if !(1..=max).contains(&limit) {
-            return Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}.")));
-        }
-        Ok(self.store.list_objects(caller, collection, owner, limit, cursor)?)
+        self.counted("list", || {
+            check_name("collection", collection)?;
+            let client = matches!(caller, Caller::User(_));
+            if client && owner.is_some_and(|u| uuid::Uuid::parse_str(u).is_err()) {
+                return Err(ApiError::invalid("Invalid user ID - make sure user ID is a valid UUID."));
+            }
+            let max = if client { MAX_PAGE } else { MAX_SERVER_PAGE };
+            if !(1..=max).contains(&limit) {
+                return Err(ApiError::invalid(format!("Invalid limit - limit must be between 1 and {max}.")));
+            }
+            Ok(self.store.list_objects(caller, collection, owner, limit, cursor)?)
+        })
     }
 }
 
 impl Storage {
-    fn counted<T>(&self, operation: &str, result: Result<T, ApiError>) -> Result<T, ApiError> {
+    /// Runs one operation in its span, counting its result.
+    fn counted<T>(&self, operation: &'static str, f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let _span = tracing::info_span!("storage", operation).entered();
+        let result = f();
         if let Some(m) = &self.metrics {
             m.storage_op(operation, result.is_ok());
         }

@@ -8,8 +8,9 @@ use super::{bearer, call_at};
 
 pub const ADMIN_PASSWORD: &str = "console-test-admin-pw";
 
-pub fn serve() -> kaos_server::Running {
-    let config = Config {
+/// Free loopback ports, the console on with `admin`'s password set, memory storage.
+pub fn config() -> Config {
+    Config {
         address: "127.0.0.1".into(),
         port: 0,
         rudp_port: None,
@@ -17,8 +18,11 @@ pub fn serve() -> kaos_server::Running {
         database: Database::Memory,
         admin_password: Some(ADMIN_PASSWORD.into()),
         ..Config::default()
-    };
-    kaos_server::start(&config, |kaos| kaos.matches().register("console_room", || Box::new(Room))).unwrap()
+    }
+}
+
+pub fn serve() -> kaos_server::Running {
+    kaos_server::start(&config(), |kaos| kaos.matches().register("console_room", || Box::new(Room))).unwrap()
 }
 
 /// A match that answers signals.
