@@ -65,6 +65,8 @@ fn per_message(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // Logs and spans as kaos-server ships them (INFO; the socket's spans are DEBUG).
+    let _tracing = kaosnet::telemetry::init_tracing(kaosnet::telemetry::TracingConfig::default()).unwrap();
     // The limiter runs as kaos-server ships it (a limit per class, none per operation),
     // with a realtime limit this loop cannot reach.
     let unreachable = Limit { per_second: 1e12, burst: 1e12 };

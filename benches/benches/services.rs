@@ -43,8 +43,10 @@ fn serve(dir: &str) {
     std::fs::create_dir_all(&modules).unwrap();
     let echo = r#"require("nakama").register_rpc(function(context, payload) return payload end, "echo_lua")"#;
     std::fs::write(modules.join("echo.lua"), echo).unwrap();
-    // The server's warnings and errors show beside the figures.
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).init();
+    // Logs and spans as kaos-server ships them (INFO: a span on every REST call).
+    let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let _tracing = kaosnet::telemetry::init_tracing(kaosnet::telemetry::TracingConfig::default().with_level(&level));
+    let _tracing = _tracing.unwrap();
     let config = kaos_server::config::Config {
         address: "127.0.0.1".into(),
         port: 0,

@@ -32,6 +32,22 @@ use crate::KaosNet;
 const LATENCY: [f64; 14] =
     [0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
+/// The storage operations counted.
+const STORAGE_OPS: [&str; 4] = ["read", "write", "delete", "list"];
+
+/// One realtime message in this many is timed for `kaos_socket_message_seconds`.
+pub const SAMPLE_EVERY: u32 = 16;
+
+/// Whether this thread's next realtime message is one to time.
+pub fn sample_socket_latency() -> bool {
+    thread_local!(static SEEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    SEEN.with(|n| {
+        let next = n.get().wrapping_add(1);
+        n.set(next);
+        next % SAMPLE_EVERY == 0
+    })
+}
+
 /// One realtime message kind's counters (ok, error) and latency, made on first use.
 #[derive(Debug)]
 struct SocketKind {
@@ -73,7 +89,8 @@ pub struct Metrics {
     matches: IntGaugeVec,
     match_players: Histogram,
     match_tick: Histogram,
-    storage_ops: IntCounterVec,
+    /// (read, write, delete, list) × (ok, error), made once.
+    storage_ops: Arc<[[IntCounter; 2]; 4]>,
     leaderboard_writes: IntCounterVec,
     matchmaker_tickets: IntGauge,
     matchmaker_matched: IntCounter,
@@ -124,8 +141,11 @@ impl Metrics {
         )
         .expect("valid metric");
         let socket_seconds = HistogramVec::new(
-            HistogramOpts::new("socket_message_seconds", "Realtime message handling time by kind, seconds")
-                .buckets(LATENCY.to_vec()),
+            HistogramOpts::new(
+                "socket_message_seconds",
+                "Realtime message handling time by kind, seconds (one message in 16 is timed)",
+            )
+            .buckets(LATENCY.to_vec()),
             &["kind"],
         )
         .expect("valid metric");
@@ -190,12 +210,16 @@ impl Metrics {
                 &[0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
             ),
             match_tick: histogram(r, "match_tick_seconds", "Authoritative match handler tick time, seconds", &LATENCY),
-            storage_ops: counter_vec(
-                r,
-                "storage_operations_total",
-                "Storage operations by kind (read, write, delete, list) and result",
-                &["operation", "result"],
-            ),
+            storage_ops: {
+                let ops = counter_vec(
+                    r,
+                    "storage_operations_total",
+                    "Storage operations by kind (read, write, delete, list) and result",
+                    &["operation", "result"],
+                );
+                let pair = |op| [ops.with_label_values(&[op, "ok"]), ops.with_label_values(&[op, "error"])];
+                Arc::new(STORAGE_OPS.map(pair))
+            },
             leaderboard_writes: counter_vec(
                 r,
                 "leaderboard_writes_total",
@@ -224,15 +248,18 @@ impl Metrics {
         self.api_seconds.with_label_values(&[operation]).observe(took.as_secs_f64());
     }
 
-    /// One realtime message of the kind `op` names, answered with an error or not.
-    pub fn socket_message(&self, op: HookOperation, error: bool, took: Duration) {
+    /// One realtime message of the kind `op` names, answered with an error or not, and
+    /// how long it took when it was one of those timed.
+    pub fn socket_message(&self, op: HookOperation, error: bool, took: Option<Duration>) {
         let kind = self.socket_kinds[op as usize].get_or_init(|| SocketKind {
             ok: self.socket_messages.with_label_values(&[op.name(), "ok"]),
             error: self.socket_messages.with_label_values(&[op.name(), "error"]),
             seconds: self.socket_seconds.with_label_values(&[op.name()]),
         });
         if error { &kind.error } else { &kind.ok }.inc();
-        kind.seconds.observe(took.as_secs_f64());
+        if let Some(took) = took {
+            kind.seconds.observe(took.as_secs_f64());
+        }
     }
 
     /// One authoritative match tick that took `took`.
@@ -247,7 +274,9 @@ impl Metrics {
 
     /// One storage operation (`read`, `write`, `delete`, `list`), `ok` or not.
     pub fn storage_op(&self, operation: &str, ok: bool) {
-        self.storage_ops.with_label_values(&[operation, if ok { "ok" } else { "error" }]).inc();
+        if let Some(i) = STORAGE_OPS.iter().position(|o| *o == operation) {
+            self.storage_ops[i][usize::from(!ok)].inc();
+        }
     }
 
     /// One leaderboard or tournament record write, `ok` or not.

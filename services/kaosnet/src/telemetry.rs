@@ -21,8 +21,9 @@
 //! The endpoint is the collector's OTLP/HTTP one (port 4318; `/v1/traces` is added to a
 //! bare URL): OTLP over gRPC (4317) is not spoken, so no async runtime comes with it.
 //!
-//! Span levels: REST calls, Lua calls and storage operations are INFO; realtime messages
-//! are DEBUG (a 60 Hz game sends thousands a second), so `kaosnet=debug` traces those too.
+//! Span levels: REST calls, console calls and Lua calls are INFO; realtime messages (a
+//! 60 Hz game sends thousands a second) and storage operations are DEBUG, so
+//! `kaosnet=debug` traces those too.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{SdkTracerProvider, Tracer};

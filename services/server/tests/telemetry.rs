@@ -25,7 +25,8 @@ end, "save")
 fn a_rest_call_to_a_lua_rpc_that_writes_storage_is_one_span_tree() {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder().with_span_processor(SimpleSpanProcessor::new(exporter.clone())).build();
-    let config = TracingConfig::new("kaos-test").with_level("info").with_json();
+    // The seed's level: storage spans are DEBUG.
+    let config = TracingConfig::new("kaos-test").with_level("info,kaosnet=debug").with_json();
     let writer = tracing_subscriber_writer();
     let installed = subscriber(&config, Some(provider.tracer("kaos-test")), writer).unwrap();
     // Handlers run on the server's worker threads: the subscriber must be the process's.
@@ -117,7 +118,7 @@ fn spans_reach_a_collector_over_otlp_http() {
     let thread = std::thread::spawn(move || collector.run());
 
     let provider = kaosnet::telemetry::otlp_provider(&format!("http://{addr}"), "kaos-otlp-test").unwrap();
-    let config = TracingConfig::new("kaos-otlp-test");
+    let config = TracingConfig::new("kaos-otlp-test").with_level("debug");
     let local = subscriber(&config, Some(provider.tracer("kaos-otlp-test")), tracing_subscriber_writer()).unwrap();
     tracing::subscriber::with_default(local, || {
         let storage = kaosnet::Storage::new();

@@ -165,7 +165,7 @@ impl Storage {
 impl Storage {
     /// Runs one operation in its span, counting its result.
     fn counted<T>(&self, operation: &'static str, f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
-        let _span = tracing::info_span!("storage", operation).entered();
+        let _span = tracing::debug_span!("storage", operation).entered();
         let result = f();
         if let Some(m) = &self.metrics {
             m.storage_op(operation, result.is_ok());
