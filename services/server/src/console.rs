@@ -29,6 +29,7 @@ pub(crate) fn routes(
     database: &str,
 ) -> Result<Router, String> {
     let mut routes = kaosnet::console::router(kaos);
+    crate::console_ui::routes(&mut routes);
     let auth = console_auth(kaos, config)?;
     let (l, database) = (lua.clone(), database.to_string());
     kaosnet::console::admin_routes(

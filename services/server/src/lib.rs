@@ -5,6 +5,7 @@
 
 pub mod config;
 mod console;
+mod console_ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
