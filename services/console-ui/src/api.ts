@@ -331,8 +331,11 @@ export class ConsoleApi {
   deleteNotification = (user: string, id: string) => this.call("DELETE", `/v2/console/notification/${seg(user)}/${seg(id)}`);
   groups = (name?: string, cursor?: string) =>
     this.get<{ groups: Group[]; cursor?: string }>("/v2/console/group", { name, cursor });
-  members = (id: string) =>
-    this.get<{ members: { user_id: string; username: string; state: number }[] }>(`/v2/console/group/${seg(id)}/member`);
+  members = (id: string, cursor?: string) =>
+    this.get<{ members: { user_id: string; username: string; state: number }[]; cursor?: string }>(
+      `/v2/console/group/${seg(id)}/member`,
+      { cursor },
+    );
   groupOp = (id: string, op: "add" | "kick" | "promote" | "demote" | "ban", user_ids: string[]) =>
     this.call("POST", `/v2/console/group/${seg(id)}/${op}`, { user_ids });
   deleteGroup = (id: string) => this.call("DELETE", `/v2/console/group/${seg(id)}`);

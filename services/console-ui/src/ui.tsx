@@ -2,7 +2,7 @@
 // states, tables, forms, confirmations, JSON views and cursor pagination. Everything a
 // user typed or a player stored is rendered as text (React escapes it), never as HTML.
 
-import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
 import { allowed, ApiError, type ConsoleApi, type Role, type RouteInfo } from "./api";
 
 export interface Session {
@@ -39,17 +39,21 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
+  // Only the latest load's answer is shown: an older, slower one is dropped.
+  const latest = useRef(0);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const run = useCallback(load, deps);
   const reload = useCallback(() => {
+    const mine = ++latest.current;
     setLoading(true);
     run()
       .then((d) => {
+        if (mine !== latest.current) return;
         setData(d);
         setError(null);
       })
-      .catch((e) => setError(message(e)))
-      .finally(() => setLoading(false));
+      .catch((e) => mine === latest.current && setError(message(e)))
+      .finally(() => mine === latest.current && setLoading(false));
   }, [run]);
   useEffect(reload, [reload]);
   return { data, error, loading, reload };
@@ -142,18 +146,22 @@ export function DangerButton({
   onConfirm,
   method,
   path,
+  name,
 }: {
   label: string;
   confirm: string;
   onConfirm: () => void;
   method: string;
   path: string;
+  /** The accessible name, when the label alone does not say what it acts on. */
+  name?: string;
 }) {
   const { can } = useSession();
   if (!can(method, path)) return null;
   return (
     <Button
       kind="danger"
+      aria-label={name}
       data-destructive="true"
       onClick={() => {
         if (window.confirm(confirm)) onConfirm();

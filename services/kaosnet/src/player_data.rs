@@ -11,8 +11,8 @@ use crate::KaosNet;
 /// The WebSocket close code of sessions whose account was deleted or banned.
 pub const ACCOUNT_CLOSED: u16 = 4001;
 
-/// Most items of one kind an export holds (storage objects per collection, friends,
-/// groups, notifications, wallet changes).
+/// Most items of one kind an export holds (storage objects, friends,
+/// groups, notifications); wallet changes are the latest 100.
 pub const MAX_EXPORT: usize = 10_000;
 
 impl KaosNet {
@@ -40,7 +40,7 @@ impl KaosNet {
         let mut storage = Vec::new();
         for collection in self.storage().collections(Some(user_id))? {
             let mut cursor = None;
-            loop {
+            while storage.len() < MAX_EXPORT {
                 let page = self.storage().list_objects(
                     Caller::Server,
                     &collection,
@@ -48,10 +48,11 @@ impl KaosNet {
                     crate::storage::ops::MAX_SERVER_PAGE,
                     cursor.as_deref(),
                 )?;
-                storage.extend(page.objects.iter().map(crate::api::object_json));
+                let room = MAX_EXPORT - storage.len();
+                storage.extend(page.objects.iter().take(room).map(crate::api::object_json));
                 match page.cursor {
-                    Some(c) if storage.len() < MAX_EXPORT => cursor = Some(c),
-                    _ => break,
+                    Some(c) => cursor = Some(c),
+                    None => break,
                 }
             }
         }
@@ -79,12 +80,18 @@ impl KaosNet {
                 _ => break,
             }
         }
-        let notifications: Vec<Value> = self
-            .notifications()
-            .list(user_id, None, crate::notifications::MAX_PAGE)?
-            .iter()
-            .map(|n| crate::notifications::notification_json(n, true))
-            .collect();
+        let (mut notifications, mut after) = (Vec::new(), None);
+        loop {
+            let page = self.notifications().list(user_id, after, crate::notifications::MAX_PAGE)?;
+            notifications.extend(page.iter().map(|n| crate::notifications::notification_json(n, true)));
+            match page.last() {
+                Some(last) if page.len() == crate::notifications::MAX_PAGE && notifications.len() < MAX_EXPORT => {
+                    after = Some(last.seq)
+                }
+                _ => break,
+            }
+        }
+        // The ledger is read newest first, its latest changes only.
         let ledger: Vec<Value> = self
             .accounts()
             .wallet_ledger(user_id, 100)?
@@ -96,6 +103,12 @@ impl KaosNet {
                 })
             })
             .collect();
+        // Some list reached MAX_EXPORT: the export holds the first that many.
+        let truncated =
+            [storage.len(), friends.len(), groups.len(), notifications.len()].iter().any(|n| *n >= MAX_EXPORT);
+        for list in [&mut friends, &mut groups, &mut notifications] {
+            list.truncate(MAX_EXPORT);
+        }
         Ok(json!({
             "account": player_json(self, &user),
             "storage": storage,
@@ -104,6 +117,7 @@ impl KaosNet {
             "groups": groups,
             "notifications": notifications,
             "wallet_ledger": ledger,
+            "truncated": truncated,
         }))
     }
 }

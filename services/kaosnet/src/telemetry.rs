@@ -110,7 +110,8 @@ pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, TracingError>
     };
     let tracer = provider.as_ref().map(|p| p.tracer(config.service_name.clone()));
     let subscriber = subscriber(&config, tracer, std::io::stderr)?;
-    tracing::subscriber::set_global_default(subscriber).map_err(|e| TracingError(e.to_string()))?;
+    // try_init also forwards the `log` crate's records (ureq's, postgres's) as events.
+    tracing_subscriber::util::SubscriberInitExt::try_init(subscriber).map_err(|e| TracingError(e.to_string()))?;
     Ok(TracingGuard { provider })
 }
 

@@ -359,8 +359,11 @@ fn tokens_refresh_and_a_password_change_ends_the_old_ones() {
     // Changing one's own password needs the current one; tokens from before it stop.
     let (_, second) = login(console, "pwdev", "long-enough-pw");
     let other_device = bearer(&second["token"]);
+    // A wrong current password fails the request, not the session (no 401).
     let wrong = r#"{"current":"not-it-at-all","new":"brand-new-password"}"#;
-    assert_eq!(call_at(console, "POST", "/v2/console/authenticate/password", &dev2, wrong).0, 401);
+    let (status, why) = call_at(console, "POST", "/v2/console/authenticate/password", &dev2, wrong);
+    assert_eq!((status, why["message"].as_str()), (400, Some("The current password is wrong.")));
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &dev2, "").0, 200);
     let short = r#"{"current":"long-enough-pw","new":"short"}"#;
     assert_eq!(call_at(console, "POST", "/v2/console/authenticate/password", &dev2, short).0, 400);
     let change = r#"{"current":"long-enough-pw","new":"brand-new-password"}"#;
@@ -382,6 +385,23 @@ fn tokens_refresh_and_a_password_change_ends_the_old_ones() {
     assert_eq!(call_at(console, "GET", "/v2/console/user", &fresh, "").0, 200, "now an admin");
     assert_eq!(call_at(console, "PUT", "/v2/console/user/admin", &admin, r#"{"role":"readonly"}"#).0, 400);
     assert_eq!(call_at(console, "PUT", "/v2/console/user/nobody", &admin, promote).0, 404);
+
+    // A user made again under a deleted one's name does not inherit its tokens.
+    let (_, before) = login(console, "pwview", "long-enough-pw");
+    let old = bearer(&before["token"]);
+    assert_eq!(call_at(console, "DELETE", "/v2/console/user/pwview", &admin, "").0, 200);
+    let again = r#"{"username":"pwview","password":"another-password","role":"developer"}"#;
+    assert_eq!(call_at(console, "POST", "/v2/console/user", &admin, again).0, 200);
+    assert_eq!(call_at(console, "GET", "/v2/console/status", &old, "").0, 401);
+
+    // An admin API key cannot take away the last admin; keys have nothing to refresh.
+    assert_eq!(call_at(console, "PUT", "/v2/console/user/pwdev", &admin, r#"{"role":"readonly"}"#).0, 200);
+    let (_, made) = call_at(console, "POST", "/v2/console/api_key", &admin, r#"{"name":"ops","role":"admin"}"#);
+    let key = format!("Bearer {}", made["key"].as_str().unwrap());
+    let (status, why) = call_at(console, "PUT", "/v2/console/user/admin", &key, r#"{"role":"readonly"}"#);
+    assert_eq!((status, why["message"].as_str()), (400, Some("The last admin stays an admin.")));
+    assert_eq!(call_at(console, "DELETE", "/v2/console/user/admin", &key, "").0, 400);
+    assert_eq!(call_at(console, "POST", "/v2/console/authenticate/refresh", &key, "").0, 400);
     server.shutdown();
     server.wait().unwrap();
 }

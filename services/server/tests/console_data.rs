@@ -64,7 +64,9 @@ fn storage_is_browsed_by_collection_and_owner_and_edited_with_version_checks() {
     want.sort();
     assert_eq!(seen, want);
     let (_, by_key) = call_at(console, "GET", "/v2/console/storage?collection=saves&key=slot1", &viewer, "");
-    assert_eq!(by_key["objects"].as_array().unwrap().len(), 2, "{by_key}");
+    assert_eq!((by_key["objects"].as_array().unwrap().len(), &by_key["truncated"]), (2, &json!(false)), "{by_key}");
+    let one = format!("/v2/console/storage?collection=saves&key=slot2&user_id={a}");
+    assert_eq!(call_at(console, "GET", &one, &viewer, "").1["objects"][0]["key"], "slot2");
     let (_, of_a) = call_at(console, "GET", &format!("/v2/console/storage?collection=saves&user_id={a}"), &viewer, "");
     assert_eq!(of_a["objects"].as_array().unwrap().len(), 2, "{of_a}");
 

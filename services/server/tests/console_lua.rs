@@ -15,6 +15,7 @@ nk.register_rpc(function(context, payload)
     return (context.user_id or "server") .. ":" .. payload
 end, "whoami")
 nk.register_req_before(function(context, payload) return payload end, "GetAccount")
+nk.register_rpc(function(context, payload) error({ "players only", 16 }) end, "players_only")
 "#;
 
 const COUNTER: &str = r#"
@@ -53,7 +54,7 @@ fn modules_are_listed_rpcs_called_and_snippets_run_in_a_sandbox() {
     assert_eq!(status, 200, "{runtime}");
     let names: Vec<&str> = runtime["modules"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["counter", "tools"]);
-    assert_eq!(runtime["rpcs"], json!(["whoami"]));
+    assert_eq!(runtime["rpcs"], json!(["players_only", "whoami"]));
     assert_eq!(runtime["matches"], json!(["counter"]));
     assert_eq!(runtime["hooks"], json!([{"side": "before", "operation": "get_account"}]));
     let (_, status_page) = call_at(console, "GET", "/v2/console/status", &viewer, "");
@@ -70,6 +71,9 @@ fn modules_are_listed_rpcs_called_and_snippets_run_in_a_sandbox() {
     let (_, answer) = post(console, "/v2/console/runtime/rpc/whoami", &dev, json!({"payload": "x", "user_id": user}));
     assert_eq!(answer["payload"].as_str(), Some(format!("{user}:x").as_str()));
     assert_eq!(post(console, "/v2/console/runtime/rpc/nope", &dev, json!({})).0, 404);
+    // An RPC's own Unauthenticated is its failure, not the console session's: never 401.
+    let (status, refused) = post(console, "/v2/console/runtime/rpc/players_only", &dev, json!({}));
+    assert_eq!((status, refused["message"].as_str()), (400, Some("players only")), "{refused}");
     assert_eq!(post(console, "/v2/console/runtime/rpc/whoami", &viewer, json!({})).0, 403);
 
     // Snippets: what they return and print; the modules are there to require.

@@ -25,7 +25,12 @@ export function Accounts() {
             <Select
               aria-label={`Role of ${u.username}`}
               value={u.role}
-              onChange={(e) => act.run(() => api.editUser(u.username, { role: e.target.value as Role })).then(users.reload)}
+              onChange={(e) => {
+                const role = e.target.value as Role;
+                if (window.confirm(`Make ${u.username} ${role}?`)) {
+                  act.run(() => api.editUser(u.username, { role })).then(users.reload);
+                }
+              }}
             >
               {roles.map((r) => (
                 <option key={r}>{r}</option>
@@ -34,13 +39,24 @@ export function Accounts() {
           ),
           <Time unix={u.create_time} />,
           u.username === username ? null : (
-            <DangerButton
-              label="Remove"
-              confirm={`Remove console user ${u.username}? Their sessions end at once.`}
-              method="DELETE"
-              path="/v2/console/user/{username}"
-              onConfirm={() => act.run(() => api.deleteUser(u.username)).then(users.reload)}
-            />
+            <div className="flex gap-2">
+              <Button
+                onClick={() => {
+                  const password = window.prompt(`New password for ${u.username} (8 to 128 characters):`);
+                  if (password) act.run(() => api.editUser(u.username, { password }));
+                }}
+              >
+                Set password
+              </Button>
+              <DangerButton
+                label="Remove"
+                name={`Remove ${u.username}`}
+                confirm={`Remove console user ${u.username}? Their sessions end at once.`}
+                method="DELETE"
+                path="/v2/console/user/{username}"
+                onConfirm={() => act.run(() => api.deleteUser(u.username)).then(users.reload)}
+              />
+            </div>
           ),
         ])}
       />

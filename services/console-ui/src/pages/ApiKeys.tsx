@@ -34,6 +34,7 @@ export function ApiKeys() {
           k.revoked ? null : (
             <DangerButton
               label="Revoke"
+              name={`Revoke ${k.name}`}
               confirm={`Revoke ${k.name}? It stops working at once.`}
               method="DELETE"
               path="/v2/console/api_key/{id}"

@@ -2,7 +2,7 @@
 // signing out.
 
 import { useState } from "react";
-import { Button, Card, Field, Form, Input, Page, useAction, useSession } from "../ui";
+import { Button, Card, ErrorBox, Field, Form, Input, Page, useAction, useSession } from "../ui";
 
 export function Auth() {
   const s = useSession();
@@ -30,10 +30,13 @@ export function Auth() {
           </Button>
           <Button onClick={s.signOut}>Sign out</Button>
         </div>
+        <div className="mt-2">
+          <ErrorBox error={refresh.error} />
+        </div>
       </Card>
       <Card title="Change password">
         <Form
-          error={change.error ?? refresh.error}
+          error={change.error}
           onSubmit={() =>
             change.run(async () => {
               s.setToken((await s.api.changePassword(current, next)).token);

@@ -22,6 +22,7 @@ function History({ channel }: { channel: string }) {
           <span className="break-all">{m.content}</span>,
           <DangerButton
             label="Delete"
+            name={`Delete the message of ${m.create_time}`}
             confirm="Remove this message? The channel is told."
             method="DELETE"
             path="/v2/console/channel/{channel_id}/message/{message_id}"

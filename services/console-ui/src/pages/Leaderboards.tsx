@@ -26,6 +26,7 @@ function Records({ board, onChanged }: { board: Board; onChanged: () => void }) 
           r.update_time,
           <DangerButton
             label="Delete"
+            name={`Delete the record of ${r.username || r.owner_id}`}
             confirm="Delete this record?"
             method="DELETE"
             path="/v2/console/leaderboard/{id}/record/{owner_id}"

@@ -21,6 +21,7 @@ function List({ user }: { user: string }) {
           <span className="break-all">{n.content}</span>,
           <DangerButton
             label="Delete"
+            name={`Delete notification ${n.subject}`}
             confirm="Delete this notification?"
             method="DELETE"
             path="/v2/console/notification/{user_id}/{id}"

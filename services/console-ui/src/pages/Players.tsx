@@ -6,7 +6,7 @@ import { go, useHash } from "../App";
 import type { Player } from "../api";
 import {
   Button, Card, DangerButton, ErrorBox, Field, Form, Input, Json, Loading, Mono, Page, Table, TextArea, Time,
-  useAction, useLoad, useSession,
+  useAction, useLoad, usePager, useSession,
 } from "../ui";
 
 function download(name: string, value: unknown) {
@@ -15,7 +15,8 @@ function download(name: string, value: unknown) {
   a.href = url;
   a.download = name;
   a.click();
-  URL.revokeObjectURL(url);
+  // Revoked once the browser has started the download.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 function banned(p: Player) {
@@ -25,7 +26,8 @@ function banned(p: Player) {
 function Profile({ id }: { id: string }) {
   const { api, can } = useSession();
   const player = useLoad(() => api.player(id), [api, id]);
-  const friends = useLoad(() => api.friends(id), [api, id]);
+  const friendPager = usePager();
+  const friends = useLoad(() => api.friends(id, friendPager.cursor), [api, id, friendPager.cursor]);
   const groups = useLoad(() => api.playerGroups(id), [api, id]);
   const act = useAction();
   const [until, setUntil] = useState("");
@@ -73,7 +75,7 @@ function Profile({ id }: { id: string }) {
           {!banned(p) && (
             <DangerButton
               label="Ban"
-              confirm={`Ban ${p.username}? Their sockets close and their sessions end.`}
+              confirm={`Ban ${p.username} ${until ? `until ${new Date(until).toLocaleString()}` : "for good"}? Their sockets close and their sessions end.`}
               method="POST"
               path="/v2/console/account/{id}/ban"
               onConfirm={() =>
@@ -129,6 +131,7 @@ function Profile({ id }: { id: string }) {
             ["mutual", "invite sent", "invite received", "blocked"][f.state] ?? String(f.state),
             <DangerButton
               label="Remove"
+              name={`Remove friend ${f.username}`}
               confirm={`Remove ${f.username} from ${p.username}'s friends (both ways)?`}
               method="DELETE"
               path="/v2/console/account/{id}/friend/{friend_id}"
@@ -136,6 +139,7 @@ function Profile({ id }: { id: string }) {
             />,
           ])}
         />
+        {friendPager.controls(friends.data?.cursor)}
       </Card>
       <Card title="Groups">
         <Table

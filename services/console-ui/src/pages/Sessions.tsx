@@ -18,6 +18,7 @@ export function Sessions() {
     s.transport,
     <DangerButton
       label="Kick"
+      name={`Kick session ${s.session_id}`}
       confirm="Close this session (code 4001)?"
       method="DELETE"
       path="/v2/console/session/{id}"

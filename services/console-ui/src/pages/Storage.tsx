@@ -10,7 +10,7 @@ import {
 
 type Id = { collection: string; key: string; user_id: string };
 
-function Editor({ id, onDone }: { id: Id; onDone: () => void }) {
+function Editor({ id, onDone, onDeleted }: { id: Id; onDone: () => void; onDeleted: () => void }) {
   const { api, can } = useSession();
   const object = useLoad(() => api.object(id), [api, id.collection, id.key, id.user_id]);
   const [text, setText] = useState<string | null>(null);
@@ -38,7 +38,7 @@ function Editor({ id, onDone }: { id: Id; onDone: () => void }) {
         }
       >
         <Field label="Value (a JSON object)">
-          <TextArea aria-label="Object value" rows={12} cols={70} value={shown} readOnly={!writable} onChange={(e) => setText(e.target.value)} />
+          <TextArea rows={12} cols={70} value={shown} readOnly={!writable} onChange={(e) => setText(e.target.value)} />
         </Field>
         <Field label="Read permission">
           <Select value={read ?? o.permission_read} disabled={!writable} onChange={(e) => setRead(Number(e.target.value))}>
@@ -53,7 +53,7 @@ function Editor({ id, onDone }: { id: Id; onDone: () => void }) {
           confirm="Delete this object?"
           method="DELETE"
           path="/v2/console/storage/{collection}/{key}/{user_id}"
-          onConfirm={() => act.run(() => api.deleteObject(id, o.version)).then((ok) => ok && onDone())}
+          onConfirm={() => act.run(() => api.deleteObject(id, o.version)).then((ok) => ok && onDeleted())}
         />
       </Form>
     </Card>
@@ -119,7 +119,17 @@ export function Storage() {
       ) : (
         <p className="text-sm text-zinc-500">Choose a collection to browse.</p>
       )}
-      {open && <Editor key={`${open.collection}/${open.key}/${open.user_id}`} id={open} onDone={list.reload} />}
+      {open && (
+        <Editor
+          key={`${open.collection}/${open.key}/${open.user_id}`}
+          id={open}
+          onDone={list.reload}
+          onDeleted={() => {
+            setOpen(null);
+            list.reload();
+          }}
+        />
+      )}
     </Page>
   );
 }

@@ -94,10 +94,12 @@ pub struct ConsoleAuth {
 
 crate::opaque_debug!(ConsoleAuth);
 
-fn random_text(bytes: usize) -> String {
+/// `bytes` random bytes as hex; an error rather than a guessable key if the system has
+/// no randomness to give.
+fn random_text(bytes: usize) -> Result<String, ApiError> {
     let mut b = vec![0u8; bytes];
-    let _ = getrandom::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    getrandom::fill(&mut b).map_err(|e| ApiError::new(Code::Internal, format!("no system randomness: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -117,7 +119,7 @@ impl ConsoleAuth {
         let key = match key {
             Some(k) => k,
             None => {
-                let k = random_text(32);
+                let k = random_text(32)?;
                 write_object(&kaos, SECRETS, "signing_key", &json!({ "key": k }), VersionCheck::Absent)?;
                 k
             }
@@ -151,7 +153,7 @@ impl ConsoleAuth {
                 self.create_user("admin", p, Role::Admin)?;
                 return Ok(None);
             }
-            None => random_text(12),
+            None => random_text(12)?,
         };
         self.create_user("admin", &made, Role::Admin)?;
         Ok(Some(made))
@@ -180,7 +182,7 @@ impl ConsoleAuth {
         let claims = ConsoleClaims {
             usn: name,
             rol: role,
-            tid: random_text(16),
+            tid: random_text(16)?,
             iam: now_millis(),
             exp: now + self.config.token_expiry_sec,
             typ: "console".into(),
@@ -192,7 +194,7 @@ impl ConsoleAuth {
     pub fn refresh(&self, authorization: Option<&str>) -> Result<String, ApiError> {
         let token = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
         if token.starts_with(KEY_PREFIX) {
-            return Err(unauthenticated("API keys do not expire: there is nothing to refresh."));
+            return Err(ApiError::invalid("API keys do not expire: there is nothing to refresh."));
         }
         let who = self.token_principal(token)?;
         self.logout(authorization)?;
@@ -212,7 +214,11 @@ impl ConsoleAuth {
             return Err(ApiError::invalid("API keys have no password."));
         }
         let who = self.token_principal(token)?;
-        self.authenticate(&who.name, current)?;
+        // A wrong current password is this request's failure, not the session's (401).
+        self.authenticate(&who.name, current).map_err(|e| match e.code {
+            Code::Unauthenticated => ApiError::invalid("The current password is wrong."),
+            _ => e,
+        })?;
         self.update_user(&who.name, Some(new), None)?;
         self.issue(who.name, who.role)
     }
@@ -227,6 +233,9 @@ impl ConsoleAuth {
             user.tokens_after = now_millis();
         }
         if let Some(r) = role {
+            if user.role == Role::Admin && r != Role::Admin {
+                self.keep_an_admin()?;
+            }
             user.role = r;
         }
         write_object(&self.kaos, USERS, &name, &json!(user), VersionCheck::Any)
@@ -327,8 +336,9 @@ impl ConsoleAuth {
             return Err(ApiError::invalid("Console usernames are 1 to 64 letters, digits, '.', '_' or '-'."));
         }
         check_password(password)?;
-        let user =
-            StoredUser { password_hash: hash_password(password)?, role, create_time: self.now(), tokens_after: 0 };
+        // A user made again under a deleted one's name does not inherit its tokens.
+        let tokens_after = now_millis();
+        let user = StoredUser { password_hash: hash_password(password)?, role, create_time: self.now(), tokens_after };
         match write_object(&self.kaos, USERS, &name, &json!(user), VersionCheck::Absent) {
             Err(e) if e.message.contains("version check") => {
                 Err(ApiError::new(Code::AlreadyExists, "Console username already in use."))
@@ -340,16 +350,26 @@ impl ConsoleAuth {
     /// Removes a console user (their tokens stop working at once).
     pub fn delete_user(&self, username: &str) -> Result<(), ApiError> {
         let name = username.to_lowercase();
-        if read_object::<Value>(&self.kaos, USERS, &name)?.is_none() {
-            return Err(ApiError::not_found("Console user not found."));
+        let user = self.user(&name)?.ok_or_else(|| ApiError::not_found("Console user not found."))?;
+        if user.role == Role::Admin {
+            self.keep_an_admin()?;
         }
         let id = ObjectId { collection: USERS.into(), key: name, user_id: SYSTEM.into() };
         Ok(self.kaos.accounts().store().delete_objects(Caller::Server, &[ObjectDelete { id, version: None }])?)
     }
 
+    /// Refuses a change that would leave no admin (only an admin manages console users).
+    fn keep_an_admin(&self) -> Result<(), ApiError> {
+        let admins = self.listed::<StoredUser>(USERS)?.iter().filter(|(_, u)| u.role == Role::Admin).count();
+        if admins <= 1 {
+            return Err(ApiError::invalid("The last admin stays an admin."));
+        }
+        Ok(())
+    }
+
     /// Makes an API key: its id and the key itself, shown this once.
     pub fn create_api_key(&self, name: &str, role: Role) -> Result<(String, String), ApiError> {
-        let (id, secret) = (random_text(6), random_text(24));
+        let (id, secret) = (random_text(6)?, random_text(24)?);
         let key =
             StoredKey { name: name.into(), role, hash: sha256_hex(&secret), create_time: self.now(), revoked: false };
         write_object(&self.kaos, KEYS, &id, &json!(key), VersionCheck::Absent)?;

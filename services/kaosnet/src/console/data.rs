@@ -15,7 +15,9 @@
 //! | `DELETE /v2/console/leaderboard/{id}` (the board and all its records) | ManageLeaderboards |
 //!
 //! A `version` on a write or delete applies it only if the object is unchanged since
-//! (`*` on a write: only if absent); a mismatch is 409.
+//! (`*` on a write: only if absent); a mismatch is 400 "version check failed", as Nakama
+//! answers. A search by key without an owner reads at most `MAX_KEY_SCAN` objects of the
+//! collection (the answer says if it stopped there); with an owner it reads one.
 
 use std::sync::Arc;
 
@@ -30,6 +32,9 @@ use crate::error::ApiError;
 use crate::storage::ops::{version, Delete as ObjectDelete, Write, MAX_SERVER_PAGE};
 use crate::store::{Caller, ObjectId};
 use crate::KaosNet;
+
+/// Most objects a search by key (without an owner) reads.
+const MAX_KEY_SCAN: usize = 20_000;
 
 fn limit(req: &Request, default: usize, max: usize) -> usize {
     req.query("limit").and_then(|l| l.parse().ok()).unwrap_or(default).clamp(1, max)
@@ -63,8 +68,13 @@ fn storage_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) 
         let collection = req.query("collection").unwrap_or_default();
         let owner = req.query("user_id").filter(|u| !u.is_empty());
         if let Some(key) = req.query("key").filter(|k| !k.is_empty()) {
-            // One key: every owner's object of that name (or the one owner's).
-            let mut found = Vec::new();
+            if let Some(owner) = &owner {
+                let id = ObjectId { collection: collection.clone(), key, user_id: owner.clone() };
+                let found = k.storage().read_objects(Caller::Server, vec![id])?;
+                return Ok(json!({ "objects": found.iter().map(object).collect::<Vec<_>>() }));
+            }
+            // One key, every owner: read through the collection, to a bound.
+            let (mut found, mut scanned) = (Vec::new(), 0);
             let mut cursor = None;
             loop {
                 let page = k.storage().list_objects(
@@ -74,13 +84,15 @@ fn storage_routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth>) 
                     MAX_SERVER_PAGE,
                     cursor.as_deref(),
                 )?;
+                scanned += page.objects.len();
                 found.extend(page.objects.iter().filter(|o| o.id.key == key).map(object));
                 match page.cursor {
-                    Some(c) if found.len() < MAX_SERVER_PAGE => cursor = Some(c),
-                    _ => break,
+                    Some(c) if scanned < MAX_KEY_SCAN && found.len() < MAX_SERVER_PAGE => cursor = Some(c),
+                    Some(_) => return Ok(json!({ "objects": found, "truncated": true })),
+                    None => break,
                 }
             }
-            return Ok(json!({ "objects": found }));
+            return Ok(json!({ "objects": found, "truncated": false }));
         }
         let cursor = req.query("cursor").filter(|c| !c.is_empty());
         let page = k.storage().list_objects(

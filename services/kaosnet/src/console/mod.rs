@@ -69,7 +69,15 @@ pub fn guarded(
     let name = path.to_string();
     let route = move |req: &Request| {
         let _span = tracing::info_span!("console", route = %name).entered();
-        respond(auth.require(req.header("authorization"), permission).and_then(|who| handler(req, &who)))
+        let answer = auth.require(req.header("authorization"), permission).and_then(|who| {
+            // 401 means the caller's credentials, nothing else: what a handler refuses
+            // (an RPC's own Unauthenticated, say) is this request's failure.
+            handler(req, &who).map_err(|e| match e.code {
+                crate::Code::Unauthenticated => ApiError::new(crate::Code::FailedPrecondition, e.message),
+                _ => e,
+            })
+        });
+        respond(answer)
     };
     // Every console route may reach the database (or hash a password): never on the loop.
     r.route(method, path, kaos_http::Run::Blocking, route);
@@ -178,7 +186,7 @@ pub fn admin_routes(
         let name = req.param("username").unwrap_or_default();
         let edit: Edit = body(req)?;
         let new_role = edit.role.as_deref().map(role).transpose()?;
-        if new_role.is_some() && name.eq_ignore_ascii_case(&who.name) {
+        if new_role.is_some() && name.to_lowercase() == who.name {
             return Err(ApiError::invalid("Console users cannot change their own role."));
         }
         a.update_user(name, edit.password.as_deref(), new_role)?;
@@ -187,7 +195,7 @@ pub fn admin_routes(
     let a = auth.clone();
     guarded(r, Delete, "/v2/console/user/{username}", auth, Permission::ManageAccounts, move |req, who| {
         let name = req.param("username").unwrap_or_default();
-        if name.eq_ignore_ascii_case(&who.name) {
+        if name.to_lowercase() == who.name {
             return Err(ApiError::invalid("Console users cannot delete themselves."));
         }
         a.delete_user(name)?;

@@ -116,12 +116,14 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
     guarded(r, Put, "/v2/console/account/{id}", auth, Permission::ManagePlayers, move |req, _| {
         let id = req.param("id").unwrap_or_default();
         let edit: Edit = super::body(req)?;
-        if let Some(changes) = edit.wallet.filter(|c| !c.is_empty()) {
-            k.accounts().update_wallet(id, &changes, &json!({"console": true}), true)?;
-        }
+        // The profile first: a refused edit changes nothing, and the wallet's change (the
+        // one part that is not idempotent) comes last.
         let mut update = edit.account;
         update.metadata = edit.metadata;
         k.accounts().update_account(id, update)?;
+        if let Some(changes) = edit.wallet.filter(|c| !c.is_empty()) {
+            k.accounts().update_wallet(id, &changes, &json!({"console": true}), true)?;
+        }
         Ok(player_json(&k, &k.accounts().account(id)?))
     });
     let k = kaos.clone();

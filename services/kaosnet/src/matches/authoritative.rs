@@ -330,8 +330,8 @@ impl MatchRegistry {
         }
     }
 
-    /// What an operator sees of a running match: its listing, tick, presences and the
-    /// handler's state (waits up to 10 s for the match thread).
+    /// What an operator sees of a running match: its tick, presences and the handler's
+    /// state (waits up to 10 s for the match thread).
     pub fn state(&self, match_id: &str) -> Result<Value, ApiError> {
         let shared = self.shared(match_id).ok_or_else(|| ApiError::not_found("Match not found."))?;
         let (reply, answer) = mpsc::sync_channel(1);

@@ -117,6 +117,14 @@ try {
   }
   clean('every page as admin');
 
+  // The theme switch: dark, then back.
+  const dark = () => page.evaluate(() => document.documentElement.classList.contains('dark'));
+  const before = await dark();
+  await page.getByRole('button', { name: 'Switch theme' }).click();
+  check((await dark()) !== before, 'the theme switch changes the theme');
+  await page.getByRole('button', { name: 'Switch theme' }).click();
+  check((await dark()) === before, 'and changes it back');
+
   await visit('Dashboard');
   await page.waitForFunction(() => document.querySelector('[data-stat="Sessions"]')?.textContent !== '—');
   check(await notBlank(await page.screenshot(), 'dashboard.png'), 'the Dashboard screenshot is not blank');
@@ -146,12 +154,12 @@ try {
   await page.getByLabel('Owner (player id)').fill(playerId);
   await page.getByRole('button', { name: 'Browse' }).click();
   await page.getByRole('button', { name: 'slot1' }).click();
-  const editor = page.getByLabel('Object value');
+  const editor = page.getByLabel('Value (a JSON object)');
   await editor.waitFor();
   check(JSON.parse(await editor.inputValue()).level === 3, 'the object is shown as its JSON');
   await editor.fill(JSON.stringify({ level: 4, by: 'console' }));
   await page.getByRole('button', { name: /^Save/ }).click();
-  await page.waitForFunction(() => document.querySelector('textarea[aria-label="Object value"]')?.value.includes('"level": 4'));
+  await page.waitForFunction(() => document.querySelector('main textarea')?.value.includes('"level": 4'));
   const stored = await fetch(`${consoleUrl}/v2/console/storage/saves/slot1/${playerId}`, {
     headers: { Authorization: `Bearer ${await page.evaluate(() => sessionStorage.getItem('kaos-console-token'))}` },
   }).then((r) => r.json());
@@ -167,7 +175,7 @@ try {
   const status = (k) => fetch(`${consoleUrl}/v2/console/status`, { headers: { Authorization: `Bearer ${k}` } }).then((r) => r.status);
   check((await status(key)) === 200, 'the key works');
   await page.getByRole('button', { name: 'Done' }).click();
-  await page.getByRole('row', { name: /ci-key/ }).getByRole('button', { name: 'Revoke' }).click();
+  await page.getByRole('button', { name: 'Revoke ci-key' }).click();
   await page.getByRole('row', { name: /ci-key/ }).getByText('revoked').waitFor();
   check((await status(key)) === 401, 'a revoked key stops at once');
   clean('an API key');
