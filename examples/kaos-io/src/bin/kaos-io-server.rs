@@ -1,0 +1,67 @@
+//! `kaos-io-server`: KaosNet's services (as kaos-server runs them, with its flags) with the
+//! Kaos.io match and join RPC registered, and the web client on its own port (8080).
+//!
+//!   cargo run -p kaos-io --bin kaos-io-server      # then open http://localhost:8080
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "kaos-io-server", version, about = "Kaos.io: an Agar.io-style game on KaosNet")]
+struct Cli {
+    /// The web client's port.
+    #[arg(long, env = "KAOS_IO_WEB_PORT", default_value_t = 8080)]
+    web_port: u16,
+    #[command(flatten)]
+    server: kaos_server::config::Args,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match kaos_server::config::Config::load(cli.server) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kaos-io-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _tracing = match kaosnet::telemetry::init_tracing(config.telemetry.clone()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("kaos-io-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let game = match kaos_io::serve(&config, cli.web_port) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("kaos-io-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "kaos-io-server: play at http://{} (game API http://{}, database {})",
+        game.web_addr, game.server.addr, game.server.database
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+            eprintln!("kaos-io-server: cannot handle signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    match game.stop() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kaos-io-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
