@@ -5,6 +5,7 @@
 //
 //   KAOS_IO_URL=http://127.0.0.1:8080 KAOS_PLAYWRIGHT=…/playwright-core/index.mjs KAOS_SHOT=x.png node browser.mjs
 import { writeFileSync } from 'node:fs';
+import { notBlank } from '../../../services/server/tests/e2e/screenshot.mjs';
 
 const { chromium } = await import(process.env.KAOS_PLAYWRIGHT);
 const url = process.env.KAOS_IO_URL;
@@ -64,23 +65,8 @@ try {
   // A screenshot of the game is not blank.
   const png = await b.page.screenshot();
   writeFileSync(process.env.KAOS_SHOT, png);
-  const share = await b.page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    [c.width, c.height] = [img.width, img.height];
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const d = g.getImageData(0, 0, c.width, c.height).data;
-    const counts = new Map();
-    for (let i = 0; i < d.length; i += 4) {
-      const k = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-    return { other: 1 - Math.max(...counts.values()) / (d.length / 4), colors: counts.size };
-  }, png.toString('base64'));
-  check(share.other > 0.03 && share.colors > 20, `the game's screenshot is not blank (${share.colors} colors)`);
+  const share = await notBlank(b.page, png);
+  check(share.ok, `the game's screenshot is not blank (${share.colors} colors)`);
 
   // alpha leaves: its score lands on the all-time board beta's page shows.
   await a.context.close();

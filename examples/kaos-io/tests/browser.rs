@@ -2,6 +2,8 @@
 //! server's end-to-end suites): two players, movement seen by the other, a score on the
 //! leaderboard, a screenshot that is not blank.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -23,14 +25,7 @@ fn two_players_see_each_other_move_and_a_score_lands_on_the_leaderboard() {
         eprintln!("skipped: node, playwright-core or {CHROMIUM} is missing");
         return;
     }
-    let config = kaos_server::config::Config {
-        address: "127.0.0.1".into(),
-        port: 0,
-        rudp_port: None,
-        console_port: None,
-        database: kaos_server::config::Database::Memory,
-        ..kaos_server::config::Config::default()
-    };
+    let config = common::config();
     let game = kaos_io::serve(&config, 0).unwrap();
     // KAOS_IO_SHOT keeps the screenshot there (the README's comes from it).
     let shot = std::env::var("KAOS_IO_SHOT").unwrap_or_else(|_| {

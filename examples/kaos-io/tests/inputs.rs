@@ -3,6 +3,8 @@
 //! moves faster than the rules allow, measured tick by tick in the server's own
 //! snapshots.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
@@ -57,14 +59,7 @@ fn snapshot(ws: &mut Ws, me: &str) -> (u64, (f64, f64, f64)) {
 
 #[test]
 fn out_of_range_and_malformed_inputs_are_clamped_or_ignored() {
-    let config = kaos_server::config::Config {
-        address: "127.0.0.1".into(),
-        port: 0,
-        rudp_port: None,
-        console_port: None,
-        database: kaos_server::config::Database::Memory,
-        ..kaos_server::config::Config::default()
-    };
+    let config = common::config();
     let game = kaos_io::serve(&config, 0).unwrap();
     let token = sign_in(game.server.addr);
     let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws?token={token}&format=json", game.server.addr)).unwrap();

@@ -3,10 +3,11 @@
 
 import { useState } from "react";
 import { go, useHash } from "../App";
+import { Friends } from "./Social";
 import type { Player } from "../api";
 import {
   Button, Card, DangerButton, ErrorBox, Field, Form, Input, Json, Loading, Mono, Page, Table, TextArea, Time,
-  useAction, useLoad, usePager, useSession,
+  useAction, useLoad, useSession,
 } from "../ui";
 
 function download(name: string, value: unknown) {
@@ -26,8 +27,6 @@ function banned(p: Player) {
 function Profile({ id }: { id: string }) {
   const { api, can } = useSession();
   const player = useLoad(() => api.player(id), [api, id]);
-  const friendPager = usePager();
-  const friends = useLoad(() => api.friends(id, friendPager.cursor), [api, id, friendPager.cursor]);
   const groups = useLoad(() => api.playerGroups(id), [api, id]);
   const act = useAction();
   const [until, setUntil] = useState("");
@@ -121,26 +120,7 @@ function Profile({ id }: { id: string }) {
           </Form>
         </Card>
       )}
-      <Card title="Friends">
-        <ErrorBox error={friends.error} />
-        <Table
-          head={["Player", "State", ""]}
-          empty="No friends."
-          rows={(friends.data?.friends ?? []).map((f) => [
-            <a className="text-indigo-600 underline dark:text-indigo-400" href={`#/players?id=${encodeURIComponent(f.user_id)}`}>{f.username}</a>,
-            ["mutual", "invite sent", "invite received", "blocked"][f.state] ?? String(f.state),
-            <DangerButton
-              label="Remove"
-              name={`Remove friend ${f.username}`}
-              confirm={`Remove ${f.username} from ${p.username}'s friends (both ways)?`}
-              method="DELETE"
-              path="/v2/console/account/{id}/friend/{friend_id}"
-              onConfirm={() => act.run(() => api.unfriend(id, f.user_id)).then(friends.reload)}
-            />,
-          ])}
-        />
-        {friendPager.controls(friends.data?.cursor)}
-      </Card>
+      <Friends id={id} />
       <Card title="Groups">
         <Table
           head={["Group", "State"]}

@@ -60,7 +60,8 @@ function Members({ id, onDeleted }: { id: string; onDeleted: () => void }) {
   );
 }
 
-function Friends({ id }: { id: string }) {
+/** A player's friends, page by page, each removable (both ways). */
+export function Friends({ id }: { id: string }) {
   const { api } = useSession();
   const pager = usePager();
   const friends = useLoad(() => api.friends(id, pager.cursor), [api, id, pager.cursor]);
