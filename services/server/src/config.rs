@@ -269,6 +269,48 @@ impl Config {
         })
     }
 
+    /// The configuration as `kaos-server check-config` prints it: every setting, keys and
+    /// passwords shown only as set or default.
+    pub fn summary(&self) -> String {
+        let port = |p: Option<u16>| p.map_or_else(|| "off".to_string(), |p| p.to_string());
+        let database = match &self.database {
+            Database::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Database::Memory => "memory".into(),
+            Database::Postgres(_) => format!("postgres ({} connections at most)", self.database_pool_size),
+        };
+        let api = kaosnet::ApiConfig::default();
+        let set = |value: &str, default: &str| if value == default { "the public default" } else { "set" };
+        [
+            format!("address: {}", self.address),
+            format!(
+                "ports: client API {}, console {}, RUDP {}",
+                self.port,
+                port(self.console_port),
+                port(self.rudp_port)
+            ),
+            format!("database: {database}"),
+            format!("server key: {}", set(&self.api.server_key, &api.server_key)),
+            format!("http key: {}", set(&self.api.http_key, &api.http_key)),
+            format!(
+                "sessions: tokens {} s, refresh tokens {} s",
+                self.session.token_expiry_sec, self.session.refresh_token_expiry_sec
+            ),
+            format!("rate limits: {:?}", self.rate_limits),
+            format!("Lua modules: {}", self.runtime.path.display()),
+            format!(
+                "logs: {} at {:?}{}",
+                if self.telemetry.json { "JSON" } else { "pretty" },
+                self.telemetry.level,
+                self.telemetry.otlp_endpoint.as_ref().map_or(String::new(), |e| format!(", spans to {e}"))
+            ),
+            format!(
+                "console admin password: {}",
+                if self.admin_password.is_some() { "from KAOS_ADMIN_PASSWORD" } else { "made on first start" }
+            ),
+        ]
+        .join("\n")
+    }
+
     /// Warnings for settings that are fine in development only.
     pub fn warnings(&self) -> Vec<String> {
         let defaults = kaosnet::session::SessionConfig::default();

@@ -6,6 +6,7 @@
 pub mod config;
 mod console;
 mod console_ui;
+pub mod seed;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -108,8 +109,10 @@ impl Fresh {
     }
 }
 
-fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, String> {
-    let (store, database): (Arc<dyn Store>, String) = match &config.database {
+/// Opens `config`'s database (creating its schema, or bringing it up to date): the store,
+/// and what it is, for the start-up line.
+pub fn open_store(config: &Config) -> Result<(Arc<dyn Store>, String), String> {
+    Ok(match &config.database {
         Database::Memory => (Arc::new(MemoryStore::new()), "memory (nothing is kept)".into()),
         Database::Sqlite(path) => (
             Arc::new(SqliteStore::open(path).map_err(|e| format!("database {}: {e}", path.display()))?),
@@ -127,9 +130,19 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
         Database::Postgres(_) => {
             return Err("this kaos-server was built without PostgreSQL (cargo feature `postgres`)".into())
         }
-    };
+    })
+}
+
+/// The services over `config`'s database with no port open (for `kaos-server seed` and
+/// tools), and what the database is.
+pub fn services(config: &Config) -> Result<(Arc<KaosNet>, String), String> {
+    let (store, database) = open_store(config)?;
     let limits = kaosnet::hooks::OperationRateLimiter::new(config.rate_limits);
-    let kaos = KaosNet::with_limits(store, config.api.clone(), config.session.clone(), limits);
+    Ok((KaosNet::with_limits(store, config.api.clone(), config.session.clone(), limits), database))
+}
+
+fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, String> {
+    let (kaos, database) = services(config)?;
     setup(&kaos);
     // A module that fails to load stops the start, before any port opens.
     let lua = kaos_lua::LuaRuntime::start(&kaos, config.runtime.clone()).map_err(|e| e.to_string())?;

@@ -14,8 +14,31 @@ use kaos_server::config::{Args, Config};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[derive(Debug, Parser)]
+#[command(name = "kaos-server", version, about = "KaosNet game server (Nakama-compatible client API)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Creates the database's schema, or brings it up to date, and exits.
+    Migrate,
+    /// Writes the sample data (players, groups, leaderboards, a tournament, storage,
+    /// friends, notifications) and exits; safe to run again.
+    Seed,
+    /// Reads the configuration, prints it (no secrets) and its warnings, and exits:
+    /// 0 if it is valid, 2 if not.
+    CheckConfig,
+}
+
 fn main() -> ExitCode {
-    let config = match Config::load(Args::parse()) {
+    let cli = Cli::parse();
+    let command = cli.command;
+    let config = match Config::load(cli.args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kaos-server: {e}");
@@ -33,6 +56,42 @@ fn main() -> ExitCode {
     };
     for w in config.warnings() {
         eprintln!("kaos-server: warning: {w}");
+    }
+    match command {
+        None => {}
+        Some(Command::CheckConfig) => {
+            println!("{}", config.summary());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Migrate) => {
+            return match kaos_server::open_store(&config) {
+                Ok((_, database)) => {
+                    println!("kaos-server: the schema of {database} is up to date");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("kaos-server: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Seed) => {
+            let seeded =
+                kaos_server::services(&config).and_then(|(kaos, database)| Ok((kaosnet_seed(&kaos)?, database)));
+            return match seeded {
+                Ok((s, database)) => {
+                    println!(
+                        "kaos-server: seeded {database}: {} players, {} groups, {} leaderboard records",
+                        s.players, s.groups, s.records
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("kaos-server: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -87,4 +146,8 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn kaosnet_seed(kaos: &kaosnet::KaosNet) -> Result<kaos_server::seed::Seeded, String> {
+    kaos_server::seed::seed(kaos).map_err(|e| format!("seeding failed: {}", e.message))
 }

@@ -14,6 +14,8 @@
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails; so
 //! does a missing Chromium with `KAOS_REQUIRE_BROWSER=1`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -22,6 +24,9 @@ use kaosnet::leaderboards::{LeaderboardConfig, Operator, SortOrder, Submission, 
 use kaosnet::matches::{Dispatcher, MatchContext, MatchHandler, MatchInit, MatchMessage};
 use kaosnet::notifications::Outgoing;
 use serde_json::{json, Value};
+
+#[cfg(feature = "postgres")]
+use common::postgres::Schema;
 
 /// Answers each input to its sender alone: op 2, `pong:<data>`.
 struct Arena;
@@ -87,33 +92,6 @@ fn the_nakama_js_client_works_against_kaos_server_on_postgresql() {
         // What the suites did is in PostgreSQL: accounts, storage, records, messages.
         let kept = ["users", "storage", "leaderboard_records", "messages"].map(|t| (t, schema.rows(t)));
         assert!(kept.iter().all(|(_, n)| *n > 0), "{format}: {kept:?}");
-    }
-}
-
-/// A fresh schema, dropped when the test ends however it ends.
-#[cfg(feature = "postgres")]
-struct Schema {
-    admin: postgres::Client,
-    name: String,
-}
-
-#[cfg(feature = "postgres")]
-impl Schema {
-    fn create(base: &str, name: &str) -> Schema {
-        let mut admin = postgres::Client::connect(base, postgres::NoTls).unwrap();
-        admin.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
-        Schema { admin, name: name.into() }
-    }
-
-    fn rows(&mut self, table: &str) -> i64 {
-        self.admin.query_one(&format!("SELECT count(*) FROM {}.{table}", self.name), &[]).unwrap().get(0)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = self.admin.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
     }
 }
 

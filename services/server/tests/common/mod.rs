@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod console;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
