@@ -59,6 +59,20 @@ pub fn register(kaos: &KaosNet) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `kaos-io-server`'s command line: kaos-server's flags, the web client's port.
+#[derive(Debug, clap::Parser)]
+#[command(name = "kaos-io-server", version, about = "Kaos.io: an Agar.io-style game on KaosNet")]
+pub struct Cli {
+    /// The web client's port.
+    #[arg(long, env = "KAOS_IO_WEB_PORT", default_value_t = 8080)]
+    pub web_port: u16,
+    /// Reads the configuration, prints it (no secrets) and exits.
+    #[arg(long)]
+    pub check_config: bool,
+    #[command(flatten)]
+    pub server: kaos_server::config::Args,
+}
+
 /// A running game: KaosNet's services (as kaos-server runs them) and the web client.
 #[derive(Debug)]
 pub struct Running {

@@ -257,6 +257,8 @@ export class ConsoleApi {
 
   // Players
   findPlayers = (q: string) => this.get<{ accounts: Player[] }>("/v2/console/account", { q });
+  listPlayers = (cursor?: string) =>
+    this.get<{ accounts: Player[]; cursor?: string }>("/v2/console/account", { cursor, limit: 50 });
   player = (id: string) => this.get<Player>(`/v2/console/account/${seg(id)}`);
   editPlayer = (id: string, edit: Record<string, unknown>) => this.call<Player>("PUT", `/v2/console/account/${seg(id)}`, edit);
   exportPlayer = (id: string) => this.get<Record<string, unknown>>(`/v2/console/account/${seg(id)}/export`);

@@ -7,6 +7,29 @@ use clap::Parser;
 use kaosnet::hooks::{Limit, RateLimits};
 use serde::Deserialize;
 
+/// The command line: the server's flags, and what to do (serve, when no command is
+/// given).
+#[derive(Debug, Parser)]
+#[command(name = "kaos-server", version, about = "KaosNet game server (Nakama-compatible client API)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub args: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Creates the database's schema, or brings it up to date, and exits.
+    Migrate,
+    /// Writes the sample data (players, groups, leaderboards, a tournament, storage,
+    /// friends, notifications) and exits; safe to run again.
+    Seed,
+    /// Reads the configuration, prints it (no secrets) and its warnings, and exits:
+    /// 0 if it is valid, 2 if not.
+    CheckConfig,
+}
+
 /// Command line and environment (`kaos-server --help`).
 #[derive(Debug, Default, Parser)]
 #[command(name = "kaos-server", version, about = "KaosNet game server (Nakama-compatible client API)")]

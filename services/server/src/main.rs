@@ -7,33 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use kaos_server::config::{Args, Config};
+use kaos_server::config::{Cli, Command, Config};
 
 // Leaderboard updates run about half again as fast on mimalloc as on glibc's allocator
 // (benches/README.md, leaderboards); the benchmarks of server code use it too.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Debug, Parser)]
-#[command(name = "kaos-server", version, about = "KaosNet game server (Nakama-compatible client API)")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    args: Args,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Command {
-    /// Creates the database's schema, or brings it up to date, and exits.
-    Migrate,
-    /// Writes the sample data (players, groups, leaderboards, a tournament, storage,
-    /// friends, notifications) and exits; safe to run again.
-    Seed,
-    /// Reads the configuration, prints it (no secrets) and its warnings, and exits:
-    /// 0 if it is valid, 2 if not.
-    CheckConfig,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

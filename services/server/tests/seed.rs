@@ -54,6 +54,11 @@ fn seeded_data_shows_in_the_api_and_the_console(database: Database) {
     let player: Value = found["accounts"][0].clone();
     assert_eq!(player["username"], "SpeedRunner");
     assert!(player["wallet"]["coins"].as_i64().unwrap() > 0, "{player}");
+    let (_, page) = call_at(console, "GET", "/v2/console/account?limit=6", &admin, "");
+    let cursor = page["cursor"].as_str().unwrap();
+    let (_, rest) = call_at(console, "GET", &format!("/v2/console/account?limit=6&cursor={cursor}"), &admin, "");
+    let listed = page["accounts"].as_array().unwrap().len() + rest["accounts"].as_array().unwrap().len();
+    assert_eq!((listed, &rest["cursor"]), (10, &Value::Null), "every account, paged: {rest}");
     let (_, boards) = call_at(console, "GET", "/v2/console/leaderboard", &admin, "");
     assert_eq!(boards["leaderboards"].as_array().unwrap().len(), 4, "3 boards and the tournament: {boards}");
     let (_, profiles) = call_at(console, "GET", "/v2/console/storage?collection=profiles", &admin, "");

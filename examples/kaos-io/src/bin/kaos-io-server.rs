@@ -9,16 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-
-#[derive(Debug, Parser)]
-#[command(name = "kaos-io-server", version, about = "Kaos.io: an Agar.io-style game on KaosNet")]
-struct Cli {
-    /// The web client's port.
-    #[arg(long, env = "KAOS_IO_WEB_PORT", default_value_t = 8080)]
-    web_port: u16,
-    #[command(flatten)]
-    server: kaos_server::config::Args,
-}
+use kaos_io::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,6 +20,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.check_config {
+        println!("web client: port {}\n{}", cli.web_port, config.summary());
+        return ExitCode::SUCCESS;
+    }
     let _tracing = match kaosnet::telemetry::init_tracing(config.telemetry.clone()) {
         Ok(guard) => guard,
         Err(e) => {

@@ -34,7 +34,8 @@ const routes: RouteInfo[] = [
 function session(role: Session["role"]): Session {
   const f = vi.fn((url: string | URL | Request) => {
     const u = String(url);
-    const body = u.includes("/friend") ? { friends: [] } : u.includes("/group") ? { groups: [] } : u.includes("?q=") ? { accounts: [player] } : player;
+    const listing = u.includes("?q=") || u.includes("?limit=");
+    const body = u.includes("/friend") ? { friends: [] } : u.includes("/group") ? { groups: [] } : listing ? { accounts: [player] } : player;
     return Promise.resolve(new Response(JSON.stringify(body), { status: 200 }));
   });
   const api = new ConsoleApi("t", () => {}, "", f as unknown as typeof fetch);
@@ -70,6 +71,16 @@ describe("Players", () => {
     await waitFor(() => expect(screen.getByText("dev-1")).toBeTruthy());
     expect(document.querySelectorAll("[data-destructive]").length).toBe(0);
     expect(screen.queryByText("Edit")).toBeNull();
+  });
+
+  it("lists every player when nothing is searched", async () => {
+    render(
+      <SessionContext.Provider value={session("readonly")}>
+        <Players />
+      </SessionContext.Provider>,
+    );
+    await waitFor(() => expect(screen.getByText(player.user_id)).toBeTruthy());
+    expect(screen.getByText("Page 1")).toBeTruthy();
   });
 
   it("finds players by what the operator types", async () => {

@@ -7,7 +7,7 @@ import { Friends } from "./Social";
 import type { Player } from "../api";
 import {
   Button, Card, DangerButton, ErrorBox, Field, Form, Input, Json, Loading, Mono, Page, Table, TextArea, Time,
-  useAction, useLoad, useSession,
+  useAction, useLoad, usePager, useSession,
 } from "../ui";
 
 function download(name: string, value: unknown) {
@@ -139,6 +139,8 @@ export function Players() {
   const [q, setQ] = useState(params.get("q") ?? "");
   const [found, setFound] = useState<Player[] | null>(null);
   const search = useAction();
+  const pager = usePager();
+  const all = useLoad(() => (id || found ? Promise.resolve(null) : api.listPlayers(pager.cursor)), [api, id, found, pager.cursor]);
   return (
     <Page title="Players">
       <Form
@@ -150,6 +152,21 @@ export function Players() {
         </Field>
         <Button kind="primary" type="submit" disabled={search.busy}>Find</Button>
       </Form>
+      {!found && !id && all.data && (
+        <>
+          <ErrorBox error={all.error} />
+          <Table
+            head={["Username", "Id", "Online"]}
+            empty="No players yet."
+            rows={(all.data.accounts ?? []).map((p) => [
+              <a className="text-indigo-600 underline dark:text-indigo-400" href={`#/players?id=${encodeURIComponent(p.user_id)}`}>{p.username}</a>,
+              <Mono>{p.user_id}</Mono>,
+              p.online ? "yes" : "no",
+            ])}
+          />
+          {pager.controls(all.data.cursor)}
+        </>
+      )}
       {found && (
         <Table
           head={["Username", "Id", "Online"]}

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /v2/console/session?user_id=&transport=&limit=` | ViewSessions |
 //! | `DELETE /v2/console/session/{session_id}` (kick) | KickSessions |
-//! | `GET /v2/console/account?q=` (an id, username, device id, email or custom id) | ViewPlayers |
+//! | `GET /v2/console/account?q=` (an id, username, device id, email or custom id; no `q`: every account, `cursor`, `limit`) | ViewPlayers |
 //! | `GET /v2/console/account/{id}` (with devices, wallet and metadata) | ViewPlayers |
 //! | `PUT /v2/console/account/{id}` (profile fields, metadata; wallet changes) | ManagePlayers |
 //! | `GET /v2/console/account/{id}/export` (everything kept about them, as JSON) | ViewPlayers |
@@ -70,7 +70,18 @@ pub(super) fn routes(r: &mut Router, kaos: &Arc<KaosNet>, auth: &Arc<ConsoleAuth
         let q = req.query("q").unwrap_or_default();
         let store = k.accounts().store();
         let mut found: Vec<User> = Vec::new();
-        if !q.is_empty() {
+        if q.is_empty() {
+            // No search: every account, a page at a time in id order.
+            let after = req.query("cursor").unwrap_or_default();
+            let limit = req.query("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 100);
+            let ids = store.user_ids(&after, limit)?;
+            let cursor = ids.last().filter(|_| ids.len() == limit).cloned();
+            let mut users = store.users(&ids, &[])?;
+            users.sort_by(|a, b| a.id.cmp(&b.id));
+            let accounts: Vec<Value> = users.iter().map(|u| player_json(&k, u)).collect();
+            return Ok(json!({ "accounts": accounts, "cursor": cursor }));
+        }
+        {
             let keys =
                 [UserKey::Id(&q), UserKey::Username(&q), UserKey::Device(&q), UserKey::Email(&q), UserKey::Custom(&q)];
             for key in keys {
