@@ -799,3 +799,18 @@ fn sqlite_leaderboard_writes_read_the_same_before_and_after_the_journal_folds() 
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `scripts/init.sql` is the schema the PostgreSQL migrations create
+/// (`KAOS_WRITE_INIT_SQL=1` writes it anew).
+#[cfg(feature = "postgres")]
+#[test]
+fn init_sql_is_the_postgresql_migrations() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/init.sql");
+    let schema = kaosnet::store::postgres_schema_sql();
+    if std::env::var_os("KAOS_WRITE_INIT_SQL").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &schema).unwrap();
+    }
+    let file = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(file == schema, "scripts/init.sql is stale: run this test with KAOS_WRITE_INIT_SQL=1");
+}

@@ -25,7 +25,7 @@ pub use memory::MemoryStore;
 pub use messages::{ChannelMessage, MessageStore, Notification};
 pub(crate) use messages::{MESSAGE_COLUMNS, NOTIFICATION_COLUMNS};
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{schema_sql as postgres_schema_sql, PostgresStore};
 pub(crate) use social::{forget_user, like_pattern, name_matches, SocialTx, GROUP_COLUMNS};
 pub use social::{
     friend_state, group_state, Friend, Group, GroupFilter, GroupUpdate, GroupUsersOp, Membership, Refusal, SocialDone,

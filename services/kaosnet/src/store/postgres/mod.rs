@@ -404,6 +404,22 @@ fn read_object(q: &mut impl Query, id: &ObjectId) -> Result<Option<StorageObject
     Ok(q.rows(&sql, &[&id.collection, &id.user_id, &id.key])?.first().map(object_row))
 }
 
+/// The whole schema as SQL, as [`PostgresStore::open`] leaves a new database: what
+/// `scripts/init.sql` holds, for those who create databases by hand.
+pub fn schema_sql() -> String {
+    let mut sql = String::from(
+        "-- KaosNet's PostgreSQL schema, as kaos-server creates it on a new database (its migrations,\n\
+         -- services/kaosnet/src/store/postgres/mod.rs; a test checks this file matches them).\n\n\
+         CREATE TABLE IF NOT EXISTS kaos_schema (version INTEGER NOT NULL);\n",
+    );
+    for m in MIGRATIONS {
+        sql.push_str(m.trim_end());
+        sql.push('\n');
+    }
+    sql.push_str(&format!("INSERT INTO kaos_schema (version) VALUES ({});\n", MIGRATIONS.len()));
+    sql
+}
+
 impl PostgresStore {
     /// Connects (`host=… user=… dbname=…` or a `postgres://` URL) and brings the schema
     /// up to date.
