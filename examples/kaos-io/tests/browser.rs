@@ -1,6 +1,7 @@
 //! Kaos.io end to end in Debian's Chromium (`tests/browser.mjs`, playwright-core from the
 //! server's end-to-end suites): two players, movement seen by the other, a score on the
-//! leaderboard, a screenshot that is not blank.
+//! leaderboard, a screenshot that is not blank; and in Debian's Firefox ESR
+//! (`tests/firefox.mjs`, puppeteer-core over WebDriver BiDi): two players, movement.
 
 mod common;
 
@@ -46,4 +47,31 @@ fn two_players_see_each_other_move_and_a_score_lands_on_the_leaderboard() {
     if std::env::var_os("KAOS_IO_SHOT").is_none() {
         let _ = std::fs::remove_file(&shot);
     }
+}
+
+const FIREFOX: &str = "/usr/bin/firefox-esr";
+
+#[test]
+fn two_players_see_each_other_move_in_firefox() {
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../services/server/tests/e2e");
+    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if node && !e2e.join("node_modules/puppeteer-core").exists() {
+        let _ = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&e2e).status();
+    }
+    let puppeteer = e2e.join("node_modules/puppeteer-core/lib/esm/puppeteer/puppeteer-core.js");
+    if !node || !puppeteer.exists() || !Path::new(FIREFOX).exists() {
+        assert!(std::env::var_os("KAOS_REQUIRE_FIREFOX").is_none(), "node, puppeteer-core or {FIREFOX} is missing");
+        eprintln!("skipped: node, puppeteer-core or {FIREFOX} is missing (apt-get install firefox-esr)");
+        return;
+    }
+    let game = kaos_io::serve(&common::config(), 0).unwrap();
+    let out = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firefox.mjs"))
+        .env("KAOS_IO_URL", format!("http://{}", game.web_addr))
+        .env("KAOS_PUPPETEER", &puppeteer)
+        .output()
+        .unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    game.stop().unwrap();
+    assert!(out.status.success() && report.contains("kaos-io firefox: passed"), "{report}");
 }
