@@ -44,11 +44,14 @@ docker-reset:
 	docker compose down -v
 	docker compose up -d --build
 
-# Signs in as admin and keeps the console token in .console-token.
+# Signs in as admin and keeps the console token in .console-token (export
+# KAOS_ADMIN_PASSWORD for a server whose password is not in ./data, as under Docker).
 console-login:
-	@curl -sf -X POST $(CONSOLE)/v2/console/authenticate \
-		-d "{\"username\": \"admin\", \"password\": \"$(PASSWORD)\"}" \
-		| sed 's/.*"token":"\([^"]*\)".*/\1/' > .console-token && echo "signed in (token in .console-token)"
+	@answer=$$(curl -sf -X POST $(CONSOLE)/v2/console/authenticate \
+		-d "{\"username\": \"admin\", \"password\": \"$(PASSWORD)\"}") \
+		&& printf '%s' "$$answer" | sed 's/.*"token":"\([^"]*\)".*/\1/' > .console-token \
+		&& echo "signed in (token in .console-token)" \
+		|| { echo "sign-in failed: is the server up, and the password right?" >&2; exit 1; }
 
 console-status:
 	@curl -sf -H "Authorization: Bearer $$(cat .console-token)" $(CONSOLE)/v2/console/status; echo

@@ -43,8 +43,10 @@ impl GameServer {
     /// Listens on `addr` with `world`; scores go to `kaos`'s leaderboard when given.
     pub fn bind(addr: SocketAddr, world: World, kaos: Option<Arc<KaosNet>>) -> std::io::Result<GameServer> {
         if let Some(k) = &kaos {
+            // Authoritative: only this server writes scores; a client cannot post one.
             let board = LeaderboardConfig {
                 id: LEADERBOARD.into(),
+                authoritative: true,
                 sort_order: SortOrder::Descending,
                 operator: Operator::Best,
                 ..LeaderboardConfig::default()
@@ -79,15 +81,8 @@ impl GameServer {
 
     fn receive(&mut self) {
         while self.rudp.accept().is_some() {}
-        while let Some(event) = self.rudp.poll_event() {
-            if let ServerEvent::Disconnected(addr, _) = event {
-                if let Some(p) = self.pilots.remove(&addr) {
-                    if let Some(ship) = self.world.remove_ship(p.id) {
-                        self.record(p.user_id.as_deref(), &p.name, ship.score);
-                    }
-                }
-            }
-        }
+        // Messages first, then departures: a Hello that came just before its sender left
+        // must not leave a pilot behind.
         let mut inbox = Vec::new();
         self.rudp.receive_all(|addr, _, data| inbox.push((addr, wire::decode(data))));
         for (addr, message) in inbox {
@@ -100,6 +95,25 @@ impl GameServer {
                 }
                 // Anything else from a client, or nothing readable, is dropped.
                 _ => {}
+            }
+        }
+        while let Some(event) = self.rudp.poll_event() {
+            if let ServerEvent::Disconnected(addr, _) = event {
+                self.depart(&addr);
+            }
+        }
+        // And any pilot whose connection is gone without an event said so.
+        let live: std::collections::HashSet<SocketAddr> = self.rudp.clients().collect();
+        let gone: Vec<SocketAddr> = self.pilots.keys().filter(|a| !live.contains(a)).copied().collect();
+        for addr in gone {
+            self.depart(&addr);
+        }
+    }
+
+    fn depart(&mut self, addr: &SocketAddr) {
+        if let Some(p) = self.pilots.remove(addr) {
+            if let Some(ship) = self.world.remove_ship(p.id) {
+                self.record(p.user_id.as_deref(), &p.name, ship.score);
             }
         }
     }

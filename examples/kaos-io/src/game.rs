@@ -117,7 +117,8 @@ impl World {
     pub fn step(&mut self, dt: f32) -> Vec<Death> {
         for c in self.cells.values_mut().filter(|c| c.alive) {
             let v = speed(c.mass) * dt;
-            let r = radius(c.mass);
+            // Capped so the clamp below always has room, however heavy a cell gets.
+            let r = radius(c.mass).min(SIZE / 4.0);
             c.x = (c.x + c.dir.0 * v).clamp(r, SIZE - r);
             c.y = (c.y + c.dir.1 * v).clamp(r, SIZE - r);
             if c.mass > DECAY_ABOVE {

@@ -38,8 +38,10 @@ const COLORS: [&str; 8] = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4"
 
 /// Registers the match handler, the join RPC and the leaderboard on `kaos`.
 pub fn register(kaos: &KaosNet) -> Result<(), ApiError> {
+    // Authoritative: only the match writes scores; a client cannot post one.
     let board = LeaderboardConfig {
         id: LEADERBOARD.into(),
+        authoritative: true,
         sort_order: SortOrder::Descending,
         operator: Operator::Best,
         ..LeaderboardConfig::default()
@@ -50,7 +52,13 @@ pub fn register(kaos: &KaosNet) -> Result<(), ApiError> {
     let weak = kaos.weak();
     kaos.rpcs().register(JOIN_RPC, move |_, _| {
         let kaos = weak.upgrade().ok_or_else(|| ApiError::invalid("shutting down"))?;
-        let open = kaos.matches().list().into_iter().find(|m| m.handler_name == HANDLER && m.size < MAX_PLAYERS);
+        // The fullest match with room, so players meet rather than spread out.
+        let open = kaos
+            .matches()
+            .list()
+            .into_iter()
+            .filter(|m| m.handler_name == HANDLER && m.size < MAX_PLAYERS)
+            .max_by_key(|m| m.size);
         match open {
             Some(m) => Ok(m.match_id),
             None => kaos.matches().create(&kaos, HANDLER, &Value::Null),
@@ -84,8 +92,18 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops both and waits for them.
+    /// Stops both and waits for them; the matches first, so every life in play is scored.
     pub fn stop(self) -> std::io::Result<()> {
+        let matches = self.server.kaos.matches();
+        for m in matches.list() {
+            matches.stop(&m.match_id, 0);
+        }
+        for _ in 0..200 {
+            if matches.list().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         self.web_stop.shutdown();
         self.server.shutdown();
         let _ = self.web_thread.join();
@@ -145,8 +163,15 @@ pub struct KaosIo {
     kaos: Weak<KaosNet>,
     world: game::World,
     profiles: HashMap<String, Profile>,
+    /// The one session each player plays from (a second tab is refused).
+    sessions: HashMap<String, kaosnet::realtime::SessionId>,
     top: Value,
+    /// Ticks in a row with nobody in the match: after `EMPTY_TICKS` it ends.
+    empty_for: u64,
 }
+
+/// An empty match ends after this many ticks (30 s).
+const EMPTY_TICKS: u64 = 30 * TICK_RATE as u64;
 
 impl std::fmt::Debug for KaosIo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,7 +187,14 @@ fn seed() -> u64 {
 
 impl KaosIo {
     pub fn new(kaos: Weak<KaosNet>) -> KaosIo {
-        KaosIo { kaos, world: game::World::new(seed()), profiles: HashMap::new(), top: json!([]) }
+        KaosIo {
+            kaos,
+            world: game::World::new(seed()),
+            profiles: HashMap::new(),
+            sessions: HashMap::new(),
+            top: json!([]),
+            empty_for: 0,
+        }
     }
 
     fn services(&self) -> Option<Arc<KaosNet>> {
@@ -175,7 +207,7 @@ impl KaosIo {
         let value: Value = stored.and_then(|o| serde_json::from_str(&o.value).ok()).unwrap_or(Value::Null);
         let fallback = COLORS[user_id.bytes().map(usize::from).sum::<usize>() % COLORS.len()];
         Profile {
-            color: value["color"].as_str().filter(|c| c.len() <= 16).unwrap_or(fallback).to_string(),
+            color: value["color"].as_str().filter(|c| COLORS.contains(c)).unwrap_or(fallback).to_string(),
             high_score: value["high_score"].as_u64().unwrap_or(0) as u32,
         }
     }
@@ -189,8 +221,17 @@ impl KaosIo {
         }
         if let Some(p) = self.profiles.get_mut(user_id) {
             p.high_score = p.high_score.max(score);
-            let profile = json!({ "color": p.color, "high_score": p.high_score });
-            if let Err(e) = kaos.storage().set(user_id, "profiles", "main", profile) {
+            // Readable by its owner, written by the server only.
+            let profile = json!({ "color": p.color, "high_score": p.high_score }).to_string();
+            let write = kaosnet::storage::ops::Write {
+                collection: "profiles".into(),
+                key: "main".into(),
+                value: profile,
+                version: kaosnet::store::VersionCheck::Any,
+                permission_read: 1,
+                permission_write: 0,
+            };
+            if let Err(e) = kaos.storage().write_objects(kaosnet::store::Caller::Server, user_id, vec![write]) {
                 tracing::warn!("kaos-io: profile not saved: {}", e.message);
             }
         }
@@ -221,6 +262,24 @@ impl MatchHandler for KaosIo {
         Ok(MatchInit { tick_rate: TICK_RATE, label: json!({ "game": "kaos.io" }).to_string() })
     }
 
+    fn join_attempt(
+        &mut self,
+        _: &MatchContext,
+        _: &mut Dispatcher<'_>,
+        _: u64,
+        presence: &Presence,
+        _: &HashMap<String, String>,
+    ) -> Result<(), String> {
+        if self.sessions.len() >= MAX_PLAYERS {
+            return Err("this match is full".into());
+        }
+        if self.sessions.get(&presence.user_id).is_some_and(|s| *s != presence.session) {
+            return Err("you are already playing (in another tab?)".into());
+        }
+        self.sessions.insert(presence.user_id.clone(), presence.session);
+        Ok(())
+    }
+
     fn join(&mut self, _: &MatchContext, _: &mut Dispatcher<'_>, _: u64, joined: &[Presence]) {
         for p in joined {
             let profile = self.load_profile(&p.user_id);
@@ -231,6 +290,11 @@ impl MatchHandler for KaosIo {
 
     fn leave(&mut self, _: &MatchContext, _: &mut Dispatcher<'_>, _: u64, left: &[Presence]) {
         for p in left {
+            // Only the session that plays: not a refused second tab's.
+            if self.sessions.get(&p.user_id) != Some(&p.session) {
+                continue;
+            }
+            self.sessions.remove(&p.user_id);
             if let Some(score) = self.world.leave(&p.user_id) {
                 self.record(&p.user_id, &p.username, score);
             }
@@ -266,9 +330,24 @@ impl MatchHandler for KaosIo {
         if tick % u64::from(TICK_RATE) == 0 {
             self.refresh_top();
         }
+        self.empty_for = if self.sessions.is_empty() { self.empty_for + 1 } else { 0 };
+        if self.empty_for > EMPTY_TICKS {
+            return false;
+        }
         let state = self.snapshot(tick).to_string();
         d.broadcast(OP_STATE, state.as_bytes(), None, None, false);
         true
+    }
+
+    fn terminate(&mut self, _: &MatchContext, _: &mut Dispatcher<'_>, _: u64, _: u32) {
+        // The server is stopping: every life in play is scored.
+        let alive: Vec<(String, String)> =
+            self.world.cells.iter().filter(|(_, c)| c.alive).map(|(id, c)| (id.clone(), c.name.clone())).collect();
+        for (id, name) in alive {
+            if let Some(score) = self.world.leave(&id) {
+                self.record(&id, &name, score);
+            }
+        }
     }
 
     fn state(&mut self, _: &MatchContext) -> Value {

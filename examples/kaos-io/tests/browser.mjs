@@ -47,8 +47,9 @@ try {
   }
   // alpha holds D (right), then S (down): beta sees alpha's cell move.
   const before = await position(b.page, 'alpha');
-  await a.page.keyboard.down('d');
-  await a.page.keyboard.down('s');
+  // Toward the middle, so no wall stops it.
+  const keys = [before.x > 1500 ? 'a' : 'd', before.y > 1500 ? 'w' : 's'];
+  for (const k of keys) await a.page.keyboard.down(k);
   await b.page.waitForFunction(
     ([x0, y0]) => {
       const p = window.kaosIo.latest.players.find((q) => q[1] === 'alpha');
@@ -56,8 +57,7 @@ try {
     },
     [before.x, before.y],
   );
-  await a.page.keyboard.up('d');
-  await a.page.keyboard.up('s');
+  for (const k of keys) await a.page.keyboard.up(k);
   const after = await position(b.page, 'alpha');
   check(after.x !== before.x || after.y !== before.y, `beta sees alpha move (${before.x},${before.y} to ${after.x},${after.y})`);
   check((await a.page.evaluate(() => window.kaosIo.sent)) > 0, 'alpha sent inputs');

@@ -65,7 +65,8 @@ fn the_compose_services_run_commands_and_environments_their_binaries_accept() {
         }
     }
     // The seed's ports: the game API, the console, RUDP, the web client, PostgreSQL.
-    for port in ["7350:7350", "7351:7351", "7352:7352/udp", "8080:8080", "5432:5432"] {
+    // (The console and PostgreSQL only on this machine's loopback.)
+    for port in ["7350:7350", "127.0.0.1:7351:7351", "7352:7352/udp", "8080:8080", "127.0.0.1:5432:5432"] {
         assert!(published.iter().any(|p| p == port), "{port} in {published:?}");
     }
 }

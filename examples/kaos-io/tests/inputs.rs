@@ -62,6 +62,16 @@ fn out_of_range_and_malformed_inputs_are_clamped_or_ignored() {
     let config = common::config();
     let game = kaos_io::serve(&config, 0).unwrap();
     let token = sign_in(game.server.addr);
+    // No client writes a score: the board is the match's alone.
+    let post = format!(
+        "POST /v2/leaderboard/{} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 18\r\nConnection: close\r\n\r\n{{\"score\":\"999999\"}}",
+        kaos_io::LEADERBOARD
+    );
+    let mut c = TcpStream::connect(game.server.addr).unwrap();
+    c.write_all(post.as_bytes()).unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws?token={token}&format=json", game.server.addr)).unwrap();
     ws.send(tungstenite::Message::text(json!({"cid": "1", "rpc": {"id": kaos_io::JOIN_RPC}}).to_string())).unwrap();
     let match_id = next(&mut ws)["rpc"]["payload"].as_str().unwrap().to_string();

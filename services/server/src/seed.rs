@@ -42,9 +42,12 @@ pub struct Seeded {
     pub records: usize,
 }
 
+/// The games' boards are authoritative (only their servers write scores); the weekly
+/// board takes clients' submissions.
 fn board(id: &str, reset: Option<&str>) -> LeaderboardConfig {
     LeaderboardConfig {
         id: id.into(),
+        authoritative: id != "weekly_scores",
         sort_order: SortOrder::Descending,
         operator: Operator::Best,
         reset_schedule: reset.map(str::to_string),
