@@ -117,9 +117,12 @@ export function App() {
     role: claims.rol,
     routes,
     can: makeCan(routes, claims.rol),
+    // The token is revoked before the page leaves it (a navigation would cancel the call).
     signOut: () => {
-      api.logout().catch(() => {});
-      signOut();
+      api
+        .logout()
+        .catch(() => {})
+        .finally(() => signOut());
     },
     setToken: keep,
   };
