@@ -10,22 +10,30 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-#[test]
-fn two_players_see_each_other_move_and_a_score_lands_on_the_leaderboard() {
+/// The node module `entry` (under the server's end-to-end suites, installed there if it
+/// is missing) when node and `browser` are here too; None (the test skips) otherwise,
+/// unless one of `required` is set.
+fn ready(entry: &str, browser: &str, required: &[&str]) -> Option<std::path::PathBuf> {
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../services/server/tests/e2e");
+    let module = e2e.join("node_modules").join(entry);
     let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if node && !e2e.join("node_modules/playwright-core").exists() {
+    if node && !module.exists() {
         let _ = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&e2e).status();
     }
-    let playwright = e2e.join("node_modules/playwright-core/index.mjs");
-    if !node || !playwright.exists() || !Path::new(CHROMIUM).exists() {
-        assert!(
-            std::env::var_os("KAOS_REQUIRE_NODE").is_none() && std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(),
-            "node, playwright-core or {CHROMIUM} is missing"
-        );
-        eprintln!("skipped: node, playwright-core or {CHROMIUM} is missing");
-        return;
+    if node && module.exists() && Path::new(browser).exists() {
+        return Some(module);
     }
+    assert!(required.iter().all(|v| std::env::var_os(v).is_none()), "node, {entry} or {browser} is missing");
+    eprintln!("skipped: node, {entry} or {browser} is missing");
+    None
+}
+
+#[test]
+fn two_players_see_each_other_move_and_a_score_lands_on_the_leaderboard() {
+    let Some(playwright) = ready("playwright-core/index.mjs", CHROMIUM, &["KAOS_REQUIRE_NODE", "KAOS_REQUIRE_BROWSER"])
+    else {
+        return;
+    };
     let config = common::config();
     let game = kaos_io::serve(&config, 0).unwrap();
     // KAOS_IO_SHOT keeps the screenshot there (the README's comes from it).
@@ -53,17 +61,11 @@ const FIREFOX: &str = "/usr/bin/firefox-esr";
 
 #[test]
 fn two_players_see_each_other_move_in_firefox() {
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../services/server/tests/e2e");
-    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if node && !e2e.join("node_modules/puppeteer-core").exists() {
-        let _ = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&e2e).status();
-    }
-    let puppeteer = e2e.join("node_modules/puppeteer-core/lib/esm/puppeteer/puppeteer-core.js");
-    if !node || !puppeteer.exists() || !Path::new(FIREFOX).exists() {
-        assert!(std::env::var_os("KAOS_REQUIRE_FIREFOX").is_none(), "node, puppeteer-core or {FIREFOX} is missing");
-        eprintln!("skipped: node, puppeteer-core or {FIREFOX} is missing (apt-get install firefox-esr)");
+    let Some(puppeteer) =
+        ready("puppeteer-core/lib/esm/puppeteer/puppeteer-core.js", FIREFOX, &["KAOS_REQUIRE_FIREFOX"])
+    else {
         return;
-    }
+    };
     let game = kaos_io::serve(&common::config(), 0).unwrap();
     let out = Command::new("node")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firefox.mjs"))
