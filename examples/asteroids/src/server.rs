@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kaos_rudp::{RudpServer, ServerEvent, RELIABLE_ORDERED, UNRELIABLE_SEQUENCED};
-use kaosnet::leaderboards::{Operator, SortOrder, Submission};
+use kaosnet::leaderboards::Submission;
 use kaosnet::{DeviceAuthRequest, KaosNet, LeaderboardConfig};
 
 use crate::wire::{self, Message, MAX_SHIPS};
@@ -43,14 +43,8 @@ impl GameServer {
     /// Listens on `addr` with `world`; scores go to `kaos`'s leaderboard when given.
     pub fn bind(addr: SocketAddr, world: World, kaos: Option<Arc<KaosNet>>) -> std::io::Result<GameServer> {
         if let Some(k) = &kaos {
-            // Authoritative: only this server writes scores; a client cannot post one.
-            let board = LeaderboardConfig {
-                id: LEADERBOARD.into(),
-                authoritative: true,
-                sort_order: SortOrder::Descending,
-                operator: Operator::Best,
-                ..LeaderboardConfig::default()
-            };
+            // Only this server writes scores; a client cannot post one.
+            let board = LeaderboardConfig::high_scores(LEADERBOARD);
             k.leaderboards().create(board).map_err(|e| std::io::Error::other(e.message))?;
         }
         Ok(GameServer { rudp: RudpServer::bind(addr, 256)?, world, pilots: HashMap::new(), kaos })

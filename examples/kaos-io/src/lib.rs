@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use kaos_http::{Response, Router};
-use kaosnet::leaderboards::{Operator, SortOrder, Submission};
+use kaosnet::leaderboards::Submission;
 use kaosnet::matches::{Dispatcher, MatchContext, MatchInit, MatchMessage};
 use kaosnet::realtime::tracker::Presence;
 use kaosnet::{ApiError, KaosNet, LeaderboardConfig, MatchHandler};
@@ -38,15 +38,8 @@ const COLORS: [&str; 8] = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4"
 
 /// Registers the match handler, the join RPC and the leaderboard on `kaos`.
 pub fn register(kaos: &KaosNet) -> Result<(), ApiError> {
-    // Authoritative: only the match writes scores; a client cannot post one.
-    let board = LeaderboardConfig {
-        id: LEADERBOARD.into(),
-        authoritative: true,
-        sort_order: SortOrder::Descending,
-        operator: Operator::Best,
-        ..LeaderboardConfig::default()
-    };
-    kaos.leaderboards().create(board)?;
+    // Only the match writes scores; a client cannot post one.
+    kaos.leaderboards().create(LeaderboardConfig::high_scores(LEADERBOARD))?;
     let weak = kaos.weak();
     kaos.matches().register(HANDLER, move || Box::new(KaosIo::new(weak.clone())));
     let weak = kaos.weak();

@@ -9,7 +9,7 @@
 //!   `asteroids_highscores`, and a tournament `weekend_cup`;
 //! - friendships, and a welcome notification for each player.
 
-use kaosnet::leaderboards::{Operator, SortOrder, Submission, TournamentConfig, TournamentRules};
+use kaosnet::leaderboards::{Submission, TournamentConfig, TournamentRules};
 use kaosnet::{ApiError, DeviceAuthRequest, KaosNet, LeaderboardConfig};
 use serde_json::json;
 
@@ -46,12 +46,9 @@ pub struct Seeded {
 /// board takes clients' submissions.
 fn board(id: &str, reset: Option<&str>) -> LeaderboardConfig {
     LeaderboardConfig {
-        id: id.into(),
         authoritative: id != "weekly_scores",
-        sort_order: SortOrder::Descending,
-        operator: Operator::Best,
         reset_schedule: reset.map(str::to_string),
-        ..LeaderboardConfig::default()
+        ..LeaderboardConfig::high_scores(id)
     }
 }
 

@@ -134,6 +134,20 @@ pub struct LeaderboardConfig {
     pub metadata: String,
 }
 
+impl LeaderboardConfig {
+    /// A game's high-score board: best score first, each player's best kept, written by
+    /// server code only (no client posts a score).
+    pub fn high_scores(id: &str) -> LeaderboardConfig {
+        LeaderboardConfig {
+            id: id.into(),
+            authoritative: true,
+            sort_order: SortOrder::Descending,
+            operator: Operator::Best,
+            ..LeaderboardConfig::default()
+        }
+    }
+}
+
 /// A score to submit.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Submission {
