@@ -115,6 +115,14 @@ impl<'a> Consumer<'a> {
         self.poisoned
     }
 
+    /// Whether anything was published past what this consumer has read (one load of
+    /// the producer counter; in MPSC the next record may still be uncommitted). Reads no
+    /// record.
+    #[inline]
+    pub fn has_pending(&self) -> bool {
+        self.tail_cache != self.head || self.raw.tail().load(Ordering::Acquire) != self.head
+    }
+
     /// Calls `f` on up to `limit` records in order, then frees them all with one release
     /// store of the consumer counter. Returns how many records `f` saw (0: the ring is
     /// empty, or in MPSC the next record is not committed yet).
@@ -191,6 +199,54 @@ impl<'a> Consumer<'a> {
             match scan.step() {
                 Ok(Step::Record(off, len)) => {
                     return Ok(Some(Record { consumer: self, off, len, next: scan.pos }));
+                }
+                Ok(Step::Pad) => {}
+                Ok(Step::Stop) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.finish(scan.pos, res).map(|()| None)
+    }
+
+    /// Copies the next record into `buf` and calls `f` on the copy; the record is freed
+    /// if `f` returns true and stays in the ring (to be read again) if it returns false.
+    /// `Ok(None)`: nothing to read.
+    ///
+    /// For a ring whose producer is not trusted (another process): the payload is read
+    /// once, with atomic loads, into memory the producer cannot reach, so `f` sees bytes
+    /// that cannot change under it, and the length it was validated with is the length
+    /// copied (no second fetch). Errors: [`RingError::TooLarge`] (not poisoning) when
+    /// `buf` is shorter than the record, [`RingError::Corrupt`] as for every read.
+    #[inline]
+    pub fn read_copy<R>(&mut self, buf: &mut [u8], f: impl FnOnce(&[u8]) -> (bool, R)) -> Result<Option<R>, RingError> {
+        let mut scan = self.scan()?;
+        let mut reloaded = false;
+        let res = loop {
+            if scan.avail == 0 {
+                if reloaded {
+                    break Ok(());
+                }
+                reloaded = true;
+                match self.refill(&mut scan) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+            let before = scan.pos;
+            match scan.step() {
+                Ok(Step::Record(off, len)) => {
+                    if buf.len() < len {
+                        // Leave the record (and any pad before it) for a larger buffer.
+                        self.release(before);
+                        return Err(RingError::TooLarge);
+                    }
+                    // SAFETY: `step` validated that the record's `record_len(len)` bytes
+                    // from `off` lie inside the data area and below the producer counter.
+                    unsafe { self.raw.copy_payload(off, &mut buf[..len]) };
+                    let (free, out) = f(&buf[..len]);
+                    self.release(if free { scan.pos } else { before });
+                    return Ok(Some(out));
                 }
                 Ok(Step::Pad) => {}
                 Ok(Step::Stop) => break Ok(()),

@@ -412,6 +412,29 @@ impl RawRing {
         unsafe { core::slice::from_raw_parts(self.data().add(off + RECORD_HEADER_LEN), len) }
     }
 
+    /// Copies the payload of the record at `off` into `out` (its length is the payload's)
+    /// with relaxed atomic loads of whole 8-byte words: a producer writing the record at
+    /// the same time (a broken or hostile process) changes what is copied, never the
+    /// copy's length, and is no data race.
+    ///
+    /// # Safety
+    /// `off + record_len(out.len()) <= cap` and `off` is a multiple of 8.
+    #[inline]
+    unsafe fn copy_payload(&self, off: usize, out: &mut [u8]) {
+        use core::sync::atomic::AtomicU64;
+        debug_assert!(off % RECORD_ALIGN == 0 && off + record_len(out.len()) <= self.cap);
+        // SAFETY: the payload starts 8 bytes into an 8-byte aligned record inside the data
+        // area, and the record (padding included) spans `record_len(len)` bytes, so every
+        // 8-byte word read below is aligned and in bounds. Atomic loads may race with
+        // writes from other processes.
+        let words = unsafe { self.data().add(off + RECORD_HEADER_LEN) }.cast::<AtomicU64>();
+        for (k, chunk) in out.chunks_mut(8).enumerate() {
+            // SAFETY: word `k` lies inside the record (see above).
+            let w = unsafe { &*words.add(k) }.load(Ordering::Relaxed).to_ne_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
+    }
+
     /// The payload space of a claimed record at `off`.
     ///
     /// # Safety

@@ -448,3 +448,38 @@ fn batch_full_wrap_and_publish() {
     assert_eq!(rx.read_batch(usize::MAX, check).unwrap(), 1);
     assert_eq!(tx.batch().push(&[0; 121]), Err(RingError::TooLarge));
 }
+
+#[test]
+fn read_copy_hands_out_a_private_copy_and_keeps_what_is_refused() {
+    let mut lines = region(256);
+    let (mut tx, mut rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
+    let mut buf = [0; 64];
+    let mut out = [0u8; 64];
+    for i in 0..40u32 {
+        tx.push(message(1, i, &mut buf)).unwrap();
+        // Refused once: the same record comes back.
+        assert_eq!(rx.read_copy(&mut out, |m| (false, check_message(m).1)), Ok(Some(i)));
+        // Too small a buffer: an error that leaves the record and does not poison.
+        let len = message(1, i, &mut buf).len();
+        assert_eq!(rx.read_copy(&mut out[..len - 1], |_| (true, ())), Err(RingError::TooLarge));
+        assert!(!rx.is_poisoned());
+        assert_eq!(rx.read_copy(&mut out, |m| (true, check_message(m).1)), Ok(Some(i)));
+        assert_eq!(rx.read_copy(&mut out, |_| (true, ())), Ok(None));
+    }
+}
+
+#[test]
+fn read_copy_refuses_a_corrupted_length() {
+    let mut lines = region(256);
+    let bytes = CacheLine::as_bytes_mut(&mut lines);
+    {
+        let (mut tx, _) = Ring::init(&mut *bytes).unwrap().split();
+        tx.push(b"hello").unwrap();
+    }
+    // The record word claims more bytes than were published.
+    bytes[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&(RECORD_COMMIT | 100).to_ne_bytes());
+    let (_, mut rx) = Ring::attach(bytes).unwrap().split();
+    let mut out = [0u8; 256];
+    assert_eq!(rx.read_copy(&mut out, |_| (true, ())), Err(RingError::Corrupt));
+    assert!(rx.is_poisoned());
+}

@@ -41,6 +41,16 @@ impl std::fmt::Debug for RudpTransport {
     }
 }
 
+/// The socket: an engine's own event loop registers it for readability and calls
+/// [`RudpTransport::process`] when it fires (with the mio backend; io_uring consumes
+/// datagrams itself, so use [`RudpTransport::poll`] there).
+#[cfg(unix)]
+impl std::os::fd::AsFd for RudpTransport {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
 impl RudpTransport {
     /// A client bound to `bind` (port 0 picks one) connecting to `server`, with default
     /// settings and reliable windows of `window` messages.

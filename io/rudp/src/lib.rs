@@ -32,6 +32,8 @@
 
 mod backend;
 mod client;
+#[cfg(target_os = "linux")]
+pub mod driver;
 pub mod multicast;
 mod parking;
 mod server;
@@ -153,6 +155,16 @@ pub enum TransportError {
     Send(SendError),
     /// The socket failed.
     Io(io::Error),
+    /// The media driver failed or is gone ([`DriverTransport`](driver::DriverTransport)).
+    #[cfg(target_os = "linux")]
+    Driver(driver::DriverError),
+}
+
+#[cfg(target_os = "linux")]
+impl From<driver::DriverError> for TransportError {
+    fn from(e: driver::DriverError) -> Self {
+        TransportError::Driver(e)
+    }
 }
 
 impl fmt::Display for TransportError {
@@ -161,6 +173,8 @@ impl fmt::Display for TransportError {
             TransportError::UnknownPeer => f.write_str("no connection with that address"),
             TransportError::Send(e) => write!(f, "send refused: {e}"),
             TransportError::Io(e) => write!(f, "socket error: {e}"),
+            #[cfg(target_os = "linux")]
+            TransportError::Driver(e) => write!(f, "{e}"),
         }
     }
 }
@@ -169,6 +183,8 @@ impl std::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TransportError::Io(e) => Some(e),
+            #[cfg(target_os = "linux")]
+            TransportError::Driver(e) => Some(e),
             _ => None,
         }
     }

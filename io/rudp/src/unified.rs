@@ -20,6 +20,8 @@ impl From<TransportError> for Unified {
             TransportError::Send(SendError::UnknownChannel) => Unified::Protocol("unknown channel".into()),
             TransportError::Send(_) => Unified::Closed,
             TransportError::Io(e) => Unified::Io(e),
+            #[cfg(target_os = "linux")]
+            TransportError::Driver(e) => Unified::Io(e.into()),
         }
     }
 }
