@@ -163,3 +163,26 @@ impl ClientTransport for RudpTransport {
         Ok(self.disconnect(0)?)
     }
 }
+
+#[cfg(target_os = "linux")]
+impl ClientTransport for crate::driver::DriverTransport {
+    fn send(&mut self, data: &[u8]) -> Result<(), Unified> {
+        Ok(Transport::send(self, data)?)
+    }
+
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> Result<usize, Unified> {
+        Ok(Transport::receive(self, f)?)
+    }
+
+    fn is_connected(&self) -> bool {
+        Transport::is_connected(self)
+    }
+
+    fn peer_addr(&self) -> SocketAddr {
+        self.server_addr()
+    }
+
+    fn close(&mut self) -> Result<(), Unified> {
+        Ok(self.disconnect(0)?)
+    }
+}
