@@ -12,8 +12,7 @@ use common::{any, check, message, until, DriverProcess};
 use kaos_core::wire::RejectReason;
 use kaos_rudp::driver::{DriverError, DriverServer, DriverTransport};
 use kaos_rudp::{
-    DisconnectReason, RudpConfig, RudpServer, RudpTransport, SendError, ServerEvent, Transport,
-    TransportError,
+    DisconnectReason, RudpConfig, RudpServer, RudpTransport, SendError, ServerEvent, Transport, TransportError,
 };
 
 const LONG: Duration = Duration::from_secs(60);

@@ -243,6 +243,7 @@ impl Link {
     /// Queues a message for `peer`: `Ok(false)` when the ring is full now.
     #[inline]
     fn send(&mut self, peer: u32, channel: u8, data: &[u8]) -> Result<bool, DriverError> {
+        self.check_failed()?;
         match self.rings.to_driver.claim(TO_DRIVER_HEADER + data.len()) {
             Ok(mut claim) => {
                 proto::put_to_driver(&mut claim, peer, channel);
