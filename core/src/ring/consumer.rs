@@ -256,6 +256,62 @@ impl<'a> Consumer<'a> {
         self.finish(scan.pos, res).map(|()| None)
     }
 
+    /// [`read_copy`](Self::read_copy) for up to `limit` records, freeing all the accepted
+    /// ones with one store of the consumer counter: each record is copied into `buf` and
+    /// handed to `f`; the first one `f` refuses (returns false) and everything after it
+    /// stay in the ring. Returns how many `f` accepted.
+    ///
+    /// Errors as `read_copy`; on [`RingError::TooLarge`] the records accepted before it
+    /// are freed.
+    #[inline]
+    pub fn read_copy_batch(
+        &mut self,
+        buf: &mut [u8],
+        limit: usize,
+        mut f: impl FnMut(&[u8]) -> bool,
+    ) -> Result<usize, RingError> {
+        let mut scan = self.scan()?;
+        let mut reloaded = false;
+        let mut n = 0;
+        let mut done = scan.pos;
+        let res = loop {
+            if n == limit {
+                break Ok(());
+            }
+            if scan.avail == 0 {
+                if n > 0 || reloaded {
+                    break Ok(());
+                }
+                reloaded = true;
+                match self.refill(&mut scan) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+            match scan.step() {
+                Ok(Step::Record(off, len)) => {
+                    if buf.len() < len {
+                        self.release(done);
+                        return Err(RingError::TooLarge);
+                    }
+                    // SAFETY: `step` validated that the record's `record_len(len)` bytes
+                    // from `off` lie inside the data area and below the producer counter.
+                    unsafe { self.raw.copy_payload(off, &mut buf[..len]) };
+                    if !f(&buf[..len]) {
+                        break Ok(());
+                    }
+                    n += 1;
+                    done = scan.pos;
+                }
+                Ok(Step::Pad) => done = scan.pos,
+                Ok(Step::Stop) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.finish(done, res).map(|()| n)
+    }
+
     /// A scan from our position over the records we already know of.
     #[inline(always)]
     fn scan(&self) -> Result<Scan, RingError> {

@@ -428,10 +428,18 @@ impl RawRing {
         // 8-byte word read below is aligned and in bounds. Atomic loads may race with
         // writes from other processes.
         let words = unsafe { self.data().add(off + RECORD_HEADER_LEN) }.cast::<AtomicU64>();
-        for (k, chunk) in out.chunks_mut(8).enumerate() {
+        let whole = out.len() / 8;
+        let mut chunks = out.chunks_exact_mut(8);
+        for (k, chunk) in (&mut chunks).enumerate() {
             // SAFETY: word `k` lies inside the record (see above).
-            let w = unsafe { &*words.add(k) }.load(Ordering::Relaxed).to_ne_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
+            let w = unsafe { &*words.add(k) }.load(Ordering::Relaxed);
+            chunk.copy_from_slice(&w.to_ne_bytes());
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            // SAFETY: as above: the record's padding completes its last word.
+            let w = unsafe { &*words.add(whole) }.load(Ordering::Relaxed).to_ne_bytes();
+            rest.copy_from_slice(&w[..rest.len()]);
         }
     }
 

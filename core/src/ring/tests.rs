@@ -483,3 +483,37 @@ fn read_copy_refuses_a_corrupted_length() {
     assert_eq!(rx.read_copy(&mut out, |_| (true, ())), Err(RingError::Corrupt));
     assert!(rx.is_poisoned());
 }
+
+#[test]
+fn read_copy_batch_stops_at_the_first_refusal_and_frees_the_rest_once() {
+    let mut lines = region(1024);
+    let (mut tx, mut rx) = Ring::init(CacheLine::as_bytes_mut(&mut lines)).unwrap().split();
+    let mut buf = [0; 64];
+    for i in 0..10u32 {
+        tx.push(message(2, i, &mut buf)).unwrap();
+    }
+    let mut out = [0u8; 64];
+    let mut seen = Vec::new();
+    // Accept four, refuse the fifth.
+    let n = rx
+        .read_copy_batch(&mut out, usize::MAX, |m| {
+            let i = check_message(m).1;
+            seen.push(i);
+            i < 4
+        })
+        .unwrap();
+    assert_eq!((n, seen.as_slice()), (4, &[0, 1, 2, 3, 4][..]));
+    // The refused one comes first next time; a limit is honoured.
+    seen.clear();
+    assert_eq!(
+        rx.read_copy_batch(&mut out, 3, |m| {
+            seen.push(check_message(m).1);
+            true
+        }),
+        Ok(3)
+    );
+    assert_eq!(seen, [4, 5, 6]);
+    assert_eq!(rx.read_copy_batch(&mut out[..4], usize::MAX, |_| true), Err(RingError::TooLarge));
+    assert_eq!(rx.read_copy_batch(&mut out, usize::MAX, |m| check_message(m).1 >= 7), Ok(3));
+    assert_eq!(rx.read_copy_batch(&mut out, usize::MAX, |_| true), Ok(0));
+}

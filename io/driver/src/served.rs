@@ -207,37 +207,29 @@ impl Served {
     fn send_queued(&mut self) -> Result<usize, u32> {
         let Some(endpoint) = self.endpoint.as_mut() else { return Ok(0) };
         let Served { rings, peers, buf, .. } = self;
-        let mut n = 0;
         let mut bad = false;
-        while n < BUDGET {
-            let took = rings.to_driver.read_copy(buf, |rec| {
-                let Some((peer, channel, payload)) = proto::get_to_driver(rec) else {
-                    bad = true;
-                    return (true, false);
-                };
-                let sent = match endpoint {
-                    Endpoint::Client(t) => t.queue_on(channel, payload),
-                    Endpoint::Server(s) => match peers.get(&peer) {
-                        Some(addr) => s.send_on(addr, channel, payload),
-                        None => Err(TransportError::UnknownPeer),
-                    },
-                };
-                match sent {
-                    Ok(()) => (true, true),
-                    // Kept for the next turn, once acks have opened the window.
-                    Err(TransportError::Send(SendError::Full)) => (false, false),
-                    // A connection that has ended, a peer that left: dropped, as a socket
-                    // would drop it.
-                    Err(_) => (true, true),
-                }
-            });
-            match took {
-                Ok(Some(true)) => n += 1,
-                Ok(Some(false)) if bad => return Err(slot_error::BAD_MESSAGE),
-                Ok(Some(false)) | Ok(None) => break,
-                Err(_) => return Err(slot_error::CORRUPT_RING),
-            }
-        }
+        let took = rings.to_driver.read_copy_batch(buf, BUDGET, |rec| {
+            let Some((peer, channel, payload)) = proto::get_to_driver(rec) else {
+                bad = true;
+                return false;
+            };
+            let sent = match endpoint {
+                Endpoint::Client(t) => t.queue_on(channel, payload),
+                Endpoint::Server(s) => match peers.get(&peer) {
+                    Some(addr) => s.send_on(addr, channel, payload),
+                    None => Err(TransportError::UnknownPeer),
+                },
+            };
+            // Full: kept for a later turn, once acks have opened the window. Any other
+            // refusal (a connection that ended, a peer that left): dropped, as a socket
+            // would drop it.
+            !matches!(sent, Err(TransportError::Send(SendError::Full)))
+        });
+        let n = match took {
+            _ if bad => return Err(slot_error::BAD_MESSAGE),
+            Ok(n) => n,
+            Err(_) => return Err(slot_error::CORRUPT_RING),
+        };
         let _ = match endpoint {
             Endpoint::Client(t) => t.flush(),
             Endpoint::Server(s) => s.flush(),
