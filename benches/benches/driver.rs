@@ -382,8 +382,7 @@ fn app(dir: &str, server: std::net::SocketAddr, n: u64, direct: bool) {
     };
     let mut m = [0x5Au8; MSG];
     let (mut sent, mut got) = (0u64, 0u64);
-    // SAFETY: getppid has no preconditions.
-    unsafe { libc::getppid() };
+    kaos_driver::syscall_audit::marker();
     let start = Instant::now();
     while got < n {
         while sent < n && sent < got + 4096 {
@@ -400,29 +399,8 @@ fn app(dir: &str, server: std::net::SocketAddr, n: u64, direct: bool) {
         .unwrap();
     }
     let took = start.elapsed();
-    // SAFETY: as above.
-    unsafe { libc::getppid() };
+    kaos_driver::syscall_audit::marker();
     println!("{:.0}", n as f64 / took.as_secs_f64());
-}
-
-/// System calls between the two `getppid` markers of a strace log, by name.
-fn syscalls_between_markers(log: &str) -> Option<Vec<(String, usize)>> {
-    let mut inside = false;
-    let mut seen = 0;
-    let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for line in log.lines() {
-        let call = line.split_whitespace().nth(1).unwrap_or("");
-        let name = call.split('(').next().unwrap_or("");
-        if name == "getppid" {
-            seen += 1;
-            inside = seen == 1;
-            continue;
-        }
-        if inside && !line.contains("resumed>") && !line.contains("+++") && !line.contains("---") && !name.is_empty() {
-            *counts.entry(name.to_string()).or_default() += 1;
-        }
-    }
-    (seen >= 2).then(|| counts.into_iter().collect())
 }
 
 /// Runs the app role (under strace when it is installed); returns (messages/s, the
@@ -444,7 +422,7 @@ fn app_run(dir: &Path, server: std::net::SocketAddr, n: u64, direct: bool) -> (f
     let calls = traced
         .then(|| {
             run(&mut cmd);
-            syscalls_between_markers(&std::fs::read_to_string(&log).unwrap())
+            kaos_driver::syscall_audit::between_markers(&std::fs::read_to_string(&log).unwrap())
         })
         .flatten();
     let _ = std::fs::remove_file(&log);

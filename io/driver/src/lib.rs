@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod served;
+pub mod syscall_audit;
 
 use std::fs::{File, OpenOptions};
 use std::io;
