@@ -6,7 +6,8 @@
 //! counters and the data area. Invariants checked:
 //! - attaching and draining never panic and terminate;
 //! - every payload handed out lies inside the data area;
-//! - `pop` one by one and `read_batch` deliver the same records and end the same way;
+//! - `pop` one by one, `read_batch` and `read_copy_batch` deliver the same records and
+//!   end the same way;
 //! - after `Corrupt` the consumer stays poisoned;
 //! - an SPSC ring drained cleanly accepts a message and hands it back intact.
 #![no_main]
@@ -91,6 +92,7 @@ fn drain_pop(rx: &mut Consumer<'_>, lo: usize, hi: usize) -> (Vec<Vec<u8>>, Opti
 fuzz_target!(|data: &[u8]| {
     let Some((multi, mut lines)) = build(data) else { return };
     let mut copy = lines.clone();
+    let mut copied = lines.clone();
 
     let region = CacheLine::as_bytes_mut(&mut lines);
     let lo = region.as_ptr() as usize + HEADER_LEN;
@@ -113,6 +115,27 @@ fuzz_target!(|data: &[u8]| {
     let batch_end = batch_end.or_else(|| rx.read_batch(usize::MAX, |_| panic!("second batch")).err());
     assert_eq!(popped, batched);
     assert_eq!(pop_end, batch_end);
+
+    // Copied out (the driver's way with an untrusted writer): the same records again.
+    let mut rx = consumer(multi, CacheLine::as_bytes_mut(&mut copied)).expect("attach is deterministic");
+    let mut buf = vec![0; CAPACITY];
+    let mut out = Vec::new();
+    let mut copy_end = None;
+    for _ in 0..CAPACITY {
+        match rx.read_copy_batch(&mut buf, 3, |m| {
+            out.push(m.to_vec());
+            true
+        }) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                copy_end = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(popped, out);
+    assert_eq!(pop_end, copy_end);
 
     // A cleanly drained SPSC ring is empty: a new message goes in and comes out intact.
     if !multi && pop_end.is_none() {
