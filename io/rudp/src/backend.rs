@@ -41,9 +41,9 @@ impl IoBackend {
     }
 }
 
-/// Wakes a [`RudpServer`](crate::RudpServer) blocked in `poll` from another thread
-/// (after queueing work for its thread, say). Waking a server that is not waiting makes
-/// its next `poll` return at once.
+/// Wakes a [`RudpServer`](crate::RudpServer) or [`RudpTransport`](crate::RudpTransport)
+/// blocked in `poll` from another thread (after queueing work for its thread, say).
+/// Waking one that is not waiting makes its next `poll` return at once.
 #[derive(Debug, Clone)]
 pub struct RudpWaker(Arc<WakeSource>);
 
@@ -99,7 +99,9 @@ impl std::fmt::Debug for Io {
 
 impl Io {
     /// I/O for `socket` on `backend` (resolved), falling back to mio if io_uring fails.
-    pub(crate) fn new(socket: &mut UdpSocket, backend: IoBackend) -> io::Result<Io> {
+    /// `max_datagram` and `batch` size the mio backend's buffers (io_uring keeps fixed
+    /// 2 KiB slots).
+    pub(crate) fn new(socket: &mut UdpSocket, backend: IoBackend, max_datagram: usize, batch: usize) -> io::Result<Io> {
         #[cfg(target_os = "linux")]
         if backend.resolve() == IoBackend::Uring {
             if let Ok(u) = UringIo::new(socket) {
@@ -108,7 +110,12 @@ impl Io {
         }
         let poll = Poll::new()?;
         poll.registry().register(socket, Token(0), Interest::READABLE)?;
-        Ok(Io::Mio { io: Box::new(BatchIo::new()), poll, events: Events::with_capacity(4), waker: None })
+        Ok(Io::Mio {
+            io: Box::new(BatchIo::new(max_datagram, batch)),
+            poll,
+            events: Events::with_capacity(4),
+            waker: None,
+        })
     }
 
     /// The backend in use.
@@ -188,9 +195,19 @@ impl Io {
 
     /// Queues a copy of `data` for `to`.
     pub(crate) fn queue(&mut self, to: SocketAddr, data: &[u8]) {
-        let n = data.len().min(crate::sys::SLOT);
-        self.send_buf()[..n].copy_from_slice(&data[..n]);
+        let buf = self.send_buf();
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
         self.commit(to, n);
+    }
+
+    /// Datagrams one receive call hands out at most.
+    pub(crate) fn batch(&self) -> usize {
+        match self {
+            Io::Mio { io, .. } => io.batch(),
+            #[cfg(target_os = "linux")]
+            Io::Uring(_) => crate::sys::BATCH,
+        }
     }
 
     /// Whether the send batch is full.
@@ -264,7 +281,7 @@ mod tests {
             crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false },
         )
         .unwrap();
-        let mut io = Io::new(&mut socket, backend).unwrap();
+        let mut io = Io::new(&mut socket, backend, 1200, crate::sys::BATCH).unwrap();
         let peer = StdSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
         let to = peer.local_addr().unwrap();
@@ -303,7 +320,7 @@ mod tests {
             crate::sys::SocketOptions { recv_buffer: 1 << 16, send_buffer: 1 << 16, reuse_port: false },
         )
         .unwrap();
-        if Io::new(&mut probe, IoBackend::Uring).unwrap().backend() != IoBackend::Uring {
+        if Io::new(&mut probe, IoBackend::Uring, 1200, crate::sys::BATCH).unwrap().backend() != IoBackend::Uring {
             eprintln!("io_uring unavailable here: the mio run covers the logic");
             return;
         }

@@ -62,7 +62,7 @@ impl RudpTransport {
     pub fn with_config(bind: SocketAddr, server: SocketAddr, cfg: RudpConfig) -> io::Result<Self> {
         cfg.validate()?;
         let mut socket = sys::bind(bind, cfg.socket())?;
-        let io = Io::new(&mut socket, cfg.io)?;
+        let io = Io::new(&mut socket, cfg.io, cfg.protocol.max_datagram as usize, cfg.batch)?;
         let clock = Clock::new();
         let nonce = u64::from_le_bytes(random_key()?[..8].try_into().expect("8 bytes"));
         let storage = vec![0; cfg.protocol.storage_words()];
@@ -89,6 +89,12 @@ impl RudpTransport {
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()
+    }
+
+    /// A handle other threads use to make [`poll`](Self::poll) return early (after
+    /// queueing sends for the polling thread, say).
+    pub fn waker(&mut self) -> io::Result<crate::RudpWaker> {
+        self.io.waker()
     }
 
     /// The server's address.
@@ -119,7 +125,7 @@ impl RudpTransport {
                     self.foreign_dropped += 1;
                 }
             }
-            if n < sys::BATCH {
+            if n < self.io.batch() {
                 self.backlog = false;
                 break;
             }

@@ -96,6 +96,11 @@ pub struct RudpConfig {
     /// Server: bytes of spare connection storage kept for reuse; the rest goes back to
     /// the OS.
     pub spare_storage_bytes: usize,
+    /// Datagrams per system call (1..=32). The mio backend keeps `2 × batch ×
+    /// max_datagram` bytes of buffers per socket (75 KiB at the default 32 × 1200): a
+    /// process holding many client transports saves memory with a smaller batch, at the
+    /// cost of more system calls in bulk transfers.
+    pub batch: usize,
 }
 
 impl RudpConfig {
@@ -117,6 +122,7 @@ impl RudpConfig {
             io: IoBackend::Auto,
             park_after: std::time::Duration::from_secs(1),
             spare_storage_bytes: 2 << 20,
+            batch: 32,
         }
     }
 

@@ -157,7 +157,7 @@ impl RudpServer {
     pub fn with_config(addr: SocketAddr, cfg: RudpConfig) -> io::Result<Self> {
         cfg.validate()?;
         let mut socket = sys::bind(addr, cfg.socket())?;
-        let io = Io::new(&mut socket, cfg.io)?;
+        let io = Io::new(&mut socket, cfg.io, cfg.protocol.max_datagram as usize, cfg.batch)?;
         let clock = Clock::new();
         let now = clock.now();
         let pool = ArenaPool::new(&cfg.protocol, cfg.spare_storage_bytes);
@@ -336,7 +336,7 @@ impl RudpServer {
             for k in 0..n {
                 self.datagram(now, k);
             }
-            if n < sys::BATCH {
+            if n < self.io.batch() {
                 return Ok(());
             }
         }

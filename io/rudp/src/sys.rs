@@ -50,6 +50,10 @@ pub(crate) struct BatchIo {
     tx_len: [usize; BATCH],
     tx_to: [Option<SocketAddr>; BATCH],
     tx_count: usize,
+    /// Bytes per datagram buffer: `max_datagram` rounded up to 64 (at most `SLOT`).
+    slot: usize,
+    /// Datagrams per system call (at most `BATCH`).
+    batch: usize,
     /// Datagrams the kernel refused to take (its buffer was full); the protocol resends
     /// what matters.
     pub(crate) send_dropped: u64,
@@ -67,12 +71,18 @@ impl std::fmt::Debug for BatchIo {
 }
 
 impl BatchIo {
-    pub(crate) fn new() -> Self {
+    /// Buffers for `batch` datagrams (clamped to 1..=BATCH) of up to `max_datagram`
+    /// bytes each way.
+    pub(crate) fn new(max_datagram: usize, batch: usize) -> Self {
+        let slot = max_datagram.div_ceil(64).clamp(1, SLOT / 64) * 64;
+        let batch = batch.clamp(1, BATCH);
         BatchIo {
-            rx: vec![0; BATCH * SLOT],
+            slot,
+            batch,
+            rx: vec![0; batch * slot],
             rx_len: [0; BATCH],
             rx_from: [None; BATCH],
-            tx: vec![0; BATCH * SLOT],
+            tx: vec![0; batch * slot],
             tx_len: [0; BATCH],
             tx_to: [None; BATCH],
             tx_count: 0,
@@ -85,26 +95,31 @@ impl BatchIo {
     /// Datagram `k` of the last [`recv`](Self::recv).
     pub(crate) fn received(&self, k: usize) -> Option<(SocketAddr, &[u8])> {
         let from = self.rx_from.get(k).copied().flatten()?;
-        Some((from, &self.rx[k * SLOT..k * SLOT + self.rx_len[k]]))
+        Some((from, &self.rx[k * self.slot..k * self.slot + self.rx_len[k]]))
     }
 
     /// The buffer for the next datagram to send; [`commit`](Self::commit) queues it.
     pub(crate) fn send_buf(&mut self) -> &mut [u8] {
         let k = self.tx_count;
-        &mut self.tx[k * SLOT..(k + 1) * SLOT]
+        &mut self.tx[k * self.slot..(k + 1) * self.slot]
     }
 
     /// Queues the first `len` bytes of [`send_buf`](Self::send_buf) for `to`.
     pub(crate) fn commit(&mut self, to: SocketAddr, len: usize) {
         let k = self.tx_count;
-        self.tx_len[k] = len.min(SLOT);
+        self.tx_len[k] = len.min(self.slot);
         self.tx_to[k] = Some(to);
         self.tx_count += 1;
     }
 
     /// Whether the send batch is full (flush before queueing more).
     pub(crate) fn send_full(&self) -> bool {
-        self.tx_count == BATCH
+        self.tx_count == self.batch
+    }
+
+    /// Datagrams per system call.
+    pub(crate) fn batch(&self) -> usize {
+        self.batch
     }
 
     /// Whether datagrams wait to be sent.
@@ -123,10 +138,10 @@ pub(crate) mod batched {
     use mio::net::UdpSocket;
     use socket2::SockAddr;
 
-    use super::{BatchIo, BATCH, SLOT};
+    use super::{BatchIo, BATCH};
 
     impl BatchIo {
-        /// Receives up to `BATCH` datagrams with one `recvmmsg`; 0 when none is waiting.
+        /// Receives up to `batch` datagrams with one `recvmmsg`; 0 when none is waiting.
         pub(crate) fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
             // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C structs for which
             // all-zero bytes are valid values.
@@ -136,22 +151,23 @@ pub(crate) mod batched {
             // SAFETY: as above.
             let mut msgs: [libc::mmsghdr; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
             let base = self.rx.as_mut_ptr();
-            for k in 0..BATCH {
-                // SAFETY: `rx` holds BATCH * SLOT bytes, so slot k starts in bounds.
-                iovs[k].iov_base = unsafe { base.add(k * SLOT) }.cast();
-                iovs[k].iov_len = SLOT;
+            let (slot, batch) = (self.slot, self.batch);
+            for k in 0..batch {
+                // SAFETY: `rx` holds batch * slot bytes, so slot k starts in bounds.
+                iovs[k].iov_base = unsafe { base.add(k * slot) }.cast();
+                iovs[k].iov_len = slot;
                 msgs[k].msg_hdr.msg_name = (&mut addrs[k] as *mut libc::sockaddr_storage).cast();
                 msgs[k].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 msgs[k].msg_hdr.msg_iov = &mut iovs[k];
                 msgs[k].msg_hdr.msg_iovlen = 1;
             }
-            // SAFETY: every header points at a live iovec of SLOT writable bytes inside
+            // SAFETY: every header up to `batch` points at a live iovec of `slot` writable bytes inside
             // `rx` and at a sockaddr_storage with its true size; all outlive the call.
             let n = unsafe {
                 libc::recvmmsg(
                     sock.as_raw_fd(),
                     msgs.as_mut_ptr(),
-                    BATCH as _,
+                    batch as _,
                     libc::MSG_DONTWAIT,
                     std::ptr::null_mut(),
                 )
@@ -166,7 +182,7 @@ pub(crate) mod batched {
             let n = n as usize;
             for k in 0..n {
                 self.rx_from[k] = to_socket_addr(&addrs[k], msgs[k].msg_hdr.msg_namelen);
-                self.rx_len[k] = (msgs[k].msg_len as usize).min(SLOT);
+                self.rx_len[k] = (msgs[k].msg_len as usize).min(slot);
             }
             for k in n..BATCH {
                 self.rx_from[k] = None;
@@ -226,8 +242,8 @@ pub(crate) mod batched {
             let mut spans = [(0usize, 0usize); BATCH];
             let base = self.tx.as_mut_ptr();
             for (k, (iov, &len)) in iovs.iter_mut().zip(&self.tx_len).enumerate().take(count).skip(from) {
-                // SAFETY: slot k of `tx` is in bounds (k < BATCH) and holds len <= SLOT bytes.
-                iov.iov_base = unsafe { base.add(k * SLOT) }.cast();
+                // SAFETY: slot k of `tx` is in bounds (k < batch) and holds len <= slot bytes.
+                iov.iov_base = unsafe { base.add(k * self.slot) }.cast();
                 iov.iov_len = len;
             }
             let mut m = 0;
@@ -387,14 +403,14 @@ mod looped {
 
     use mio::net::UdpSocket;
 
-    use super::{BatchIo, BATCH, SLOT};
+    use super::{BatchIo, BATCH};
 
     impl BatchIo {
-        /// Receives up to `BATCH` datagrams, one call each; 0 when none is waiting.
+        /// Receives up to `batch` datagrams, one call each; 0 when none is waiting.
         pub(crate) fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
             let mut n = 0;
-            while n < BATCH {
-                match sock.recv_from(&mut self.rx[n * SLOT..(n + 1) * SLOT]) {
+            while n < self.batch {
+                match sock.recv_from(&mut self.rx[n * self.slot..(n + 1) * self.slot]) {
                     Ok((len, from)) => {
                         self.rx_len[n] = len;
                         self.rx_from[n] = Some(from);
@@ -419,7 +435,7 @@ mod looped {
         pub(crate) fn flush(&mut self, sock: &UdpSocket) -> io::Result<()> {
             for k in 0..self.tx_count {
                 let to = self.tx_to[k].expect("queued datagram has an address");
-                if sock.send_to(&self.tx[k * SLOT..k * SLOT + self.tx_len[k]], to).is_err() {
+                if sock.send_to(&self.tx[k * self.slot..k * self.slot + self.tx_len[k]], to).is_err() {
                     self.send_dropped += 1;
                 }
             }
@@ -433,4 +449,21 @@ mod looped {
 /// or multicast address is forged (the kernel cannot send to it).
 pub(crate) fn answerable(from: &SocketAddr) -> bool {
     from.port() != 0 && !from.ip().is_unspecified() && !from.ip().is_multicast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_follow_the_datagram_size_and_batch() {
+        let io = BatchIo::new(1200, 4);
+        assert_eq!((io.slot, io.batch, io.rx.len() + io.tx.len()), (1216, 4, 2 * 4 * 1216));
+        let io = BatchIo::new(1200, 32);
+        assert_eq!(io.rx.len() + io.tx.len(), 77_824);
+        // Clamped: never past the 2 KiB slot or 32 datagrams, never empty.
+        let io = BatchIo::new(9000, 99);
+        assert_eq!((io.slot, io.batch), (SLOT, BATCH));
+        assert_eq!(BatchIo::new(0, 0).batch, 1);
+    }
 }

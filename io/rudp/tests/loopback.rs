@@ -609,6 +609,31 @@ fn a_waker_ends_a_blocked_poll_from_another_thread(backend: IoBackend) {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
+/// A client's waker ends its blocked poll too: an engine thread can sleep on the
+/// transport and be woken for its own work.
+fn a_waker_ends_a_clients_blocked_poll(backend: IoBackend) {
+    let mut cfg = config(64, backend);
+    // No timer of the connection's would end the wait before the assertion's bound.
+    cfg.protocol.keepalive_interval = kaos_rudp::Duration::from_secs(40);
+    cfg.protocol.idle_timeout = kaos_rudp::Duration::from_secs(120);
+    let mut server = server(&cfg);
+    let mut client = connect(&mut server, &cfg);
+    // Let the handshake's last acknowledgements settle.
+    for _ in 0..20 {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        client.process().unwrap();
+    }
+    let waker = client.waker().unwrap();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake().unwrap();
+    });
+    let started = Instant::now();
+    client.poll(Some(Duration::from_secs(60))).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20), "poll ran to a timer, not the waker");
+    t.join().unwrap();
+}
+
 /// Every test above, once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -636,12 +661,41 @@ on_both_backends!(
     oversize_messages_are_refused_with_an_error,
     idle_clients_park_and_wake_without_losing_anything,
     a_waker_ends_a_blocked_poll_from_another_thread,
+    a_waker_ends_a_clients_blocked_poll,
 );
 
 #[cfg(target_os = "linux")]
 mod gso {
     use super::a_kernel_refusing_gso_gets_single_datagrams;
     on_both_backends!(a_kernel_refusing_gso_gets_single_datagrams);
+}
+
+/// Batches of one and two datagrams per system call (the memory-saving setting for
+/// processes holding many clients) still move every message, both ways, in order.
+#[test]
+fn small_batches_move_everything() {
+    const MESSAGES: u32 = 3_000;
+    let mut cfg = config(256, IoBackend::Mio);
+    cfg.batch = 2;
+    let mut server = server(&cfg);
+    cfg.batch = 1;
+    let mut client = connect(&mut server, &cfg);
+    let addr = client.local_addr().unwrap();
+    let mut p = [0u32; 4];
+    let mut buf = Vec::new();
+    until(Duration::from_secs(120), || {
+        server.poll(Some(Duration::from_millis(1))).unwrap();
+        server.receive(&addr, |data| {
+            assert_eq!(check(data), p[1]);
+            p[1] += 1;
+        });
+        while p[2] < MESSAGES && server.send(&addr, message(p[2], &mut buf)).is_ok() {
+            p[2] += 1;
+        }
+        server.flush().unwrap();
+        client_step(&mut client, &mut p, MESSAGES, &mut buf);
+        p[1] == MESSAGES && p[3] == MESSAGES
+    });
 }
 
 /// Two loop threads share one port; every client is served by one of them, and the
