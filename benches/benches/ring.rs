@@ -18,7 +18,9 @@
 //!
 //! One message at a time on the producer side:
 //! - `kaos_spsc`, `kaos_mpsc_1p`: `push`, consumer drains with `Consumer::read_batch`;
-//! - `rtrb`: `push` / `pop`; `crossbeam_array_queue`: `push` / `pop`.
+//! - `rtrb`: `push` / `pop`; `crossbeam_array_queue`: `push` / `pop`;
+//! - `bbqueue_framed`: bbqueue 0.5's framed grants, `grant(64)` + `commit` / `read` +
+//!   `release` (a variable-length byte queue like ours).
 //!
 //! Batches of 32 on the producer side, everything available on the consumer side:
 //! - `kaos_spsc_batch32`: `Producer::batch`, `Batch::push` ×32, `publish`; `read_batch`;
@@ -246,6 +248,43 @@ fn rtrb_chunks(n: u64) -> Duration {
     )
 }
 
+/// bbqueue's framed grants: a variable-length SPSC byte queue, the same shape as ours
+/// (a length header in front of each message, a contiguous grant to write in place).
+fn bbqueue_framed(n: u64) -> Duration {
+    let buf: Box<bbqueue::BBBuffer<STORAGE>> = Box::new(bbqueue::BBBuffer::new());
+    let (mut tx, mut rx) = buf.try_split_framed().unwrap();
+    timed_pair(
+        move || {
+            blocks(n, |block| {
+                for m in block {
+                    let mut grant = loop {
+                        match tx.grant(MSG) {
+                            Ok(g) => break g,
+                            Err(_) => spin_loop(),
+                        }
+                    };
+                    grant.copy_from_slice(m);
+                    grant.commit(MSG);
+                }
+            })
+        },
+        move || {
+            let (mut got, mut sum) = (0, 0);
+            while got < n {
+                match rx.read() {
+                    Some(frame) => {
+                        sum = digest(&frame).wrapping_add(sum);
+                        frame.release();
+                        got += 1;
+                    }
+                    None => spin_loop(),
+                }
+            }
+            sum
+        },
+    )
+}
+
 fn crossbeam(n: u64) -> Duration {
     let q = ArrayQueue::<[u8; MSG]>::new(STORAGE / MSG);
     let q = &q;
@@ -278,10 +317,11 @@ fn crossbeam(n: u64) -> Duration {
 /// One benchmarked queue: its name and a run of `n` messages.
 type Case = (&'static str, fn(u64) -> Duration);
 
-const CASES: [Case; 8] = [
+const CASES: [Case; 9] = [
     ("kaos_spsc", kaos_spsc),
     ("kaos_mpsc_1p", kaos_mpsc),
     ("rtrb", rtrb_pop),
+    ("bbqueue_framed", bbqueue_framed),
     ("crossbeam_array_queue", crossbeam),
     ("kaos_spsc_batch32", kaos_spsc_batch),
     ("rtrb_chunks32", rtrb_chunks),
@@ -290,8 +330,10 @@ const CASES: [Case; 8] = [
 ];
 
 /// Ratios printed at the end: (ours, peer).
-const RATIOS: [(&str, &str); 5] = [
+const RATIOS: [(&str, &str); 7] = [
     ("kaos_spsc", "rtrb"),
+    ("kaos_spsc", "bbqueue_framed"),
+    ("kaos_spsc", "probe_stride72"),
     ("kaos_mpsc_1p", "rtrb"),
     ("kaos_spsc_batch32", "rtrb_chunks32"),
     ("kaos_spsc_batch32", "rtrb"),

@@ -59,7 +59,7 @@ pub use kaos_transport::{ClientTransport, TransportServer};
 pub use multicast::{MulticastConfig, MulticastStats, MulticastTransport};
 pub use server::{RudpServer, ServerEvent, ServerStats};
 pub use shards::Shards;
-pub use unified::{RudpClient, RudpServerTransport};
+pub use unified::{RudpClient, RudpServerTransport, ServerCore};
 
 /// Channel 0 of [`RudpConfig::with_window`]: reliable-ordered.
 pub const RELIABLE_ORDERED: u8 = 0;

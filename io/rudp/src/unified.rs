@@ -26,16 +26,103 @@ impl From<TransportError> for Unified {
     }
 }
 
-type Shared = Arc<Mutex<RudpServer>>;
+/// What [`RudpServerTransport`] needs of a server: implemented by [`RudpServer`] and,
+/// on Linux, by [`DriverServer`](crate::driver::DriverServer).
+pub trait ServerCore {
+    /// Waits up to `timeout` for traffic, then runs the server.
+    fn poll_for(&mut self, timeout: Duration) -> io::Result<()>;
+    /// The next newly connected client.
+    fn accept(&mut self) -> Option<SocketAddr>;
+    /// Queues `data` reliably and in order for `addr`, and sends what is due.
+    fn send_now(&mut self, addr: &SocketAddr, data: &[u8]) -> Result<(), TransportError>;
+    /// Hands `addr`'s received messages to `f`; returns how many.
+    fn receive_from(&mut self, addr: &SocketAddr, f: &mut dyn FnMut(&[u8])) -> usize;
+    /// Whether `addr` is connected.
+    fn has_client(&self, addr: &SocketAddr) -> bool;
+    /// Closes the connection with `addr`, telling it `code`.
+    fn disconnect_now(&mut self, addr: &SocketAddr, code: u16) -> Result<(), TransportError>;
+    /// The address the server listens on.
+    fn listen_addr(&self) -> io::Result<SocketAddr>;
+}
 
-fn lock(server: &Shared) -> MutexGuard<'_, RudpServer> {
+impl ServerCore for RudpServer {
+    fn poll_for(&mut self, timeout: Duration) -> io::Result<()> {
+        self.poll(Some(timeout))
+    }
+
+    fn accept(&mut self) -> Option<SocketAddr> {
+        RudpServer::accept(self)
+    }
+
+    fn send_now(&mut self, addr: &SocketAddr, data: &[u8]) -> Result<(), TransportError> {
+        self.send(addr, data)?;
+        Ok(self.flush()?)
+    }
+
+    fn receive_from(&mut self, addr: &SocketAddr, f: &mut dyn FnMut(&[u8])) -> usize {
+        self.receive(addr, f)
+    }
+
+    fn has_client(&self, addr: &SocketAddr) -> bool {
+        self.clients().any(|a| a == *addr)
+    }
+
+    fn disconnect_now(&mut self, addr: &SocketAddr, code: u16) -> Result<(), TransportError> {
+        self.disconnect(addr, code)?;
+        Ok(self.flush()?)
+    }
+
+    fn listen_addr(&self) -> io::Result<SocketAddr> {
+        self.local_addr()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl ServerCore for crate::driver::DriverServer {
+    fn poll_for(&mut self, timeout: Duration) -> io::Result<()> {
+        self.poll(Some(timeout)).map_err(|e| match e {
+            TransportError::Io(e) => e,
+            TransportError::Driver(e) => e.into(),
+            other => io::Error::other(other.to_string()),
+        })
+    }
+
+    fn accept(&mut self) -> Option<SocketAddr> {
+        crate::driver::DriverServer::accept(self)
+    }
+
+    fn send_now(&mut self, addr: &SocketAddr, data: &[u8]) -> Result<(), TransportError> {
+        self.send(addr, data)
+    }
+
+    fn receive_from(&mut self, addr: &SocketAddr, f: &mut dyn FnMut(&[u8])) -> usize {
+        self.receive(addr, f)
+    }
+
+    fn has_client(&self, addr: &SocketAddr) -> bool {
+        self.clients().any(|a| a == *addr)
+    }
+
+    fn disconnect_now(&mut self, addr: &SocketAddr, code: u16) -> Result<(), TransportError> {
+        self.disconnect(addr, code)
+    }
+
+    fn listen_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local_addr())
+    }
+}
+
+type Shared<S> = Arc<Mutex<S>>;
+
+fn lock<S>(server: &Shared<S>) -> MutexGuard<'_, S> {
     server.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A reliable UDP server in the [`TransportServer`] shape.
+/// A reliable UDP server in the [`TransportServer`] shape, over a [`RudpServer`] or
+/// (`RudpServerTransport<DriverServer>`) a server run by the media driver.
 #[derive(Debug)]
-pub struct RudpServerTransport {
-    server: Shared,
+pub struct RudpServerTransport<S: ServerCore = RudpServer> {
+    server: Shared<S>,
     nonblocking: bool,
 }
 
@@ -47,30 +134,34 @@ impl RudpServerTransport {
 
     /// Listens on `addr` with `cfg`.
     pub fn with_config(addr: SocketAddr, cfg: RudpConfig) -> io::Result<RudpServerTransport> {
-        Ok(RudpServerTransport {
-            server: Arc::new(Mutex::new(RudpServer::with_config(addr, cfg)?)),
-            nonblocking: false,
-        })
+        Ok(RudpServerTransport::new(RudpServer::with_config(addr, cfg)?))
+    }
+}
+
+impl<S: ServerCore> RudpServerTransport<S> {
+    /// The traits' shape over `server`.
+    pub fn new(server: S) -> Self {
+        RudpServerTransport { server: Arc::new(Mutex::new(server)), nonblocking: false }
     }
 
     /// The server underneath, for what the traits do not cover (channels, events,
     /// statistics).
-    pub fn server(&self) -> MutexGuard<'_, RudpServer> {
+    pub fn server(&self) -> MutexGuard<'_, S> {
         lock(&self.server)
     }
 }
 
-impl TransportServer for RudpServerTransport {
-    type Client = RudpClient;
+impl<S: ServerCore> TransportServer for RudpServerTransport<S> {
+    type Client = RudpClient<S>;
 
-    fn accept(&mut self) -> io::Result<Option<RudpClient>> {
+    fn accept(&mut self) -> io::Result<Option<RudpClient<S>>> {
         loop {
             let mut server = lock(&self.server);
             if let Some(addr) = server.accept() {
                 return Ok(Some(RudpClient { server: self.server.clone(), addr, nonblocking: self.nonblocking }));
             }
             if self.nonblocking {
-                server.poll(Some(Duration::ZERO))?;
+                server.poll_for(Duration::ZERO)?;
                 return Ok(server.accept().map(|addr| RudpClient {
                     server: self.server.clone(),
                     addr,
@@ -78,7 +169,7 @@ impl TransportServer for RudpServerTransport {
                 }));
             }
             // Short waits, so clients on other threads get the lock in between.
-            server.poll(Some(Duration::from_millis(10)))?;
+            server.poll_for(Duration::from_millis(10))?;
         }
     }
 
@@ -88,36 +179,33 @@ impl TransportServer for RudpServerTransport {
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        lock(&self.server).local_addr()
+        lock(&self.server).listen_addr()
     }
 }
 
 /// One client of a [`RudpServerTransport`]; it drives the shared server when used.
 #[derive(Debug)]
-pub struct RudpClient {
-    server: Shared,
+pub struct RudpClient<S: ServerCore = RudpServer> {
+    server: Shared<S>,
     addr: SocketAddr,
     nonblocking: bool,
 }
 
-impl ClientTransport for RudpClient {
+impl<S: ServerCore> ClientTransport for RudpClient<S> {
     fn send(&mut self, data: &[u8]) -> Result<(), Unified> {
-        let mut server = lock(&self.server);
-        server.send(&self.addr, data)?;
-        server.flush()?;
-        Ok(())
+        Ok(lock(&self.server).send_now(&self.addr, data)?)
     }
 
     fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> Result<usize, Unified> {
         loop {
             let mut server = lock(&self.server);
             let wait = if self.nonblocking { Duration::ZERO } else { Duration::from_millis(10) };
-            server.poll(Some(wait))?;
-            let n = server.receive(&self.addr, &mut *f);
+            server.poll_for(wait)?;
+            let n = server.receive_from(&self.addr, &mut *f);
             if n > 0 {
                 return Ok(n);
             }
-            if !server.clients().any(|a| a == self.addr) {
+            if !server.has_client(&self.addr) {
                 return Err(Unified::Closed);
             }
             if self.nonblocking {
@@ -127,7 +215,7 @@ impl ClientTransport for RudpClient {
     }
 
     fn is_connected(&self) -> bool {
-        lock(&self.server).clients().any(|a| a == self.addr)
+        lock(&self.server).has_client(&self.addr)
     }
 
     fn peer_addr(&self) -> SocketAddr {
@@ -135,10 +223,7 @@ impl ClientTransport for RudpClient {
     }
 
     fn close(&mut self) -> Result<(), Unified> {
-        let mut server = lock(&self.server);
-        server.disconnect(&self.addr, 0)?;
-        server.flush()?;
-        Ok(())
+        Ok(lock(&self.server).disconnect_now(&self.addr, 0)?)
     }
 }
 

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use kaos_core::wire::{HandshakeRepr, RejectReason};
 use kaos_rudp::{DisconnectReason, IoBackend, RudpConfig, RudpServer, RudpTransport, ServerEvent, Transport};
 
+mod common;
+use common::relay::Relay;
+
 const ANY: &str = "127.0.0.1:0";
 
 fn any() -> SocketAddr {
@@ -257,91 +260,6 @@ fn mismatched_configuration_is_rejected(backend: IoBackend) {
         client.disconnect_reason().is_some()
     });
     assert_eq!(client.disconnect_reason(), Some(DisconnectReason::Rejected(RejectReason::ConfigMismatch)));
-}
-
-/// A lossy UDP relay on loopback: clients talk to its front socket, and it talks to the
-/// server from one socket per client (so the server still sees distinct addresses). Each
-/// datagram, either way, is dropped (10 %), duplicated (5 %) or held back a random few
-/// milliseconds (reordering), from a seeded generator.
-struct Relay {
-    front: UdpSocket,
-    server: SocketAddr,
-    uplinks: Vec<(SocketAddr, UdpSocket)>,
-    held: Vec<(Instant, usize, Option<SocketAddr>, Vec<u8>)>,
-    rng: u64,
-    seen: u64,
-    dropped: u64,
-}
-
-impl Relay {
-    fn new(server: SocketAddr) -> Relay {
-        let front = UdpSocket::bind(ANY).unwrap();
-        front.set_nonblocking(true).unwrap();
-        Relay { front, server, uplinks: Vec::new(), held: Vec::new(), rng: 0x9E37_79B9_7F4A_7C15, seen: 0, dropped: 0 }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.front.local_addr().unwrap()
-    }
-
-    fn random(&mut self) -> u64 {
-        // xorshift64*
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Schedules `data` for sending through uplink `via` (or the front socket to
-    /// `client` when `via` is `usize::MAX`), with loss, duplication and delay.
-    fn impair(&mut self, now: Instant, via: usize, client: Option<SocketAddr>, data: &[u8]) {
-        self.seen += 1;
-        let roll = self.random() % 100;
-        if roll < 10 {
-            self.dropped += 1;
-            return;
-        }
-        let copies = if roll < 15 { 2 } else { 1 };
-        for _ in 0..copies {
-            let delay = Duration::from_micros(self.random() % 4_000);
-            self.held.push((now + delay, via, client, data.to_vec()));
-        }
-    }
-
-    fn step(&mut self) {
-        let now = Instant::now();
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = self.front.recv_from(&mut buf) {
-            let via = match self.uplinks.iter().position(|(c, _)| *c == from) {
-                Some(k) => k,
-                None => {
-                    let up = UdpSocket::bind(ANY).unwrap();
-                    up.set_nonblocking(true).unwrap();
-                    self.uplinks.push((from, up));
-                    self.uplinks.len() - 1
-                }
-            };
-            self.impair(now, via, None, &buf[..n]);
-        }
-        for k in 0..self.uplinks.len() {
-            while let Ok((n, _)) = self.uplinks[k].1.recv_from(&mut buf) {
-                let client = self.uplinks[k].0;
-                self.impair(now, usize::MAX, Some(client), &buf[..n]);
-            }
-        }
-        let mut k = 0;
-        while k < self.held.len() {
-            if self.held[k].0 <= now {
-                let (_, via, client, data) = self.held.swap_remove(k);
-                let _ = match client {
-                    Some(c) => self.front.send_to(&data, c),
-                    None => self.uplinks[via].1.send_to(&data, self.server),
-                };
-            } else {
-                k += 1;
-            }
-        }
-    }
 }
 
 fn everything_arrives_through_a_lossy_reordering_duplicating_relay(backend: IoBackend) {

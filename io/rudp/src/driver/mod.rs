@@ -41,6 +41,10 @@ use kaos_core::ring::RingError;
 pub use client::DriverTransport;
 pub use server::DriverServer;
 
+/// A [`DriverServer`] in the [`TransportServer`](crate::TransportServer) shape:
+/// `DriverServerTransport::new(DriverServer::bind(dir, addr, window)?)`.
+pub type DriverServerTransport = crate::RudpServerTransport<DriverServer>;
+
 use layout::{now_ns, owner_parts, owner_word, ClientRings, Cnc};
 use proto::{Command, Report, FROM_DRIVER_HEADER, MAX_COMMAND, TO_DRIVER_HEADER};
 

@@ -1,0 +1,3 @@
+//! Test helpers shared with the media driver's suite (`io/driver/tests`).
+
+pub mod relay;
