@@ -130,6 +130,9 @@ impl<'a> Consumer<'a> {
     /// On [`RingError::Corrupt`] the records already passed to `f` are freed.
     #[inline]
     pub fn read_batch<F: FnMut(&[u8])>(&mut self, limit: usize, mut f: F) -> Result<usize, RingError> {
+        if !self.multi {
+            return self.read_batch_spsc(limit, f);
+        }
         let mut scan = self.scan()?;
         let mut reloaded = false;
         let mut n = 0;
@@ -169,6 +172,60 @@ impl<'a> Consumer<'a> {
             }
         };
         self.finish(scan.pos, res).map(|()| n)
+    }
+
+    /// [`read_batch`](Self::read_batch) for an SPSC ring: every record below the producer
+    /// counter is committed, so the loop only validates each record's bounds (one word
+    /// load, three comparisons) and hands it out; pads and errors take the general path.
+    #[inline]
+    fn read_batch_spsc<F: FnMut(&[u8])>(&mut self, limit: usize, mut f: F) -> Result<usize, RingError> {
+        if self.poisoned {
+            return Err(RingError::Corrupt);
+        }
+        let mut scan = Scan { raw: self.raw, multi: false, pos: self.head, avail: 0 };
+        let mut end = self.tail_cache;
+        if scan.pos == end {
+            match self.refill(&mut scan) {
+                Ok(true) => end = self.tail_cache,
+                Ok(false) => return Ok(0),
+                Err(e) => return self.finish(scan.pos, Err(e)),
+            }
+        }
+        let raw = self.raw;
+        let (cap, mask, max) = (raw.cap, raw.mask(), max_payload(raw.cap) as u32);
+        let mut pos = scan.pos;
+        let mut n = 0;
+        while pos != end && n < limit {
+            let off = (pos & mask) as usize;
+            // Ask for lines ahead while far behind the producer (see `read_batch`).
+            if end.wrapping_sub(pos) > PREFETCH_AHEAD {
+                raw.prefetch(pos.wrapping_add(PREFETCH_AHEAD));
+            }
+            // SAFETY: positions advance by whole records from a multiple of 8, and `off`
+            // is masked below `cap`.
+            let word = unsafe { raw.word_at(off) }.load(Ordering::Relaxed);
+            // One comparison rejects a word without COMMIT (bit 31 set after the xor), a
+            // pad (bit 30 set) and a length past `max_payload`.
+            let len = word ^ RECORD_COMMIT;
+            let size = record_len(len as usize);
+            if len <= max && off + size <= cap && size as Pos <= end.wrapping_sub(pos) {
+                // SAFETY: the record lies below the producer counter and inside the data
+                // area (checked just above); the producer does not write it again before
+                // `release` publishes our position past it.
+                f(unsafe { raw.payload(off, len as usize) });
+                n += 1;
+                pos = pos.wrapping_add(size as Pos);
+                continue;
+            }
+            // A pad, or something wrong: the general step decides.
+            let mut one = Scan { raw, multi: false, pos, avail: end.wrapping_sub(pos) as usize };
+            match one.step() {
+                Ok(Step::Pad) => pos = one.pos,
+                Ok(_) => return self.finish(pos, Err(RingError::Corrupt)),
+                Err(e) => return self.finish(pos, Err(e)),
+            }
+        }
+        self.finish(pos, Ok(())).map(|()| n)
     }
 
     /// Calls `f` on the next record and frees it. `Ok(None)`: nothing to read.

@@ -401,6 +401,17 @@ impl RawRing {
         unsafe { &*self.data().add(off).cast::<AtomicU32>() }
     }
 
+    /// The record word at data offset `off`, without [`word`](Self::word)'s masking.
+    ///
+    /// # Safety
+    /// `off` is a multiple of 8 below `cap`.
+    #[inline(always)]
+    unsafe fn word_at(&self, off: usize) -> &AtomicU32 {
+        debug_assert!(off % RECORD_ALIGN == 0 && off < self.cap);
+        // SAFETY: in bounds and 4-byte aligned, as the caller promises (see `word`).
+        unsafe { &*self.data().add(off).cast::<AtomicU32>() }
+    }
+
     /// The payload of the record at `off`.
     ///
     /// # Safety

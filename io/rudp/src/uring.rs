@@ -475,7 +475,13 @@ impl UringIo {
                 // leak them if waiting fails).
                 unsafe { set_gso(&mut s.msg, &mut self.tx_controls[m], s.len as u16) };
             }
-            let entry = opcode::SendMsg::new(types::Fd(self.fd), &s.msg).build().user_data(SEND | m as u64);
+            // MSG_DONTWAIT: a full socket buffer fails the send at once (dropped and counted,
+            // as under mio) instead of parking it in the kernel until the buffer drains,
+            // which would hold this loop in the wait below.
+            let entry = opcode::SendMsg::new(types::Fd(self.fd), &s.msg)
+                .flags(libc::MSG_DONTWAIT as u32)
+                .build()
+                .user_data(SEND | m as u64);
             // SAFETY: the entry points into the boxed send slots, iovecs and controls, which
             // are not touched again until every send of this batch has completed (below),
             // and are leaked if that cannot be known.
