@@ -140,34 +140,17 @@ impl<'a> Consumer<'a> {
             if n == limit {
                 break Ok(());
             }
-            if scan.avail == 0 {
-                // Reload at most once, and not once records were handed out: the batch
-                // covers what was published when it started.
-                if n > 0 || reloaded {
-                    break Ok(());
-                }
-                reloaded = true;
-                match self.refill(&mut scan) {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
-                }
-            }
-            // SPSC only: in MPSC the bytes below the producer counter may still be being
-            // written, and pulling their lines here would slow their producers down.
-            if !scan.multi && scan.avail > PREFETCH_AHEAD as usize {
-                scan.raw.prefetch(scan.pos.wrapping_add(PREFETCH_AHEAD));
-            }
-            match scan.step() {
-                Ok(Step::Record(off, len)) => {
-                    // SAFETY: `step` validated `off + 4 + len <= cap` and that the record
-                    // lies below the producer counter (SPSC) or is committed (MPSC): its
-                    // producer no longer writes it, and it stays ours until `release`.
+            // Reload at most once, and not once records were handed out: the batch covers
+            // what was published when it started.
+            match self.next(&mut scan, &mut reloaded, n == 0) {
+                Ok(Some((off, len))) => {
+                    // SAFETY: `step` validated `off + 8 + len <= cap` and that the record
+                    // is committed: its producer no longer writes it, and it stays ours
+                    // until `release`.
                     f(unsafe { scan.raw.payload(off, len) });
                     n += 1;
                 }
-                Ok(Step::Pad) => {}
-                Ok(Step::Stop) => break Ok(()),
+                Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
@@ -240,29 +223,39 @@ impl<'a> Consumer<'a> {
     #[inline]
     pub fn pop(&mut self) -> Result<Option<Record<'_, 'a>>, RingError> {
         let mut scan = self.scan()?;
-        let mut reloaded = false;
-        let res = loop {
+        match self.next(&mut scan, &mut false, true) {
+            Ok(Some((off, len))) => Ok(Some(Record { consumer: self, off, len, next: scan.pos })),
+            Ok(None) => self.finish(scan.pos, Ok(None)),
+            Err(e) => self.finish(scan.pos, Err(e)),
+        }
+    }
+
+    /// The next record from `scan`, skipping pads, loading the producer counter when the
+    /// known records are used up if `may_reload` and it was not loaded yet (`reloaded`).
+    /// `Ok(None)`: nothing more for this call (empty, or in MPSC not committed yet).
+    #[inline(always)]
+    fn next(
+        &mut self,
+        scan: &mut Scan,
+        reloaded: &mut bool,
+        may_reload: bool,
+    ) -> Result<Option<(usize, usize)>, RingError> {
+        loop {
             if scan.avail == 0 {
-                if reloaded {
-                    break Ok(());
+                if *reloaded || !may_reload {
+                    return Ok(None);
                 }
-                reloaded = true;
-                match self.refill(&mut scan) {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
+                *reloaded = true;
+                if !self.refill(scan)? {
+                    return Ok(None);
                 }
             }
-            match scan.step() {
-                Ok(Step::Record(off, len)) => {
-                    return Ok(Some(Record { consumer: self, off, len, next: scan.pos }));
-                }
-                Ok(Step::Pad) => {}
-                Ok(Step::Stop) => break Ok(()),
-                Err(e) => break Err(e),
+            match scan.step()? {
+                Step::Record(off, len) => return Ok(Some((off, len))),
+                Step::Pad => {}
+                Step::Stop => return Ok(None),
             }
-        };
-        self.finish(scan.pos, res).map(|()| None)
+        }
     }
 
     /// Copies the next record into `buf` and calls `f` on the copy; the record is freed
@@ -277,40 +270,24 @@ impl<'a> Consumer<'a> {
     #[inline]
     pub fn read_copy<R>(&mut self, buf: &mut [u8], f: impl FnOnce(&[u8]) -> (bool, R)) -> Result<Option<R>, RingError> {
         let mut scan = self.scan()?;
-        let mut reloaded = false;
-        let res = loop {
-            if scan.avail == 0 {
-                if reloaded {
-                    break Ok(());
-                }
-                reloaded = true;
-                match self.refill(&mut scan) {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
-                }
-            }
-            let before = scan.pos;
-            match scan.step() {
-                Ok(Step::Record(off, len)) => {
-                    if buf.len() < len {
-                        // Leave the record (and any pad before it) for a larger buffer.
-                        self.release(before);
-                        return Err(RingError::TooLarge);
-                    }
-                    // SAFETY: `step` validated that the record's `record_len(len)` bytes
-                    // from `off` lie inside the data area and below the producer counter.
-                    unsafe { self.raw.copy_payload(off, &mut buf[..len]) };
-                    let (free, out) = f(&buf[..len]);
-                    self.release(if free { scan.pos } else { before });
-                    return Ok(Some(out));
-                }
-                Ok(Step::Pad) => {}
-                Ok(Step::Stop) => break Ok(()),
-                Err(e) => break Err(e),
-            }
+        let (off, len) = match self.next(&mut scan, &mut false, true) {
+            Ok(Some(record)) => record,
+            Ok(None) => return self.finish(scan.pos, Ok(None)),
+            Err(e) => return self.finish(scan.pos, Err(e)),
         };
-        self.finish(scan.pos, res).map(|()| None)
+        // The record's start (after any pad before it).
+        let before = scan.pos.wrapping_sub(record_len(len) as Pos);
+        if buf.len() < len {
+            // Leave the record for a larger buffer.
+            self.release(before);
+            return Err(RingError::TooLarge);
+        }
+        // SAFETY: `step` validated that the record's `record_len(len)` bytes from `off` lie
+        // inside the data area and below the producer counter.
+        unsafe { self.raw.copy_payload(off, &mut buf[..len]) };
+        let (free, out) = f(&buf[..len]);
+        self.release(if free { scan.pos } else { before });
+        Ok(Some(out))
     }
 
     /// [`read_copy`](Self::read_copy) for up to `limit` records, freeing all the accepted
@@ -330,43 +307,30 @@ impl<'a> Consumer<'a> {
         let mut scan = self.scan()?;
         let mut reloaded = false;
         let mut n = 0;
-        let mut done = scan.pos;
         let res = loop {
             if n == limit {
                 break Ok(());
             }
-            if scan.avail == 0 {
-                if n > 0 || reloaded {
-                    break Ok(());
-                }
-                reloaded = true;
-                match self.refill(&mut scan) {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
-                }
-            }
-            match scan.step() {
-                Ok(Step::Record(off, len)) => {
-                    if buf.len() < len {
-                        self.release(done);
-                        return Err(RingError::TooLarge);
-                    }
-                    // SAFETY: `step` validated that the record's `record_len(len)` bytes
-                    // from `off` lie inside the data area and below the producer counter.
-                    unsafe { self.raw.copy_payload(off, &mut buf[..len]) };
-                    if !f(&buf[..len]) {
-                        break Ok(());
-                    }
-                    n += 1;
-                    done = scan.pos;
-                }
-                Ok(Step::Pad) => done = scan.pos,
-                Ok(Step::Stop) => break Ok(()),
+            let (off, len) = match self.next(&mut scan, &mut reloaded, n == 0) {
+                Ok(Some(record)) => record,
+                Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
+            };
+            let before = scan.pos.wrapping_sub(record_len(len) as Pos);
+            if buf.len() < len {
+                self.release(before);
+                return Err(RingError::TooLarge);
             }
+            // SAFETY: `step` validated that the record's `record_len(len)` bytes from `off`
+            // lie inside the data area and below the producer counter.
+            unsafe { self.raw.copy_payload(off, &mut buf[..len]) };
+            if !f(&buf[..len]) {
+                scan.pos = before;
+                break Ok(());
+            }
+            n += 1;
         };
-        self.finish(done, res).map(|()| n)
+        self.finish(scan.pos, res).map(|()| n)
     }
 
     /// A scan from our position over the records we already know of.

@@ -8,6 +8,7 @@ use kaos_core::wire::{HandshakeRepr, RejectReason};
 use kaos_rudp::{DisconnectReason, IoBackend, RudpConfig, RudpServer, RudpTransport, ServerEvent, Transport};
 
 mod common;
+use common::messages::{check, message};
 use common::relay::Relay;
 
 const ANY: &str = "127.0.0.1:0";
@@ -28,23 +29,6 @@ fn server(cfg: &RudpConfig) -> RudpServer {
     let server = RudpServer::with_config(any(), cfg.clone()).unwrap();
     assert_eq!(server.backend(), cfg.io, "backend not available");
     server
-}
-
-/// A message: sequence number, then filler derived from it (length varies).
-fn message(seq: u32, buf: &mut Vec<u8>) -> &[u8] {
-    buf.clear();
-    buf.extend_from_slice(&seq.to_le_bytes());
-    let extra = (seq as usize * 13) % 200;
-    buf.extend((0..extra).map(|k| (seq as usize + k) as u8));
-    buf
-}
-
-#[track_caller]
-fn check(data: &[u8]) -> u32 {
-    let seq = u32::from_le_bytes(data[..4].try_into().unwrap());
-    let mut buf = Vec::new();
-    assert_eq!(data, message(seq, &mut buf), "message {seq} damaged");
-    seq
 }
 
 /// Runs `step` until it returns true, failing after `limit`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use kaos_core::conn::DisconnectReason;
 
 use super::proto::{self, Command, EndpointSpec, Kind};
-use super::{wait_until, DriverError, Link};
+use super::{DriverError, Link};
 use crate::{RudpConfig, SendError, Transport, TransportError, RELIABLE_ORDERED};
 
 /// A reliable-UDP client connection to one server, run by a `kaos-driver` process: the
@@ -170,13 +170,7 @@ impl DriverTransport {
     /// Spins, then yields, then sleeps in 50 µs steps: the only system calls a waiting
     /// client makes.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<(), TransportError> {
-        let link = &mut self.link;
-        wait_until(timeout, || {
-            if link.has_records() {
-                return Ok(true);
-            }
-            link.check().map(|()| false)
-        })?;
+        self.link.wait_records(timeout)?;
         self.process()
     }
 

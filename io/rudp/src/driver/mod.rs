@@ -322,9 +322,16 @@ impl Link {
         Ok(())
     }
 
-    /// Whether records from the driver are waiting (no system call).
-    fn has_records(&self) -> bool {
-        self.rings.from_driver.has_pending()
+    /// Waits up to `timeout` for records from the driver (see [`wait_until`]), checking
+    /// the driver's liveness while none come.
+    fn wait_records(&mut self, timeout: Option<Duration>) -> Result<(), DriverError> {
+        wait_until(timeout, || {
+            if self.rings.from_driver.has_pending() {
+                return Ok(true);
+            }
+            self.check().map(|()| false)
+        })
+        .map(drop)
     }
 }
 

@@ -88,13 +88,7 @@ impl DriverServer {
     /// Waits up to `timeout` for something from the driver, then
     /// [`process`](Self::process)es.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<(), TransportError> {
-        let link = &mut self.link;
-        wait_until(timeout, || {
-            if link.has_records() {
-                return Ok(true);
-            }
-            link.check().map(|()| false)
-        })?;
+        self.link.wait_records(timeout)?;
         self.process()
     }
 
