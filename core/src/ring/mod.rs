@@ -432,15 +432,21 @@ impl RawRing {
     /// `off + record_len(out.len()) <= cap` and `off` is a multiple of 8.
     #[inline]
     unsafe fn copy_payload(&self, off: usize, out: &mut [u8]) {
-        use core::sync::atomic::AtomicU64;
+        /// The widest atomic word of the target (records are 8-byte aligned, so either
+        /// width tiles them).
+        #[cfg(target_has_atomic = "64")]
+        type Word = core::sync::atomic::AtomicU64;
+        #[cfg(not(target_has_atomic = "64"))]
+        type Word = AtomicU32;
+        const W: usize = core::mem::size_of::<Word>();
         debug_assert!(off % RECORD_ALIGN == 0 && off + record_len(out.len()) <= self.cap);
         // SAFETY: the payload starts 8 bytes into an 8-byte aligned record inside the data
-        // area, and the record (padding included) spans `record_len(len)` bytes, so every
-        // 8-byte word read below is aligned and in bounds. Atomic loads may race with
-        // writes from other processes.
-        let words = unsafe { self.data().add(off + RECORD_HEADER_LEN) }.cast::<AtomicU64>();
-        let whole = out.len() / 8;
-        let mut chunks = out.chunks_exact_mut(8);
+        // area, and the record (padding included) spans `record_len(len)` bytes, a
+        // multiple of 8, so every word read below is aligned and in bounds. Atomic loads
+        // may race with writes from other processes.
+        let words = unsafe { self.data().add(off + RECORD_HEADER_LEN) }.cast::<Word>();
+        let whole = out.len() / W;
+        let mut chunks = out.chunks_exact_mut(W);
         for (k, chunk) in (&mut chunks).enumerate() {
             // SAFETY: word `k` lies inside the record (see above).
             let w = unsafe { &*words.add(k) }.load(Ordering::Relaxed);
