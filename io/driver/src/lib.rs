@@ -225,7 +225,7 @@ impl Driver {
                 layout::SLOT_READY if self.served[i].is_none() => {
                     match layout::attach_slot(&self.cfg.dir, i, &self.cnc) {
                         Ok(rings) => {
-                            self.served[i] = Some(Served::new(rings, pid));
+                            self.served[i] = Some(Served::new(rings));
                             let _ = self.cnc.owner(i).compare_exchange(
                                 word,
                                 owner_word(pid, layout::SLOT_ACTIVE),

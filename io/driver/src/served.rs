@@ -85,7 +85,7 @@ fn addr_bytes(addr: SocketAddr) -> [u8; ADDR_LEN] {
 }
 
 impl Served {
-    pub(crate) fn new(rings: DriverRings, _pid: u32) -> Served {
+    pub(crate) fn new(rings: DriverRings) -> Served {
         let max = rings.to_driver.capacity().max(rings.control.capacity());
         Served {
             rings,

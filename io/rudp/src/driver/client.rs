@@ -23,8 +23,6 @@ pub struct DriverTransport {
     link: Link,
     server: SocketAddr,
     local: Option<SocketAddr>,
-    max_message: usize,
-    channels: usize,
     connected: bool,
     ended: Option<DisconnectReason>,
     refused: Option<String>,
@@ -82,14 +80,12 @@ impl DriverTransport {
         cfg: &RudpConfig,
     ) -> Result<Self, DriverError> {
         cfg.validate().map_err(|e| DriverError::Refused(e.to_string()))?;
-        let mut link = Link::open(driver_dir.as_ref())?;
+        let mut link = Link::open(driver_dir.as_ref(), cfg)?;
         link.command(Command::Connect { spec: EndpointSpec::of(cfg), bind, server })?;
         Ok(DriverTransport {
             link,
             server,
             local: None,
-            max_message: cfg.protocol.max_message as usize,
-            channels: cfg.protocol.channels.len(),
             connected: false,
             ended: None,
             refused: None,
@@ -120,19 +116,11 @@ impl DriverTransport {
     /// `Send(NotConnected)` once the connection ended, `Driver(..)` once the driver is gone.
     #[inline]
     pub fn send_on(&mut self, channel: u8, data: &[u8]) -> Result<(), TransportError> {
-        if data.len() > self.max_message {
-            return Err(SendError::Oversize.into());
-        }
-        if usize::from(channel) >= self.channels {
-            return Err(SendError::UnknownChannel.into());
-        }
+        self.link.check_message(channel, data.len())?;
         if self.ended.is_some() || self.refused.is_some() {
             return Err(SendError::NotConnected.into());
         }
-        match self.link.send(0, channel, data)? {
-            true => Ok(()),
-            false => Err(SendError::Full.into()),
-        }
+        self.link.send(0, channel, data)
     }
 
     /// [`send_on`](Self::send_on): the driver batches what it finds queued.

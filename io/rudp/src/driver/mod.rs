@@ -169,6 +169,10 @@ pub(crate) struct Link {
     hung_after_ns: u64,
     failed: Option<DriverError>,
     command: [u8; MAX_COMMAND],
+    /// The endpoint's `max_message` and channel count: sends past them are refused at
+    /// once, before they reach the ring.
+    max_message: usize,
+    channels: usize,
 }
 
 impl fmt::Debug for Link {
@@ -190,8 +194,9 @@ fn lock_free(lock: &File) -> bool {
 }
 
 impl Link {
-    /// Claims a slot of the driver in `dir` and makes its rings.
-    fn open(dir: &Path) -> Result<Link, DriverError> {
+    /// Claims a slot of the driver in `dir` and makes its rings, for an endpoint with
+    /// `cfg`'s message size and channels.
+    fn open(dir: &Path, cfg: &crate::RudpConfig) -> Result<Link, DriverError> {
         let cnc = Cnc::open(dir)?;
         let lock_path = dir.join(layout::LOCK_FILE);
         let lock = File::open(&lock_path).map_err(DriverError::io(&lock_path))?;
@@ -225,6 +230,8 @@ impl Link {
             hung_after_ns: 10_000_000_000,
             failed: None,
             command: [0; MAX_COMMAND],
+            max_message: cfg.protocol.max_message as usize,
+            channels: cfg.protocol.channels.len(),
         })
     }
 
@@ -244,22 +251,35 @@ impl Link {
         }
     }
 
-    /// Queues a message for `peer`: `Ok(false)` when the ring is full now.
+    /// Refuses at once what the endpoint could never send: a message past `max_message`,
+    /// a channel it does not have.
     #[inline]
-    fn send(&mut self, peer: u32, channel: u8, data: &[u8]) -> Result<bool, DriverError> {
+    fn check_message(&self, channel: u8, len: usize) -> Result<(), crate::TransportError> {
+        if len > self.max_message {
+            return Err(crate::SendError::Oversize.into());
+        }
+        if usize::from(channel) >= self.channels {
+            return Err(crate::SendError::UnknownChannel.into());
+        }
+        Ok(())
+    }
+
+    /// Queues a message for `peer`: `Send(Full)` while the ring is full.
+    #[inline]
+    fn send(&mut self, peer: u32, channel: u8, data: &[u8]) -> Result<(), crate::TransportError> {
         self.check_failed()?;
         match self.rings.to_driver.claim(TO_DRIVER_HEADER + data.len()) {
             Ok(mut claim) => {
                 proto::put_to_driver(&mut claim, peer, channel);
                 claim[TO_DRIVER_HEADER..].copy_from_slice(data);
                 claim.commit();
-                Ok(true)
+                Ok(())
             }
             Err(RingError::Full) => {
                 self.check()?;
-                Ok(false)
+                Err(crate::SendError::Full.into())
             }
-            Err(e) => Err(DriverError::Ring(e)),
+            Err(e) => Err(DriverError::Ring(e).into()),
         }
     }
 

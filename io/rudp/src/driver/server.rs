@@ -10,7 +10,7 @@ use kaos_core::conn::DisconnectReason;
 use super::layout::get_addr;
 use super::proto::{self, Command, EndpointSpec, Kind, Report};
 use super::{wait_until, DriverError, Link};
-use crate::{RudpConfig, SendError, ServerEvent, TransportError, RELIABLE_ORDERED};
+use crate::{RudpConfig, ServerEvent, TransportError, RELIABLE_ORDERED};
 
 /// A reliable-UDP server run by a `kaos-driver` process: the calls of
 /// [`RudpServer`](crate::RudpServer), with messages going through shared memory.
@@ -18,8 +18,6 @@ use crate::{RudpConfig, SendError, ServerEvent, TransportError, RELIABLE_ORDERED
 pub struct DriverServer {
     link: Link,
     local: SocketAddr,
-    max_message: usize,
-    channels: usize,
     /// Connected clients by the driver's peer id.
     peers: HashMap<u32, Peer>,
     ids: HashMap<SocketAddr, u32>,
@@ -47,7 +45,7 @@ impl DriverServer {
     /// A server with `cfg`'s window, message size, idle timeout and client limit.
     pub fn with_config(driver_dir: impl AsRef<Path>, addr: SocketAddr, cfg: &RudpConfig) -> Result<Self, DriverError> {
         cfg.validate().map_err(|e| DriverError::Refused(e.to_string()))?;
-        let mut link = Link::open(driver_dir.as_ref())?;
+        let mut link = Link::open(driver_dir.as_ref(), cfg)?;
         link.command(Command::Bind { spec: EndpointSpec::of(cfg), addr })?;
         // The driver answers Bound or Error first.
         let mut answer = None;
@@ -64,8 +62,6 @@ impl DriverServer {
         Ok(DriverServer {
             link,
             local,
-            max_message: cfg.protocol.max_message as usize,
-            channels: cfg.protocol.channels.len(),
             peers: HashMap::new(),
             ids: HashMap::new(),
             accepted: VecDeque::new(),
@@ -130,16 +126,8 @@ impl DriverServer {
     #[inline]
     pub fn send_on(&mut self, addr: &SocketAddr, channel: u8, data: &[u8]) -> Result<(), TransportError> {
         let &peer = self.ids.get(addr).ok_or(TransportError::UnknownPeer)?;
-        if data.len() > self.max_message {
-            return Err(SendError::Oversize.into());
-        }
-        if usize::from(channel) >= self.channels {
-            return Err(SendError::UnknownChannel.into());
-        }
-        match self.link.send(peer, channel, data)? {
-            true => Ok(()),
-            false => Err(SendError::Full.into()),
-        }
+        self.link.check_message(channel, data.len())?;
+        self.link.send(peer, channel, data)
     }
 
     /// Hands the messages received from `addr` to `f`; returns how many.
