@@ -257,7 +257,7 @@ impl Served {
                     emit(rings, pending, out, report(Kind::Connected, 0), &addr_bytes(t.server_addr()));
                     n += 1;
                 }
-                let _ = t.receive_messages(|channel, data| {
+                t.take_messages(|channel, data| {
                     emit(rings, pending, out, Report { kind: Kind::Message, channel, code: 0, peer: 0 }, data);
                     n += 1;
                 });

@@ -159,8 +159,14 @@ impl RudpTransport {
 
     /// Hands every message received so far to `f` (after running the socket); returns
     /// how many.
-    pub fn receive_messages(&mut self, mut f: impl FnMut(u8, &[u8])) -> Result<usize, TransportError> {
+    pub fn receive_messages(&mut self, f: impl FnMut(u8, &[u8])) -> Result<usize, TransportError> {
         self.process()?;
+        Ok(self.take_messages(f))
+    }
+
+    /// Hands the messages already received to `f` without running the socket (after a
+    /// [`process`](Self::process) or [`poll`](Self::poll) of one's own); returns how many.
+    pub fn take_messages(&mut self, mut f: impl FnMut(u8, &[u8])) -> usize {
         let n = self.inbox.len();
         for (channel, data) in self.inbox.drain(..) {
             f(channel, &data);
@@ -168,7 +174,7 @@ impl RudpTransport {
         self.inbox_bytes = 0;
         // Messages left in the connection while the inbox was at its cap.
         self.take_events();
-        Ok(n)
+        n
     }
 
     /// Runs the socket until the handshake completes, fails, or `timeout` passes.
