@@ -35,7 +35,7 @@ pub struct KaosClientOptions {
 impl KaosClientOptions {
     fn to_rudp(self) -> Result<RudpConfig, Error> {
         let mut cfg = RudpConfig::with_window(256);
-        cfg.protocol = self.protocol.to_core()?;
+        cfg.protocol = self.protocol.core_config()?;
         cfg.recv_buffer = self.recv_buffer as usize;
         cfg.send_buffer = self.send_buffer as usize;
         if !(1..=32).contains(&self.batch) {
@@ -49,9 +49,9 @@ impl KaosClientOptions {
 }
 
 enum Client {
-    Rudp(RudpTransport),
+    Rudp(Box<RudpTransport>),
     #[cfg(target_os = "linux")]
-    Driver(kaos_rudp::driver::DriverTransport),
+    Driver(Box<kaos_rudp::driver::DriverTransport>),
 }
 
 /// Calls the same method on whichever transport the client is.
@@ -119,7 +119,7 @@ pub unsafe extern "C" fn kaos_client_connect(
         }
         let (bind, server) = addrs(bind, server)?;
         let client = RudpTransport::with_config(bind, server, rudp_config(options)?)?;
-        let handle = CLIENTS.insert(Client::Rudp(client))?;
+        let handle = CLIENTS.insert(Client::Rudp(Box::new(client)))?;
         // SAFETY: checked non-null; writable (the caller's contract).
         unsafe { put(out, handle, "out") }
     })
@@ -162,7 +162,7 @@ fn driver_client(dir: Option<String>, bind: SocketAddr, server: SocketAddr, cfg:
     use kaos_rudp::driver::{default_dir, DriverTransport};
     let dir = dir.map_or_else(|| default_dir("default"), std::path::PathBuf::from);
     let client = DriverTransport::with_config(dir, bind, server, cfg)?;
-    CLIENTS.insert(Client::Driver(client))
+    CLIENTS.insert(Client::Driver(Box::new(client)))
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -337,7 +337,10 @@ pub unsafe extern "C" fn kaos_client_is_connected(client: KaosClientHandle, out:
 /// # Safety
 /// `out` is valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn kaos_client_disconnect_reason(client: KaosClientHandle, out: *mut KaosDisconnect) -> KaosStatus {
+pub unsafe extern "C" fn kaos_client_disconnect_reason(
+    client: KaosClientHandle,
+    out: *mut KaosDisconnect,
+) -> KaosStatus {
     guard(|| {
         let why = with(client, |c| Ok(each!(c, t => t.disconnect_reason())))?;
         // SAFETY: the caller's contract.

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use kaos_core::config::{ChannelConfig, ChannelKind, Config, MAX_CHANNELS};
-use kaos_core::conn::DisconnectReason;
 use kaos_core::congestion::Stats;
+use kaos_core::conn::DisconnectReason;
 use kaos_core::time::Duration;
 use kaos_core::wire::RejectReason;
 
@@ -18,6 +18,15 @@ pub const KAOS_UNRELIABLE_SEQUENCED: u8 = 1;
 pub const KAOS_RELIABLE_UNORDERED: u8 = 2;
 /// Every message exactly once, in send order.
 pub const KAOS_RELIABLE_ORDERED: u8 = 3;
+
+/// Channel 0 of the default configuration: reliable-ordered.
+pub const KAOS_CHANNEL_RELIABLE_ORDERED: u8 = 0;
+/// Channel 1 of the default configuration: reliable-unordered.
+pub const KAOS_CHANNEL_RELIABLE_UNORDERED: u8 = 1;
+/// Channel 2 of the default configuration: unreliable-sequenced.
+pub const KAOS_CHANNEL_UNRELIABLE_SEQUENCED: u8 = 2;
+/// Channel 3 of the default configuration: unreliable.
+pub const KAOS_CHANNEL_UNRELIABLE: u8 = 3;
 
 /// Most channels a configuration holds.
 pub const KAOS_MAX_CHANNELS: usize = 8;
@@ -126,7 +135,7 @@ impl From<&Config> for KaosConfig {
 
 impl KaosConfig {
     /// The core's configuration, validated.
-    pub(crate) fn to_core(&self) -> Result<Config, Error> {
+    pub(crate) fn core_config(&self) -> Result<Config, Error> {
         let count = self.channel_count as usize;
         if count == 0 || count > KAOS_MAX_CHANNELS {
             return Err(Error::invalid(format!("channel_count {count} is not in 1..={KAOS_MAX_CHANNELS}")));

@@ -1,4 +1,4 @@
-//! KaosNet's C ABI (`libkaosnet.so`, `libkaosnet.a`, header `include/kaosnet.h`).
+//! KaosNet's C ABI (`libkaosnet_ffi.so`, `libkaosnet_ffi.a`, header `include/kaosnet.h`).
 //!
 //! Two ways in:
 //! - **`kaos_conn_*`**: the sans-IO core connection in memory the caller provides. The
@@ -84,7 +84,7 @@ pub unsafe extern "C" fn kaos_config_validate(cfg: *const KaosConfig) -> KaosSta
     guard(|| {
         // SAFETY: the caller's contract.
         let cfg = unsafe { cfg.as_ref() }.ok_or_else(|| Error::null("cfg"))?;
-        cfg.to_core().map(|_| ())
+        cfg.core_config().map(|_| ())
     })
 }
 

@@ -72,7 +72,7 @@ pub(crate) fn core_instant(now_us: u64) -> Instant {
 
 /// Bytes of memory a connection with `cfg` needs, whatever the alignment of the block.
 pub(crate) fn memory_size(cfg: &KaosConfig) -> Result<usize, Error> {
-    let core = cfg.to_core()?;
+    let core = cfg.core_config()?;
     Ok(align_of::<KaosConn>() - 1 + header_size() + core.storage_words() * 8)
 }
 
@@ -94,7 +94,7 @@ pub(crate) unsafe fn connect(
     remote: &str,
     nonce: u64,
 ) -> Result<*mut KaosConn, Error> {
-    let core = cfg.to_core()?;
+    let core = cfg.core_config()?;
     let remote = parse_addr(remote, "remote")?;
     if nonce == 0 {
         return Err(Error::invalid("nonce must be random and nonzero"));
@@ -171,7 +171,10 @@ pub(crate) unsafe fn take<'a>(ptr: *mut KaosConn) -> Result<Taken<'a>, Error> {
         // no other call touches the rest of it until `Taken` drops.
         Ok(_) => Ok(Taken(unsafe { &mut *ptr })),
         Err(BUSY) => Err(Error::new(KaosStatus::KaosErrBusy, "the connection is in use by another thread")),
-        Err(POISONED) => Err(Error::new(KaosStatus::KaosErrPanic, "an earlier call on this connection failed inside the library; destroy it")),
+        Err(POISONED) => Err(Error::new(
+            KaosStatus::KaosErrPanic,
+            "an earlier call on this connection failed inside the library; destroy it",
+        )),
         Err(_) => Err(not_a_connection()),
     }
 }

@@ -43,7 +43,7 @@ fn small_config() -> KaosConfig {
 type Server = Endpoint<Vec<u64>, Vec<Vec<u64>>, 2>;
 
 fn server(cfg: &KaosConfig) -> Server {
-    let core = cfg.to_core().unwrap();
+    let core = cfg.core_config().unwrap();
     let pool = vec![vec![0; core.storage_words()]; 2];
     Endpoint::new(core, *b"ffi-test-secret!", pool).unwrap()
 }
@@ -75,7 +75,10 @@ fn exchange(conn: *mut KaosConn, server: &mut Server, now_us: u64) -> Vec<(u32, 
     loop {
         let mut n = 0;
         // SAFETY: live connection, valid buffers.
-        assert_eq!(unsafe { kaos_conn_poll_transmit(conn, now_us, buf.as_mut_ptr(), buf.len(), &mut n) }, KaosStatus::KaosOk);
+        assert_eq!(
+            unsafe { kaos_conn_poll_transmit(conn, now_us, buf.as_mut_ptr(), buf.len(), &mut n) },
+            KaosStatus::KaosOk
+        );
         if n == 0 {
             break;
         }
@@ -165,7 +168,10 @@ fn bad_input_is_an_error_code() {
     // SAFETY: every pointer is valid or null; the function checks them.
     unsafe {
         assert_eq!(kaos_conn_connect(null(), base, size, 0, SERVER.as_ptr(), 1, &mut conn), KaosStatus::KaosErrNull);
-        assert_eq!(kaos_conn_connect(&cfg, null_mut(), size, 0, SERVER.as_ptr(), 1, &mut conn), KaosStatus::KaosErrNull);
+        assert_eq!(
+            kaos_conn_connect(&cfg, null_mut(), size, 0, SERVER.as_ptr(), 1, &mut conn),
+            KaosStatus::KaosErrNull
+        );
         assert_eq!(kaos_conn_connect(&cfg, base, size, 0, null(), 1, &mut conn), KaosStatus::KaosErrNull);
         assert_eq!(kaos_conn_connect(&cfg, base, size, 0, SERVER.as_ptr(), 1, null_mut()), KaosStatus::KaosErrNull);
         let st = kaos_conn_connect(&cfg, base, size - 1, 0, SERVER.as_ptr(), 1, &mut conn);
@@ -182,7 +188,10 @@ fn bad_input_is_an_error_code() {
         assert!(last_error().contains("unknown kind 9"));
         bad = cfg;
         bad.channel_count = 0;
-        assert_eq!(kaos_conn_connect(&bad, base, size, 0, SERVER.as_ptr(), 1, &mut conn), KaosStatus::KaosErrInvalidArgument);
+        assert_eq!(
+            kaos_conn_connect(&bad, base, size, 0, SERVER.as_ptr(), 1, &mut conn),
+            KaosStatus::KaosErrInvalidArgument
+        );
         bad = cfg;
         bad.channels[0].window = 3;
         assert_eq!(kaos_config_validate(&bad), KaosStatus::KaosErrInvalidArgument);

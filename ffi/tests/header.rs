@@ -8,11 +8,8 @@ use std::path::Path;
 fn the_checked_in_header_is_current() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
-    let bindings = cbindgen::Builder::new()
-        .with_crate(dir)
-        .with_config(config)
-        .generate()
-        .expect("cbindgen reads the sources");
+    let bindings =
+        cbindgen::Builder::new().with_crate(dir).with_config(config).generate().expect("cbindgen reads the sources");
     let mut fresh = Vec::new();
     bindings.write(&mut fresh);
     let fresh = String::from_utf8(fresh).expect("UTF-8");
