@@ -75,10 +75,8 @@ fn exchange(conn: *mut KaosConn, server: &mut Server, now_us: u64) -> Vec<(u32, 
     loop {
         let mut n = 0;
         // SAFETY: live connection, valid buffers.
-        assert_eq!(
-            unsafe { kaos_conn_poll_transmit(conn, now_us, buf.as_mut_ptr(), buf.len(), &mut n) },
-            KaosStatus::KaosOk
-        );
+        let st = unsafe { kaos_conn_poll_transmit(conn, now_us, buf.as_mut_ptr(), buf.len(), &mut n) };
+        assert_eq!(st, KaosStatus::KaosOk);
         if n == 0 {
             break;
         }
