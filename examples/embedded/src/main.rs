@@ -1,133 +1,27 @@
-//! KaosNet on a microcontroller: a client and a server [`Connection`] over fixed buffers.
+//! KaosNet on a microcontroller: a game client over a small radio trait, fixed buffers,
+//! quantized snapshots and interpolation, against a simulated server. README.md is the
+//! guide; this file holds the two entry points.
 //!
 //! Built for `thumbv7em-none-eabihf` this is a `#![no_std]`, `#![no_main]` binary with its
 //! own panic handler, `panic = "abort"` and **no global allocator**: it links only if
 //! nothing in kaos-core or its dependencies reaches for `alloc`. On a host it is an
-//! ordinary program running the same exchange, so the logic is tested too.
+//! ordinary program running the same scenario, printing what it achieved and the memory
+//! budget, and exiting nonzero if a goal was missed.
 //!
-//! The entry point drives a handshake through an [`Endpoint`] and a few reliable and
-//! unreliable messages each way over an in-memory "wire" with a fake millisecond clock.
+//! - [`radio`]: the [`Radio`](radio::Radio) and [`Clock`](radio::Clock) traits a porter
+//!   implements, and an in-memory lossy pair of radios.
+//! - [`client`]: the client loop. [`server`]: the simulated server.
+//! - [`wire`]: quantized snapshots and inputs. [`budget`]: the `Config` and its memory.
+//! - [`scenario`]: both sides on one simulated clock, and the goals.
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 
-use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-
-use kaos_core::config::{ChannelConfig, ChannelKind, Config};
-use kaos_core::conn::{Connection, Event};
-use kaos_core::endpoint::Endpoint;
-use kaos_core::time::{Duration, Instant};
-
-/// Storage per connection, in 64-bit words (16 KiB).
-const WORDS: usize = 2048;
-/// Datagram size on this small link.
-const MTU: usize = 256;
-
-/// A configuration small enough for a microcontroller's RAM.
-fn small_config() -> Config {
-    let mut channels = heapless::Vec::new();
-    let reliable = ChannelConfig { kind: ChannelKind::ReliableOrdered, window: 16, buffer_bytes: 2048 };
-    let _ = channels.push(reliable);
-    let _ = channels.push(ChannelConfig::new(ChannelKind::Unreliable));
-    let mut cfg = Config::with_channels(channels);
-    cfg.max_datagram = MTU as u16;
-    cfg.max_message = 1024;
-    cfg.sent_packets = 64;
-    cfg.message_refs = 64;
-    cfg.inbox_bytes = 2048;
-    cfg.outbox_bytes = 1100;
-    cfg.reassembly_sets = 1;
-    cfg
-}
-
-/// What the exchange achieved; every field must reach its goal.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Outcome {
-    connected: bool,
-    server_got: u32,
-    client_got: u32,
-}
-
-const MESSAGES: u32 = 8;
-
-/// Runs the exchange; returns the outcome.
-fn run() -> Outcome {
-    let cfg = small_config();
-    if cfg.validate().is_err() || cfg.storage_words() > WORDS {
-        return Outcome::default();
-    }
-    let server_addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 7352));
-    let client_addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 40_000));
-    let mut pool: heapless::Vec<[u64; WORDS], 1> = heapless::Vec::new();
-    let _ = pool.push([0u64; WORDS]);
-    let Ok(mut server) = Endpoint::<[u64; WORDS], _, 2>::new(cfg.clone(), *b"embedded-secret!", pool) else {
-        return Outcome::default();
-    };
-    let mut now = Instant::from_millis(1);
-    let Ok(mut client) = Connection::connect(&cfg, [0u64; WORDS], now, server_addr, 0x5eed) else {
-        return Outcome::default();
-    };
-    let mut out = Outcome::default();
-    let mut sent = 0u32;
-    let mut buf = [0u8; MTU];
-    let mut reply = [0u8; MTU];
-    for _ in 0..2_000 {
-        // Client → server.
-        while let Some(n) = client.poll_transmit(now, &mut buf) {
-            if let Some(r) = server.handle_datagram(now, client_addr, &buf[..n], &mut reply) {
-                client.handle_datagram(now, &reply[..r]);
-            }
-        }
-        // Server → client.
-        while let Some((_, to, n)) = server.poll_transmit(now, &mut buf) {
-            if to == client_addr {
-                client.handle_datagram(now, &buf[..n]);
-            }
-        }
-        while let Some(e) = client.poll_event() {
-            match e {
-                Event::Connected => out.connected = true,
-                Event::Message { data, .. } if data.starts_with(b"pong") => out.client_got += 1,
-                _ => {}
-            }
-        }
-        let mut echo: Option<(kaos_core::endpoint::ConnectionHandle, u8, [u8; 8])> = None;
-        while let Some((h, e)) = server.poll_event() {
-            if let Event::Message { channel, data } = e {
-                if data.starts_with(b"ping") && data.len() == 8 {
-                    out.server_got += 1;
-                    let mut pong = [0u8; 8];
-                    pong[..4].copy_from_slice(b"pong");
-                    pong[4..].copy_from_slice(&data[4..]);
-                    echo = Some((h, channel, pong));
-                    break;
-                }
-            }
-        }
-        if let Some((h, ch, pong)) = echo {
-            if let Some(c) = server.connection(h) {
-                let _ = c.send(ch, &pong);
-            }
-        }
-        if out.connected && sent < MESSAGES {
-            let mut ping = [0u8; 8];
-            ping[..4].copy_from_slice(b"ping");
-            ping[4..].copy_from_slice(&sent.to_le_bytes());
-            // Even messages reliable, odd ones unreliable (this wire never loses).
-            if client.send((sent % 2) as u8, &ping).is_ok() {
-                sent += 1;
-            }
-        }
-        if out.server_got == MESSAGES && out.client_got == MESSAGES {
-            break;
-        }
-        now += Duration::from_millis(1);
-    }
-    out
-}
-
-fn succeeded(o: &Outcome) -> bool {
-    o.connected && o.server_got == MESSAGES && o.client_got == MESSAGES
-}
+mod budget;
+mod client;
+mod radio;
+mod scenario;
+mod server;
+mod wire;
 
 #[cfg(target_os = "none")]
 #[panic_handler]
@@ -137,11 +31,12 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     }
 }
 
-/// Bare-metal entry point (the linker's default entry symbol).
+/// Bare-metal entry point (the linker's default entry symbol). A real board's runtime
+/// (cortex-m-rt, embassy…) provides its own and calls the client loop from it.
 #[cfg(target_os = "none")]
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
-    let ok = succeeded(&run());
+    let ok = scenario::run(&scenario::Params::DEFAULT).succeeded();
     loop {
         core::hint::black_box(ok);
         core::hint::spin_loop();
@@ -150,18 +45,91 @@ pub extern "C" fn _start() -> ! {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    let o = run();
-    println!("kaos-embedded: {o:?}");
-    if !succeeded(&o) {
+    let p = scenario::Params::DEFAULT;
+    let o = scenario::run(&p);
+    print_summary(&p, &o);
+    print_budget();
+    if !o.succeeded() {
         std::process::exit(1);
     }
 }
 
-#[cfg(all(test, not(target_os = "none")))]
-mod tests {
-    #[test]
-    fn exchange_completes_over_fixed_buffers() {
-        let o = super::run();
-        assert!(super::succeeded(&o), "{o:?}");
+#[cfg(not(target_os = "none"))]
+fn print_summary(p: &scenario::Params, o: &scenario::Outcome) {
+    let a = &p.air;
+    println!(
+        "kaos-embedded: {} s simulated, {} % loss each way, {} ms + 0..{} ms one-way delay, seed {:#x}",
+        p.duration.as_millis() / 1000,
+        a.loss_percent,
+        a.latency.as_millis(),
+        a.jitter.as_millis(),
+        p.seed
+    );
+    match o.connected_after {
+        Some(d) => println!("  connected after {} ms", d.as_millis()),
+        None => println!("  never connected"),
+    }
+    for (who, s) in [("client -> server", &o.air[0]), ("server -> client", &o.air[1])] {
+        println!("  air {who}: {} datagrams, {} lost, {} delivered, {} busy", s.sent, s.lost, s.delivered, s.busy);
+    }
+    println!(
+        "  snapshots: {} sent at 20 Hz ({} B max each), {} received",
+        o.snapshots_sent,
+        wire::MAX_SNAPSHOT_BYTES,
+        o.snapshots_received
+    );
+    println!(
+        "  rendering: {} of {} entity positions interpolated, max error {:.6} m (step {:.6} m)",
+        o.interpolated, o.samples, o.max_error, o.resolution
+    );
+    println!(
+        "  reliable: {}/{} to the server, {}/{} to the client, {} out of order or corrupt",
+        o.to_server.next,
+        o.messages,
+        o.to_client.next,
+        o.messages,
+        o.to_server.wrong + o.to_client.wrong
+    );
+    println!("  inputs: {} sent, {} received", o.inputs_sent, o.inputs_received);
+    let l = &o.client_link;
+    println!(
+        "  client connection: rtt {} ms, {} data packets declared lost, {} reliable messages resent",
+        l.rtt.as_millis(),
+        l.packets_lost,
+        l.messages_resent
+    );
+    for (goal, ok) in o.goals() {
+        println!("  [{}] {goal}", if ok { "ok" } else { "FAILED" });
+    }
+}
+
+/// The memory budget table README.md quotes.
+#[cfg(not(target_os = "none"))]
+fn print_budget() {
+    use core::mem::size_of;
+    use kaos_core::conn::Connection;
+    use kaos_core::interp::SnapshotBuffer;
+
+    let cfg = budget::config();
+    println!(
+        "memory per connection: Config::storage_words() = {} words = {} B",
+        cfg.storage_words(),
+        cfg.storage_words() * 8
+    );
+    for row in budget::breakdown(&cfg) {
+        println!("  {row}");
+    }
+    println!("  {:<37}{:>23} B", "sum", budget::storage_bytes(&cfg));
+    println!("RAM beyond the storage ({}-bit host; see README for thumbv7em):", usize::BITS);
+    let history = size_of::<[SnapshotBuffer<[f32; 2], { client::HISTORY }>; wire::MAX_ENTITIES]>();
+    let rows = [
+        ("Connection state (Connection<[u64; 0]>)", size_of::<Connection<[u64; 0]>>()),
+        ("datagram buffers (rx + tx)", 2 * budget::MTU),
+        ("snapshot history (4 entities x 8)", history),
+        ("Client<[u64; WORDS]> in all", size_of::<client::Client<[u64; budget::WORDS]>>()),
+        ("Server (endpoint, 3 buffers; storage apart)", size_of::<server::Server<'static>>()),
+    ];
+    for (what, bytes) in rows {
+        println!("  {what:<45}{bytes:>15} B");
     }
 }
