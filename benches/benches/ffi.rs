@@ -27,8 +27,9 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 /// The Rust client: the C program's loop over `RudpTransport`.
 fn rust_client(server: SocketAddr, count: u64) {
-    let mut client = RudpTransport::with_config("127.0.0.1:0".parse().unwrap(), server, RudpConfig::with_window(WINDOW))
-        .expect("client");
+    let mut client =
+        RudpTransport::with_config("127.0.0.1:0".parse().unwrap(), server, RudpConfig::with_window(WINDOW))
+            .expect("client");
     assert!(client.wait_connected(Duration::from_secs(5)).unwrap());
     let mut msg = [0x5Au8; 64];
     let (mut sent, mut done) = (0u64, false);
