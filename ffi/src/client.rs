@@ -185,13 +185,7 @@ fn with<R>(handle: KaosClientHandle, f: impl FnOnce(&mut Client) -> Result<R, Er
 #[no_mangle]
 pub extern "C" fn kaos_client_poll(client: KaosClientHandle, timeout_us: i64) -> KaosStatus {
     let timeout = u64::try_from(timeout_us).ok().map(Duration::from_micros);
-    guard(|| {
-        with(client, |c| match c {
-            Client::Rudp(t) => t.poll(timeout).map_err(Error::from),
-            #[cfg(target_os = "linux")]
-            Client::Driver(t) => t.poll(timeout).map_err(Error::from),
-        })
-    })
+    guard(|| with(client, |c| each!(c, t => t.poll(timeout).map_err(Error::from))))
 }
 
 /// Runs the connection without waiting.
@@ -200,13 +194,7 @@ pub extern "C" fn kaos_client_poll(client: KaosClientHandle, timeout_us: i64) ->
 /// None: any handle is checked.
 #[no_mangle]
 pub extern "C" fn kaos_client_process(client: KaosClientHandle) -> KaosStatus {
-    guard(|| {
-        with(client, |c| match c {
-            Client::Rudp(t) => t.process().map_err(Error::from),
-            #[cfg(target_os = "linux")]
-            Client::Driver(t) => t.process().map_err(Error::from),
-        })
-    })
+    guard(|| with(client, |c| each!(c, t => t.process().map_err(Error::from))))
 }
 
 /// Queues `data` on `channel` and sends what the connection allows now. Errors:
@@ -254,13 +242,7 @@ pub unsafe extern "C" fn kaos_client_queue(
 /// None: any handle is checked.
 #[no_mangle]
 pub extern "C" fn kaos_client_flush(client: KaosClientHandle) -> KaosStatus {
-    guard(|| {
-        with(client, |c| match c {
-            Client::Rudp(t) => t.flush().map_err(Error::from),
-            #[cfg(target_os = "linux")]
-            Client::Driver(t) => t.flush().map_err(Error::from),
-        })
-    })
+    guard(|| with(client, |c| each!(c, t => t.flush().map_err(Error::from))))
 }
 
 /// Runs the connection, then calls `on_message` for every message received so far, in
@@ -307,11 +289,7 @@ pub unsafe extern "C" fn kaos_client_wait_connected(
             return Err(Error::null("connected"));
         }
         let timeout = Duration::from_micros(timeout_us);
-        let ok = with(client, |c| match c {
-            Client::Rudp(t) => t.wait_connected(timeout).map_err(Error::from),
-            #[cfg(target_os = "linux")]
-            Client::Driver(t) => t.wait_connected(timeout).map_err(Error::from),
-        })?;
+        let ok = with(client, |c| each!(c, t => t.wait_connected(timeout).map_err(Error::from)))?;
         // SAFETY: checked non-null; writable (the caller's contract).
         unsafe { put(connected, ok, "connected") }
     })
@@ -355,13 +333,7 @@ pub unsafe extern "C" fn kaos_client_disconnect_reason(
 /// None: any handle is checked.
 #[no_mangle]
 pub extern "C" fn kaos_client_disconnect(client: KaosClientHandle, code: u16) -> KaosStatus {
-    guard(|| {
-        with(client, |c| match c {
-            Client::Rudp(t) => t.disconnect(code).map_err(Error::from),
-            #[cfg(target_os = "linux")]
-            Client::Driver(t) => t.disconnect(code).map_err(Error::from),
-        })
-    })
+    guard(|| with(client, |c| each!(c, t => t.disconnect(code).map_err(Error::from))))
 }
 
 /// Writes the connection's counters. Through the driver the counters live in the
