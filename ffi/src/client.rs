@@ -210,11 +210,8 @@ pub unsafe extern "C" fn kaos_client_send(
     data: *const u8,
     len: usize,
 ) -> KaosStatus {
-    guard(|| {
-        // SAFETY: the caller's contract.
-        let data = unsafe { bytes(data, len, "data") }?;
-        with(client, |c| each!(c, t => t.send_on(channel, data)).map_err(Error::from))
-    })
+    // SAFETY: the caller's contract.
+    unsafe { message(client, channel, data, len, true) }
 }
 
 /// Queues `data` on `channel` without sending: queued messages share datagrams, sent by
@@ -229,10 +226,21 @@ pub unsafe extern "C" fn kaos_client_queue(
     data: *const u8,
     len: usize,
 ) -> KaosStatus {
+    // SAFETY: the caller's contract.
+    unsafe { message(client, channel, data, len, false) }
+}
+
+/// `kaos_client_send` (`now`) or `kaos_client_queue`.
+///
+/// # Safety
+/// As `kaos_client_send`.
+unsafe fn message(client: KaosClientHandle, channel: u8, data: *const u8, len: usize, now: bool) -> KaosStatus {
     guard(|| {
         // SAFETY: the caller's contract.
         let data = unsafe { bytes(data, len, "data") }?;
-        with(client, |c| each!(c, t => t.queue_on(channel, data)).map_err(Error::from))
+        with(client, |c| {
+            each!(c, t => if now { t.send_on(channel, data) } else { t.queue_on(channel, data) }).map_err(Error::from)
+        })
     })
 }
 
