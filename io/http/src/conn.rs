@@ -6,10 +6,9 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use crate::parse;
 use crate::request::Request;
+use crate::tls::Stream;
 use crate::HttpConfig;
 
 /// What parsing the buffered bytes gave.
@@ -39,7 +38,7 @@ pub(crate) struct Slot {
 }
 
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) peer: SocketAddr,
     pub(crate) generation: u64,
     read: Vec<u8>,
@@ -59,6 +58,8 @@ pub(crate) struct Conn {
     /// When the request now arriving began (its head and body must complete in time).
     pub(crate) request_started: Option<Instant>,
     pub(crate) last_active: Instant,
+    /// When the connection was accepted (a TLS handshake must finish in time).
+    pub(crate) accepted: Instant,
     pub(crate) last_write_progress: Instant,
     continue_sent: bool,
     /// Bytes of the request being read so far (head and body), to enforce the limits.
@@ -66,7 +67,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, generation: u64, cfg: &HttpConfig, now: Instant) -> Conn {
+    pub(crate) fn new(stream: Stream, peer: SocketAddr, generation: u64, cfg: &HttpConfig, now: Instant) -> Conn {
         Conn {
             stream,
             peer,
@@ -82,6 +83,7 @@ impl Conn {
             read_paused: false,
             request_started: None,
             last_active: now,
+            accepted: now,
             last_write_progress: now,
             continue_sent: false,
             read_limit: cfg.max_header_bytes + cfg.max_body_bytes + 4096,
@@ -115,7 +117,7 @@ impl Conn {
                     }
                     self.read.extend_from_slice(&chunk[..n]);
                     got = true;
-                    if n < chunk.len() && !read_closed {
+                    if n < chunk.len() && !read_closed && !self.stream.is_tls() {
                         break;
                     }
                 }
@@ -216,12 +218,13 @@ impl Conn {
             self.out.clear();
             self.sent = 0;
         }
-        Ok(())
+        // TLS records (handshake messages too) that the socket did not take yet.
+        self.stream.flush_pending()
     }
 
     /// Whether bytes wait to be written.
     pub(crate) fn has_output(&self) -> bool {
-        self.sent < self.out.len()
+        self.sent < self.out.len() || self.stream.has_pending_output()
     }
 
     /// Whether the connection has nothing in progress: no request arriving, no response

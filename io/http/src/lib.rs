@@ -25,6 +25,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod tls;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ pub use request::{decode_component, Headers, Method, Request};
 pub use response::{reason, Response};
 pub use router::{Handler, Router, Run};
 pub use server::{HttpServer, HttpStats, ShutdownHandle, Upgrade};
+pub use tls::{Stream, TlsConfig, TlsError, TlsStream};
 
 impl HttpConfig {
     /// The server's own error response for `status`.
@@ -79,6 +81,9 @@ pub struct HttpConfig {
     pub on_rest: Option<fn()>,
     /// CORS for browser clients; `None` sends no CORS headers.
     pub cors: Option<Cors>,
+    /// Serve HTTPS (and `wss://` upgrades) with this certificate; `None` serves plain
+    /// HTTP. A handshake must finish within `request_timeout`.
+    pub tls: Option<TlsConfig>,
     /// On shutdown, how long requests in progress may take before connections are cut.
     pub drain_timeout: Duration,
     /// Builds the responses the server makes itself (400, 404, 405, 408, 413, 431, 500,
@@ -104,6 +109,7 @@ impl Default for HttpConfig {
             worker_queue: 1024,
             on_rest: None,
             cors: None,
+            tls: None,
             drain_timeout: Duration::from_secs(10),
             error_response: None,
         }

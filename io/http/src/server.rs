@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::conn::{Conn, Parsed, Slot};
@@ -18,6 +18,7 @@ use crate::pool::{JobId, Pool};
 use crate::request::{Method, Request};
 use crate::response::Response;
 use crate::router::{Lookup, Router, Run};
+use crate::tls::Stream;
 use crate::HttpConfig;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -28,8 +29,8 @@ const SWEEP: Duration = Duration::from_millis(100);
 /// A WebSocket upgrade request, handed off with its connection.
 #[derive(Debug)]
 pub struct Upgrade {
-    /// The connection, deregistered from the HTTP loop, non-blocking.
-    pub stream: TcpStream,
+    /// The connection (plain or TLS), deregistered from the HTTP loop, non-blocking.
+    pub stream: Stream,
     /// The upgrade request (`Sec-WebSocket-Key` and friends in its headers).
     pub request: Request,
     /// Bytes the client sent after the request (WebSocket frames sent early).
@@ -225,7 +226,7 @@ impl HttpServer {
     fn accept(&mut self, now: Instant) -> io::Result<()> {
         loop {
             let Some(listener) = &self.listener else { return Ok(()) };
-            let (mut stream, peer) = match listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -237,6 +238,13 @@ impl HttpServer {
                 continue; // dropped: closed
             }
             let _ = stream.set_nodelay(true);
+            let mut stream = match &self.cfg.tls {
+                Some(tls) => match Stream::tls(stream, tls) {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                },
+                None => Stream::Plain(stream),
+            };
             let token = self.next_token;
             self.next_token = (self.next_token + 1) % (usize::MAX - 16);
             if self
@@ -445,8 +453,11 @@ impl HttpServer {
         for (&t, c) in &self.conns {
             let request_late = c.request_started.is_some_and(|s| now.duration_since(s) >= self.cfg.request_timeout);
             let write_stalled = c.has_output() && now.duration_since(c.last_write_progress) >= self.cfg.write_timeout;
+            // A TLS handshake gets the time a request gets; it cannot speak HTTP, so no 408.
+            let handshake_late =
+                c.stream.is_handshaking() && now.duration_since(c.accepted) >= self.cfg.request_timeout;
             let idle = c.is_idle() && now.duration_since(c.last_active) >= self.cfg.idle_timeout;
-            if write_stalled || idle {
+            if write_stalled || idle || handshake_late {
                 expired.push(t);
             } else if request_late && !c.closing {
                 slow.push(t);

@@ -122,6 +122,9 @@ pub struct WsConfig {
     /// connection share a `send()`, which is most of a busy server's CPU, for that much
     /// more latency.
     pub flush_interval: Duration,
+    /// Serve `wss://` on the server's own listener with this certificate (upgrades
+    /// from kaos-http arrive already in TLS when its server has one).
+    pub tls: Option<kaos_http::TlsConfig>,
 }
 
 impl Default for WsConfig {
@@ -140,6 +143,7 @@ impl Default for WsConfig {
             close_timeout: Duration::from_secs(5),
             read_budget: 64,
             flush_interval: Duration::ZERO,
+            tls: None,
         }
     }
 }

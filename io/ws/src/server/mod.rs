@@ -11,8 +11,8 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use kaos_http::Upgrade;
-use mio::net::{TcpListener, TcpStream};
+use kaos_http::{Stream, Upgrade};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use tungstenite::protocol::Role;
 
@@ -32,7 +32,7 @@ const ACCEPTS_PER_WAKE: usize = 512;
 const TRIM_AFTER: Duration = Duration::from_secs(1);
 
 struct Handshake {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     started: Instant,
     /// An error response being written, and how much of it is out.
@@ -40,7 +40,7 @@ struct Handshake {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     session: Session,
     peer: SocketAddr,
     target: Box<str>,
@@ -497,13 +497,13 @@ impl WsServer {
         self.free.push(index);
     }
 
-    fn open(&mut self, stream: TcpStream, target: String, early: Vec<u8>, response: Vec<u8>) -> Option<ConnId> {
+    fn open(&mut self, stream: Stream, target: String, early: Vec<u8>, response: Vec<u8>) -> Option<ConnId> {
         let conn = self.new_conn(stream, target, early, response)?;
         let index = self.insert(State::Open(Box::new(conn)))?;
         Some(self.opened(index))
     }
 
-    fn new_conn(&self, stream: TcpStream, target: String, early: Vec<u8>, response: Vec<u8>) -> Option<Conn> {
+    fn new_conn(&self, stream: Stream, target: String, early: Vec<u8>, response: Vec<u8>) -> Option<Conn> {
         let peer = stream.peer_addr().ok()?;
         Some(Conn {
             stream,
@@ -548,6 +548,13 @@ impl WsServer {
             match listener.accept() {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
+                    let stream = match &self.cfg.tls {
+                        Some(tls) => match Stream::tls(stream, tls) {
+                            Ok(s) => s,
+                            Err(_) => continue,
+                        },
+                        None => Stream::Plain(stream),
+                    };
                     let hs = Handshake { stream, buf: Vec::new(), started: Instant::now(), refusal: None };
                     // Over the limit the stream is dropped: closed at once.
                     let _ = self.insert(State::Handshake(Box::new(hs)));
@@ -665,6 +672,8 @@ impl WsServer {
         let budget = self.cfg.read_budget;
         let State::Open(c) = &mut self.slots[index as usize].state else { return };
         let before = c.session.inbox_len();
+        // A short read from TLS does not mean the socket is drained: read to WouldBlock.
+        let full = full || c.stream.is_tls();
         let state = c.session.read(&mut c.stream, budget, full);
         self.stats.messages_in += (c.session.inbox_len() - before) as u64;
         if c.session.has_mail() && !c.in_mail {
@@ -693,7 +702,12 @@ impl WsServer {
 
     fn flush_conn(&mut self, index: u32) {
         let State::Open(c) = &mut self.slots[index as usize].state else { return };
-        match c.session.flush(&mut c.stream) {
+        // TLS records the socket has not taken yet count as unwritten.
+        let flushed = c.session.flush(&mut c.stream).and_then(|all| {
+            c.stream.flush_pending()?;
+            Ok(all && !c.stream.has_pending_output())
+        });
+        match flushed {
             Ok(true) => {
                 self.resume_if_paused(index);
                 self.remove_if_done(index);
