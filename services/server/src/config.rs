@@ -105,6 +105,13 @@ pub struct Args {
     /// (`http://host:4318`; built with the `otlp` feature).
     #[arg(long, env = "KAOS_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    /// Serve the client API and the console over TLS (HTTPS, `wss://`) with this PEM
+    /// certificate chain (with `--tls-key`); SIGHUP reloads both files.
+    #[arg(long, env = "KAOS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "KAOS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The file's shape; every field optional.
@@ -122,6 +129,8 @@ struct File {
     rate_limit: Option<f64>,
     socket_flush_ms: Option<u64>,
     socket_threads: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     rate_limits: FileRateLimits,
     #[serde(default)]
@@ -213,6 +222,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Logs and span export.
     pub telemetry: kaosnet::telemetry::TracingConfig,
+    /// The TLS certificate chain and key files; `None` serves plain HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -289,6 +300,11 @@ impl Config {
             runtime: runtime(args.runtime_path, file.runtime)?,
             admin_password: std::env::var("KAOS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
             telemetry: telemetry(args.log_level, args.log_format, args.otlp_endpoint, file.telemetry)?,
+            tls: match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err("tls_cert and tls_key go together: give both or neither".into()),
+            },
         })
     }
 
@@ -312,6 +328,10 @@ impl Config {
                 port(self.rudp_port)
             ),
             format!("database: {database}"),
+            match &self.tls {
+                Some((cert, key)) => format!("TLS: certificate {}, key {}", cert.display(), key.display()),
+                None => "TLS: off (plain HTTP)".into(),
+            },
             format!("server key: {}", set(&self.api.server_key, &api.server_key)),
             format!("http key: {}", set(&self.api.http_key, &api.http_key)),
             format!(

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use kaos_http::{Cors, HttpConfig, HttpServer, ShutdownHandle};
+use kaos_http::{Cors, HttpConfig, HttpServer, ShutdownHandle, TlsConfig};
 use kaosnet::realtime::{RealtimeConfig, RealtimeHandle, RudpSocketConfig};
 use kaosnet::store::{MemoryStore, SqliteStore, Store};
 use kaosnet::KaosNet;
@@ -34,6 +34,9 @@ pub struct Running {
     pub database: String,
     /// The Lua modules' runtime (reload it with [`Running::reload_modules`]).
     pub lua: Arc<kaos_lua::LuaRuntime>,
+    /// The certificate the client API and the console serve, when TLS is on (reload it
+    /// with [`Running::reload_tls`]).
+    pub tls: Option<TlsConfig>,
     http: ShutdownHandle,
     console: Option<ShutdownHandle>,
     realtime: RealtimeHandle,
@@ -54,6 +57,16 @@ impl Running {
     /// On an error the modules that ran go on running.
     pub fn reload_modules(&self) -> Result<(), kaos_lua::LuaError> {
         self.lua.reload()
+    }
+
+    /// Reads the TLS certificate and key files again: new connections get them, open
+    /// ones keep their sessions; on an error the running certificate stays. `Ok(false)`
+    /// when TLS is off.
+    pub fn reload_tls(&self) -> Result<bool, String> {
+        match &self.tls {
+            Some(tls) => tls.reload().map(|()| true).map_err(|e| e.to_string()),
+            None => Ok(false),
+        }
     }
 
     /// Waits until the server has stopped.
@@ -149,7 +162,13 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
     let addr: SocketAddr = format!("{}:{}", config.address, config.port)
         .parse()
         .map_err(|e| format!("bad address {}:{}: {e}", config.address, config.port))?;
+    // A certificate that cannot be used stops the start, naming its file.
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(TlsConfig::load(cert, key).map_err(|e| format!("TLS: {e}"))?),
+        None => None,
+    };
     let http_config = HttpConfig {
+        tls: tls.clone(),
         cors: Some(Cors::default()),
         error_response: Some(kaosnet::api::error_response),
         // Handlers wait on the database; with many in flight, SQLite commits them together.
@@ -164,7 +183,8 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
         Some(port) => {
             let console_addr = SocketAddr::new(addr.ip(), port);
             let routes = console::routes(&kaos, &lua, config, &database)?;
-            let server = HttpServer::bind(console_addr, routes, HttpConfig::default())
+            let console_config = HttpConfig { tls: tls.clone(), ..HttpConfig::default() };
+            let server = HttpServer::bind(console_addr, routes, console_config)
                 .map_err(|e| format!("cannot listen on {console_addr} (console): {e}"))?;
             Some(server)
         }
@@ -212,7 +232,19 @@ fn serve(config: &Config, setup: impl FnOnce(&KaosNet)) -> Result<Running, Strin
         }
         None => (None, None),
     };
-    Ok(Running { addr, rudp_addr, console_addr, kaos, database, lua, http: http_handle, console, realtime, threads })
+    Ok(Running {
+        addr,
+        rudp_addr,
+        console_addr,
+        kaos,
+        database,
+        lua,
+        tls,
+        http: http_handle,
+        console,
+        realtime,
+        threads,
+    })
 }
 
 /// Gives back to the system the memory a load spike left free in the allocators: Rust's

@@ -91,16 +91,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let scheme = if server.tls.is_some() { "https" } else { "http" };
     let rudp = match server.rudp_addr {
         Some(a) => format!("realtime RUDP udp://{a}"),
         None => "realtime RUDP off".into(),
     };
     let console = match server.console_addr {
-        Some(a) => format!("console http://{a} (/v2/console, /metrics, /healthcheck)"),
+        Some(a) => format!("console {scheme}://{a} (/v2/console, /metrics, /healthcheck)"),
         None => "console off".into(),
     };
     println!(
-        "kaos-server listening: client API http://{} (REST /v2, realtime socket /ws, /healthcheck); {rudp}; {console}; database {}",
+        "kaos-server listening: client API {scheme}://{} (REST /v2, realtime socket /ws, /healthcheck); {rudp}; {console}; database {}",
         server.addr, server.database
     );
     let rpcs = server.lua.rpc_ids();
@@ -111,6 +112,11 @@ fn main() -> ExitCode {
             match server.reload_modules() {
                 Ok(()) => println!("Lua modules reloaded: RPC functions {:?}", server.lua.rpc_ids()),
                 Err(e) => eprintln!("kaos-server: reload refused, the modules before it go on: {e}"),
+            }
+            match server.reload_tls() {
+                Ok(true) => println!("TLS certificate reloaded: new connections use it"),
+                Ok(false) => {}
+                Err(e) => eprintln!("kaos-server: TLS reload refused, the certificate before it goes on: {e}"),
             }
         }
     }
