@@ -14,6 +14,8 @@
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_NODE=1`), where that fails; so
 //! does a missing Chromium with `KAOS_REQUIRE_BROWSER=1`.
 
+#[path = "../../../io/http/tests/common/ca.rs"]
+mod ca;
 mod common;
 
 use std::path::Path;
@@ -71,6 +73,41 @@ fn the_nakama_js_client_works_against_kaos_server() {
     }
 }
 
+/// The same suites over HTTPS and `wss://`: kaos-server with a certificate from a test
+/// CA, trusted by node (`NODE_EXTRA_CA_CERTS`) and by Chromium (its key pinned with
+/// `--ignore-certificate-errors-spki-list`), JSON sockets.
+#[test]
+fn the_nakama_js_client_works_over_https_and_wss() {
+    let Some(dir) = suites_ready() else { return };
+    let ca = ca::Ca::new();
+    let (cert, key) = ca.issue("kaos e2e");
+    let files = std::env::temp_dir().join(format!("kaos-e2e-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&files).unwrap();
+    let tls = Tls { ca: files.join("ca.pem"), cert: files.join("cert.pem"), key: files.join("key.pem") };
+    std::fs::write(&tls.ca, ca.pem()).unwrap();
+    std::fs::write(&tls.cert, cert).unwrap();
+    std::fs::write(&tls.key, key).unwrap();
+    let (ok, report) = run_with(&dir, Database::Memory, &["--test", "--test-reporter=spec"], "json", Some(&tls));
+    assert!(ok, "nakama-js suite failed under node over TLS:\n{report}");
+    assert!(report.contains("pass 25") && report.contains("fail 0"), "{report}");
+    if Path::new(CHROMIUM).exists() {
+        let (ok, report) = run_with(&dir, Database::Memory, &["browser.mjs"], "json", Some(&tls));
+        assert!(ok, "nakama-js suite failed in Chromium over TLS:\n{report}");
+        assert!(report.lines().any(|l| l == "browser: 25 passed, 0 failed"), "{report}");
+        assert_eq!(report.matches("page origin null, json sockets over TLS").count(), SUITES.len(), "{report}");
+    } else {
+        assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");
+    }
+    let _ = std::fs::remove_dir_all(&files);
+}
+
+/// A test CA's certificate, and the server's certificate and key it issued.
+struct Tls {
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
 /// The same suites under node against kaos-server on PostgreSQL (`--features postgres`),
 /// each run in a fresh schema of the server named by `KAOS_TEST_POSTGRES` (`.ci/run`
 /// starts one); without it the test says it skipped, unless `KAOS_REQUIRE_POSTGRES` is set.
@@ -114,15 +151,19 @@ fn suites_ready() -> Option<std::path::PathBuf> {
 /// `node <args> <suites>` against a server of its own on `database` (the suites build on
 /// the boards they fill): whether it passed, and what it printed.
 fn run(dir: &Path, database: Database, args: &[&str], format: &str) -> (bool, String) {
-    let server = serve(database);
-    let out = Command::new("node")
-        .args(args)
-        .args(SUITES)
-        .current_dir(dir)
-        .env("KAOS_ADDR", server.addr.to_string())
-        .env("KAOS_SOCKET_FORMAT", format)
-        .output()
-        .unwrap();
+    run_with(dir, database, args, format, None)
+}
+
+/// `run`, over TLS when `tls` is given.
+fn run_with(dir: &Path, database: Database, args: &[&str], format: &str, tls: Option<&Tls>) -> (bool, String) {
+    let server = serve(database, tls.map(|t| (t.cert.clone(), t.key.clone())));
+    let mut node = Command::new("node");
+    node.args(args).args(SUITES).current_dir(dir);
+    node.env("KAOS_ADDR", server.addr.to_string()).env("KAOS_SOCKET_FORMAT", format);
+    if let Some(t) = tls {
+        node.env("KAOS_TLS", "1").env("NODE_EXTRA_CA_CERTS", &t.ca).env("KAOS_TLS_CERT", &t.cert);
+    }
+    let out = node.output().unwrap();
     server.shutdown();
     server.wait().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -138,11 +179,12 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// kaos-server on a free loopback port, on `database`, with what the suites use: the `arena` match
 /// handler, the RPCs, the boards and the tournament.
-fn serve(database: Database) -> kaos_server::Running {
+fn serve(database: Database, tls: Option<(std::path::PathBuf, std::path::PathBuf)>) -> kaos_server::Running {
     let config = Config {
         address: "127.0.0.1".into(),
         port: 0,
         database,
+        tls,
         rudp_port: Some(0),
         // Free ports only: two runs (or two checkouts) may test at once.
         console_port: Some(0),

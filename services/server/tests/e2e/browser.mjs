@@ -6,10 +6,15 @@
 //
 //   KAOS_ADDR=127.0.0.1:7350 [KAOS_SOCKET_FORMAT=protobuf] node browser.mjs e2e.test.mjs realtime.test.mjs ...
 //
+// With KAOS_TLS=1 the suites use https:// and wss://; KAOS_TLS_CERT names the server's
+// certificate (PEM), which Chromium is told to trust by its public key
+// (--ignore-certificate-errors-spki-list), as a browser trusts a deployment's CA.
+//
 // Prints each test's result, then exactly one line `browser: N passed, N failed`; exits
 // non-zero if any test failed. Console errors of the page (CORS refusals among them) go to
 // stderr. Uses Debian's /usr/bin/chromium (KAOS_CHROMIUM to override); never downloads one.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +25,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const suites = process.argv.slice(2);
 const addr = process.env.KAOS_ADDR;
 const socketFormat = process.env.KAOS_SOCKET_FORMAT ?? 'json';
+const tls = process.env.KAOS_TLS === '1' ? '1' : '0';
+// The SHA-256 of the certificate's SubjectPublicKeyInfo, base64: what Chromium pins.
+const spki = process.env.KAOS_TLS_CERT
+  ? createHash('sha256')
+      .update(new X509Certificate(readFileSync(process.env.KAOS_TLS_CERT)).publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('base64')
+  : null;
 if (!addr || suites.length === 0) {
   console.error('usage: KAOS_ADDR=host:port node browser.mjs <suite.test.mjs>...');
   process.exit(2);
@@ -75,6 +87,7 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
+    ...(spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : []),
   ],
 });
 
@@ -119,9 +132,10 @@ try {
       // opaque too, but Chromium refuses its requests to loopback outright: Private
       // Network Access, not CORS.) Load the bundle as a module, since it awaits at top
       // level, and learn its tests.
-      const { origin, names } = await page.evaluate(async ([src, addr, format]) => {
+      const { origin, names } = await page.evaluate(async ([src, addr, format, tls]) => {
         globalThis.KAOS_ADDR = addr;
         globalThis.KAOS_SOCKET_FORMAT = format;
+        globalThis.KAOS_TLS = tls;
         const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
         try {
           await import(url);
@@ -129,9 +143,9 @@ try {
           URL.revokeObjectURL(url);
         }
         return { origin: globalThis.origin, names: globalThis.__kaosTests.map((t) => t.name) };
-      }, [code, addr, socketFormat]);
+      }, [code, addr, socketFormat, tls]);
       console.log(
-        `# ${name}: ${names.length} tests in Chromium ${context.browser()?.version() ?? ''}, page origin ${origin}, ${socketFormat} sockets`,
+        `# ${name}: ${names.length} tests in Chromium ${context.browser()?.version() ?? ''}, page origin ${origin}, ${socketFormat} sockets${tls === '1' ? ' over TLS' : ''}`,
       );
       for (let i = 0; i < names.length; i++) {
         const start = Date.now();

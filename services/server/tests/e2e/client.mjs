@@ -12,7 +12,10 @@ import { WebSocketAdapterPb } from '@heroiclabs/nakama-js-protobuf';
 if (!globalThis.WebSocket) globalThis.WebSocket = (await import('ws')).default;
 
 const [host, port] = (globalThis.KAOS_ADDR ?? process.env.KAOS_ADDR).split(':');
-export const client = new Client('defaultkey', host, port, false, 60000, false);
+// HTTPS and wss:// when the server under test has a certificate (KAOS_TLS=1; under node
+// the test CA comes from NODE_EXTRA_CA_CERTS, in Chromium see browser.mjs).
+export const useSSL = (globalThis.KAOS_TLS ?? globalThis.process?.env?.KAOS_TLS) === '1';
+export const client = new Client('defaultkey', host, port, useSSL, 60000, false);
 // Idle keep-alive connections would hold the process open for seconds after the last
 // test: leave once everything has reported (under node only).
 if (globalThis.process?.versions?.node) after(() => setImmediate(() => process.exit(process.exitCode ?? 0)));
@@ -21,7 +24,7 @@ if (globalThis.process?.versions?.node) after(() => setImmediate(() => process.e
 // (KAOS_SOCKET_FORMAT; in the browser, set on globalThis by browser.mjs).
 export const format = globalThis.KAOS_SOCKET_FORMAT ?? globalThis.process?.env?.KAOS_SOCKET_FORMAT ?? 'json';
 export const createSocket = () =>
-  client.createSocket(false, false, format === 'protobuf' ? new WebSocketAdapterPb() : undefined);
+  client.createSocket(useSSL, false, format === 'protobuf' ? new WebSocketAdapterPb() : undefined);
 
 export const unique = (prefix) => `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
 

@@ -14,7 +14,8 @@ test('lua rpc over REST, with the http key, unwrapped, over the socket; errors k
   assert.deepEqual(server.payload, { from: 'server' });
   // ?unwrap: the body goes to the function as it is, and its answer comes back as it is.
   const [host, port] = [client.host, client.port];
-  const raw = await fetch(`http://${host}:${port}/v2/rpc/echo_lua?unwrap=true&http_key=defaulthttpkey`, {
+  const scheme = client.useSSL ? 'https' : 'http';
+  const raw = await fetch(`${scheme}://${host}:${port}/v2/rpc/echo_lua?unwrap=true&http_key=defaulthttpkey`, {
     method: 'POST', body: 'plain text',
   });
   assert.equal(raw.status, 200);
