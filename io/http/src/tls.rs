@@ -87,6 +87,7 @@ fn build(cert_pem: &[u8], cert_path: &Path, key_pem: &[u8], key_path: &Path) -> 
     if certs.is_empty() {
         return Err(TlsError(format!("{}: no certificate in the file", cert_path.display())));
     }
+    check_validity(&certs[0], cert_path)?;
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| TlsError(format!("{}: no usable private key: {e}", key_path.display())))?;
     // rustls marks ring's provider deprecated because it lacks the post-quantum key
@@ -109,6 +110,26 @@ fn build(cert_pem: &[u8], cert_path: &Path, key_pem: &[u8], key_path: &Path) -> 
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// Refuses a leaf certificate outside its validity period: every client would refuse
+/// it, so a server starting with one would only look healthy.
+fn check_validity(leaf: &CertificateDer<'_>, path: &Path) -> Result<(), TlsError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf)
+        .map_err(|e| TlsError(format!("{}: the first certificate cannot be read: {e}", path.display())))?;
+    let validity = cert.validity();
+    let now = x509_parser::time::ASN1Time::now();
+    if now > validity.not_after {
+        return Err(TlsError(format!("{}: the certificate expired on {}", path.display(), validity.not_after)));
+    }
+    if now < validity.not_before {
+        return Err(TlsError(format!(
+            "{}: the certificate is not valid before {}",
+            path.display(),
+            validity.not_before
+        )));
+    }
+    Ok(())
 }
 
 /// One TLS session over a non-blocking socket.

@@ -177,6 +177,16 @@ fn certificate_problems_are_named_at_load() {
     let mismatch = err("cert.pem", "other-key.pem");
     assert!(mismatch.contains("other-key.pem") && mismatch.contains("does not fit"), "{mismatch}");
     assert!(TlsConfig::load(path("cert.pem"), path("key.pem")).is_ok());
+    // Out of its validity period: refused with the date.
+    let (old, old_key) = ca.issue_valid("old", (2020, 1, 1), (2021, 1, 1));
+    std::fs::write(path("expired.pem"), old).unwrap();
+    std::fs::write(path("expired-key.pem"), old_key).unwrap();
+    let expired = err("expired.pem", "expired-key.pem");
+    assert!(expired.contains("expired.pem: the certificate expired on") && expired.contains("2021"), "{expired}");
+    let (future, future_key) = ca.issue_valid("future", (2090, 1, 1), (2091, 1, 1));
+    std::fs::write(path("future.pem"), future).unwrap();
+    std::fs::write(path("future-key.pem"), future_key).unwrap();
+    assert!(err("future.pem", "future-key.pem").contains("not valid before"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -49,6 +49,18 @@ impl Ca {
 }
 
 impl Ca {
+    /// A certificate valid only between the two dates (`(year, month, day)`): (cert PEM,
+    /// key PEM).
+    pub fn issue_valid(&self, name: &str, from: (i32, u8, u8), until: (i32, u8, u8)) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+        params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// The CA certificate, PEM (for clients that read a file, such as a browser's).
     pub fn pem(&self) -> String {
         self.cert.pem()
