@@ -9,14 +9,16 @@ const MAX_HEADERS: usize = 32;
 /// What a server makes of an upgrade request.
 #[derive(Debug)]
 pub(crate) enum Verdict {
-    /// The 101 response to send; the connection is a WebSocket after it.
-    Accept(Vec<u8>),
+    /// The 101 response to send (the connection is a WebSocket after it), and the
+    /// subprotocol it chose.
+    Accept(Vec<u8>, Option<String>),
     /// The error response to send before closing.
     Refuse(Vec<u8>),
 }
 
-/// Checks an upgrade request given its method and a header lookup.
-pub(crate) fn verdict<'a>(method: &str, header: impl Fn(&str) -> Option<&'a str>) -> Verdict {
+/// Checks an upgrade request given its method and a header lookup; `protocols` are the
+/// server's subprotocols in its order of preference.
+pub(crate) fn verdict<'a>(method: &str, header: impl Fn(&str) -> Option<&'a str>, protocols: &[String]) -> Verdict {
     if method != "GET" {
         return refuse(405, "WebSocket upgrades use GET", "Allow: GET\r\n");
     }
@@ -33,12 +35,23 @@ pub(crate) fn verdict<'a>(method: &str, header: impl Fn(&str) -> Option<&'a str>
         return refuse(400, "missing or malformed Sec-WebSocket-Key", "");
     };
     let accept = derive_accept_key(key.as_bytes());
+    let chosen = choose_protocol(header("sec-websocket-protocol"), protocols);
+    let protocol_line = chosen.as_ref().map_or(String::new(), |p| format!("Sec-WebSocket-Protocol: {p}\r\n"));
     Verdict::Accept(
         format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{protocol_line}\r\n"
         )
         .into_bytes(),
+        chosen,
     )
+}
+
+/// The server's most preferred subprotocol among those the client offered
+/// (`Sec-WebSocket-Protocol`, comma-separated). None when the client offered none or
+/// none is supported: the 101 then names none, and a client that insists closes.
+fn choose_protocol(offered: Option<&str>, supported: &[String]) -> Option<String> {
+    let offered: Vec<&str> = offered?.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    supported.iter().find(|s| offered.iter().any(|o| o == s)).cloned()
 }
 
 /// A key is 16 bytes in base64: 22 characters of the alphabet and "==".
@@ -79,7 +92,7 @@ pub(crate) struct Parsed {
 
 /// Parses a request from the bytes read so far: `Ok(None)` until the head is complete,
 /// 431 once more than `max_bytes` have come without completing it.
-pub(crate) fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<Parsed>, Verdict> {
+pub(crate) fn parse_request(buf: &[u8], max_bytes: usize, protocols: &[String]) -> Result<Option<Parsed>, Verdict> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {
@@ -96,7 +109,7 @@ pub(crate) fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<Parse
                     .find(|h| h.name.eq_ignore_ascii_case(name))
                     .and_then(|h| std::str::from_utf8(h.value).ok())
             };
-            let verdict = verdict(req.method.unwrap_or(""), lookup);
+            let verdict = verdict(req.method.unwrap_or(""), lookup, protocols);
             Ok(Some(Parsed { target: req.path.unwrap_or("/").to_string(), len, verdict }))
         }
         Err(httparse::Error::TooManyHeaders) => Err(refuse(431, "too many headers", "")),
@@ -145,9 +158,9 @@ mod tests {
 
     #[test]
     fn the_rfc_example_key_gets_the_rfc_accept_value() {
-        let parsed = parse_request(request("Sec-WebSocket-Version: 13\r\n").as_bytes(), 8192).unwrap().unwrap();
+        let parsed = parse_request(request("Sec-WebSocket-Version: 13\r\n").as_bytes(), 8192, &[]).unwrap().unwrap();
         assert_eq!(parsed.target, "/ws?x=1");
-        let Verdict::Accept(resp) = parsed.verdict else { panic!("refused") };
+        let Verdict::Accept(resp, _) = parsed.verdict else { panic!("refused") };
         let text = String::from_utf8(resp).unwrap();
         assert!(text.starts_with("HTTP/1.1 101 "), "{text}");
         assert!(text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{text}");
@@ -155,7 +168,7 @@ mod tests {
 
     #[test]
     fn wrong_versions_methods_and_keys_are_refused_with_the_right_status() {
-        let status = |raw: &str| match parse_request(raw.as_bytes(), 8192) {
+        let status = |raw: &str| match parse_request(raw.as_bytes(), 8192, &[]) {
             Ok(Some(Parsed { verdict: Verdict::Refuse(r), .. })) | Err(Verdict::Refuse(r)) => {
                 String::from_utf8(r).unwrap()[9..12].to_string()
             }
@@ -172,25 +185,43 @@ mod tests {
     }
 
     #[test]
+    fn the_servers_preferred_offered_subprotocol_is_chosen() {
+        let supported = ["v2.kaos".to_string(), "v1.kaos".to_string()];
+        let accept = |offer: &str| {
+            let req = request(&format!("Sec-WebSocket-Version: 13\r\n{offer}"));
+            match parse_request(req.as_bytes(), 8192, &supported).unwrap().unwrap().verdict {
+                Verdict::Accept(resp, chosen) => (String::from_utf8(resp).unwrap(), chosen),
+                Verdict::Refuse(r) => panic!("refused: {}", String::from_utf8_lossy(&r)),
+            }
+        };
+        let (resp, chosen) = accept("Sec-WebSocket-Protocol: chat, v1.kaos, v2.kaos\r\n");
+        assert_eq!(chosen.as_deref(), Some("v2.kaos"));
+        assert!(resp.contains("\r\nSec-WebSocket-Protocol: v2.kaos\r\n"), "{resp}");
+        let (resp, chosen) = accept("Sec-WebSocket-Protocol: chat\r\n");
+        assert_eq!(chosen, None);
+        assert!(!resp.contains("Sec-WebSocket-Protocol"), "{resp}");
+        assert_eq!(accept("").1, None);
+    }
+
+    #[test]
     fn a_partial_request_waits() {
         let full = request("Sec-WebSocket-Version: 13\r\n");
-        assert!(matches!(parse_request(&full.as_bytes()[..full.len() - 3], 8192), Ok(None)));
+        assert!(matches!(parse_request(&full.as_bytes()[..full.len() - 3], 8192, &[]), Ok(None)));
         let partial = b"GET / HTTP/1.1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        assert!(matches!(parse_request(partial, 16), Err(Verdict::Refuse(r)) if r.starts_with(b"HTTP/1.1 431")));
+        assert!(matches!(parse_request(partial, 16, &[]), Err(Verdict::Refuse(r)) if r.starts_with(b"HTTP/1.1 431")));
     }
 
     #[test]
     fn the_client_checks_the_accept_value() {
         let (_, key) = client_request("h", "/");
-        let Verdict::Accept(good) = verdict("GET", |n| match n {
+        let headers = |n: &str| match n {
             "upgrade" => Some("websocket"),
             "connection" => Some("Upgrade"),
             "sec-websocket-version" => Some("13"),
             "sec-websocket-key" => Some(key.as_str()),
             _ => None,
-        }) else {
-            panic!("refused")
         };
+        let Verdict::Accept(good, None) = verdict("GET", headers, &[]) else { panic!("refused") };
         assert_eq!(check_response(&good, &key), Ok(Some(good.len())));
         let (_, other) = client_request("h", "/");
         assert!(check_response(&good, &other).is_err());

@@ -125,6 +125,9 @@ pub struct WsConfig {
     /// Serve `wss://` on the server's own listener with this certificate (upgrades
     /// from kaos-http arrive already in TLS when its server has one).
     pub tls: Option<kaos_http::TlsConfig>,
+    /// Subprotocols the server speaks, most preferred first: the handshake answers with
+    /// the first of them the client offered (`Sec-WebSocket-Protocol`), or names none.
+    pub protocols: Vec<String>,
 }
 
 impl Default for WsConfig {
@@ -144,6 +147,7 @@ impl Default for WsConfig {
             read_budget: 64,
             flush_interval: Duration::ZERO,
             tls: None,
+            protocols: Vec::new(),
         }
     }
 }
@@ -161,7 +165,7 @@ pub mod fuzzing {
 
     /// Feeds `data` to the handshake parsers (request and response).
     pub fn handshake(data: &[u8]) {
-        if let Ok(Some(parsed)) = handshake::parse_request(data, WsConfig::default().max_handshake_bytes) {
+        if let Ok(Some(parsed)) = handshake::parse_request(data, WsConfig::default().max_handshake_bytes, &[]) {
             assert!(parsed.len <= data.len());
         }
         let (_, key) = handshake::client_request("h", "/");

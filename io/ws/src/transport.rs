@@ -107,16 +107,16 @@ impl WsServerTransport {
                 Err(e) => return Err(e),
             };
             p.buf.extend_from_slice(&chunk[..n]);
-            let parsed = match handshake::parse_request(&p.buf, self.cfg.max_handshake_bytes) {
+            let parsed = match handshake::parse_request(&p.buf, self.cfg.max_handshake_bytes, &self.cfg.protocols) {
                 Ok(None) => continue,
                 Ok(Some(parsed)) => Ok(parsed),
                 Err(verdict) => Err(verdict),
             };
             let (target, len, response) = match parsed {
-                Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response) }) => (target, len, response),
+                Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response, _) }) => (target, len, response),
                 Ok(handshake::Parsed { verdict: Verdict::Refuse(response), .. })
                 | Err(Verdict::Refuse(response))
-                | Err(Verdict::Accept(response)) => {
+                | Err(Verdict::Accept(response, _)) => {
                     // Best effort: the client gets the reason, then the connection closes.
                     let _ = p.stream.set_nonblocking(false);
                     let _ = p.stream.set_write_timeout(Some(Duration::from_secs(1)));

@@ -44,6 +44,8 @@ struct Conn {
     session: Session,
     peer: SocketAddr,
     target: Box<str>,
+    /// The subprotocol chosen in the handshake.
+    protocol: Option<Box<str>>,
     last_heard: Instant,
     pinged: bool,
     closing_since: Option<Instant>,
@@ -156,14 +158,14 @@ impl WsServer {
     /// error) and serves it. Returns its id if the handshake was accepted.
     pub fn adopt(&mut self, upgrade: Upgrade) -> Option<ConnId> {
         let Upgrade { stream, request, buffered } = upgrade;
-        let verdict = handshake::verdict(request.method.as_str(), |name| request.header(name));
+        let verdict = handshake::verdict(request.method.as_str(), |name| request.header(name), &self.cfg.protocols);
         let target = if request.raw_query.is_empty() {
             request.path.clone()
         } else {
             format!("{}?{}", request.path, request.raw_query)
         };
         match verdict {
-            Verdict::Accept(response) => self.open(stream, target, buffered, response),
+            Verdict::Accept(response, protocol) => self.open(stream, target, protocol, buffered, response),
             Verdict::Refuse(response) => {
                 self.stats.refused += 1;
                 let hs = Handshake { stream, buf: Vec::new(), started: Instant::now(), refusal: Some((response, 0)) };
@@ -284,6 +286,11 @@ impl WsServer {
     /// The request target the connection was opened with (path and query).
     pub fn target(&self, conn: ConnId) -> Option<&str> {
         self.conn(conn).map(|c| &*c.target)
+    }
+
+    /// The subprotocol the handshake chose (`WsConfig::protocols`), if any.
+    pub fn protocol(&self, conn: ConnId) -> Option<&str> {
+        self.conn(conn).and_then(|c| c.protocol.as_deref())
     }
 
     /// Outbound bytes waiting for the connection's socket.
@@ -497,19 +504,34 @@ impl WsServer {
         self.free.push(index);
     }
 
-    fn open(&mut self, stream: Stream, target: String, early: Vec<u8>, response: Vec<u8>) -> Option<ConnId> {
-        let conn = self.new_conn(stream, target, early, response)?;
+    fn open(
+        &mut self,
+        stream: Stream,
+        target: String,
+        protocol: Option<String>,
+        early: Vec<u8>,
+        response: Vec<u8>,
+    ) -> Option<ConnId> {
+        let conn = self.new_conn(stream, target, protocol, early, response)?;
         let index = self.insert(State::Open(Box::new(conn)))?;
         Some(self.opened(index))
     }
 
-    fn new_conn(&self, stream: Stream, target: String, early: Vec<u8>, response: Vec<u8>) -> Option<Conn> {
+    fn new_conn(
+        &self,
+        stream: Stream,
+        target: String,
+        protocol: Option<String>,
+        early: Vec<u8>,
+        response: Vec<u8>,
+    ) -> Option<Conn> {
         let peer = stream.peer_addr().ok()?;
         Some(Conn {
             stream,
             session: Session::new(Role::Server, &self.cfg, early, response),
             peer,
             target: target.into_boxed_str(),
+            protocol: protocol.map(String::into_boxed_str),
             last_heard: Instant::now(),
             pinged: false,
             closing_since: None,
@@ -604,7 +626,7 @@ impl WsServer {
                 Ok(0) => break Err(None),
                 Ok(n) => {
                     h.buf.extend_from_slice(&chunk[..n]);
-                    match handshake::parse_request(&h.buf, max) {
+                    match handshake::parse_request(&h.buf, max, &self.cfg.protocols) {
                         Ok(None) => {}
                         Ok(Some(p)) => break Ok(p),
                         Err(v) => break Err(Some(v)),
@@ -616,13 +638,13 @@ impl WsServer {
             }
         };
         match parsed {
-            Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response) }) => {
+            Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response, protocol) }) => {
                 // The stream keeps its registration (same token) as it becomes a connection.
                 let State::Handshake(h) = std::mem::replace(&mut self.slots[index as usize].state, State::Free) else {
                     return;
                 };
                 let Handshake { stream, buf, .. } = *h;
-                match self.new_conn(stream, target, buf[len..].to_vec(), response) {
+                match self.new_conn(stream, target, protocol, buf[len..].to_vec(), response) {
                     Some(conn) => {
                         self.slots[index as usize].state = State::Open(Box::new(conn));
                         self.opened(index);
@@ -635,7 +657,7 @@ impl WsServer {
                 h.refusal = Some((response, 0));
                 self.write_refusal(index);
             }
-            Err(Some(Verdict::Accept(_))) => unreachable!("parse errors are refusals"),
+            Err(Some(Verdict::Accept(..))) => unreachable!("parse errors are refusals"),
             Err(None) => self.remove(index),
         }
     }

@@ -32,6 +32,11 @@ impl Echo {
                 while server.accept().is_some() {}
                 server.receive_all(|conn, kind, data| replies.push((conn, kind, data.to_vec())));
                 for (conn, kind, data) in replies.drain(..) {
+                    // "protocol?" is answered with the subprotocol the handshake chose.
+                    let data = match &data[..] {
+                        b"protocol?" => server.protocol(conn).unwrap_or("none").as_bytes().to_vec(),
+                        _ => data,
+                    };
                     let _ = server.send_kind(conn, kind, &data);
                 }
                 while let Some(e) = server.poll_event() {
