@@ -14,9 +14,8 @@
 //! non-blocking thread here.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,45 +23,22 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use rustls::pki_types::{CertificateDer, ServerName};
 
+#[path = "common/child.rs"]
+mod child;
 #[path = "common/procfs.rs"]
 mod procfs;
 #[path = "tls/servers.rs"]
 mod servers;
+#[path = "web/servers.rs"]
+mod web_servers;
 
 const CONNECTIONS: usize = 50;
 const WSS_CONNECTIONS: usize = 2_000;
 const MEASURE: Duration = Duration::from_secs(4);
 const ROUNDS: usize = 3;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(kind: &str, cert: &str, key: &str) -> Server {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env("KAOS_TLS_SERVE", kind)
-            .env("KAOS_TLS_CERT_PEM", cert)
-            .env("KAOS_TLS_KEY_PEM", key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().parse().unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        Server { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(kind: &str, cert: &str, key: &str) -> child::Child {
+    child::Child::start(&[("KAOS_TLS_SERVE", kind), ("KAOS_TLS_CERT_PEM", cert), ("KAOS_TLS_KEY_PEM", key)])
 }
 
 /// One client connection of the load generator.
@@ -239,13 +215,13 @@ fn main() {
     let mut rates: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); kinds.len()];
     for _ in 0..ROUNDS {
         for (k, kind) in kinds.iter().enumerate() {
-            let server = Server::start(kind, &cert_pem, &key_pem);
+            let server = start(kind, &cert_pem, &key_pem);
             let mut load = Load::new(server.addr, CONNECTIONS, &client, false);
             load.run(Duration::from_secs(30), |l| l.replies >= CONNECTIONS as u64 * 10);
-            let (replies, cpu, start) = (load.replies, procfs::cpu_time(server.child.id()), Instant::now());
+            let (replies, cpu, start) = (load.replies, server.cpu(), Instant::now());
             load.run(MEASURE, |_| false);
             let (n, elapsed) = ((load.replies - replies) as f64, start.elapsed().as_secs_f64());
-            let cpu = (procfs::cpu_time(server.child.id()) - cpu).as_secs_f64();
+            let cpu = (server.cpu() - cpu).as_secs_f64();
             rates[k].0.push(n / elapsed);
             rates[k].1.push(cpu * 1e6 / n);
         }
@@ -257,13 +233,13 @@ fn main() {
     println!("wss:// idle: {WSS_CONNECTIONS} connections, one echo each, then idle");
     println!("{:<34}{:>14}", "server", "memory/conn");
     for kind in ["kaos-ws-tls", "tokio-tungstenite-rustls"] {
-        let server = Server::start(kind, &cert_pem, &key_pem);
-        let before = procfs::resident_bytes(server.child.id());
+        let server = start(kind, &cert_pem, &key_pem);
+        let before = server.resident();
         let mut load = Load::new(server.addr, WSS_CONNECTIONS, &client, true);
         load.run(Duration::from_secs(120), |l| l.replies >= WSS_CONNECTIONS as u64);
         assert_eq!(load.replies, WSS_CONNECTIONS as u64, "{kind}: not every connection echoed");
         std::thread::sleep(Duration::from_secs(2));
-        let per_conn = (procfs::resident_bytes(server.child.id()) - before) as f64 / WSS_CONNECTIONS as f64;
+        let per_conn = (server.resident() - before) as f64 / WSS_CONNECTIONS as f64;
         println!("{kind:<34}{:>11.2}KiB", per_conn / 1024.0);
     }
 }

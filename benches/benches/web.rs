@@ -14,11 +14,11 @@
 //! generator runs here on one thread (the machine has two cores). Server CPU comes from
 //! the child's /proc counters and memory from its resident set.
 
-use std::io::{BufRead, BufReader};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+#[path = "common/child.rs"]
+mod child;
 #[path = "web/loadgen.rs"]
 #[allow(dead_code)] // shared with the services benchmark
 mod loadgen;
@@ -39,40 +39,12 @@ const PIPELINE_DEPTH: usize = 16;
 const ECHO_CONNECTIONS: usize = 1000;
 const SCALE_CONNECTIONS: usize = 15_000;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+/// A server child (`KAOS_WEB_SERVE` names it).
+struct Server;
 
 impl Server {
-    fn start(kind: &str) -> Server {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env("KAOS_WEB_SERVE", kind)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().parse().unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        Server { child, addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port) }
-    }
-
-    fn cpu(&self) -> Duration {
-        procfs::cpu_time(self.child.id())
-    }
-
-    fn resident(&self) -> usize {
-        procfs::resident_bytes(self.child.id())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(kind: &str) -> child::Child {
+        child::Child::start(&[("KAOS_WEB_SERVE", kind)])
     }
 }
 
