@@ -9,16 +9,30 @@ const MAX_HEADERS: usize = 32;
 /// What a server makes of an upgrade request.
 #[derive(Debug)]
 pub(crate) enum Verdict {
-    /// The 101 response to send (the connection is a WebSocket after it), and the
-    /// subprotocol it chose.
-    Accept(Vec<u8>, Option<String>),
+    /// The 101 response to send (the connection is a WebSocket after it), and what it
+    /// agreed to.
+    Accept(Vec<u8>, Negotiated),
     /// The error response to send before closing.
     Refuse(Vec<u8>),
 }
 
+/// What a handshake agreed to beyond RFC 6455 itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    /// The subprotocol chosen.
+    pub protocol: Option<String>,
+    /// permessage-deflate is on (RFC 7692).
+    pub deflate: bool,
+}
+
 /// Checks an upgrade request given its method and a header lookup; `protocols` are the
-/// server's subprotocols in its order of preference.
-pub(crate) fn verdict<'a>(method: &str, header: impl Fn(&str) -> Option<&'a str>, protocols: &[String]) -> Verdict {
+/// server's subprotocols in its order of preference; `deflate` allows permessage-deflate.
+pub(crate) fn verdict<'a>(
+    method: &str,
+    header: impl Fn(&str) -> Option<&'a str>,
+    protocols: &[String],
+    deflate: bool,
+) -> Verdict {
     if method != "GET" {
         return refuse(405, "WebSocket upgrades use GET", "Allow: GET\r\n");
     }
@@ -37,12 +51,15 @@ pub(crate) fn verdict<'a>(method: &str, header: impl Fn(&str) -> Option<&'a str>
     let accept = derive_accept_key(key.as_bytes());
     let chosen = choose_protocol(header("sec-websocket-protocol"), protocols);
     let protocol_line = chosen.as_ref().map_or(String::new(), |p| format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    let deflate = deflate && crate::deflate::accepts(header("sec-websocket-extensions"));
+    let deflate_line =
+        if deflate { format!("Sec-WebSocket-Extensions: {}\r\n", crate::deflate::RESPONSE) } else { String::new() };
     Verdict::Accept(
         format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{protocol_line}\r\n"
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{protocol_line}{deflate_line}\r\n"
         )
         .into_bytes(),
-        chosen,
+        Negotiated { protocol: chosen, deflate },
     )
 }
 
@@ -92,7 +109,12 @@ pub(crate) struct Parsed {
 
 /// Parses a request from the bytes read so far: `Ok(None)` until the head is complete,
 /// 431 once more than `max_bytes` have come without completing it.
-pub(crate) fn parse_request(buf: &[u8], max_bytes: usize, protocols: &[String]) -> Result<Option<Parsed>, Verdict> {
+pub(crate) fn parse_request(
+    buf: &[u8],
+    max_bytes: usize,
+    protocols: &[String],
+    deflate: bool,
+) -> Result<Option<Parsed>, Verdict> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {
@@ -109,7 +131,7 @@ pub(crate) fn parse_request(buf: &[u8], max_bytes: usize, protocols: &[String]) 
                     .find(|h| h.name.eq_ignore_ascii_case(name))
                     .and_then(|h| std::str::from_utf8(h.value).ok())
             };
-            let verdict = verdict(req.method.unwrap_or(""), lookup, protocols);
+            let verdict = verdict(req.method.unwrap_or(""), lookup, protocols, deflate);
             Ok(Some(Parsed { target: req.path.unwrap_or("/").to_string(), len, verdict }))
         }
         Err(httparse::Error::TooManyHeaders) => Err(refuse(431, "too many headers", "")),
@@ -158,7 +180,8 @@ mod tests {
 
     #[test]
     fn the_rfc_example_key_gets_the_rfc_accept_value() {
-        let parsed = parse_request(request("Sec-WebSocket-Version: 13\r\n").as_bytes(), 8192, &[]).unwrap().unwrap();
+        let parsed =
+            parse_request(request("Sec-WebSocket-Version: 13\r\n").as_bytes(), 8192, &[], false).unwrap().unwrap();
         assert_eq!(parsed.target, "/ws?x=1");
         let Verdict::Accept(resp, _) = parsed.verdict else { panic!("refused") };
         let text = String::from_utf8(resp).unwrap();
@@ -168,7 +191,7 @@ mod tests {
 
     #[test]
     fn wrong_versions_methods_and_keys_are_refused_with_the_right_status() {
-        let status = |raw: &str| match parse_request(raw.as_bytes(), 8192, &[]) {
+        let status = |raw: &str| match parse_request(raw.as_bytes(), 8192, &[], false) {
             Ok(Some(Parsed { verdict: Verdict::Refuse(r), .. })) | Err(Verdict::Refuse(r)) => {
                 String::from_utf8(r).unwrap()[9..12].to_string()
             }
@@ -189,8 +212,8 @@ mod tests {
         let supported = ["v2.kaos".to_string(), "v1.kaos".to_string()];
         let accept = |offer: &str| {
             let req = request(&format!("Sec-WebSocket-Version: 13\r\n{offer}"));
-            match parse_request(req.as_bytes(), 8192, &supported).unwrap().unwrap().verdict {
-                Verdict::Accept(resp, chosen) => (String::from_utf8(resp).unwrap(), chosen),
+            match parse_request(req.as_bytes(), 8192, &supported, false).unwrap().unwrap().verdict {
+                Verdict::Accept(resp, agreed) => (String::from_utf8(resp).unwrap(), agreed.protocol),
                 Verdict::Refuse(r) => panic!("refused: {}", String::from_utf8_lossy(&r)),
             }
         };
@@ -206,9 +229,11 @@ mod tests {
     #[test]
     fn a_partial_request_waits() {
         let full = request("Sec-WebSocket-Version: 13\r\n");
-        assert!(matches!(parse_request(&full.as_bytes()[..full.len() - 3], 8192, &[]), Ok(None)));
+        assert!(matches!(parse_request(&full.as_bytes()[..full.len() - 3], 8192, &[], false), Ok(None)));
         let partial = b"GET / HTTP/1.1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        assert!(matches!(parse_request(partial, 16, &[]), Err(Verdict::Refuse(r)) if r.starts_with(b"HTTP/1.1 431")));
+        assert!(
+            matches!(parse_request(partial, 16, &[], false), Err(Verdict::Refuse(r)) if r.starts_with(b"HTTP/1.1 431"))
+        );
     }
 
     #[test]
@@ -221,7 +246,7 @@ mod tests {
             "sec-websocket-key" => Some(key.as_str()),
             _ => None,
         };
-        let Verdict::Accept(good, None) = verdict("GET", headers, &[]) else { panic!("refused") };
+        let Verdict::Accept(good, _) = verdict("GET", headers, &[], true) else { panic!("refused") };
         assert_eq!(check_response(&good, &key), Ok(Some(good.len())));
         let (_, other) = client_request("h", "/");
         assert!(check_response(&good, &other).is_err());

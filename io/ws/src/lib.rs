@@ -25,6 +25,7 @@
 //! }
 //! ```
 
+mod deflate;
 mod handshake;
 mod server;
 mod session;
@@ -128,6 +129,10 @@ pub struct WsConfig {
     /// Subprotocols the server speaks, most preferred first: the handshake answers with
     /// the first of them the client offered (`Sec-WebSocket-Protocol`), or names none.
     pub protocols: Vec<String>,
+    /// Accept permessage-deflate (RFC 7692) when a client offers it. Each message is
+    /// compressed on its own (no context takeover), so idle connections hold no
+    /// compression state, and an inflating message stops at `max_message_size` (1009).
+    pub deflate: bool,
 }
 
 impl Default for WsConfig {
@@ -148,6 +153,7 @@ impl Default for WsConfig {
             flush_interval: Duration::ZERO,
             tls: None,
             protocols: Vec::new(),
+            deflate: true,
         }
     }
 }
@@ -165,7 +171,7 @@ pub mod fuzzing {
 
     /// Feeds `data` to the handshake parsers (request and response).
     pub fn handshake(data: &[u8]) {
-        if let Ok(Some(parsed)) = handshake::parse_request(data, WsConfig::default().max_handshake_bytes, &[]) {
+        if let Ok(Some(parsed)) = handshake::parse_request(data, WsConfig::default().max_handshake_bytes, &[], true) {
             assert!(parsed.len <= data.len());
         }
         let (_, key) = handshake::client_request("h", "/");
@@ -175,9 +181,10 @@ pub mod fuzzing {
     }
 
     /// Feeds `data` as frames from a client (`server` true) or from a server, reading
-    /// `budget` messages a pass: memory stays within the limits, nothing panics, and
-    /// the connection either drains the input or ends.
-    pub fn frames(data: &[u8], server: bool, budget: usize) {
+    /// `budget` messages a pass, with permessage-deflate on (`deflate`, server side):
+    /// memory stays within the limits, nothing panics, and the connection either drains
+    /// the input or ends.
+    pub fn frames(data: &[u8], server: bool, budget: usize, deflate: bool) {
         let cfg = WsConfig {
             max_message_size: 4096,
             max_frame_size: 2048,
@@ -187,7 +194,7 @@ pub mod fuzzing {
             ..WsConfig::default()
         };
         let role = if server { Role::Server } else { Role::Client };
-        let mut session = Session::new(role, &cfg, Vec::new(), Vec::new());
+        let mut session = Session::new(role, &cfg, Vec::new(), Vec::new(), deflate);
         let mut stream = Cursor::new(data);
         for _ in 0..data.len() + 2 {
             let state = session.read(&mut stream, budget.max(1), true);

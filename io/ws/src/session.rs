@@ -15,6 +15,7 @@ use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Bytes, Message};
 
+use crate::deflate::{self, Inflating, Refusal};
 use crate::{CloseReason, Kind, WsConfig};
 
 /// Room kept past the queue cap for the close frame that tells a slow consumer why.
@@ -101,6 +102,10 @@ pub(crate) struct Session {
     out_pos: usize,
     max_out: usize,
     max_message: usize,
+    max_frame: usize,
+    /// permessage-deflate was negotiated (server side): incoming compressed messages
+    /// are inflated on their way to tungstenite, outgoing ones compressed.
+    inflating: Option<Box<Inflating>>,
     inbox: VecDeque<(Kind, Bytes)>,
     inbox_bytes: usize,
     max_inbox: usize,
@@ -123,13 +128,19 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session whose handshake is done; `early` holds bytes read past the handshake,
     /// `preface` bytes to send before any frame (the 101 response).
-    pub(crate) fn new(role: Role, cfg: &WsConfig, early: Vec<u8>, preface: Vec<u8>) -> Session {
+    pub(crate) fn new(role: Role, cfg: &WsConfig, early: Vec<u8>, preface: Vec<u8>, deflate: bool) -> Session {
         let ws_cfg = WebSocketConfig::default()
             .read_buffer_size(cfg.read_buffer_size)
             .write_buffer_size(0)
             .max_write_buffer_size(usize::MAX)
             .max_message_size(Some(cfg.max_message_size))
             .max_frame_size(Some(cfg.max_frame_size));
+        // With deflate, early bytes may hold compressed frames: they go through the inflater.
+        let (early, inflating) = if deflate && role == Role::Server {
+            (Vec::new(), Some(Box::new(Inflating::new(early))))
+        } else {
+            (early, None)
+        };
         Session {
             ctx: WebSocketContext::from_partially_read(early, role, Some(ws_cfg)),
             role,
@@ -137,6 +148,8 @@ impl Session {
             out_pos: 0,
             max_out: cfg.max_outbound_bytes,
             max_message: cfg.max_message_size,
+            max_frame: cfg.max_frame_size,
+            inflating,
             inbox: VecDeque::new(),
             inbox_bytes: 0,
             max_inbox: cfg.max_inbox_bytes,
@@ -192,7 +205,15 @@ impl Session {
             return ReadState::Done;
         }
         let mut reader = EdgeReader { inner: stream, drained: false, full };
-        let state = self.read_messages(&mut reader, budget);
+        let state = match self.inflating.take() {
+            Some(mut inflating) => {
+                let mut inflated = inflating.reader(&mut reader, self.max_message, self.max_frame);
+                let state = self.read_messages(&mut inflated, budget);
+                self.inflating = Some(inflating);
+                state
+            }
+            None => self.read_messages(&mut reader, budget),
+        };
         // Pongs and close replies tungstenite queued while reading go to our queue now.
         let mut io = Io { stream: &mut io::empty(), out: &mut self.out };
         let _ = self.ctx.flush(&mut io);
@@ -242,6 +263,13 @@ impl Session {
         let (reason, send) = match e {
             Error::ConnectionClosed | Error::AlreadyClosed => (CloseReason::Reset, None),
             Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => (CloseReason::Reset, None),
+            // A compressed message the inflater refused (see `deflate::Reader`).
+            Error::Io(e) if e.get_ref().and_then(|e| e.downcast_ref::<Refusal>()) == Some(&Refusal::TooBig) => {
+                (CloseReason::Violation(1009), Some((CloseCode::Size, "message too big")))
+            }
+            Error::Io(e) if e.get_ref().and_then(|e| e.downcast_ref::<Refusal>()) == Some(&Refusal::Corrupt) => {
+                (CloseReason::Violation(1002), Some((CloseCode::Protocol, "bad compressed message")))
+            }
             Error::Io(_) => (CloseReason::Reset, None),
             Error::Capacity(CapacityError::MessageTooLong { .. }) => {
                 (CloseReason::Violation(1009), Some((CloseCode::Size, "message too big")))
@@ -297,9 +325,19 @@ impl Session {
         }
         self.compact();
         if self.role == Role::Server {
-            // Server frames are unmasked: header then payload, no allocation.
-            header.format(data.len() as u64, &mut self.out).map_err(|_| SendRefused::Closed)?;
-            self.out.extend_from_slice(data);
+            // Server frames are unmasked: header then payload, no allocation (but for a
+            // compressed copy when permessage-deflate is on and it pays).
+            match self.inflating.as_ref().and_then(|_| deflate::compress(data)) {
+                Some(packed) => {
+                    let header = FrameHeader { rsv1: true, ..header };
+                    header.format(packed.len() as u64, &mut self.out).map_err(|_| SendRefused::Closed)?;
+                    self.out.extend_from_slice(&packed);
+                }
+                None => {
+                    header.format(data.len() as u64, &mut self.out).map_err(|_| SendRefused::Closed)?;
+                    self.out.extend_from_slice(data);
+                }
+            }
         } else {
             let message = match kind {
                 // Text reaches here only from `&str`, so this never replaces anything.

@@ -107,13 +107,20 @@ impl WsServerTransport {
                 Err(e) => return Err(e),
             };
             p.buf.extend_from_slice(&chunk[..n]);
-            let parsed = match handshake::parse_request(&p.buf, self.cfg.max_handshake_bytes, &self.cfg.protocols) {
+            let parsed = match handshake::parse_request(
+                &p.buf,
+                self.cfg.max_handshake_bytes,
+                &self.cfg.protocols,
+                self.cfg.deflate,
+            ) {
                 Ok(None) => continue,
                 Ok(Some(parsed)) => Ok(parsed),
                 Err(verdict) => Err(verdict),
             };
-            let (target, len, response) = match parsed {
-                Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response, _) }) => (target, len, response),
+            let (target, len, response, deflate) = match parsed {
+                Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response, agreed) }) => {
+                    (target, len, response, agreed.deflate)
+                }
                 Ok(handshake::Parsed { verdict: Verdict::Refuse(response), .. })
                 | Err(Verdict::Refuse(response))
                 | Err(Verdict::Accept(response, _)) => {
@@ -129,7 +136,7 @@ impl WsServerTransport {
             stream.set_read_timeout(None)?;
             stream.set_nonblocking(self.nonblocking)?;
             let peer = stream.peer_addr()?;
-            let session = Session::new(Role::Server, &self.cfg, p.buf[len..].to_vec(), response);
+            let session = Session::new(Role::Server, &self.cfg, p.buf[len..].to_vec(), response, deflate);
             let mut conn = WsConnection { stream, session, peer, target, nonblocking: self.nonblocking };
             conn.flush_now().map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
             return Ok(Some(conn));
@@ -208,7 +215,7 @@ impl WsConnection {
             }
         };
         stream.set_read_timeout(None)?;
-        let session = Session::new(Role::Client, &cfg, buf[len..].to_vec(), Vec::new());
+        let session = Session::new(Role::Client, &cfg, buf[len..].to_vec(), Vec::new(), false);
         Ok(WsConnection { stream, session, peer: addr, target, nonblocking: false })
     }
 

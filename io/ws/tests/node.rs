@@ -28,15 +28,23 @@ fn the_npm_ws_client_round_trips_text_binary_ping_and_close() {
         eprintln!("skipped: node or the ws package is missing (run `npm ci` in {})", dir.display());
         return;
     }
-    let echo = Echo::start(WsConfig::default());
-    let out = Command::new("node").arg(dir.join("client.mjs")).arg(echo.url("/node")).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        let server_side = echo.next_close(Duration::from_secs(1));
-        panic!("node client failed: {stdout}{} (server: {server_side:?})", String::from_utf8_lossy(&out.stderr));
+    // Plain, then with permessage-deflate (node's zlib compressing every message, ours
+    // compressing the echoes of 64 bytes and more).
+    for mode in ["plain", "deflate"] {
+        let echo = Echo::start(WsConfig::default());
+        let out = Command::new("node").arg(dir.join("client.mjs")).arg(echo.url("/node")).arg(mode).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            let server_side = echo.next_close(Duration::from_secs(1));
+            panic!(
+                "node client failed ({mode}): {stdout}{} (server: {server_side:?})",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let expected = if mode == "deflate" { "ok 200 deflate" } else { "ok 200" };
+        assert_eq!(stdout.trim(), expected);
+        assert_eq!(echo.next_close(Duration::from_secs(5)), Some(CloseReason::Peer(4000)));
+        let stats = echo.stop();
+        assert_eq!((stats.accepted, stats.messages_in), (1, 200));
     }
-    assert_eq!(stdout.trim(), "ok 200");
-    assert_eq!(echo.next_close(Duration::from_secs(5)), Some(CloseReason::Peer(4000)));
-    let stats = echo.stop();
-    assert_eq!((stats.accepted, stats.messages_in), (1, 200));
 }

@@ -522,3 +522,39 @@ fn with_a_flush_interval_messages_wait_to_go_out_together() {
         assert_eq!(read_frame(&mut s).unwrap(), (0x2, vec![i]));
     }
 }
+
+#[test]
+fn a_deflate_bomb_is_closed_with_1009_and_others_continue() {
+    let echo = Echo::start(WsConfig { max_message_size: 256 * 1024, ..WsConfig::default() });
+    let mut bystander = WsClient::connect(&echo.url("/")).unwrap();
+    let mut s = TcpStream::connect(echo.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(
+        head.contains(
+            "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+        ),
+        "{head}"
+    );
+    // 16 MiB of zeros deflate to a few KiB: far past the 256 KiB limit once inflated.
+    let bomb = miniz_oxide::deflate::compress_to_vec(&vec![0u8; 16 << 20], 9);
+    assert!(bomb.len() < 256 * 1024, "{}", bomb.len());
+    // A masked binary frame with RSV1: the first (and only) frame of a compressed message.
+    let mut f = frame(0x2, &bomb, true, true);
+    f[0] |= 0x40;
+    let _ = s.write_all(&f);
+    let (op, payload) = read_frame(&mut s).unwrap();
+    assert_eq!((op, close_code(&payload)), (0x8, 1009));
+    assert_eq!(echo.next_close(Duration::from_secs(5)), Some(CloseReason::Violation(1009)));
+    bystander.send(b"still here").unwrap();
+    let mut got = Vec::new();
+    bystander.receive(|m| got.push(m.to_vec())).unwrap();
+    assert_eq!(got, vec![b"still here".to_vec()]);
+}

@@ -158,14 +158,19 @@ impl WsServer {
     /// error) and serves it. Returns its id if the handshake was accepted.
     pub fn adopt(&mut self, upgrade: Upgrade) -> Option<ConnId> {
         let Upgrade { stream, request, buffered } = upgrade;
-        let verdict = handshake::verdict(request.method.as_str(), |name| request.header(name), &self.cfg.protocols);
+        let verdict = handshake::verdict(
+            request.method.as_str(),
+            |name| request.header(name),
+            &self.cfg.protocols,
+            self.cfg.deflate,
+        );
         let target = if request.raw_query.is_empty() {
             request.path.clone()
         } else {
             format!("{}?{}", request.path, request.raw_query)
         };
         match verdict {
-            Verdict::Accept(response, protocol) => self.open(stream, target, protocol, buffered, response),
+            Verdict::Accept(response, agreed) => self.open(stream, target, agreed, buffered, response),
             Verdict::Refuse(response) => {
                 self.stats.refused += 1;
                 let hs = Handshake { stream, buf: Vec::new(), started: Instant::now(), refusal: Some((response, 0)) };
@@ -508,11 +513,11 @@ impl WsServer {
         &mut self,
         stream: Stream,
         target: String,
-        protocol: Option<String>,
+        agreed: handshake::Negotiated,
         early: Vec<u8>,
         response: Vec<u8>,
     ) -> Option<ConnId> {
-        let conn = self.new_conn(stream, target, protocol, early, response)?;
+        let conn = self.new_conn(stream, target, agreed, early, response)?;
         let index = self.insert(State::Open(Box::new(conn)))?;
         Some(self.opened(index))
     }
@@ -521,17 +526,17 @@ impl WsServer {
         &self,
         stream: Stream,
         target: String,
-        protocol: Option<String>,
+        agreed: handshake::Negotiated,
         early: Vec<u8>,
         response: Vec<u8>,
     ) -> Option<Conn> {
         let peer = stream.peer_addr().ok()?;
         Some(Conn {
             stream,
-            session: Session::new(Role::Server, &self.cfg, early, response),
+            session: Session::new(Role::Server, &self.cfg, early, response, agreed.deflate),
             peer,
             target: target.into_boxed_str(),
-            protocol: protocol.map(String::into_boxed_str),
+            protocol: agreed.protocol.map(String::into_boxed_str),
             last_heard: Instant::now(),
             pinged: false,
             closing_since: None,
@@ -626,7 +631,7 @@ impl WsServer {
                 Ok(0) => break Err(None),
                 Ok(n) => {
                     h.buf.extend_from_slice(&chunk[..n]);
-                    match handshake::parse_request(&h.buf, max, &self.cfg.protocols) {
+                    match handshake::parse_request(&h.buf, max, &self.cfg.protocols, self.cfg.deflate) {
                         Ok(None) => {}
                         Ok(Some(p)) => break Ok(p),
                         Err(v) => break Err(Some(v)),
@@ -638,13 +643,13 @@ impl WsServer {
             }
         };
         match parsed {
-            Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response, protocol) }) => {
+            Ok(handshake::Parsed { target, len, verdict: Verdict::Accept(response, agreed) }) => {
                 // The stream keeps its registration (same token) as it becomes a connection.
                 let State::Handshake(h) = std::mem::replace(&mut self.slots[index as usize].state, State::Free) else {
                     return;
                 };
                 let Handshake { stream, buf, .. } = *h;
-                match self.new_conn(stream, target, protocol, buf[len..].to_vec(), response) {
+                match self.new_conn(stream, target, agreed, buf[len..].to_vec(), response) {
                     Some(conn) => {
                         self.slots[index as usize].state = State::Open(Box::new(conn));
                         self.opened(index);

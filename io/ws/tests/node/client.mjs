@@ -2,19 +2,23 @@
 import WebSocket from 'ws';
 
 const url = process.argv[2];
+// `deflate`: offer permessage-deflate (zlib under node) and compress every message.
+const deflate = process.argv[3] === 'deflate';
 const fail = (why) => {
   console.error(`FAIL: ${why}`);
   process.exit(1);
 };
 setTimeout(() => fail('timed out'), 15000).unref();
 
-const ws = new WebSocket(url, { perMessageDeflate: false });
+const ws = new WebSocket(url, { perMessageDeflate: deflate ? { threshold: 0 } : false });
 const expected = [];
 let received = 0;
 let ponged = false;
 
 ws.on('error', (e) => fail(`socket error: ${e.message}`));
 ws.on('open', () => {
+  const negotiated = ws.extensions.includes('permessage-deflate');
+  if (negotiated !== deflate) fail(`permessage-deflate negotiated: ${negotiated} (${ws.extensions})`);
   for (let i = 0; i < 100; i++) {
     const text = `message ${i} ✓`;
     expected.push({ text });
@@ -42,6 +46,6 @@ ws.on('close', (code, reason) => {
   if (code !== 4000 || reason.toString() !== 'done') fail(`closed with ${code} ${reason}`);
   if (!ponged) fail('no pong');
   if (received !== 200) fail(`got ${received} of 200`);
-  console.log(`ok ${received}`);
+  console.log(`ok ${received}${deflate ? ' deflate' : ''}`);
   process.exit(0);
 });
