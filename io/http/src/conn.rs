@@ -222,6 +222,12 @@ impl Conn {
         self.stream.flush_pending()
     }
 
+    /// Whether response bytes wait to be handed to the stream (TLS records it holds
+    /// apart: they travel with the stream when it is handed off).
+    pub(crate) fn has_unsent_responses(&self) -> bool {
+        self.sent < self.out.len()
+    }
+
     /// Whether bytes wait to be written.
     pub(crate) fn has_output(&self) -> bool {
         self.sent < self.out.len() || self.stream.has_pending_output()

@@ -429,7 +429,9 @@ impl HttpServer {
     fn hand_off(&mut self, t: usize, request: Request) -> bool {
         let Some(mut conn) = self.conns.remove(&t) else { return true };
         let _ = conn.flush(Instant::now());
-        if !conn.slots.is_empty() || conn.has_output() {
+        // TLS records the socket has not taken yet go along with the stream: kaos-ws
+        // writes them before anything else.
+        if !conn.slots.is_empty() || conn.has_unsent_responses() {
             // Pipelined responses still owed: refuse rather than reorder.
             self.conns.insert(t, conn);
             self.stats.bad_requests += 1;

@@ -610,7 +610,11 @@ impl WsServer {
 
     fn on_writable(&mut self, index: u32) {
         match self.slots.get_mut(index as usize).map(|s| &mut s.state) {
-            Some(State::Handshake(_)) => self.write_refusal(index),
+            Some(State::Handshake(h)) => {
+                // TLS handshake records the socket did not take at once.
+                let _ = h.stream.flush_pending();
+                self.write_refusal(index);
+            }
             Some(State::Open(c)) => {
                 c.write_blocked = false;
                 self.flush_conn(index);
