@@ -29,7 +29,7 @@ fn the_npm_ws_client_round_trips_text_binary_ping_and_close() {
         return;
     }
     // Plain, then with permessage-deflate (node's zlib compressing every message, ours
-    // compressing the echoes of 64 bytes and more).
+    // compressing the echoes of 512 bytes and more).
     for mode in ["plain", "deflate"] {
         let echo = Echo::start(WsConfig::default());
         let out = Command::new("node").arg(dir.join("client.mjs")).arg(echo.url("/node")).arg(mode).output().unwrap();
