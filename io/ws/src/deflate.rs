@@ -161,7 +161,8 @@ impl Inflating {
     fn cook(&mut self, max_message: usize, max_frame: usize) -> Result<(), Refusal> {
         let mut at = 0;
         while let Some((header, len, mask)) = parse_header(&self.raw[at..]) {
-            if self.raw.len() - at < header + len {
+            // `len` comes from the peer (up to 2^64 - 1): compare without adding to it.
+            if self.raw.len() - at - header < len {
                 break;
             }
             let frame = &self.raw[at..at + header + len];
@@ -356,6 +357,9 @@ mod tests {
         frame.extend_from_slice(&compressed);
         let mut state = Inflating::new(frame);
         assert_eq!(state.cook(64 * 1024, 64 * 1024), Err(Refusal::TooBig));
+        // A length near 2^64 (found by the fuzzer): waits for bytes, no overflow.
+        let mut huge = Inflating::new([&[0xC2u8, 0xFF][..], &[0xFF; 8], &[1, 2, 3, 4]].concat());
+        assert_eq!(huge.cook(1 << 20, 1 << 20), Ok(()));
         let mut garbage = Inflating::new(client_frame(0xC2, b"\xff\xff\xff\xff not deflate"));
         assert_eq!(garbage.cook(1 << 20, 1 << 20), Err(Refusal::Corrupt));
     }
