@@ -46,5 +46,6 @@ fn the_npm_ws_client_round_trips_text_binary_ping_and_close() {
         assert_eq!(echo.next_close(Duration::from_secs(5)), Some(CloseReason::Peer(4000)));
         let stats = echo.stop();
         assert_eq!((stats.accepted, stats.messages_in), (1, 200));
+        assert_eq!(stats.deflate, u64::from(mode == "deflate"), "handshakes that agreed to permessage-deflate");
     }
 }

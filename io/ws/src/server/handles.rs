@@ -63,6 +63,8 @@ pub struct WsStats {
     pub messages_in: u64,
     /// Messages queued for sending.
     pub messages_out: u64,
+    /// Handshakes that agreed to permessage-deflate.
+    pub deflate: u64,
     /// Connections open now (handshakes in progress not included).
     pub connections: usize,
 }

@@ -517,7 +517,9 @@ impl WsServer {
         early: Vec<u8>,
         response: Vec<u8>,
     ) -> Option<ConnId> {
+        let deflate = u64::from(agreed.deflate);
         let conn = self.new_conn(stream, target, agreed, early, response)?;
+        self.stats.deflate += deflate;
         let index = self.insert(State::Open(Box::new(conn)))?;
         Some(self.opened(index))
     }
@@ -653,8 +655,10 @@ impl WsServer {
                     return;
                 };
                 let Handshake { stream, buf, .. } = *h;
+                let deflate = u64::from(agreed.deflate);
                 match self.new_conn(stream, target, agreed, buf[len..].to_vec(), response) {
                     Some(conn) => {
+                        self.stats.deflate += deflate;
                         self.slots[index as usize].state = State::Open(Box::new(conn));
                         self.opened(index);
                     }
