@@ -113,16 +113,12 @@ pub unsafe extern "C" fn kaos_client_connect(
     options: *const KaosClientOptions,
     out: *mut KaosClientHandle,
 ) -> KaosStatus {
-    guard(|| {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
-        let (bind, server) = addrs(bind, server)?;
-        let client = RudpTransport::with_config(bind, server, rudp_config(options)?)?;
-        let handle = CLIENTS.insert(Client::Rudp(Box::new(client)))?;
-        // SAFETY: checked non-null; writable (the caller's contract).
-        unsafe { put(out, handle, "out") }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        open_client(bind, server, options, out, |bind, server, cfg| {
+            Ok(Client::Rudp(Box::new(RudpTransport::with_config(bind, server, cfg)?)))
+        })
+    }
 }
 
 /// As `kaos_client_connect`, through the media driver whose directory is `driver_dir`
@@ -139,34 +135,52 @@ pub unsafe extern "C" fn kaos_client_connect_driver(
     options: *const KaosClientOptions,
     out: *mut KaosClientHandle,
 ) -> KaosStatus {
+    // SAFETY: the caller's contract.
+    unsafe {
+        open_client(bind, server, options, out, |bind, server, cfg| {
+            let dir = if driver_dir.is_null() {
+                None
+            } else {
+                // SAFETY: the caller's contract.
+                Some(text(driver_dir, "driver_dir")?.to_owned())
+            };
+            driver_client(dir, bind, server, &cfg)
+        })
+    }
+}
+
+/// What both connects share: checks `out`, reads the addresses and options, opens the
+/// client with `open` and writes its handle.
+///
+/// # Safety
+/// As `kaos_client_connect`.
+unsafe fn open_client(
+    bind: *const c_char,
+    server: *const c_char,
+    options: *const KaosClientOptions,
+    out: *mut KaosClientHandle,
+    open: impl FnOnce(SocketAddr, SocketAddr, RudpConfig) -> Result<Client, Error>,
+) -> KaosStatus {
     guard(|| {
         if out.is_null() {
             return Err(Error::null("out"));
         }
         let (bind, server) = addrs(bind, server)?;
-        let cfg = rudp_config(options)?;
-        let dir = if driver_dir.is_null() {
-            None
-        } else {
-            // SAFETY: the caller's contract.
-            Some(unsafe { text(driver_dir, "driver_dir") }?.to_owned())
-        };
-        let handle = driver_client(dir, bind, server, &cfg)?;
+        let handle = CLIENTS.insert(open(bind, server, rudp_config(options)?)?)?;
         // SAFETY: checked non-null; writable (the caller's contract).
         unsafe { put(out, handle, "out") }
     })
 }
 
 #[cfg(target_os = "linux")]
-fn driver_client(dir: Option<String>, bind: SocketAddr, server: SocketAddr, cfg: &RudpConfig) -> Result<u64, Error> {
+fn driver_client(dir: Option<String>, bind: SocketAddr, server: SocketAddr, cfg: &RudpConfig) -> Result<Client, Error> {
     use kaos_rudp::driver::{default_dir, DriverTransport};
     let dir = dir.map_or_else(|| default_dir("default"), std::path::PathBuf::from);
-    let client = DriverTransport::with_config(dir, bind, server, cfg)?;
-    CLIENTS.insert(Client::Driver(Box::new(client)))
+    Ok(Client::Driver(Box::new(DriverTransport::with_config(dir, bind, server, cfg)?)))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn driver_client(_: Option<String>, _: SocketAddr, _: SocketAddr, _: &RudpConfig) -> Result<u64, Error> {
+fn driver_client(_: Option<String>, _: SocketAddr, _: SocketAddr, _: &RudpConfig) -> Result<Client, Error> {
     Err(Error::new(KaosStatus::KaosErrDriver, "the media driver runs on Linux only"))
 }
 
