@@ -7,43 +7,23 @@
 //! virtual environment under the target directory; without python3 (or its venv module,
 //! or PyPI) the test says it skipped, except under `KAOS_REQUIRE_PYTHON=1` (CI).
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use kaos_server::config::{Config, Database};
 
+#[path = "../../services/server/tests/common/python_env.rs"]
+mod python_env;
+use python_env::python_env;
+
 /// How many tests `tests/test_kaosnet.py` holds: all must pass.
 const TESTS: usize = 4;
-
-fn pytest_env(requirements: &Path) -> Result<PathBuf, String> {
-    let wanted = fs::read_to_string(requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kaosnet-python-venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join("kaos-requirements.txt");
-    if python.exists() && fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
-        return Ok(python);
-    }
-    let _ = fs::remove_dir_all(&venv);
-    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-    if !made.as_ref().is_ok_and(|s| s.success()) {
-        return Err(format!("python3 -m venv failed ({made:?})"));
-    }
-    let pip = Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
-        .arg(requirements)
-        .status();
-    if !pip.as_ref().is_ok_and(|s| s.success()) {
-        return Err(format!("pip install pytest failed ({pip:?})"));
-    }
-    fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
-    Ok(python)
-}
 
 #[test]
 fn the_python_binding_passes_its_suite_against_kaos_server() {
     let binding = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bindings/python");
-    let python = match pytest_env(&binding.join("requirements-test.txt")) {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kaosnet-python-venv");
+    let python = match python_env(&binding.join("requirements-test.txt"), &venv) {
         Ok(p) => p,
         Err(why) => {
             assert!(std::env::var_os("KAOS_REQUIRE_PYTHON").is_none(), "no Python environment: {why}");

@@ -4,16 +4,14 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use kaos_http::{HttpConfig, HttpServer, Response, Router, ShutdownHandle, TlsConfig};
-use rustls::pki_types::ServerName;
 
 #[path = "common/ca.rs"]
 mod ca;
-use ca::Ca;
+use ca::{connect, Ca};
 
 struct Running {
     addr: SocketAddr,
@@ -42,13 +40,6 @@ fn start(tls: TlsConfig, request_timeout: Duration) -> Running {
 }
 
 type Client = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn connect(addr: SocketAddr, client: &Arc<rustls::ClientConfig>) -> Client {
-    let sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let name = ServerName::try_from("127.0.0.1").unwrap();
-    rustls::StreamOwned::new(rustls::ClientConnection::new(client.clone(), name).unwrap(), sock)
-}
 
 /// One GET on a kept-alive connection; returns the body.
 fn get(c: &mut Client, path: &str) -> String {

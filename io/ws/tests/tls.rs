@@ -3,13 +3,9 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::time::Duration;
-
 use common::Echo;
 use kaos_http::TlsConfig;
 use kaos_ws::WsConfig;
-use rustls::pki_types::ServerName;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
@@ -25,10 +21,7 @@ fn wss_echoes_large_messages_and_the_preferred_offered_subprotocol_is_chosen() {
     let echo = Echo::start(WsConfig { tls: Some(tls), protocols, ..WsConfig::default() });
     let client = ca.client();
     let open = |offer: Option<&str>| {
-        let sock = TcpStream::connect(echo.addr).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let name = ServerName::try_from("127.0.0.1").unwrap();
-        let tls = rustls::StreamOwned::new(rustls::ClientConnection::new(client.clone(), name).unwrap(), sock);
+        let tls = ca::connect(echo.addr, &client);
         let mut request = format!("wss://127.0.0.1:{}/game", echo.addr.port()).into_client_request().unwrap();
         if let Some(offer) = offer {
             request.headers_mut().insert("Sec-WebSocket-Protocol", offer.parse().unwrap());

@@ -8,46 +8,23 @@
 //! requirements change); without python3 (or its venv module, or the packages) it
 //! reports that it skipped, except in CI (`KAOS_REQUIRE_PYTHON=1`), where that fails.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use kaos_server::config::{Config, Database};
 
+#[path = "common/python_env.rs"]
+mod python_env;
+use python_env::python_env;
+
 /// How many tests `test_nakama_python.py` holds: all must pass.
 const TESTS: usize = 20;
-
-/// The environment's interpreter, ready with the requirements, or why there is none.
-fn python_env(dir: &Path) -> Result<PathBuf, String> {
-    let requirements =
-        fs::read_to_string(dir.join("requirements.txt")).map_err(|e| format!("requirements.txt: {e}"))?;
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nakama-python-venv");
-    let python = venv.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
-    // Written once the install succeeded: the requirements it holds.
-    let stamp = venv.join("kaos-requirements.txt");
-    if python.exists() && fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) {
-        return Ok(python);
-    }
-    let _ = fs::remove_dir_all(&venv);
-    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-    if !made.as_ref().is_ok_and(|s| s.success()) {
-        return Err(format!("python3 -m venv {} failed ({made:?})", venv.display()));
-    }
-    let installed = Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
-        .arg(dir.join("requirements.txt"))
-        .status();
-    if !installed.as_ref().is_ok_and(|s| s.success()) {
-        return Err(format!("pip install -r requirements.txt failed ({installed:?})"));
-    }
-    fs::write(&stamp, &requirements).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    Ok(python)
-}
 
 #[test]
 fn the_nakama_python_client_works_against_kaos_server() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
-    let python = match python_env(&dir) {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nakama-python-venv");
+    let python = match python_env(&dir.join("requirements.txt"), &venv) {
         Ok(python) => python,
         Err(why) => {
             assert!(std::env::var_os("KAOS_REQUIRE_PYTHON").is_none(), "no Python environment: {why}");

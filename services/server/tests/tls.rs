@@ -6,14 +6,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
-
-use rustls::pki_types::ServerName;
 
 #[path = "../../../io/http/tests/common/ca.rs"]
 mod ca;
-use ca::Ca;
+use ca::{connect, Ca};
 
 struct Server {
     child: Child,
@@ -53,13 +50,6 @@ fn start(cert: &Path, key: &Path) -> Server {
 }
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn connect(addr: SocketAddr, client: &Arc<rustls::ClientConfig>) -> Tls {
-    let sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let conn = rustls::ClientConnection::new(client.clone(), ServerName::try_from("127.0.0.1").unwrap()).unwrap();
-    rustls::StreamOwned::new(conn, sock)
-}
 
 /// One request on a kept-alive connection: (status, body).
 fn call(c: &mut Tls, method: &str, path: &str, auth: &str, body: &str) -> (u16, String) {

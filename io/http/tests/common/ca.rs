@@ -4,10 +4,12 @@
 
 #![allow(dead_code)]
 
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 /// A test CA and a way to issue server certificates from it.
 pub struct Ca {
@@ -65,4 +67,15 @@ impl Ca {
     pub fn pem(&self) -> String {
         self.cert.pem()
     }
+}
+
+/// A TLS client connection to `addr` (reads time out after 10 s), for 127.0.0.1.
+pub fn connect(
+    addr: SocketAddr,
+    client: &Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    rustls::StreamOwned::new(rustls::ClientConnection::new(client.clone(), name).unwrap(), sock)
 }
