@@ -13,15 +13,16 @@
 //! `KAOS_SERVICES_POOL` connections (16). The CPU columns count kaos-server alone, not
 //! PostgreSQL.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "web/loadgen.rs"]
 #[allow(dead_code)]
 mod loadgen;
 
+#[path = "common/child.rs"]
+mod child;
 #[path = "common/procfs.rs"]
 mod procfs;
 
@@ -72,9 +73,9 @@ fn serve(dir: &str) {
     std::process::exit(0);
 }
 
+/// kaos-server in a child process, its data in a directory of its own.
 struct Server {
-    child: Child,
-    addr: SocketAddr,
+    process: child::Child,
     dir: std::path::PathBuf,
 }
 
@@ -83,28 +84,22 @@ impl Server {
         let dir = std::env::temp_dir().join(format!("kaos-services-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env("KAOS_SERVICES_SERVE", &dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().parse().unwrap();
-        Server { child, addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port), dir }
+        let process = child::Child::start(&[("KAOS_SERVICES_SERVE", dir.to_str().unwrap())]);
+        Server { process, dir }
     }
+}
 
-    fn cpu(&self) -> Duration {
-        procfs::cpu_time(self.child.id())
+impl std::ops::Deref for Server {
+    type Target = child::Child;
+
+    fn deref(&self) -> &child::Child {
+        &self.process
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -164,7 +159,7 @@ fn main() {
         return;
     }
     let server = Server::start();
-    let at_rest = (procfs::resident_bytes(server.child.id()), procfs::threads(server.child.id()));
+    let at_rest = (server.resident(), procfs::threads(server.child.id()));
     let run = std::process::id();
     match std::env::var("KAOS_SERVICES_DATABASE") {
         Ok(_) => println!(

@@ -39,13 +39,9 @@ const PIPELINE_DEPTH: usize = 16;
 const ECHO_CONNECTIONS: usize = 1000;
 const SCALE_CONNECTIONS: usize = 15_000;
 
-/// A server child (`KAOS_WEB_SERVE` names it).
-struct Server;
-
-impl Server {
-    fn start(kind: &str) -> child::Child {
-        child::Child::start(&[("KAOS_WEB_SERVE", kind)])
-    }
+/// Server `kind` in a child process (`KAOS_WEB_SERVE` names it).
+fn start(kind: &str) -> child::Child {
+    child::Child::start(&[("KAOS_WEB_SERVE", kind)])
 }
 
 struct Rate {
@@ -56,7 +52,7 @@ struct Rate {
 
 /// Runs `mode` against server `kind` with `connections`: replies/s and server CPU each.
 fn throughput(kind: &str, mode: Mode, connections: usize) -> Rate {
-    let server = Server::start(kind);
+    let server = start(kind);
     let mut load = LoadGen::new(mode, server.addr, connections, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     load.connect_all(Duration::from_secs(30));
     assert_eq!(load.open, connections, "{kind}: only {} of {connections} connected", load.open);
@@ -77,7 +73,7 @@ struct Scale {
 
 /// Opens `SCALE_CONNECTIONS` WebSocket connections to `kind`, one echo each, then idle.
 fn scale(kind: &str) -> Scale {
-    let server = Server::start(kind);
+    let server = start(kind);
     let before = server.resident();
     let sources = (1..=4).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i))).collect();
     let mut load = LoadGen::new(Mode::Ws { echo: false }, server.addr, SCALE_CONNECTIONS, sources);
