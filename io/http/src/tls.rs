@@ -45,7 +45,7 @@ impl TlsConfig {
     /// and a key that does not belong to the certificate, naming the file.
     pub fn load(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<TlsConfig, TlsError> {
         let (cert, key) = (cert.as_ref().to_path_buf(), key.as_ref().to_path_buf());
-        let config = build(&read(&cert)?, &cert, &read(&key)?, &key)?;
+        let config = build_from_files(&cert, &key)?;
         Ok(TlsConfig { current: Arc::new(RwLock::new(Arc::new(config))), files: Some((cert, key)) })
     }
 
@@ -61,7 +61,7 @@ impl TlsConfig {
         let Some((cert, key)) = &self.files else {
             return Err(TlsError("this TLS configuration was not loaded from files".into()));
         };
-        let config = build(&read(cert)?, cert, &read(key)?, key)?;
+        let config = build_from_files(cert, key)?;
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
         Ok(())
     }
@@ -76,8 +76,10 @@ impl TlsConfig {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|e| TlsError(format!("{}: {e}", path.display())))
+/// `build` over the contents of the two files; a file that cannot be read is named.
+fn build_from_files(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| TlsError(format!("{}: {e}", path.display())));
+    build(&read(cert)?, cert, &read(key)?, key)
 }
 
 fn build(cert_pem: &[u8], cert_path: &Path, key_pem: &[u8], key_path: &Path) -> Result<ServerConfig, TlsError> {
