@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::h2::{self, H2};
 use crate::parse;
 use crate::request::Request;
 use crate::tls::Stream;
@@ -64,6 +65,8 @@ pub(crate) struct Conn {
     continue_sent: bool,
     /// Bytes of the request being read so far (head and body), to enforce the limits.
     read_limit: usize,
+    /// The HTTP/2 session, once the client chose HTTP/2 (ALPN `h2` or the h2c preface).
+    pub(crate) h2: Option<Box<H2>>,
 }
 
 impl Conn {
@@ -87,6 +90,44 @@ impl Conn {
             last_write_progress: now,
             continue_sent: false,
             read_limit: cfg.max_header_bytes + cfg.max_body_bytes + 4096,
+            h2: None,
+        }
+    }
+
+    /// Switches the connection to HTTP/2. Frames are consumed as they arrive (bodies
+    /// collect per stream), so the read buffer needs to hold a few frames only.
+    pub(crate) fn start_h2(&mut self, cfg: &HttpConfig) {
+        self.h2 = Some(Box::new(H2::new(cfg)));
+        self.read_limit = 4 * h2::OUTPUT_HIGH;
+        self.request_started = None;
+    }
+
+    /// Whether the bytes so far open the HTTP/2 preface (all of it: `Some(true)`; a
+    /// part of it: `None`, wait for more).
+    pub(crate) fn h2c_preface(&self) -> Option<bool> {
+        let got = &self.read[self.read_pos..];
+        let n = got.len().min(h2::PREFACE.len());
+        if got[..n] != h2::PREFACE[..n] {
+            Some(false)
+        } else if n == h2::PREFACE.len() {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// Feeds the received bytes to the HTTP/2 session.
+    pub(crate) fn receive_h2(&mut self, now: Instant) {
+        let Some(h2) = self.h2.as_mut() else { return };
+        // A client that does not read its answers gets no more of its frames read.
+        if self.out.len() - self.sent >= h2::OUTPUT_HIGH {
+            return;
+        }
+        let used = h2.receive(&self.read[self.read_pos..], now);
+        self.read_pos += used;
+        if self.read_pos == self.read.len() {
+            self.read.clear();
+            self.read_pos = 0;
         }
     }
 
@@ -112,7 +153,7 @@ impl Conn {
             match self.stream.read(chunk) {
                 Ok(0) => self.read_done = true,
                 Ok(n) => {
-                    if self.read.is_empty() && self.request_started.is_none() {
+                    if self.read.is_empty() && self.request_started.is_none() && self.h2.is_none() {
                         self.request_started = Some(now);
                     }
                     self.read.extend_from_slice(&chunk[..n]);
@@ -145,6 +186,11 @@ impl Conn {
             write(&mut bytes);
             self.slots.push_back(Slot { seq, bytes: Some(bytes), close, head, origin: None });
         }
+    }
+
+    /// Whether reading stopped at the buffer limit and there is room again.
+    pub(crate) fn can_read_more(&self) -> bool {
+        self.read_paused && self.buffered() < self.read_limit
     }
 
     /// Whether reading stopped early and should resume once the buffer drained.
@@ -193,6 +239,9 @@ impl Conn {
     /// Moves finished responses, in order, to the output, then writes what the socket
     /// takes. Returns an error once the connection is broken.
     pub(crate) fn flush(&mut self, now: Instant) -> io::Result<()> {
+        if self.h2.is_some() {
+            return self.flush_h2(now);
+        }
         while self.slots.front().is_some_and(|s| s.bytes.is_some()) {
             let Some(slot) = self.slots.pop_front() else { break };
             self.out.extend_from_slice(&slot.bytes.unwrap_or_default());
@@ -202,6 +251,13 @@ impl Conn {
                 break;
             }
         }
+        self.write_out(now)?;
+        // TLS records (handshake messages too) that the socket did not take yet.
+        self.stream.flush_pending()
+    }
+
+    /// Writes the output until the socket would block. Returns whether all of it went.
+    fn write_out(&mut self, now: Instant) -> io::Result<bool> {
         while self.sent < self.out.len() {
             match self.stream.write(&self.out[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -209,16 +265,31 @@ impl Conn {
                     self.sent += n;
                     self.last_write_progress = now;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
+        self.out.clear();
+        self.sent = 0;
+        Ok(true)
+    }
+
+    /// The HTTP/2 session's frames, a window's worth at a time, while the socket takes
+    /// them.
+    fn flush_h2(&mut self, now: Instant) -> io::Result<()> {
+        while let Some(h2) = self.h2.as_mut() {
+            if self.out.len() - self.sent < h2::OUTPUT_HIGH {
+                let before = self.out.len();
+                h2.write(&mut self.out);
+                if self.out.len() == before && self.sent == self.out.len() {
+                    break;
+                }
+            }
+            if !self.write_out(now)? {
+                break;
+            }
         }
-        // TLS records (handshake messages too) that the socket did not take yet.
         self.stream.flush_pending()
     }
 
@@ -230,12 +301,12 @@ impl Conn {
 
     /// Whether bytes wait to be written.
     pub(crate) fn has_output(&self) -> bool {
-        self.sent < self.out.len() || self.stream.has_pending_output()
+        self.sent < self.out.len() || self.stream.has_pending_output() || self.h2.as_ref().is_some_and(|h| h.has_output())
     }
 
     /// Whether the connection has nothing in progress: no request arriving, no response
     /// owed or unsent.
     pub(crate) fn is_idle(&self) -> bool {
-        self.buffered() == 0 && self.slots.is_empty() && !self.has_output()
+        self.buffered() == 0 && self.slots.is_empty() && !self.has_output() && self.h2.as_ref().is_none_or(|h| h.is_idle())
     }
 }

@@ -1,11 +1,13 @@
-//! KaosNet's HTTP/1.1 server: one mio loop, no async runtime.
+//! KaosNet's HTTP/1.1 and HTTP/2 server: one mio loop, no async runtime.
 //!
 //! Requests are parsed with httparse; keep-alive and pipelining are supported (responses
 //! go out in request order); header size, header count, body size and the time a
 //! request may take to arrive are limited; a client that stops reading its responses is
 //! cut off. Handlers that never block run on the loop thread; handlers that may block
 //! (a database) run on a bounded worker pool, and the loop never waits for them. Routes
-//! marked as WebSocket endpoints hand the connection off (see [`Upgrade`]).
+//! marked as WebSocket endpoints hand the connection off (see [`Upgrade`]). Clients that
+//! ask for HTTP/2 (ALPN `h2` over TLS, or prior knowledge on plain TCP) get it on the
+//! same port, with their streams dispatched to the same router and worker pool.
 //!
 //! ```no_run
 //! use kaos_http::{HttpConfig, HttpServer, Response, Router};
@@ -19,6 +21,7 @@
 
 mod conn;
 mod cors;
+mod h2;
 mod parse;
 mod pool;
 mod request;
@@ -84,6 +87,9 @@ pub struct HttpConfig {
     /// Serve HTTPS (and `wss://` upgrades) with this certificate; `None` serves plain
     /// HTTP. A handshake must finish within `request_timeout`.
     pub tls: Option<TlsConfig>,
+    /// Serve HTTP/2 to clients that ask for it: ALPN `h2` over TLS, or the HTTP/2
+    /// preface on plain TCP (prior knowledge, "h2c"). HTTP/1.1 stays the default.
+    pub http2: bool,
     /// On shutdown, how long requests in progress may take before connections are cut.
     pub drain_timeout: Duration,
     /// Builds the responses the server makes itself (400, 404, 405, 408, 413, 431, 500,
@@ -110,6 +116,7 @@ impl Default for HttpConfig {
             on_rest: None,
             cors: None,
             tls: None,
+            http2: true,
             drain_timeout: Duration::from_secs(10),
             error_response: None,
         }
@@ -153,6 +160,42 @@ pub mod fuzzing {
             }
         }
         seen
+    }
+
+    /// Runs an HTTP/2 session over `data` (the client's bytes after the preface and an
+    /// empty SETTINGS), fed `split` bytes at a time. Every request is answered with its
+    /// body echoed; the session must stay within its limits and never panic.
+    pub fn h2_session(data: &[u8], split: usize) {
+        use crate::h2::{H2, OUTPUT_HIGH, PREFACE};
+        let cfg = HttpConfig { max_header_bytes: 4096, max_headers: 16, max_body_bytes: 65_536, ..HttpConfig::default() };
+        let now = std::time::Instant::now();
+        let mut h2 = H2::new(&cfg);
+        let mut stream = PREFACE.to_vec();
+        stream.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        stream.extend_from_slice(data);
+        let mut buffered: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        for chunk in stream.chunks(split.max(1)) {
+            buffered.extend_from_slice(chunk);
+            let used = h2.receive(&buffered, now);
+            assert!(used <= buffered.len());
+            buffered.drain(..used);
+            for ready in h2.take_requests() {
+                assert!(ready.request.body.len() <= cfg.max_body_bytes);
+                let body = ready.request.body.clone();
+                h2.respond(ready.stream, crate::Response::with_body(200, "application/octet-stream", body));
+            }
+            h2.write(&mut out);
+            // What one turn queues is bounded: control frames up to the output mark (then
+            // input waits), the answers' headers (at most one per open stream), and DATA
+            // up to the mark plus a frame.
+            assert!(out.len() <= 2 * OUTPUT_HIGH + 16_393 + 100 * 256, "{}", out.len());
+            out.clear();
+            if h2.failure().is_some() {
+                assert!(h2.is_finished());
+                return;
+            }
+        }
     }
 
     /// Parses `data` whole and in pieces of `split` bytes: both must give the same

@@ -14,6 +14,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::conn::{Conn, Parsed, Slot};
+use crate::h2::Ready;
 use crate::pool::{JobId, Pool};
 use crate::request::{Method, Request};
 use crate::response::Response;
@@ -239,7 +240,7 @@ impl HttpServer {
             }
             let _ = stream.set_nodelay(true);
             let mut stream = match &self.cfg.tls {
-                Some(tls) => match Stream::tls(stream, tls) {
+                Some(tls) => match Stream::tls_alpn(stream, tls, self.cfg.http2) {
                     Ok(s) => s,
                     Err(_) => continue,
                 },
@@ -273,6 +274,12 @@ impl HttpServer {
     }
 
     fn process(&mut self, t: usize, now: Instant) {
+        match self.choose_protocol(t) {
+            Some(true) => return self.process_h2(t, now),
+            Some(false) => {}
+            // Part of the HTTP/2 preface: wait for the rest.
+            None => return self.finish(t, now),
+        }
         loop {
             let mut full = false;
             loop {
@@ -313,6 +320,84 @@ impl HttpServer {
                 return;
             }
         }
+    }
+
+    /// Whether connection `t` speaks HTTP/2, starting it when the client chose it (ALPN
+    /// `h2`, or the preface as the first bytes); `None` while the first bytes could
+    /// still be the preface.
+    fn choose_protocol(&mut self, t: usize) -> Option<bool> {
+        let conn = self.conns.get_mut(&t)?;
+        if conn.h2.is_some() {
+            return Some(true);
+        }
+        if !self.cfg.http2 || conn.next_seq > 0 || conn.stream.is_handshaking() {
+            return Some(false);
+        }
+        let chosen = conn.stream.is_h2() || conn.h2c_preface()?;
+        if chosen {
+            conn.start_h2(&self.cfg);
+        }
+        Some(chosen)
+    }
+
+    /// Feeds what an HTTP/2 connection received to its session and routes the requests
+    /// that came whole.
+    fn process_h2(&mut self, t: usize, now: Instant) {
+        loop {
+            let Some(conn) = self.conns.get_mut(&t) else { return };
+            conn.receive_h2(now);
+            let ready = conn.h2.as_mut().map(|h| h.take_requests()).unwrap_or_default();
+            for r in ready {
+                self.dispatch_h2(t, r, now);
+            }
+            self.finish(t, now);
+            // Frames held back at the buffer limit: read on now that there is room.
+            let Some(conn) = self.conns.get_mut(&t) else { return };
+            if !conn.can_read_more() || !conn.fill(now, true, &mut self.scratch[..]) {
+                return;
+            }
+        }
+    }
+
+    /// Routes one HTTP/2 request, as `dispatch` does an HTTP/1.1 one.
+    fn dispatch_h2(&mut self, t: usize, ready: Ready, now: Instant) {
+        let Ready { stream, mut request, raw_path } = ready;
+        let Some(conn) = self.conns.get(&t) else { return };
+        request.peer = Some(conn.peer);
+        let generation = conn.generation;
+        if let Some(response) = self.cfg.cors.as_ref().and_then(|c| c.preflight(&request)) {
+            return self.answer_h2(t, stream, response);
+        }
+        let response = match self.router.find(request.method, &raw_path, &mut request.params) {
+            Lookup::Handler(handler, Run::Inline) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&request)))
+                    .unwrap_or_else(|_| self.cfg.error(500, "handler panicked"))
+            }
+            Lookup::Handler(handler, Run::Blocking) => {
+                let id = JobId { token: t, generation, seq: u64::from(stream) };
+                if self.pool.submit(id, handler, request).is_err() {
+                    let busy = self.cfg.error(503, "server busy").header("Retry-After", "1");
+                    self.complete(id, busy, now);
+                }
+                return;
+            }
+            Lookup::WrongMethod(allowed) => {
+                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                self.cfg.error(405, "method not allowed").header("Allow", &allow.join(", "))
+            }
+            Lookup::Missing => self.cfg.error(404, "not found"),
+        };
+        self.answer_h2(t, stream, response);
+    }
+
+    /// Queues `response` on HTTP/2 stream `stream` of connection `t`.
+    fn answer_h2(&mut self, t: usize, stream: u32, mut response: Response) {
+        let Some(h2) = self.conns.get_mut(&t).and_then(|c| c.h2.as_mut()) else { return };
+        if let (Some(cors), Some(origin)) = (&self.cfg.cors, h2.origin(stream)) {
+            cors.decorate(origin, &mut response);
+        }
+        h2.respond(stream, response);
+        self.stats.requests += 1;
     }
 
     /// Answers `status` and closes after it.
@@ -390,6 +475,10 @@ impl HttpServer {
         if conn.generation != id.generation {
             return; // the connection is gone and its token reused
         }
+        if conn.h2.is_some() {
+            self.answer_h2(id.token, id.seq as u32, response);
+            return self.finish(id.token, now);
+        }
         let Some(slot) = conn.slots.iter_mut().find(|s| s.seq == id.seq) else { return };
         if let (Some(cors), Some(o)) = (&self.cfg.cors, &slot.origin) {
             cors.decorate(o, &mut response);
@@ -412,7 +501,7 @@ impl HttpServer {
         let Some(conn) = self.conns.get_mut(&t) else { return };
         let broken = conn.flush(now).is_err();
         let done_reading = conn.read_done && conn.buffered() == 0;
-        let finished = conn.closing || done_reading;
+        let finished = conn.closing || done_reading || conn.h2.as_ref().is_some_and(|h| h.is_finished());
         if broken || (finished && conn.slots.is_empty() && !conn.has_output()) {
             self.close(t);
         }
@@ -452,7 +541,17 @@ impl HttpServer {
     fn sweep(&mut self, now: Instant) {
         let mut expired = Vec::new();
         let mut slow = Vec::new();
-        for (&t, c) in &self.conns {
+        let mut h2_late = Vec::new();
+        for (&t, c) in self.conns.iter_mut() {
+            if let Some(h2) = c.h2.as_mut() {
+                // HTTP/2 requests time out stream by stream (408 on the stream).
+                let late = h2.expire(now, self.cfg.request_timeout);
+                if late > 0 {
+                    self.stats.timeouts += late as u64;
+                    self.stats.bad_requests += late as u64;
+                    h2_late.push(t);
+                }
+            }
             let request_late = c.request_started.is_some_and(|s| now.duration_since(s) >= self.cfg.request_timeout);
             let write_stalled = c.has_output() && now.duration_since(c.last_write_progress) >= self.cfg.write_timeout;
             // A TLS handshake gets the time a request gets; it cannot speak HTTP, so no 408.
@@ -468,6 +567,9 @@ impl HttpServer {
         for t in expired {
             self.stats.timeouts += 1;
             self.close(t);
+        }
+        for t in h2_late {
+            self.finish(t, now);
         }
         for t in slow {
             self.stats.timeouts += 1;
@@ -487,7 +589,11 @@ impl HttpServer {
         let tokens: Vec<usize> = self.conns.keys().copied().collect();
         for t in tokens {
             if let Some(c) = self.conns.get_mut(&t) {
-                if c.is_idle() {
+                if let Some(h2) = c.h2.as_mut() {
+                    // GOAWAY: the open streams are answered, then the connection closes.
+                    h2.go_away();
+                    self.finish(t, now);
+                } else if c.is_idle() {
                     self.close(t);
                 } else {
                     // The requests in progress are answered, the last one with a close;

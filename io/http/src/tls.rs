@@ -35,7 +35,7 @@ impl std::error::Error for TlsError {}
 /// A server certificate and key, shared by the loops that terminate TLS, reloadable.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
-    current: Arc<RwLock<Arc<ServerConfig>>>,
+    current: Arc<RwLock<Configs>>,
     files: Option<(PathBuf, PathBuf)>,
 }
 
@@ -46,13 +46,13 @@ impl TlsConfig {
     pub fn load(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<TlsConfig, TlsError> {
         let (cert, key) = (cert.as_ref().to_path_buf(), key.as_ref().to_path_buf());
         let config = build_from_files(&cert, &key)?;
-        Ok(TlsConfig { current: Arc::new(RwLock::new(Arc::new(config))), files: Some((cert, key)) })
+        Ok(TlsConfig { current: Arc::new(RwLock::new(Configs::new(config))), files: Some((cert, key)) })
     }
 
     /// A configuration from PEM bytes (tests, embedded certificates); not reloadable.
     pub fn from_pem(cert: &[u8], key: &[u8]) -> Result<TlsConfig, TlsError> {
         let config = build(cert, Path::new("<certificate>"), key, Path::new("<key>"))?;
-        Ok(TlsConfig { current: Arc::new(RwLock::new(Arc::new(config))), files: None })
+        Ok(TlsConfig { current: Arc::new(RwLock::new(Configs::new(config))), files: None })
     }
 
     /// Reads the files again. On success new connections use them (open ones keep their
@@ -62,7 +62,7 @@ impl TlsConfig {
             return Err(TlsError("this TLS configuration was not loaded from files".into()));
         };
         let config = build_from_files(cert, key)?;
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Configs::new(config);
         Ok(())
     }
 
@@ -71,8 +71,25 @@ impl TlsConfig {
         self.files.as_ref().map(|(c, k)| (c.as_path(), k.as_path()))
     }
 
-    fn server_config(&self) -> Arc<ServerConfig> {
-        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+    fn server_config(&self, offer_h2: bool) -> Arc<ServerConfig> {
+        let configs = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        if offer_h2 { configs.http2.clone() } else { configs.http1.clone() }
+    }
+}
+
+/// One certificate, offered with two ALPN lists: HTTP/1.1 only (WebSocket listeners),
+/// and HTTP/2 first (the HTTP server).
+#[derive(Debug)]
+struct Configs {
+    http1: Arc<ServerConfig>,
+    http2: Arc<ServerConfig>,
+}
+
+impl Configs {
+    fn new(http1: ServerConfig) -> Configs {
+        let mut http2 = http1.clone();
+        http2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Configs { http1: Arc::new(http1), http2: Arc::new(http2) }
     }
 }
 
@@ -168,9 +185,15 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// A TLS server session over `sock` with the current certificate.
+    /// A TLS server session over `sock` with the current certificate, offering HTTP/1.1.
     pub fn tls(sock: TcpStream, config: &TlsConfig) -> io::Result<Stream> {
-        let mut tls = rustls::ServerConnection::new(config.server_config()).map_err(io::Error::other)?;
+        Stream::tls_alpn(sock, config, false)
+    }
+
+    /// A TLS server session that offers HTTP/2 (ALPN `h2`) before HTTP/1.1 when
+    /// `offer_h2`; see [`Stream::is_h2`] once the handshake is done.
+    pub fn tls_alpn(sock: TcpStream, config: &TlsConfig, offer_h2: bool) -> io::Result<Stream> {
+        let mut tls = rustls::ServerConnection::new(config.server_config(offer_h2)).map_err(io::Error::other)?;
         tls.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
         Ok(Stream::Tls(Box::new(TlsStream { sock, tls })))
     }
@@ -191,6 +214,11 @@ impl Stream {
     /// Whether the TLS handshake is still in progress.
     pub fn is_handshaking(&self) -> bool {
         matches!(self, Stream::Tls(t) if t.tls.is_handshaking())
+    }
+
+    /// Whether the client chose HTTP/2 in the TLS handshake (ALPN `h2`).
+    pub fn is_h2(&self) -> bool {
+        matches!(self, Stream::Tls(t) if t.tls.alpn_protocol() == Some(b"h2"))
     }
 
     /// Whether TLS records wait to be written to the socket.
