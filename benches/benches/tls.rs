@@ -4,6 +4,9 @@
 //!   against hyper 1 with tokio-rustls (current-thread), 50 keep-alive connections, one
 //!   request in flight each; server CPU per request. Handshakes happen before the
 //!   measured window.
+//! - h2: the same `GET /json` over HTTP/2 (ALPN `h2`), kaos-http against hyper 1's HTTP/2
+//!   server (the `h2` crate) with tokio-rustls, 50 connections with 10 streams in flight
+//!   each; server CPU per request.
 //! - wss idle memory: 2,000 `wss://` connections held open (handshake done, one echo
 //!   each), kaos-ws against tokio-tungstenite with tokio-rustls: server resident memory
 //!   per connection.
@@ -25,6 +28,8 @@ use rustls::pki_types::{CertificateDer, ServerName};
 
 #[path = "common/child.rs"]
 mod child;
+#[path = "tls/h2load.rs"]
+mod h2load;
 #[path = "common/procfs.rs"]
 mod procfs;
 #[path = "tls/servers.rs"]
@@ -36,6 +41,16 @@ const CONNECTIONS: usize = 50;
 const WSS_CONNECTIONS: usize = 2_000;
 const MEASURE: Duration = Duration::from_secs(4);
 const ROUNDS: usize = 3;
+/// Requests in flight on each HTTP/2 connection.
+const H2_STREAMS: u32 = 10;
+
+/// What the load generator speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Http1,
+    Wss,
+    H2,
+}
 
 fn start(kind: &str, cert: &str, key: &str) -> child::Child {
     child::Child::start(&[("KAOS_TLS_SERVE", kind), ("KAOS_TLS_CERT_PEM", cert), ("KAOS_TLS_KEY_PEM", key)])
@@ -48,6 +63,8 @@ struct Conn {
     buf: Vec<u8>,
     /// Upgraded to WebSocket (wss mode) and its echo seen.
     ready: bool,
+    /// The next HTTP/2 stream to open.
+    next_stream: u32,
 }
 
 /// A non-blocking TLS load generator: `connections` connections to `addr`, each sending
@@ -56,12 +73,12 @@ struct Load {
     poll: Poll,
     conns: HashMap<usize, Conn>,
     request: Vec<u8>,
-    wss: bool,
+    mode: Mode,
     replies: u64,
 }
 
 impl Load {
-    fn new(addr: SocketAddr, connections: usize, client: &Arc<rustls::ClientConfig>, wss: bool) -> Load {
+    fn new(addr: SocketAddr, connections: usize, client: &Arc<rustls::ClientConfig>, mode: Mode) -> Load {
         let poll = Poll::new().unwrap();
         let mut conns = HashMap::new();
         for i in 0..connections {
@@ -69,14 +86,14 @@ impl Load {
             poll.registry().register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE).unwrap();
             let name = ServerName::try_from("127.0.0.1").unwrap();
             let tls = rustls::ClientConnection::new(client.clone(), name).unwrap();
-            conns.insert(i, Conn { sock, tls, buf: Vec::new(), ready: false });
+            conns.insert(i, Conn { sock, tls, buf: Vec::new(), ready: false, next_stream: 1 });
         }
-        let request = if wss {
+        let request = if mode == Mode::Wss {
             b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".to_vec()
         } else {
             b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()
         };
-        let mut load = Load { poll, conns, request, wss, replies: 0 };
+        let mut load = Load { poll, conns, request, mode, replies: 0 };
         for i in 0..connections {
             load.send(i);
         }
@@ -85,7 +102,16 @@ impl Load {
 
     fn send(&mut self, i: usize) {
         let c = self.conns.get_mut(&i).unwrap();
-        c.tls.writer().write_all(&self.request).unwrap();
+        if self.mode == Mode::H2 {
+            let mut out = h2load::preface();
+            for _ in 0..H2_STREAMS {
+                h2load::request(&mut out, c.next_stream);
+                c.next_stream += 2;
+            }
+            c.tls.writer().write_all(&out).unwrap();
+        } else {
+            c.tls.writer().write_all(&self.request).unwrap();
+        }
         flush(c);
     }
 
@@ -120,8 +146,21 @@ impl Load {
                     }
                 }
                 flush(c);
-                if self.wss {
+                if self.mode == Mode::Wss {
                     self.replies += wss_progress(c);
+                    continue;
+                }
+                if self.mode == Mode::H2 {
+                    // Each finished stream is followed by a new one.
+                    let mut out = Vec::new();
+                    let done = h2load::progress(&mut c.buf, &mut out);
+                    for _ in 0..done {
+                        h2load::request(&mut out, c.next_stream);
+                        c.next_stream += 2;
+                    }
+                    self.replies += done;
+                    c.tls.writer().write_all(&out).unwrap();
+                    flush(c);
                     continue;
                 }
                 // Count complete responses; answer each with the next request.
@@ -186,6 +225,29 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Requests/s and server CPU per request of each server, in interleaved rounds.
+fn requests_per_second(kinds: &[(&str, Mode)], client: &Arc<rustls::ClientConfig>, cert_pem: &str, key_pem: &str) {
+    println!("{:<34}{:>14}{:>22}", "server (one thread)", "requests/s", "server CPU/request");
+    let mut rates: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); kinds.len()];
+    for _ in 0..ROUNDS {
+        for (k, &(kind, mode)) in kinds.iter().enumerate() {
+            let server = start(kind, cert_pem, key_pem);
+            let mut load = Load::new(server.addr, CONNECTIONS, client, mode);
+            load.run(Duration::from_secs(30), |l| l.replies >= CONNECTIONS as u64 * 10);
+            assert!(load.replies >= CONNECTIONS as u64 * 10, "{kind}: the warm-up did not finish");
+            let (replies, cpu, start) = (load.replies, server.cpu(), Instant::now());
+            load.run(MEASURE, |_| false);
+            let (n, elapsed) = ((load.replies - replies) as f64, start.elapsed().as_secs_f64());
+            let cpu = (server.cpu() - cpu).as_secs_f64();
+            rates[k].0.push(n / elapsed);
+            rates[k].1.push(cpu * 1e6 / n);
+        }
+    }
+    for (&(kind, _), (mut per_sec, mut cpu)) in kinds.iter().zip(rates) {
+        println!("{kind:<34}{:>14.0}{:>20.2}µs", median(&mut per_sec), median(&mut cpu));
+    }
+}
+
 fn main() {
     if let Ok(kind) = std::env::var("KAOS_TLS_SERVE") {
         return servers::serve(&kind);
@@ -201,41 +263,26 @@ fn main() {
     roots.add(CertificateDer::from(cert.der().to_vec())).unwrap();
     #[allow(deprecated)] // ring's provider, as the servers use (see kaos-http's tls.rs)
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client = Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut h2_config = config.clone();
+    h2_config.alpn_protocols = vec![b"h2".to_vec()];
+    let (client, h2_client) = (Arc::new(config), Arc::new(h2_config));
 
     println!("HTTPS small-JSON: {CONNECTIONS} keep-alive TLS 1.3 connections, one request in flight each, {MEASURE:?}, median of {ROUNDS} rounds");
-    println!("{:<34}{:>14}{:>22}", "server (one thread)", "requests/s", "server CPU/request");
-    let kinds = ["kaos-http-tls", "hyper-rustls"];
-    let mut rates: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); kinds.len()];
-    for _ in 0..ROUNDS {
-        for (k, kind) in kinds.iter().enumerate() {
-            let server = start(kind, &cert_pem, &key_pem);
-            let mut load = Load::new(server.addr, CONNECTIONS, &client, false);
-            load.run(Duration::from_secs(30), |l| l.replies >= CONNECTIONS as u64 * 10);
-            let (replies, cpu, start) = (load.replies, server.cpu(), Instant::now());
-            load.run(MEASURE, |_| false);
-            let (n, elapsed) = ((load.replies - replies) as f64, start.elapsed().as_secs_f64());
-            let cpu = (server.cpu() - cpu).as_secs_f64();
-            rates[k].0.push(n / elapsed);
-            rates[k].1.push(cpu * 1e6 / n);
-        }
-    }
-    for (kind, (mut per_sec, mut cpu)) in kinds.iter().zip(rates) {
-        println!("{kind:<34}{:>14.0}{:>20.2}µs", median(&mut per_sec), median(&mut cpu));
-    }
+    requests_per_second(&[("kaos-http-tls", Mode::Http1), ("hyper-rustls", Mode::Http1)], &client, &cert_pem, &key_pem);
+    println!("h2 small-JSON: {CONNECTIONS} TLS 1.3 connections (ALPN h2), {H2_STREAMS} streams in flight each, {MEASURE:?}, median of {ROUNDS} rounds");
+    requests_per_second(&[("kaos-http-tls", Mode::H2), ("hyper-rustls-h2", Mode::H2)], &h2_client, &cert_pem, &key_pem);
 
     println!("wss:// idle: {WSS_CONNECTIONS} connections, one echo each, then idle");
     println!("{:<34}{:>14}", "server", "memory/conn");
     for kind in ["kaos-ws-tls", "tokio-tungstenite-rustls"] {
         let server = start(kind, &cert_pem, &key_pem);
         let before = server.resident();
-        let mut load = Load::new(server.addr, WSS_CONNECTIONS, &client, true);
+        let mut load = Load::new(server.addr, WSS_CONNECTIONS, &client, Mode::Wss);
         load.run(Duration::from_secs(120), |l| l.replies >= WSS_CONNECTIONS as u64);
         assert_eq!(load.replies, WSS_CONNECTIONS as u64, "{kind}: not every connection echoed");
         std::thread::sleep(Duration::from_secs(2));

@@ -8,7 +8,9 @@ use kaos_http::TlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::web_servers::{hyper_server, kaos_http_server, kaos_ws_server, listen, tokio_tungstenite_server};
+use crate::web_servers::{
+    hyper_h2_server, hyper_server, kaos_http_server, kaos_ws_server, listen, tokio_tungstenite_server,
+};
 
 /// Runs server `kind`: prints its port, serves until stdin closes.
 pub fn serve(kind: &str) {
@@ -18,23 +20,28 @@ pub fn serve(kind: &str) {
     match kind {
         "kaos-http-tls" => kaos_http_server(listener, kaos()),
         "kaos-ws-tls" => kaos_ws_server(listener, kaos()),
-        "hyper-rustls" => hyper_server(listener, Some(acceptor(&cert, &key))),
-        "tokio-tungstenite-rustls" => tokio_tungstenite_server(listener, None, Some(acceptor(&cert, &key))),
+        "hyper-rustls" => hyper_server(listener, Some(acceptor(&cert, &key, false))),
+        "hyper-rustls-h2" => hyper_h2_server(listener, Some(acceptor(&cert, &key, true))),
+        "tokio-tungstenite-rustls" => tokio_tungstenite_server(listener, None, Some(acceptor(&cert, &key, false))),
         other => panic!("unknown server {other}"),
     }
 }
 
-fn acceptor(cert: &str, key: &str) -> tokio_rustls::TlsAcceptor {
+/// A TLS acceptor; with `h2`, offering HTTP/2 by ALPN.
+fn acceptor(cert: &str, key: &str, h2: bool) -> tokio_rustls::TlsAcceptor {
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<_, _>>().unwrap();
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
     #[allow(deprecated)] // ring's provider, as kaos-http uses
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .unwrap();
+    if h2 {
+        config.alpn_protocols = vec![b"h2".to_vec()];
+    }
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }

@@ -74,6 +74,15 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 pub fn hyper_server(listener: StdListener, tls: Option<TlsAcceptor>) {
+    serve_hyper(listener, tls, false)
+}
+
+/// hyper serving HTTP/2 only (its `h2` crate), for clients that chose `h2` by ALPN.
+pub fn hyper_h2_server(listener: StdListener, tls: Option<TlsAcceptor>) {
+    serve_hyper(listener, tls, true)
+}
+
+fn serve_hyper(listener: StdListener, tls: Option<TlsAcceptor>, h2: bool) {
     listener.set_nonblocking(true).unwrap();
     runtime().block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -89,17 +98,17 @@ pub fn hyper_server(listener: StdListener, tls: Option<TlsAcceptor>) {
                 match tls {
                     Some(acceptor) => {
                         if let Ok(stream) = acceptor.accept(stream).await {
-                            hyper_connection(stream, counter).await;
+                            hyper_connection(stream, counter, h2).await;
                         }
                     }
-                    None => hyper_connection(stream, counter).await,
+                    None => hyper_connection(stream, counter, h2).await,
                 }
             });
         }
     });
 }
 
-async fn hyper_connection<S>(stream: S, counter: std::sync::Arc<std::sync::atomic::AtomicU64>)
+async fn hyper_connection<S>(stream: S, counter: std::sync::Arc<std::sync::atomic::AtomicU64>, h2: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -113,6 +122,11 @@ where
         }
     });
     let io = hyper_util::rt::TokioIo::new(stream);
+    if h2 {
+        let executor = hyper_util::rt::TokioExecutor::new();
+        let _ = hyper::server::conn::http2::Builder::new(executor).serve_connection(io, service).await;
+        return;
+    }
     // Pipelined responses share a flush, as a user serving pipelining clients would set.
     let _ = hyper::server::conn::http1::Builder::new().pipeline_flush(true).serve_connection(io, service).await;
 }

@@ -116,12 +116,12 @@ impl Conn {
         }
     }
 
-    /// Feeds the received bytes to the HTTP/2 session.
-    pub(crate) fn receive_h2(&mut self, now: Instant) {
-        let Some(h2) = self.h2.as_mut() else { return };
+    /// Feeds the received bytes to the HTTP/2 session; returns how many it took.
+    pub(crate) fn receive_h2(&mut self, now: Instant) -> usize {
+        let Some(h2) = self.h2.as_mut() else { return 0 };
         // A client that does not read its answers gets no more of its frames read.
         if self.out.len() - self.sent >= h2::OUTPUT_HIGH {
-            return;
+            return 0;
         }
         let used = h2.receive(&self.read[self.read_pos..], now);
         self.read_pos += used;
@@ -129,6 +129,7 @@ impl Conn {
             self.read.clear();
             self.read_pos = 0;
         }
+        used
     }
 
     /// Reads what the socket has, up to the buffer limit. Returns whether bytes came.
@@ -301,12 +302,17 @@ impl Conn {
 
     /// Whether bytes wait to be written.
     pub(crate) fn has_output(&self) -> bool {
-        self.sent < self.out.len() || self.stream.has_pending_output() || self.h2.as_ref().is_some_and(|h| h.has_output())
+        self.sent < self.out.len()
+            || self.stream.has_pending_output()
+            || self.h2.as_ref().is_some_and(|h| h.has_output())
     }
 
     /// Whether the connection has nothing in progress: no request arriving, no response
     /// owed or unsent.
     pub(crate) fn is_idle(&self) -> bool {
-        self.buffered() == 0 && self.slots.is_empty() && !self.has_output() && self.h2.as_ref().is_none_or(|h| h.is_idle())
+        self.buffered() == 0
+            && self.slots.is_empty()
+            && !self.has_output()
+            && self.h2.as_ref().is_none_or(|h| h.is_idle())
     }
 }

@@ -167,7 +167,8 @@ pub mod fuzzing {
     /// body echoed; the session must stay within its limits and never panic.
     pub fn h2_session(data: &[u8], split: usize) {
         use crate::h2::{H2, OUTPUT_HIGH, PREFACE};
-        let cfg = HttpConfig { max_header_bytes: 4096, max_headers: 16, max_body_bytes: 65_536, ..HttpConfig::default() };
+        let cfg =
+            HttpConfig { max_header_bytes: 4096, max_headers: 16, max_body_bytes: 65_536, ..HttpConfig::default() };
         let now = std::time::Instant::now();
         let mut h2 = H2::new(&cfg);
         let mut stream = PREFACE.to_vec();

@@ -345,15 +345,19 @@ impl HttpServer {
     fn process_h2(&mut self, t: usize, now: Instant) {
         loop {
             let Some(conn) = self.conns.get_mut(&t) else { return };
-            conn.receive_h2(now);
+            let used = conn.receive_h2(now);
             let ready = conn.h2.as_mut().map(|h| h.take_requests()).unwrap_or_default();
             for r in ready {
                 self.dispatch_h2(t, r, now);
             }
             self.finish(t, now);
-            // Frames held back at the buffer limit: read on now that there is room.
             let Some(conn) = self.conns.get_mut(&t) else { return };
-            if !conn.can_read_more() || !conn.fill(now, true, &mut self.scratch[..]) {
+            // Frames the session held back while output was high are in the buffer
+            // already (no event will come for them): go on while it takes them. Frames
+            // held back at the buffer limit: read on now that there is room.
+            let again = (used > 0 && conn.buffered() > 0)
+                || (conn.can_read_more() && conn.fill(now, true, &mut self.scratch[..]));
+            if !again {
                 return;
             }
         }
@@ -477,7 +481,7 @@ impl HttpServer {
         }
         if conn.h2.is_some() {
             self.answer_h2(id.token, id.seq as u32, response);
-            return self.finish(id.token, now);
+            return self.process(id.token, now);
         }
         let Some(slot) = conn.slots.iter_mut().find(|s| s.seq == id.seq) else { return };
         if let (Some(cors), Some(o)) = (&self.cfg.cors, &slot.origin) {

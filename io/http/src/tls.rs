@@ -73,7 +73,11 @@ impl TlsConfig {
 
     fn server_config(&self, offer_h2: bool) -> Arc<ServerConfig> {
         let configs = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        if offer_h2 { configs.http2.clone() } else { configs.http1.clone() }
+        if offer_h2 {
+            configs.http2.clone()
+        } else {
+            configs.http1.clone()
+        }
     }
 }
 

@@ -148,7 +148,8 @@ fn curl_negotiates_h2_over_tls_and_http11_when_asked() {
     std::fs::write(&ca_file, ca.pem()).unwrap();
     let ca_arg = ca_file.to_str().unwrap();
     let url = format!("https://127.0.0.1:{}/big/100000", s.addr.port());
-    let (size, version) = curl(&["--http2", "--cacert", ca_arg, "-o", "/dev/null", "-w", "%{size_download}\n%{http_version}", &url]);
+    let (size, version) =
+        curl(&["--http2", "--cacert", ca_arg, "-o", "/dev/null", "-w", "%{size_download}\n%{http_version}", &url]);
     assert_eq!((size.as_str(), version.as_str()), ("100000", "2"));
     let (_, version) = curl(&["--http1.1", "--cacert", ca_arg, "-w", "\n%{http_version}", &url]);
     assert_eq!(version, "1.1");
@@ -281,7 +282,7 @@ fn streams_beyond_the_limit_are_refused() {
     let mut refused = Vec::new();
     while refused.len() < 10 {
         let f = c.next_frame().expect("frames");
-        assert_eq!(f.kind == RST_STREAM || f.kind == SETTINGS || f.kind == WINDOW_UPDATE, true, "{f:?}");
+        assert!(f.kind == RST_STREAM || f.kind == SETTINGS || f.kind == WINDOW_UPDATE, "{f:?}");
         if f.kind == RST_STREAM {
             assert_eq!(u32::from_be_bytes(f.payload[..4].try_into().unwrap()), REFUSED_STREAM);
             refused.push(f.stream);
@@ -307,7 +308,11 @@ fn oversized_headers_get_431_or_end_the_connection() {
     let first = c.block("GET", "/hello", &[("x-big", &big)]);
     c.frame(HEADERS, END_HEADERS | END_STREAM, 1, &first);
     assert_eq!(c.reply(1).status, 200);
-    let refs = c.block("GET", "/hello", &[("x-big", &big), ("x-big", &big), ("x-big", &big), ("x-big", &big), ("x-big", &big)]);
+    let refs = c.block(
+        "GET",
+        "/hello",
+        &[("x-big", &big), ("x-big", &big), ("x-big", &big), ("x-big", &big), ("x-big", &big)],
+    );
     assert!(refs.len() < 100, "{}", refs.len());
     c.frame(HEADERS, END_HEADERS | END_STREAM, 3, &refs);
     assert_eq!(c.reply(3).status, 431);
@@ -352,17 +357,30 @@ fn a_client_that_stops_reading_is_closed_by_the_write_timeout() {
 #[test]
 fn protocol_violations_end_their_connection_with_the_right_code() {
     let s = start(HttpConfig::default());
-    let cases: Vec<(&str, Box<dyn Fn(&mut H2Client)>, u32)> = vec![
+    type Send = Box<dyn Fn(&mut H2Client)>;
+    let cases: Vec<(&str, Send, u32)> = vec![
         ("DATA on stream 0", Box::new(|c| c.frame(DATA, 0, 0, b"x")), PROTOCOL_ERROR),
         ("frame over 16 KiB", Box::new(|c| c.frame(DATA, 0, 1, &[0u8; 20_000])), FRAME_SIZE_ERROR),
         ("CONTINUATION alone", Box::new(|c| c.frame(CONTINUATION, END_HEADERS, 1, &[0x82])), PROTOCOL_ERROR),
-        ("bad HPACK", Box::new(|c| c.frame(HEADERS, END_HEADERS, 1, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])), COMPRESSION_ERROR),
+        (
+            "bad HPACK",
+            Box::new(|c| c.frame(HEADERS, END_HEADERS, 1, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])),
+            COMPRESSION_ERROR,
+        ),
         ("PING of 7 bytes", Box::new(|c| c.frame(PING, 0, 0, &[0u8; 7])), FRAME_SIZE_ERROR),
-        ("window overflow", Box::new(|c| c.frame(WINDOW_UPDATE, 0, 0, &0x7fff_ffffu32.to_be_bytes())), FLOW_CONTROL_ERROR),
-        ("server-initiated id", Box::new(|c| {
-            let b = c.block("GET", "/hello", &[]);
-            c.frame(HEADERS, END_HEADERS | END_STREAM, 2, &b)
-        }), PROTOCOL_ERROR),
+        (
+            "window overflow",
+            Box::new(|c| c.frame(WINDOW_UPDATE, 0, 0, &0x7fff_ffffu32.to_be_bytes())),
+            FLOW_CONTROL_ERROR,
+        ),
+        (
+            "server-initiated id",
+            Box::new(|c| {
+                let b = c.block("GET", "/hello", &[]);
+                c.frame(HEADERS, END_HEADERS | END_STREAM, 2, &b)
+            }),
+            PROTOCOL_ERROR,
+        ),
     ];
     // Bodies held while they arrive are bounded: past 8 MiB across streams the server
     // stops granting connection window, and DATA beyond it ends the connection.

@@ -95,6 +95,11 @@ fn the_nakama_js_client_works_over_https_and_wss() {
         assert!(ok, "nakama-js suite failed in Chromium over TLS:\n{report}");
         assert!(report.lines().any(|l| l == "browser: 25 passed, 0 failed"), "{report}");
         assert_eq!(report.matches("page origin null, json sockets over TLS").count(), SUITES.len(), "{report}");
+        // Chromium chose HTTP/2 by ALPN for the REST calls (its WebSocket stays on 1.1).
+        let http = report.lines().find(|l| l.starts_with("browser http:")).unwrap_or_default();
+        let h2: u32 =
+            http.split_whitespace().find_map(|w| w.strip_prefix("h2=")).and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert!(h2 >= 25, "REST over HTTP/2 in Chromium: {http}\n{report}");
     } else {
         assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");
     }

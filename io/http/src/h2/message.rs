@@ -24,7 +24,8 @@ pub(crate) struct Parts {
 }
 
 /// Headers that belong to one HTTP/1.1 connection and are malformed in HTTP/2.
-const CONNECTION_SPECIFIC: [&[u8]; 5] = [b"connection", b"proxy-connection", b"keep-alive", b"transfer-encoding", b"upgrade"];
+const CONNECTION_SPECIFIC: [&[u8]; 5] =
+    [b"connection", b"proxy-connection", b"keep-alive", b"transfer-encoding", b"upgrade"];
 
 /// Builds the request from `fields` (name, value) in block order; `max_headers` bounds
 /// the regular fields.
@@ -84,7 +85,7 @@ pub(crate) fn request(fields: &[(Vec<u8>, Vec<u8>)], max_headers: usize) -> Resu
     }
     let (Some(_), Some(target)) = (scheme, path) else { return Err(Refusal::Malformed) };
     let target = std::str::from_utf8(target).map_err(|_| Refusal::Malformed)?;
-    if !target.starts_with('/') && !(target == "*" && method == b"OPTIONS") {
+    if !(target.starts_with('/') || (target == "*" && method == b"OPTIONS")) {
         return Err(Refusal::Malformed);
     }
     if regular.len() + usize::from(!cookies.is_empty()) > max_headers {
@@ -127,7 +128,11 @@ pub(crate) fn bodyless(status: u16) -> bool {
 /// Encodes the response's header block: `:status`, its headers in lower case (less the
 /// HTTP/1.1 connection headers and any with a line break) and `content-length`. A
 /// pending dynamic table size change (`table_update`) is announced first.
-pub(crate) fn response_block(encoder: &mut Encoder<'static>, table_update: Option<usize>, response: &Response) -> Vec<u8> {
+pub(crate) fn response_block(
+    encoder: &mut Encoder<'static>,
+    table_update: Option<usize>,
+    response: &Response,
+) -> Vec<u8> {
     let mut block = Vec::with_capacity(64);
     if let Some(size) = table_update {
         // A dynamic table size update: `001` and a 5-bit-prefix integer (RFC 7541 §6.3).
@@ -183,7 +188,7 @@ mod tests {
     #[test]
     fn malformed_requests_are_refused() {
         let cases: Vec<Vec<(&str, &str)>> = vec![
-            vec![(":method", "GET"), (":path", "/")],                               // no scheme
+            vec![(":method", "GET"), (":path", "/")], // no scheme
             vec![(":method", "GET"), (":scheme", "http"), (":path", "/"), (":path", "/")], // twice
             vec![(":scheme", "http"), (":path", "/"), ("x", "1"), (":method", "GET")], // pseudo after regular
             vec![(":method", "GET"), (":scheme", "http"), (":path", "/"), ("X-Up", "1")], // upper case
@@ -192,7 +197,13 @@ mod tests {
             vec![(":method", "GET"), (":scheme", "http"), (":path", "/"), (":status", "200")],
             vec![(":method", "GET"), (":scheme", "http"), (":path", "relative")],
             vec![(":method", "GET"), (":scheme", "http"), (":path", "/"), ("a", " padded")],
-            vec![(":method", "GET"), (":scheme", "http"), (":path", "/"), ("content-length", "1"), ("content-length", "2")],
+            vec![
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", "/"),
+                ("content-length", "1"),
+                ("content-length", "2"),
+            ],
         ];
         for case in cases {
             assert_eq!(request(&fields(&case), 64).err(), Some(Refusal::Malformed), "{case:?}");
@@ -207,15 +218,15 @@ mod tests {
     #[test]
     fn responses_encode_and_decode() {
         let mut encoder = Encoder::new();
-        let response = Response::json(&serde_json::json!({"a": 1})).header("Connection", "close").header("X-Trace", "t");
+        let response =
+            Response::json(&serde_json::json!({"a": 1})).header("Connection", "close").header("X-Trace", "t");
         let block = response_block(&mut encoder, Some(0), &response);
         let mut decoder = loona_hpack::Decoder::new();
         let got = decoder.decode(&block).unwrap();
-        let got: Vec<(String, String)> = got
-            .into_iter()
-            .map(|(n, v)| (String::from_utf8(n).unwrap(), String::from_utf8(v).unwrap()))
-            .collect();
-        let want = [(":status", "200"), ("content-type", "application/json"), ("x-trace", "t"), ("content-length", "7")];
+        let got: Vec<(String, String)> =
+            got.into_iter().map(|(n, v)| (String::from_utf8(n).unwrap(), String::from_utf8(v).unwrap())).collect();
+        let want =
+            [(":status", "200"), ("content-type", "application/json"), ("x-trace", "t"), ("content-length", "7")];
         assert_eq!(got, want.map(|(n, v)| (n.to_string(), v.to_string())));
     }
 }

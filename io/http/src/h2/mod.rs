@@ -228,8 +228,8 @@ impl H2 {
     /// Answers `stream` with `status` from the server itself (not a handler).
     fn answer(&mut self, stream: u32, status: u16) {
         let response = Response::text(status, crate::response::reason(status));
+        self.drop_incoming(stream);
         if let Some(s) = self.streams.get_mut(&stream) {
-            s.incoming = None;
             s.handler_running = true;
         }
         self.respond(stream, response);
@@ -269,16 +269,23 @@ impl H2 {
     /// A response went out whole.
     fn sent_all(&mut self, stream: u32) {
         self.completed += 1;
+        self.drop_incoming(stream);
         let Some(s) = self.streams.get_mut(&stream) else { return };
         s.body = Vec::new();
         s.finished = true;
         if !s.remote_closed {
             // Answered before the request ended (an error): the rest is not wanted.
-            s.incoming = None;
             s.remote_closed = true;
             frame::rst_stream(&mut self.control, stream, ErrorCode::NoError);
         }
         self.release(stream);
+    }
+
+    /// Lets go of the request a stream was collecting (its body counts no more).
+    fn drop_incoming(&mut self, stream: u32) {
+        if let Some(incoming) = self.streams.get_mut(&stream).and_then(|s| s.incoming.take()) {
+            self.body_bytes -= incoming.request.body.len();
+        }
     }
 
     /// Forgets `stream` once nothing refers to it.
@@ -413,4 +420,3 @@ fn shift_window(window: i64, delta: i64) -> Option<i64> {
     let w = window + delta;
     (w <= MAX_WINDOW).then_some(w)
 }
-

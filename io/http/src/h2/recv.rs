@@ -101,9 +101,9 @@ fn is_idle(h2: &H2, stream: u32) -> bool {
 
 fn reset(h2: &mut H2, stream: u32, code: ErrorCode) {
     frame::rst_stream(&mut h2.control, stream, code);
+    h2.drop_incoming(stream);
     if let Some(s) = h2.streams.get_mut(&stream) {
         s.reset = true;
-        s.incoming = None;
         h2.release(stream);
     }
 }
@@ -155,22 +155,12 @@ fn on_data(h2: &mut H2, head: Head, payload: &[u8]) {
         }
     }
     match verdict {
-        Some(Err(status)) => {
-            drop_body(h2, id);
-            h2.answer(id, status);
-        }
+        Some(Err(status)) => h2.answer(id, status),
         Some(Ok(code)) => reset(h2, id, code),
         None if end_stream => dispatch(h2, id),
         None => {}
     }
     h2.grant(id);
-}
-
-/// Lets go of the body a stream was collecting.
-fn drop_body(h2: &mut H2, stream: u32) {
-    if let Some(incoming) = h2.streams.get_mut(&stream).and_then(|s| s.incoming.take()) {
-        h2.body_bytes -= incoming.request.body.len();
-    }
 }
 
 /// The request on `stream` is whole: hand it to the router.
@@ -285,7 +275,8 @@ fn on_header_block(h2: &mut H2, id: u32, end_stream: bool, block: &[u8], now: In
     if let Some(s) = h2.streams.get_mut(&id) {
         s.head = parts.request.method == crate::request::Method::Head;
         s.origin = parts.request.header("origin").map(str::to_string);
-        s.incoming = Some(Incoming { request: parts.request, raw_path: parts.raw_path, content_length: parts.content_length });
+        s.incoming =
+            Some(Incoming { request: parts.request, raw_path: parts.raw_path, content_length: parts.content_length });
     }
     if end_stream {
         dispatch(h2, id);
@@ -299,14 +290,13 @@ fn on_reset(h2: &mut H2, head: Head, payload: &[u8]) {
     if head.stream == 0 || is_idle(h2, head.stream) {
         return h2.fail(ErrorCode::Protocol, "RST_STREAM on a stream not open");
     }
+    h2.drop_incoming(head.stream);
     let Some(s) = h2.streams.get_mut(&head.stream) else { return };
     s.reset = true;
-    s.incoming = None;
     // Reset before its answer went out whole: work the client asked for and threw away.
     if !s.finished {
         h2.wasted += 1;
     }
-    drop_body(h2, head.stream);
     h2.release(head.stream);
     h2.check_waste();
 }

@@ -78,7 +78,8 @@ impl H2Client {
     pub fn connect(addr: SocketAddr, settings: &[(u16, u32)]) -> H2Client {
         let mut c = H2Client::over(TcpStream::connect(addr).unwrap());
         c.raw(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-        let payload: Vec<u8> = settings.iter().flat_map(|(id, v)| id.to_be_bytes().into_iter().chain(v.to_be_bytes())).collect();
+        let payload: Vec<u8> =
+            settings.iter().flat_map(|(id, v)| id.to_be_bytes().into_iter().chain(v.to_be_bytes())).collect();
         c.frame(SETTINGS, 0, 0, &payload);
         c
     }

@@ -107,6 +107,9 @@ const withTimeout = (promise, ms) => {
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 };
 
+// Responses by the protocol Chromium used (h2 over TLS, http/1.1 in plain), from the
+// DevTools protocol; printed at the end as `browser http: h2=N ...`.
+const protocols = {};
 try {
   for (const suite of suites) {
     const name = basename(suite);
@@ -118,6 +121,12 @@ try {
       continue;
     }
     const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.responseReceived', (e) => {
+      const p = e.response.protocol ?? 'unknown';
+      protocols[p] = (protocols[p] ?? 0) + 1;
+    });
     let corsErrors = []; // of the running test, repeated under it if it fails
     page.on('console', (m) => {
       if (m.type() !== 'error' && m.type() !== 'warning') return;
@@ -189,5 +198,6 @@ try {
   rmSync(profile, { recursive: true, force: true });
 }
 
+console.log(`browser http: ${Object.entries(protocols).map(([p, n]) => `${p}=${n}`).sort().join(' ')}`);
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
