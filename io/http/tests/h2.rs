@@ -7,10 +7,9 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::{Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kaos_http::{Cors, HttpConfig, HttpServer, Method, Response, Router, Run, ShutdownHandle, TlsConfig};
+use kaos_http::{Cors, HttpConfig, HttpServer, Method, Response, Router, Run, TlsConfig};
 
 #[path = "common/ca.rs"]
 mod ca;
@@ -18,27 +17,9 @@ mod ca;
 mod h2client;
 use h2client::*;
 
-struct Running {
-    addr: SocketAddr,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<HttpServer>>,
-}
-
-impl Running {
-    fn stop(mut self) -> HttpServer {
-        self.stop.shutdown();
-        self.thread.take().unwrap().join().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+#[path = "common/running.rs"]
+mod running;
+use running::Running;
 
 /// Gates the tests open by name: `/gate/{name}` blocks its worker until then, so a test
 /// decides when an answer may come rather than racing a sleep.
@@ -79,14 +60,7 @@ fn routes() -> Router {
 }
 
 fn start(cfg: HttpConfig) -> Running {
-    let mut server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), routes(), cfg).unwrap();
-    let addr = server.local_addr().unwrap();
-    let stop = server.shutdown_handle();
-    let thread = std::thread::spawn(move || {
-        server.run().unwrap();
-        server
-    });
-    Running { addr, stop, thread: Some(thread) }
+    Running::spawn(HttpServer::bind("127.0.0.1:0".parse().unwrap(), routes(), cfg).unwrap())
 }
 
 /// The server still answers a new HTTP/2 client.

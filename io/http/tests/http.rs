@@ -4,32 +4,13 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kaos_http::{Cors, HttpConfig, HttpServer, Method, Response, Router, Run, ShutdownHandle, Upgrade};
+use kaos_http::{Cors, HttpConfig, HttpServer, Method, Response, Router, Run, Upgrade};
 
-struct Running {
-    addr: SocketAddr,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<HttpServer>>,
-}
-
-impl Running {
-    fn stop(mut self) -> HttpServer {
-        self.stop.shutdown();
-        self.thread.take().unwrap().join().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+#[path = "common/running.rs"]
+mod running;
+use running::Running;
 
 fn routes() -> Router {
     let mut r = Router::new();
@@ -59,13 +40,7 @@ fn start_with(cfg: HttpConfig, upgrades: Option<mpsc::Sender<Upgrade>>) -> Runni
             let _ = tx.send(u);
         });
     }
-    let addr = server.local_addr().unwrap();
-    let stop = server.shutdown_handle();
-    let thread = std::thread::spawn(move || {
-        server.run().unwrap();
-        server
-    });
-    Running { addr, stop, thread: Some(thread) }
+    Running::spawn(server)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {

@@ -2,41 +2,25 @@
 //! a server on a free loopback port; bad handshakes, slow handshakes and reloads.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kaos_http::{HttpConfig, HttpServer, Response, Router, ShutdownHandle, TlsConfig};
+use kaos_http::{HttpConfig, HttpServer, Response, Router, TlsConfig};
 
 #[path = "common/ca.rs"]
 mod ca;
 use ca::{connect, Ca};
 
-struct Running {
-    addr: SocketAddr,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+#[path = "common/running.rs"]
+mod running;
+use running::Running;
 
 fn start(tls: TlsConfig, request_timeout: Duration) -> Running {
     let mut router = Router::new();
     router.get("/hello", |_| Response::json(&serde_json::json!({"hello": "tls"})));
     let cfg = HttpConfig { tls: Some(tls), request_timeout, ..HttpConfig::default() };
-    let mut server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), router, cfg).unwrap();
-    let addr = server.local_addr().unwrap();
-    let stop = server.shutdown_handle();
-    let thread = std::thread::spawn(move || server.run().unwrap());
-    Running { addr, stop, thread: Some(thread) }
+    Running::spawn(HttpServer::bind("127.0.0.1:0".parse().unwrap(), router, cfg).unwrap())
 }
 
 type Client = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;

@@ -100,6 +100,7 @@ fn the_nakama_js_client_works_over_https_and_wss() {
         let h2: u32 =
             http.split_whitespace().find_map(|w| w.strip_prefix("h2=")).and_then(|n| n.parse().ok()).unwrap_or(0);
         assert!(h2 >= 25, "REST over HTTP/2 in Chromium: {http}\n{report}");
+        eprintln!("{http}");
     } else {
         assert!(std::env::var_os("KAOS_REQUIRE_BROWSER").is_none(), "{CHROMIUM} is missing");
     }
