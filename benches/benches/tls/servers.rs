@@ -9,7 +9,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::web_servers::{
-    hyper_h2_server, hyper_server, kaos_http_server, kaos_ws_server, listen, tokio_tungstenite_server,
+    hyper_server, kaos_http_server, kaos_ws_server, listen, serve_hyper, tokio_tungstenite_server,
 };
 
 /// Runs server `kind`: prints its port, serves until stdin closes.
@@ -21,7 +21,7 @@ pub fn serve(kind: &str) {
         "kaos-http-tls" => kaos_http_server(listener, kaos()),
         "kaos-ws-tls" => kaos_ws_server(listener, kaos()),
         "hyper-rustls" => hyper_server(listener, Some(acceptor(&cert, &key, false))),
-        "hyper-rustls-h2" => hyper_h2_server(listener, Some(acceptor(&cert, &key, true))),
+        "hyper-rustls-h2" => serve_hyper(listener, Some(acceptor(&cert, &key, true)), true),
         "tokio-tungstenite-rustls" => tokio_tungstenite_server(listener, None, Some(acceptor(&cert, &key, false))),
         other => panic!("unknown server {other}"),
     }

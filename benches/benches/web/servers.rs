@@ -77,12 +77,9 @@ pub fn hyper_server(listener: StdListener, tls: Option<TlsAcceptor>) {
     serve_hyper(listener, tls, false)
 }
 
-/// hyper serving HTTP/2 only (its `h2` crate), for clients that chose `h2` by ALPN.
-pub fn hyper_h2_server(listener: StdListener, tls: Option<TlsAcceptor>) {
-    serve_hyper(listener, tls, true)
-}
-
-fn serve_hyper(listener: StdListener, tls: Option<TlsAcceptor>, h2: bool) {
+/// hyper on a current-thread runtime; with `h2`, serving HTTP/2 only (its `h2` crate), for
+/// clients that chose `h2` by ALPN.
+pub fn serve_hyper(listener: StdListener, tls: Option<TlsAcceptor>, h2: bool) {
     listener.set_nonblocking(true).unwrap();
     runtime().block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
