@@ -67,6 +67,10 @@ pub(crate) struct Conn {
     read_limit: usize,
     /// The HTTP/2 session, once the client chose HTTP/2 (ALPN `h2` or the h2c preface).
     pub(crate) h2: Option<Box<H2>>,
+    /// HTTP/2: the session's window progress counter when last looked at, and when it
+    /// last moved or nothing waited to be sent.
+    data_seen: u64,
+    pub(crate) window_progress: Instant,
 }
 
 impl Conn {
@@ -91,6 +95,8 @@ impl Conn {
             continue_sent: false,
             read_limit: cfg.max_header_bytes + cfg.max_body_bytes + 4096,
             h2: None,
+            data_seen: 0,
+            window_progress: now,
         }
     }
 
@@ -116,12 +122,14 @@ impl Conn {
         }
     }
 
-    /// Feeds the received bytes to the HTTP/2 session; returns how many it took.
-    pub(crate) fn receive_h2(&mut self, now: Instant) -> usize {
-        let Some(h2) = self.h2.as_mut() else { return 0 };
+    /// Feeds the received bytes to the HTTP/2 session. Returns how many it took, and
+    /// whether it held input back because output is high (it takes more once output
+    /// drains, with no event to say so).
+    pub(crate) fn receive_h2(&mut self, now: Instant) -> (usize, bool) {
+        let Some(h2) = self.h2.as_mut() else { return (0, false) };
         // A client that does not read its answers gets no more of its frames read.
         if self.out.len() - self.sent >= h2::OUTPUT_HIGH {
-            return 0;
+            return (0, self.buffered() > 0);
         }
         let used = h2.receive(&self.read[self.read_pos..], now);
         self.read_pos += used;
@@ -129,7 +137,19 @@ impl Conn {
             self.read.clear();
             self.read_pos = 0;
         }
-        used
+        let held_back = h2.output_high() && self.buffered() > 0;
+        // A frame that stays incomplete must complete in time, as a request does.
+        if self.buffered() == 0 || held_back {
+            self.request_started = None;
+        } else if self.request_started.is_none() {
+            self.request_started = Some(now);
+        }
+        (used, held_back)
+    }
+
+    /// Whether the HTTP/2 session may take input now (output is below the mark).
+    pub(crate) fn h2_can_receive(&self) -> bool {
+        self.out.len() - self.sent < h2::OUTPUT_HIGH && self.h2.as_ref().is_some_and(|h| !h.output_high())
     }
 
     /// Reads what the socket has, up to the buffer limit. Returns whether bytes came.
@@ -289,6 +309,13 @@ impl Conn {
             }
             if !self.write_out(now)? {
                 break;
+            }
+        }
+        if let Some(h2) = self.h2.as_ref() {
+            let (waiting, progress) = h2.window_wait();
+            if !waiting || progress != self.data_seen {
+                self.data_seen = progress;
+                self.window_progress = now;
             }
         }
         self.stream.flush_pending()

@@ -345,18 +345,18 @@ impl HttpServer {
     fn process_h2(&mut self, t: usize, now: Instant) {
         loop {
             let Some(conn) = self.conns.get_mut(&t) else { return };
-            let used = conn.receive_h2(now);
+            let (used, held_back) = conn.receive_h2(now);
             let ready = conn.h2.as_mut().map(|h| h.take_requests()).unwrap_or_default();
             for r in ready {
-                self.dispatch_h2(t, r, now);
+                self.dispatch_h2(t, r);
             }
             self.finish(t, now);
             let Some(conn) = self.conns.get_mut(&t) else { return };
             // Frames the session held back while output was high are in the buffer
-            // already (no event will come for them): go on while it takes them. Frames
-            // held back at the buffer limit: read on now that there is room.
-            let again = (used > 0 && conn.buffered() > 0)
-                || (conn.can_read_more() && conn.fill(now, true, &mut self.scratch[..]));
+            // already (no event will come for them): go on once the flush made room.
+            // Frames held back at the buffer limit: read on now that there is room.
+            let pending = conn.buffered() > 0 && (used > 0 || held_back) && conn.h2_can_receive();
+            let again = pending || (conn.can_read_more() && conn.fill(now, true, &mut self.scratch[..]));
             if !again {
                 return;
             }
@@ -364,7 +364,7 @@ impl HttpServer {
     }
 
     /// Routes one HTTP/2 request, as `dispatch` does an HTTP/1.1 one.
-    fn dispatch_h2(&mut self, t: usize, ready: Ready, now: Instant) {
+    fn dispatch_h2(&mut self, t: usize, ready: Ready) {
         let Ready { stream, mut request, raw_path } = ready;
         let Some(conn) = self.conns.get(&t) else { return };
         request.peer = Some(conn.peer);
@@ -379,11 +379,12 @@ impl HttpServer {
             }
             Lookup::Handler(handler, Run::Blocking) => {
                 let id = JobId { token: t, generation, seq: u64::from(stream) };
-                if self.pool.submit(id, handler, request).is_err() {
-                    let busy = self.cfg.error(503, "server busy").header("Retry-After", "1");
-                    self.complete(id, busy, now);
+                if self.pool.submit(id, handler, request).is_ok() {
+                    return;
                 }
-                return;
+                // Answered here, not through `complete`: that would process the
+                // connection again from inside this loop.
+                self.cfg.error(503, "server busy").header("Retry-After", "1")
             }
             Lookup::WrongMethod(allowed) => {
                 let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
@@ -504,7 +505,16 @@ impl HttpServer {
     fn finish(&mut self, t: usize, now: Instant) {
         let Some(conn) = self.conns.get_mut(&t) else { return };
         let broken = conn.flush(now).is_err();
-        let done_reading = conn.read_done && conn.buffered() == 0;
+        // An HTTP/2 client that closed its side still gets the answers of its open
+        // streams; a partial frame it left will never complete.
+        let done_reading = match conn.h2.as_mut() {
+            Some(h2) if conn.read_done => {
+                h2.peer_closed();
+                h2.is_idle()
+            }
+            Some(_) => false,
+            None => conn.read_done && conn.buffered() == 0,
+        };
         let finished = conn.closing || done_reading || conn.h2.as_ref().is_some_and(|h| h.is_finished());
         if broken || (finished && conn.slots.is_empty() && !conn.has_output()) {
             self.close(t);
@@ -562,7 +572,16 @@ impl HttpServer {
             let handshake_late =
                 c.stream.is_handshaking() && now.duration_since(c.accepted) >= self.cfg.request_timeout;
             let idle = c.is_idle() && now.duration_since(c.last_active) >= self.cfg.idle_timeout;
-            if write_stalled || idle || handshake_late {
+            // HTTP/2: a frame left incomplete, or answers waiting on a window the client
+            // keeps closed (PINGs do not count as progress), end the connection.
+            let frame_late = c.h2.is_some() && request_late;
+            if let Some(h2) = c.h2.as_mut() {
+                if h2.window_wait().0 && now.duration_since(c.window_progress) >= self.cfg.write_timeout {
+                    h2.fail_stalled();
+                    h2_late.push(t);
+                }
+            }
+            if write_stalled || idle || handshake_late || frame_late {
                 expired.push(t);
             } else if request_late && !c.closing {
                 slow.push(t);

@@ -329,6 +329,40 @@ fn a_client_that_stops_reading_is_closed_by_the_write_timeout() {
 }
 
 #[test]
+fn a_frame_left_incomplete_or_a_window_held_shut_ends_the_connection() {
+    let cfg = HttpConfig {
+        request_timeout: Duration::from_millis(300),
+        write_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    };
+    let s = start(cfg);
+    // Three bytes of a frame header, then nothing: no stream exists to time out, the
+    // connection must go anyway (else such clients would fill `max_connections`).
+    let mut c = H2Client::connect(s.addr, &[]);
+    c.raw(&[0, 0, 4]);
+    assert!(c.closed());
+    // Answers waiting on a window the client keeps shut while it sends PINGs, which the
+    // server answers: the answers do not count as progress.
+    let mut c = H2Client::connect(s.addr, &[(4, 0)]);
+    c.request(1, "GET", "/big/1000", &[], None);
+    let mut goaway = None;
+    while goaway.is_none() {
+        c.frame(PING, 0, 0, b"keepbusy");
+        std::thread::sleep(Duration::from_millis(50));
+        c.sock.set_nonblocking(true).unwrap();
+        while let Some(f) = c.next_frame() {
+            if f.kind == GOAWAY {
+                goaway = Some(u32::from_be_bytes(f.payload[4..8].try_into().unwrap()));
+                break;
+            }
+        }
+        c.sock.set_nonblocking(false).unwrap();
+    }
+    assert_eq!(goaway, Some(ENHANCE_YOUR_CALM));
+    still_serving(s.addr);
+}
+
+#[test]
 fn protocol_violations_end_their_connection_with_the_right_code() {
     let s = start(HttpConfig::default());
     type Send = Box<dyn Fn(&mut H2Client)>;
@@ -356,22 +390,22 @@ fn protocol_violations_end_their_connection_with_the_right_code() {
             PROTOCOL_ERROR,
         ),
     ];
-    // Bodies held while they arrive are bounded: past 8 MiB across streams the server
-    // stops granting connection window, and DATA beyond it ends the connection.
+    // Bodies arriving on several streams at once hold at most one largest body (4 MiB):
+    // the stream whose DATA would pass that is answered 503, and the connection goes on.
     let mut c = H2Client::connect(s.addr, &[]);
-    for id in [1, 3, 5] {
+    for id in [1, 3] {
         let block = c.block("POST", "/echo", &[]);
         c.frame(HEADERS, END_HEADERS, id, &block);
         for _ in 0..192 {
             c.frame(DATA, 0, id, &[0u8; 16_384]);
         }
     }
-    let block = c.block("POST", "/echo", &[]);
-    c.frame(HEADERS, END_HEADERS, 7, &block);
-    for _ in 0..70 {
-        c.frame(DATA, 0, 7, &[0u8; 16_384]);
-    }
-    assert_eq!(c.goaway(), Some(FLOW_CONTROL_ERROR));
+    let r = c.reply(3);
+    assert_eq!(r.status, 503);
+    c.request(5, "GET", "/hello", &[], None);
+    assert_eq!(c.reply(5).status, 200, "the connection goes on");
+    // Its upload on stream 1 would hold the server's shutdown until the drain timeout.
+    drop(c);
     for (name, send, code) in cases {
         let mut c = H2Client::connect(s.addr, &[]);
         send(&mut c);
@@ -381,8 +415,8 @@ fn protocol_violations_end_their_connection_with_the_right_code() {
     // Garbage after the preface ends the connection; a preface that goes wrong is not
     // HTTP/2, and HTTP/1.1 answers it 400.
     let mut c = H2Client::connect(s.addr, &[]);
-    c.raw(b"garbage");
-    assert!(c.closed());
+    c.raw(b"garbage garbage");
+    assert_eq!(c.goaway(), Some(FRAME_SIZE_ERROR));
     let mut raw = std::net::TcpStream::connect(s.addr).unwrap();
     std::io::Write::write_all(&mut raw, b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n").unwrap();
     let mut answer = String::new();
@@ -403,5 +437,29 @@ fn shutdown_sends_goaway_and_finishes_open_streams() {
     assert_eq!(c.goaway(), Some(0));
     open_gate("shutdown");
     assert_eq!(c.reply(1).body, b"opened");
+    assert!(c.closed());
+}
+
+#[test]
+fn a_full_worker_pool_answers_503_and_a_half_closed_client_gets_its_answers() {
+    let cfg = HttpConfig { workers: 1, resting_workers: 1, worker_queue: 1, ..HttpConfig::default() };
+    let s = start(cfg);
+    let mut c = H2Client::connect(s.addr, &[]);
+    // One request holds the worker, one waits in the queue, the rest are refused at once.
+    for i in 0..60u32 {
+        c.request(1 + 2 * i, "GET", "/gate/busy", &[], None);
+    }
+    let mut busy = 0;
+    for i in 2..60u32 {
+        if c.reply(1 + 2 * i).status == 503 {
+            busy += 1;
+        }
+    }
+    assert_eq!(busy, 58);
+    // The client closes its side; the two streams in the pool are still answered.
+    c.sock.shutdown(std::net::Shutdown::Write).unwrap();
+    open_gate("busy");
+    assert_eq!(c.reply(1).body, b"opened");
+    assert_eq!(c.reply(3).body, b"opened");
     assert!(c.closed());
 }

@@ -127,16 +127,20 @@ pub(crate) fn bodyless(status: u16) -> bool {
 
 /// Encodes the response's header block: `:status`, its headers in lower case (less the
 /// HTTP/1.1 connection headers and any with a line break) and `content-length`. A
-/// pending dynamic table size change (`table_update`) is announced first.
+/// pending dynamic table size change (`table_update`: the smallest size since the last
+/// block, then the last) is announced first.
 pub(crate) fn response_block(
     encoder: &mut Encoder<'static>,
-    table_update: Option<usize>,
+    table_update: Option<(usize, usize)>,
     response: &Response,
 ) -> Vec<u8> {
     let mut block = Vec::with_capacity(64);
-    if let Some(size) = table_update {
-        // A dynamic table size update: `001` and a 5-bit-prefix integer (RFC 7541 §6.3).
-        let _ = loona_hpack::encoder::encode_integer_into(size, 5, 0x20, &mut block);
+    if let Some((smallest, last)) = table_update {
+        // Dynamic table size updates: `001` and a 5-bit-prefix integer (RFC 7541 §6.3).
+        if smallest < last {
+            let _ = loona_hpack::encoder::encode_integer_into(smallest, 5, 0x20, &mut block);
+        }
+        let _ = loona_hpack::encoder::encode_integer_into(last, 5, 0x20, &mut block);
     }
     let status = response.status.to_string();
     let _ = encoder.encode_header_into((b":status", status.as_bytes()), &mut block);
@@ -220,7 +224,7 @@ mod tests {
         let mut encoder = Encoder::new();
         let response =
             Response::json(&serde_json::json!({"a": 1})).header("Connection", "close").header("X-Trace", "t");
-        let block = response_block(&mut encoder, Some(0), &response);
+        let block = response_block(&mut encoder, Some((0, 0)), &response);
         let mut decoder = loona_hpack::Decoder::new();
         let got = decoder.decode(&block).unwrap();
         let got: Vec<(String, String)> =

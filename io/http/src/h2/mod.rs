@@ -3,9 +3,10 @@
 //!
 //! Why our own frame layer: the well-kept implementation, the `h2` crate, is written
 //! against tokio's I/O traits and drives itself from a tokio task; this project keeps
-//! tokio out of `io/` (cargo deny checks it). Header compression, the part that is easy
-//! to get subtly wrong, comes from `loona-hpack`. The session is pure (no sockets, no
-//! clock reads), so the fuzz target in `fuzz/` runs it directly.
+//! tokio out of `io/` (cargo deny checks it). Responses are header-compressed by
+//! `loona-hpack`'s encoder; requests are decoded by `hpack.rs` (why: see there). The
+//! session is pure (no sockets, no clock reads), so the fuzz target in `fuzz/` runs it
+//! directly.
 //!
 //! Limits, each answering a known attack:
 //! - streams open at once (`max_streams`, announced as SETTINGS_MAX_CONCURRENT_STREAMS):
@@ -24,13 +25,14 @@
 //!   is closed by the write timeout.
 
 mod frame;
+mod hpack;
 mod message;
 mod recv;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use loona_hpack::{Decoder, Encoder};
+use loona_hpack::Encoder;
 
 use crate::request::Request;
 use crate::response::Response;
@@ -100,13 +102,13 @@ pub(crate) struct H2 {
     max_header_bytes: usize,
     max_headers: usize,
     max_body_bytes: usize,
-    decoder: Decoder<'static>,
+    decoder: hpack::Decoder,
     encoder: Encoder<'static>,
-    /// A dynamic table size the client asked for, announced in the next header block.
-    table_update: Option<usize>,
+    /// Dynamic table size changes the client asked for since the last header block: the
+    /// smallest and the last, both announced in the next block (RFC 7541 §4.2).
+    table_update: Option<(usize, usize)>,
     preface_seen: bool,
     settings_seen: bool,
-    peer_max_frame: usize,
     peer_initial_window: i64,
     send_window: i64,
     recv_window: i64,
@@ -128,13 +130,17 @@ pub(crate) struct H2 {
     completed: u64,
     wasted: u64,
     idle_frames: u64,
+    /// Moves whenever DATA goes out or answers start waiting for the window: the server
+    /// times flow-control stalls from its last move.
+    window_progress: u64,
+    /// The last stream announced in a GOAWAY: a later one may not name a higher one.
+    goaway_last: Option<u32>,
 }
 
 impl H2 {
     /// A session for a client that chose HTTP/2; the server's SETTINGS go out first.
     pub(crate) fn new(cfg: &HttpConfig) -> H2 {
-        let mut decoder = Decoder::new();
-        decoder.set_max_allowed_table_size(TABLE_SIZE);
+        let decoder = hpack::Decoder::new(TABLE_SIZE);
         let mut h2 = H2 {
             max_header_bytes: cfg.max_header_bytes,
             max_headers: cfg.max_headers,
@@ -144,7 +150,6 @@ impl H2 {
             table_update: None,
             preface_seen: false,
             settings_seen: false,
-            peer_max_frame: DEFAULT_MAX_FRAME,
             peer_initial_window: DEFAULT_WINDOW,
             send_window: DEFAULT_WINDOW,
             recv_window: i64::from(WINDOW),
@@ -162,6 +167,8 @@ impl H2 {
             completed: 0,
             wasted: 0,
             idle_frames: 0,
+            window_progress: 0,
+            goaway_last: None,
         };
         frame::settings(
             &mut h2.control,
@@ -216,11 +223,14 @@ impl H2 {
         let head = s.head;
         let block = message::response_block(&mut self.encoder, self.table_update.take(), &response);
         let empty = head || message::bodyless(response.status) || response.body.is_empty();
-        frame::header_block(&mut self.control, stream, &block, empty, self.peer_max_frame);
+        frame::header_block(&mut self.control, stream, &block, empty, DEFAULT_MAX_FRAME);
         if empty {
             self.sent_all(stream);
         } else if let Some(s) = self.streams.get_mut(&stream) {
             s.body = response.body;
+            if self.sending.is_empty() {
+                self.window_progress += 1;
+            }
             self.sending.push_back(stream);
         }
     }
@@ -250,12 +260,14 @@ impl H2 {
             }
             stalled = 0;
             let window = s.send_window.min(self.send_window) as usize;
-            let n = (s.body.len() - s.sent).min(window).min(self.peer_max_frame);
+            // Frames of 16 KiB whatever the client allows: one write stays bounded.
+            let n = (s.body.len() - s.sent).min(window).min(DEFAULT_MAX_FRAME);
             let end = s.sent + n == s.body.len();
             frame::data(out, id, &s.body[s.sent..s.sent + n], end);
             s.sent += n;
             s.send_window -= n as i64;
             self.send_window -= n as i64;
+            self.window_progress += n as u64;
             if end {
                 self.sent_all(id);
             } else {
@@ -302,9 +314,26 @@ impl H2 {
         }
     }
 
-    /// Whether DATA waits for bytes the socket can take or for the client's window.
+    /// Whether frames wait to be written (DATA waiting for the client's window aside).
     pub(crate) fn has_output(&self) -> bool {
-        !self.control.is_empty() || !self.sending.is_empty()
+        !self.control.is_empty()
+    }
+
+    /// Whether answers wait to be sent (for the socket or the client's window), and a
+    /// counter that moves with every DATA sent or new wait (the server's stall clock
+    /// restarts when it moves).
+    pub(crate) fn window_wait(&self) -> (bool, u64) {
+        (!self.sending.is_empty(), self.window_progress)
+    }
+
+    /// Whether enough output waits that input is held back (`receive` stops).
+    pub(crate) fn output_high(&self) -> bool {
+        self.control.len() >= OUTPUT_HIGH
+    }
+
+    /// Ends a connection whose answers waited for the client's window too long.
+    pub(crate) fn fail_stalled(&mut self) {
+        self.fail(ErrorCode::EnhanceYourCalm, "flow-control window held closed");
     }
 
     /// Whether the connection is over: it failed, or both sides are done with it and no
@@ -318,10 +347,23 @@ impl H2 {
         self.streams.is_empty() && self.control.is_empty()
     }
 
+    /// The client closed its side: requests still arriving never will.
+    pub(crate) fn peer_closed(&mut self) {
+        let arriving: Vec<u32> = self.streams.iter().filter(|(_, s)| s.incoming.is_some()).map(|(&id, _)| id).collect();
+        for id in arriving {
+            self.drop_incoming(id);
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.reset = true;
+            }
+            self.release(id);
+        }
+    }
+
     /// Stops taking new streams (server shutdown); the open ones are finished.
     pub(crate) fn go_away(&mut self) {
         if !self.goaway_sent && self.failed.is_none() {
             self.goaway_sent = true;
+            self.goaway_last = Some(self.last_stream);
             frame::goaway(&mut self.control, self.last_stream, ErrorCode::NoError, "");
         }
     }
@@ -345,7 +387,8 @@ impl H2 {
     fn fail(&mut self, code: ErrorCode, why: &str) {
         if self.failed.is_none() {
             self.failed = Some(Failure(code));
-            frame::goaway(&mut self.control, self.last_stream, code, why);
+            let last = self.goaway_last.unwrap_or(self.last_stream);
+            frame::goaway(&mut self.control, last, code, why);
             self.streams.clear();
             self.sending.clear();
             self.ready.clear();
@@ -375,8 +418,8 @@ impl H2 {
     }
 
     /// Grants back the window the client used, once half of it is used: for the
-    /// connection while the bodies held stay within bounds, for a stream while its
-    /// request still arrives.
+    /// connection always (bodies held are bounded where DATA arrives), for a stream while
+    /// its request still arrives.
     fn grant(&mut self, stream: u32) {
         let half = WINDOW / 2;
         if let Some(s) = self.streams.get_mut(&stream) {
@@ -386,8 +429,7 @@ impl H2 {
                 s.recv_unacked = 0;
             }
         }
-        let held_ok = self.body_bytes <= 2 * self.max_body_bytes.max(WINDOW as usize);
-        if self.recv_unacked >= half && held_ok {
+        if self.recv_unacked >= half {
             frame::window_update(&mut self.control, 0, self.recv_unacked);
             self.recv_window += i64::from(self.recv_unacked);
             self.recv_unacked = 0;

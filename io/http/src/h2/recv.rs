@@ -99,12 +99,19 @@ fn is_idle(h2: &H2, stream: u32) -> bool {
     stream > h2.last_stream
 }
 
+/// Resets `stream` from the server's side. A stream whose answer had not gone out counts
+/// as wasted: a client that provokes resets after its requests were dispatched
+/// ("MadeYouReset") gets no more handlers than one that resets them itself.
 fn reset(h2: &mut H2, stream: u32, code: ErrorCode) {
     frame::rst_stream(&mut h2.control, stream, code);
     h2.drop_incoming(stream);
     if let Some(s) = h2.streams.get_mut(&stream) {
         s.reset = true;
+        if !s.finished {
+            h2.wasted += 1;
+        }
         h2.release(stream);
+        h2.check_waste();
     }
 }
 
@@ -147,6 +154,10 @@ fn on_data(h2: &mut H2, head: Head, payload: &[u8]) {
         let total = incoming.request.body.len() + data.len();
         if total > max_body {
             verdict = Some(Err(413));
+        } else if h2.body_bytes + data.len() > max_body.max(super::WINDOW as usize) {
+            // Bodies arriving on several streams at once may hold no more than one
+            // largest body: this one is refused, to be sent again later.
+            verdict = Some(Err(503));
         } else if incoming.content_length.is_some_and(|n| total as u64 > n || (end_stream && total as u64 != n)) {
             verdict = Some(Ok(ErrorCode::Protocol));
         } else {
@@ -217,11 +228,11 @@ fn on_header_block(h2: &mut H2, id: u32, end_stream: bool, block: &[u8], now: In
     let mut fields = Vec::new();
     let mut size = 0usize;
     let limit = h2.max_header_bytes;
-    let decoded = h2.decoder.decode_with_cb(block, |name, value| {
+    let decoded = h2.decoder.decode(block, |name, value| {
         // RFC 9113 §6.5.2 counts 32 bytes per field besides its name and value.
         size += name.len() + value.len() + 32;
         if size <= limit {
-            fields.push((name.into_owned(), value.into_owned()));
+            fields.push((name.to_vec(), value.to_vec()));
         }
     });
     if decoded.is_err() {
@@ -321,7 +332,8 @@ fn on_settings(h2: &mut H2, head: Head, payload: &[u8]) {
             frame::SETTINGS_HEADER_TABLE_SIZE => {
                 let size = (value as usize).min(TABLE_SIZE);
                 h2.encoder.set_max_table_size(size);
-                h2.table_update = Some(size);
+                let smallest = h2.table_update.map_or(size, |(s, _)| s.min(size));
+                h2.table_update = Some((smallest, size));
             }
             frame::SETTINGS_ENABLE_PUSH if value > 1 => {
                 return h2.fail(ErrorCode::Protocol, "SETTINGS_ENABLE_PUSH is 0 or 1");
@@ -340,11 +352,9 @@ fn on_settings(h2: &mut H2, head: Head, payload: &[u8]) {
                     }
                 }
             }
-            frame::SETTINGS_MAX_FRAME_SIZE => {
-                if !(frame::DEFAULT_MAX_FRAME as u32..=(1 << 24) - 1).contains(&value) {
-                    return h2.fail(ErrorCode::Protocol, "SETTINGS_MAX_FRAME_SIZE out of range");
-                }
-                h2.peer_max_frame = value as usize;
+            // The server sends frames of at most 16 KiB whatever the client allows.
+            frame::SETTINGS_MAX_FRAME_SIZE if !(frame::DEFAULT_MAX_FRAME as u32..(1 << 24)).contains(&value) => {
+                return h2.fail(ErrorCode::Protocol, "SETTINGS_MAX_FRAME_SIZE out of range");
             }
             // The server pushes nothing and bounds its own header lists; unknown
             // settings are ignored.
