@@ -3,6 +3,14 @@
 //!
 //! `cargo bench -p kaos-benches --bench rudp`
 //!
+//! - threads (the headline): bulk and ping-pong with client and server each on their own
+//!   thread, sleeping on their sockets, `ROUNDS` interleaved rounds; bulk as the median of
+//!   per-round ratios to the best peer, server CPU for the run, sends refused for a full
+//!   window, RTT p50/p99 (`rudp/threads.rs`).
+//!
+//! The rows below drive both ends from one thread in a busy loop: the CPU cost per
+//! message with no sleeping at all.
+//!
 //! - bulk: one client sends 200,000 reliable-ordered 64-byte messages; the server checks
 //!   each one's sequence number; messages/s from the first send to the last receipt.
 //! - ping-pong: 5,000 reliable round trips of 64 bytes (the server echoes; the client
@@ -10,9 +18,9 @@
 //! - fan-out: 64 clients for 5 s at 60 Hz; every tick the server sends each client a
 //!   200-byte reliable state and each client sends a 16-byte input. The server runs on its
 //!   own thread; reported: server CPU time per client-tick and the p99 one-way latency of
-//!   states (stamped when sent, read when received; one process, one clock). kaos-rudp
-//!   waits on its socket; renet and rusty_enet have no blocking wait and sleep 0.5 ms
-//!   between polls, and the "sleeps" row runs kaos-rudp in that loop too.
+//!   states (stamped when sent, read when received; one process, one clock). Every server
+//!   sleeps on its socket (renet and rusty_enet have no blocking wait: `poll(2)` on their
+//!   socket), and the "sleeps" row runs kaos-rudp sleeping 0.5 ms between polls.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -21,6 +29,11 @@ use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, REL
 
 #[path = "rudp/peers.rs"]
 mod peers;
+#[path = "rudp/threads.rs"]
+mod threads;
+
+/// Interleaved rounds of the threaded workloads.
+const ROUNDS: usize = 5;
 
 const BULK: u64 = 200_000;
 const PINGS: usize = 5_000;
@@ -286,6 +299,7 @@ fn main() {
         ("renet 2.0.1 (netcode)", peers::renet_fanout),
         ("rusty_enet 0.4.1", peers::rusty_enet_fanout),
     ];
+    threaded(&|name| wanted("threads", name));
     let rows: Vec<_> = pairs.iter().filter(|(n, _)| wanted("pair", n)).map(|(n, run)| (n, run())).collect();
     if !rows.is_empty() {
         println!("reliable UDP over loopback, one thread driving both ends");
@@ -296,11 +310,131 @@ fn main() {
     }
     let fan: Vec<_> = fans.iter().filter(|(n, _)| wanted("fan-out", n)).map(|(n, run)| (n, run())).collect();
     if !fan.is_empty() {
-        println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread; kaos waits on the socket (wakes per datagram) or, as the peers do, sleeps 0.5 ms between polls (\"sleeps\")");
+        println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread sleeping on its socket (the peers in poll(2)); \"sleeps\": kaos sleeping 0.5 ms between polls instead");
         println!("{:<28} {:>22} {:>16}", "library", "server CPU/client-tick", "latency p99");
     }
     for (name, f) in &fan {
         println!("{name:<28} {:>20.2}µs {:>14.0}µs", micros(f.cpu_per_client_tick), micros(f.p99));
+    }
+}
+
+/// One round of one library in the threaded workloads.
+#[derive(Clone, Copy)]
+struct ThreadRun {
+    per_sec: f64,
+    server_cpu: Duration,
+    refused: u64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// One library in the threaded workloads.
+struct ThreadRow {
+    name: &'static str,
+    peer: bool,
+    bulk: fn() -> threads::Bulk,
+    rtt: fn() -> (Duration, Duration),
+}
+
+/// The threaded workloads, every library once per round, rounds interleaved.
+fn threaded(wanted: &dyn Fn(&str) -> bool) {
+    use threads::{bulk, kaos_ends, ping_pong};
+    let rows = [
+        ThreadRow {
+            name: "kaos-rudp (mio)",
+            peer: false,
+            bulk: || {
+                let (s, c) = kaos_ends(IoBackend::Mio);
+                bulk(s, c)
+            },
+            rtt: || {
+                let (s, c) = kaos_ends(IoBackend::Mio);
+                ping_pong(s, c)
+            },
+        },
+        #[cfg(target_os = "linux")]
+        ThreadRow {
+            name: "kaos-rudp (io_uring)",
+            peer: false,
+            bulk: || {
+                let (s, c) = kaos_ends(IoBackend::Uring);
+                bulk(s, c)
+            },
+            rtt: || {
+                let (s, c) = kaos_ends(IoBackend::Uring);
+                ping_pong(s, c)
+            },
+        },
+        ThreadRow {
+            name: "renet 2.0.1 (netcode)",
+            peer: true,
+            bulk: || {
+                let (s, c) = peers::renet_ends();
+                bulk(s, c)
+            },
+            rtt: || {
+                let (s, c) = peers::renet_ends();
+                ping_pong(s, c)
+            },
+        },
+        ThreadRow {
+            name: "rusty_enet 0.4.1",
+            peer: true,
+            bulk: || {
+                let (s, c) = peers::enet_ends();
+                bulk(s, c)
+            },
+            rtt: || {
+                let (s, c) = peers::enet_ends();
+                ping_pong(s, c)
+            },
+        },
+    ];
+    let rows: Vec<&ThreadRow> = rows.iter().filter(|r| wanted(r.name)).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let mut runs: Vec<Vec<ThreadRun>> = vec![Vec::new(); rows.len()];
+    for _ in 0..ROUNDS {
+        for (i, r) in rows.iter().enumerate() {
+            let b = (r.bulk)();
+            let (p50, p99) = (r.rtt)();
+            runs[i].push(ThreadRun { per_sec: b.per_sec, server_cpu: b.server_cpu, refused: b.refused, p50, p99 });
+        }
+    }
+    println!("reliable UDP over loopback, client and server on their own threads sleeping on their sockets ({ROUNDS} interleaved rounds, medians)");
+    println!(
+        "{:<24} {:>12} {:>16} {:>9} {:>10} {:>10} {:>18}",
+        "library", "bulk msgs/s", "server CPU/run", "refused", "RTT p50", "RTT p99", "bulk vs best peer"
+    );
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (i, r) in rows.iter().enumerate() {
+        let col = |f: &dyn Fn(&ThreadRun) -> f64| {
+            let mut v: Vec<f64> = runs[i].iter().map(f).collect();
+            med(&mut v)
+        };
+        // The median of per-round ratios to the round's best peer.
+        let mut ratios: Vec<f64> = (0..ROUNDS)
+            .filter_map(|k| {
+                let best =
+                    rows.iter().zip(&runs).filter(|(r, _)| r.peer).map(|(_, v)| v[k].per_sec).fold(0.0, f64::max);
+                (best > 0.0 && !r.peer).then(|| runs[i][k].per_sec / best)
+            })
+            .collect();
+        let ratio = if ratios.is_empty() { String::new() } else { format!("{:.2}x", med(&mut ratios)) };
+        println!(
+            "{:<24} {:>12.0} {:>14.1}ms {:>9.0} {:>8.1}µs {:>8.1}µs {:>18}",
+            r.name,
+            col(&|x| x.per_sec),
+            col(&|x| x.server_cpu.as_secs_f64() * 1e3),
+            col(&|x| x.refused as f64),
+            col(&|x| micros(x.p50)),
+            col(&|x| micros(x.p99)),
+            ratio
+        );
     }
 }
 

@@ -1,7 +1,9 @@
 //! The peers' side of the rudp benchmark: renet 2 over its netcode transport (unsecure)
 //! and rusty_enet, driven exactly like kaos-rudp.
 
+use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use renet::{ConnectionConfig, DefaultChannel, RenetClient, RenetServer, SendType, ServerEvent};
@@ -10,6 +12,7 @@ use renet_netcode::{
 };
 use rusty_enet::{Event, Host, HostSettings, Packet, PeerID};
 
+use super::threads::{big_buffers, wait_readable, End};
 use super::{
     fanout, message, percentile, seq_of, FanClients, FanServer, Fanout, Figures, BULK, FAN_CLIENTS, MSG, PINGS,
 };
@@ -45,13 +48,17 @@ struct Renet {
     client_transport: NetcodeClientTransport,
     client_id: u64,
     last: Instant,
+    /// The sockets, to sleep on in the threaded workloads.
+    server_fd: RawFd,
+    client_fd: RawFd,
 }
 
 impl Renet {
     fn connected() -> Renet {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
+        big_buffers(&socket);
+        let (addr, server_fd) = (socket.local_addr().unwrap(), socket.as_raw_fd());
         let server_transport = NetcodeServerTransport::new(
             ServerConfig {
                 current_time: now,
@@ -64,10 +71,13 @@ impl Renet {
         )
         .unwrap();
         let client_id = 42;
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        big_buffers(&socket);
+        let client_fd = socket.as_raw_fd();
         let client_transport = NetcodeClientTransport::new(
             now,
             ClientAuthentication::Unsecure { protocol_id: PROTOCOL_ID, client_id, server_addr: addr, user_data: None },
-            UdpSocket::bind("127.0.0.1:0").unwrap(),
+            socket,
         )
         .unwrap();
         let mut r = Renet {
@@ -77,6 +87,8 @@ impl Renet {
             client_transport,
             client_id,
             last: Instant::now(),
+            server_fd,
+            client_fd,
         };
         // The server reports the connection as an event; the client flips `is_connected`
         // in its transport's next update.
@@ -225,11 +237,13 @@ struct RenetFanServer {
     transport: NetcodeServerTransport,
     clients: Vec<u64>,
     last: Instant,
+    /// Its socket, slept on until a datagram arrives.
+    fd: RawFd,
 }
 
 impl FanServer for RenetFanServer {
     fn wait(&mut self, max: Duration) {
-        std::thread::sleep(max);
+        wait_readable(self.fd, max);
     }
     fn pump(&mut self) -> usize {
         let now = Instant::now();
@@ -292,7 +306,8 @@ pub(super) fn renet_fanout() -> Fanout {
         || {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let addr = socket.local_addr().unwrap();
+            big_buffers(&socket);
+            let (addr, fd) = (socket.local_addr().unwrap(), socket.as_raw_fd());
             let transport = NetcodeServerTransport::new(
                 ServerConfig {
                     current_time: now,
@@ -305,7 +320,7 @@ pub(super) fn renet_fanout() -> Fanout {
             )
             .unwrap();
             let server = RenetServer::new(renet_config());
-            (RenetFanServer { server, transport, clients: Vec::new(), last: Instant::now() }, addr)
+            (RenetFanServer { server, transport, clients: Vec::new(), last: Instant::now(), fd }, addr)
         },
         |addr| {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -330,11 +345,13 @@ pub(super) fn renet_fanout() -> Fanout {
 struct EnetFanServer {
     host: Host<UdpSocket>,
     clients: Vec<PeerID>,
+    /// Its socket, slept on until a datagram arrives.
+    fd: RawFd,
 }
 
 impl FanServer for EnetFanServer {
     fn wait(&mut self, max: Duration) {
-        std::thread::sleep(max);
+        wait_readable(self.fd, max);
     }
     fn pump(&mut self) -> usize {
         let mut inputs = 0;
@@ -383,9 +400,10 @@ pub(super) fn rusty_enet_fanout() -> Fanout {
     fanout(
         || {
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let addr = socket.local_addr().unwrap();
+            big_buffers(&socket);
+            let (addr, fd) = (socket.local_addr().unwrap(), socket.as_raw_fd());
             let settings = HostSettings { peer_limit: FAN_CLIENTS, channel_limit: 1, ..Default::default() };
-            (EnetFanServer { host: Host::new(socket, settings).unwrap(), clients: Vec::new() }, addr)
+            (EnetFanServer { host: Host::new(socket, settings).unwrap(), clients: Vec::new(), fd }, addr)
         },
         |addr| {
             let clients = (0..FAN_CLIENTS)
@@ -399,4 +417,156 @@ pub(super) fn rusty_enet_fanout() -> Fanout {
             EnetFanClients(clients)
         },
     )
+}
+
+/// rusty_enet's side of a connection for the threaded workloads: its host, the id of the
+/// other side, the socket to sleep on, and messages taken from events not yet handed on.
+pub(super) struct EnetEnd {
+    host: Host<UdpSocket>,
+    peer: PeerID,
+    fd: RawFd,
+    inbox: VecDeque<Vec<u8>>,
+}
+
+impl EnetEnd {
+    fn service(&mut self) {
+        while let Some(e) = self.host.service().unwrap() {
+            if let Event::Receive { packet, .. } = e {
+                self.inbox.push_back(packet.data().to_vec());
+            }
+        }
+    }
+}
+
+impl End for EnetEnd {
+    fn wait(&mut self, max: Duration) {
+        wait_readable(self.fd, max);
+        self.service();
+    }
+    fn send(&mut self, m: &[u8]) -> bool {
+        // ENet queues without a cap; its in-flight window throttles the wire.
+        self.host.peer_mut(self.peer).send(0, &Packet::reliable(m)).is_ok()
+    }
+    fn flush(&mut self) {
+        self.host.flush();
+    }
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
+        self.service();
+        for m in self.inbox.drain(..) {
+            f(&m);
+        }
+    }
+}
+
+/// A connected rusty_enet pair for the threaded workloads: (server end, client end).
+pub(super) fn enet_ends() -> (EnetEnd, EnetEnd) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    big_buffers(&socket);
+    let (addr, server_fd) = (socket.local_addr().unwrap(), socket.as_raw_fd());
+    let settings = |peers| HostSettings { peer_limit: peers, channel_limit: 1, ..Default::default() };
+    let mut server = Host::new(socket, settings(4)).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    big_buffers(&socket);
+    let client_fd = socket.as_raw_fd();
+    let mut client = Host::new(socket, settings(1)).unwrap();
+    let to_server = client.connect(addr, 1, 0).unwrap().id();
+    let (mut to_client, mut client_ok) = (None, false);
+    let end = Instant::now() + Duration::from_secs(5);
+    while !(client_ok && to_client.is_some()) {
+        assert!(Instant::now() < end, "rusty_enet connect timeout");
+        while let Some(e) = server.service().unwrap() {
+            if let Event::Connect { peer, .. } = e {
+                to_client = Some(peer.id());
+            }
+        }
+        while let Some(e) = client.service().unwrap() {
+            client_ok |= matches!(e, Event::Connect { .. });
+        }
+    }
+    let end = |host, peer, fd| EnetEnd { host, peer, fd, inbox: VecDeque::new() };
+    (end(server, to_client.unwrap(), server_fd), end(client, to_server, client_fd))
+}
+
+/// renet's server side for the threaded workloads, bound to its one client.
+pub(super) struct RenetServerEnd {
+    server: RenetServer,
+    transport: NetcodeServerTransport,
+    client_id: u64,
+    fd: RawFd,
+    last: Instant,
+}
+
+impl End for RenetServerEnd {
+    fn wait(&mut self, max: Duration) {
+        wait_readable(self.fd, max);
+        let now = Instant::now();
+        let dt = now - self.last;
+        self.last = now;
+        self.server.update(dt);
+        self.transport.update(dt, &mut self.server).unwrap();
+    }
+    fn send(&mut self, m: &[u8]) -> bool {
+        self.server.send_message(self.client_id, CH, m.to_vec());
+        true
+    }
+    fn flush(&mut self) {
+        self.transport.send_packets(&mut self.server);
+    }
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
+        while let Some(m) = self.server.receive_message(self.client_id, CH) {
+            f(&m);
+        }
+    }
+}
+
+/// renet's client side for the threaded workloads.
+pub(super) struct RenetClientEnd {
+    client: RenetClient,
+    transport: NetcodeClientTransport,
+    fd: RawFd,
+    last: Instant,
+}
+
+impl End for RenetClientEnd {
+    fn wait(&mut self, max: Duration) {
+        wait_readable(self.fd, max);
+        let now = Instant::now();
+        let dt = now - self.last;
+        self.last = now;
+        self.client.update(dt);
+        self.transport.update(dt, &mut self.client).unwrap();
+        assert!(!self.client.is_disconnected(), "renet client disconnected");
+    }
+    fn send(&mut self, m: &[u8]) -> bool {
+        // At most `RENET_WINDOW` unacked, as in the one-thread workload.
+        let ok = self.client.can_send_message(CH, m.len())
+            && self.client.channel_available_memory(CH) >= CHANNEL_MEM - RENET_WINDOW;
+        if ok {
+            self.client.send_message(CH, m.to_vec());
+        }
+        ok
+    }
+    fn flush(&mut self) {
+        self.transport.send_packets(&mut self.client).unwrap();
+    }
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
+        while let Some(m) = self.client.receive_message(CH) {
+            f(&m);
+        }
+    }
+}
+
+/// A connected renet pair for the threaded workloads: (server end, client end).
+pub(super) fn renet_ends() -> (RenetServerEnd, RenetClientEnd) {
+    let r = Renet::connected();
+    let server = RenetServerEnd {
+        server: r.server,
+        transport: r.server_transport,
+        client_id: r.client_id,
+        fd: r.server_fd,
+        last: Instant::now(),
+    };
+    let client =
+        RenetClientEnd { client: r.client, transport: r.client_transport, fd: r.client_fd, last: Instant::now() };
+    (server, client)
 }

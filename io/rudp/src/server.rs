@@ -201,6 +201,14 @@ impl RudpServer {
     /// pending) for datagrams, then receives everything waiting, runs due timers and
     /// sends what is due.
     pub fn poll(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        // Entries whose slot's deadline moved since are stale: drop them from the top,
+        // or the loop would wake for nothing (an ack deadline just met by a send).
+        while let Some(&Reverse((at, i))) = self.timers.peek() {
+            if self.slots[i].as_ref().is_some_and(|c| c.deadline == Some(at)) {
+                break;
+            }
+            self.timers.pop();
+        }
         let next = if self.work.is_empty() && !self.backlog {
             self.timers.peek().map(|Reverse((at, _))| *at)
         } else {

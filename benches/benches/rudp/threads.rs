@@ -1,0 +1,190 @@
+//! The rudp workloads as users run them: client and server each on their own thread, each
+//! sleeping on its socket (kaos-rudp's `poll(timeout)`; the peers, which have no blocking
+//! wait, in `poll(2)` on their socket) until a datagram or at most `WAIT` passes. Every
+//! socket asks for 8 MiB of kernel buffers.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
+
+use super::{message, percentile, seq_of, thread_cpu, BULK, PINGS};
+
+/// The longest a loop sleeps without traffic (timers wake kaos-rudp sooner).
+pub const WAIT: Duration = Duration::from_millis(1);
+/// Kernel socket buffers every library asks for (the kernel may cap them).
+pub const SOCKET_BUFFER: usize = 8 << 20;
+
+/// One end of a connection, as the workloads drive it.
+pub trait End: Send + 'static {
+    /// Sleeps until a datagram arrives or `max` passes, then runs the library (receives,
+    /// timers, sends what is due).
+    fn wait(&mut self, max: Duration);
+    /// Queues `m` reliably and in order; false when the library refuses it now.
+    fn send(&mut self, m: &[u8]) -> bool;
+    /// Sends what is queued.
+    fn flush(&mut self);
+    /// Hands each message received so far to `f`.
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8]));
+}
+
+/// Sleeps until `fd` is readable or `max` passes.
+pub fn wait_readable(fd: RawFd, max: Duration) {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: `p` is one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut p, 1, max.as_millis().max(1) as i32) };
+}
+
+/// Asks for `SOCKET_BUFFER` bytes of kernel buffers on `socket`.
+pub fn big_buffers(socket: &UdpSocket) {
+    let s = socket2::SockRef::from(socket);
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+}
+
+/// The bulk workload's figures.
+pub struct Bulk {
+    pub per_sec: f64,
+    /// Server thread CPU time for the whole run.
+    pub server_cpu: Duration,
+    /// Sends the client's library refused (a full window) before it took them.
+    pub refused: u64,
+}
+
+/// `BULK` reliable-ordered 64-byte messages from the client thread (this one) to the
+/// server thread, from the first send to the last receipt.
+pub fn bulk<S: End, C: End>(mut server: S, mut client: C) -> Bulk {
+    let done = Arc::new(AtomicBool::new(false));
+    let server_done = done.clone();
+    let start = Instant::now();
+    let server_thread = std::thread::spawn(move || {
+        let cpu = thread_cpu();
+        let mut got = 0u64;
+        while got < BULK {
+            server.wait(WAIT);
+            server.receive(&mut |m| {
+                assert_eq!(seq_of(m), got, "out of order");
+                got += 1;
+            });
+            // Acks go out (renet sends them only here).
+            server.flush();
+        }
+        let end = Instant::now();
+        server_done.store(true, Ordering::Release);
+        (end, thread_cpu() - cpu, server)
+    });
+    let (mut sent, mut refused) = (0u64, 0u64);
+    while !done.load(Ordering::Acquire) {
+        while sent < BULK {
+            if !client.send(&message(sent)) {
+                refused += 1;
+                break;
+            }
+            sent += 1;
+        }
+        client.flush();
+        client.wait(WAIT);
+    }
+    let (end, server_cpu, _server) = server_thread.join().unwrap();
+    Bulk { per_sec: BULK as f64 / (end - start).as_secs_f64(), server_cpu, refused }
+}
+
+/// `PINGS` round trips: the client thread (this one) sends, the server thread echoes;
+/// RTT p50 and p99.
+pub fn ping_pong<S: End, C: End>(mut server: S, mut client: C) -> (Duration, Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_stop = stop.clone();
+    let server_thread = std::thread::spawn(move || {
+        let mut echo = Vec::new();
+        while !server_stop.load(Ordering::Acquire) {
+            server.wait(WAIT);
+            server.receive(&mut |m| echo.push(m.to_vec()));
+            for m in echo.drain(..) {
+                assert!(server.send(&m), "the echo was refused");
+            }
+            server.flush();
+        }
+        server
+    });
+    let mut rtts = Vec::with_capacity(PINGS);
+    for i in 0..PINGS as u64 {
+        let t = Instant::now();
+        assert!(client.send(&message(i)), "the ping was refused");
+        client.flush();
+        let mut back = false;
+        while !back {
+            client.wait(WAIT);
+            client.receive(&mut |m| {
+                assert_eq!(seq_of(m), i);
+                back = true;
+            });
+        }
+        rtts.push(t.elapsed());
+    }
+    stop.store(true, Ordering::Release);
+    let _server = server_thread.join().unwrap();
+    rtts.sort();
+    (percentile(&rtts, 0.5), percentile(&rtts, 0.99))
+}
+
+/// kaos-rudp's server side, bound to its one client.
+pub struct KaosServerEnd {
+    server: RudpServer,
+    client: SocketAddr,
+}
+
+impl End for KaosServerEnd {
+    fn wait(&mut self, max: Duration) {
+        self.server.poll(Some(max)).unwrap();
+    }
+    fn send(&mut self, m: &[u8]) -> bool {
+        self.server.send_on(&self.client, RELIABLE_ORDERED, m).is_ok()
+    }
+    fn flush(&mut self) {
+        self.server.flush().unwrap();
+    }
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
+        self.server.receive(&self.client, f);
+    }
+}
+
+/// kaos-rudp's client side.
+pub struct KaosClientEnd(RudpTransport);
+
+impl End for KaosClientEnd {
+    fn wait(&mut self, max: Duration) {
+        self.0.poll(Some(max)).unwrap();
+    }
+    fn send(&mut self, m: &[u8]) -> bool {
+        self.0.queue_on(RELIABLE_ORDERED, m).is_ok()
+    }
+    fn flush(&mut self) {
+        self.0.flush().unwrap();
+    }
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
+        self.0.take_messages(|_, m| f(m));
+    }
+}
+
+/// A connected kaos-rudp pair on `backend` with its default window of 1024 messages.
+pub fn kaos_ends(backend: IoBackend) -> (KaosServerEnd, KaosClientEnd) {
+    let mut cfg = RudpConfig::with_window(1024);
+    cfg.io = backend;
+    cfg.recv_buffer = SOCKET_BUFFER;
+    cfg.send_buffer = SOCKET_BUFFER;
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut server = RudpServer::with_config(any, cfg.clone()).unwrap();
+    let mut client = RudpTransport::with_config(any, server.local_addr().unwrap(), cfg).unwrap();
+    while !client.is_connected() {
+        server.process().unwrap();
+        client.process().unwrap();
+    }
+    let addr = client.local_addr().unwrap();
+    while server.accept().is_none() {
+        server.process().unwrap();
+    }
+    (KaosServerEnd { server, client: addr }, KaosClientEnd(client))
+}
