@@ -29,6 +29,8 @@ use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, REL
 
 #[path = "rudp/peers.rs"]
 mod peers;
+#[path = "rudp/processes.rs"]
+mod processes;
 #[path = "rudp/threads.rs"]
 mod threads;
 
@@ -281,6 +283,9 @@ fn kaos_fanout(backend: IoBackend, sleep: bool) -> Fanout {
 /// Runs the rows whose `section/library` name contains the first argument (all without
 /// one): `cargo bench -p kaos-benches --bench rudp -- fan-out/kaos`.
 fn main() {
+    if let Ok(lib) = std::env::var("KAOS_RUDP_SERVE") {
+        return processes::serve(&lib);
+    }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
     let wanted = |section: &str, name: &str| format!("{section}/{name}").contains(&filter);
     type Row<T> = (&'static str, fn() -> T);
@@ -322,6 +327,8 @@ fn main() {
 #[derive(Clone, Copy)]
 struct ThreadRun {
     per_sec: f64,
+    /// Bulk with the server in another process.
+    across: f64,
     server_cpu: Duration,
     refused: u64,
     p50: Duration,
@@ -331,6 +338,8 @@ struct ThreadRun {
 /// One library in the threaded workloads.
 struct ThreadRow {
     name: &'static str,
+    /// The library's name for the process workload's child.
+    child: &'static str,
     peer: bool,
     bulk: fn() -> threads::Bulk,
     rtt: fn() -> (Duration, Duration),
@@ -342,6 +351,7 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
     let rows = [
         ThreadRow {
             name: "kaos-rudp (mio)",
+            child: "kaos-mio",
             peer: false,
             bulk: || {
                 let (s, c) = kaos_ends(IoBackend::Mio);
@@ -355,6 +365,7 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
         #[cfg(target_os = "linux")]
         ThreadRow {
             name: "kaos-rudp (io_uring)",
+            child: "kaos-uring",
             peer: false,
             bulk: || {
                 let (s, c) = kaos_ends(IoBackend::Uring);
@@ -367,6 +378,7 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
         },
         ThreadRow {
             name: "renet 2.0.1 (netcode)",
+            child: "renet",
             peer: true,
             bulk: || {
                 let (s, c) = peers::renet_ends();
@@ -379,6 +391,7 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
         },
         ThreadRow {
             name: "rusty_enet 0.4.1",
+            child: "rusty_enet",
             peer: true,
             bulk: || {
                 let (s, c) = peers::enet_ends();
@@ -399,13 +412,29 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
         for (i, r) in rows.iter().enumerate() {
             let b = (r.bulk)();
             let (p50, p99) = (r.rtt)();
-            runs[i].push(ThreadRun { per_sec: b.per_sec, server_cpu: b.server_cpu, refused: b.refused, p50, p99 });
+            let across = processes::bulk(r.child).per_sec;
+            runs[i].push(ThreadRun {
+                per_sec: b.per_sec,
+                across,
+                server_cpu: b.server_cpu,
+                refused: b.refused,
+                p50,
+                p99,
+            });
         }
     }
     println!("reliable UDP over loopback, client and server on their own threads sleeping on their sockets ({ROUNDS} interleaved rounds, medians)");
     println!(
-        "{:<24} {:>12} {:>16} {:>9} {:>10} {:>10} {:>18}",
-        "library", "bulk msgs/s", "server CPU/run", "refused", "RTT p50", "RTT p99", "bulk vs best peer"
+        "{:<24} {:>12} {:>16} {:>9} {:>10} {:>10} {:>18} {:>16} {:>10}",
+        "library",
+        "bulk msgs/s",
+        "server CPU/run",
+        "refused",
+        "RTT p50",
+        "RTT p99",
+        "bulk vs best peer",
+        "across processes",
+        "vs best"
     );
     let med = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -417,23 +446,31 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
             med(&mut v)
         };
         // The median of per-round ratios to the round's best peer.
-        let mut ratios: Vec<f64> = (0..ROUNDS)
-            .filter_map(|k| {
-                let best =
-                    rows.iter().zip(&runs).filter(|(r, _)| r.peer).map(|(_, v)| v[k].per_sec).fold(0.0, f64::max);
-                (best > 0.0 && !r.peer).then(|| runs[i][k].per_sec / best)
-            })
-            .collect();
-        let ratio = if ratios.is_empty() { String::new() } else { format!("{:.2}x", med(&mut ratios)) };
+        let ratio = |f: fn(&ThreadRun) -> f64| {
+            let mut ratios: Vec<f64> = (0..ROUNDS)
+                .filter_map(|k| {
+                    let best =
+                        rows.iter().zip(&runs).filter(|(r, _)| r.peer).map(|(_, v)| f(&v[k])).fold(0.0, f64::max);
+                    (best > 0.0 && !r.peer).then(|| f(&runs[i][k]) / best)
+                })
+                .collect();
+            if ratios.is_empty() {
+                String::new()
+            } else {
+                format!("{:.2}x", med(&mut ratios))
+            }
+        };
         println!(
-            "{:<24} {:>12.0} {:>14.1}ms {:>9.0} {:>8.1}µs {:>8.1}µs {:>18}",
+            "{:<24} {:>12.0} {:>14.1}ms {:>9.0} {:>8.1}µs {:>8.1}µs {:>18} {:>16.0} {:>10}",
             r.name,
             col(&|x| x.per_sec),
             col(&|x| x.server_cpu.as_secs_f64() * 1e3),
             col(&|x| x.refused as f64),
             col(&|x| micros(x.p50)),
             col(&|x| micros(x.p99)),
-            ratio
+            ratio(|x| x.per_sec),
+            col(&|x| x.across),
+            ratio(|x| x.across)
         );
     }
 }

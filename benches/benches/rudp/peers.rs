@@ -570,3 +570,96 @@ pub(super) fn renet_ends() -> (RenetServerEnd, RenetClientEnd) {
         RenetClientEnd { client: r.client, transport: r.client_transport, fd: r.client_fd, last: Instant::now() };
     (server, client)
 }
+
+/// A rusty_enet server socket waiting for one client (the process workload): returns
+/// the host, its socket and its port.
+pub(super) fn enet_listen() -> (Host<UdpSocket>, RawFd, u16) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    big_buffers(&socket);
+    let (port, fd) = (socket.local_addr().unwrap().port(), socket.as_raw_fd());
+    let settings = HostSettings { peer_limit: 4, channel_limit: 1, ..Default::default() };
+    (Host::new(socket, settings).unwrap(), fd, port)
+}
+
+/// Waits for the client of `enet_listen`'s host.
+pub(super) fn enet_accept((mut host, fd, _): (Host<UdpSocket>, RawFd, u16)) -> EnetEnd {
+    loop {
+        wait_readable(fd, Duration::from_millis(1));
+        while let Some(e) = host.service().unwrap() {
+            if let Event::Connect { peer, .. } = e {
+                let peer = peer.id();
+                return EnetEnd { host, peer, fd, inbox: VecDeque::new() };
+            }
+        }
+    }
+}
+
+/// A rusty_enet client connected to `addr`.
+pub(super) fn enet_connect(addr: SocketAddr) -> EnetEnd {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    big_buffers(&socket);
+    let fd = socket.as_raw_fd();
+    let mut host = Host::new(socket, HostSettings { peer_limit: 1, channel_limit: 1, ..Default::default() }).unwrap();
+    let peer = host.connect(addr, 1, 0).unwrap().id();
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert!(Instant::now() < end, "rusty_enet connect timeout");
+        wait_readable(fd, Duration::from_millis(1));
+        while let Some(e) = host.service().unwrap() {
+            if matches!(e, Event::Connect { .. }) {
+                return EnetEnd { host, peer, fd, inbox: VecDeque::new() };
+            }
+        }
+    }
+}
+
+/// A renet server waiting for one client (the process workload), and its port.
+pub(super) fn renet_listen() -> (RenetServerEnd, u16) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    big_buffers(&socket);
+    let (addr, fd) = (socket.local_addr().unwrap(), socket.as_raw_fd());
+    let config = ServerConfig {
+        current_time: now,
+        max_clients: 4,
+        protocol_id: PROTOCOL_ID,
+        public_addresses: vec![addr],
+        authentication: ServerAuthentication::Unsecure,
+    };
+    let transport = NetcodeServerTransport::new(config, socket).unwrap();
+    let server = RenetServer::new(renet_config());
+    (RenetServerEnd { server, transport, client_id: 0, fd, last: Instant::now() }, addr.port())
+}
+
+/// Waits for the client of `renet_listen`'s server.
+pub(super) fn renet_accept(mut end: RenetServerEnd) -> RenetServerEnd {
+    loop {
+        end.wait(Duration::from_millis(1));
+        while let Some(e) = end.server.get_event() {
+            if let ServerEvent::ClientConnected { client_id } = e {
+                end.client_id = client_id;
+                return end;
+            }
+        }
+        end.flush();
+    }
+}
+
+/// A renet client connected to `addr`.
+pub(super) fn renet_connect(addr: SocketAddr) -> RenetClientEnd {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    big_buffers(&socket);
+    let fd = socket.as_raw_fd();
+    let auth =
+        ClientAuthentication::Unsecure { protocol_id: PROTOCOL_ID, client_id: 42, server_addr: addr, user_data: None };
+    let transport = NetcodeClientTransport::new(now, auth, socket).unwrap();
+    let mut end = RenetClientEnd { client: RenetClient::new(renet_config()), transport, fd, last: Instant::now() };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !end.client.is_connected() {
+        assert!(Instant::now() < deadline, "renet connect timeout");
+        end.flush();
+        end.wait(Duration::from_millis(1));
+    }
+    end
+}

@@ -169,12 +169,42 @@ impl End for KaosClientEnd {
     }
 }
 
-/// A connected kaos-rudp pair on `backend` with its default window of 1024 messages.
-pub fn kaos_ends(backend: IoBackend) -> (KaosServerEnd, KaosClientEnd) {
+/// kaos-rudp's settings here: a window of 1024 messages, big socket buffers.
+fn kaos_config(backend: IoBackend) -> RudpConfig {
     let mut cfg = RudpConfig::with_window(1024);
     cfg.io = backend;
     cfg.recv_buffer = SOCKET_BUFFER;
     cfg.send_buffer = SOCKET_BUFFER;
+    cfg
+}
+
+/// A kaos-rudp server waiting for one client (the process workload), and its port.
+pub fn kaos_listen(backend: IoBackend) -> (RudpServer, u16) {
+    let server = RudpServer::with_config("127.0.0.1:0".parse().unwrap(), kaos_config(backend)).unwrap();
+    let port = server.local_addr().unwrap().port();
+    (server, port)
+}
+
+/// Waits for the client of `kaos_listen`'s server.
+pub fn kaos_accept(mut server: RudpServer) -> KaosServerEnd {
+    loop {
+        server.poll(Some(WAIT)).unwrap();
+        if let Some(client) = server.accept() {
+            return KaosServerEnd { server, client };
+        }
+    }
+}
+
+/// A kaos-rudp client connected to `addr`.
+pub fn kaos_connect(backend: IoBackend, addr: SocketAddr) -> KaosClientEnd {
+    let mut client = RudpTransport::with_config("127.0.0.1:0".parse().unwrap(), addr, kaos_config(backend)).unwrap();
+    assert!(client.wait_connected(Duration::from_secs(5)).unwrap(), "kaos-rudp connect timeout");
+    KaosClientEnd(client)
+}
+
+/// A connected kaos-rudp pair on `backend`, made in this thread.
+pub fn kaos_ends(backend: IoBackend) -> (KaosServerEnd, KaosClientEnd) {
+    let cfg = kaos_config(backend);
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut server = RudpServer::with_config(any, cfg.clone()).unwrap();
     let mut client = RudpTransport::with_config(any, server.local_addr().unwrap(), cfg).unwrap();
