@@ -62,21 +62,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
+/// A connected pair for the one-thread workloads, set up as the threaded ones are.
 fn kaos_pair(backend: IoBackend) -> (RudpServer, RudpTransport, SocketAddr) {
-    let mut cfg = RudpConfig::with_window(1024);
-    cfg.io = backend;
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let mut server = RudpServer::with_config(any, cfg.clone()).unwrap();
-    let mut client = RudpTransport::with_config(any, server.local_addr().unwrap(), cfg).unwrap();
-    while !client.is_connected() {
-        server.process().unwrap();
-        client.process().unwrap();
-    }
-    let addr = client.local_addr().unwrap();
-    while server.accept().is_none() {
-        server.process().unwrap();
-    }
-    (server, client, addr)
+    let (server, client) = threads::kaos_ends(backend);
+    (server.server, client.0, server.client)
 }
 
 fn kaos(backend: IoBackend) -> Figures {

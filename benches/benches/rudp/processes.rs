@@ -19,8 +19,8 @@ mod child;
 #[path = "../common/procfs.rs"]
 mod procfs;
 
-use super::threads::{kaos_accept, kaos_connect, kaos_listen, Bulk, End, WAIT};
-use super::{message, peers, seq_of, thread_cpu, BULK};
+use super::threads::{kaos_accept, kaos_connect, kaos_listen, push, Bulk, End, WAIT};
+use super::{peers, seq_of, thread_cpu, BULK};
 
 fn backend(lib: &str) -> IoBackend {
     if lib == "kaos-uring" {
@@ -101,14 +101,7 @@ pub fn bulk(lib: &str) -> Bulk {
     });
     let (mut sent, mut refused) = (0u64, 0u64);
     let line = loop {
-        while sent < BULK {
-            if !client.send(&message(sent)) {
-                refused += 1;
-                break;
-            }
-            sent += 1;
-        }
-        client.flush();
+        push(client.as_mut(), &mut sent, &mut refused);
         if let Ok(line) = rx.try_recv() {
             break line;
         }

@@ -78,18 +78,24 @@ pub fn bulk<S: End, C: End>(mut server: S, mut client: C) -> Bulk {
     });
     let (mut sent, mut refused) = (0u64, 0u64);
     while !done.load(Ordering::Acquire) {
-        while sent < BULK {
-            if !client.send(&message(sent)) {
-                refused += 1;
-                break;
-            }
-            sent += 1;
-        }
-        client.flush();
+        push(&mut client, &mut sent, &mut refused);
         client.wait(WAIT);
     }
     let (end, server_cpu, _server) = server_thread.join().unwrap();
     Bulk { per_sec: BULK as f64 / (end - start).as_secs_f64(), server_cpu, refused }
+}
+
+/// Queues the next bulk messages until the library refuses one (counted) or all are
+/// queued, then sends.
+pub fn push(client: &mut dyn End, sent: &mut u64, refused: &mut u64) {
+    while *sent < BULK {
+        if !client.send(&message(*sent)) {
+            *refused += 1;
+            break;
+        }
+        *sent += 1;
+    }
+    client.flush();
 }
 
 /// `PINGS` round trips: the client thread (this one) sends, the server thread echoes;
@@ -132,8 +138,8 @@ pub fn ping_pong<S: End, C: End>(mut server: S, mut client: C) -> (Duration, Dur
 
 /// kaos-rudp's server side, bound to its one client.
 pub struct KaosServerEnd {
-    server: RudpServer,
-    client: SocketAddr,
+    pub server: RudpServer,
+    pub client: SocketAddr,
 }
 
 impl End for KaosServerEnd {
@@ -152,7 +158,7 @@ impl End for KaosServerEnd {
 }
 
 /// kaos-rudp's client side.
-pub struct KaosClientEnd(RudpTransport);
+pub struct KaosClientEnd(pub RudpTransport);
 
 impl End for KaosClientEnd {
     fn wait(&mut self, max: Duration) {
