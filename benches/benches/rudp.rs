@@ -8,6 +8,9 @@
 //!   per-round ratios to the best peer, server CPU for the run, sends refused for a full
 //!   window, RTT p50/p99 (`rudp/threads.rs`).
 //!
+//! - lossy: the threaded bulk through a relay dropping 0, 1 and 5 % of the datagrams
+//!   each way (`rudp/lossy.rs`).
+//!
 //! The rows below drive both ends from one thread in a busy loop: the CPU cost per
 //! message with no sleeping at all.
 //!
@@ -27,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
 
+#[path = "rudp/lossy.rs"]
+mod lossy;
 #[path = "rudp/peers.rs"]
 mod peers;
 #[path = "rudp/processes.rs"]
@@ -294,6 +299,7 @@ fn main() {
         ("rusty_enet 0.4.1", peers::rusty_enet_fanout),
     ];
     threaded(&|name| wanted("threads", name));
+    lossy_rows(&|name| wanted("lossy", name));
     let rows: Vec<_> = pairs.iter().filter(|(n, _)| wanted("pair", n)).map(|(n, run)| (n, run())).collect();
     if !rows.is_empty() {
         println!("reliable UDP over loopback, one thread driving both ends");
@@ -309,6 +315,44 @@ fn main() {
     }
     for (name, f) in &fan {
         println!("{name:<28} {:>20.2}µs {:>14.0}µs", micros(f.cpu_per_client_tick), micros(f.p99));
+    }
+}
+
+/// Bulk through a relay that loses 0, 1 and 5 % of the datagrams each way (and delivers
+/// 1 % late), client and server on their own threads; the median of 3 rounds.
+fn lossy_rows(wanted: &dyn Fn(&str) -> bool) {
+    let libs = [
+        ("kaos-rudp (mio)", "kaos-mio"),
+        ("kaos-rudp (io_uring)", "kaos-uring"),
+        ("renet 2.0.1 (netcode)", "renet"),
+        ("rusty_enet 0.4.1", "rusty_enet"),
+    ];
+    let libs: Vec<_> = libs.iter().filter(|(name, _)| wanted(name)).collect();
+    if libs.is_empty() {
+        return;
+    }
+    const LOSSES: [f64; 3] = [0.0, 0.01, 0.05];
+    println!(
+        "bulk through a lossy relay (1 % delivered late), client and server on their own threads (median of 3 rounds)"
+    );
+    println!("{:<24} {:>14} {:>14} {:>14}", "library", "0 % loss", "1 % loss", "5 % loss");
+    let mut runs = vec![vec![Vec::new(); LOSSES.len()]; libs.len()];
+    for _ in 0..3 {
+        for (i, (_, lib)) in libs.iter().enumerate() {
+            for (j, &loss) in LOSSES.iter().enumerate() {
+                runs[i][j].push(lossy::bulk(lib, loss));
+            }
+        }
+    }
+    for ((name, _), per_loss) in libs.iter().zip(runs) {
+        let med: Vec<f64> = per_loss
+            .into_iter()
+            .map(|mut v| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            })
+            .collect();
+        println!("{name:<24} {:>14.0} {:>14.0} {:>14.0}", med[0], med[1], med[2]);
     }
 }
 

@@ -613,8 +613,9 @@ pub(super) fn enet_connect(addr: SocketAddr) -> EnetEnd {
     }
 }
 
-/// A renet server waiting for one client (the process workload), and its port.
-pub(super) fn renet_listen() -> (RenetServerEnd, u16) {
+/// A renet server waiting for one client (the process and lossy workloads), and its port;
+/// `also` is another address clients may dial it by (a relay in front of it).
+pub(super) fn renet_listen(also: Option<SocketAddr>) -> (RenetServerEnd, u16) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     big_buffers(&socket);
@@ -623,7 +624,7 @@ pub(super) fn renet_listen() -> (RenetServerEnd, u16) {
         current_time: now,
         max_clients: 4,
         protocol_id: PROTOCOL_ID,
-        public_addresses: vec![addr],
+        public_addresses: std::iter::once(addr).chain(also).collect(),
         authentication: ServerAuthentication::Unsecure,
     };
     let transport = NetcodeServerTransport::new(config, socket).unwrap();

@@ -39,7 +39,7 @@ pub fn serve(lib: &str) {
             Box::new(kaos_accept(server))
         }
         "renet" => {
-            let (server, port) = peers::renet_listen();
+            let (server, port) = peers::renet_listen(None);
             announce(port);
             Box::new(peers::renet_accept(server))
         }
