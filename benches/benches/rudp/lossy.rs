@@ -5,12 +5,10 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kaos_rudp::IoBackend;
-
-use super::threads::{kaos_accept, kaos_connect, kaos_listen, push, End, WAIT};
-use super::{peers, seq_of, BULK};
+use super::threads::{connect, listen, push, receive_bulk, WAIT};
+use super::BULK;
 
 /// Runs a relay on `socket` in front of `server`: returns a flag that stops it. `loss` is
 /// the share of datagrams dropped, `late` the share held back and sent after the next.
@@ -61,49 +59,19 @@ fn relay(socket: UdpSocket, server: SocketAddr, loss: f64, late: f64) -> Arc<Ato
 pub fn bulk(lib: &str, loss: f64) -> f64 {
     let relay_socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let relay_addr = relay_socket.local_addr().unwrap();
-    let (server, addr): (Box<dyn FnOnce() -> Box<dyn End> + Send>, SocketAddr) = match lib {
-        "kaos-mio" | "kaos-uring" => {
-            let backend = if lib == "kaos-uring" { IoBackend::Uring } else { IoBackend::Mio };
-            let (server, port) = kaos_listen(backend);
-            (Box::new(move || Box::new(kaos_accept(server)) as Box<dyn End>), loopback(port))
-        }
-        "rusty_enet" => {
-            let listener = peers::enet_listen();
-            let port = listener.2;
-            (Box::new(move || Box::new(peers::enet_accept(listener)) as Box<dyn End>), loopback(port))
-        }
-        "renet" => {
-            // netcode checks that the address the client dialled is the server's.
-            let (server, port) = peers::renet_listen(Some(relay_addr));
-            (Box::new(move || Box::new(peers::renet_accept(server)) as Box<dyn End>), loopback(port))
-        }
-        other => panic!("unknown library {other}"),
-    };
+    // netcode checks that the address the client dialled is the server's.
+    let (port, accept) = listen(lib, Some(relay_addr));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let stop_relay = relay(relay_socket, addr, loss, 0.01);
     let done = Arc::new(AtomicBool::new(false));
     let server_done = done.clone();
     let server_thread = std::thread::spawn(move || {
-        let mut end = server();
-        let (mut got, mut first) = (0u64, None);
-        while got < BULK {
-            end.wait(WAIT);
-            end.receive(&mut |m| {
-                assert_eq!(seq_of(m), got, "out of order");
-                first.get_or_insert_with(Instant::now);
-                got += 1;
-            });
-            end.flush();
-        }
-        let secs = first.map_or(f64::INFINITY, |f: Instant| f.elapsed().as_secs_f64());
+        let mut end = accept();
+        let secs = receive_bulk(end.as_mut()).elapsed().as_secs_f64();
         server_done.store(true, Ordering::Release);
         secs
     });
-    let mut client: Box<dyn End> = match lib {
-        "kaos-mio" => Box::new(kaos_connect(IoBackend::Mio, relay_addr)),
-        "kaos-uring" => Box::new(kaos_connect(IoBackend::Uring, relay_addr)),
-        "rusty_enet" => Box::new(peers::enet_connect(relay_addr)),
-        _ => Box::new(peers::renet_connect(relay_addr)),
-    };
+    let mut client = connect(lib, relay_addr);
     let (mut sent, mut refused) = (0u64, 0u64);
     while !done.load(Ordering::Acquire) {
         push(client.as_mut(), &mut sent, &mut refused);
@@ -112,8 +80,4 @@ pub fn bulk(lib: &str, loss: f64) -> f64 {
     let secs = server_thread.join().unwrap();
     stop_relay.store(true, Ordering::Release);
     (BULK - 1) as f64 / secs
-}
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }

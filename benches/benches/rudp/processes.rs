@@ -7,9 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use kaos_rudp::IoBackend;
+use std::time::Duration;
 
 // Shared with the benchmarks that also read the child's CPU time and memory.
 #[allow(dead_code)]
@@ -19,49 +17,17 @@ mod child;
 #[path = "../common/procfs.rs"]
 mod procfs;
 
-use super::threads::{kaos_accept, kaos_connect, kaos_listen, push, Bulk, End, WAIT};
-use super::{peers, seq_of, thread_cpu, BULK};
-
-fn backend(lib: &str) -> IoBackend {
-    if lib == "kaos-uring" {
-        IoBackend::Uring
-    } else {
-        IoBackend::Mio
-    }
-}
+use super::threads::{connect, listen, push, receive_bulk, Bulk, WAIT};
+use super::{thread_cpu, BULK};
 
 /// The child: serves `lib` for one client.
 pub fn serve(lib: &str) {
-    let mut end: Box<dyn End> = match lib {
-        "kaos-mio" | "kaos-uring" => {
-            let (server, port) = kaos_listen(backend(lib));
-            announce(port);
-            Box::new(kaos_accept(server))
-        }
-        "renet" => {
-            let (server, port) = peers::renet_listen(None);
-            announce(port);
-            Box::new(peers::renet_accept(server))
-        }
-        "rusty_enet" => {
-            let listener = peers::enet_listen();
-            announce(listener.2);
-            Box::new(peers::enet_accept(listener))
-        }
-        other => panic!("unknown library {other}"),
-    };
+    let (port, accept) = listen(lib, None);
+    println!("{port}");
+    std::io::stdout().flush().unwrap();
+    let mut end = accept();
     let cpu = thread_cpu();
-    let (mut got, mut first) = (0u64, None);
-    while got < BULK {
-        end.wait(WAIT);
-        end.receive(&mut |m| {
-            assert_eq!(seq_of(m), got, "out of order");
-            first.get_or_insert_with(Instant::now);
-            got += 1;
-        });
-        end.flush();
-    }
-    let secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
+    let secs = receive_bulk(end.as_mut()).elapsed().as_secs_f64();
     println!("{secs} {}", (thread_cpu() - cpu).as_secs_f64());
     std::io::stdout().flush().unwrap();
     // Acks for whatever the client still resends, until the parent is done.
@@ -78,20 +44,10 @@ pub fn serve(lib: &str) {
     }
 }
 
-fn announce(port: u16) {
-    println!("{port}");
-    std::io::stdout().flush().unwrap();
-}
-
 /// The client, here, against a server in a child process.
 pub fn bulk(lib: &str) -> Bulk {
     let mut server = child::Child::start(&[("KAOS_RUDP_SERVE", lib)]);
-    let mut client: Box<dyn End> = match lib {
-        "kaos-mio" | "kaos-uring" => Box::new(kaos_connect(backend(lib), server.addr)),
-        "renet" => Box::new(peers::renet_connect(server.addr)),
-        "rusty_enet" => Box::new(peers::enet_connect(server.addr)),
-        other => panic!("unknown library {other}"),
-    };
+    let mut client = connect(lib, server.addr);
     let stdout = server.child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
 
-use super::{message, percentile, seq_of, thread_cpu, BULK, PINGS};
+use super::{message, peers, percentile, seq_of, thread_cpu, BULK, PINGS};
 
 /// The longest a loop sleeps without traffic (timers wake kaos-rudp sooner).
 pub const WAIT: Duration = Duration::from_millis(1);
@@ -62,16 +62,7 @@ pub fn bulk<S: End, C: End>(mut server: S, mut client: C) -> Bulk {
     let start = Instant::now();
     let server_thread = std::thread::spawn(move || {
         let cpu = thread_cpu();
-        let mut got = 0u64;
-        while got < BULK {
-            server.wait(WAIT);
-            server.receive(&mut |m| {
-                assert_eq!(seq_of(m), got, "out of order");
-                got += 1;
-            });
-            // Acks go out (renet sends them only here).
-            server.flush();
-        }
+        receive_bulk(&mut server);
         let end = Instant::now();
         server_done.store(true, Ordering::Release);
         (end, thread_cpu() - cpu, server)
@@ -83,6 +74,22 @@ pub fn bulk<S: End, C: End>(mut server: S, mut client: C) -> Bulk {
     }
     let (end, server_cpu, _server) = server_thread.join().unwrap();
     Bulk { per_sec: BULK as f64 / (end - start).as_secs_f64(), server_cpu, refused }
+}
+
+/// Receives the `BULK` messages, checking their order; returns when the first came.
+pub fn receive_bulk(server: &mut dyn End) -> Instant {
+    let (mut got, mut first) = (0u64, None);
+    while got < BULK {
+        server.wait(WAIT);
+        server.receive(&mut |m| {
+            assert_eq!(seq_of(m), got, "out of order");
+            first.get_or_insert_with(Instant::now);
+            got += 1;
+        });
+        // Acks go out (renet sends them only here).
+        server.flush();
+    }
+    first.unwrap_or_else(Instant::now)
 }
 
 /// Queues the next bulk messages until the library refuses one (counted) or all are
@@ -185,14 +192,14 @@ fn kaos_config(backend: IoBackend) -> RudpConfig {
 }
 
 /// A kaos-rudp server waiting for one client (the process workload), and its port.
-pub fn kaos_listen(backend: IoBackend) -> (RudpServer, u16) {
+fn kaos_listen(backend: IoBackend) -> (RudpServer, u16) {
     let server = RudpServer::with_config("127.0.0.1:0".parse().unwrap(), kaos_config(backend)).unwrap();
     let port = server.local_addr().unwrap().port();
     (server, port)
 }
 
 /// Waits for the client of `kaos_listen`'s server.
-pub fn kaos_accept(mut server: RudpServer) -> KaosServerEnd {
+fn kaos_accept(mut server: RudpServer) -> KaosServerEnd {
     loop {
         server.poll(Some(WAIT)).unwrap();
         if let Some(client) = server.accept() {
@@ -202,10 +209,53 @@ pub fn kaos_accept(mut server: RudpServer) -> KaosServerEnd {
 }
 
 /// A kaos-rudp client connected to `addr`.
-pub fn kaos_connect(backend: IoBackend, addr: SocketAddr) -> KaosClientEnd {
+fn kaos_connect(backend: IoBackend, addr: SocketAddr) -> KaosClientEnd {
     let mut client = RudpTransport::with_config("127.0.0.1:0".parse().unwrap(), addr, kaos_config(backend)).unwrap();
     assert!(client.wait_connected(Duration::from_secs(5)).unwrap(), "kaos-rudp connect timeout");
     KaosClientEnd(client)
+}
+
+/// The backend a library name ("kaos-mio", "kaos-uring") asks for.
+fn backend(lib: &str) -> IoBackend {
+    if lib == "kaos-uring" {
+        IoBackend::Uring
+    } else {
+        IoBackend::Mio
+    }
+}
+
+/// Accepts a server's one client, on the thread that will serve it.
+pub type Accept = Box<dyn FnOnce() -> Box<dyn End> + Send>;
+
+/// A server of `lib` ("kaos-mio", "kaos-uring", "renet", "rusty_enet") waiting for one
+/// client: its port and what accepts the client. `also` is another address clients may
+/// dial it by (a relay in front of it).
+pub fn listen(lib: &str, also: Option<SocketAddr>) -> (u16, Accept) {
+    match lib {
+        "kaos-mio" | "kaos-uring" => {
+            let (server, port) = kaos_listen(backend(lib));
+            (port, Box::new(move || Box::new(kaos_accept(server)) as Box<dyn End>))
+        }
+        "renet" => {
+            let (server, port) = peers::renet_listen(also);
+            (port, Box::new(move || Box::new(peers::renet_accept(server)) as Box<dyn End>))
+        }
+        "rusty_enet" => {
+            let listener = peers::enet_listen();
+            (listener.2, Box::new(move || Box::new(peers::enet_accept(listener)) as Box<dyn End>))
+        }
+        other => panic!("unknown library {other}"),
+    }
+}
+
+/// A client of `lib` connected to `addr`.
+pub fn connect(lib: &str, addr: SocketAddr) -> Box<dyn End> {
+    match lib {
+        "kaos-mio" | "kaos-uring" => Box::new(kaos_connect(backend(lib), addr)),
+        "renet" => Box::new(peers::renet_connect(addr)),
+        "rusty_enet" => Box::new(peers::enet_connect(addr)),
+        other => panic!("unknown library {other}"),
+    }
 }
 
 /// A connected kaos-rudp pair on `backend`, made in this thread.
