@@ -306,7 +306,7 @@ impl HttpServer {
                         break;
                     }
                     Parsed::Request(request, raw_path, keep_alive) => {
-                        if self.dispatch(t, request, &raw_path, keep_alive, now) {
+                        if self.dispatch(t, request, &raw_path, keep_alive) {
                             return; // handed off
                         }
                     }
@@ -363,27 +363,34 @@ impl HttpServer {
         }
     }
 
-    /// Routes one HTTP/2 request, as `dispatch` does an HTTP/1.1 one.
+    /// Routes one HTTP/2 request.
     fn dispatch_h2(&mut self, t: usize, ready: Ready) {
         let Ready { stream, mut request, raw_path } = ready;
         let Some(conn) = self.conns.get(&t) else { return };
         request.peer = Some(conn.peer);
-        let generation = conn.generation;
-        if let Some(response) = self.cfg.cors.as_ref().and_then(|c| c.preflight(&request)) {
-            return self.answer_h2(t, stream, response);
+        let id = JobId { token: t, generation: conn.generation, seq: u64::from(stream) };
+        if let Some(response) = self.route(request, &raw_path, id) {
+            self.answer_h2(t, stream, response);
         }
-        let response = match self.router.find(request.method, &raw_path, &mut request.params) {
+    }
+
+    /// CORS preflights and the router, for both protocols: the response now, or `None`
+    /// once the request went to a worker as job `id` (its answer comes to `complete`).
+    fn route(&mut self, mut request: Request, raw_path: &str, id: JobId) -> Option<Response> {
+        if let Some(response) = self.cfg.cors.as_ref().and_then(|c| c.preflight(&request)) {
+            return Some(response);
+        }
+        Some(match self.router.find(request.method, raw_path, &mut request.params) {
             Lookup::Handler(handler, Run::Inline) => {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&request)))
                     .unwrap_or_else(|_| self.cfg.error(500, "handler panicked"))
             }
             Lookup::Handler(handler, Run::Blocking) => {
-                let id = JobId { token: t, generation, seq: u64::from(stream) };
                 if self.pool.submit(id, handler, request).is_ok() {
-                    return;
+                    return None;
                 }
                 // Answered here, not through `complete`: that would process the
-                // connection again from inside this loop.
+                // connection again from inside its own loop.
                 self.cfg.error(503, "server busy").header("Retry-After", "1")
             }
             Lookup::WrongMethod(allowed) => {
@@ -391,8 +398,7 @@ impl HttpServer {
                 self.cfg.error(405, "method not allowed").header("Allow", &allow.join(", "))
             }
             Lookup::Missing => self.cfg.error(404, "not found"),
-        };
-        self.answer_h2(t, stream, response);
+        })
     }
 
     /// Queues `response` on HTTP/2 stream `stream` of connection `t`.
@@ -418,13 +424,9 @@ impl HttpServer {
     }
 
     /// Routes one request. Returns true if the connection was handed off (upgrade).
-    fn dispatch(&mut self, t: usize, mut request: Request, raw_path: &str, keep_alive: bool, now: Instant) -> bool {
+    fn dispatch(&mut self, t: usize, mut request: Request, raw_path: &str, keep_alive: bool) -> bool {
         let origin = request.header("origin").map(str::to_string);
         let head = request.method == Method::Head;
-        if let Some(response) = self.cfg.cors.as_ref().and_then(|c| c.preflight(&request)) {
-            self.fill(t, response, keep_alive, head, origin);
-            return false;
-        }
         let wants_upgrade = request.method == Method::Get
             && request.header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
             && self.upgrade.is_some()
@@ -432,32 +434,16 @@ impl HttpServer {
         if wants_upgrade {
             return self.hand_off(t, request);
         }
-        match self.router.find(request.method, raw_path, &mut request.params) {
-            Lookup::Handler(handler, Run::Inline) => {
-                let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&request)))
-                    .unwrap_or_else(|_| self.cfg.error(500, "handler panicked"));
-                self.fill(t, response, keep_alive, head, origin);
-            }
-            Lookup::Handler(handler, Run::Blocking) => {
+        let Some(conn) = self.conns.get(&t) else { return false };
+        let id = JobId { token: t, generation: conn.generation, seq: conn.next_seq };
+        match self.route(request, raw_path, id) {
+            Some(response) => self.fill(t, response, keep_alive, head, origin),
+            None => {
+                // A worker has it: its slot waits in order for the answer.
                 let Some(conn) = self.conns.get_mut(&t) else { return false };
-                let seq = conn.next_seq;
                 conn.next_seq += 1;
                 let close = !keep_alive || self.draining_since.is_some();
-                conn.slots.push_back(Slot { seq, bytes: None, close, head, origin });
-                let id = JobId { token: t, generation: conn.generation, seq };
-                if self.pool.submit(id, handler, request).is_err() {
-                    let busy = self.cfg.error(503, "server busy").header("Retry-After", "1");
-                    self.complete(id, busy, now);
-                }
-            }
-            Lookup::WrongMethod(allowed) => {
-                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                let response = self.cfg.error(405, "method not allowed").header("Allow", &allow.join(", "));
-                self.fill(t, response, keep_alive, head, origin);
-            }
-            Lookup::Missing => {
-                let response = self.cfg.error(404, "not found");
-                self.fill(t, response, keep_alive, head, origin)
+                conn.slots.push_back(Slot { seq: id.seq, bytes: None, close, head, origin });
             }
         }
         false
