@@ -254,6 +254,12 @@ impl ReliableSender {
         resend
     }
 
+    /// Whether the window is full: another message of `single` bytes would be refused.
+    pub(crate) fn window_full(&self, slots: &[SendSlot], ring: &[u8], single: usize) -> bool {
+        self.next_id.wrapping_sub(self.oldest) as usize >= slots.len()
+            || self.head.wrapping_sub(self.tail) as usize + single > ring.len()
+    }
+
     /// Whether anything waits to be sent.
     pub(crate) fn has_pending(&self) -> bool {
         self.resend_pending > 0 || self.next_unsent != self.next_id

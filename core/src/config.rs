@@ -8,7 +8,7 @@
 //! [`Config::fingerprint`]s and refuses a mismatch.
 
 use crate::time::Duration;
-use crate::wire::{MessageFrame, DATA_HEADER_LEN, MIN_DATAGRAM};
+use crate::wire::{MessageFrame, ACK_NOW_LEN, DATA_HEADER_LEN, MIN_DATAGRAM};
 
 /// Most channels a connection can have.
 pub const MAX_CHANNELS: usize = 8;
@@ -199,12 +199,12 @@ impl Config {
 
     /// Payload bytes of one fragment (every fragment but the last carries exactly this).
     pub fn fragment_payload(&self) -> usize {
-        self.max_datagram as usize - DATA_HEADER_LEN - MessageFrame::header_len(true, true)
+        self.max_datagram as usize - DATA_HEADER_LEN - ACK_NOW_LEN - MessageFrame::header_len(true, true)
     }
 
     /// Largest message sent without fragmentation on a channel.
     pub fn single_payload(&self, reliable: bool) -> usize {
-        self.max_datagram as usize - DATA_HEADER_LEN - MessageFrame::header_len(reliable, false)
+        self.max_datagram as usize - DATA_HEADER_LEN - ACK_NOW_LEN - MessageFrame::header_len(reliable, false)
     }
 
     /// Checks every constraint.

@@ -220,6 +220,8 @@ pub struct Stats {
     pub messages_resent: u64,
     /// Payload bytes of those resends.
     pub bytes_resent: u64,
+    /// Retransmission timeouts that fired (losses no ack revealed).
+    pub timeouts: u64,
     /// Messages delivered to the application.
     pub messages_delivered: u64,
     /// Datagrams dropped as invalid (bad checksum, malformed, out of window, duplicate).

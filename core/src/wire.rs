@@ -27,7 +27,8 @@ use core::fmt;
 /// Protocol identifier, the first two bytes of every datagram (`"NK"` little-endian).
 pub const PROTOCOL_ID: u16 = 0x4B4E;
 /// Wire version; a peer with another version is rejected at the first packet.
-pub const VERSION: u8 = 1;
+/// Version 2 added the ack-now frame.
+pub const VERSION: u8 = 2;
 /// Length of the common header.
 pub const HEADER_LEN: usize = 8;
 /// Length of a data packet's header, common header included.
@@ -449,6 +450,9 @@ pub fn parse_disconnect<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<u16, WireE
 const FRAME_MESSAGE: u8 = 0x01;
 /// Frame kind: ack-eliciting keep-alive, no payload.
 const FRAME_PING: u8 = 0x02;
+/// Frame kind: the sender waits for this packet's ack (its window is full, or the packet
+/// repairs a loss): ack at once instead of holding the ack. No payload.
+const FRAME_ACK_NOW: u8 = 0x03;
 /// Message flag: a 32-bit stream offset follows (reliable channels).
 const FLAG_OFFSET: u8 = 0x10;
 /// Message flag: fragment index and count follow.
@@ -545,6 +549,8 @@ pub fn emit_message_header(
 pub enum Frame<'a> {
     /// Keep-alive: asks for an ack, carries nothing.
     Ping,
+    /// Asks for the ack without the usual delay, carries nothing.
+    AckNow,
     /// An application message or fragment.
     Message(MessageFrame<'a>),
 }
@@ -553,6 +559,15 @@ pub enum Frame<'a> {
 pub fn emit_ping(buf: &mut [u8]) -> Result<usize, WireError> {
     *buf.first_mut().ok_or(WireError::BufferTooSmall)? = FRAME_PING;
     Ok(1)
+}
+
+/// Length of an ack-now frame: every data packet keeps this much room for one.
+pub const ACK_NOW_LEN: usize = 1;
+
+/// Writes an ack-now frame; returns its length.
+pub fn emit_ack_now(buf: &mut [u8]) -> Result<usize, WireError> {
+    *buf.first_mut().ok_or(WireError::BufferTooSmall)? = FRAME_ACK_NOW;
+    Ok(ACK_NOW_LEN)
 }
 
 /// Iterator over the frames of a data packet's body. Yields an error at most once, then
@@ -575,6 +590,10 @@ impl<'a> FrameReader<'a> {
         if kind == FRAME_PING {
             self.rest = &b[1..];
             return Ok(Frame::Ping);
+        }
+        if kind == FRAME_ACK_NOW {
+            self.rest = &b[1..];
+            return Ok(Frame::AckNow);
         }
         if kind & 0x0F != FRAME_MESSAGE || kind & !(0x0F | FLAG_OFFSET | FLAG_FRAGMENT) != 0 {
             return Err(WireError::UnknownFrame(kind));
@@ -686,12 +705,13 @@ mod tests {
         at += f1.emit(&mut buf[at..]).unwrap();
         at += emit_ping(&mut buf[at..]).unwrap();
         at += f2.emit(&mut buf[at..]).unwrap();
+        at += emit_ack_now(&mut buf[at..]).unwrap();
         seal(&mut buf[..at], 42).unwrap();
         let p = Packet::new_checked(&buf[..at]).unwrap();
         p.verify(42).unwrap();
         assert_eq!(DataHeader::parse(&p).unwrap(), h);
         let frames: heapless::Vec<_, 4> = FrameReader::new(&buf[DATA_HEADER_LEN..at]).collect();
-        assert_eq!(&frames[..], &[Ok(Frame::Message(f1)), Ok(Frame::Ping), Ok(Frame::Message(f2))]);
+        assert_eq!(&frames[..], &[Ok(Frame::Message(f1)), Ok(Frame::Ping), Ok(Frame::Message(f2)), Ok(Frame::AckNow)]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
                             let again: Vec<_> = FrameReader::new(&buf).collect();
                             assert_eq!(again, vec![Ok(Frame::Message(m))]);
                         }
-                        Ok(Frame::Ping) => {}
+                        Ok(Frame::Ping | Frame::AckNow) => {}
                         Err(_) => break,
                     }
                 }

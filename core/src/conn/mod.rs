@@ -33,6 +33,7 @@ use crate::queue::ByteQueue;
 use crate::time::{Duration, Instant};
 use crate::window::BitmapWindow;
 use crate::wire::RejectReason;
+use transmit::LOSS_GRANULARITY;
 
 /// One sent data packet awaiting its ack.
 #[repr(C)]
@@ -181,12 +182,22 @@ pub(crate) struct State {
     pub(crate) largest_acked: Option<u16>,
     /// Send time of the oldest outstanding packet: the retransmission timer's base.
     pub(crate) rto_base: Option<Instant>,
+    /// When an outstanding packet overtaken by acked ones counts as lost by time.
+    pub(crate) loss_time: Option<Instant>,
     pub(crate) refs_head: u32,
     pub(crate) refs_tail: u32,
     pub(crate) rr_channel: usize,
     pub(crate) outbox_q: ByteQueue,
     pub(crate) outbox_frag_next: u8,
     pub(crate) ping_pending: bool,
+    /// When to probe for the ack a waiting sender asked for (see `probe_timeout`).
+    pub(crate) probe_at: Option<Instant>,
+    /// Probes sent since the last ack: each waits twice as long.
+    pub(crate) probes: u8,
+    /// A probe (ack-eliciting, ack-now) is due.
+    pub(crate) probe_pending: bool,
+    /// When the last probe went out, until an ack arrives.
+    pub(crate) last_probe: Option<Instant>,
     pub(crate) last_send: Instant,
     // Receiving.
     pub(crate) recv_window: BitmapWindow,
@@ -243,12 +254,17 @@ impl<S: AsMut<[u64]>> Connection<S> {
             oldest_seq: 0,
             largest_acked: None,
             rto_base: None,
+            loss_time: None,
             refs_head: 0,
             refs_tail: 0,
             rr_channel: 0,
             outbox_q: ByteQueue::new(),
             outbox_frag_next: 0,
             ping_pending: false,
+            probe_at: None,
+            probes: 0,
+            probe_pending: false,
+            last_probe: None,
             last_send: now,
             recv_window: BitmapWindow::new(),
             latest_recv_time: now,
@@ -538,6 +554,14 @@ impl State {
                     self.set_closed(DisconnectReason::TimedOut);
                     return;
                 }
+                if self.loss_time.is_some_and(|t| now >= t) {
+                    self.detect_lost(mem, now);
+                    self.advance_oldest(mem);
+                }
+                if self.probe_at.is_some_and(|t| now >= t) {
+                    self.probe_at = None;
+                    self.probe_pending = self.oldest_seq != self.next_seq;
+                }
                 if let Some(deadline) = self.rto_deadline() {
                     if now >= deadline {
                         self.on_rto(mem, now);
@@ -554,8 +578,20 @@ impl State {
         }
     }
 
+    /// How long a sender that asked for an immediate ack waits for it before probing:
+    /// RFC 9002's probe timeout without the peer's ack delay (it acks at once), so a
+    /// probe goes out `max_ack_delay` before the retransmission timer would fire;
+    /// doubled per unanswered probe.
+    pub(crate) fn probe_timeout(&self) -> Duration {
+        let var = (4 * self.rtt.variance().as_micros()).max(LOSS_GRANULARITY.as_micros());
+        Duration::from_micros((self.rtt.smoothed().as_micros() + var) << self.probes.min(6))
+    }
+
+    /// The retransmission timer: an RTO after the oldest outstanding packet, and after
+    /// the last probe (whose ack tells what was lost without declaring it all lost).
     fn rto_deadline(&self) -> Option<Instant> {
-        self.rto_base.map(|b| b + self.rtt.rto())
+        let rto = self.rtt.rto();
+        self.rto_base.map(|b| (b + rto).max(self.last_probe.map_or(b, |p| p + rto)))
     }
 
     /// Re-reads the send time of the oldest outstanding packet after `oldest_seq` moved.
@@ -579,13 +615,19 @@ impl State {
                 if let Some(a) = self.ack_deadline {
                     t = t.min(a);
                 }
-                if let Some(base) = self.rto_base {
-                    t = t.min(base + self.rtt.rto());
+                if let Some(d) = self.rto_deadline() {
+                    t = t.min(d);
+                }
+                if let Some(l) = self.loss_time {
+                    t = t.min(l);
+                }
+                if let Some(p) = self.probe_at.filter(|_| self.oldest_seq != self.next_seq) {
+                    t = t.min(p);
                 }
                 if let Some(f) = self.reasm.next_expiry(self.cfg.fragment_timeout) {
                     t = t.min(f);
                 }
-                if self.accept_pending || self.ping_pending {
+                if self.accept_pending || self.ping_pending || self.probe_pending {
                     t = Instant::ZERO;
                 }
                 Some(t)

@@ -152,7 +152,7 @@ pub(crate) fn clear_tables(cfg: &Config, layout: &Layout, words: &mut [u64]) {
 
 /// What a parked connection needs to process a datagram.
 enum Need {
-    /// Nothing: not a data packet, or one with pings and acks only.
+    /// Nothing: not a data packet, or one with pings, ack requests and acks only.
     None,
     /// Storage: an authentic, fresh data packet with messages (or frames that do not
     /// parse, which the connection counts and drops).
@@ -175,7 +175,7 @@ impl State {
         if self.recv_window.check(h.seq).is_err() {
             return Need::Invalid;
         }
-        if FrameReader::new(&datagram[DATA_HEADER_LEN..]).any(|f| !matches!(f, Ok(Frame::Ping))) {
+        if FrameReader::new(&datagram[DATA_HEADER_LEN..]).any(|f| !matches!(f, Ok(Frame::Ping | Frame::AckNow))) {
             Need::Messages
         } else {
             Need::None

@@ -99,7 +99,7 @@ impl State {
         let frames = &p.as_bytes()[DATA_HEADER_LEN..];
         // Pass 1: validate every frame; any failure drops the whole packet unacked, so
         // the peer resends and nothing is half-applied.
-        let mut eliciting = false;
+        let (mut eliciting, mut ack_now) = (false, false);
         for f in FrameReader::new(frames) {
             match f {
                 Err(_) => {
@@ -107,6 +107,10 @@ impl State {
                     return;
                 }
                 Ok(Frame::Ping) => eliciting = true,
+                Ok(Frame::AckNow) => {
+                    eliciting = true;
+                    ack_now = true;
+                }
                 Ok(Frame::Message(m)) => {
                     eliciting = true;
                     match self.precheck(mem, &m) {
@@ -124,6 +128,7 @@ impl State {
             }
         }
         // Accepted.
+        let in_order = !self.recv_window.is_started() || h.seq == self.recv_window.latest().wrapping_add(1);
         let _ = self.recv_window.insert(h.seq);
         if self.recv_window.latest() == h.seq {
             self.latest_recv_time = now;
@@ -137,7 +142,11 @@ impl State {
         }
         if eliciting {
             self.unacked_eliciting += 1;
-            let deadline = if self.unacked_eliciting >= 2 { now } else { now + self.cfg.max_ack_delay };
+            // Ack at once every second packet, when asked to (the sender waits for it),
+            // and after a gap or a late packet (the sender's loss detection needs it,
+            // RFC 9000 §13.2.1); otherwise hold the ack hoping to piggyback it.
+            let at_once = self.unacked_eliciting >= 2 || ack_now || !in_order;
+            let deadline = if at_once { now } else { now + self.cfg.max_ack_delay };
             self.ack_deadline = Some(self.ack_deadline.map_or(deadline, |d| d.min(deadline)));
         }
     }
@@ -240,6 +249,7 @@ impl State {
         }
         let p = mem.sent.len();
         let mut touched = 0u32;
+        let acked_before = self.stats.packets_acked;
         for s in acked_iter(h.ack, h.ack_bits) {
             if seq_diff(s, self.oldest_seq) < 0 {
                 break;
@@ -265,18 +275,20 @@ impl State {
                 }
             });
         }
-        if self.largest_acked.is_none_or(|l| seq_newer(h.ack, l)) {
+        let newest = self.largest_acked.is_none_or(|l| seq_newer(h.ack, l));
+        if newest {
             self.largest_acked = Some(h.ack);
         }
-        // Packet-threshold loss: three newer packets were acked.
-        if let Some(la) = self.largest_acked {
-            let mut s = self.oldest_seq;
-            while s != self.next_seq && seq_diff(la, s) >= 3 {
-                self.lose_packet(mem, s, now);
-                s = s.wrapping_add(1);
-            }
+        if self.stats.packets_acked != acked_before || newest {
+            // The path answers: probing starts over.
+            self.probes = 0;
+            self.last_probe = None;
         }
+        self.detect_lost(mem, now);
         self.advance_oldest(mem);
+        if self.oldest_seq == self.next_seq {
+            self.probe_at = None;
+        }
         self.release_channels(mem, touched);
     }
 }

@@ -2,14 +2,22 @@
 
 use super::{DisconnectReason, Mem, Phase, Role, SentPacket, State, SENT_OUTSTANDING};
 use crate::channel::ring_read;
-use crate::time::Instant;
+use crate::seq::seq_diff;
+use crate::time::{Duration, Instant};
 use crate::wire::{
-    emit_disconnect, emit_message_header, emit_ping, seal, DataHeader, FragmentInfo, HandshakeRepr, MessageFrame,
-    DATA_HEADER_LEN, MIN_DATAGRAM,
+    emit_ack_now, emit_disconnect, emit_message_header, emit_ping, seal, DataHeader, FragmentInfo, HandshakeRepr,
+    MessageFrame, ACK_NOW_LEN, DATA_HEADER_LEN, MIN_DATAGRAM,
 };
 
 /// `DataHeader::ack_delay` value meaning "no ack yet" (nothing received).
 pub(crate) const NO_ACK: u16 = u16::MAX;
+/// Timer resolution assumed for probes (RFC 9002's kGranularity): waits on epoll fire
+/// with millisecond resolution.
+pub(crate) const LOSS_GRANULARITY: Duration = Duration::from_millis(1);
+/// Shortest time a packet overtaken by acked ones may still arrive before it counts as
+/// lost. Acks, not timers, usually notice it, so this may be finer than the timers; it
+/// stays above scheduling noise on a LAN or loopback.
+const REORDER_FLOOR: Duration = Duration::from_micros(200);
 
 impl State {
     pub(super) fn poll_transmit(&mut self, mem: &mut Mem<'_>, now: Instant, buf: &mut [u8]) -> Option<usize> {
@@ -71,17 +79,34 @@ impl State {
         let mut at = DATA_HEADER_LEN;
         // `tracked`: the packet carries messages and waits for its ack in the sent table.
         let mut tracked = false;
+        let resent_before = self.stats.messages_resent;
         if !lap_full && self.cc.can_send(buf.len() as u32) {
-            tracked |= self.fill_reliable(mem, now, seq, buf, &mut at);
-            tracked |= self.fill_unreliable(mem, buf, &mut at);
+            // Room stays for an ack-now frame (message sizes count it, see `Config`).
+            let room = buf.len() - ACK_NOW_LEN;
+            tracked |= self.fill_reliable(mem, now, seq, &mut buf[..room], &mut at);
+            tracked |= self.fill_unreliable(mem, &mut buf[..room], &mut at);
         }
-        // A keep-alive ping asks for an ack but needs no resend: it is not tracked, so
-        // a parked connection can send it without storage.
-        let ping = self.ping_pending && !tracked;
+        // A keep-alive ping or a probe asks for an ack but needs no resend: it is not
+        // tracked, so a parked connection can send it without storage.
+        let ping = (self.ping_pending || self.probe_pending) && !tracked;
         if ping {
             at += emit_ping(&mut buf[at..]).ok()?;
         }
         self.ping_pending = false;
+        // Ask for the ack at once when waiting for it: a probe, a resend, or the last
+        // two datagrams the windows let out (either may be lost and leave the other
+        // alone, and a lone packet's ack would be held).
+        let ack_now = self.probe_pending
+            || (tracked && (self.stats.messages_resent != resent_before || self.blocked_after(mem, at, 2 * buf.len())));
+        if ack_now {
+            at += emit_ack_now(&mut buf[at..]).ok()?;
+            if self.probe_pending {
+                self.probes = self.probes.saturating_add(1);
+                self.last_probe = Some(now);
+            }
+            self.probe_at = Some(now + self.probe_timeout());
+        }
+        self.probe_pending = false;
         let ack_due = self.ack_deadline.is_some_and(|d| now >= d);
         if !tracked && !ping && !ack_due {
             return None;
@@ -128,6 +153,21 @@ impl State {
         self.ack_deadline = None;
         self.unacked_eliciting = 0;
         Some(at)
+    }
+
+    /// Whether, once a packet of `size` bytes goes out, `next` more bytes cannot until an
+    /// ack comes: the congestion window or the sent table is full, or a reliable channel's
+    /// window is (its messages or its bytes: a message of a datagram's size would be
+    /// refused). Such a packet asks for its ack at once.
+    fn blocked_after(&self, mem: &Mem<'_>, size: usize, next: usize) -> bool {
+        let p = mem.sent.len();
+        let single = self.cfg.single_payload(true);
+        !self.cc.can_send((size + next) as u32)
+            || self.next_seq.wrapping_add(2).wrapping_sub(self.oldest_seq) as usize >= p
+            || (0..self.cfg.channels.len()).any(|ch| {
+                self.cfg.channels[ch].kind.is_reliable()
+                    && self.rel_send[ch].window_full(mem.chans[ch].send_slots, mem.chans[ch].send_bytes, single)
+            })
     }
 
     /// Adds reliable messages (resends first) round-robin over channels. Returns whether
@@ -216,6 +256,31 @@ impl State {
         added
     }
 
+    /// Declares lost every outstanding packet sent before the largest acked one by three
+    /// packets or by 9/8 of the RTT (RFC 9002 §6.1), and arms `loss_time` for the oldest
+    /// one that is not lost yet but may be by time.
+    pub(super) fn detect_lost(&mut self, mem: &mut Mem<'_>, now: Instant) {
+        self.loss_time = None;
+        let Some(la) = self.largest_acked else { return };
+        let rtt = self.rtt.smoothed().max(self.rtt.latest()).as_micros();
+        let delay = Duration::from_micros(rtt + rtt / 8).max(REORDER_FLOOR);
+        let p = mem.sent.len();
+        let mut s = self.oldest_seq;
+        while s != self.next_seq && seq_diff(la, s) > 0 {
+            let pkt = mem.sent[s as usize & (p - 1)];
+            if pkt.flags & SENT_OUTSTANDING != 0 && pkt.seq == s {
+                let lost_at = Instant::from_micros(pkt.sent_time) + delay;
+                if seq_diff(la, s) < 3 && lost_at > now {
+                    // Newer packets were sent later and have fewer acked after them.
+                    self.loss_time = Some(lost_at);
+                    return;
+                }
+                self.lose_packet(mem, s, now);
+            }
+            s = s.wrapping_add(1);
+        }
+    }
+
     /// Declares packet `seq` lost if it is still outstanding.
     pub(super) fn lose_packet(&mut self, mem: &mut Mem<'_>, seq: u16, now: Instant) {
         let p = mem.sent.len();
@@ -282,6 +347,7 @@ impl State {
             seq = seq.wrapping_add(1);
         }
         self.rtt.on_timeout();
+        self.stats.timeouts += 1;
         self.advance_oldest(mem);
         self.release_channels(mem, u32::MAX);
     }

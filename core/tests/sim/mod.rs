@@ -270,9 +270,35 @@ impl Sim {
         }
     }
 
-    /// One round: feed, transmit everything, deliver what is due, collect events.
+    /// One round: feed, transmit everything, deliver what is due, collect events, and
+    /// feed and transmit again (what the deliveries released goes out at once, as an
+    /// I/O loop sends after it receives).
     pub fn step(&mut self) {
         self.feed();
+        self.transmit_all();
+        let mut reply = vec![0u8; 2048];
+        while self.heap.peek().is_some_and(|d| d.at <= self.now.as_micros()) {
+            let d = self.heap.pop().unwrap();
+            if d.to_server {
+                if let Some(n) = self.server.handle_datagram(self.now, CLIENT.parse().unwrap(), &d.data, &mut reply) {
+                    assert!(n <= d.data.len(), "server amplified a stateless reply");
+                    let r = reply[..n].to_vec();
+                    self.transmit(false, &r);
+                }
+            } else if self.parked_client(|p, now| p.handle_datagram(now, &d.data)) == Some(true) {
+                self.parked_received += 1;
+            } else {
+                self.client.handle_datagram(self.now, &d.data);
+            }
+        }
+        self.collect_events();
+        self.parked_client(|p, now| p.handle_timeout(now));
+        self.feed();
+        self.transmit_all();
+    }
+
+    /// Sends everything both sides have to send now.
+    fn transmit_all(&mut self) {
         let mut buf = vec![0u8; 2048];
         // A parked client sends its keep-alives and acks without storage.
         let parked_out = self.parked_client(|p, now| {
@@ -295,23 +321,6 @@ impl Sim {
             let d = buf[..n].to_vec();
             self.transmit(false, &d);
         }
-        let mut reply = vec![0u8; 2048];
-        while self.heap.peek().is_some_and(|d| d.at <= self.now.as_micros()) {
-            let d = self.heap.pop().unwrap();
-            if d.to_server {
-                if let Some(n) = self.server.handle_datagram(self.now, CLIENT.parse().unwrap(), &d.data, &mut reply) {
-                    assert!(n <= d.data.len(), "server amplified a stateless reply");
-                    let r = reply[..n].to_vec();
-                    self.transmit(false, &r);
-                }
-            } else if self.parked_client(|p, now| p.handle_datagram(now, &d.data)) == Some(true) {
-                self.parked_received += 1;
-            } else {
-                self.client.handle_datagram(self.now, &d.data);
-            }
-        }
-        self.collect_events();
-        self.parked_client(|p, now| p.handle_timeout(now));
     }
 
     pub fn collect_events(&mut self) {
