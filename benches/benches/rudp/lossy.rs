@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::threads::{connect, listen, push, receive_bulk, WAIT};
+use super::threads::{connect, listen, push, receive_bulk, Timeline, WAIT};
 use super::BULK;
 
 /// Runs a relay on `socket` in front of `server`: returns a flag that stops it. `loss` is
@@ -67,7 +67,7 @@ pub fn bulk(lib: &str, loss: f64) -> f64 {
     let server_done = done.clone();
     let server_thread = std::thread::spawn(move || {
         let mut end = accept();
-        let secs = receive_bulk(end.as_mut()).elapsed().as_secs_f64();
+        let secs = receive_bulk(end.as_mut(), &mut Timeline::default()).elapsed().as_secs_f64();
         server_done.store(true, Ordering::Release);
         secs
     });

@@ -17,7 +17,7 @@ mod child;
 #[path = "../common/procfs.rs"]
 mod procfs;
 
-use super::threads::{connect, listen, push, receive_bulk, Bulk, WAIT};
+use super::threads::{connect, listen, push, receive_bulk, Bulk, Timeline, WAIT};
 use super::{thread_cpu, BULK};
 
 /// The child: serves `lib` for one client.
@@ -27,8 +27,12 @@ pub fn serve(lib: &str) {
     std::io::stdout().flush().unwrap();
     let mut end = accept();
     let cpu = thread_cpu();
-    let secs = receive_bulk(end.as_mut()).elapsed().as_secs_f64();
+    let mut wakes = Timeline::default();
+    let secs = receive_bulk(end.as_mut(), &mut wakes).elapsed().as_secs_f64();
     println!("{secs} {}", (thread_cpu() - cpu).as_secs_f64());
+    if std::env::var_os("KAOS_RUDP_TIMELINE").is_some() {
+        eprintln!("server in a child process: {}", wakes.summary());
+    }
     std::io::stdout().flush().unwrap();
     // Acks for whatever the client still resends, until the parent is done.
     let closed = Arc::new(AtomicBool::new(false));
@@ -56,14 +60,19 @@ pub fn bulk(lib: &str) -> Bulk {
         let _ = tx.send(line);
     });
     let (mut sent, mut refused) = (0u64, 0u64);
+    let mut wakes = Timeline::default();
     let line = loop {
         push(client.as_mut(), &mut sent, &mut refused);
         if let Ok(line) = rx.try_recv() {
             break line;
         }
         client.wait(WAIT);
+        wakes.record(client.as_ref(), sent);
     };
     server.stop();
+    if std::env::var_os("KAOS_RUDP_TIMELINE").is_some() {
+        eprintln!("client, server in a child process: {}", wakes.summary());
+    }
     let mut fields = line.split_whitespace().map(|f| f.parse::<f64>().unwrap());
     let (secs, cpu) = (fields.next().unwrap(), fields.next().unwrap());
     // The first message's arrival starts the clock: BULK - 1 intervals.

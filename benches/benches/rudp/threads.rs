@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
+use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Stats, Transport, RELIABLE_ORDERED};
 
 use super::{message, peers, percentile, seq_of, thread_cpu, BULK, PINGS};
 
@@ -29,6 +29,10 @@ pub trait End: Send + 'static {
     fn flush(&mut self);
     /// Hands each message received so far to `f`.
     fn receive(&mut self, f: &mut dyn FnMut(&[u8]));
+    /// kaos-rudp's connection counters (the timeline); `None` for the peers.
+    fn stats(&self) -> Option<Stats> {
+        None
+    }
 }
 
 /// Sleeps until `fd` is readable or `max` passes.
@@ -62,22 +66,28 @@ pub fn bulk<S: End, C: End>(mut server: S, mut client: C) -> Bulk {
     let start = Instant::now();
     let server_thread = std::thread::spawn(move || {
         let cpu = thread_cpu();
-        receive_bulk(&mut server);
+        let mut wakes = Timeline::default();
+        receive_bulk(&mut server, &mut wakes);
         let end = Instant::now();
         server_done.store(true, Ordering::Release);
-        (end, thread_cpu() - cpu, server)
+        (end, thread_cpu() - cpu, wakes)
     });
     let (mut sent, mut refused) = (0u64, 0u64);
+    let mut wakes = Timeline::default();
     while !done.load(Ordering::Acquire) {
         push(&mut client, &mut sent, &mut refused);
         client.wait(WAIT);
+        wakes.record(&client, sent);
     }
-    let (end, server_cpu, _server) = server_thread.join().unwrap();
+    let (end, server_cpu, server_wakes) = server_thread.join().unwrap();
+    if std::env::var_os("KAOS_RUDP_TIMELINE").is_some() {
+        print_timeline(start, &wakes, &server_wakes);
+    }
     Bulk { per_sec: BULK as f64 / (end - start).as_secs_f64(), server_cpu, refused }
 }
 
 /// Receives the `BULK` messages, checking their order; returns when the first came.
-pub fn receive_bulk(server: &mut dyn End) -> Instant {
+pub fn receive_bulk(server: &mut dyn End, wakes: &mut Timeline) -> Instant {
     let (mut got, mut first) = (0u64, None);
     while got < BULK {
         server.wait(WAIT);
@@ -88,8 +98,66 @@ pub fn receive_bulk(server: &mut dyn End) -> Instant {
         });
         // Acks go out (renet sends them only here).
         server.flush();
+        wakes.record(server, got);
     }
     first.unwrap_or_else(Instant::now)
+}
+
+/// One side's wake-ups in a bulk run (kaos-rudp only): when, messages queued or
+/// delivered so far, and the connection's datagram counters after the wake.
+#[derive(Default)]
+pub struct Timeline(Vec<(Instant, u64, Stats)>);
+
+impl Timeline {
+    pub fn record(&mut self, end: &dyn End, messages: u64) {
+        if let Some(s) = end.stats() {
+            self.0.push((Instant::now(), messages, s));
+        }
+    }
+
+    /// Per-wake averages: datagrams sent and received, messages moved.
+    pub fn summary(&self) -> String {
+        let (Some(first), Some(last)) = (self.0.first(), self.0.last()) else { return String::new() };
+        let n = self.0.len() as f64;
+        let per = |f: fn(&Stats) -> u64| (f(&last.2) - f(&first.2)) as f64 / n;
+        format!(
+            "{} wakes, per wake: {:.1} messages, {:.2} datagrams sent, {:.2} received; {} timeouts",
+            self.0.len(),
+            (last.1 - first.1) as f64 / n,
+            per(|s| s.packets_sent),
+            per(|s| s.packets_received),
+            last.2.timeouts,
+        )
+    }
+}
+
+/// The run's timeline (`KAOS_RUDP_TIMELINE=1`): both sides' per-wake averages, then
+/// 2 ms of wakes from the middle of the run, merged in time order.
+fn print_timeline(start: Instant, client: &Timeline, server: &Timeline) {
+    eprintln!("client: {}", client.summary());
+    eprintln!("server: {}", server.summary());
+    let Some(mid) = client.0.get(client.0.len() / 2).map(|w| w.0) else { return };
+    let window = |t: &Instant| *t >= mid && *t < mid + Duration::from_millis(2);
+    let mut rows: Vec<(Instant, String)> = Vec::new();
+    for (side, tl) in [("client", client), ("server", server)] {
+        for pair in tl.0.windows(2) {
+            let ((_, m0, s0), (t, m1, s1)) = (&pair[0], &pair[1]);
+            if window(t) {
+                let line = format!(
+                    "{side} {:>4} msgs, {:>3} datagrams out, {:>3} in, cwnd {:>7} B",
+                    m1 - m0,
+                    s1.packets_sent - s0.packets_sent,
+                    s1.packets_received - s0.packets_received,
+                    s1.cwnd
+                );
+                rows.push((*t, line));
+            }
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    for (t, line) in rows {
+        eprintln!("{:>9.1} µs  {line}", (t - start).as_secs_f64() * 1e6);
+    }
 }
 
 /// Queues the next bulk messages until the library refuses one (counted) or all are
@@ -162,6 +230,9 @@ impl End for KaosServerEnd {
     fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
         self.server.receive(&self.client, f);
     }
+    fn stats(&self) -> Option<Stats> {
+        self.server.client_stats(&self.client)
+    }
 }
 
 /// kaos-rudp's client side.
@@ -179,6 +250,9 @@ impl End for KaosClientEnd {
     }
     fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
         self.0.take_messages(|_, m| f(m));
+    }
+    fn stats(&self) -> Option<Stats> {
+        Some(self.0.stats())
     }
 }
 
