@@ -130,3 +130,30 @@ fn bulk_over_a_lossy_link_recovers_without_timeouts() {
         assert!(rtts <= 60, "seed {seed}: {rtts} round trips: {st:?}");
     }
 }
+
+/// A receiver handling a long burst before it sends learns when an ack must go out:
+/// after 32 packets, half of what one ack can report.
+#[test]
+fn a_long_burst_makes_the_ack_overdue_at_half_the_ack_range() {
+    let mut s = warmed(config(256), link(), link());
+    let mut datagrams = Vec::new();
+    let mut buf = [0u8; 1500];
+    for i in 0..40 {
+        s.client.send(0, &make_message(i, 40)).unwrap();
+        while let Some(n) = s.client.poll_transmit(s.now, &mut buf) {
+            datagrams.push(buf[..n].to_vec());
+        }
+    }
+    assert_eq!(datagrams.len(), 40, "one packet per message");
+    let h = s.server_conn.unwrap();
+    let from = sim::CLIENT.parse().unwrap();
+    let mut reply = [0u8; 1500];
+    for (k, d) in datagrams.iter().enumerate() {
+        assert_eq!(s.server.handle_datagram(s.now, from, d, &mut reply), None);
+        let overdue = s.server.connection(h).unwrap().ack_overdue();
+        assert_eq!(overdue, k + 1 >= 32, "after {} packets", k + 1);
+    }
+    let conn = s.server.connection(h).unwrap();
+    assert!(conn.poll_transmit(s.now, &mut buf).is_some(), "no ack went out");
+    assert!(!conn.ack_overdue());
+}

@@ -35,6 +35,10 @@ use crate::window::BitmapWindow;
 use crate::wire::RejectReason;
 use transmit::LOSS_GRANULARITY;
 
+/// Packets received unacked after which `ack_overdue` asks for an ack: half the 64
+/// packets one ack covers, leaving room for reordering.
+const ACK_OVERDUE_PACKETS: u32 = 32;
+
 /// One sent data packet awaiting its ack.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
@@ -484,6 +488,14 @@ impl<S> Connection<S> {
             Some(s) => s.head.wrapping_sub(s.tail) as usize,
             None => 0,
         }
+    }
+
+    /// Whether so many packets arrived since this side last sent that an ack must go out
+    /// before more are handled: one ack reports the newest packet and the 64 before it,
+    /// so a loop that handles a long burst before sending would leave the sender to take
+    /// the unreported ones for lost. A receive loop should send when this turns true.
+    pub fn ack_overdue(&self) -> bool {
+        self.st.unacked_eliciting >= ACK_OVERDUE_PACKETS
     }
 
     /// Whether `channel` has reliable messages not yet acked.

@@ -110,12 +110,11 @@ impl Io {
         }
         let poll = Poll::new()?;
         poll.registry().register(socket, Token(0), Interest::READABLE)?;
-        Ok(Io::Mio {
-            io: Box::new(BatchIo::new(max_datagram, batch)),
-            poll,
-            events: Events::with_capacity(4),
-            waker: None,
-        })
+        #[allow(unused_mut)]
+        let mut io = Box::new(BatchIo::new(max_datagram, batch));
+        #[cfg(target_os = "linux")]
+        io.enable_gro(socket);
+        Ok(Io::Mio { io, poll, events: Events::with_capacity(4), waker: None })
     }
 
     /// The backend in use.
@@ -201,12 +200,22 @@ impl Io {
         self.commit(to, n);
     }
 
-    /// Datagrams one receive call hands out at most.
-    pub(crate) fn batch(&self) -> usize {
+    /// Whether the last receive, which handed out `n` datagrams, may have left more
+    /// waiting (it was full).
+    pub(crate) fn more_waiting(&self, n: usize) -> bool {
         match self {
-            Io::Mio { io, .. } => io.batch(),
+            Io::Mio { io, .. } => io.more_waiting(),
             #[cfg(target_os = "linux")]
-            Io::Uring(_) => crate::sys::BATCH,
+            Io::Uring(_) => n >= crate::sys::BATCH,
+        }
+    }
+
+    /// Datagrams that arrived coalesced with others (UDP GRO).
+    pub(crate) fn gro_segments(&self) -> u64 {
+        match self {
+            Io::Mio { io, .. } => io.gro_segments,
+            #[cfg(target_os = "linux")]
+            Io::Uring(_) => 0,
         }
     }
 
@@ -325,6 +334,39 @@ mod tests {
             return;
         }
         refused_destinations_are_dropped_not_fatal(IoBackend::Uring);
+    }
+
+    /// A GSO train from one sender arrives as one coalesced receive (UDP GRO) and is
+    /// handed out as the datagrams that were sent, the shorter last one included.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_coalesced_receive_is_split_into_the_datagrams_sent() {
+        let opts = crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false };
+        let mut tx_socket = crate::sys::bind("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+        let mut rx_socket = crate::sys::bind("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+        let mut tx = Io::new(&mut tx_socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
+        let mut rx = Io::new(&mut rx_socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
+        let to = rx_socket.local_addr().unwrap();
+        let sizes = [1100, 1100, 1100, 1100, 300];
+        for (k, &len) in sizes.iter().enumerate() {
+            tx.queue(to, &vec![k as u8; len]);
+        }
+        tx.flush(&tx_socket).unwrap();
+        assert_eq!(tx.gso_segments(), 5, "the train did not leave as one GSO message");
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while got.len() < sizes.len() && std::time::Instant::now() < deadline {
+            rx.wait(Some(std::time::Duration::from_millis(10))).unwrap();
+            let n = rx.recv(&rx_socket).unwrap();
+            for k in 0..n {
+                let (from, data) = rx.received(k).unwrap();
+                assert_eq!(from, tx_socket.local_addr().unwrap());
+                got.push(data.to_vec());
+            }
+        }
+        let want: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(k, &len)| vec![k as u8; len]).collect();
+        assert_eq!(got, want);
+        assert_eq!(rx.gro_segments(), 5, "the kernel did not coalesce the train");
     }
 
     #[test]

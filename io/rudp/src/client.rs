@@ -121,11 +121,15 @@ impl RudpTransport {
                 let Some((from, data)) = self.io.received(k) else { continue };
                 if from == self.server {
                     self.conn.handle_datagram(now, data);
+                    if self.conn.ack_overdue() {
+                        // A long burst: ack it before handling the rest.
+                        self.transmit()?;
+                    }
                 } else {
                     self.foreign_dropped += 1;
                 }
             }
-            if n < self.io.batch() {
+            if !self.io.more_waiting(n) {
                 self.backlog = false;
                 break;
             }

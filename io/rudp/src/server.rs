@@ -51,6 +51,9 @@ pub struct ServerStats {
     pub send_dropped: u64,
     /// Datagrams sent inside UDP GSO messages (runs to one client, split by the kernel).
     pub gso_segments: u64,
+    /// Datagrams received coalesced with others from the same sender (UDP GRO, mio
+    /// backend on Linux).
+    pub gro_segments: u64,
     /// Datagrams dropped and sends refused because no storage could be mapped for a
     /// parked client.
     pub storage_failures: u64,
@@ -318,6 +321,7 @@ impl RudpServer {
             invalid_dropped: self.stats.invalid_dropped + gate.invalid_dropped,
             send_dropped: self.io.send_dropped(),
             gso_segments: self.io.gso_segments(),
+            gro_segments: self.io.gro_segments(),
             storage_failures: self.pool.failures,
             clients: self.by_addr.len(),
             parked: self.pool.parked,
@@ -342,9 +346,13 @@ impl RudpServer {
             let n = self.io.recv(&self.socket)?;
             let now = self.clock.now();
             for k in 0..n {
-                self.datagram(now, k);
+                if let Some(i) = self.datagram(now, k) {
+                    // A long burst from one client: ack it before handling the rest.
+                    self.service(now, i)?;
+                    self.send_queued()?;
+                }
             }
-            if n < self.io.batch() {
+            if !self.io.more_waiting(n) {
                 return Ok(());
             }
         }
@@ -352,25 +360,29 @@ impl RudpServer {
         Ok(())
     }
 
-    fn datagram(&mut self, now: Instant, k: usize) {
-        let Some((from, data)) = self.io.received(k) else { return };
+    /// Handles received datagram `k`; returns the client that must be acked before more
+    /// is handled (`Connection::ack_overdue`).
+    fn datagram(&mut self, now: Instant, k: usize) -> Option<usize> {
+        let (from, data) = self.io.received(k)?;
         self.stats.datagrams_received += 1;
         if !sys::answerable(&from) {
             self.stats.invalid_dropped += 1;
-            return;
+            return None;
         }
         if let Some(&i) = self.by_addr.get(&from) {
+            let mut overdue = false;
             if let Some(c) = self.slots[i].as_mut() {
                 // Without storage the datagram is dropped (and counted); the peer resends.
                 if c.conn.handle_datagram(&mut self.pool, now, data).is_err() {
-                    return;
+                    return None;
                 }
                 let invalid = c.conn.stats().invalid_dropped;
                 self.stats.invalid_dropped += invalid - c.invalid_seen;
                 c.invalid_seen = invalid;
+                overdue = c.conn.if_active().is_some_and(|live| live.ack_overdue());
             }
             self.touch(i);
-            return;
+            return overdue.then_some(i);
         }
         // Only handshake packets cost tokens, so a flood of garbage cannot lock real
         // clients out; the gate drops the garbage and counts it.
@@ -378,14 +390,14 @@ impl RudpServer {
             .is_ok_and(|p| matches!(p.kind(), PacketType::ConnectRequest | PacketType::ChallengeResponse));
         if handshake && !self.handshakes.take(now) {
             self.stats.handshakes_limited += 1;
-            return;
+            return None;
         }
         // Copy out: admitting needs `self` whole while `data` borrows the receive buffer.
         let len = data.len();
         let data: Vec<u8> = data.to_vec();
         let action = match self.gate.handle(now, from, &data, &mut self.reply) {
             GateAction::Admit { nonce, salt } => match self.admit(now, from, nonce, salt) {
-                Ok(()) => return,
+                Ok(()) => return None,
                 Err(reason) => self.gate.refuse(nonce, reason, len, &mut self.reply),
             },
             action => action,
@@ -397,6 +409,7 @@ impl RudpServer {
             let (io, reply) = (&mut self.io, &self.reply);
             io.queue(from, &reply[..n]);
         }
+        None
     }
 
     fn admit(&mut self, now: Instant, from: SocketAddr, nonce: u64, salt: u64) -> Result<(), RejectReason> {

@@ -41,11 +41,38 @@ pub(crate) fn bind(addr: SocketAddr, opts: SocketOptions) -> io::Result<UdpSocke
     Ok(UdpSocket::from_std(socket.into()))
 }
 
+/// Bytes per receive entry once the kernel coalesces datagrams (UDP GRO): the largest
+/// coalesced message it builds.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const GRO_SLOT: usize = 64 * 1024;
+/// Most datagrams taken from one coalesced entry (the kernel builds at most 64 on receive
+/// and 128 from a local GSO send); the rest of an entry beyond it is dropped.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const MAX_GRO_SEGMENTS: usize = 128;
+
+/// One datagram of the last receive: its entry (sender) and its bytes in `rx`.
+#[derive(Clone, Copy)]
+struct Segment {
+    entry: u8,
+    start: u32,
+    len: u32,
+}
+
 /// Receive and send buffers for one socket, `BATCH` datagrams each way.
 pub(crate) struct BatchIo {
     rx: Vec<u8>,
-    rx_len: [usize; BATCH],
+    /// Bytes per receive entry: `slot`, or `GRO_SLOT` once coalescing is on.
+    rx_slot: usize,
     rx_from: [Option<SocketAddr>; BATCH],
+    /// The datagrams of the last receive, in order (several per entry when coalesced).
+    rx_segments: Vec<Segment>,
+    /// Whether the last receive filled every entry (more may be waiting).
+    rx_full: bool,
+    /// Whether the kernel coalesces received datagrams (Linux UDP GRO).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    gro: bool,
+    /// Datagrams that arrived coalesced with others.
+    pub(crate) gro_segments: u64,
     tx: Vec<u8>,
     tx_len: [usize; BATCH],
     tx_to: [Option<SocketAddr>; BATCH],
@@ -80,8 +107,12 @@ impl BatchIo {
             slot,
             batch,
             rx: vec![0; batch * slot],
-            rx_len: [0; BATCH],
+            rx_slot: slot,
             rx_from: [None; BATCH],
+            rx_segments: Vec::with_capacity(batch),
+            rx_full: false,
+            gro: false,
+            gro_segments: 0,
             tx: vec![0; batch * slot],
             tx_len: [0; BATCH],
             tx_to: [None; BATCH],
@@ -94,8 +125,36 @@ impl BatchIo {
 
     /// Datagram `k` of the last [`recv`](Self::recv).
     pub(crate) fn received(&self, k: usize) -> Option<(SocketAddr, &[u8])> {
-        let from = self.rx_from.get(k).copied().flatten()?;
-        Some((from, &self.rx[k * self.slot..k * self.slot + self.rx_len[k]]))
+        let seg = self.rx_segments.get(k)?;
+        let from = self.rx_from[seg.entry as usize]?;
+        let start = seg.start as usize;
+        Some((from, &self.rx[start..start + seg.len as usize]))
+    }
+
+    /// Whether the last receive filled every entry, so more may be waiting.
+    pub(crate) fn more_waiting(&self) -> bool {
+        self.rx_full
+    }
+
+    /// Records entry `k` of the last receive: `len` bytes from `from`, made of datagrams
+    /// of `seg` bytes (the last may be shorter) when the kernel coalesced them.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn record_entry(&mut self, k: usize, from: Option<SocketAddr>, len: usize, seg: Option<usize>) {
+        self.rx_from[k] = from;
+        let base = k * self.rx_slot;
+        let seg = seg.filter(|&s| s > 0 && s < len).unwrap_or(len);
+        let mut at = 0;
+        for _ in 0..MAX_GRO_SEGMENTS {
+            let l = seg.min(len - at);
+            self.rx_segments.push(Segment { entry: k as u8, start: (base + at) as u32, len: l as u32 });
+            at += l;
+            if at >= len {
+                break;
+            }
+        }
+        if seg < len {
+            self.gro_segments += len.div_ceil(seg).min(MAX_GRO_SEGMENTS) as u64;
+        }
     }
 
     /// The buffer for the next datagram to send; [`commit`](Self::commit) queues it.
@@ -115,11 +174,6 @@ impl BatchIo {
     /// Whether the send batch is full (flush before queueing more).
     pub(crate) fn send_full(&self) -> bool {
         self.tx_count == self.batch
-    }
-
-    /// Datagrams per system call.
-    pub(crate) fn batch(&self) -> usize {
-        self.batch
     }
 
     /// Whether datagrams wait to be sent.
@@ -150,19 +204,27 @@ pub(crate) mod batched {
             let mut iovs: [libc::iovec; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
             // SAFETY: as above.
             let mut msgs: [libc::mmsghdr; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            // Control buffers for the coalescing message, u64-aligned as cmsghdr needs.
+            let mut controls = [[0u64; 4]; BATCH];
             let base = self.rx.as_mut_ptr();
-            let (slot, batch) = (self.slot, self.batch);
+            let (slot, batch) = (self.rx_slot, self.batch);
             for k in 0..batch {
-                // SAFETY: `rx` holds batch * slot bytes, so slot k starts in bounds.
+                // SAFETY: `rx` holds batch * rx_slot bytes, so entry k starts in bounds.
                 iovs[k].iov_base = unsafe { base.add(k * slot) }.cast();
                 iovs[k].iov_len = slot;
-                msgs[k].msg_hdr.msg_name = (&mut addrs[k] as *mut libc::sockaddr_storage).cast();
-                msgs[k].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-                msgs[k].msg_hdr.msg_iov = &mut iovs[k];
-                msgs[k].msg_hdr.msg_iovlen = 1;
+                let h = &mut msgs[k].msg_hdr;
+                h.msg_name = (&mut addrs[k] as *mut libc::sockaddr_storage).cast();
+                h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                h.msg_iov = &mut iovs[k];
+                h.msg_iovlen = 1;
+                if self.gro {
+                    h.msg_control = controls[k].as_mut_ptr().cast();
+                    h.msg_controllen = size_of::<[u64; 4]>() as _;
+                }
             }
-            // SAFETY: every header up to `batch` points at a live iovec of `slot` writable bytes inside
-            // `rx` and at a sockaddr_storage with its true size; all outlive the call.
+            // SAFETY: every header up to `batch` points at a live iovec of `rx_slot` writable
+            // bytes inside `rx`, at a sockaddr_storage with its true size and (with GRO) at a
+            // control buffer of its true size; all outlive the call.
             let n = unsafe {
                 libc::recvmmsg(
                     sock.as_raw_fd(),
@@ -180,14 +242,38 @@ pub(crate) mod batched {
                 };
             }
             let n = n as usize;
+            self.rx_segments.clear();
             for k in 0..n {
-                self.rx_from[k] = to_socket_addr(&addrs[k], msgs[k].msg_hdr.msg_namelen);
-                self.rx_len[k] = (msgs[k].msg_len as usize).min(slot);
+                let from = to_socket_addr(&addrs[k], msgs[k].msg_hdr.msg_namelen);
+                // SAFETY: the kernel filled the header's control buffer (or left it empty).
+                let seg = if self.gro { unsafe { gro_size(&msgs[k].msg_hdr) } } else { None };
+                self.record_entry(k, from, (msgs[k].msg_len as usize).min(slot), seg);
             }
-            for k in n..BATCH {
-                self.rx_from[k] = None;
+            self.rx_full = n == batch;
+            Ok(self.rx_segments.len())
+        }
+
+        /// Asks the kernel to coalesce datagrams from one sender into one receive (UDP
+        /// GRO): a GSO train then costs one receive instead of one per datagram. The
+        /// receive entries grow to `GRO_SLOT` bytes (pages the kernel never writes stay
+        /// unused). Nothing changes where the kernel refuses.
+        pub(crate) fn enable_gro(&mut self, sock: &UdpSocket) {
+            let on: libc::c_int = 1;
+            // SAFETY: `on` is a valid int option value, passed with its true size.
+            let r = unsafe {
+                libc::setsockopt(
+                    sock.as_raw_fd(),
+                    libc::SOL_UDP,
+                    UDP_GRO,
+                    (&on as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if r == 0 {
+                self.gro = true;
+                self.rx_slot = super::GRO_SLOT;
+                self.rx = vec![0; self.batch * super::GRO_SLOT];
             }
-            Ok(n)
         }
 
         /// Sends every queued datagram, `sendmmsg` at a time. Runs of datagrams to one
@@ -311,6 +397,29 @@ pub(crate) mod batched {
 
     /// `UDP_SEGMENT` from linux/udp.h (libc does not define it for every Linux target).
     const UDP_SEGMENT: libc::c_int = 103;
+    /// `UDP_GRO` from linux/udp.h: the socket option, and the control message carrying
+    /// the size of the datagrams a receive coalesced.
+    const UDP_GRO: libc::c_int = 104;
+
+    /// The datagram size of a coalesced receive, from its `UDP_GRO` control message.
+    ///
+    /// # Safety
+    /// `h` must be a header the kernel just filled, its control buffer still alive.
+    unsafe fn gro_size(h: &libc::msghdr) -> Option<usize> {
+        // SAFETY: the CMSG macros walk the control buffer within `msg_controllen`, which
+        // the kernel set to what it wrote; the payload of a UDP_GRO message is an int.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(h);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
+                    let size = libc::CMSG_DATA(c).cast::<libc::c_int>().read_unaligned();
+                    return usize::try_from(size).ok();
+                }
+                c = libc::CMSG_NXTHDR(h, c);
+            }
+        }
+        None
+    }
     /// Most payload bytes in one GSO message.
     const MAX_GSO_BYTES: usize = 60_000;
 
@@ -409,11 +518,16 @@ mod looped {
         /// Receives up to `batch` datagrams, one call each; 0 when none is waiting.
         pub(crate) fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
             let mut n = 0;
+            self.rx_segments.clear();
             while n < self.batch {
                 match sock.recv_from(&mut self.rx[n * self.slot..(n + 1) * self.slot]) {
                     Ok((len, from)) => {
-                        self.rx_len[n] = len;
                         self.rx_from[n] = Some(from);
+                        self.rx_segments.push(super::Segment {
+                            entry: n as u8,
+                            start: (n * self.slot) as u32,
+                            len: len.min(self.slot) as u32,
+                        });
                         n += 1;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -425,9 +539,7 @@ mod looped {
                     Err(e) => return Err(e),
                 }
             }
-            for k in n..BATCH {
-                self.rx_from[k] = None;
-            }
+            self.rx_full = n == self.batch;
             Ok(n)
         }
 
