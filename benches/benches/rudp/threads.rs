@@ -259,9 +259,12 @@ impl End for KaosClientEnd {
     }
 }
 
-/// kaos-rudp's settings here: a window of 1024 messages, big socket buffers.
+/// kaos-rudp's settings here: a window of 1024 messages, an inbox for four windows of
+/// these 64-byte messages (the default 64 KiB holds less than one, and a full inbox drops
+/// what arrives, which the sender takes for loss), big socket buffers.
 fn kaos_config(backend: IoBackend) -> RudpConfig {
     let mut cfg = RudpConfig::with_window(1024);
+    cfg.protocol.inbox_bytes = 256 * 1024;
     cfg.io = backend;
     cfg.recv_buffer = SOCKET_BUFFER;
     cfg.send_buffer = SOCKET_BUFFER;

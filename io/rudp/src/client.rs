@@ -114,8 +114,10 @@ impl RudpTransport {
     /// sends what is due.
     pub fn process(&mut self) -> io::Result<()> {
         self.backlog = true;
-        for _ in 0..sys::MAX_BATCHES {
+        let mut taken = 0;
+        while taken < sys::MAX_DATAGRAMS_PER_PROCESS {
             let n = self.io.recv(&self.socket)?;
+            taken += n.max(1);
             let now = self.clock.now();
             for k in 0..n {
                 let Some((from, data)) = self.io.received(k) else { continue };

@@ -51,8 +51,7 @@ pub struct ServerStats {
     pub send_dropped: u64,
     /// Datagrams sent inside UDP GSO messages (runs to one client, split by the kernel).
     pub gso_segments: u64,
-    /// Datagrams received coalesced with others from the same sender (UDP GRO, mio
-    /// backend on Linux).
+    /// Datagrams received coalesced with others from the same sender (UDP GRO, Linux).
     pub gro_segments: u64,
     /// Datagrams dropped and sends refused because no storage could be mapped for a
     /// parked client.
@@ -342,15 +341,26 @@ impl RudpServer {
 
     fn receive_datagrams(&mut self) -> io::Result<()> {
         self.backlog = false;
-        for _ in 0..sys::MAX_BATCHES {
+        let mut taken = 0;
+        while taken < sys::MAX_DATAGRAMS_PER_PROCESS {
             let n = self.io.recv(&self.socket)?;
+            taken += n.max(1);
             let now = self.clock.now();
+            let mut unread_full = false;
             for k in 0..n {
                 if let Some(i) = self.datagram(now, k) {
                     // A long burst from one client: ack it before handling the rest.
                     self.service(now, i)?;
                     self.send_queued()?;
+                    let cap = self.cfg.protocol.inbox_bytes as usize;
+                    unread_full |= self.slots[i].as_ref().is_some_and(|c| c.inbox.len() >= cap);
                 }
+            }
+            if unread_full {
+                // The acks let that client send a window more than the application has
+                // read: hand over what arrived before taking more from the socket, where
+                // the rest waits instead of being dropped for a full inbox.
+                break;
             }
             if !self.io.more_waiting(n) {
                 return Ok(());

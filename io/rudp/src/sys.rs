@@ -11,9 +11,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 /// Datagrams moved per system call.
 pub(crate) const BATCH: usize = 32;
-/// Most receive batches one `process` takes before it sends and returns, so a flood
-/// cannot hold the loop (what is left waits in the socket for the next poll).
-pub(crate) const MAX_BATCHES: usize = 64;
+/// Most datagrams one `process` takes before it sends and returns, so a flood cannot
+/// hold the loop (what is left waits in the socket for the next poll). Counted in
+/// datagrams, not receive calls: one coalesced receive can carry dozens.
+pub(crate) const MAX_DATAGRAMS_PER_PROCESS: usize = 64 * BATCH;
 /// Bytes reserved per datagram: above any `max_datagram` a configuration may use, so a
 /// larger datagram arrives truncated and fails its checksum instead of being split.
 pub(crate) const SLOT: usize = 2048;
@@ -44,11 +45,20 @@ pub(crate) fn bind(addr: SocketAddr, opts: SocketOptions) -> io::Result<UdpSocke
 /// Bytes per receive entry once the kernel coalesces datagrams (UDP GRO): the largest
 /// coalesced message it builds.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-const GRO_SLOT: usize = 64 * 1024;
+pub(crate) const GRO_SLOT: usize = 64 * 1024;
 /// Most datagrams taken from one coalesced entry (the kernel builds at most 64 on receive
 /// and 128 from a local GSO send); the rest of an entry beyond it is dropped.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const MAX_GRO_SEGMENTS: usize = 128;
+
+/// The datagrams in a receive of `len` bytes that the kernel coalesced from datagrams of
+/// `seg` bytes (the last may be shorter), as (offset, length); one when not coalesced.
+/// At most `MAX_GRO_SEGMENTS`: the rest is dropped.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn segments(len: usize, seg: Option<usize>) -> impl Iterator<Item = (usize, usize)> {
+    let seg = seg.filter(|&s| s > 0 && s < len).unwrap_or(len.max(1));
+    (0..len.div_ceil(seg).clamp(1, MAX_GRO_SEGMENTS)).map(move |i| (i * seg, seg.min(len - i * seg)))
+}
 
 /// One datagram of the last receive: its entry (sender) and its bytes in `rx`.
 #[derive(Clone, Copy)]
@@ -141,19 +151,13 @@ impl BatchIo {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn record_entry(&mut self, k: usize, from: Option<SocketAddr>, len: usize, seg: Option<usize>) {
         self.rx_from[k] = from;
-        let base = k * self.rx_slot;
-        let seg = seg.filter(|&s| s > 0 && s < len).unwrap_or(len);
-        let mut at = 0;
-        for _ in 0..MAX_GRO_SEGMENTS {
-            let l = seg.min(len - at);
+        let (base, before) = (k * self.rx_slot, self.rx_segments.len());
+        for (at, l) in segments(len, seg) {
             self.rx_segments.push(Segment { entry: k as u8, start: (base + at) as u32, len: l as u32 });
-            at += l;
-            if at >= len {
-                break;
-            }
         }
-        if seg < len {
-            self.gro_segments += len.div_ceil(seg).min(MAX_GRO_SEGMENTS) as u64;
+        let n = self.rx_segments.len() - before;
+        if n > 1 {
+            self.gro_segments += n as u64;
         }
     }
 
@@ -258,18 +262,7 @@ pub(crate) mod batched {
         /// receive entries grow to `GRO_SLOT` bytes (pages the kernel never writes stay
         /// unused). Nothing changes where the kernel refuses.
         pub(crate) fn enable_gro(&mut self, sock: &UdpSocket) {
-            let on: libc::c_int = 1;
-            // SAFETY: `on` is a valid int option value, passed with its true size.
-            let r = unsafe {
-                libc::setsockopt(
-                    sock.as_raw_fd(),
-                    libc::SOL_UDP,
-                    UDP_GRO,
-                    (&on as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if r == 0 {
+            if enable_gro(sock.as_raw_fd()) {
                 self.gro = true;
                 self.rx_slot = super::GRO_SLOT;
                 self.rx = vec![0; self.batch * super::GRO_SLOT];
@@ -399,7 +392,24 @@ pub(crate) mod batched {
     const UDP_SEGMENT: libc::c_int = 103;
     /// `UDP_GRO` from linux/udp.h: the socket option, and the control message carrying
     /// the size of the datagrams a receive coalesced.
-    const UDP_GRO: libc::c_int = 104;
+    pub(crate) const UDP_GRO: libc::c_int = 104;
+
+    /// Asks the kernel to coalesce datagrams from one sender into one receive on socket
+    /// `fd`; whether it agreed. Receive buffers must then hold `GRO_SLOT` bytes.
+    pub(crate) fn enable_gro(fd: std::os::fd::RawFd) -> bool {
+        let on: libc::c_int = 1;
+        // SAFETY: `on` is a valid int option value, passed with its true size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_UDP,
+                UDP_GRO,
+                (&on as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        r == 0
+    }
 
     /// The datagram size of a coalesced receive, from its `UDP_GRO` control message.
     ///

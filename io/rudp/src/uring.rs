@@ -15,8 +15,8 @@ use std::time::Duration;
 use io_uring::{opcode, types, IoUring};
 use socket2::SockAddr;
 
-use crate::sys::batched::{gso_refused, gso_run, set_gso, to_socket_addr};
-use crate::sys::{BATCH, SLOT};
+use crate::sys::batched::{enable_gro, gso_refused, gso_run, set_gso, to_socket_addr, UDP_GRO};
+use crate::sys::{segments, BATCH, GRO_SLOT, SLOT};
 
 /// `user_data` of sends: the slot index plus this bit.
 const SEND: u64 = 1 << 32;
@@ -27,10 +27,13 @@ const CANCEL: u64 = 1 << 34;
 /// `user_data` of the poll on the waker's eventfd.
 const WAKE: u64 = 1 << 35;
 /// Provided receive buffers (a power of two).
-const BUFFERS: usize = 256;
-/// Bytes per provided buffer: the kernel's recvmsg header, the source address and a
-/// datagram of up to `SLOT` bytes.
-const BUFFER_LEN: usize = 16 + size_of::<libc::sockaddr_storage>() + SLOT;
+const BUFFERS: usize = 128;
+/// Room for the `UDP_GRO` control message (CMSG_SPACE of an int, rounded up).
+const CONTROL_LEN: usize = 32;
+/// Bytes per provided buffer: the kernel's recvmsg header, the source address, the
+/// control message and up to `GRO_SLOT` bytes of datagrams coalesced by the kernel (UDP
+/// GRO). Pages the kernel never writes stay unused.
+const BUFFER_LEN: usize = 16 + size_of::<libc::sockaddr_storage>() + CONTROL_LEN + GRO_SLOT;
 /// Buffer group id of the provided buffers.
 const GROUP: u16 = 7;
 
@@ -104,6 +107,39 @@ impl Drop for BufRing {
     }
 }
 
+/// A datagram received into a provided buffer (one of several when the kernel coalesced
+/// them); `last` marks the buffer's last one, which gives the buffer back.
+struct Received {
+    bid: u16,
+    offset: usize,
+    len: usize,
+    from: SocketAddr,
+    last: bool,
+}
+
+/// The datagram size of a coalesced receive, from the `UDP_GRO` control message among
+/// the control bytes the kernel wrote (`cmsghdr`: length, level, type, then an int).
+fn gro_size(control: &[u8]) -> Option<usize> {
+    const HEADER: usize = size_of::<libc::cmsghdr>();
+    let mut rest = control;
+    while rest.len() >= HEADER + size_of::<libc::c_int>() {
+        let len = usize::from_ne_bytes(rest[..size_of::<usize>()].try_into().ok()?);
+        let level = i32::from_ne_bytes(rest[size_of::<usize>()..size_of::<usize>() + 4].try_into().ok()?);
+        let kind = i32::from_ne_bytes(rest[size_of::<usize>() + 4..size_of::<usize>() + 8].try_into().ok()?);
+        if level == libc::SOL_UDP && kind == UDP_GRO {
+            let size = i32::from_ne_bytes(rest[HEADER..HEADER + 4].try_into().ok()?);
+            return usize::try_from(size).ok();
+        }
+        // Control messages are padded to the word size.
+        let step = len.div_ceil(size_of::<usize>()) * size_of::<usize>();
+        if step < HEADER || step > rest.len() {
+            return None;
+        }
+        rest = &rest[step..];
+    }
+    None
+}
+
 /// One datagram's worth of memory for an operation.
 #[repr(C)]
 struct Slot {
@@ -143,9 +179,8 @@ pub(crate) struct UringIo {
     /// Whether the multishot receive is in flight (the kernel ends it when it runs out
     /// of buffers).
     armed: bool,
-    /// Datagrams received and not yet handed out, then handed out by the last `recv`:
-    /// (buffer, payload offset, payload length, source).
-    ready: Vec<(u16, usize, usize, SocketAddr)>,
+    /// Datagrams received and not yet handed out, then handed out by the last `recv`.
+    ready: Vec<Received>,
     /// How many entries at the front of `ready` the last `recv` handed out.
     handed_out: usize,
     tx: Slots,
@@ -159,6 +194,8 @@ pub(crate) struct UringIo {
     /// Whether to send runs to one destination as UDP GSO messages.
     gso: bool,
     pub(crate) gso_segments: u64,
+    /// Datagrams that arrived coalesced with others (UDP GRO).
+    pub(crate) gro_segments: u64,
     pub(crate) send_dropped: u64,
     /// The eventfd wakers write to, once one was asked for, and whether a poll on it is
     /// in flight.
@@ -179,6 +216,9 @@ impl UringIo {
         // SAFETY: msghdr is plain C data, valid when zeroed.
         let mut recv_msg: Box<libc::msghdr> = Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
         recv_msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        recv_msg.msg_controllen = CONTROL_LEN as _;
+        // Buffers hold a whole coalesced receive, so coalescing can be asked for.
+        let _ = enable_gro(socket.as_raw_fd());
         let mut io = UringIo {
             ring,
             fd: socket.as_raw_fd(),
@@ -196,6 +236,7 @@ impl UringIo {
             tx_results: [0; BATCH],
             gso: true,
             gso_segments: 0,
+            gro_segments: 0,
             send_dropped: 0,
             wake: None,
             wake_armed: false,
@@ -299,10 +340,23 @@ impl UringIo {
                     let from = to_socket_addr(&ss, out.incoming_name_len())?;
                     let payload = out.payload_data();
                     let offset = payload.as_ptr() as usize - self.bufs.buffer(bid).as_ptr() as usize;
-                    Some((offset, payload.len(), from))
+                    Some((offset, payload.len(), from, gro_size(out.control_data())))
                 });
             match parsed {
-                Some((offset, len, from)) => self.ready.push((bid, offset, len, from)),
+                Some((offset, len, from, seg)) => {
+                    let before = self.ready.len();
+                    for (at, l) in segments(len, seg) {
+                        self.ready.push(Received { bid, offset: offset + at, len: l, from, last: false });
+                    }
+                    let n = self.ready.len() - before;
+                    if n > 1 {
+                        self.gro_segments += n as u64;
+                    }
+                    match self.ready.last_mut() {
+                        Some(r) if n > 0 => r.last = true,
+                        _ => self.bufs.give(bid),
+                    }
+                }
                 // Truncated, unparsable or from an unknown family: drop, buffer back.
                 None => self.bufs.give(bid),
             }
@@ -312,8 +366,11 @@ impl UringIo {
 
     /// Hands out what has arrived: up to `BATCH` datagrams; 0 when none is waiting.
     pub(crate) fn recv(&mut self) -> io::Result<usize> {
-        for (bid, ..) in self.ready.drain(..self.handed_out) {
-            self.bufs.give(bid);
+        for r in self.ready.drain(..self.handed_out) {
+            // A coalesced receive goes back once its last datagram was handed out.
+            if r.last {
+                self.bufs.give(r.bid);
+            }
         }
         self.arm()?;
         // Enter the kernel only to hand it a new receive or when nothing has completed
@@ -332,8 +389,8 @@ impl UringIo {
         if k >= self.handed_out {
             return None;
         }
-        let &(bid, offset, len, from) = self.ready.get(k)?;
-        Some((from, &self.bufs.buffer(bid)[offset..offset + len]))
+        let r = self.ready.get(k)?;
+        Some((r.from, &self.bufs.buffer(r.bid)[r.offset..r.offset + r.len]))
     }
 
     /// Waits until a completion arrives or `timeout` passes.
