@@ -567,6 +567,44 @@ fn a_window_burst_is_acked_without_spurious_losses(backend: IoBackend) {
     assert_eq!((st.packets_lost, st.timeouts), (0, 0), "{st:?}");
 }
 
+/// A sender on its own thread refills its window on every ack while the server is still
+/// taking a burst from the socket: the server hands what arrived to the application
+/// before its unread inbox (the default, smaller than a window here) overflows, so
+/// nothing is dropped and nothing is taken for lost.
+fn a_window_larger_than_the_inbox_drops_nothing(backend: IoBackend) {
+    const MESSAGES: u32 = 60_000;
+    let cfg = config(1024, backend);
+    assert!(cfg.protocol.inbox_bytes < 1024 * 65, "the inbox holds a window here");
+    let mut server = server(&cfg);
+    let mut client = connect(&mut server, &cfg);
+    let addr = client.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = 0u32;
+        let end = Instant::now() + Duration::from_secs(60);
+        while got < MESSAGES && Instant::now() < end {
+            server.poll(Some(Duration::from_millis(1))).unwrap();
+            server.receive(&addr, |m| {
+                assert_eq!(check(m), got);
+                got += 1;
+            });
+            server.flush().unwrap();
+        }
+        (got, server.client_stats(&addr).unwrap())
+    });
+    let (mut sent, mut buf) = (0u32, Vec::new());
+    while !reader.is_finished() {
+        while sent < MESSAGES && client.queue_on(0, message(sent, &mut buf)).is_ok() {
+            sent += 1;
+        }
+        client.flush().unwrap();
+        client.poll(Some(Duration::from_millis(1))).unwrap();
+    }
+    let (got, server_stats) = reader.join().unwrap();
+    assert_eq!(got, MESSAGES);
+    assert_eq!(server_stats.dropped_full, 0, "{server_stats:?}");
+    assert_eq!(client.stats().packets_lost, 0, "{:?}", client.stats());
+}
+
 /// Every test above, once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -596,6 +634,7 @@ on_both_backends!(
     a_waker_ends_a_blocked_poll_from_another_thread,
     a_waker_ends_a_clients_blocked_poll,
     a_window_burst_is_acked_without_spurious_losses,
+    a_window_larger_than_the_inbox_drops_nothing,
 );
 
 #[cfg(target_os = "linux")]
