@@ -384,6 +384,29 @@ mod tests {
         a_coalesced_receive_is_split_into_the_datagrams_sent(IoBackend::Uring);
     }
 
+    /// A full receive says more may wait; the receive that finds the socket empty says
+    /// nothing does (a stale answer would spin the loop on empty receives).
+    #[test]
+    fn an_empty_receive_after_a_full_one_says_nothing_waits() {
+        let opts = crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false };
+        let mut rx_socket = crate::sys::bind("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+        let mut rx = Io::new(&mut rx_socket, IoBackend::Mio, 1200, 4).unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for k in 0..4u8 {
+            peer.send_to(&[k; 10], rx_socket.local_addr().unwrap()).unwrap();
+        }
+        let mut got = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while got < 4 && std::time::Instant::now() < deadline {
+            rx.wait(Some(std::time::Duration::from_millis(10))).unwrap();
+            got += rx.recv(&rx_socket).unwrap();
+        }
+        assert_eq!(got, 4);
+        assert!(rx.more_waiting(4), "a full batch may leave more");
+        assert_eq!(rx.recv(&rx_socket).unwrap(), 0);
+        assert!(!rx.more_waiting(0), "an empty receive left the full flag set");
+    }
+
     #[test]
     fn only_answerable_sources_are_answered() {
         use crate::sys::answerable;

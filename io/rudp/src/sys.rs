@@ -238,6 +238,8 @@ pub(crate) mod batched {
                     std::ptr::null_mut(),
                 )
             };
+            self.rx_segments.clear();
+            self.rx_full = false;
             if n < 0 {
                 let e = io::Error::last_os_error();
                 return match e.kind() {
@@ -246,7 +248,6 @@ pub(crate) mod batched {
                 };
             }
             let n = n as usize;
-            self.rx_segments.clear();
             for k in 0..n {
                 let from = to_socket_addr(&addrs[k], msgs[k].msg_hdr.msg_namelen);
                 // SAFETY: the kernel filled the header's control buffer (or left it empty).
@@ -529,6 +530,7 @@ mod looped {
         pub(crate) fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
             let mut n = 0;
             self.rx_segments.clear();
+            self.rx_full = false;
             while n < self.batch {
                 match sock.recv_from(&mut self.rx[n * self.slot..(n + 1) * self.slot]) {
                     Ok((len, from)) => {
