@@ -111,7 +111,7 @@ impl Io {
         let poll = Poll::new()?;
         poll.registry().register(socket, Token(0), Interest::READABLE)?;
         #[allow(unused_mut)]
-        let mut io = Box::new(BatchIo::new(max_datagram, batch));
+        let mut io = Box::new(BatchIo::new(max_datagram, batch)?);
         #[cfg(target_os = "linux")]
         io.enable_gro(socket);
         Ok(Io::Mio { io, poll, events: Events::with_capacity(4), waker: None })

@@ -96,10 +96,13 @@ pub struct RudpConfig {
     /// Server: bytes of spare connection storage kept for reuse; the rest goes back to
     /// the OS.
     pub spare_storage_bytes: usize,
-    /// Datagrams per system call (1..=32). The mio backend keeps `2 × batch ×
-    /// max_datagram` bytes of buffers per socket (75 KiB at the default 32 × 1200): a
-    /// process holding many client transports saves memory with a smaller batch, at the
-    /// cost of more system calls in bulk transfers.
+    /// Datagrams per system call (1..=32). The mio backend keeps `batch × max_datagram`
+    /// bytes of send buffers per socket and, for receiving, `batch` entries of 64 KiB on
+    /// Linux (each can take a train of datagrams the kernel coalesced, UDP GRO) or of
+    /// `max_datagram` elsewhere. Receive entries are anonymous memory, backed only where
+    /// the kernel wrote: small datagrams use a page of each. A process holding many
+    /// client transports saves memory with a smaller batch, at the cost of more system
+    /// calls in bulk transfers.
     pub batch: usize,
 }
 

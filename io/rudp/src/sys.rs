@@ -60,6 +60,11 @@ pub(crate) fn segments(len: usize, seg: Option<usize>) -> impl Iterator<Item = (
     (0..len.div_ceil(seg).clamp(1, MAX_GRO_SEGMENTS)).map(move |i| (i * seg, seg.min(len - i * seg)))
 }
 
+/// `len` bytes of zeroed anonymous memory, backed only where written.
+fn anon(len: usize) -> io::Result<memmap2::MmapMut> {
+    memmap2::MmapMut::map_anon(len.max(1))
+}
+
 /// One datagram of the last receive: its entry (sender) and its bytes in `rx`.
 #[derive(Clone, Copy)]
 struct Segment {
@@ -70,7 +75,9 @@ struct Segment {
 
 /// Receive and send buffers for one socket, `BATCH` datagrams each way.
 pub(crate) struct BatchIo {
-    rx: Vec<u8>,
+    /// Receive entries, in anonymous memory: pages the kernel never writes (the tail of a
+    /// 64 KiB coalescing entry that only ever gets small datagrams) are never backed.
+    rx: memmap2::MmapMut,
     /// Bytes per receive entry: `slot`, or `GRO_SLOT` once coalescing is on.
     rx_slot: usize,
     rx_from: [Option<SocketAddr>; BATCH],
@@ -110,13 +117,13 @@ impl std::fmt::Debug for BatchIo {
 impl BatchIo {
     /// Buffers for `batch` datagrams (clamped to 1..=BATCH) of up to `max_datagram`
     /// bytes each way.
-    pub(crate) fn new(max_datagram: usize, batch: usize) -> Self {
+    pub(crate) fn new(max_datagram: usize, batch: usize) -> io::Result<Self> {
         let slot = max_datagram.div_ceil(64).clamp(1, SLOT / 64) * 64;
         let batch = batch.clamp(1, BATCH);
-        BatchIo {
+        Ok(BatchIo {
             slot,
             batch,
-            rx: vec![0; batch * slot],
+            rx: anon(batch * slot)?,
             rx_slot: slot,
             rx_from: [None; BATCH],
             rx_segments: Vec::with_capacity(batch),
@@ -130,7 +137,7 @@ impl BatchIo {
             send_dropped: 0,
             gso: true,
             gso_segments: 0,
-        }
+        })
     }
 
     /// Datagram `k` of the last [`recv`](Self::recv).
@@ -263,10 +270,12 @@ pub(crate) mod batched {
         /// receive entries grow to `GRO_SLOT` bytes (pages the kernel never writes stay
         /// unused). Nothing changes where the kernel refuses.
         pub(crate) fn enable_gro(&mut self, sock: &UdpSocket) {
+            // Without the larger buffers the kernel must not coalesce (it would truncate).
+            let Ok(rx) = super::anon(self.batch * super::GRO_SLOT) else { return };
             if enable_gro(sock.as_raw_fd()) {
                 self.gro = true;
                 self.rx_slot = super::GRO_SLOT;
-                self.rx = vec![0; self.batch * super::GRO_SLOT];
+                self.rx = rx;
             }
         }
 
@@ -581,13 +590,13 @@ mod tests {
 
     #[test]
     fn buffers_follow_the_datagram_size_and_batch() {
-        let io = BatchIo::new(1200, 4);
+        let io = BatchIo::new(1200, 4).unwrap();
         assert_eq!((io.slot, io.batch, io.rx.len() + io.tx.len()), (1216, 4, 2 * 4 * 1216));
-        let io = BatchIo::new(1200, 32);
+        let io = BatchIo::new(1200, 32).unwrap();
         assert_eq!(io.rx.len() + io.tx.len(), 77_824);
         // Clamped: never past the 2 KiB slot or 32 datagrams, never empty.
-        let io = BatchIo::new(9000, 99);
+        let io = BatchIo::new(9000, 99).unwrap();
         assert_eq!((io.slot, io.batch), (SLOT, BATCH));
-        assert_eq!(BatchIo::new(0, 0).batch, 1);
+        assert_eq!(BatchIo::new(0, 0).unwrap().batch, 1);
     }
 }

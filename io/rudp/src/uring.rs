@@ -41,9 +41,13 @@ const GROUP: u16 = 7;
 /// kernel requires.
 struct BufRing {
     entries: *mut types::BufRingEntry,
-    /// `BUFFERS * BUFFER_LEN` bytes, held as a raw pointer: the kernel writes into the
-    /// buffers it holds, so no reference may cover them, only the one being read.
+    /// `BUFFERS * BUFFER_LEN` bytes of `_mapping`, held as a raw pointer: the kernel
+    /// writes into the buffers it holds, so no reference may cover them, only the one
+    /// being read.
     memory: *mut u8,
+    /// Anonymous memory, backed only where the kernel wrote: most of each 64 KiB buffer
+    /// stays unbacked while datagrams are small.
+    _mapping: memmap2::MmapMut,
     tail: u16,
 }
 
@@ -53,19 +57,20 @@ impl BufRing {
         Err(_) => panic!("valid layout"),
     };
 
-    fn new() -> Self {
+    fn new() -> io::Result<Self> {
+        let mut mapping = memmap2::MmapMut::map_anon(BUFFERS * BUFFER_LEN)?;
         // SAFETY: the layout is non-zero; the memory is zeroed, which is a valid array of
         // BufRingEntry (plain integers).
         let entries = unsafe { std::alloc::alloc_zeroed(Self::ENTRIES_LAYOUT) }.cast::<types::BufRingEntry>();
         if entries.is_null() {
             std::alloc::handle_alloc_error(Self::ENTRIES_LAYOUT);
         }
-        let memory = Box::into_raw(vec![0u8; BUFFERS * BUFFER_LEN].into_boxed_slice()).cast::<u8>();
-        let mut ring = BufRing { entries, memory, tail: 0 };
+        let memory = mapping.as_mut_ptr();
+        let mut ring = BufRing { entries, memory, _mapping: mapping, tail: 0 };
         for bid in 0..BUFFERS as u16 {
             ring.give(bid);
         }
-        ring
+        Ok(ring)
     }
 
     /// Buffer `bid`'s bytes; only for a buffer the kernel has handed back.
@@ -98,12 +103,9 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout, and the memory from a boxed slice of
-        // this length; the kernel is done with both (see UringIo's Drop).
-        unsafe {
-            std::alloc::dealloc(self.entries.cast(), Self::ENTRIES_LAYOUT);
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.memory, BUFFERS * BUFFER_LEN)));
-        }
+        // SAFETY: allocated in `new` with this layout; the kernel is done with it (see
+        // UringIo's Drop). The buffers' mapping is unmapped after this, as a field.
+        unsafe { std::alloc::dealloc(self.entries.cast(), Self::ENTRIES_LAYOUT) };
     }
 }
 
@@ -173,7 +175,8 @@ impl Slots {
 pub(crate) struct UringIo {
     ring: IoUring,
     fd: RawFd,
-    bufs: BufRing,
+    /// Dropped by hand, and only once the kernel is done with the buffers (see Drop).
+    bufs: std::mem::ManuallyDrop<BufRing>,
     /// The header of the multishot receive: only its name and control lengths matter.
     recv_msg: Box<libc::msghdr>,
     /// Whether the multishot receive is in flight (the kernel ends it when it runs out
@@ -209,7 +212,7 @@ impl UringIo {
     /// sandbox).
     pub(crate) fn new(socket: &impl AsRawFd) -> io::Result<Self> {
         let ring = IoUring::new(4 * BATCH as u32)?;
-        let bufs = BufRing::new();
+        let bufs = BufRing::new()?;
         // SAFETY: the entries stay allocated, at this address, until the ring is dropped
         // (`bufs` is dropped after `ring` only once the receive is collected; see Drop).
         unsafe { ring.submitter().register_buf_ring_with_flags(bufs.entries as u64, BUFFERS as u16, GROUP, 0)? };
@@ -222,7 +225,7 @@ impl UringIo {
         let mut io = UringIo {
             ring,
             fd: socket.as_raw_fd(),
-            bufs,
+            bufs: std::mem::ManuallyDrop::new(bufs),
             recv_msg,
             armed: false,
             ready: Vec::with_capacity(BUFFERS),
@@ -585,8 +588,11 @@ impl Drop for UringIo {
         if self.armed {
             // The kernel never answered: leak the memory rather than free what it may
             // still write to.
-            std::mem::forget(std::mem::replace(&mut self.bufs, BufRing::new()));
             std::mem::forget(std::mem::replace(&mut self.recv_msg, Box::new(unsafe_zeroed_msghdr())));
+        } else {
+            // SAFETY: the receive is collected, so the kernel no longer writes to the
+            // buffers, and `bufs` is not used after this.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.bufs) };
         }
     }
 }
