@@ -110,6 +110,12 @@ impl RudpConfig {
     /// Defaults, with every reliable channel's window set to `window` messages (a power of
     /// two, 2..=16384): channels 0 reliable-ordered, 1 reliable-unordered, 2
     /// unreliable-sequenced, 3 unreliable.
+    ///
+    /// The window bounds what is unacked, not what is unread: messages acked and waiting
+    /// for the application sit in the inbox (`protocol.inbox_bytes`, 64 KiB, plus 5 bytes
+    /// a message on the server). With a large window of small messages, size the inbox for
+    /// a few windows, or a burst that outruns the reader is dropped on arrival (and sent
+    /// again, the sender taking it for loss).
     pub fn with_window(window: u16) -> Self {
         let mut protocol = Config::default();
         for c in protocol.channels.iter_mut() {
