@@ -98,6 +98,10 @@ int main(int argc, char **argv) {
         ssize_t n;
         while ((n = recv(fd, buf, cfg.max_datagram, MSG_DONTWAIT)) > 0) {
             if ((st = kaos_conn_handle_datagram(conn, now_us(), buf, (size_t)n)) != KAOS_OK) return fail("datagram", st);
+            /* A long burst: ack it before handling the rest (one ack covers 65 packets). */
+            bool overdue = false;
+            if ((st = kaos_conn_ack_overdue(conn, &overdue)) != KAOS_OK) return fail("ack_overdue", st);
+            if (overdue && (st = transmit(conn, fd, buf, cfg.max_datagram)) != KAOS_OK) return fail("poll_transmit", st);
         }
         if ((st = kaos_conn_handle_timeout(conn, now_us())) != KAOS_OK) return fail("timeout", st);
 

@@ -369,6 +369,15 @@ KaosStatus kaos_conn_send(KaosConn *conn, uint8_t channel, const uint8_t *data, 
 // `conn` as in `kaos_conn_handle_datagram`.
 KaosStatus kaos_conn_close(KaosConn *conn, uint64_t now_us, uint16_t code);
 
+// Writes whether so many packets arrived since this connection last sent that an ack
+// must go out (`kaos_conn_poll_transmit`) before more are handled: one ack reports the
+// newest packet and the 64 before it. A loop that hands many datagrams to
+// `kaos_conn_handle_datagram` before sending should send when this turns true.
+//
+// # Safety
+// `conn` as in `kaos_conn_handle_datagram`; `out` is valid for a write.
+KaosStatus kaos_conn_ack_overdue(KaosConn *conn, bool *out);
+
 // Writes whether the handshake completed and the connection is not closing.
 //
 // # Safety

@@ -283,6 +283,24 @@ pub unsafe extern "C" fn kaos_conn_close(conn: *mut KaosConn, now_us: u64, code:
     })
 }
 
+/// Writes whether so many packets arrived since this connection last sent that an ack
+/// must go out (`kaos_conn_poll_transmit`) before more are handled: one ack reports the
+/// newest packet and the 64 before it. A loop that hands many datagrams to
+/// `kaos_conn_handle_datagram` before sending should send when this turns true.
+///
+/// # Safety
+/// `conn` as in `kaos_conn_handle_datagram`; `out` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn kaos_conn_ack_overdue(conn: *mut KaosConn, out: *mut bool) -> KaosStatus {
+    guard(|| {
+        // SAFETY: the caller's contract.
+        let mut c = unsafe { sansio::take(conn) }?;
+        let overdue = c.conn().ack_overdue();
+        // SAFETY: the caller's contract.
+        unsafe { put(out, overdue, "out") }
+    })
+}
+
 /// Writes whether the handshake completed and the connection is not closing.
 ///
 /// # Safety

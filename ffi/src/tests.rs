@@ -157,6 +157,51 @@ fn a_connection_in_caller_memory_connects_and_exchanges_messages() {
     }
 }
 
+/// A long burst handed over before sending makes the ack overdue at 32 packets; a
+/// transmit clears it.
+#[test]
+fn a_long_burst_makes_the_ack_overdue() {
+    let cfg = small_config();
+    let (mut mem, size) = memory(&cfg, 0);
+    let mut server = server(&cfg);
+    let conn = connect(&cfg, &mut mem, 0, size);
+    let overdue = || {
+        let mut v = true;
+        // SAFETY: live connection, valid out-pointer.
+        assert_eq!(unsafe { kaos_conn_ack_overdue(conn, &mut v) }, KaosStatus::KaosOk);
+        v
+    };
+    let mut handle = None;
+    for tick in 0..50u64 {
+        exchange(conn, &mut server, 1_000 + tick * 1_000);
+        let mut connected = false;
+        // SAFETY: live connection, valid out-pointer.
+        unsafe { kaos_conn_is_connected(conn, &mut connected) };
+        handle = server.lookup(&"10.0.0.2:40000".parse().unwrap());
+        if connected && handle.is_some() {
+            break;
+        }
+    }
+    let h = handle.expect("connected");
+    let (now_us, now) = (100_000, Instant::from_micros(100_001));
+    let mut buf = [0u8; 1200];
+    for k in 0..40u32 {
+        server.connection(h).unwrap().send(1, &k.to_le_bytes()).unwrap();
+        let (_, _, n) = server.poll_transmit(now, &mut buf).expect("a packet per message");
+        // SAFETY: live connection, valid buffer.
+        unsafe { kaos_conn_handle_datagram(conn, now_us, buf.as_ptr(), n) };
+        assert_eq!(overdue(), k + 1 >= 32, "after {} packets", k + 1);
+    }
+    let mut n = 0;
+    // SAFETY: live connection, valid buffer.
+    unsafe { kaos_conn_poll_transmit(conn, now_us, buf.as_mut_ptr(), buf.len(), &mut n) };
+    assert!(n > 0 && !overdue());
+    // SAFETY: null pointers, which the function checks.
+    assert_eq!(unsafe { kaos_conn_ack_overdue(null_mut(), null_mut()) }, KaosStatus::KaosErrNull);
+    // SAFETY: live connection.
+    assert_eq!(unsafe { kaos_conn_destroy(conn) }, KaosStatus::KaosOk);
+}
+
 #[test]
 fn bad_input_is_an_error_code() {
     let cfg = small_config();

@@ -318,6 +318,13 @@ class Connection:
         _check(lib.kaos_conn_is_connected(self._ptr(), byref(ok)))
         return ok.value
 
+    def ack_overdue(self) -> bool:
+        """Whether an ack must be sent (:meth:`transmits`) before more datagrams are
+        handled: one ack reports the newest packet and the 64 before it."""
+        out = c_bool(False)
+        _check(lib.kaos_conn_ack_overdue(self._ptr(), byref(out)))
+        return out.value
+
     def stats(self) -> dict:
         s = Stats()
         _check(lib.kaos_conn_stats(self._ptr(), byref(s)))

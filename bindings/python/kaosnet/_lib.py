@@ -130,6 +130,7 @@ _SIGNATURES = {
     "kaos_conn_send": (Status, [c_void_p, c_uint8, c_char_p, c_size_t]),
     "kaos_conn_close": (Status, [c_void_p, c_uint64, c_uint16]),
     "kaos_conn_is_connected": (Status, [c_void_p, POINTER(c_bool)]),
+    "kaos_conn_ack_overdue": (Status, [c_void_p, POINTER(c_bool)]),
     "kaos_conn_stats": (Status, [c_void_p, POINTER(Stats)]),
     "kaos_conn_destroy": (Status, [c_void_p]),
     "kaos_client_options_default": (Status, [POINTER(ClientOptions)]),
