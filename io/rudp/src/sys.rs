@@ -257,8 +257,10 @@ pub(crate) mod batched {
             let n = n as usize;
             for k in 0..n {
                 let from = to_socket_addr(&addrs[k], msgs[k].msg_hdr.msg_namelen);
-                // SAFETY: the kernel filled the header's control buffer (or left it empty).
-                let seg = if self.gro { unsafe { gro_size(&msgs[k].msg_hdr) } } else { None };
+                // A `usize` here, a `socklen_t` on some other targets.
+                #[allow(clippy::unnecessary_cast)]
+                let written = (msgs[k].msg_hdr.msg_controllen as usize).min(size_of::<[u64; 4]>());
+                let seg = if self.gro { gro_size(&bytemuck::bytes_of(&controls[k])[..written]) } else { None };
                 self.record_entry(k, from, (msgs[k].msg_len as usize).min(slot), seg);
             }
             self.rx_full = n == batch;
@@ -421,22 +423,26 @@ pub(crate) mod batched {
         r == 0
     }
 
-    /// The datagram size of a coalesced receive, from its `UDP_GRO` control message.
-    ///
-    /// # Safety
-    /// `h` must be a header the kernel just filled, its control buffer still alive.
-    unsafe fn gro_size(h: &libc::msghdr) -> Option<usize> {
-        // SAFETY: the CMSG macros walk the control buffer within `msg_controllen`, which
-        // the kernel set to what it wrote; the payload of a UDP_GRO message is an int.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(h);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
-                    let size = libc::CMSG_DATA(c).cast::<libc::c_int>().read_unaligned();
-                    return usize::try_from(size).ok();
-                }
-                c = libc::CMSG_NXTHDR(h, c);
+    /// The datagram size of a coalesced receive, from the `UDP_GRO` control message among
+    /// the control bytes the kernel wrote (`cmsghdr`: length, level, type, then an int).
+    pub(crate) fn gro_size(control: &[u8]) -> Option<usize> {
+        const HEADER: usize = size_of::<libc::cmsghdr>();
+        const WORD: usize = size_of::<usize>();
+        let mut rest = control;
+        while rest.len() >= HEADER + size_of::<libc::c_int>() {
+            let len = usize::from_ne_bytes(rest[..WORD].try_into().ok()?);
+            let level = i32::from_ne_bytes(rest[WORD..WORD + 4].try_into().ok()?);
+            let kind = i32::from_ne_bytes(rest[WORD + 4..WORD + 8].try_into().ok()?);
+            if level == libc::SOL_UDP && kind == UDP_GRO {
+                let size = i32::from_ne_bytes(rest[HEADER..HEADER + 4].try_into().ok()?);
+                return usize::try_from(size).ok();
             }
+            // Control messages are padded to the word size.
+            let step = len.div_ceil(WORD) * WORD;
+            if step < HEADER || step > rest.len() {
+                return None;
+            }
+            rest = &rest[step..];
         }
         None
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use io_uring::{opcode, types, IoUring};
 use socket2::SockAddr;
 
-use crate::sys::batched::{enable_gro, gso_refused, gso_run, set_gso, to_socket_addr, UDP_GRO};
+use crate::sys::batched::{enable_gro, gro_size, gso_refused, gso_run, set_gso, to_socket_addr};
 use crate::sys::{segments, BATCH, GRO_SLOT, SLOT};
 
 /// `user_data` of sends: the slot index plus this bit.
@@ -119,29 +119,6 @@ struct Received {
     last: bool,
 }
 
-/// The datagram size of a coalesced receive, from the `UDP_GRO` control message among
-/// the control bytes the kernel wrote (`cmsghdr`: length, level, type, then an int).
-fn gro_size(control: &[u8]) -> Option<usize> {
-    const HEADER: usize = size_of::<libc::cmsghdr>();
-    let mut rest = control;
-    while rest.len() >= HEADER + size_of::<libc::c_int>() {
-        let len = usize::from_ne_bytes(rest[..size_of::<usize>()].try_into().ok()?);
-        let level = i32::from_ne_bytes(rest[size_of::<usize>()..size_of::<usize>() + 4].try_into().ok()?);
-        let kind = i32::from_ne_bytes(rest[size_of::<usize>() + 4..size_of::<usize>() + 8].try_into().ok()?);
-        if level == libc::SOL_UDP && kind == UDP_GRO {
-            let size = i32::from_ne_bytes(rest[HEADER..HEADER + 4].try_into().ok()?);
-            return usize::try_from(size).ok();
-        }
-        // Control messages are padded to the word size.
-        let step = len.div_ceil(size_of::<usize>()) * size_of::<usize>();
-        if step < HEADER || step > rest.len() {
-            return None;
-        }
-        rest = &rest[step..];
-    }
-    None
-}
-
 /// One datagram's worth of memory for an operation.
 #[repr(C)]
 struct Slot {
@@ -214,7 +191,7 @@ impl UringIo {
         let ring = IoUring::new(4 * BATCH as u32)?;
         let bufs = BufRing::new()?;
         // SAFETY: the entries stay allocated, at this address, until the ring is dropped
-        // (`bufs` is dropped after `ring` only once the receive is collected; see Drop).
+        // (`bufs` is dropped, in Drop, only once the receive is collected).
         unsafe { ring.submitter().register_buf_ring_with_flags(bufs.entries as u64, BUFFERS as u16, GROUP, 0)? };
         // SAFETY: msghdr is plain C data, valid when zeroed.
         let mut recv_msg: Box<libc::msghdr> = Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
@@ -355,9 +332,9 @@ impl UringIo {
                     if n > 1 {
                         self.gro_segments += n as u64;
                     }
-                    match self.ready.last_mut() {
-                        Some(r) if n > 0 => r.last = true,
-                        _ => self.bufs.give(bid),
+                    // `segments` yields at least one datagram, which gives the buffer back.
+                    if let Some(r) = self.ready.last_mut() {
+                        r.last = true;
                     }
                 }
                 // Truncated, unparsable or from an unknown family: drop, buffer back.
