@@ -371,70 +371,20 @@ struct ThreadRun {
 /// One library in the threaded workloads.
 struct ThreadRow {
     name: &'static str,
-    /// The library's name for the process workload's child.
-    child: &'static str,
+    /// The library's name for `threads::ends` and the process workload's child.
+    lib: &'static str,
     peer: bool,
-    bulk: fn() -> threads::Bulk,
-    rtt: fn() -> (Duration, Duration),
 }
 
 /// The threaded workloads, every library once per round, rounds interleaved.
 fn threaded(wanted: &dyn Fn(&str) -> bool) {
-    use threads::{bulk, kaos_ends, ping_pong};
+    use threads::{bulk, ends, ping_pong};
     let rows = [
-        ThreadRow {
-            name: "kaos-rudp (mio)",
-            child: "kaos-mio",
-            peer: false,
-            bulk: || {
-                let (s, c) = kaos_ends(IoBackend::Mio);
-                bulk(s, c)
-            },
-            rtt: || {
-                let (s, c) = kaos_ends(IoBackend::Mio);
-                ping_pong(s, c)
-            },
-        },
+        ThreadRow { name: "kaos-rudp (mio)", lib: "kaos-mio", peer: false },
         #[cfg(target_os = "linux")]
-        ThreadRow {
-            name: "kaos-rudp (io_uring)",
-            child: "kaos-uring",
-            peer: false,
-            bulk: || {
-                let (s, c) = kaos_ends(IoBackend::Uring);
-                bulk(s, c)
-            },
-            rtt: || {
-                let (s, c) = kaos_ends(IoBackend::Uring);
-                ping_pong(s, c)
-            },
-        },
-        ThreadRow {
-            name: "renet 2.0.1 (netcode)",
-            child: "renet",
-            peer: true,
-            bulk: || {
-                let (s, c) = peers::renet_ends();
-                bulk(s, c)
-            },
-            rtt: || {
-                let (s, c) = peers::renet_ends();
-                ping_pong(s, c)
-            },
-        },
-        ThreadRow {
-            name: "rusty_enet 0.4.1",
-            child: "rusty_enet",
-            peer: true,
-            bulk: || {
-                let (s, c) = peers::enet_ends();
-                bulk(s, c)
-            },
-            rtt: || {
-                let (s, c) = peers::enet_ends();
-                ping_pong(s, c)
-            },
-        },
+        ThreadRow { name: "kaos-rudp (io_uring)", lib: "kaos-uring", peer: false },
+        ThreadRow { name: "renet 2.0.1 (netcode)", lib: "renet", peer: true },
+        ThreadRow { name: "rusty_enet 0.4.1", lib: "rusty_enet", peer: true },
     ];
     let rows: Vec<&ThreadRow> = rows.iter().filter(|r| wanted(r.name)).collect();
     if rows.is_empty() {
@@ -443,9 +393,11 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
     let mut runs: Vec<Vec<ThreadRun>> = vec![Vec::new(); rows.len()];
     for _ in 0..ROUNDS {
         for (i, r) in rows.iter().enumerate() {
-            let b = (r.bulk)();
-            let (p50, p99) = (r.rtt)();
-            let across = processes::bulk(r.child).per_sec;
+            let (server, client) = ends(r.lib);
+            let b = bulk(server, client);
+            let (server, client) = ends(r.lib);
+            let (p50, p99) = ping_pong(server, client);
+            let across = processes::bulk(r.lib).per_sec;
             runs[i].push(ThreadRun {
                 per_sec: b.per_sec,
                 across,

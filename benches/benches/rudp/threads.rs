@@ -35,6 +35,25 @@ pub trait End: Send + 'static {
     }
 }
 
+/// Any library's end, so one workload runs every library.
+impl End for Box<dyn End> {
+    fn wait(&mut self, max: Duration) {
+        (**self).wait(max)
+    }
+    fn send(&mut self, m: &[u8]) -> bool {
+        (**self).send(m)
+    }
+    fn flush(&mut self) {
+        (**self).flush()
+    }
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) {
+        (**self).receive(f)
+    }
+    fn stats(&self) -> Option<Stats> {
+        (**self).stats()
+    }
+}
+
 /// Sleeps until `fd` is readable or `max` passes.
 pub fn wait_readable(fd: RawFd, max: Duration) {
     let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
@@ -334,6 +353,20 @@ pub fn connect(lib: &str, addr: SocketAddr) -> Box<dyn End> {
         "kaos-mio" | "kaos-uring" => Box::new(kaos_connect(backend(lib), addr)),
         "renet" => Box::new(peers::renet_connect(addr)),
         "rusty_enet" => Box::new(peers::enet_connect(addr)),
+        other => panic!("unknown library {other}"),
+    }
+}
+
+/// A connected (server, client) pair of `lib` ("kaos-mio", "kaos-uring", "renet",
+/// "rusty_enet"), made in this thread.
+pub fn ends(lib: &str) -> (Box<dyn End>, Box<dyn End>) {
+    fn boxed(pair: (impl End, impl End)) -> (Box<dyn End>, Box<dyn End>) {
+        (Box::new(pair.0), Box::new(pair.1))
+    }
+    match lib {
+        "kaos-mio" | "kaos-uring" => boxed(kaos_ends(backend(lib))),
+        "renet" => boxed(peers::renet_ends()),
+        "rusty_enet" => boxed(peers::enet_ends()),
         other => panic!("unknown library {other}"),
     }
 }
