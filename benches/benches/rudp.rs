@@ -11,6 +11,9 @@
 //! - lossy: the threaded bulk through a relay dropping 0, 1 and 5 % of the datagrams
 //!   each way (`rudp/lossy.rs`).
 //!
+//! - fan-out: 64 clients at 60 Hz, the server on its own thread waking for each datagram
+//!   or on its tick; server CPU per client-tick beside rusty_enet's (`rudp/fanout.rs`).
+//!
 //! The rows below drive both ends from one thread in a busy loop: the CPU cost per
 //! message with no sleeping at all.
 //!
@@ -18,18 +21,14 @@
 //!   each one's sequence number; messages/s from the first send to the last receipt.
 //! - ping-pong: 5,000 reliable round trips of 64 bytes (the server echoes; the client
 //!   sends the next when the echo is back); RTT p50 and p99.
-//! - fan-out: 64 clients for 5 s at 60 Hz; every tick the server sends each client a
-//!   200-byte reliable state and each client sends a 16-byte input. The server runs on its
-//!   own thread; reported: server CPU time per client-tick and the p99 one-way latency of
-//!   states (stamped when sent, read when received; one process, one clock). Every server
-//!   sleeps on its socket (renet and rusty_enet have no blocking wait: `poll(2)` on their
-//!   socket), and the "sleeps" row runs kaos-rudp sleeping 0.5 ms between polls.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
+use kaos_rudp::{IoBackend, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
 
+#[path = "rudp/fanout.rs"]
+mod fanout;
 #[path = "rudp/lossy.rs"]
 mod lossy;
 #[path = "rudp/peers.rs"]
@@ -119,159 +118,12 @@ fn kaos(backend: IoBackend) -> Figures {
     Figures { bulk_per_sec, p50: percentile(&rtts, 0.50), p99: percentile(&rtts, 0.99) }
 }
 
-const FAN_CLIENTS: usize = 64;
-const TICK: Duration = Duration::from_micros(16_667);
-const FAN_SECS: u64 = 5;
-
 /// CPU time the calling thread has used.
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid timespec to write; the clock id is a constant the kernel knows.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// A message carrying the time it was sent (µs since `epoch`), padded to `len`.
-fn stamped(epoch: Instant, len: usize) -> Vec<u8> {
-    let mut m = vec![0x33; len];
-    m[..8].copy_from_slice(&(epoch.elapsed().as_micros() as u64).to_le_bytes());
-    m
-}
-
-/// Server CPU per client-tick and p99 one-way latency of the fan-out workload.
-struct Fanout {
-    cpu_per_client_tick: Duration,
-    p99: Duration,
-}
-
-/// A library's server side in the fan-out workload.
-trait FanServer {
-    /// Waits up to `max` for traffic (libraries without a blocking wait sleep).
-    fn wait(&mut self, max: Duration);
-    /// Receives, accepts and counts the inputs that arrived.
-    fn pump(&mut self) -> usize;
-    /// Connected clients.
-    fn clients(&self) -> usize;
-    /// Sends `state` reliably to every client and flushes.
-    fn broadcast(&mut self, state: &[u8]);
-}
-
-/// A library's clients in the fan-out workload.
-trait FanClients {
-    /// Runs every client: sends `input` reliably from each if given, hands each received
-    /// state to `on_state`.
-    fn pump(&mut self, input: Option<&[u8]>, on_state: &mut dyn FnMut(&[u8]));
-}
-
-/// Runs the fan-out workload: `server` is built on the server thread and returns its
-/// address; `clients` connects `FAN_CLIENTS` clients to it.
-fn fanout<S: FanServer, C: FanClients>(
-    server: impl FnOnce() -> (S, SocketAddr) + Send + 'static,
-    clients: impl FnOnce(SocketAddr) -> C,
-) -> Fanout {
-    let epoch = Instant::now();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let server_stop = stop.clone();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let server_thread = std::thread::spawn(move || {
-        let (mut server, addr) = server();
-        addr_tx.send(addr).unwrap();
-        let mut next_tick = Instant::now();
-        let mut ticks = 0u64;
-        let cpu0 = thread_cpu();
-        while !server_stop.load(std::sync::atomic::Ordering::Relaxed) {
-            server.wait(Duration::from_micros(500));
-            server.pump();
-            if server.clients() == FAN_CLIENTS && Instant::now() >= next_tick {
-                next_tick += TICK;
-                ticks += 1;
-                server.broadcast(&stamped(epoch, 200));
-            }
-        }
-        (thread_cpu() - cpu0, ticks)
-    });
-    let mut clients = clients(addr_rx.recv().unwrap());
-    let mut latencies = Vec::new();
-    let end = Instant::now() + Duration::from_secs(FAN_SECS + 1);
-    let mut next_tick = Instant::now();
-    while Instant::now() < end {
-        let tick = Instant::now() >= next_tick;
-        if tick {
-            next_tick += TICK;
-        }
-        let input = stamped(epoch, 16);
-        clients.pump(tick.then_some(&input[..]), &mut |m| {
-            let sent = u64::from_le_bytes(m[..8].try_into().unwrap());
-            latencies.push(Duration::from_micros(epoch.elapsed().as_micros() as u64 - sent));
-        });
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (cpu, ticks) = server_thread.join().unwrap();
-    assert!(ticks > 0, "the clients never all connected");
-    latencies.sort();
-    Fanout { cpu_per_client_tick: cpu / (ticks * FAN_CLIENTS as u64) as u32, p99: percentile(&latencies, 0.99) }
-}
-
-struct KaosFanServer {
-    server: RudpServer,
-    clients: Vec<SocketAddr>,
-    /// Sleep like the peers instead of waiting on the socket.
-    sleep: bool,
-}
-
-impl FanServer for KaosFanServer {
-    fn wait(&mut self, max: Duration) {
-        if self.sleep {
-            std::thread::sleep(max);
-            self.server.process().unwrap();
-        } else {
-            self.server.poll(Some(max)).unwrap();
-        }
-    }
-    fn pump(&mut self) -> usize {
-        while let Some(c) = self.server.accept() {
-            self.clients.push(c);
-        }
-        self.server.receive_all(|_, _, _| {})
-    }
-    fn clients(&self) -> usize {
-        self.clients.len()
-    }
-    fn broadcast(&mut self, state: &[u8]) {
-        for c in &self.clients {
-            let _ = self.server.send(c, state);
-        }
-        self.server.flush().unwrap();
-    }
-}
-
-impl FanClients for Vec<RudpTransport> {
-    fn pump(&mut self, input: Option<&[u8]>, on_state: &mut dyn FnMut(&[u8])) {
-        for c in self.iter_mut() {
-            if let Some(input) = input.filter(|_| c.is_connected()) {
-                let _ = c.send(input);
-            }
-            c.receive(&mut |m| on_state(m)).unwrap();
-        }
-    }
-}
-
-fn kaos_fanout(backend: IoBackend, sleep: bool) -> Fanout {
-    let mut cfg = RudpConfig::with_window(256);
-    cfg.io = backend;
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let server_cfg = cfg.clone();
-    fanout(
-        move || {
-            let server = RudpServer::with_config(any, server_cfg).unwrap();
-            let addr = server.local_addr().unwrap();
-            (KaosFanServer { server, clients: Vec::new(), sleep }, addr)
-        },
-        |addr| {
-            (0..FAN_CLIENTS).map(|_| RudpTransport::with_config(any, addr, cfg.clone()).unwrap()).collect::<Vec<_>>()
-        },
-    )
 }
 
 /// Runs the rows whose `section/library` name contains the first argument (all without
@@ -290,14 +142,6 @@ fn main() {
         ("renet 2.0.1 (netcode)", peers::renet),
         ("rusty_enet 0.4.1", peers::rusty_enet),
     ];
-    let fans: Vec<Row<Fanout>> = vec![
-        ("kaos-rudp (mio)", || kaos_fanout(IoBackend::Mio, false)),
-        #[cfg(target_os = "linux")]
-        ("kaos-rudp (io_uring)", || kaos_fanout(IoBackend::Uring, false)),
-        ("kaos-rudp (mio, sleeps)", || kaos_fanout(IoBackend::Mio, true)),
-        ("renet 2.0.1 (netcode)", peers::renet_fanout),
-        ("rusty_enet 0.4.1", peers::rusty_enet_fanout),
-    ];
     threaded(&|name| wanted("threads", name));
     lossy_rows(&|name| wanted("lossy", name));
     let rows: Vec<_> = pairs.iter().filter(|(n, _)| wanted("pair", n)).map(|(n, run)| (n, run())).collect();
@@ -308,14 +152,7 @@ fn main() {
     for (name, f) in &rows {
         println!("{name:<28} {:>14.0} {:>10.1}µs {:>10.1}µs", f.bulk_per_sec, micros(f.p50), micros(f.p99));
     }
-    let fan: Vec<_> = fans.iter().filter(|(n, _)| wanted("fan-out", n)).map(|(n, run)| (n, run())).collect();
-    if !fan.is_empty() {
-        println!("fan-out: {FAN_CLIENTS} clients, 60 Hz, {FAN_SECS} s, server on its own thread sleeping on its socket (the peers in poll(2)); \"sleeps\": kaos sleeping 0.5 ms between polls instead");
-        println!("{:<28} {:>22} {:>16}", "library", "server CPU/client-tick", "latency p99");
-    }
-    for (name, f) in &fan {
-        println!("{name:<28} {:>20.2}µs {:>14.0}µs", micros(f.cpu_per_client_tick), micros(f.p99));
-    }
+    fanout::rows(&wanted);
 }
 
 /// Bulk through a relay that loses 0, 1 and 5 % of the datagrams each way (and delivers

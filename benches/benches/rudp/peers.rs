@@ -12,10 +12,9 @@ use renet_netcode::{
 };
 use rusty_enet::{Event, Host, HostSettings, Packet, PeerID};
 
+use super::fanout::{fanout, FanClients, FanServer, Fanout, Wake, FAN_CLIENTS};
 use super::threads::{big_buffers, wait_readable, End};
-use super::{
-    fanout, message, percentile, seq_of, FanClients, FanServer, Fanout, Figures, BULK, FAN_CLIENTS, MSG, PINGS,
-};
+use super::{message, percentile, seq_of, Figures, BULK, MSG, PINGS};
 
 const PROTOCOL_ID: u64 = 7;
 const CH: DefaultChannel = DefaultChannel::ReliableOrdered;
@@ -301,8 +300,9 @@ impl FanClients for RenetFanClients {
     }
 }
 
-pub(super) fn renet_fanout() -> Fanout {
+pub(super) fn renet_fanout(wake: Wake) -> Fanout {
     fanout(
+        wake,
         || {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -396,8 +396,9 @@ impl FanClients for EnetFanClients {
     }
 }
 
-pub(super) fn rusty_enet_fanout() -> Fanout {
+pub(super) fn rusty_enet_fanout(wake: Wake) -> Fanout {
     fanout(
+        wake,
         || {
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
             big_buffers(&socket);

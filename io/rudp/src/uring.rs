@@ -188,7 +188,13 @@ impl UringIo {
     /// rings or multishot `recvmsg` are not available (old kernel, disabled, forbidden by a
     /// sandbox).
     pub(crate) fn new(socket: &impl AsRawFd) -> io::Result<Self> {
-        let ring = IoUring::new(4 * BATCH as u32)?;
+        // A completion that arrives while this thread runs waits for its next entry into
+        // the kernel instead of interrupting it (kernels before 5.19 lack the flags).
+        let ring = IoUring::builder()
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
+            .build(4 * BATCH as u32)
+            .or_else(|_| IoUring::new(4 * BATCH as u32))?;
         let bufs = BufRing::new()?;
         // SAFETY: the entries stay allocated, at this address, until the ring is dropped
         // (`bufs` is dropped, in Drop, only once the receive is collected).
