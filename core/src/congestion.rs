@@ -3,9 +3,11 @@
 //! [`RttEstimator`] is RFC 6298 (SRTT, RTTVAR, RTO = SRTT + 4·RTTVAR, exponential backoff
 //! on timeout) with configurable bounds, because games want a far smaller minimum RTO than
 //! TCP's one second. [`Aimd`] is a byte-counted congestion window: slow start doubles it
-//! per round trip, congestion avoidance adds one datagram per window, and a loss halves it
+//! per round trip, congestion avoidance adds one datagram per window, and a loss cuts it
 //! at most once per round trip (losses of packets sent before the last reduction belong to
-//! the same congestion event).
+//! the same congestion event). How deep the cut goes follows TCP Veno: a loss while the
+//! path queues little of the window (smoothed RTT near the minimum) is taken for a lossy
+//! link, not a full queue, and cuts a fifth; otherwise the window halves.
 
 use crate::time::{Duration, Instant};
 
@@ -15,6 +17,8 @@ pub struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
     latest: Duration,
+    /// The smallest sample: the path's delay without queueing.
+    min: Option<Duration>,
     initial_rto: Duration,
     min_rto: Duration,
     max_rto: Duration,
@@ -30,6 +34,7 @@ impl RttEstimator {
             srtt: None,
             rttvar: Duration::ZERO,
             latest: Duration::ZERO,
+            min: None,
             initial_rto,
             min_rto,
             max_rto,
@@ -49,6 +54,7 @@ impl RttEstimator {
     pub fn on_sample(&mut self, rtt: Duration) {
         let r = rtt.as_micros();
         self.latest = rtt;
+        self.min = Some(self.min.map_or(rtt, |m| m.min(rtt)));
         self.backoff = 0;
         match self.srtt {
             None => {
@@ -90,6 +96,20 @@ impl RttEstimator {
         self.latest
     }
 
+    /// Smallest sample so far, if any.
+    pub fn min(&self) -> Option<Duration> {
+        self.min
+    }
+
+    /// Bytes of a `window` the path holds in queues: `window · (SRTT − min) / SRTT`
+    /// (TCP Veno's backlog); 0 before any sample.
+    pub fn queued(&self, window: u32) -> u64 {
+        match (self.srtt, self.min) {
+            (Some(s), Some(m)) if s > m => window as u64 * (s - m).as_micros() / s.as_micros(),
+            _ => 0,
+        }
+    }
+
     /// Current retransmission timeout, backoff included, clamped to the bounds.
     pub fn rto(&self) -> Duration {
         let base = match self.srtt {
@@ -117,7 +137,14 @@ pub struct Aimd {
     recovery_start: Option<Instant>,
     /// Bytes acked since the last additive increase (congestion avoidance).
     acked_accum: u32,
+    /// Congestion events (window cuts), and of those the ones taken for random loss.
+    pub(crate) cuts: u64,
+    pub(crate) random_cuts: u64,
 }
+
+/// A loss with less than this many datagrams of the window queued in the path is taken
+/// for random (TCP Veno's β).
+const RANDOM_LOSS_BACKLOG: u32 = 3;
 
 impl Aimd {
     /// `mss` is the datagram size; the window starts at `initial_packets` datagrams and
@@ -135,6 +162,8 @@ impl Aimd {
             in_flight: 0,
             recovery_start: None,
             acked_accum: 0,
+            cuts: 0,
+            random_cuts: 0,
         }
     }
 
@@ -165,14 +194,23 @@ impl Aimd {
         }
     }
 
-    /// A datagram sent at `sent` was declared lost at `now`.
-    pub fn on_lost(&mut self, bytes: u32, sent: Instant, now: Instant) {
+    /// A datagram sent at `sent` was declared lost at `now`; `rtt` tells how much of the
+    /// window the path queues.
+    pub fn on_lost(&mut self, bytes: u32, sent: Instant, now: Instant, rtt: &RttEstimator) {
         self.in_flight = self.in_flight.saturating_sub(bytes);
         if self.recovery_start.is_some_and(|r| sent <= r) {
             return;
         }
         self.recovery_start = Some(now);
-        self.cwnd = (self.cwnd / 2).max(self.min_cwnd);
+        self.cuts += 1;
+        // Halving on a random loss starves a lossy link (Wi-Fi, mobile) that has room;
+        // a queue that holds several datagrams says the loss is congestion.
+        let random = rtt.has_sample() && rtt.queued(self.cwnd) < (RANDOM_LOSS_BACKLOG * self.mss) as u64;
+        if random {
+            self.random_cuts += 1;
+        }
+        let kept = if random { self.cwnd / 5 * 4 } else { self.cwnd / 2 };
+        self.cwnd = kept.max(self.min_cwnd);
         self.ssthresh = self.cwnd;
         self.acked_accum = 0;
     }
@@ -222,6 +260,11 @@ pub struct Stats {
     pub bytes_resent: u64,
     /// Retransmission timeouts that fired (losses no ack revealed).
     pub timeouts: u64,
+    /// Congestion events: times losses cut the congestion window.
+    pub window_cuts: u64,
+    /// Of those, the cuts by a fifth for a loss taken for random (little of the window
+    /// queued in the path); the others halved it.
+    pub random_loss_cuts: u64,
     /// Messages delivered to the application.
     pub messages_delivered: u64,
     /// Datagrams dropped as invalid (bad checksum, malformed, out of window, duplicate).
@@ -279,6 +322,11 @@ mod tests {
         assert_eq!(e.rto(), ms(50));
     }
 
+    /// An estimator with no sample: losses say nothing about queues and halve.
+    fn unsampled() -> RttEstimator {
+        RttEstimator::new(ms(100), ms(10), ms(1000))
+    }
+
     #[test]
     fn slow_start_then_halving_once_per_event() {
         let t0 = Instant::from_millis(0);
@@ -298,10 +346,10 @@ mod tests {
             a.on_sent(1000);
         }
         let now = Instant::from_millis(10);
-        a.on_lost(1000, t0, now);
+        a.on_lost(1000, t0, now, &unsampled());
         assert_eq!(a.window(), 4000);
         // Same congestion event: no second halving.
-        a.on_lost(1000, t0, now);
+        a.on_lost(1000, t0, now, &unsampled());
         assert_eq!(a.window(), 4000);
         // Congestion avoidance: +1 MSS per window of acks sent after the event.
         a.on_acked(1000, Instant::from_millis(20));
@@ -316,9 +364,34 @@ mod tests {
     fn window_has_a_floor() {
         let mut a = Aimd::new(1000, 4, 1_000_000);
         for i in 0..20 {
-            a.on_lost(0, Instant::from_millis(i * 10 + 5), Instant::from_millis(i * 10 + 6));
+            a.on_lost(0, Instant::from_millis(i * 10 + 5), Instant::from_millis(i * 10 + 6), &unsampled());
         }
         assert_eq!(a.window(), 2000);
+    }
+
+    #[test]
+    fn a_loss_without_a_queue_cuts_a_fifth_and_one_behind_a_queue_halves() {
+        let mut rtt = RttEstimator::new(ms(100), ms(10), ms(1000));
+        rtt.on_sample(ms(20));
+        // SRTT at the minimum: nothing queued, so the loss is taken for random.
+        let mut a = Aimd::new(1000, 100, 1_000_000);
+        a.on_lost(1000, Instant::from_millis(0), Instant::from_millis(1), &rtt);
+        assert_eq!(a.window(), 80_000);
+        assert_eq!((a.cuts, a.random_cuts), (1, 1));
+        // SRTT rises to about twice the minimum: half of a 64-datagram window is queued.
+        for _ in 0..40 {
+            rtt.on_sample(ms(40));
+        }
+        assert_eq!(rtt.min(), Some(ms(20)));
+        assert!(rtt.queued(64_000) > 30_000, "{}", rtt.queued(64_000));
+        let mut b = Aimd::new(1000, 64, 1_000_000);
+        b.on_lost(1000, Instant::from_millis(0), Instant::from_millis(1), &rtt);
+        assert_eq!(b.window(), 32_000);
+        assert_eq!((b.cuts, b.random_cuts), (1, 0));
+        // A small window queues under 3 datagrams even so: random again.
+        let mut c = Aimd::new(1000, 4, 1_000_000);
+        c.on_lost(1000, Instant::from_millis(0), Instant::from_millis(1), &rtt);
+        assert_eq!(c.window(), 3_200);
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! - [`time`]: microsecond `Instant` / `Duration`.
 //! - [`wire`]: datagram and frame views (`new_checked`, parse/emit), checksum.
 //! - [`seq`], [`window`]: wrapping 16-bit sequence arithmetic, ack bitfields, replay window.
-//! - [`congestion`]: RFC 6298 RTT/RTO estimator, AIMD window, statistics.
+//! - [`congestion`]: RFC 6298 RTT/RTO estimator, AIMD window (random losses cut a
+//!   fifth, losses behind a queue half), statistics.
 //! - [`channel`]: delivery modes and per-channel send/receive state.
 //! - [`fragment`]: reassembly of unreliable fragmented messages.
 //! - [`conn`]: the [`conn::Connection`] state machine. [`endpoint`]: server demultiplexer.

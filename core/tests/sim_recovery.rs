@@ -116,19 +116,46 @@ fn bulk_over_a_lossy_link_recovers_without_timeouts() {
     const N: u32 = 3_000;
     let lossy = Link { loss: 0.05, ..link() };
     for seed in 0..8u64 {
-        let mut s = Sim::new(seed, Config::default(), lossy, lossy);
-        s.connect();
-        for i in 0..N {
-            s.client_backlog.push_back((0, make_message(i, 64)));
-        }
-        let start = s.now;
-        s.run_until(10_000_000, Duration::from_secs(600), |s| s.server_seen.messages.len() == N as usize)
-            .expect("delivery");
-        let rtts = (s.now - start).as_millis() / (2 * LATENCY_MS);
-        let st = s.client.stats();
+        let (st, rtts) = bulk(&mut Sim::new(seed, Config::default(), lossy, lossy), N, 64);
         assert!(st.timeouts <= 2, "seed {seed}: {} timeouts: {st:?}", st.timeouts);
-        assert!(rtts <= 60, "seed {seed}: {rtts} round trips: {st:?}");
+        // 14-22 round trips; halving the window on each of these random losses took 22-45.
+        assert!(rtts <= 30, "seed {seed}: {rtts} round trips: {st:?}");
     }
+}
+
+/// Sends `n` reliable messages of `len` bytes from the client; returns the client's stats
+/// once all arrived and the simulated round trips it took.
+fn bulk(s: &mut Sim, n: u32, len: usize) -> (kaos_core::congestion::Stats, u64) {
+    s.connect();
+    for i in 0..n {
+        s.client_backlog.push_back((0, make_message(i, len)));
+    }
+    let start = s.now;
+    s.run_until(10_000_000, Duration::from_secs(600), |s| s.server_seen.messages.len() == n as usize)
+        .expect("delivery");
+    (s.client.stats(), (s.now - start).as_millis() / (2 * LATENCY_MS))
+}
+
+/// Random losses on a link that queues nothing cut the congestion window by a fifth
+/// (TCP Veno), not by half.
+#[test]
+fn random_losses_cut_the_window_by_a_fifth() {
+    let lossy = Link { loss: 0.05, ..link() };
+    for seed in 0..4u64 {
+        let (st, _) = bulk(&mut Sim::new(seed, Config::default(), lossy, lossy), 3_000, 64);
+        assert!(st.window_cuts > 0, "seed {seed}: {st:?}");
+        assert_eq!(st.random_loss_cuts, st.window_cuts, "seed {seed}: {st:?}");
+    }
+}
+
+/// Losses at a full bottleneck queue (1 MB/s, 20 ms of drop-tail buffer, no random loss)
+/// come with a queue in the RTT, so they halve the window.
+#[test]
+fn losses_at_a_full_queue_halve_the_window() {
+    let narrow = Link { bandwidth: 1_000_000, queue: Duration::from_millis(20), ..link() };
+    let (st, _) = bulk(&mut Sim::new(3, Config::default(), narrow, link()), 3_000, 1_000);
+    assert!(st.packets_lost > 0 && st.window_cuts > 0, "the queue never overflowed: {st:?}");
+    assert!(st.random_loss_cuts * 4 <= st.window_cuts, "{st:?}");
 }
 
 /// A receiver handling a long burst before it sends learns when an ack must go out:

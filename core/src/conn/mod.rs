@@ -520,6 +520,7 @@ impl State {
         s.rtt = self.rtt.smoothed();
         s.rtt_var = self.rtt.variance();
         s.cwnd = self.cc.window();
+        (s.window_cuts, s.random_loss_cuts) = (self.cc.cuts, self.cc.random_cuts);
         s
     }
 

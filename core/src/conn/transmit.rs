@@ -289,7 +289,7 @@ impl State {
             return;
         }
         mem.sent[seq as usize & (p - 1)].flags = 0;
-        self.cc.on_lost(pkt.size as u32, Instant::from_micros(pkt.sent_time), now);
+        self.cc.on_lost(pkt.size as u32, Instant::from_micros(pkt.sent_time), now, &self.rtt);
         self.stats.packets_lost += 1;
         self.for_each_ref(mem, &pkt, |st, mem, ch, id| {
             st.rel_send[ch].on_lost(mem.chans[ch].send_slots, id, seq);

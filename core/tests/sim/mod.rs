@@ -49,6 +49,9 @@ pub struct Link {
     pub jitter: Duration,
     /// Bytes per second; 0 = unlimited.
     pub bandwidth: u64,
+    /// With a bandwidth cap: the most queueing delay the bottleneck buffers before it
+    /// drops what arrives (drop-tail); zero = unbounded.
+    pub queue: Duration,
     /// Everything is dropped (a dead link).
     pub cut: bool,
 }
@@ -62,6 +65,7 @@ impl Link {
             latency: Duration::from_millis(1),
             jitter: Duration::ZERO,
             bandwidth: 0,
+            queue: Duration::ZERO,
             cut: false,
         }
     }
@@ -76,6 +80,7 @@ impl Link {
             latency: Duration::from_micros(rng.range(1_000, 80_000)),
             jitter: Duration::from_micros(rng.range(0, 10_000)),
             bandwidth: if rng.chance(0.3) { rng.range(200_000, 2_000_000) } else { 0 },
+            queue: Duration::ZERO,
             cut: false,
         }
     }
@@ -233,6 +238,10 @@ impl Sim {
         let mut depart = self.now.as_micros();
         if let Some(delay) = (data.len() as u64 * 1_000_000).checked_div(link.bandwidth) {
             // Serialization delay on a shared bottleneck (bandwidth 0 means uncapped).
+            let queued = self.busy_until[dir].saturating_sub(depart);
+            if link.queue > Duration::ZERO && queued > link.queue.as_micros() {
+                return;
+            }
             depart = depart.max(self.busy_until[dir]) + delay;
             self.busy_until[dir] = depart;
         }
