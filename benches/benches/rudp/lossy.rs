@@ -79,5 +79,11 @@ pub fn bulk(lib: &str, loss: f64) -> f64 {
     }
     let secs = server_thread.join().unwrap();
     stop_relay.store(true, Ordering::Release);
+    if let Some(st) = client.stats().filter(|_| std::env::var_os("KAOS_RUDP_TIMELINE").is_some()) {
+        eprintln!(
+            "{lib} at {loss}: {} lost, {} timeouts, {} window cuts ({} for random loss), SRTT {:?}, cwnd {} B",
+            st.packets_lost, st.timeouts, st.window_cuts, st.random_loss_cuts, st.rtt, st.cwnd
+        );
+    }
     (BULK - 1) as f64 / secs
 }

@@ -140,13 +140,15 @@ impl Timeline {
         let n = self.0.len() as f64;
         let per = |f: fn(&Stats) -> u64| (f(&last.2) - f(&first.2)) as f64 / n;
         format!(
-            "{} wakes, per wake: {:.1} messages, {:.2} datagrams sent, {:.2} received; {} lost, {} timeouts, {} dropped for a full inbox, cwnd {} B",
+            "{} wakes, per wake: {:.1} messages, {:.2} datagrams sent, {:.2} received; {} lost, {} timeouts, {} window cuts ({} for random loss), {} dropped for a full inbox, cwnd {} B",
             self.0.len(),
             (last.1 - first.1) as f64 / n,
             per(|s| s.packets_sent),
             per(|s| s.packets_received),
             last.2.packets_lost,
             last.2.timeouts,
+            last.2.window_cuts,
+            last.2.random_loss_cuts,
             last.2.dropped_full,
             last.2.cwnd,
         )
