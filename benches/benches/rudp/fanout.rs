@@ -41,7 +41,7 @@ pub(super) struct Fanout {
 /// How a fan-out server sleeps between its rounds of work.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Wake {
-    /// On its socket, waking for each datagram (at most 0.5 ms, to keep its tick).
+    /// On its socket, waking for each datagram and at its next tick.
     Traffic,
     /// Until its next tick, then it takes everything that arrived (a fixed-rate game
     /// loop: inputs, acks and resends wait for the tick).
@@ -90,7 +90,7 @@ pub(super) fn fanout<S: FanServer, C: FanClients>(
         while !server_stop.load(std::sync::atomic::Ordering::Relaxed) {
             wakes += 1;
             match wake {
-                Wake::Traffic => server.wait(Duration::from_micros(500)),
+                Wake::Traffic => server.wait(next_tick.saturating_duration_since(Instant::now())),
                 Wake::Tick => {
                     std::thread::sleep(next_tick.saturating_duration_since(Instant::now()));
                     server.take();
@@ -207,7 +207,7 @@ pub(super) fn rows(wanted: &dyn Fn(&str, &str) -> bool) {
         ("rusty_enet 0.4.1", peers::rusty_enet_fanout),
     ];
     for (section, wake, how) in [
-        ("fan-out", Wake::Traffic, "waking on its socket for each datagram (the peers in poll(2)), at most 0.5 ms"),
+        ("fan-out", Wake::Traffic, "waking on its socket for each datagram (the peers in ppoll(2)) and at its tick"),
         ("fan-out-tick", Wake::Tick, "sleeping until its next tick, then taking all that arrived"),
     ] {
         let chosen: Vec<&FanRow> = libs.iter().filter(|(n, _)| wanted(section, n)).collect();

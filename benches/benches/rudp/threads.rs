@@ -57,8 +57,10 @@ impl End for Box<dyn End> {
 /// Sleeps until `fd` is readable or `max` passes.
 pub fn wait_readable(fd: RawFd, max: Duration) {
     let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    // SAFETY: `p` is one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut p, 1, max.as_millis().max(1) as i32) };
+    let ts = libc::timespec { tv_sec: max.as_secs() as _, tv_nsec: max.subsec_nanos() as _ };
+    // SAFETY: `p` is one valid pollfd and `ts` a valid timespec for the duration of the
+    // call; a null signal mask leaves the mask alone.
+    unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
 }
 
 /// Asks for `SOCKET_BUFFER` bytes of kernel buffers on `socket`.
