@@ -105,7 +105,7 @@ impl RttEstimator {
     /// (TCP Veno's backlog); 0 before any sample.
     pub fn queued(&self, window: u32) -> u64 {
         match (self.srtt, self.min) {
-            (Some(s), Some(m)) if s > m => window as u64 * (s - m).as_micros() / s.as_micros(),
+            (Some(s), Some(m)) if s > m => (window as u64).saturating_mul((s - m).as_micros()) / s.as_micros(),
             _ => 0,
         }
     }
