@@ -75,6 +75,33 @@ impl RudpWaker {
     }
 }
 
+/// Waits on `poll`'s epoll instance for at most `t`, to the nanosecond.
+#[cfg(target_os = "linux")]
+fn precise_wait(poll: &Poll, t: Duration) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let ts = libc::timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ };
+    // SAFETY: epoll_event is plain C data, valid when zeroed.
+    let mut ready: [libc::epoll_event; 4] = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is the live epoll instance `poll` owns; `ready` has room for
+    // the 4 events passed as the maximum and `ts` is a valid timespec, both outliving the
+    // call; a null signal mask (with its size) leaves the mask alone.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            poll.as_raw_fd(),
+            ready.as_mut_ptr(),
+            ready.len() as libc::c_int,
+            &ts as *const libc::timespec,
+            std::ptr::null::<libc::sigset_t>(),
+            size_of::<libc::sigset_t>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A socket's datagram I/O.
 pub(crate) enum Io {
     Mio {
@@ -82,6 +109,10 @@ pub(crate) enum Io {
         poll: Poll,
         events: Events,
         waker: Option<RudpWaker>,
+        /// Waits that took the exact timeout (`epoll_pwait2`); none once the kernel
+        /// refused it.
+        precise_waits: u64,
+        precise: bool,
     },
     #[cfg(target_os = "linux")]
     Uring(Box<UringIo>),
@@ -114,7 +145,7 @@ impl Io {
         let mut io = Box::new(BatchIo::new(max_datagram, batch)?);
         #[cfg(target_os = "linux")]
         io.enable_gro(socket);
-        Ok(Io::Mio { io, poll, events: Events::with_capacity(4), waker: None })
+        Ok(Io::Mio { io, poll, events: Events::with_capacity(4), waker: None, precise_waits: 0, precise: true })
     }
 
     /// The backend in use.
@@ -147,10 +178,30 @@ impl Io {
     /// Waits until datagrams may be waiting or `timeout` passes.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
-            Io::Mio { poll, events, .. } => match poll.poll(events, timeout) {
-                Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
-                _ => Ok(()),
-            },
+            Io::Mio { poll, events, precise_waits, precise, .. } => {
+                // mio waits in whole milliseconds, so a core timer due in 300 µs (a loss
+                // found by time on a fast path) would fire at 1 ms; Linux 5.11's
+                // epoll_pwait2 takes the exact time. Nothing reads mio's events: after a
+                // wait the caller receives until the socket is empty.
+                #[cfg(target_os = "linux")]
+                if let Some(t) = timeout.filter(|t| *precise && t.subsec_nanos() % 1_000_000 != 0) {
+                    match precise_wait(poll, t) {
+                        // Not in this kernel, or forbidden by a sandbox: mio's wait serves.
+                        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => *precise = false,
+                        Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+                        _ => {
+                            *precise_waits += 1;
+                            return Ok(());
+                        }
+                    }
+                }
+                #[cfg(not(target_os = "linux"))]
+                let _ = (&precise_waits, &precise);
+                match poll.poll(events, timeout) {
+                    Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
+                    _ => Ok(()),
+                }
+            }
             #[cfg(target_os = "linux")]
             Io::Uring(u) => u.wait(timeout),
         }
@@ -278,6 +329,35 @@ mod tests {
         assert_eq!(IoBackend::Auto.resolve_with(None), IoBackend::Mio);
         assert_eq!(IoBackend::Mio.resolve_with(Some("uring")), IoBackend::Mio);
         assert_eq!(IoBackend::Uring.resolve_with(Some("mio")), IoBackend::Uring);
+    }
+
+    /// A mio wait of a fraction of a millisecond takes that time (epoll_pwait2), not the
+    /// whole millisecond epoll_wait would round it up to; a datagram ends it early all
+    /// the same.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn mio_waits_the_exact_time_and_a_datagram_ends_the_wait() {
+        use std::time::{Duration, Instant};
+        let mut socket = crate::sys::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false },
+        )
+        .unwrap();
+        let mut io = Io::new(&mut socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
+        let started = Instant::now();
+        io.wait(Some(Duration::from_micros(300))).unwrap();
+        assert!(started.elapsed() >= Duration::from_micros(300));
+        let Io::Mio { precise_waits, precise, .. } = &io else { panic!("mio") };
+        // Kernels before 5.11 lack epoll_pwait2: then mio's wait serves.
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut v = release.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u32>().ok());
+        let has_pwait2 = (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (5, 11);
+        assert_eq!((*precise, *precise_waits), (has_pwait2, u64::from(has_pwait2)), "kernel {release}");
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
+        // A long wait returns once the datagram is readable.
+        io.wait(Some(Duration::from_micros(3_600_000_500))).unwrap();
+        assert_eq!(io.recv(&socket).unwrap(), 1);
     }
 
     /// Datagrams to an address the kernel refuses (port 0, as a forged source would
