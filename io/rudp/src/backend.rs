@@ -321,6 +321,12 @@ impl Io {
 mod tests {
     use super::{Io, IoBackend};
 
+    /// A socket on a free loopback port with 1 MiB kernel buffers.
+    fn loopback() -> mio::net::UdpSocket {
+        let opts = crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false };
+        crate::sys::bind("127.0.0.1:0".parse().unwrap(), opts).unwrap()
+    }
+
     #[test]
     fn auto_follows_kaos_io_and_explicit_choices_win() {
         assert_eq!(IoBackend::Auto.resolve_with(Some("uring")), IoBackend::Uring);
@@ -338,11 +344,7 @@ mod tests {
     #[test]
     fn mio_waits_the_exact_time_and_a_datagram_ends_the_wait() {
         use std::time::{Duration, Instant};
-        let mut socket = crate::sys::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false },
-        )
-        .unwrap();
+        let mut socket = loopback();
         let mut io = Io::new(&mut socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
         let started = Instant::now();
         io.wait(Some(Duration::from_micros(300))).unwrap();
@@ -365,11 +367,7 @@ mod tests {
     /// out, and GSO stays on because the refusal was not GSO's fault.
     fn refused_destinations_are_dropped_not_fatal(backend: IoBackend) {
         use std::net::{SocketAddr, UdpSocket as StdSocket};
-        let mut socket = crate::sys::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false },
-        )
-        .unwrap();
+        let mut socket = loopback();
         let mut io = Io::new(&mut socket, backend, 1200, crate::sys::BATCH).unwrap();
         let peer = StdSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
@@ -404,11 +402,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn refused_destinations_are_dropped_not_fatal_on_uring() {
-        let mut probe = crate::sys::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            crate::sys::SocketOptions { recv_buffer: 1 << 16, send_buffer: 1 << 16, reuse_port: false },
-        )
-        .unwrap();
+        let mut probe = loopback();
         if Io::new(&mut probe, IoBackend::Uring, 1200, crate::sys::BATCH).unwrap().backend() != IoBackend::Uring {
             eprintln!("io_uring unavailable here: the mio run covers the logic");
             return;
@@ -420,9 +414,7 @@ mod tests {
     /// handed out as the datagrams that were sent, the shorter last one included.
     #[cfg(target_os = "linux")]
     fn a_coalesced_receive_is_split_into_the_datagrams_sent(backend: IoBackend) {
-        let opts = crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false };
-        let mut tx_socket = crate::sys::bind("127.0.0.1:0".parse().unwrap(), opts).unwrap();
-        let mut rx_socket = crate::sys::bind("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+        let (mut tx_socket, mut rx_socket) = (loopback(), loopback());
         let mut tx = Io::new(&mut tx_socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
         let mut rx = Io::new(&mut rx_socket, backend, 1200, crate::sys::BATCH).unwrap();
         if rx.backend() != backend {
@@ -468,8 +460,7 @@ mod tests {
     /// nothing does (a stale answer would spin the loop on empty receives).
     #[test]
     fn an_empty_receive_after_a_full_one_says_nothing_waits() {
-        let opts = crate::sys::SocketOptions { recv_buffer: 1 << 20, send_buffer: 1 << 20, reuse_port: false };
-        let mut rx_socket = crate::sys::bind("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+        let mut rx_socket = loopback();
         let mut rx = Io::new(&mut rx_socket, IoBackend::Mio, 1200, 4).unwrap();
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         for k in 0..4u8 {
