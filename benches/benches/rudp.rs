@@ -62,6 +62,12 @@ struct Figures {
     p99: Duration,
 }
 
+/// The middle value of `v` (the upper one of an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
@@ -182,13 +188,7 @@ fn lossy_rows(wanted: &dyn Fn(&str) -> bool) {
         }
     }
     for ((name, _), per_loss) in libs.iter().zip(runs) {
-        let med: Vec<f64> = per_loss
-            .into_iter()
-            .map(|mut v| {
-                v.sort_by(f64::total_cmp);
-                v[v.len() / 2]
-            })
-            .collect();
+        let med: Vec<f64> = per_loss.into_iter().map(median).collect();
         println!("{name:<24} {:>14.0} {:>14.0} {:>14.0}", med[0], med[1], med[2]);
     }
 }
@@ -258,18 +258,11 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
         "across processes",
         "vs best"
     );
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     for (i, r) in rows.iter().enumerate() {
-        let col = |f: &dyn Fn(&ThreadRun) -> f64| {
-            let mut v: Vec<f64> = runs[i].iter().map(f).collect();
-            med(&mut v)
-        };
+        let col = |f: &dyn Fn(&ThreadRun) -> f64| median(runs[i].iter().map(f).collect());
         // The median of per-round ratios to the round's best peer.
         let ratio = |f: fn(&ThreadRun) -> f64| {
-            let mut ratios: Vec<f64> = (0..ROUNDS)
+            let ratios: Vec<f64> = (0..ROUNDS)
                 .filter_map(|k| {
                     let best =
                         rows.iter().zip(&runs).filter(|(r, _)| r.peer).map(|(_, v)| f(&v[k])).fold(0.0, f64::max);
@@ -279,7 +272,7 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
             if ratios.is_empty() {
                 String::new()
             } else {
-                format!("{:.2}x", med(&mut ratios))
+                format!("{:.2}x", median(ratios))
             }
         };
         println!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport};
 
-use super::{micros, peers, percentile, thread_cpu};
+use super::{median, micros, peers, percentile, thread_cpu};
 
 /// Interleaved rounds; figures are medians, ratios the median of per-round ratios.
 const ROUNDS: usize = 3;
@@ -238,9 +238,4 @@ pub(super) fn rows(wanted: &dyn Fn(&str, &str) -> bool) {
             println!("{name:<28} {cpu:>20.2}µs {vs:>12} {wakes:>14.1} {p99:>12.0}µs");
         }
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
