@@ -35,6 +35,8 @@ mod lossy;
 mod peers;
 #[path = "rudp/processes.rs"]
 mod processes;
+#[path = "rudp/raw.rs"]
+mod raw;
 #[path = "rudp/threads.rs"]
 mod threads;
 

@@ -8,6 +8,9 @@
 //!   rusty_enet have no blocking wait: `poll(2)` on their socket);
 //! - `fan-out-tick/`: the server sleeps until its next tick, then takes all that arrived
 //!   (a fixed-rate game loop).
+//!
+//! A last row, "plain UDP, no protocol" (`raw.rs`), moves the same datagrams with no
+//! library at all: the kernel's share, under every row.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -205,6 +208,7 @@ pub(super) fn rows(wanted: &dyn Fn(&str, &str) -> bool) {
         ("kaos-rudp (io_uring)", |w| kaos_fanout(IoBackend::Uring, w)),
         ("renet 2.0.1 (netcode)", peers::renet_fanout),
         ("rusty_enet 0.4.1", peers::rusty_enet_fanout),
+        ("plain UDP, no protocol", super::raw::raw_fanout),
     ];
     for (section, wake, how) in [
         ("fan-out", Wake::Traffic, "waking on its socket for each datagram (the peers in ppoll(2)) and at its tick"),

@@ -456,6 +456,27 @@ mod tests {
         a_coalesced_receive_is_split_into_the_datagrams_sent(IoBackend::Uring);
     }
 
+    /// With coalescing on, small datagrams still land side by side, one entry of
+    /// `max_datagram` bytes each, not one 64 KiB coalescing entry (a page) each.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn small_datagrams_land_side_by_side_while_coalescing_is_on() {
+        let (tx_socket, mut rx_socket) = (loopback(), loopback());
+        let mut rx = Io::new(&mut rx_socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
+        let to = rx_socket.local_addr().unwrap();
+        for k in 0..3u8 {
+            tx_socket.send_to(&[k; 40], to).unwrap();
+        }
+        let mut got = 0;
+        while got < 3 {
+            rx.wait(Some(std::time::Duration::from_millis(10))).unwrap();
+            got = rx.recv(&rx_socket).unwrap();
+        }
+        let at = |k: usize| rx.received(k).unwrap().1.as_ptr() as usize;
+        assert_eq!(rx.received(2).unwrap().1, &[2u8; 40]);
+        assert_eq!((at(1) - at(0), at(2) - at(1)), (1216, 1216));
+    }
+
     /// A full receive says more may wait; the receive that finds the socket empty says
     /// nothing does (a stale answer would spin the loop on empty receives).
     #[test]

@@ -65,21 +65,27 @@ fn anon(len: usize) -> io::Result<memmap2::MmapMut> {
     memmap2::MmapMut::map_anon(len.max(1))
 }
 
-/// One datagram of the last receive: its entry (sender) and its bytes in `rx`.
+/// One datagram of the last receive: its entry (sender) and its bytes in `rx`, or in
+/// `rx_spill` when its entry overflowed.
 #[derive(Clone, Copy)]
 struct Segment {
     entry: u8,
+    spilled: bool,
     start: u32,
     len: u32,
 }
 
 /// Receive and send buffers for one socket, `BATCH` datagrams each way.
 pub(crate) struct BatchIo {
-    /// Receive entries, in anonymous memory: pages the kernel never writes (the tail of a
-    /// 64 KiB coalescing entry that only ever gets small datagrams) are never backed.
+    /// Receive entries of `slot` bytes each, side by side: a burst of small datagrams
+    /// lands in a few contiguous pages.
     rx: memmap2::MmapMut,
-    /// Bytes per receive entry: `slot`, or `GRO_SLOT` once coalescing is on.
-    rx_slot: usize,
+    /// Once coalescing is on, each entry's overflow for a coalesced run: `GRO_SLOT` bytes
+    /// per entry, in anonymous memory whose pages are backed only where a run is written.
+    /// The kernel fills the entry and then its overflow; a run's head is then copied in
+    /// front of the rest so its datagrams sit in one piece. (With the entries themselves
+    /// 64 KiB apart, every small datagram took a page and a cache set of its own.)
+    rx_spill: Option<memmap2::MmapMut>,
     rx_from: [Option<SocketAddr>; BATCH],
     /// The datagrams of the last receive, in order (several per entry when coalesced).
     rx_segments: Vec<Segment>,
@@ -124,7 +130,7 @@ impl BatchIo {
             slot,
             batch,
             rx: anon(batch * slot)?,
-            rx_slot: slot,
+            rx_spill: None,
             rx_from: [None; BATCH],
             rx_segments: Vec::with_capacity(batch),
             rx_full: false,
@@ -144,8 +150,12 @@ impl BatchIo {
     pub(crate) fn received(&self, k: usize) -> Option<(SocketAddr, &[u8])> {
         let seg = self.rx_segments.get(k)?;
         let from = self.rx_from[seg.entry as usize]?;
+        let bytes = match (&self.rx_spill, seg.spilled) {
+            (Some(spill), true) => &spill[..],
+            _ => &self.rx[..],
+        };
         let start = seg.start as usize;
-        Some((from, &self.rx[start..start + seg.len as usize]))
+        Some((from, &bytes[start..start + seg.len as usize]))
     }
 
     /// Whether the last receive filled every entry, so more may be waiting.
@@ -158,9 +168,18 @@ impl BatchIo {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn record_entry(&mut self, k: usize, from: Option<SocketAddr>, len: usize, seg: Option<usize>) {
         self.rx_from[k] = from;
-        let (base, before) = (k * self.rx_slot, self.rx_segments.len());
+        let (entry, slot) = (k * self.slot, self.slot);
+        let (base, len, spilled) = match &mut self.rx_spill {
+            Some(spill) if len > slot => {
+                let base = k * GRO_SLOT;
+                spill[base..base + slot].copy_from_slice(&self.rx[entry..entry + slot]);
+                (base, len.min(GRO_SLOT), true)
+            }
+            _ => (entry, len.min(slot), false),
+        };
+        let before = self.rx_segments.len();
         for (at, l) in segments(len, seg) {
-            self.rx_segments.push(Segment { entry: k as u8, start: (base + at) as u32, len: l as u32 });
+            self.rx_segments.push(Segment { entry: k as u8, spilled, start: (base + at) as u32, len: l as u32 });
         }
         let n = self.rx_segments.len() - before;
         if n > 1 {
@@ -203,7 +222,7 @@ pub(crate) mod batched {
     use mio::net::UdpSocket;
     use socket2::SockAddr;
 
-    use super::{BatchIo, BATCH};
+    use super::{BatchIo, BATCH, GRO_SLOT};
 
     impl BatchIo {
         /// Receives up to `batch` datagrams with one `recvmmsg`; 0 when none is waiting.
@@ -212,29 +231,35 @@ pub(crate) mod batched {
             // all-zero bytes are valid values.
             let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
             // SAFETY: as above.
-            let mut iovs: [libc::iovec; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
+            let mut iovs: [[libc::iovec; 2]; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
             // SAFETY: as above.
             let mut msgs: [libc::mmsghdr; BATCH] = unsafe { MaybeUninit::zeroed().assume_init() };
             // Control buffers for the coalescing message, u64-aligned as cmsghdr needs.
             let mut controls = [[0u64; 4]; BATCH];
             let base = self.rx.as_mut_ptr();
-            let (slot, batch) = (self.rx_slot, self.batch);
+            let spill = self.rx_spill.as_mut().map(|s| s.as_mut_ptr());
+            let (slot, batch) = (self.slot, self.batch);
             for k in 0..batch {
-                // SAFETY: `rx` holds batch * rx_slot bytes, so entry k starts in bounds.
-                iovs[k].iov_base = unsafe { base.add(k * slot) }.cast();
-                iovs[k].iov_len = slot;
+                // SAFETY: `rx` holds batch * slot bytes, so entry k starts in bounds.
+                iovs[k][0] = libc::iovec { iov_base: unsafe { base.add(k * slot) }.cast(), iov_len: slot };
+                if let Some(spill) = spill {
+                    // SAFETY: `rx_spill` holds batch * GRO_SLOT bytes and slot < GRO_SLOT,
+                    // so entry k's overflow, after room for its head, is in bounds.
+                    let at = unsafe { spill.add(k * GRO_SLOT + slot) };
+                    iovs[k][1] = libc::iovec { iov_base: at.cast(), iov_len: GRO_SLOT - slot };
+                }
                 let h = &mut msgs[k].msg_hdr;
                 h.msg_name = (&mut addrs[k] as *mut libc::sockaddr_storage).cast();
                 h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-                h.msg_iov = &mut iovs[k];
-                h.msg_iovlen = 1;
+                h.msg_iov = iovs[k].as_mut_ptr();
+                h.msg_iovlen = if spill.is_some() { 2 } else { 1 };
                 if self.gro {
                     h.msg_control = controls[k].as_mut_ptr().cast();
                     h.msg_controllen = size_of::<[u64; 4]>() as _;
                 }
             }
-            // SAFETY: every header up to `batch` points at a live iovec of `rx_slot` writable
-            // bytes inside `rx`, at a sockaddr_storage with its true size and (with GRO) at a
+            // SAFETY: every header up to `batch` points at its live iovecs (`slot` writable
+            // bytes inside `rx`, and with GRO the overflow inside `rx_spill`), at a sockaddr_storage with its true size and (with GRO) at a
             // control buffer of its true size; all outlive the call.
             let n = unsafe {
                 libc::recvmmsg(
@@ -261,23 +286,22 @@ pub(crate) mod batched {
                 #[allow(clippy::unnecessary_cast)]
                 let written = (msgs[k].msg_hdr.msg_controllen as usize).min(size_of::<[u64; 4]>());
                 let seg = if self.gro { gro_size(&bytemuck::bytes_of(&controls[k])[..written]) } else { None };
-                self.record_entry(k, from, (msgs[k].msg_len as usize).min(slot), seg);
+                self.record_entry(k, from, msgs[k].msg_len as usize, seg);
             }
             self.rx_full = n == batch;
             Ok(self.rx_segments.len())
         }
 
         /// Asks the kernel to coalesce datagrams from one sender into one receive (UDP
-        /// GRO): a GSO train then costs one receive instead of one per datagram. The
-        /// receive entries grow to `GRO_SLOT` bytes (pages the kernel never writes stay
-        /// unused). Nothing changes where the kernel refuses.
+        /// GRO): a GSO train then costs one receive instead of one per datagram. Each
+        /// receive entry gains an overflow, to `GRO_SLOT` bytes in all (pages the kernel
+        /// never writes stay unused). Nothing changes where the kernel refuses.
         pub(crate) fn enable_gro(&mut self, sock: &UdpSocket) {
-            // Without the larger buffers the kernel must not coalesce (it would truncate).
-            let Ok(rx) = super::anon(self.batch * super::GRO_SLOT) else { return };
+            // Without the room the kernel must not coalesce (it would truncate).
+            let Ok(spill) = super::anon(self.batch * GRO_SLOT) else { return };
             if enable_gro(sock.as_raw_fd()) {
                 self.gro = true;
-                self.rx_slot = super::GRO_SLOT;
-                self.rx = rx;
+                self.rx_spill = Some(spill);
             }
         }
 
@@ -552,6 +576,7 @@ mod looped {
                         self.rx_from[n] = Some(from);
                         self.rx_segments.push(super::Segment {
                             entry: n as u8,
+                            spilled: false,
                             start: (n * self.slot) as u32,
                             len: len.min(self.slot) as u32,
                         });
