@@ -187,7 +187,7 @@ impl State {
             let tx = &mut self.rel_send[ch];
             let w = c.send_slots.len();
             while let Some(id) = tx.next_to_send(c.send_slots) {
-                let slot = c.send_slots[id as usize & (w - 1)];
+                let slot = c.send_slots[tx.slot_of(id, w)];
                 let frag =
                     (slot.frag_count != 0).then_some(FragmentInfo { index: slot.frag_index, count: slot.frag_count });
                 let len = slot.len as usize;
@@ -199,7 +199,7 @@ impl State {
                     Ok(h) => h,
                     Err(_) => break,
                 };
-                let (a, b) = ring_read(c.send_bytes, slot.offset, len);
+                let (a, b) = ring_read(c.send_bytes, tx.ring_pos(slot.offset), len);
                 let body = *at + h;
                 buf[body..body + a.len()].copy_from_slice(a);
                 buf[body + a.len()..body + len].copy_from_slice(b);
