@@ -8,7 +8,9 @@
 //! accepted only if it ends within one capacity of the receiver's delivered watermark;
 //! otherwise the packet carrying it is dropped unacked and the sender resends later. That
 //! is the per-channel memory cap: a full buffer yields `Full` at the sender and
-//! backpressure on the wire, never growth.
+//! backpressure on the wire, never growth. The sender's ring and slots start again at
+//! byte 0 and slot 0 whenever everything is acked (a rotation of the same mapping), so
+//! a channel that carries a message or two at a time keeps touching the same memory.
 //!
 //! A message larger than one datagram is split into consecutive ids (fragments), which
 //! are therefore contiguous in the stream and reassemble in place in the mirror.
