@@ -259,8 +259,9 @@ pub(crate) mod batched {
                 }
             }
             // SAFETY: every header up to `batch` points at its live iovecs (`slot` writable
-            // bytes inside `rx`, and with GRO the overflow inside `rx_spill`), at a sockaddr_storage with its true size and (with GRO) at a
-            // control buffer of its true size; all outlive the call.
+            // bytes inside `rx`, and with GRO the overflow inside `rx_spill`), at a
+            // sockaddr_storage with its true size and (with GRO) at a control buffer of its
+            // true size; all outlive the call.
             let n = unsafe {
                 libc::recvmmsg(
                     sock.as_raw_fd(),
