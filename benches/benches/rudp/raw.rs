@@ -4,9 +4,11 @@
 //! `sendmmsg(2)`, the fewest system calls Linux offers; what it costs is the kernel's
 //! per-datagram work, which no library moving one datagram each way can go below.
 
-use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+use socket2::SockAddr;
 
 use super::fanout::{fanout, FanClients, FanServer, Fanout, Wake, FAN_CLIENTS};
 use super::threads::{big_buffers, wait_readable};
@@ -16,37 +18,36 @@ const BATCH: usize = 64;
 
 struct RawFanServer {
     socket: UdpSocket,
-    clients: Vec<SocketAddrV4>,
+    /// Every client's address, learned from its hello.
+    clients: Vec<SockAddr>,
     inputs: usize,
 }
 
-fn sockaddr(a: &SocketAddrV4) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: a.port().to_be(),
-        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-        sin_zero: [0; 8],
-    }
-}
-
 impl RawFanServer {
-    /// Receives until the socket is empty, learning each new client's address.
+    /// Receives until the socket is empty. Until every client has said hello it learns
+    /// addresses one datagram at a time; after that it only counts inputs, reading no
+    /// addresses at all.
     fn drain(&mut self) {
+        let mut buf = [0u8; 64];
+        while self.clients.len() < FAN_CLIENTS {
+            let Ok((_, from)) = self.socket.recv_from(&mut buf) else { return };
+            let from = SockAddr::from(from);
+            if !self.clients.contains(&from) {
+                self.clients.push(from);
+            }
+        }
         let mut bufs = [[0u8; 64]; BATCH];
-        let mut names: [libc::sockaddr_in; BATCH] = [sockaddr(&SocketAddrV4::new(0.into(), 0)); BATCH];
         let mut iovs: Vec<libc::iovec> =
             bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() }).collect();
         // SAFETY: an all-zero mmsghdr is a valid value (null pointers, zero lengths).
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        for ((m, iov), name) in msgs.iter_mut().zip(&mut iovs).zip(&mut names) {
+        for (m, iov) in msgs.iter_mut().zip(&mut iovs) {
             m.msg_hdr.msg_iov = iov;
             m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_name = (name as *mut libc::sockaddr_in).cast();
-            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as _;
         }
         loop {
-            // SAFETY: each of the BATCH headers points at its own live iovec, buffer and
-            // address, which outlive the call.
+            // SAFETY: each of the BATCH headers points at its own live iovec and buffer,
+            // which outlive the call, and asks for no address.
             let n = unsafe {
                 libc::recvmmsg(
                     self.socket.as_raw_fd(),
@@ -59,15 +60,7 @@ impl RawFanServer {
             if n <= 0 {
                 return;
             }
-            for name in &names[..n as usize] {
-                let ip = u32::from_ne_bytes(name.sin_addr.s_addr.to_ne_bytes());
-                let from = SocketAddrV4::new(u32::from_be(ip).into(), u16::from_be(name.sin_port));
-                if !self.clients.contains(&from) {
-                    self.clients.push(from);
-                } else {
-                    self.inputs += 1;
-                }
-            }
+            self.inputs += n as usize;
         }
     }
 }
@@ -87,19 +80,19 @@ impl FanServer for RawFanServer {
         self.clients.len()
     }
     fn broadcast(&mut self, state: &[u8]) {
-        let mut names: Vec<libc::sockaddr_in> = self.clients.iter().map(sockaddr).collect();
         let mut iov = libc::iovec { iov_base: state.as_ptr() as *mut _, iov_len: state.len() };
         // SAFETY: an all-zero mmsghdr is a valid value (null pointers, zero lengths).
-        let mut msgs: Vec<libc::mmsghdr> = names.iter().map(|_| unsafe { std::mem::zeroed() }).collect();
-        for (m, name) in msgs.iter_mut().zip(&mut names) {
+        let mut msgs: Vec<libc::mmsghdr> = self.clients.iter().map(|_| unsafe { std::mem::zeroed() }).collect();
+        for (m, to) in msgs.iter_mut().zip(&self.clients) {
             m.msg_hdr.msg_iov = &mut iov;
             m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_name = (name as *mut libc::sockaddr_in).cast();
-            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as _;
+            // The kernel only reads a send's address.
+            m.msg_hdr.msg_name = to.as_ptr() as *mut _;
+            m.msg_hdr.msg_namelen = to.len();
         }
         for chunk in msgs.chunks_mut(BATCH) {
-            // SAFETY: every header points at the live `iov` (read only: this is a send)
-            // and its own live address.
+            // SAFETY: every header points at the live `iov` and at its client's live
+            // address, both only read by a send.
             unsafe { libc::sendmmsg(self.socket.as_raw_fd(), chunk.as_mut_ptr(), chunk.len() as _, 0) };
         }
     }
@@ -127,6 +120,7 @@ pub(super) fn raw_fanout(wake: Wake) -> Fanout {
         wake,
         || {
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.set_nonblocking(true).unwrap();
             big_buffers(&socket);
             let addr = socket.local_addr().unwrap();
             (RawFanServer { socket, clients: Vec::new(), inputs: 0 }, addr)
