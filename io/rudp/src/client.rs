@@ -131,7 +131,7 @@ impl RudpTransport {
                     self.foreign_dropped += 1;
                 }
             }
-            if !self.io.more_waiting(n) {
+            if !self.io.more_waiting() {
                 self.backlog = false;
                 break;
             }

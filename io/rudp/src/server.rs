@@ -362,7 +362,7 @@ impl RudpServer {
                 // the rest waits instead of being dropped for a full inbox.
                 break;
             }
-            if !self.io.more_waiting(n) {
+            if !self.io.more_waiting() {
                 return Ok(());
             }
         }

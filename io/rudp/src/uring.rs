@@ -370,6 +370,13 @@ impl UringIo {
         Ok(self.handed_out)
     }
 
+    /// Whether datagrams that already arrived wait beyond those the last
+    /// [`recv`](Self::recv) handed out (the rest of a coalesced train, or more than a
+    /// batch completed).
+    pub(crate) fn more_waiting(&self) -> bool {
+        self.ready.len() > self.handed_out
+    }
+
     /// Datagram `k` of the last [`recv`](Self::recv).
     pub(crate) fn received(&self, k: usize) -> Option<(SocketAddr, &[u8])> {
         if k >= self.handed_out {
