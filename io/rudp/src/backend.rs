@@ -107,6 +107,11 @@ pub(crate) enum Io {
     Mio {
         io: Box<BatchIo>,
         poll: Poll,
+        /// Whether the socket is registered with `poll`: at the first wait, not before. A
+        /// loop that never waits in this crate (a fixed-rate game loop, a client read
+        /// once per frame) then has no epoll entry on the socket, which the kernel would
+        /// visit for every datagram that arrives and every one sent.
+        registered: bool,
         events: Events,
         waker: Option<RudpWaker>,
         /// Waits that took the exact timeout (`epoll_pwait2`); none once the kernel
@@ -140,12 +145,19 @@ impl Io {
             }
         }
         let poll = Poll::new()?;
-        poll.registry().register(socket, Token(0), Interest::READABLE)?;
         #[allow(unused_mut)]
         let mut io = Box::new(BatchIo::new(max_datagram, batch)?);
         #[cfg(target_os = "linux")]
         io.enable_gro(socket);
-        Ok(Io::Mio { io, poll, events: Events::with_capacity(4), waker: None, precise_waits: 0, precise: true })
+        Ok(Io::Mio {
+            io,
+            poll,
+            registered: false,
+            events: Events::with_capacity(4),
+            waker: None,
+            precise_waits: 0,
+            precise: true,
+        })
     }
 
     /// The backend in use.
@@ -175,10 +187,16 @@ impl Io {
         }
     }
 
-    /// Waits until datagrams may be waiting or `timeout` passes.
-    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    /// Waits until datagrams may be waiting on `socket` or `timeout` passes.
+    pub(crate) fn wait(&mut self, socket: &mut UdpSocket, timeout: Option<Duration>) -> io::Result<()> {
         match self {
-            Io::Mio { poll, events, precise_waits, precise, .. } => {
+            Io::Mio { poll, registered, events, precise_waits, precise, .. } => {
+                if !*registered {
+                    // Registering reports a datagram that is already waiting, so none that
+                    // came before is missed.
+                    poll.registry().register(socket, Token(0), Interest::READABLE)?;
+                    *registered = true;
+                }
                 // mio waits in whole milliseconds, so a core timer due in 300 µs (a loss
                 // found by time on a fast path) would fire at 1 ms; Linux 5.11's
                 // epoll_pwait2 takes the exact time. Nothing reads mio's events: after a
@@ -203,7 +221,10 @@ impl Io {
                 }
             }
             #[cfg(target_os = "linux")]
-            Io::Uring(u) => u.wait(timeout),
+            Io::Uring(u) => {
+                let _ = socket;
+                u.wait(timeout)
+            }
         }
     }
 
@@ -348,7 +369,7 @@ mod tests {
         let mut socket = loopback();
         let mut io = Io::new(&mut socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
         let started = Instant::now();
-        io.wait(Some(Duration::from_micros(300))).unwrap();
+        io.wait(&mut socket, Some(Duration::from_micros(300))).unwrap();
         assert!(started.elapsed() >= Duration::from_micros(300));
         let Io::Mio { precise_waits, precise, .. } = &io else { panic!("mio") };
         // Kernels before 5.11 lack epoll_pwait2: then mio's wait serves.
@@ -359,7 +380,43 @@ mod tests {
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
         // A long wait returns once the datagram is readable.
-        io.wait(Some(Duration::from_micros(3_600_000_500))).unwrap();
+        io.wait(&mut socket, Some(Duration::from_micros(3_600_000_500))).unwrap();
+        assert_eq!(io.recv(&socket).unwrap(), 1);
+    }
+
+    /// mio: the socket joins the epoll instance at the first wait, not before (the kernel
+    /// visits every epoll entry of a socket for each datagram in and out), and a datagram
+    /// that arrived before that wait still ends it at once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn mio_registers_the_socket_at_the_first_wait() {
+        use std::os::fd::AsRawFd;
+        use std::time::Duration;
+        let mut socket = loopback();
+        let mut io = Io::new(&mut socket, IoBackend::Mio, 1200, crate::sys::BATCH).unwrap();
+        let watched = |io: &Io| {
+            let Io::Mio { poll, .. } = io else { panic!("mio") };
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", poll.as_raw_fd())).unwrap();
+            // One "tfd: <fd> events: ..." line per registered descriptor.
+            info.lines()
+                .filter_map(|l| l.strip_prefix("tfd:"))
+                .map(|l| l.split_whitespace().next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut got = 0;
+        while got == 0 && std::time::Instant::now() < deadline {
+            got = io.recv(&socket).unwrap();
+        }
+        assert_eq!((got, watched(&io)), (1, vec![]), "registered before any wait");
+        peer.send_to(b"y", socket.local_addr().unwrap()).unwrap();
+        // Arrived before the first wait: registering reports it, so this returns at once.
+        io.wait(&mut socket, Some(Duration::from_secs(30))).unwrap();
+        let Io::Mio { events, .. } = &io else { panic!("mio") };
+        assert!(events.iter().any(|e| e.token() == mio::Token(0) && e.is_readable()), "the wait timed out");
+        assert_eq!(watched(&io), vec![socket.as_raw_fd().to_string()]);
         assert_eq!(io.recv(&socket).unwrap(), 1);
     }
 
@@ -432,7 +489,7 @@ mod tests {
         let mut got: Vec<Vec<u8>> = Vec::new();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while got.len() < sizes.len() && std::time::Instant::now() < deadline {
-            rx.wait(Some(std::time::Duration::from_millis(10))).unwrap();
+            rx.wait(&mut rx_socket, Some(std::time::Duration::from_millis(10))).unwrap();
             let n = rx.recv(&rx_socket).unwrap();
             for k in 0..n {
                 let (from, data) = rx.received(k).unwrap();
@@ -474,7 +531,7 @@ mod tests {
             }
             let mut got = 0;
             while got < 3 {
-                rx.wait(Some(std::time::Duration::from_millis(10))).unwrap();
+                rx.wait(&mut rx_socket, Some(std::time::Duration::from_millis(10))).unwrap();
                 let n = rx.recv(&rx_socket).unwrap();
                 if n == 3 {
                     let at = |k: usize| rx.received(k).unwrap().1.as_ptr() as usize;
@@ -504,7 +561,7 @@ mod tests {
         let mut got = 0;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while got < 4 && std::time::Instant::now() < deadline {
-            rx.wait(Some(std::time::Duration::from_millis(10))).unwrap();
+            rx.wait(&mut rx_socket, Some(std::time::Duration::from_millis(10))).unwrap();
             got += rx.recv(&rx_socket).unwrap();
         }
         assert_eq!(got, 4);
@@ -541,7 +598,7 @@ mod tests {
             let (mut got, mut said) = (Vec::new(), Vec::new());
             let deadline = Instant::now() + Duration::from_secs(5);
             while got.len() < want && Instant::now() < deadline {
-                rx.wait(Some(Duration::from_millis(100))).unwrap();
+                rx.wait(&mut rx_socket, Some(Duration::from_millis(100))).unwrap();
                 let n = rx.recv(&rx_socket).unwrap();
                 got.extend((0..n).map(|k| rx.received(k).unwrap().1[0] as usize));
                 said.push((n, rx.more_waiting()));

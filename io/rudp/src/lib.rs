@@ -254,6 +254,7 @@ impl Clock {
 /// Waits for datagrams up to `timeout`, or until the core timer `next` if sooner.
 fn wait(
     io: &mut backend::Io,
+    socket: &mut mio::net::UdpSocket,
     clock: &Clock,
     timeout: Option<std::time::Duration>,
     next: Option<kaos_core::time::Instant>,
@@ -263,7 +264,7 @@ fn wait(
         (Some(t), Some(u)) => Some(t.min(u)),
         (t, u) => t.or(u),
     };
-    io.wait(wait)
+    io.wait(socket, wait)
 }
 
 /// 16 random bytes from the operating system.
