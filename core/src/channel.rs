@@ -346,9 +346,13 @@ impl ReliableReceiver {
         if rel as usize >= w {
             return RecvCheck::NoRoom;
         }
-        let slot = &slots[f.id as usize & (w - 1)];
-        if slot.id == f.id && slot.state != R_EMPTY {
-            return RecvCheck::Duplicate;
+        // An idle receiver's slots are all empty: only a busy one can hold a duplicate
+        // (and a message a tick needs no read of a slot gone cold since the last).
+        if !self.is_idle() {
+            let slot = &slots[f.id as usize & (w - 1)];
+            if slot.id == f.id && slot.state != R_EMPTY {
+                return RecvCheck::Duplicate;
+            }
         }
         let start = pos_diff(f.offset, self.watermark);
         if start < 0 {
@@ -651,6 +655,25 @@ mod tests {
         assert_eq!(r.check(&slots, 16, &f0, 100), RecvCheck::Duplicate);
         // An offset behind the watermark for a new id is impossible.
         assert_eq!(r.check(&slots, 16, &frame(2, 3, b"x"), 100), RecvCheck::Violation);
+    }
+
+    /// An idle receiver (nothing stored, nothing held) reads no slot to find duplicates:
+    /// none can be stored, and the slot is a cold line on a connection's every message.
+    /// So slot contents it never wrote (here, a stale record for the very id) do not
+    /// make a new message a duplicate; a busy receiver still finds its stored ones.
+    #[test]
+    fn an_idle_receiver_takes_the_next_message_without_reading_its_slot() {
+        let stale = RecvSlot { id: 3, state: R_RECEIVED, ..RecvSlot::default() };
+        let mut slots = [stale; 4];
+        let mut ring = [0u8; 16];
+        let mut r = ReliableReceiver { next: 3, watermark: 12, ..ReliableReceiver::default() };
+        assert!(r.is_idle());
+        let f3 = frame(3, 12, b"x");
+        assert_eq!(r.check(&slots, 16, &f3, 100), RecvCheck::Store);
+        let f4 = frame(4, 13, b"y");
+        r.store(&mut slots, &mut ring, &f4);
+        assert_eq!(r.check(&slots, 16, &f4, 100), RecvCheck::Duplicate);
+        assert_eq!(r.check(&slots, 16, &frame(2, 11, b"z"), 100), RecvCheck::Duplicate);
     }
 
     #[test]
