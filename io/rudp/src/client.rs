@@ -111,7 +111,8 @@ impl RudpTransport {
     }
 
     /// Runs the socket without waiting: receives, fires due timers, moves events out and
-    /// sends what is due.
+    /// sends what is due. A client driven only by this (once per frame) never registers
+    /// its socket with epoll (mio).
     pub fn process(&mut self) -> io::Result<()> {
         self.backlog = true;
         let mut taken = 0;
