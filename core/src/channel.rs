@@ -449,6 +449,7 @@ impl ReliableReceiver {
                 if s0.frag_count != 0 && s0.frag_index != 0 {
                     // A middle fragment: its group starts earlier and was handled there.
                     if ordered {
+                        self.release(slots);
                         return Ok(());
                     }
                     id = id.wrapping_add(1);
@@ -460,7 +461,12 @@ impl ReliableReceiver {
             };
             match ready {
                 Some(total) => {
-                    let Some(body) = inbox_q.push(inbox, total + 1) else { return Ok(()) };
+                    let Some(body) = inbox_q.push(inbox, total + 1) else {
+                        // What was delivered before the inbox filled frees its slots now,
+                        // not at the next delivery (which would find them first and stop).
+                        self.release(slots);
+                        return Ok(());
+                    };
                     body[0] = channel;
                     let (a, b) = ring_read(ring, s0.offset, total);
                     body[1..1 + a.len()].copy_from_slice(a);
@@ -674,6 +680,30 @@ mod tests {
         r.store(&mut slots, &mut ring, &f4);
         assert_eq!(r.check(&slots, 16, &f4, 100), RecvCheck::Duplicate);
         assert_eq!(r.check(&slots, 16, &frame(2, 11, b"z"), 100), RecvCheck::Duplicate);
+    }
+
+    /// An ordered delivery stopped by a full inbox releases what it delivered: the window
+    /// moves on at once, and the next delivery starts at the first undelivered message.
+    #[test]
+    fn a_delivery_stopped_by_a_full_inbox_releases_what_it_delivered() {
+        let mut slots = [RecvSlot::default(); 4];
+        let mut ring = [0u8; 16];
+        // Room for one record of a channel byte and four bytes (and its prefix).
+        let mut inbox = [0u8; 10];
+        let mut q = ByteQueue::new();
+        let mut r = ReliableReceiver::default();
+        let mut n = 0;
+        let f1 = frame(1, 4, b"bbbb");
+        r.store(&mut slots, &mut ring, &f1);
+        r.store(&mut slots, &mut ring, &frame(0, 0, b"aaaa"));
+        r.deliver(true, 0, &mut slots, &ring, &mut q, &mut inbox, 1000, &mut n).unwrap();
+        assert_eq!((n, r.next, r.pending, r.unreleased), (1, 1, 1, 0));
+        // Message 4 fits the window counted from the released position.
+        assert_eq!(r.check(&slots, 16, &frame(4, 8, b""), 100), RecvCheck::Store);
+        q.pop(&inbox);
+        r.deliver(true, 0, &mut slots, &ring, &mut q, &mut inbox, 1000, &mut n).unwrap();
+        assert_eq!((n, r.next, r.pending, r.unreleased), (2, 2, 0, 0));
+        assert_eq!(q.front(&inbox), Some(&b"\x00bbbb"[..]));
     }
 
     #[test]
