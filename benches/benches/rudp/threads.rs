@@ -283,9 +283,9 @@ impl End for KaosClientEnd {
 }
 
 /// kaos-rudp's settings here: a window of 4096 messages and 256 KiB of unacked bytes per
-/// channel (renet's cap here), an inbox for four windows of these 64-byte messages (the
-/// default 64 KiB holds less than one, and a full inbox drops what arrives, which the
-/// sender takes for loss), big socket buffers.
+/// channel (renet's cap here), an inbox for nearly four windows of these 64-byte messages
+/// (the default 64 KiB holds less than one, and a full inbox drops what arrives, which
+/// the sender takes for loss), big socket buffers.
 fn kaos_config(backend: IoBackend) -> RudpConfig {
     let mut cfg = RudpConfig::with_window(4096);
     for c in cfg.protocol.channels.iter_mut() {

@@ -370,11 +370,12 @@ impl UringIo {
         Ok(self.handed_out)
     }
 
-    /// Whether datagrams that already arrived wait beyond those the last
-    /// [`recv`](Self::recv) handed out (the rest of a coalesced train, or more than a
-    /// batch completed).
+    /// Whether the last [`recv`](Self::recv) may have left datagrams waiting: it handed
+    /// out a full batch. Not only the ones already reaped behind it: the ring runs
+    /// completions cooperatively, so some that arrived are posted only when the next
+    /// receive enters the kernel, and a multishot receive posts about a batch per pass.
     pub(crate) fn more_waiting(&self) -> bool {
-        self.ready.len() > self.handed_out
+        self.handed_out >= BATCH
     }
 
     /// Datagram `k` of the last [`recv`](Self::recv).
