@@ -218,14 +218,25 @@ impl ReliableSender {
     /// Frees the acked prefix of the window.
     pub(crate) fn release_acked(&mut self, slots: &mut [SendSlot]) {
         let w = slots.len();
-        while self.oldest != self.next_id {
-            let slot = &mut slots[self.slot_of(self.oldest, w)];
-            if slot.state != S_ACKED {
-                break;
+        'messages: while self.oldest != self.next_id {
+            // Whole messages only: the receiver frees a fragmented message's slots and
+            // bytes once it is complete, so a window moved past an acked first fragment
+            // would reach past the receiver's, and a packet carrying the missing fragment
+            // beside a message beyond that window would be refused whole, forever.
+            let first = slots[self.slot_of(self.oldest, w)];
+            let count =
+                if first.frag_count == 0 { 1 } else { first.frag_count.saturating_sub(first.frag_index).max(1) };
+            for i in 0..count as u16 {
+                if slots[self.slot_of(self.oldest.wrapping_add(i), w)].state != S_ACKED {
+                    break 'messages;
+                }
             }
-            slot.state = S_EMPTY;
-            self.tail = slot.offset.wrapping_add(slot.len as u32);
-            self.oldest = self.oldest.wrapping_add(1);
+            for _ in 0..count {
+                let slot = &mut slots[self.slot_of(self.oldest, w)];
+                slot.state = S_EMPTY;
+                self.tail = slot.offset.wrapping_add(slot.len as u32);
+                self.oldest = self.oldest.wrapping_add(1);
+            }
         }
         if self.oldest == self.next_id {
             self.tail = self.head;
@@ -507,8 +518,9 @@ impl ReliableReceiver {
         self.pending == 0 && self.unreleased == 0
     }
 
-    /// Fast path: `f` is exactly the next message, unfragmented, and nothing else is
-    /// pending. Delivers it straight into the inbox; returns false if the inbox is full.
+    /// Fast path: `f` is exactly the next message, unfragmented, and the receiver is idle
+    /// (nothing stored, nothing delivered ahead). Delivers it straight into the inbox;
+    /// returns false if the inbox is full.
     pub(crate) fn deliver_direct(
         &mut self,
         channel: u8,
@@ -661,6 +673,31 @@ mod tests {
         assert_eq!(r.check(&slots, 16, &f0, 100), RecvCheck::Duplicate);
         // An offset behind the watermark for a new id is impossible.
         assert_eq!(r.check(&slots, 16, &frame(2, 3, b"x"), 100), RecvCheck::Violation);
+    }
+
+    /// A fragmented message leaves the window only once every fragment is acked: the
+    /// receiver frees its slots only then, and a window that ran ahead of the receiver's
+    /// could send what the receiver must refuse.
+    #[test]
+    fn a_fragmented_message_leaves_the_window_whole() {
+        let mut slots = [SendSlot::default(); 4];
+        let mut ring = [0u8; 64];
+        let mut s = ReliableSender::default();
+        // Three fragments of at most 4 bytes, then a small message.
+        s.queue(&mut slots, &mut ring, &[1; 10], 4, 4).unwrap();
+        s.queue(&mut slots, &mut ring, &[2], 4, 4).unwrap();
+        for id in 0..4 {
+            s.on_sent(&mut slots, id, id, Instant::ZERO);
+        }
+        assert!(s.on_acked(&mut slots, 0));
+        s.release_acked(&mut slots);
+        assert_eq!((s.oldest, s.tail), (0, 0), "released the first fragment alone");
+        assert_eq!(s.queue(&mut slots, &mut ring, &[3], 4, 4), Err(SendError::Full));
+        assert!(s.on_acked(&mut slots, 2));
+        assert!(s.on_acked(&mut slots, 1));
+        s.release_acked(&mut slots);
+        assert_eq!((s.oldest, s.tail), (3, 10));
+        assert_eq!(s.queue(&mut slots, &mut ring, &[3], 4, 4), Ok(()));
     }
 
     /// An idle receiver (nothing stored, nothing held) reads no slot to find duplicates:

@@ -184,3 +184,40 @@ fn a_long_burst_makes_the_ack_overdue_at_half_the_ack_range() {
     assert!(conn.poll_transmit(s.now, &mut buf).is_some(), "no ack went out");
     assert!(!conn.ack_overdue());
 }
+
+/// A reliable-unordered message that fills the gap in front of messages already
+/// delivered out of order releases them too: the window moves past all of them. Before,
+/// the gap's message took the direct path, which moved the window by one only, so a
+/// packet reaching a window past the stuck position was refused whole, and resent whole,
+/// forever (found by the `channel_model` fuzz target).
+#[test]
+fn an_unordered_gap_filled_last_moves_the_window_past_what_was_delivered_ahead() {
+    let mut cfg = Config::default();
+    cfg.channels[1] = ChannelConfig { window: 8, ..ChannelConfig::new(ChannelKind::ReliableUnordered) };
+    let mut s = warmed(cfg, link(), link());
+    let delivered = |s: &Sim| s.server_seen.messages.iter().filter(|(ch, _)| *ch == 1).count();
+    let before = delivered(&s);
+    // Four messages, a datagram each; the last three reach the server first.
+    let mut datagrams = Vec::new();
+    let mut buf = [0u8; 1500];
+    for i in 0..4 {
+        s.client.send(1, &make_message(100 + i, 40)).unwrap();
+        while let Some(n) = s.client.poll_transmit(s.now, &mut buf) {
+            datagrams.push(buf[..n].to_vec());
+        }
+    }
+    assert_eq!(datagrams.len(), 4, "one packet per message");
+    let from = sim::CLIENT.parse().unwrap();
+    let mut reply = [0u8; 1500];
+    for d in datagrams[1..].iter().chain(&datagrams[..1]) {
+        assert_eq!(s.server.handle_datagram(s.now, from, d, &mut reply), None);
+    }
+    s.run_until(100_000, Duration::from_secs(30), |s| !s.client.has_unacked(1)).expect("never acked");
+    assert_eq!(delivered(&s), before + 4);
+    // A full window at once, in one packet: it reaches a window's length past the gap.
+    for i in 4..12 {
+        s.client_backlog.push_back((1, make_message(100 + i, 40)));
+    }
+    s.run_until(100_000, Duration::from_secs(30), |s| delivered(s) == before + 12).expect("the window never moved");
+    assert_eq!(s.server.connection(s.server_conn.unwrap()).unwrap().stats().dropped_full, 0);
+}
