@@ -518,9 +518,11 @@ impl ReliableReceiver {
         self.pending == 0 && self.unreleased == 0
     }
 
-    /// Fast path: `f` is exactly the next message, unfragmented, and the receiver is idle
-    /// (nothing stored, nothing delivered ahead). Delivers it straight into the inbox;
-    /// returns false if the inbox is full.
+    /// Fast path: if `f` is exactly the next message, unfragmented, and the receiver is
+    /// idle, delivers it straight into the inbox. Returns false where it does not apply
+    /// or the inbox is full; the caller then stores it. Only an idle receiver may skip
+    /// the slots: an unordered one with messages delivered ahead of this one must release
+    /// them as the window moves.
     pub(crate) fn deliver_direct(
         &mut self,
         channel: u8,
@@ -528,6 +530,9 @@ impl ReliableReceiver {
         inbox_q: &mut ByteQueue,
         inbox: &mut [u8],
     ) -> bool {
+        if f.frag_count != 0 || f.id != self.next || !self.is_idle() {
+            return false;
+        }
         let Some(body) = inbox_q.push(inbox, f.data.len() + 1) else { return false };
         body[0] = channel;
         body[1..].copy_from_slice(f.data);

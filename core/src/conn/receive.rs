@@ -185,13 +185,7 @@ impl State {
             if rx.check(c.recv_slots, c.recv_bytes.len(), &rf, max_frame) != RecvCheck::Store {
                 return;
             }
-            // Only an idle receiver may skip the slots: an unordered one with messages
-            // delivered ahead of this one must release them as the window moves.
-            if rf.frag_count == 0
-                && rf.id == rx.next
-                && rx.is_idle()
-                && rx.deliver_direct(m.channel, &rf, &mut self.inbox_q, mem.inbox)
-            {
+            if rx.deliver_direct(m.channel, &rf, &mut self.inbox_q, mem.inbox) {
                 self.stats.messages_delivered += 1;
                 return;
             }

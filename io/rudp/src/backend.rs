@@ -221,10 +221,7 @@ impl Io {
                 }
             }
             #[cfg(target_os = "linux")]
-            Io::Uring(u) => {
-                let _ = socket;
-                u.wait(timeout)
-            }
+            Io::Uring(u) => u.wait(timeout),
         }
     }
 
