@@ -76,7 +76,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// A connected pair for the one-thread workloads, set up as the threaded ones are.
 fn kaos_pair(backend: IoBackend) -> (RudpServer, RudpTransport, SocketAddr) {
-    let (server, client) = threads::kaos_ends(backend);
+    let lib = if backend == IoBackend::Uring { "kaos-uring" } else { "kaos-mio" };
+    let (server, client) = threads::kaos_ends(lib);
     (server.server, client.0, server.client)
 }
 
@@ -205,6 +206,8 @@ struct ThreadRun {
     refused: u64,
     p50: Duration,
     p99: Duration,
+    /// The server thread's CPU time over the round trips.
+    ping_cpu: Duration,
 }
 
 /// One library in the threaded workloads.
@@ -222,6 +225,9 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
         ThreadRow { name: "kaos-rudp (mio)", lib: "kaos-mio", peer: false },
         #[cfg(target_os = "linux")]
         ThreadRow { name: "kaos-rudp (io_uring)", lib: "kaos-uring", peer: false },
+        ThreadRow { name: "kaos-rudp (mio), spin", lib: "kaos-mio-spin", peer: false },
+        #[cfg(target_os = "linux")]
+        ThreadRow { name: "kaos-rudp (io_uring), spin", lib: "kaos-uring-spin", peer: false },
         ThreadRow { name: "renet 2.0.1 (netcode)", lib: "renet", peer: true },
         ThreadRow { name: "rusty_enet 0.4.1", lib: "rusty_enet", peer: true },
     ];
@@ -235,7 +241,7 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
             let (server, client) = ends(r.lib);
             let b = bulk(server, client);
             let (server, client) = ends(r.lib);
-            let (p50, p99) = ping_pong(server, client);
+            let (p50, p99, ping_cpu) = ping_pong(server, client);
             let across = processes::bulk(r.lib).per_sec;
             runs[i].push(ThreadRun {
                 per_sec: b.per_sec,
@@ -244,18 +250,20 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
                 refused: b.refused,
                 p50,
                 p99,
+                ping_cpu,
             });
         }
     }
     println!("reliable UDP over loopback, client and server on their own threads sleeping on their sockets ({ROUNDS} interleaved rounds, medians)");
     println!(
-        "{:<24} {:>12} {:>16} {:>9} {:>10} {:>10} {:>18} {:>16} {:>10}",
+        "{:<28} {:>12} {:>16} {:>9} {:>10} {:>10} {:>14} {:>18} {:>16} {:>10}",
         "library",
         "bulk msgs/s",
         "server CPU/run",
         "refused",
         "RTT p50",
         "RTT p99",
+        "CPU/pings",
         "bulk vs best peer",
         "across processes",
         "vs best"
@@ -278,13 +286,14 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
             }
         };
         println!(
-            "{:<24} {:>12.0} {:>14.1}ms {:>9.0} {:>8.1}µs {:>8.1}µs {:>18} {:>16.0} {:>10}",
+            "{:<28} {:>12.0} {:>14.1}ms {:>9.0} {:>8.1}µs {:>8.1}µs {:>12.1}ms {:>18} {:>16.0} {:>10}",
             r.name,
             col(&|x| x.per_sec),
             col(&|x| x.server_cpu.as_secs_f64() * 1e3),
             col(&|x| x.refused as f64),
             col(&|x| micros(x.p50)),
             col(&|x| micros(x.p99)),
+            col(&|x| x.ping_cpu.as_secs_f64() * 1e3),
             ratio(|x| x.per_sec),
             col(&|x| x.across),
             ratio(|x| x.across)

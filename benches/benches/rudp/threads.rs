@@ -17,6 +17,8 @@ use super::{message, peers, percentile, seq_of, thread_cpu, BULK, PINGS};
 pub const WAIT: Duration = Duration::from_millis(1);
 /// Kernel socket buffers every library asks for (the kernel may cap them).
 pub const SOCKET_BUFFER: usize = 8 << 20;
+/// The busy poll of the "-spin" rows (`RudpConfig::busy_poll`, off by default).
+pub const SPIN: Duration = Duration::from_micros(50);
 
 /// One end of a connection, as the workloads drive it.
 pub trait End: Send + 'static {
@@ -200,12 +202,13 @@ pub fn push(client: &mut dyn End, sent: &mut u64, refused: &mut u64) {
 }
 
 /// `PINGS` round trips: the client thread (this one) sends, the server thread echoes;
-/// RTT p50 and p99.
-pub fn ping_pong<S: End, C: End>(mut server: S, mut client: C) -> (Duration, Duration) {
+/// RTT p50 and p99, and the server thread's CPU time over them.
+pub fn ping_pong<S: End, C: End>(mut server: S, mut client: C) -> (Duration, Duration, Duration) {
     let stop = Arc::new(AtomicBool::new(false));
     let server_stop = stop.clone();
     let server_thread = std::thread::spawn(move || {
         let mut echo = Vec::new();
+        let cpu0 = thread_cpu();
         while !server_stop.load(Ordering::Acquire) {
             server.wait(WAIT);
             server.receive(&mut |m| echo.push(m.to_vec()));
@@ -214,7 +217,7 @@ pub fn ping_pong<S: End, C: End>(mut server: S, mut client: C) -> (Duration, Dur
             }
             server.flush();
         }
-        server
+        (server, thread_cpu() - cpu0)
     });
     let mut rtts = Vec::with_capacity(PINGS);
     for i in 0..PINGS as u64 {
@@ -232,9 +235,9 @@ pub fn ping_pong<S: End, C: End>(mut server: S, mut client: C) -> (Duration, Dur
         rtts.push(t.elapsed());
     }
     stop.store(true, Ordering::Release);
-    let _server = server_thread.join().unwrap();
+    let (_server, server_cpu) = server_thread.join().unwrap();
     rtts.sort();
-    (percentile(&rtts, 0.5), percentile(&rtts, 0.99))
+    (percentile(&rtts, 0.5), percentile(&rtts, 0.99), server_cpu)
 }
 
 /// kaos-rudp's server side, bound to its one client.
@@ -285,22 +288,26 @@ impl End for KaosClientEnd {
 /// kaos-rudp's settings here: a window of 4096 messages and 256 KiB of unacked bytes per
 /// channel (renet's cap here), an inbox for nearly four windows of these 64-byte messages
 /// (the default 64 KiB holds less than one, and a full inbox drops what arrives, which
-/// the sender takes for loss), big socket buffers.
-fn kaos_config(backend: IoBackend) -> RudpConfig {
+/// the sender takes for loss), big socket buffers. A library name ending in "-spin"
+/// busy-polls for `SPIN` before sleeping.
+fn kaos_config(lib: &str) -> RudpConfig {
     let mut cfg = RudpConfig::with_window(4096);
     for c in cfg.protocol.channels.iter_mut() {
         c.buffer_bytes = 256 * 1024;
     }
     cfg.protocol.inbox_bytes = 1024 * 1024;
-    cfg.io = backend;
+    cfg.io = backend(lib);
+    if lib.ends_with("-spin") {
+        cfg.busy_poll = SPIN;
+    }
     cfg.recv_buffer = SOCKET_BUFFER;
     cfg.send_buffer = SOCKET_BUFFER;
     cfg
 }
 
 /// A kaos-rudp server waiting for one client (the process workload), and its port.
-fn kaos_listen(backend: IoBackend) -> (RudpServer, u16) {
-    let server = RudpServer::with_config("127.0.0.1:0".parse().unwrap(), kaos_config(backend)).unwrap();
+fn kaos_listen(lib: &str) -> (RudpServer, u16) {
+    let server = RudpServer::with_config("127.0.0.1:0".parse().unwrap(), kaos_config(lib)).unwrap();
     let port = server.local_addr().unwrap().port();
     (server, port)
 }
@@ -316,15 +323,15 @@ fn kaos_accept(mut server: RudpServer) -> KaosServerEnd {
 }
 
 /// A kaos-rudp client connected to `addr`.
-fn kaos_connect(backend: IoBackend, addr: SocketAddr) -> KaosClientEnd {
-    let mut client = RudpTransport::with_config("127.0.0.1:0".parse().unwrap(), addr, kaos_config(backend)).unwrap();
+fn kaos_connect(lib: &str, addr: SocketAddr) -> KaosClientEnd {
+    let mut client = RudpTransport::with_config("127.0.0.1:0".parse().unwrap(), addr, kaos_config(lib)).unwrap();
     assert!(client.wait_connected(Duration::from_secs(5)).unwrap(), "kaos-rudp connect timeout");
     KaosClientEnd(client)
 }
 
-/// The backend a library name ("kaos-mio", "kaos-uring") asks for.
+/// The backend a library name ("kaos-mio", "kaos-uring", either with "-spin") asks for.
 fn backend(lib: &str) -> IoBackend {
-    if lib == "kaos-uring" {
+    if lib.starts_with("kaos-uring") {
         IoBackend::Uring
     } else {
         IoBackend::Mio
@@ -339,8 +346,8 @@ pub type Accept = Box<dyn FnOnce() -> Box<dyn End> + Send>;
 /// dial it by (a relay in front of it).
 pub fn listen(lib: &str, also: Option<SocketAddr>) -> (u16, Accept) {
     match lib {
-        "kaos-mio" | "kaos-uring" => {
-            let (server, port) = kaos_listen(backend(lib));
+        _ if lib.starts_with("kaos-") => {
+            let (server, port) = kaos_listen(lib);
             (port, Box::new(move || Box::new(kaos_accept(server)) as Box<dyn End>))
         }
         "renet" => {
@@ -358,7 +365,7 @@ pub fn listen(lib: &str, also: Option<SocketAddr>) -> (u16, Accept) {
 /// A client of `lib` connected to `addr`.
 pub fn connect(lib: &str, addr: SocketAddr) -> Box<dyn End> {
     match lib {
-        "kaos-mio" | "kaos-uring" => Box::new(kaos_connect(backend(lib), addr)),
+        _ if lib.starts_with("kaos-") => Box::new(kaos_connect(lib, addr)),
         "renet" => Box::new(peers::renet_connect(addr)),
         "rusty_enet" => Box::new(peers::enet_connect(addr)),
         other => panic!("unknown library {other}"),
@@ -372,16 +379,16 @@ pub fn ends(lib: &str) -> (Box<dyn End>, Box<dyn End>) {
         (Box::new(pair.0), Box::new(pair.1))
     }
     match lib {
-        "kaos-mio" | "kaos-uring" => boxed(kaos_ends(backend(lib))),
+        _ if lib.starts_with("kaos-") => boxed(kaos_ends(lib)),
         "renet" => boxed(peers::renet_ends()),
         "rusty_enet" => boxed(peers::enet_ends()),
         other => panic!("unknown library {other}"),
     }
 }
 
-/// A connected kaos-rudp pair on `backend`, made in this thread.
-pub fn kaos_ends(backend: IoBackend) -> (KaosServerEnd, KaosClientEnd) {
-    let cfg = kaos_config(backend);
+/// A connected kaos-rudp pair of `lib` ("kaos-mio", ...), made in this thread.
+pub fn kaos_ends(lib: &str) -> (KaosServerEnd, KaosClientEnd) {
+    let cfg = kaos_config(lib);
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut server = RudpServer::with_config(any, cfg.clone()).unwrap();
     let mut client = RudpTransport::with_config(any, server.local_addr().unwrap(), cfg).unwrap();

@@ -75,6 +75,16 @@ impl RudpWaker {
     }
 }
 
+/// Registers `socket` with `poll` unless it is. Registering reports a datagram that is
+/// already waiting, so none that came before is missed.
+fn register_once(poll: &Poll, registered: &mut bool, socket: &mut UdpSocket) -> io::Result<()> {
+    if !*registered {
+        poll.registry().register(socket, Token(0), Interest::READABLE)?;
+        *registered = true;
+    }
+    Ok(())
+}
+
 /// Waits on `poll`'s epoll instance for at most `t`, to the nanosecond.
 #[cfg(target_os = "linux")]
 fn precise_wait(poll: &Poll, t: Duration) -> io::Result<()> {
@@ -191,12 +201,7 @@ impl Io {
     pub(crate) fn wait(&mut self, socket: &mut UdpSocket, timeout: Option<Duration>) -> io::Result<()> {
         match self {
             Io::Mio { poll, registered, events, precise_waits, precise, .. } => {
-                if !*registered {
-                    // Registering reports a datagram that is already waiting, so none that
-                    // came before is missed.
-                    poll.registry().register(socket, Token(0), Interest::READABLE)?;
-                    *registered = true;
-                }
+                register_once(poll, registered, socket)?;
                 // mio waits in whole milliseconds, so a core timer due in 300 µs (a loss
                 // found by time on a fast path) would fire at 1 ms; Linux 5.11's
                 // epoll_pwait2 takes the exact time. Nothing reads mio's events: after a
@@ -222,6 +227,21 @@ impl Io {
             }
             #[cfg(target_os = "linux")]
             Io::Uring(u) => u.wait(timeout),
+        }
+    }
+
+    /// Whether datagrams or a wake may be waiting, without sleeping (for a busy poll).
+    pub(crate) fn ready(&mut self, socket: &mut UdpSocket) -> io::Result<bool> {
+        match self {
+            Io::Mio { poll, registered, events, .. } => {
+                register_once(poll, registered, socket)?;
+                match poll.poll(events, Some(Duration::ZERO)) {
+                    Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
+                    _ => Ok(!events.is_empty()),
+                }
+            }
+            #[cfg(target_os = "linux")]
+            Io::Uring(u) => u.ready(),
         }
     }
 

@@ -106,7 +106,7 @@ impl RudpTransport {
     /// runs the socket.
     pub fn poll(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
         let next = if self.backlog { Some(self.clock.now()) } else { self.conn.poll_timeout() };
-        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next)?;
+        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next, self.cfg.busy_poll)?;
         self.process()
     }
 

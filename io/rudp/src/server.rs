@@ -216,7 +216,7 @@ impl RudpServer {
         } else {
             Some(Instant::from_micros(0))
         };
-        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next)?;
+        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next, self.cfg.busy_poll)?;
         self.process()
     }
 

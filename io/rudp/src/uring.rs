@@ -387,6 +387,18 @@ impl UringIo {
         Some((r.from, &self.bufs.buffer(r.bid)[r.offset..r.offset + r.len]))
     }
 
+    /// Whether a completion (a datagram, a wake) is waiting, without sleeping. Entering
+    /// the kernel runs the completion work the ring defers until then.
+    pub(crate) fn ready(&mut self) -> io::Result<bool> {
+        if self.ready.len() > self.handed_out {
+            return Ok(true);
+        }
+        self.arm()?;
+        self.arm_wake();
+        self.ring.submit()?;
+        Ok(!self.ring.completion().is_empty())
+    }
+
     /// Waits until a completion arrives or `timeout` passes.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         if self.ready.len() > self.handed_out {
