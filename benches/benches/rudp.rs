@@ -6,7 +6,8 @@
 //! - threads (the headline): bulk and ping-pong with client and server each on their own
 //!   thread, sleeping on their sockets, `ROUNDS` interleaved rounds; bulk as the median of
 //!   per-round ratios to the best peer, server CPU for the run, sends refused for a full
-//!   window, RTT p50/p99 (`rudp/threads.rs`).
+//!   window, RTT p50/p99 and the server's CPU over the round trips; kaos-rudp as shipped
+//!   (busy-polling before it sleeps) and with busy polling off (`rudp/threads.rs`).
 //!
 //! - lossy: the threaded bulk through a relay dropping 0, 1 and 5 % of the datagrams
 //!   each way (`rudp/lossy.rs`).
@@ -225,9 +226,9 @@ fn threaded(wanted: &dyn Fn(&str) -> bool) {
         ThreadRow { name: "kaos-rudp (mio)", lib: "kaos-mio", peer: false },
         #[cfg(target_os = "linux")]
         ThreadRow { name: "kaos-rudp (io_uring)", lib: "kaos-uring", peer: false },
-        ThreadRow { name: "kaos-rudp (mio), spin", lib: "kaos-mio-spin", peer: false },
+        ThreadRow { name: "kaos-rudp (mio), no spin", lib: "kaos-mio-sleep", peer: false },
         #[cfg(target_os = "linux")]
-        ThreadRow { name: "kaos-rudp (io_uring), spin", lib: "kaos-uring-spin", peer: false },
+        ThreadRow { name: "kaos-rudp (io_uring), no spin", lib: "kaos-uring-sleep", peer: false },
         ThreadRow { name: "renet 2.0.1 (netcode)", lib: "renet", peer: true },
         ThreadRow { name: "rusty_enet 0.4.1", lib: "rusty_enet", peer: true },
     ];

@@ -1,7 +1,8 @@
 //! The rudp workloads as users run them: client and server each on their own thread, each
-//! sleeping on its socket (kaos-rudp's `poll(timeout)`; the peers, which have no blocking
-//! wait, in `poll(2)` on their socket) until a datagram or at most `WAIT` passes. Every
-//! socket asks for 8 MiB of kernel buffers.
+//! sleeping on its socket (kaos-rudp's `poll(timeout)`, which busy-polls first as shipped,
+//! and again with that off; the peers, which have no blocking wait, in `poll(2)` on their
+//! socket) until a datagram or at most `WAIT` passes. Every socket asks for 8 MiB of
+//! kernel buffers.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::RawFd;
@@ -17,8 +18,6 @@ use super::{message, peers, percentile, seq_of, thread_cpu, BULK, PINGS};
 pub const WAIT: Duration = Duration::from_millis(1);
 /// Kernel socket buffers every library asks for (the kernel may cap them).
 pub const SOCKET_BUFFER: usize = 8 << 20;
-/// The busy poll of the "-spin" rows (`RudpConfig::busy_poll`, off by default).
-pub const SPIN: Duration = Duration::from_micros(50);
 
 /// One end of a connection, as the workloads drive it.
 pub trait End: Send + 'static {
@@ -288,8 +287,8 @@ impl End for KaosClientEnd {
 /// kaos-rudp's settings here: a window of 4096 messages and 256 KiB of unacked bytes per
 /// channel (renet's cap here), an inbox for nearly four windows of these 64-byte messages
 /// (the default 64 KiB holds less than one, and a full inbox drops what arrives, which
-/// the sender takes for loss), big socket buffers. A library name ending in "-spin"
-/// busy-polls for `SPIN` before sleeping.
+/// the sender takes for loss), big socket buffers. A library name ending in "-sleep"
+/// turns busy polling off (`RudpConfig::busy_poll`): every wait sleeps at once.
 fn kaos_config(lib: &str) -> RudpConfig {
     let mut cfg = RudpConfig::with_window(4096);
     for c in cfg.protocol.channels.iter_mut() {
@@ -297,8 +296,8 @@ fn kaos_config(lib: &str) -> RudpConfig {
     }
     cfg.protocol.inbox_bytes = 1024 * 1024;
     cfg.io = backend(lib);
-    if lib.ends_with("-spin") {
-        cfg.busy_poll = SPIN;
+    if lib.ends_with("-sleep") {
+        cfg.busy_poll = Duration::ZERO;
     }
     cfg.recv_buffer = SOCKET_BUFFER;
     cfg.send_buffer = SOCKET_BUFFER;
@@ -329,7 +328,7 @@ fn kaos_connect(lib: &str, addr: SocketAddr) -> KaosClientEnd {
     KaosClientEnd(client)
 }
 
-/// The backend a library name ("kaos-mio", "kaos-uring", either with "-spin") asks for.
+/// The backend a library name ("kaos-mio", "kaos-uring", either with "-sleep") asks for.
 fn backend(lib: &str) -> IoBackend {
     if lib.starts_with("kaos-uring") {
         IoBackend::Uring

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use kaos_core::conn::{Connection, DisconnectReason, Event};
 
 use crate::backend::{Io, IoBackend};
+use crate::busy_poll::BusyPoll;
 use crate::sys;
 use crate::{random_key, wait, Clock, RudpConfig, Stats, Transport, TransportError, RELIABLE_ORDERED};
 
@@ -18,6 +19,7 @@ use crate::{random_key, wait, Clock, RudpConfig, Stats, Transport, TransportErro
 pub struct RudpTransport {
     socket: mio::net::UdpSocket,
     io: Io,
+    busy: BusyPoll,
     cfg: RudpConfig,
     clock: Clock,
     server: SocketAddr,
@@ -71,6 +73,7 @@ impl RudpTransport {
         let mut t = RudpTransport {
             socket,
             io,
+            busy: BusyPoll::new(cfg.busy_poll),
             cfg,
             clock,
             server,
@@ -106,7 +109,7 @@ impl RudpTransport {
     /// runs the socket.
     pub fn poll(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
         let next = if self.backlog { Some(self.clock.now()) } else { self.conn.poll_timeout() };
-        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next, self.cfg.busy_poll)?;
+        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next, &mut self.busy)?;
         self.process()
     }
 

@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod busy_poll;
 mod client;
 #[cfg(target_os = "linux")]
 pub mod driver;
@@ -104,12 +105,15 @@ pub struct RudpConfig {
     /// client transports saves memory with a smaller batch, at the cost of more system
     /// calls in bulk transfers.
     pub batch: usize,
-    /// How long [`RudpServer::poll`] and [`RudpTransport::poll`] check the socket without
-    /// sleeping before they sleep on it (at most 10 ms; zero, the default, sleeps at
-    /// once). Waking a sleeping thread costs a few microseconds on bare metal and tens
-    /// on a virtual machine whose idle CPUs halt, twice per round trip; a thread that
-    /// spins meanwhile answers without that cost. It trades a CPU for latency: worth it
-    /// for a server with a core of its own, not for a process among many.
+    /// The longest [`RudpServer::poll`] and [`RudpTransport::poll`] check the socket
+    /// without sleeping before they sleep on it (200 µs by default, at most 10 ms; zero
+    /// never spins). The spinning thread yields between checks, so a thread waiting for
+    /// its CPU runs at once. Within
+    /// it the spin adapts as Linux's haltpoll governor does: it grows while waits end
+    /// within this long and shrinks once they outlast it, so a loop in a fast exchange
+    /// spins, and one that waits for its tick or an idle socket soon stops. Waking a
+    /// sleeping thread costs a few microseconds on bare metal and tens on a virtual
+    /// machine whose idle CPUs halt, twice per round trip; spinning skips that.
     pub busy_poll: std::time::Duration,
 }
 
@@ -139,7 +143,7 @@ impl RudpConfig {
             park_after: std::time::Duration::from_secs(1),
             spare_storage_bytes: 2 << 20,
             batch: 32,
-            busy_poll: std::time::Duration::ZERO,
+            busy_poll: std::time::Duration::from_micros(200),
         }
     }
 
@@ -273,31 +277,14 @@ fn wait(
     clock: &Clock,
     timeout: Option<std::time::Duration>,
     next: Option<kaos_core::time::Instant>,
-    busy_poll: std::time::Duration,
+    busy: &mut busy_poll::BusyPoll,
 ) -> io::Result<()> {
     let until = next.map(|at| clock.until(at));
-    let mut wait = match (timeout, until) {
+    let wait = match (timeout, until) {
         (Some(t), Some(u)) => Some(t.min(u)),
         (t, u) => t.or(u),
     };
-    if !busy_poll.is_zero() && wait.is_none_or(|w| !w.is_zero()) {
-        let spin = wait.map_or(busy_poll, |w| w.min(busy_poll));
-        let start = std::time::Instant::now();
-        while !io.ready(socket)? {
-            let spun = start.elapsed();
-            if spun >= spin {
-                wait = wait.map(|w| w.saturating_sub(spun));
-                if wait.is_some_and(|w| w.is_zero()) {
-                    // Spun the whole wait: a zero-timeout wait could still sleep (io_uring).
-                    return Ok(());
-                }
-                return io.wait(socket, wait);
-            }
-            std::hint::spin_loop();
-        }
-        return Ok(());
-    }
-    io.wait(socket, wait)
+    busy.wait(io, socket, wait)
 }
 
 /// 16 random bytes from the operating system.

@@ -15,6 +15,7 @@ use kaos_core::time::Instant;
 use kaos_core::wire::{Packet, PacketType, RejectReason};
 
 use crate::backend::{Io, IoBackend};
+use crate::busy_poll::BusyPoll;
 use crate::parking::{ArenaPool, Conn};
 use crate::sys;
 use crate::{random_key, wait, Clock, RudpConfig, Stats, TransportError, RELIABLE_ORDERED};
@@ -114,6 +115,7 @@ impl RateLimit {
 pub struct RudpServer {
     socket: mio::net::UdpSocket,
     io: Io,
+    busy: BusyPoll,
     cfg: RudpConfig,
     gate: Gate,
     clock: Clock,
@@ -166,6 +168,7 @@ impl RudpServer {
         Ok(RudpServer {
             socket,
             io,
+            busy: BusyPoll::new(cfg.busy_poll),
             gate: Gate::new(&cfg.protocol, random_key()?),
             handshakes: RateLimit {
                 rate: u64::from(cfg.handshakes_per_sec),
@@ -216,7 +219,7 @@ impl RudpServer {
         } else {
             Some(Instant::from_micros(0))
         };
-        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next, self.cfg.busy_poll)?;
+        wait(&mut self.io, &mut self.socket, &self.clock, timeout, next, &mut self.busy)?;
         self.process()
     }
 
