@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 use kaos_rudp::{IoBackend, RudpConfig, RudpServer, RudpTransport, Transport};
 
+// Only the macro: the other helpers serve the end-to-end suites.
+#[allow(dead_code)]
+mod common;
+use common::on_both_backends;
+
 fn any() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
@@ -114,18 +119,6 @@ fn a_waker_ends_a_busy_polling_poll(backend: IoBackend) {
         server.poll(Some(Duration::from_secs(60))).unwrap();
         assert!(started.elapsed() < Duration::from_secs(30), "the wake-up was lost");
     }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod mio {
-            $(#[test] fn $name() { super::$name(kaos_rudp::IoBackend::Mio) })*
-        }
-        #[cfg(target_os = "linux")]
-        mod uring {
-            $(#[test] fn $name() { super::$name(kaos_rudp::IoBackend::Uring) })*
-        }
-    };
 }
 
 on_both_backends!(

@@ -9,6 +9,7 @@ use kaos_rudp::{DisconnectReason, IoBackend, RudpConfig, RudpServer, RudpTranspo
 
 mod common;
 use common::messages::{check, message};
+use common::on_both_backends;
 use common::relay::Relay;
 
 const ANY: &str = "127.0.0.1:0";
@@ -605,19 +606,6 @@ fn a_window_larger_than_the_inbox_drops_nothing(backend: IoBackend) {
     assert_eq!(client.stats().packets_lost, 0, "{:?}", client.stats());
 }
 
-/// Every test above, once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod mio {
-            $(#[test] fn $name() { super::$name(kaos_rudp::IoBackend::Mio) })*
-        }
-        #[cfg(target_os = "linux")]
-        mod uring {
-            $(#[test] fn $name() { super::$name(kaos_rudp::IoBackend::Uring) })*
-        }
-    };
-}
-
 on_both_backends!(
     clients_and_server_exchange_reliable_ordered_messages,
     vanished_client_times_out_on_the_server,
@@ -639,7 +627,7 @@ on_both_backends!(
 
 #[cfg(target_os = "linux")]
 mod gso {
-    use super::a_kernel_refusing_gso_gets_single_datagrams;
+    use super::{a_kernel_refusing_gso_gets_single_datagrams, on_both_backends};
     on_both_backends!(a_kernel_refusing_gso_gets_single_datagrams);
 }
 
