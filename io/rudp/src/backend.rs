@@ -621,6 +621,46 @@ mod tests {
         assert!(said.iter().any(|&(n, _)| n == BATCH), "no receive filled a batch: {said:?}");
     }
 
+    /// `ready` (the busy poll's check): false on an idle socket, after a drained receive
+    /// and after sends; true once a datagram or a wake-up arrives.
+    fn ready_sees_datagrams_and_wakes(backend: IoBackend) {
+        use std::time::{Duration, Instant};
+        let mut socket = loopback();
+        let mut io = Io::new(&mut socket, backend, 1200, crate::sys::BATCH).unwrap();
+        if io.backend() != backend {
+            eprintln!("{backend:?} unavailable here");
+            return;
+        }
+        let waker = io.waker().unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let until_ready = |io: &mut Io, socket: &mut mio::net::UdpSocket, what: &str| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !io.ready(socket).unwrap() {
+                assert!(Instant::now() < deadline, "{what} never made it ready");
+            }
+        };
+        assert!(!io.ready(&mut socket).unwrap(), "ready on an idle socket");
+        peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
+        until_ready(&mut io, &mut socket, "a datagram");
+        assert_eq!(io.recv(&socket).unwrap(), 1);
+        io.queue(peer.local_addr().unwrap(), &[1; 100]);
+        io.flush(&socket).unwrap();
+        assert!(!io.ready(&mut socket).unwrap(), "ready after a drained receive and a send");
+        waker.wake().unwrap();
+        until_ready(&mut io, &mut socket, "a wake-up");
+    }
+
+    #[test]
+    fn mio_ready_sees_datagrams_and_wakes() {
+        ready_sees_datagrams_and_wakes(IoBackend::Mio);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn uring_ready_sees_datagrams_and_wakes() {
+        ready_sees_datagrams_and_wakes(IoBackend::Uring);
+    }
+
     #[test]
     fn only_answerable_sources_are_answered() {
         use crate::sys::answerable;

@@ -152,10 +152,16 @@ mod tests {
         }
         assert_eq!(busy.limit(), Duration::ZERO, "idle waits kept the spin");
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
-        busy.wait(&mut io, &mut socket, Some(Duration::from_secs(30))).unwrap();
-        assert_eq!(busy.limit(), Duration::from_micros(2_500), "a wait that ended at once did not restart it");
-        assert_eq!(io.recv(&socket).unwrap(), 1);
+        // A wait a loaded machine stalls past the most counts as long: try again.
+        for _ in 0..100 {
+            peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
+            busy.wait(&mut io, &mut socket, Some(Duration::from_secs(30))).unwrap();
+            assert_eq!(io.recv(&socket).unwrap(), 1);
+            if !busy.limit().is_zero() {
+                break;
+            }
+        }
+        assert_eq!(busy.limit(), Duration::from_micros(2_500), "waits that ended at once did not restart it");
     }
 
     #[test]

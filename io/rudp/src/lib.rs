@@ -107,13 +107,14 @@ pub struct RudpConfig {
     pub batch: usize,
     /// The longest [`RudpServer::poll`] and [`RudpTransport::poll`] check the socket
     /// without sleeping before they sleep on it (200 µs by default, at most 10 ms; zero
-    /// never spins). The spinning thread yields between checks, so a thread waiting for
-    /// its CPU runs at once. Within
-    /// it the spin adapts as Linux's haltpoll governor does: it grows while waits end
-    /// within this long and shrinks once they outlast it, so a loop in a fast exchange
-    /// spins, and one that waits for its tick or an idle socket soon stops. Waking a
-    /// sleeping thread costs a few microseconds on bare metal and tens on a virtual
-    /// machine whose idle CPUs halt, twice per round trip; spinning skips that.
+    /// never spins). Within it the spin adapts as Linux's haltpoll governor does: it
+    /// grows while waits (to a datagram, a wake-up or the timeout) end within this long,
+    /// and halves, then stops, once they outlast it. So a loop in a fast exchange spins,
+    /// a poll whose timeout is within the spin spins through it without sleeping, and a
+    /// loop waiting for its tick or on an idle socket stops spinning after a few waits.
+    /// The spinning thread yields between checks, so a thread sharing its CPU can run.
+    /// Waking a sleeping thread costs a few microseconds on bare metal and tens on a
+    /// virtual machine whose idle CPUs halt, twice per round trip; spinning skips that.
     pub busy_poll: std::time::Duration,
 }
 
@@ -267,10 +268,10 @@ impl Clock {
     }
 }
 
-/// Waits for datagrams up to `timeout`, or until the core timer `next` if sooner.
 /// The longest [`RudpConfig::busy_poll`].
 const MAX_BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// Waits for datagrams up to `timeout`, or until the core timer `next` if sooner.
 fn wait(
     io: &mut backend::Io,
     socket: &mut mio::net::UdpSocket,

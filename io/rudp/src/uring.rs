@@ -395,7 +395,13 @@ impl UringIo {
         }
         self.arm()?;
         self.arm_wake();
-        self.ring.submit()?;
+        match self.ring.submit() {
+            // The completion queue is full: there is something to reap.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => return Ok(false),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
         Ok(!self.ring.completion().is_empty())
     }
 
