@@ -26,7 +26,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use kaos_rudp::{IoBackend, RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
+use kaos_rudp::{RudpServer, RudpTransport, Transport, RELIABLE_ORDERED};
 
 #[path = "rudp/fanout.rs"]
 mod fanout;
@@ -76,14 +76,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// A connected pair for the one-thread workloads, set up as the threaded ones are.
-fn kaos_pair(backend: IoBackend) -> (RudpServer, RudpTransport, SocketAddr) {
-    let lib = if backend == IoBackend::Uring { "kaos-uring" } else { "kaos-mio" };
+fn kaos_pair(lib: &str) -> (RudpServer, RudpTransport, SocketAddr) {
     let (server, client) = threads::kaos_ends(lib);
     (server.server, client.0, server.client)
 }
 
-fn kaos(backend: IoBackend) -> Figures {
-    let (mut server, mut client, addr) = kaos_pair(backend);
+fn kaos(lib: &str) -> Figures {
+    let (mut server, mut client, addr) = kaos_pair(lib);
     // bulk
     let start = Instant::now();
     let (mut sent, mut got) = (0u64, 0u64);
@@ -146,9 +145,9 @@ fn main() {
     let wanted = |section: &str, name: &str| format!("{section}/{name}").contains(&filter);
     type Row<T> = (&'static str, fn() -> T);
     let pairs: Vec<Row<Figures>> = vec![
-        ("kaos-rudp (mio)", || kaos(IoBackend::Mio)),
+        ("kaos-rudp (mio)", || kaos("kaos-mio")),
         #[cfg(target_os = "linux")]
-        ("kaos-rudp (io_uring)", || kaos(IoBackend::Uring)),
+        ("kaos-rudp (io_uring)", || kaos("kaos-uring")),
         ("renet 2.0.1 (netcode)", peers::renet),
         ("rusty_enet 0.4.1", peers::rusty_enet),
     ];

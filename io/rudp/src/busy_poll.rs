@@ -79,7 +79,7 @@ fn grow_start(max: Duration) -> Duration {
 /// The spin after a wait that took `block` with `limit`: kept when the spin covered the
 /// wait, doubled (from at least a quarter of `max`, to at most `max`) when a longer spin
 /// would have, halved when not even `max` would have (and dropped below a sixteenth).
-pub(crate) fn adapt(limit: Duration, block: Duration, max: Duration) -> Duration {
+fn adapt(limit: Duration, block: Duration, max: Duration) -> Duration {
     if block <= limit {
         limit
     } else if block <= max {

@@ -387,14 +387,23 @@ impl UringIo {
         Some((r.from, &self.bufs.buffer(r.bid)[r.offset..r.offset + r.len]))
     }
 
-    /// Whether a completion (a datagram, a wake) is waiting, without sleeping. Entering
-    /// the kernel runs the completion work the ring defers until then.
-    pub(crate) fn ready(&mut self) -> io::Result<bool> {
+    /// True if datagrams already reaped wait beyond those handed out; otherwise queues
+    /// the receive and the waker's poll that a wait needs, and returns false.
+    fn reaped_or_arm(&mut self) -> io::Result<bool> {
         if self.ready.len() > self.handed_out {
             return Ok(true);
         }
         self.arm()?;
         self.arm_wake();
+        Ok(false)
+    }
+
+    /// Whether a completion (a datagram, a wake) is waiting, without sleeping. Entering
+    /// the kernel runs the completion work the ring defers until then.
+    pub(crate) fn ready(&mut self) -> io::Result<bool> {
+        if self.reaped_or_arm()? {
+            return Ok(true);
+        }
         match self.ring.submit() {
             // The completion queue is full: there is something to reap.
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(true),
@@ -407,11 +416,9 @@ impl UringIo {
 
     /// Waits until a completion arrives or `timeout` passes.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if self.ready.len() > self.handed_out {
+        if self.reaped_or_arm()? {
             return Ok(());
         }
-        self.arm()?;
-        self.arm_wake();
         let result = match timeout {
             Some(t) => {
                 let ts = types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos());
